@@ -1,0 +1,58 @@
+"""The sim's clock: real time, or a steady clock for stable notebook outputs.
+
+The steady clock starts at :data:`STEADY_EPOCH` and moves one second forward each time the
+sim answers a request that changes state (POST, PUT, PATCH, DELETE). Replaying the same
+notebook against a fresh sim therefore stamps the same times on everything. The epoch lies
+in the future on purpose: clients such as keystoneauth compare a token's ``expires_at`` with
+their own real clock and would otherwise re-authenticate on every call.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+STEADY_EPOCH = datetime(2030, 1, 1, 9, 0, 0, tzinfo=UTC)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def tick(self) -> None: ...
+
+
+class RealClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def tick(self) -> None:
+        """Real time moves by itself."""
+
+
+class SteadyClock:
+    """Deterministic time: ``epoch + ticks`` seconds. ``ticks`` is persisted by the caller."""
+
+    def __init__(self, ticks: int = 0, epoch: datetime = STEADY_EPOCH) -> None:
+        self._epoch = epoch
+        self._ticks = ticks
+        self._lock = threading.Lock()
+
+    @property
+    def ticks(self) -> int:
+        return self._ticks
+
+    def now(self) -> datetime:
+        return self._epoch + timedelta(seconds=self._ticks)
+
+    def tick(self) -> None:
+        with self._lock:
+            self._ticks += 1
+
+
+def isotime(moment: datetime, subsecond: bool = False) -> str:
+    """``2030-01-01T09:00:00Z`` (oslo isotime) or ``...00.000000Z`` (Keystone's subsecond)."""
+    moment = moment.astimezone(UTC)
+    if subsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
