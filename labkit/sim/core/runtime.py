@@ -26,6 +26,8 @@ from labkit.sim.core.store import Database
 
 if TYPE_CHECKING:
     from labkit.sim.core.http import Call
+    from labkit.sim.machines.machines import Machines
+    from labkit.sim.machines.shell import Shell
 
 
 class _CoreBase(DeclarativeBase):
@@ -90,7 +92,9 @@ class Runtime:
         self._lock = threading.Lock()
         self.internal_errors = 0
         self._token_validator: TokenValidator | None = None
-        self.hooks: dict[str, Any] = {}
+        # Set by labkit.sim.app.build(): the simulated hosts and the shell that runs steps.
+        self.machines: Machines
+        self.shell: Shell
 
     # ---- time and ids ---------------------------------------------------------------------
     def now(self) -> datetime:

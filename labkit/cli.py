@@ -1,0 +1,259 @@
+"""``labkit``: the lab from a terminal. Same operations as the notebooks, for scripts and
+instructors.
+
+    labkit sim up|down|status|logs|reset     the embedded emulator
+    labkit install ENV [LAYER ...]           run installers (sim or real hosts)
+    labkit openrc admin|demo [--env ENV]     export lines for the openstack CLI
+    labkit check ENV                          is the lab up and answering?
+    labkit lab [--env ENV]                    JupyterLab on notebooks/
+    labkit hosts up|down|status|trust ENV    local lab hosts (real-host tier)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from labkit import config, install
+from labkit.envs import CloudEnv, SimEnv, SshEnv, load_env
+from labkit.errors import LabkitError
+from labkit.lab import Lab
+
+
+def _lab(args: argparse.Namespace) -> Lab:
+    return Lab.from_env(getattr(args, "env", None) or config.default_env_name())
+
+
+def _sim_lab(args: argparse.Namespace) -> Lab:
+    lab = _lab(args)
+    if not isinstance(lab.env, SimEnv):
+        raise LabkitError(f"{lab.env.name} is a {lab.env.kind} env; `labkit sim` needs a sim "
+                          "env.", "Use --env sim (or an env file of kind sim).")
+    return lab
+
+
+# ---- sim ---------------------------------------------------------------------------------------
+
+
+def cmd_sim_up(args: argparse.Namespace) -> int:
+    if args.port:
+        os.environ["LABKIT_SIM_PORT"] = str(args.port)
+    lab = _sim_lab(args)
+    started = time.perf_counter()
+    handle = lab.up()
+    layers = lab.installed_layers()
+    print(f"sim '{handle.env_name}' is up at {handle.url} (pid {handle.pid}, "
+          f"{time.perf_counter() - started:.1f} s)")
+    print(f"  state folder: {handle.state_dir}")
+    print(f"  installed layers: {', '.join(layers) if layers else 'none yet'}")
+    print(f"  clouds.yaml: {lab.paths.clouds_yaml}")
+    if not layers:
+        print("  Next: open notebooks/00-welcome.ipynb (`make lab`), or install every layer "
+              "now with `labkit install sim`.")
+    print(f"  For the openstack CLI: export OS_CLIENT_CONFIG_FILE={lab.paths.clouds_yaml}; "
+          "openstack --os-cloud lab-admin token issue")
+    return 0
+
+
+def cmd_sim_down(args: argparse.Namespace) -> int:
+    from labkit.sim import process
+
+    lab = _sim_lab(args)
+    print("sim stopped" if process.stop(lab.paths) else "no sim was running")
+    return 0
+
+
+def cmd_sim_status(args: argparse.Namespace) -> int:
+    from labkit.sim import process
+
+    lab = _sim_lab(args)
+    handle = process.running(lab.paths)
+    if handle is None:
+        print(f"sim '{lab.env.name}' is not running (state folder {lab.paths.root})")
+        return 3
+    health = lab.sim.health()
+    print(f"sim '{handle.env_name}' is up at {handle.url} (pid {handle.pid})")
+    print(f"  state folder: {handle.state_dir}")
+    print(f"  deterministic: {health['deterministic']}; sim clock: {health['sim_time']}")
+    for name, state in sorted(health["services"].items()):
+        print(f"  {name:<28} {state}")
+    return 0
+
+
+def cmd_sim_logs(args: argparse.Namespace) -> int:
+    lab = _sim_lab(args)
+    logs = lab.paths.logs
+    if not args.service:
+        names = sorted(p.stem for p in logs.glob("*.log")) if logs.is_dir() else []
+        print("logs:", ", ".join(names) or "(none yet)")
+        print("show one with: labkit sim logs SERVICE [-n LINES] [-f]")
+        return 0
+    path = logs / f"{args.service}.log"
+    if not path.is_file():
+        raise LabkitError(f"No log {path}.", "Run `labkit sim logs` to list the logs there are.")
+    if args.follow:
+        os.execvp("tail", ["tail", "-n", str(args.lines), "-f", str(path)])
+    for line in path.read_text(errors="replace").splitlines()[-args.lines:]:
+        print(line)
+    return 0
+
+
+def cmd_sim_reset(args: argparse.Namespace) -> int:
+    from labkit.sim import process
+
+    lab = _sim_lab(args)
+    was_running = process.running(lab.paths) is not None
+    process.reset(lab.paths)
+    print(f"sim state wiped ({lab.paths.root})")
+    if was_running:
+        handle = lab.up()
+        print(f"sim restarted at {handle.url} with a fresh state")
+    return 0
+
+
+# ---- install, openrc, check ----------------------------------------------------------------
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    lab = Lab.from_env(args.env)
+    if isinstance(lab.env, CloudEnv):
+        print(f"{lab.env.name} is an existing cloud: nothing to install.")
+        return 0
+    layers = args.layers or install.names()
+    order: list[str] = []
+    for layer in layers:
+        order += [n for n in install.layers_up_to(layer) if n not in order]
+    for layer in order:
+        print(f"== {layer} ==")
+        lab.install(layer)
+    print(f"done: {', '.join(order)}")
+    return 0
+
+
+def cmd_openrc(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    print(lab.openrc(args.user), end="")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    lab = Lab.from_env(args.env)
+    if isinstance(lab.env, SshEnv):
+        from labkit.hosts import cli as hosts_cli
+
+        return int(hosts_cli.check_ssh_env(lab.env))
+    if isinstance(lab.env, SimEnv):
+        from labkit.sim import process
+
+        handle = process.running(lab.paths)
+        if handle is None:
+            print(f"FAIL sim '{lab.env.name}' is not running "
+                  f"(start it with `labkit sim up --env {lab.env.name}`)")
+            return 1
+        print(f"ok   sim answering at {handle.url}")
+        for name, state in sorted(lab.sim.health()["services"].items()):
+            print(f"{'ok  ' if state == 'running' else 'warn'} {name}: {state}")
+    if "keystone" in lab.installed_layers() or isinstance(lab.env, CloudEnv):
+        conn = lab.connect("admin")
+        token = conn.session.get_token()
+        print(f"ok   token issued by Keystone ({len(token)} characters)")
+    return 0
+
+
+# ---- JupyterLab ----------------------------------------------------------------------------
+
+
+def find_notebooks() -> Path:
+    here = Path.cwd().resolve()
+    for folder in [here, *here.parents]:
+        if (folder / "notebooks").is_dir() and (folder / "envs").is_dir():
+            return folder / "notebooks"
+    raise LabkitError("No notebooks/ folder found here or above.",
+                      "Run `labkit lab` from the lab's repository.")
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    notebooks = find_notebooks()
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
+    env = dict(os.environ, LABKIT_ENV=args.env or config.default_env_name())
+    print(f"Starting JupyterLab on {notebooks} (env {env['LABKIT_ENV']}); its URL follows.")
+    command = [jupyter, "lab", "--no-browser", f"--ServerApp.root_dir={notebooks}",
+               f"--ServerApp.ip={args.ip}", f"--ServerApp.port={args.port}"]
+    return subprocess.call(command, env=env)
+
+
+# ---- parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labkit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state-dir", help="root of lab state (LABKIT_STATE_DIR)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("sim", help="the embedded emulator").add_subparsers(
+        dest="sim_command", required=True)
+    up = sim.add_parser("up", help="start the sim (idempotent)")
+    up.add_argument("--port", type=int, help="loopback port (LABKIT_SIM_PORT)")
+    up.set_defaults(func=cmd_sim_up)
+    for name, func, text in (("down", cmd_sim_down, "stop the sim"),
+                             ("status", cmd_sim_status, "is it up, what runs"),
+                             ("reset", cmd_sim_reset, "wipe its state (restarts it if up)")):
+        sim.add_parser(name, help=text).set_defaults(func=func)
+    logs = sim.add_parser("logs", help="show a service's log")
+    logs.add_argument("service", nargs="?")
+    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.set_defaults(func=cmd_sim_logs)
+    for p in sim.choices.values():
+        p.add_argument("--env", default=None, help="env name or file (default: sim)")
+
+    inst = sub.add_parser("install", help="run installers for ENV")
+    inst.add_argument("env")
+    inst.add_argument("layers", nargs="*", help=f"layers (default all: {install.names()})")
+    inst.set_defaults(func=cmd_install)
+
+    rc = sub.add_parser("openrc", help="print admin-openrc or demo-openrc")
+    rc.add_argument("user", choices=["admin", "demo"])
+    rc.add_argument("--env", default=None)
+    rc.set_defaults(func=cmd_openrc)
+
+    check = sub.add_parser("check", help="preflight: is the lab up and answering?")
+    check.add_argument("env")
+    check.set_defaults(func=cmd_check)
+
+    lab = sub.add_parser("lab", help="JupyterLab on notebooks/")
+    lab.add_argument("--env", default=None)
+    lab.add_argument("--ip", default="127.0.0.1")
+    lab.add_argument("--port", type=int, default=8888)
+    lab.set_defaults(func=cmd_lab)
+
+    try:
+        from labkit.hosts import cli as hosts_cli
+
+        hosts_cli.register(sub)
+    except ImportError:  # the hosts package is optional at this stage of the build
+        pass
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.state_dir:
+        os.environ["LABKIT_STATE_DIR"] = args.state_dir
+    try:
+        return int(args.func(args))
+    except LabkitError as exc:
+        print(f"labkit: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

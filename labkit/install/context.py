@@ -1,0 +1,45 @@
+"""What a plan needs to know about where it installs: hosts, addresses, endpoint URLs.
+
+On real hosts the services listen where the Install Guide puts them (``controller:5000``,
+``controller:9292``). In the sim every service shares one loopback port under DevStack-style
+paths, so the URLs registered in the catalog are the sim's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labkit import config
+from labkit.envs import Host, SimEnv, SshEnv
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    env_name: str
+    kind: str  # "sim" | "ssh"
+    controller: Host
+    hosts: tuple[Host, ...]
+    region: str
+    network_cidr: str
+    identity_url: str  # what bootstrap registers, e.g. http://controller:5000/v3/
+    image_url: str
+    hash_rounds: int | None  # keystone.conf [identity] password_hash_rounds, when set
+
+    @property
+    def workers(self) -> tuple[Host, ...]:
+        return tuple(h for h in self.hosts if "worker" in h.roles)
+
+    @classmethod
+    def for_env(cls, env: SimEnv | SshEnv) -> PlanContext:
+        if isinstance(env, SimEnv):
+            base = f"http://127.0.0.1:{config.sim_port(None, env.sim.port)}"
+            identity, image = f"{base}/identity/v3/", f"{base}/image"
+            rounds: int | None = env.sim.password_hash_rounds
+        else:
+            identity, image = "http://controller:5000/v3/", "http://controller:9292"
+            rounds = None
+        return cls(
+            env_name=env.name, kind=env.kind, controller=env.controller, hosts=env.hosts,
+            region=env.region, network_cidr=env.management_network.cidr,
+            identity_url=identity, image_url=image, hash_rounds=rounds,
+        )

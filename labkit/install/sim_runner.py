@@ -1,0 +1,64 @@
+"""Run install steps against the sim: host steps go to the sim's ``/_sim`` API, the rest
+(waiting for a URL, creating Keystone objects) run here, as they would from a laptop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from labkit.errors import InstallError
+from labkit.install import identity
+from labkit.install import steps as st
+from labkit.sim.client import SimClient
+
+
+class SimRunner:
+    def __init__(self, client: SimClient, secrets: dict[str, str],
+                 connect: Callable[[], Any]) -> None:
+        self.client = client
+        self.secrets = secrets
+        self._connect = connect
+
+    def check(self, step: st.Step, changed_paths: set[str]) -> bool:
+        if isinstance(step, st.WaitHttp):
+            return False  # always wait: it is quick when the service already answers
+        if isinstance(step, st.IdentityObjects):
+            return not identity.missing(self._connect(), self._spec(step))
+        answer = self.client.step(step.host, step.to_dict(), "check", self.secrets,
+                                  changed_paths)
+        return bool(answer["done"])
+
+    def apply(self, step: st.Step, changed_paths: set[str]) -> tuple[int, list[str]]:
+        if isinstance(step, st.WaitHttp):
+            return self._wait(step)
+        if isinstance(step, st.IdentityObjects):
+            return 0, identity.ensure(self._connect(), self._spec(step))
+        answer = self.client.step(step.host, step.to_dict(), "apply", self.secrets,
+                                  changed_paths)
+        changed_paths.update(answer.get("changed_paths", []))
+        output = [st.mask_secrets(line, self.secrets) for line in answer.get("output", [])]
+        return int(answer["exit_code"]), output
+
+    def _spec(self, step: st.IdentityObjects) -> dict[str, Any]:
+        spec = step.to_dict()
+        spec["users"] = [(n, st.fill_secrets(p, self.secrets)) for n, p in step.users]
+        return spec
+
+    @staticmethod
+    def _wait(step: st.WaitHttp) -> tuple[int, list[str]]:
+        deadline = time.monotonic() + step.timeout
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                status = httpx.get(step.url, timeout=3).status_code
+                if status < 500:
+                    return 0, [f"{step.url} answered {status}"]
+                last = f"HTTP {status}"
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            time.sleep(0.2)
+        raise InstallError(f"{step.url} did not answer within {step.timeout:.0f} s ({last}).",
+                           "Look at the service's log (`labkit sim logs SERVICE`).")

@@ -1,0 +1,5 @@
+import sys
+
+from labkit.sim.server import main
+
+sys.exit(main())

@@ -1,0 +1,65 @@
+"""labkit's client for the sim's ``/_sim`` control API (health, hosts, steps, logs, trace)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from labkit.errors import SimError, SimNotRunning
+
+
+class SimClient:
+    def __init__(self, base_url: str, state_dir: str = "", timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.state_dir = state_dir
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, f"/_sim{path}", **kwargs)
+        except httpx.TransportError:
+            raise SimNotRunning(self.base_url, self.state_dir) from None
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("error") or response.text
+            except ValueError:
+                detail = response.text
+            raise SimError(f"sim control API {method} {path}: {response.status_code} {detail}")
+        return response.json()
+
+    def health(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/health"))
+
+    def hosts(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/hosts"))
+
+    def file(self, host: str, path: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/hosts/{host}/file", params={"path": path}))
+
+    def step(self, host: str, step: dict[str, Any], mode: str, secrets: dict[str, str],
+             changed_paths: set[str]) -> dict[str, Any]:
+        return dict(self._call("POST", f"/hosts/{host}/steps", json={
+            "step": step, "mode": mode, "secrets": secrets,
+            "changed_paths": sorted(changed_paths)}))
+
+    def service(self, host: str, name: str, action: str) -> dict[str, Any]:
+        try:
+            response = self._http.post(f"/_sim/hosts/{host}/services/{name}/{action}")
+        except httpx.TransportError:
+            raise SimNotRunning(self.base_url, self.state_dir) from None
+        return dict(response.json())
+
+    def trace(self, request_id: str | None = None, after: int | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {}
+        if request_id:
+            params["request_id"] = request_id
+        if after is not None:
+            params["after"] = after
+        return list(self._call("GET", "/trace", params=params)["events"])
+
+    def log(self, service: str, tail: int = 50) -> list[str]:
+        return list(self._call("GET", f"/logs/{service}", params={"tail": tail})["lines"])

@@ -1,0 +1,149 @@
+"""Routes of the control API (see the package docstring)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import select
+from starlette.responses import Response
+
+from labkit.install.steps import step_from_dict
+from labkit.sim.core.http import Call, HttpError, Routes, ServiceApp, json_response
+from labkit.sim.core.runtime import TraceEvent
+from labkit.sim.machines.machines import is_safe_path
+
+routes = Routes()
+
+
+class ControlApp(ServiceApp):
+    name = "sim"
+    prefix = "/_sim"
+
+    def bad_json(self) -> HttpError:
+        return HttpError("request body is not valid JSON", status=400)
+
+
+def _host(call: Call, host: str) -> None:
+    if host not in call.runtime.machines.hosts:
+        raise HttpError(f"no host {host!r}; hosts: {', '.join(call.runtime.machines.hosts)}",
+                        status=404)
+
+
+@routes.get("/health")
+def health(call: Call) -> Response:
+    rt = call.runtime
+    return json_response({
+        "status": "ok", "env": rt.config.env_name, "pid": os.getpid(), "port": rt.config.port,
+        "deterministic": rt.config.deterministic, "internal_errors": rt.internal_errors,
+        "sim_time": rt.now().isoformat(),
+        "services": {f"{s.host}/{s.name}": s.state for s in rt.machines.services()},
+    })
+
+
+@routes.get("/hosts")
+def hosts(call: Call) -> Response:
+    m = call.runtime.machines
+    out = []
+    for host in call.runtime.config.hosts:
+        out.append({
+            "name": host.name, "address": host.address, "roles": list(host.roles),
+            "cpus": host.cpus, "ram_gb": host.ram_gb, "disk_gb": host.disk_gb,
+            "packages": m.installed(host.name),
+            "services": [{"name": s.name, "state": s.state, "since": s.since,
+                          "detail": s.detail} for s in m.services(host.name)],
+            "databases": m.databases(host.name),
+        })
+    return json_response({"hosts": out, "network": {
+        "cidr": call.runtime.config.network_cidr, "gateway": call.runtime.config.network_gateway}})
+
+
+@routes.get("/hosts/{host}/file")
+def read_file(call: Call, host: str) -> Response:
+    _host(call, host)
+    path = call.query.get("path", "")
+    if not is_safe_path(path):
+        raise HttpError("path must be a plain absolute path", status=400)
+    target = call.runtime.machines.path(host, path)
+    if target.is_dir():
+        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in target.iterdir())
+        return json_response({"path": path, "kind": "dir", "entries": entries})
+    if not target.is_file():
+        raise HttpError(f"{path}: No such file or directory", status=404)
+    stat = target.stat()
+    data = target.read_bytes()
+    text = data.decode(errors="replace") if len(data) <= 1_000_000 else ""
+    return json_response({"path": path, "kind": "file", "size": stat.st_size,
+                          "mode": oct(stat.st_mode & 0o777), "content": text})
+
+
+@routes.post("/hosts/{host}/steps")
+def run_step(call: Call, host: str) -> Response:
+    _host(call, host)
+    data = call.json()
+    if not isinstance(data, dict) or not isinstance(data.get("step"), dict):
+        raise HttpError('expected {"step": {...}, "mode": "check"|"apply"}', status=400)
+    try:
+        step = step_from_dict({**data["step"], "host": host})
+    except (TypeError, ValueError) as exc:
+        raise HttpError(f"not a valid step: {exc}", status=400) from None
+    secrets: dict[str, str] = data.get("secrets") or {}
+    changed: set[str] = set(data.get("changed_paths") or [])
+    shell = call.runtime.shell
+    if data.get("mode") == "check":
+        return json_response({"done": shell.check(step, secrets, changed)})
+    outcome = shell.apply(step, secrets, changed)
+    return json_response({"done": outcome.done, "changed": outcome.changed,
+                          "exit_code": outcome.exit_code, "output": outcome.output,
+                          "changed_paths": sorted(changed)})
+
+
+@routes.post("/hosts/{host}/services/{name}/{action}")
+def service_action(call: Call, host: str, name: str, action: str) -> Response:
+    _host(call, host)
+    m = call.runtime.machines
+    try:
+        if action == "start":
+            lines = m.start(host, name)
+        elif action == "restart":
+            lines = m.start(host, name, restart=True)
+        elif action == "stop":
+            lines = m.stop(host, name)
+        else:
+            raise HttpError("action must be start, stop or restart", status=400)
+    except RuntimeError as exc:
+        return json_response({"ok": False, "output": [str(exc)]}, 409)
+    return json_response({"ok": True, "output": lines})
+
+
+@routes.get("/trace")
+def trace(call: Call) -> Response:
+    query = select(TraceEvent).order_by(TraceEvent.id)
+    if "request_id" in call.query:
+        query = query.where(TraceEvent.request_id == call.query["request_id"])
+    if "after" in call.query:
+        query = query.where(TraceEvent.id > int(call.query["after"]))
+    limit = min(int(call.query.get("limit", "500")), 5000)
+    with call.runtime.db.read() as s:
+        rows = list(s.scalars(query.limit(limit)))
+    events: list[dict[str, Any]] = [
+        {"id": r.id, "at": r.at, "sim_time": r.sim_time, "request_id": r.request_id,
+         "kind": r.kind, "source": r.source, "target": r.target, "action": r.action,
+         "status": r.status} for r in rows]
+    return json_response({"events": events})
+
+
+@routes.get("/logs/{service}")
+def logs(call: Call, service: str) -> Response:
+    if not service.replace("-", "").isalnum():
+        raise HttpError("bad log name", status=400)
+    path = call.runtime.logs_dir / f"{service}.log"
+    if not path.is_file():
+        raise HttpError(f"no log {service}.log", status=404)
+    tail = int(call.query.get("tail", "50"))
+    lines = path.read_text(errors="replace").splitlines()[-tail:]
+    return json_response({"service": service, "lines": lines})
+
+
+def create(runtime: Any) -> ControlApp:
+    return ControlApp(runtime, routes)

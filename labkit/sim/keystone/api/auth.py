@@ -1,0 +1,176 @@
+"""Discovery and ``/v3/auth/*``: versions, tokens, catalog, the projects a token may use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from labkit.sim.core.http import Call, Routes, empty_response, json_response
+from labkit.sim.keystone import assignment, catalog, views
+from labkit.sim.keystone import models as m
+from labkit.sim.keystone.errors import Forbidden, NotFound
+from labkit.sim.keystone.service import KeystoneApp, enforce, public, query_bool
+from labkit.sim.keystone.tokens import Token
+
+routes = Routes()
+
+VERSION_UPDATED = "2020-04-07T00:00:00Z"  # Keystone Zed's v3.14
+
+
+def _version(root: str) -> dict[str, Any]:
+    return {
+        "id": "v3.14",
+        "status": "stable",
+        "updated": VERSION_UPDATED,
+        "links": [{"rel": "self", "href": f"{root}/v3/"}],
+        "media-types": [{"base": "application/json",
+                         "type": "application/vnd.openstack.identity-v3+json"}],
+    }
+
+
+@routes.get("/")
+@public
+def versions(call: Call) -> Response:
+    return json_response({"versions": {"values": [_version(call.root_url)]}}, 300,
+                         {"Location": f"{call.root_url}/v3/"})
+
+
+@routes.get("/v3")
+@public
+def version_v3(call: Call) -> Response:
+    return json_response({"version": _version(call.root_url)})
+
+
+def _ks(call: Call) -> KeystoneApp:
+    assert isinstance(call.service, KeystoneApp)
+    return call.service
+
+
+@routes.post("/v3/auth/tokens")
+@public
+def issue_token(call: Call) -> Response:
+    ks = _ks(call)
+    data = call.json()
+    auth = data.get("auth") if isinstance(data, dict) else None
+    with ks.session() as s:
+        token = ks.provider.issue(s, auth, ks.runtime.now())
+        body = ks.provider.render(s, token, include_catalog="nocatalog" not in call.query)
+    return json_response(body, 201, {"X-Subject-Token": token.id})
+
+
+def _subject(call: Call) -> Token:
+    ks = _ks(call)
+    subject = call.headers.get("x-subject-token", "")
+    with ks.session() as s:
+        return ks.provider.validate(s, subject, ks.runtime.now())
+
+
+def _subject_target(call: Call) -> dict[str, Any]:
+    ks = _ks(call)
+    subject = call.headers.get("x-subject-token", "")
+    try:
+        payload = ks.provider.decode(subject)
+    except NotFound:
+        return {}
+    return {"target.token.user_id": payload.user_id}
+
+
+@routes.get("/v3/auth/tokens")
+def validate_token(call: Call) -> Response:
+    enforce(call, "identity:validate_token", _subject_target(call))
+    token = _subject(call)
+    ks = _ks(call)
+    with ks.session() as s:
+        body = ks.provider.render(s, token, include_catalog="nocatalog" not in call.query)
+    return json_response(body, 200, {"X-Subject-Token": token.id})
+
+
+@routes.head("/v3/auth/tokens")
+def check_token(call: Call) -> Response:
+    enforce(call, "identity:check_token", _subject_target(call))
+    token = _subject(call)
+    return Response(b"", status_code=200, media_type="application/json",
+                    headers={"X-Subject-Token": token.id})
+
+
+@routes.delete("/v3/auth/tokens")
+def revoke_token(call: Call) -> Response:
+    enforce(call, "identity:revoke_token", _subject_target(call))
+    token = _subject(call)
+    ks = _ks(call)
+    with ks.write() as s:
+        ks.provider.revoke(s, token, ks.runtime.now())
+    return empty_response()
+
+
+@routes.get("/v3/auth/catalog")
+def auth_catalog(call: Call) -> Response:
+    token: Token = call.auth
+    if not token.project_id:
+        # "A project-scoped token is required to produce a service catalog." -- a security
+        # error, so outside insecure_debug the caller only sees the generic 403 text.
+        raise Forbidden()
+    ks = _ks(call)
+    with ks.session() as s:
+        entries = catalog.v3_catalog(s, token.project_id, token.user_id)
+    return json_response({"catalog": entries,
+                          "links": {"self": f"{call.root_url}/v3/auth/catalog"}})
+
+
+def _user_projects(call: Call) -> list[m.Project]:
+    token: Token = call.auth
+    ks = _ks(call)
+    with ks.session() as s:
+        refs = assignment.list_assignments(s, user_id=token.user_id, effective=True)
+        ids = sorted({r.project_id for r in refs if r.project_id})
+        projects = [p for p in (s.get(m.Project, i) for i in ids) if p is not None]
+        enabled_domains = {d.id for d in s.query(m.Domain).filter(m.Domain.enabled.is_(True))}
+    return [p for p in projects if p.enabled and p.domain_id in enabled_domains]
+
+
+@routes.get("/v3/auth/projects")
+def auth_projects(call: Call) -> Response:
+    items = [views.project(p, call.root_url) for p in _user_projects(call)]
+    return json_response(views.collection("projects", items, call.url))
+
+
+@routes.get("/v3/users/{user_id}/projects")
+def user_projects(call: Call, user_id: str) -> Response:
+    ks = _ks(call)
+    with ks.session() as s:
+        from labkit.sim.keystone import identity
+
+        user = identity.get_user(s, user_id)
+        enforce(call, "identity:list_user_projects",
+                {"target.user.id": user.id, "target.user.domain_id": user.domain_id})
+        refs = assignment.list_assignments(s, user_id=user.id, effective=True)
+        ids = sorted({r.project_id for r in refs if r.project_id})
+        items = [views.project(p, call.root_url) for p in (s.get(m.Project, i) for i in ids)
+                 if p is not None]
+    return json_response(views.collection("projects", items, call.url))
+
+
+@routes.get("/v3/auth/domains")
+def auth_domains(call: Call) -> Response:
+    token: Token = call.auth
+    ks = _ks(call)
+    with ks.session() as s:
+        refs = assignment.list_assignments(s, user_id=token.user_id, effective=True)
+        ids = sorted({r.domain_id for r in refs if r.domain_id})
+        items = [views.domain(d, call.root_url) for d in (s.get(m.Domain, i) for i in ids)
+                 if d is not None and d.enabled]
+    return json_response(views.collection("domains", items, call.url))
+
+
+@routes.get("/v3/auth/system")
+def auth_system(call: Call) -> Response:
+    token: Token = call.auth
+    ks = _ks(call)
+    with ks.session() as s:
+        system = assignment.effective_role_ids(s, token.user_id, system=True)
+    return json_response({"system": [{"all": True}] if system else [],
+                          "links": {"self": call.url}})
+
+
+__all__ = ["query_bool", "routes"]

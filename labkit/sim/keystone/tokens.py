@@ -1,0 +1,351 @@
+"""Authentication and tokens: what ``POST /v3/auth/tokens`` does, step by step.
+
+1. Read the scope (project/domain/system/unscoped) and look it up -- an unknown project is a
+   401, not a 404, so that names cannot be probed.
+2. Run each auth method (``password``, ``token``) to find the user.
+3. Work out the roles the user has on the scope; none means 401.
+4. Mint a Fernet token (see :mod:`.fernet`) -- nothing is stored: validating a token means
+   decrypting it and re-reading user, scope and roles, then checking revocation events.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from labkit.sim.core.clock import isotime
+from labkit.sim.keystone import assignment, catalog, identity, resource, revoke
+from labkit.sim.keystone import models as m
+from labkit.sim.keystone.errors import (
+    KeystoneError,
+    NotFound,
+    Unauthorized,
+    ValidationError,
+)
+from labkit.sim.keystone.fernet import (
+    KeyRepository,
+    KeysNotFound,
+    TokenNotRecognized,
+    TokenPayload,
+    decode,
+    encode,
+)
+from labkit.sim.keystone.policy import Credentials
+from labkit.sim.keystone.schemas import TOKEN_ISSUE, validate
+
+SUPPORTED_METHODS = ("password", "token")
+
+
+@dataclass
+class Token:
+    """A valid token as Keystone sees it after decrypting and re-reading the database."""
+
+    id: str
+    payload: TokenPayload
+    user: dict[str, Any]
+    roles: list[dict[str, str]] = field(default_factory=list)
+    project: dict[str, Any] | None = None
+    domain: dict[str, Any] | None = None
+    system: bool = False
+
+    @property
+    def user_id(self) -> str:
+        return str(self.user["id"])
+
+    @property
+    def project_id(self) -> str | None:
+        return self.project["id"] if self.project else None
+
+    @property
+    def unscoped(self) -> bool:
+        return not (self.project or self.domain or self.system)
+
+    @property
+    def role_names(self) -> list[str]:
+        return [r["name"] for r in self.roles]
+
+    def credentials(self) -> Credentials:
+        return Credentials(
+            user_id=self.user_id,
+            roles=frozenset(self.role_names),
+            project_id=self.project_id,
+            project_domain_id=self.project["domain"]["id"] if self.project else None,
+            domain_id=self.domain["id"] if self.domain else None,
+            system="all" if self.system else None,
+        )
+
+
+def _random_audit_id() -> str:
+    # keystone/token/provider.py random_urlsafe_str: 16 random bytes, urlsafe b64, '==' cut.
+    return base64.urlsafe_b64encode(os.urandom(16)).decode()[:-2]
+
+
+class TokenProvider:
+    def __init__(self, keys: KeyRepository, expiration: int = 3600) -> None:
+        self.keys = keys
+        self.expiration = expiration
+
+    # ---- issuing ------------------------------------------------------------------------------
+    def issue(self, s: Session, auth: Any, now: datetime) -> Token:
+        if auth is None:
+            raise ValidationError.expecting("auth", "request body")
+        validate(TOKEN_ISSUE, auth)
+        _check_names_present(auth)
+        identity_data = auth["identity"]
+        methods = identity_data["methods"]
+        for method in methods:
+            if method not in identity_data:
+                raise ValidationError.expecting(method, "identity")
+        for method in methods:
+            if method not in SUPPORTED_METHODS:
+                raise KeystoneError("Attempted to authenticate with an unsupported method.",
+                                    status=401)
+        scope = self._scope(s, auth.get("scope"))
+        user: m.User | None = None
+        expires_at: datetime | None = None
+        audit_ids: list[str] = []
+        for method in methods:
+            if method == "password":
+                user = self._password_user(s, identity_data["password"])
+            else:
+                parent = self._token_method(s, identity_data["token"], auth, now)
+                user = identity.get_user(s, parent.user_id)
+                expires_at = parent.payload.expires_at
+                audit_ids = [parent.payload.audit_ids[-1]]
+        assert user is not None
+        if scope == {} and auth.get("scope") != "unscoped" and user.default_project_id:
+            scope = self._default_scope(s, user)
+        payload = TokenPayload(
+            user_id=user.id,
+            methods=sorted(set(methods), key=methods.index),
+            expires_at=(expires_at or now + timedelta(seconds=self.expiration)).replace(
+                microsecond=0),
+            audit_ids=[_random_audit_id(), *audit_ids],
+            project_id=scope.get("project_id"),
+            domain_id=scope.get("domain_id"),
+            system=scope.get("system"),
+            issued_at=now.replace(microsecond=0),
+        )
+        token_id = encode(payload, self._crypto(), now)
+        token = self._build(s, token_id, payload)
+        self._require_roles(token)
+        return token
+
+    def _scope(self, s: Session, scope: Any) -> dict[str, str]:
+        if scope is None or scope == "unscoped":
+            return {}
+        if not isinstance(scope, dict):
+            raise ValidationError.expecting(
+                "system, project, domain, OS-TRUST:trust or unscoped", "scope")
+        keys = [k for k in ("project", "domain", "unscoped", "system", "OS-TRUST:trust")
+                if k in scope]
+        if len(keys) != 1:
+            raise ValidationError.expecting(
+                "system, project, domain, OS-TRUST:trust or unscoped", "scope")
+        kind = keys[0]
+        if kind == "system":
+            return {"system": "all"}
+        if kind == "unscoped":
+            return {}
+        if kind == "OS-TRUST:trust":
+            raise Unauthorized()  # trusts are not emulated: Keystone answers 401 for unknown
+        if kind == "domain":
+            return {"domain_id": self._lookup_domain(s, scope["domain"]).id}
+        info = scope["project"]
+        try:
+            if info.get("name"):
+                if "domain" not in info:
+                    raise ValidationError.expecting("domain", "project")
+                domain = self._lookup_domain(s, info["domain"])
+                project = resource.get_project_by_name(s, info["name"], domain.id)
+            else:
+                project = resource.get_project(s, info.get("id", ""))
+                self._lookup_domain(s, {"id": project.domain_id})
+        except NotFound:
+            raise Unauthorized() from None
+        if not project.enabled:
+            raise Unauthorized()
+        return {"project_id": project.id}
+
+    @staticmethod
+    def _lookup_domain(s: Session, info: dict[str, str]) -> m.Domain:
+        try:
+            if info.get("name"):
+                domain = resource.get_domain_by_name(s, info["name"])
+            else:
+                domain = resource.get_domain(s, info.get("id", ""))
+        except NotFound:
+            raise Unauthorized() from None
+        if not domain.enabled:
+            raise Unauthorized()
+        return domain
+
+    def _password_user(self, s: Session, data: dict[str, Any]) -> m.User:
+        info = data.get("user") or {}
+        try:
+            if info.get("id"):
+                user = identity.get_user(s, info["id"])
+            else:
+                if "domain" not in info:
+                    raise ValidationError.expecting("domain", "user")
+                domain = self._lookup_domain(s, info["domain"])
+                user = identity.get_user_by_name(s, info.get("name", ""), domain.id)
+        except NotFound:
+            raise Unauthorized() from None
+        if not identity.check_password(str(info.get("password", "")), user.password_hash):
+            raise Unauthorized()
+        domain = s.get(m.Domain, user.domain_id)
+        if not user.enabled or domain is None or not domain.enabled:
+            raise Unauthorized()
+        return user
+
+    def _token_method(self, s: Session, data: dict[str, Any], auth: dict[str, Any],
+                      now: datetime) -> Token:
+        parent = self.validate(s, data["id"], now)
+        wants = auth.get("scope") if isinstance(auth.get("scope"), dict) else {}
+        if parent.system and ("project" in wants or "domain" in wants):
+            raise KeystoneError(
+                "You are not authorized to perform the requested action: Using a "
+                "system-scoped token to create a project-scoped or domain-scoped token is not "
+                "allowed..", status=403)
+        return parent
+
+    @staticmethod
+    def _default_scope(s: Session, user: m.User) -> dict[str, str]:
+        project = s.get(m.Project, user.default_project_id or "")
+        if project is None or not project.enabled:
+            return {}
+        if assignment.effective_role_ids(s, user.id, project_id=project.id):
+            return {"project_id": project.id}
+        return {}
+
+    @staticmethod
+    def _require_roles(token: Token) -> None:
+        if not token.unscoped and not token.roles:
+            raise Unauthorized()
+
+    # ---- validating ---------------------------------------------------------------------------
+    def _crypto(self) -> Any:
+        try:
+            return self.keys.crypto()
+        except KeysNotFound:
+            raise KeystoneError(
+                "An unexpected error prevented the server from fulfilling your request.",
+                status=500) from None
+
+    def decode(self, token_id: str) -> TokenPayload:
+        try:
+            return decode(token_id, self._crypto())
+        except TokenNotRecognized:
+            raise NotFound("Could not recognize Fernet token") from None
+
+    def validate(self, s: Session, token_id: str, now: datetime) -> Token:
+        """Keystone's validate_token: 404 for tokens it cannot read, expired or revoked."""
+        if not token_id:
+            raise NotFound("No token in the request")
+        payload = self.decode(token_id)
+        if now >= payload.expires_at:
+            raise NotFound("Failed to validate token")
+        if revoke.is_revoked(s, payload):
+            raise NotFound("Failed to validate token")
+        try:
+            token = self._build(s, token_id, payload)
+            self._require_roles(token)
+        except (NotFound, Unauthorized):
+            raise NotFound(f"Could not find token: {token_id}.") from None
+        return token
+
+    def _build(self, s: Session, token_id: str, payload: TokenPayload) -> Token:
+        user = identity.get_user(s, payload.user_id)
+        user_domain = resource.get_domain(s, user.domain_id)
+        if not user.enabled or not user_domain.enabled:
+            raise Unauthorized()
+        token = Token(id=token_id, payload=payload, user={
+            "domain": {"id": user_domain.id, "name": user_domain.name},
+            "id": user.id, "name": user.name, "password_expires_at": None,
+        })
+        if payload.project_id:
+            project = resource.get_project(s, payload.project_id)
+            project_domain = resource.get_domain(s, project.domain_id)
+            if not project.enabled or not project_domain.enabled:
+                raise Unauthorized()
+            token.project = {"domain": {"id": project_domain.id, "name": project_domain.name},
+                             "id": project.id, "name": project.name}
+            role_ids = assignment.effective_role_ids(s, user.id, project_id=project.id)
+        elif payload.domain_id:
+            domain = resource.get_domain(s, payload.domain_id)
+            if not domain.enabled:
+                raise Unauthorized()
+            token.domain = {"id": domain.id, "name": domain.name}
+            role_ids = assignment.effective_role_ids(s, user.id, domain_id=domain.id)
+        elif payload.system:
+            token.system = True
+            role_ids = assignment.effective_role_ids(s, user.id, system=True)
+        else:
+            role_ids = []
+        roles = [s.get(m.Role, rid) for rid in role_ids]
+        token.roles = [{"id": r.id, "name": r.name} for r in roles
+                       if r is not None and r.domain_id == m.NULL_DOMAIN]
+        return token
+
+    # ---- rendering and revoking ---------------------------------------------------------
+    @staticmethod
+    def render(s: Session, token: Token, include_catalog: bool = True) -> dict[str, Any]:
+        p = token.payload
+        body: dict[str, Any] = {
+            "methods": p.methods,
+            "user": token.user,
+            "audit_ids": p.audit_ids,
+            "expires_at": isotime(p.expires_at, subsecond=True),
+            "issued_at": isotime(p.issued_at or p.expires_at, subsecond=True),
+        }
+        if token.system:
+            body["roles"] = token.roles
+            body["system"] = {"all": True}
+        elif token.domain:
+            body["domain"] = token.domain
+            body["roles"] = token.roles
+        elif token.project:
+            body["project"] = token.project
+            body["is_domain"] = False
+            body["roles"] = token.roles
+        if include_catalog and not token.unscoped:
+            body["catalog"] = catalog.v3_catalog(s, token.project_id, token.user_id)
+        return {"token": body}
+
+    @staticmethod
+    def revoke(s: Session, token: Token, now: datetime) -> None:
+        revoke.revoke_audit_id(s, token.payload.audit_ids[0], now)
+
+
+def _check_names_present(auth: dict[str, Any]) -> None:
+    """keystone/auth/schema.py: ids or names must be present where objects are named."""
+    user = auth["identity"].get("password", {}).get("user")
+    if user is not None:
+        if "id" not in user and "name" not in user:
+            raise ValidationError("Invalid input for field identity/password/user: id or name "
+                                  "must be present.")
+        domain = user.get("domain")
+        if domain is not None and "id" not in domain and "name" not in domain:
+            raise ValidationError("Invalid input for field identity/password/user/domain: id "
+                                  "or name must be present.")
+    scope = auth.get("scope")
+    if isinstance(scope, dict):
+        project = scope.get("project")
+        if project is not None:
+            if "id" not in project and "name" not in project:
+                raise ValidationError(
+                    "Invalid input for field scope/project: id or name must be present.")
+            domain = project.get("domain")
+            if domain is not None and "id" not in domain and "name" not in domain:
+                raise ValidationError("Invalid input for field scope/project/domain: id or "
+                                      "name must be present.")
+        domain = scope.get("domain")
+        if domain is not None and "id" not in domain and "name" not in domain:
+            raise ValidationError(
+                "Invalid input for field scope/domain: id or name must be present.")

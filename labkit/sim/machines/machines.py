@@ -1,0 +1,315 @@
+"""The simulated hosts: their files, packages and services, and the MariaDB/RabbitMQ they run.
+
+Other rooms reach their host through :class:`Machines`: Keystone reads its config with
+``path()``, opens the database its ``[database] connection`` names with ``open_database()``,
+and only answers while ``is_running("keystone")``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import MetaData, select
+
+from labkit.sim.core import ini
+from labkit.sim.core.store import Database
+from labkit.sim.machines import models as mm
+from labkit.sim.machines import packages
+
+if TYPE_CHECKING:
+    from labkit.sim.core.runtime import Runtime
+
+BASE_SERVICES = ("chrony", "mariadb", "rabbitmq-server", "memcached")
+
+
+class DatabaseUnreachable(Exception):
+    """What oslo.db would report (its message is pymysql's)."""
+
+
+@dataclass
+class Daemon:
+    """An emulated OpenStack service process that a room implements."""
+
+    name: str
+    host: str
+    start: Callable[[], None]
+    stop: Callable[[], None]
+
+
+CommandHandler = Callable[[str, list[str], str], tuple[int, list[str]]]
+
+
+class Machines:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.db = runtime.database("machines", mm.Base.metadata)
+        self.db.create_all()
+        self.hosts = {h.name: h for h in runtime.config.hosts}
+        self.daemons: dict[str, Daemon] = {}
+        self.commands: dict[str, CommandHandler] = {}
+        self._lock = threading.RLock()
+
+    # ---- hosts and files ----------------------------------------------------------------------
+    def check_host(self, host: str) -> None:
+        if host not in self.hosts:
+            raise KeyError(host)
+
+    def path(self, host: str, abs_path: str) -> Path:
+        """Where a host's file lives in the state folder (``/etc/x`` -> hosts/<host>/etc/x)."""
+        return self.runtime.state_dir / "hosts" / host / abs_path.lstrip("/")
+
+    def read(self, host: str, abs_path: str) -> str | None:
+        target = self.path(host, abs_path)
+        return target.read_text() if target.is_file() else None
+
+    def write(self, host: str, abs_path: str, content: str, mode: int = 0o644) -> None:
+        target = self.path(host, abs_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+        target.chmod(mode)
+
+    def resolve_host(self, name: str) -> str | None:
+        """A host name or address as another host would resolve it (/etc/hosts)."""
+        for host in self.hosts.values():
+            if name in (host.name, host.address):
+                return host.name
+        if name in ("localhost", "127.0.0.1"):
+            return None
+        return None
+
+    # ---- packages -----------------------------------------------------------------------------
+    def installed(self, host: str) -> dict[str, str]:
+        with self.db.read() as s:
+            rows = s.scalars(select(mm.InstalledPackage).where(mm.InstalledPackage.host == host))
+            return {r.name: r.version for r in rows}
+
+    def install(self, host: str, names: tuple[str, ...]) -> list[str]:
+        """apt-get install: dependencies first; files written; services stay stopped."""
+        todo = packages.resolve(names)  # KeyError for an unknown package
+        have = self.installed(host)
+        new = [p for p in todo if p.name not in have]
+        if not new:
+            return [f"{n} is already the newest version ({have[n]})." for n in names]
+        out = [f"The following NEW packages will be installed:",
+               "  " + " ".join(p.name for p in new),
+               f"0 upgraded, {len(new)} newly installed, 0 to remove and 0 not upgraded.",
+               f"Need to get {sum(p.size_kb for p in new) // 1024 or 1} MB of archives."]
+        now = self.runtime.now().isoformat()
+        with self.db.write() as s:
+            for package in new:
+                for path, content in package.files.items():
+                    if self.read(host, path) is None:
+                        self.write(host, path, content)
+                for service in package.services:
+                    if s.get(mm.ServiceState, (host, service)) is None:
+                        s.add(mm.ServiceState(host=host, name=service, state="stopped"))
+                s.add(mm.InstalledPackage(host=host, name=package.name, version=package.version,
+                                          installed_at=now))
+                out.append(f"Setting up {package.name} ({package.version}) ...")
+                if package.services:
+                    out.append("invoke-rc.d: could not determine current runlevel")
+        return out
+
+    # ---- services -----------------------------------------------------------------------------
+    def services(self, host: str | None = None) -> list[mm.ServiceState]:
+        with self.db.read() as s:
+            query = select(mm.ServiceState).order_by(mm.ServiceState.host, mm.ServiceState.name)
+            if host:
+                query = query.where(mm.ServiceState.host == host)
+            return list(s.scalars(query))
+
+    def service_state(self, host: str, name: str) -> str:
+        with self.db.read() as s:
+            row = s.get(mm.ServiceState, (host, name))
+            return row.state if row else "not-installed"
+
+    def is_running(self, name: str, host: str | None = None) -> bool:
+        with self.db.read() as s:
+            query = select(mm.ServiceState).where(mm.ServiceState.name == name,
+                                                  mm.ServiceState.state == "running")
+            if host:
+                query = query.where(mm.ServiceState.host == host)
+            return s.scalars(query).first() is not None
+
+    def start(self, host: str, name: str, restart: bool = False) -> list[str]:
+        """``service NAME start|restart``. Raises RuntimeError with the failure text."""
+        with self._lock:
+            state = self.service_state(host, name)
+            if state == "not-installed":
+                raise RuntimeError(f"{name}: unrecognized service (is its package installed?)")
+            if state == "running" and not restart:
+                return [f"{name} is already running."]
+            daemon = self.daemons.get(name)
+            try:
+                if daemon is not None:
+                    if daemon.host != host:
+                        raise RuntimeError(f"the sim runs {name} on {daemon.host} only")
+                    if state == "running":
+                        daemon.stop()
+                    daemon.start()
+                self._set(host, name, "running", "")
+            except RuntimeError as exc:
+                self._set(host, name, "failed", str(exc))
+                raise
+            verb = "Restarting" if restart else "Starting"
+            return [f"{verb} {name}: {name}."]
+
+    def stop(self, host: str, name: str) -> list[str]:
+        with self._lock:
+            daemon = self.daemons.get(name)
+            if daemon is not None and self.service_state(host, name) == "running":
+                daemon.stop()
+            self._set(host, name, "stopped", "")
+            return [f"Stopping {name}: {name}."]
+
+    def _set(self, host: str, name: str, state: str, detail: str) -> None:
+        with self.db.write() as s:
+            row = s.get(mm.ServiceState, (host, name))
+            if row is None:
+                row = mm.ServiceState(host=host, name=name)
+                s.add(row)
+            row.state, row.detail = state, detail
+            row.since = self.runtime.now().isoformat()
+            row.started_at = time.time() if state == "running" else 0.0
+
+    def restore(self) -> list[str]:
+        """After a sim restart, bring back the daemons that were running before it stopped."""
+        problems = []
+        for row in self.services():
+            daemon = self.daemons.get(row.name)
+            if row.state == "running" and daemon is not None:
+                try:
+                    daemon.start()
+                except RuntimeError as exc:
+                    self._set(row.host, row.name, "failed", str(exc))
+                    problems.append(f"{row.name} on {row.host}: {exc}")
+        return problems
+
+    # ---- MariaDB ------------------------------------------------------------------------------
+    def databases(self, host: str) -> list[str]:
+        with self.db.read() as s:
+            return list(s.scalars(select(mm.SqlDatabase.name).where(mm.SqlDatabase.host == host)))
+
+    def has_grant(self, host: str, database: str, user: str, password: str) -> bool:
+        with self.db.read() as s:
+            rows = s.scalars(select(mm.SqlGrant).where(
+                mm.SqlGrant.host == host, mm.SqlGrant.database == database,
+                mm.SqlGrant.user == user))
+            origins = {r.origin: r.password for r in rows}
+        return origins.get("localhost") == password and origins.get("%") == password
+
+    def create_database(self, host: str, name: str, user: str, password: str) -> list[str]:
+        if not self.is_running("mariadb", host):
+            raise RuntimeError("ERROR 2002 (HY000): Can't connect to local server through "
+                               "socket '/run/mysqld/mysqld.sock' (2)")
+        out = []
+        with self.db.write() as s:
+            if s.get(mm.SqlDatabase, (host, name)) is None:
+                s.add(mm.SqlDatabase(host=host, name=name))
+                out.append(f"Query OK, 1 row affected -- CREATE DATABASE {name}")
+            for origin in ("localhost", "%"):
+                row = s.get(mm.SqlGrant, (host, name, user, origin))
+                if row is None:
+                    s.add(mm.SqlGrant(host=host, database=name, user=user, origin=origin,
+                                      password=password))
+                else:
+                    row.password = password
+                out.append(f"Query OK, 0 rows affected -- GRANT ALL PRIVILEGES ON {name}.* TO "
+                           f"'{user}'@'{origin}'")
+        return out
+
+    def _bind_address(self, host: str) -> str:
+        for path in ("/etc/mysql/mariadb.conf.d/99-openstack.cnf",
+                     "/etc/mysql/mariadb.conf.d/50-server.cnf"):
+            text = self.read(host, path)
+            if text and (value := ini.get(text, "mysqld", "bind-address")):
+                return value
+        return "127.0.0.1"
+
+    def open_database(self, from_host: str, url: str, metadata: MetaData) -> Database:
+        """Open what an oslo.db connection URL points at, failing like pymysql would."""
+        if url.startswith("sqlite:"):
+            local = url.split("sqlite://", 1)[1]
+            return Database(self.path(from_host, local), metadata)
+        parts = urlsplit(url)
+        if not parts.scheme.startswith("mysql"):
+            raise DatabaseUnreachable(f"the sim emulates MariaDB and SQLite, not {parts.scheme}")
+        db_name = parts.path.lstrip("/").split("?")[0]
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+        target = parts.hostname or "localhost"
+        db_host = self.resolve_host(target) or (from_host if target in ("localhost", "127.0.0.1")
+                                                else None)
+        refused = (f"(pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on "
+                   f"'{target}' ([Errno 111] Connection refused)\")")
+        if db_host is None:
+            raise DatabaseUnreachable(
+                f"(pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on "
+                f"'{target}' ([Errno -2] Name or service not known)\")")
+        if not self.is_running("mariadb", db_host):
+            raise DatabaseUnreachable(refused)
+        bind = self._bind_address(db_host)
+        if target not in ("localhost", "127.0.0.1") and bind in ("127.0.0.1", "localhost"):
+            # MariaDB listens on loopback only (Debian's default): 'controller' is refused.
+            raise DatabaseUnreachable(refused)
+        if db_name not in self.databases(db_host):
+            if not self._user_exists(db_host, user, password):
+                raise DatabaseUnreachable(self._denied(user, from_host))
+            raise DatabaseUnreachable(
+                f"(pymysql.err.OperationalError) (1049, \"Unknown database '{db_name}'\")")
+        if not self.has_grant(db_host, db_name, user, password):
+            raise DatabaseUnreachable(self._denied(user, from_host))
+        return Database(self.runtime.state_dir / "mysql" / db_host / f"{db_name}.db", metadata)
+
+    def _user_exists(self, host: str, user: str, password: str) -> bool:
+        with self.db.read() as s:
+            rows = s.scalars(select(mm.SqlGrant).where(mm.SqlGrant.host == host,
+                                                       mm.SqlGrant.user == user))
+            return any(r.password == password for r in rows)
+
+    @staticmethod
+    def _denied(user: str, from_host: str) -> str:
+        return (f"(pymysql.err.OperationalError) (1045, \"Access denied for user "
+                f"'{user}'@'{from_host}' (using password: YES)\")")
+
+    # ---- RabbitMQ -----------------------------------------------------------------------------
+    def rabbit_user(self, host: str, user: str) -> mm.RabbitAccount | None:
+        with self.db.read() as s:
+            return s.get(mm.RabbitAccount, (host, user))
+
+    def add_rabbit_user(self, host: str, user: str, password: str) -> list[str]:
+        if not self.is_running("rabbitmq-server", host):
+            raise RuntimeError(f"Error: unable to perform an operation on node 'rabbit@{host}'. "
+                               "Please see diagnostics information and suggestions below.")
+        with self.db.write() as s:
+            row = s.get(mm.RabbitAccount, (host, user))
+            if row is None:
+                s.add(mm.RabbitAccount(host=host, user=user, password=password,
+                                       permissions=".* .* .*"))
+                return [f'Adding user "{user}" ...',
+                        f'Setting permissions for user "{user}" in vhost "/" ...']
+            row.password, row.permissions = password, ".* .* .*"
+            return [f'Changing password for user "{user}" ...',
+                    f'Setting permissions for user "{user}" in vhost "/" ...']
+
+
+_SAFE = re.compile(r"^[\w./-]+$")
+
+
+def is_safe_path(path: str) -> bool:
+    """Host paths must be absolute and plain (no ``..``): the state folder is not a jail."""
+    return path.startswith("/") and ".." not in path.split("/") and bool(_SAFE.match(path))
+
+
+def database_file(machines: Machines, name: str) -> Path | None:
+    """The SQLite file behind a MariaDB database of that name on any host, if it exists."""
+    for host in machines.hosts:
+        if name in machines.databases(host):
+            return machines.runtime.state_dir / "mysql" / host / f"{name}.db"
+    return None

@@ -1,0 +1,166 @@
+"""The Debian 12 packages the simulated hosts know, and what installing each one leaves behind.
+
+Like the real packages on a host without systemd (``real-install-notes.md`` section 1), they
+install files and init scripts but start nothing and configure nothing: the Install Guide's
+steps do that. Default config files carry Debian's real defaults where they matter -- MariaDB
+and memcached listen on 127.0.0.1 only, keystone.conf points at SQLite, and glance-api.conf
+says ``region_name = regionOne`` (lower-case r), the pitfall notebook 03 explains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    files: dict[str, str] = field(default_factory=dict)
+    services: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+    size_kb: int = 100
+
+
+_MARIADB_SERVER_CNF = """\
+# Debian's 50-server.cnf (abridged)
+[mysqld]
+user                    = mysql
+pid-file                = /run/mysqld/mysqld.pid
+basedir                 = /usr
+datadir                 = /var/lib/mysql
+tmpdir                  = /tmp
+bind-address            = 127.0.0.1
+expire_logs_days        = 10
+character-set-server    = utf8mb4
+collation-server        = utf8mb4_general_ci
+"""
+
+_MEMCACHED_CONF = """\
+# memcached default config file (Debian, abridged)
+-d
+logfile /var/log/memcached.log
+-m 64
+-p 11211
+-u memcache
+-l 127.0.0.1
+-P /var/run/memcached/memcached.pid
+"""
+
+_CHRONY_CONF = """\
+# Debian's chrony.conf (abridged)
+confdir /etc/chrony/conf.d
+pool 2.debian.pool.ntp.org iburst
+sourcedir /run/chrony-dhcp
+sourcedir /etc/chrony/sources.d
+keyfile /etc/chrony/chrony.keys
+driftfile /var/lib/chrony/chrony.drift
+ntsdumpdir /var/lib/chrony
+logdir /var/log/chrony
+maxupdateskew 100.0
+rtcsync
+makestep 1 3
+leapsectz right/UTC
+"""
+
+_KEYSTONE_CONF = """\
+[DEFAULT]
+log_dir = /var/log/keystone
+
+[cache]
+
+[database]
+connection = sqlite:////var/lib/keystone/keystone.db
+
+[fernet_tokens]
+
+[identity]
+
+[token]
+provider = fernet
+"""
+
+_KEYSTONE_UWSGI = """\
+[uwsgi]
+master = true
+plugins = python3,apparmor
+processes = 8
+threads = 32
+lazy-apps = true
+http-socket = :5000
+wsgi-file = /usr/bin/keystone-wsgi-public
+pidfile = /run/keystone/keystone.pid
+"""
+
+_GLANCE_API_CONF = """\
+[DEFAULT]
+
+[database]
+connection = sqlite:////var/lib/glance/glance.sqlite
+backend = sqlalchemy
+
+[glance_store]
+
+[keystone_authtoken]
+www_authenticate_uri = http://localhost:5000
+auth_url = http://localhost:5000
+region_name = regionOne
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = glance
+password = ChangeMe
+
+[paste_deploy]
+flavor = keystone
+
+[taskflow_executor]
+conversion_format = raw
+"""
+
+KNOWN: dict[str, Package] = {p.name: p for p in [
+    Package("chrony", "4.3-2+deb12u1", {"/etc/chrony/chrony.conf": _CHRONY_CONF}, ("chrony",),
+            size_kb=650),
+    Package("mariadb-server", "1:10.11.6-0+deb12u1",
+            {"/etc/mysql/mariadb.conf.d/50-server.cnf": _MARIADB_SERVER_CNF}, ("mariadb",),
+            depends=("mariadb-client",), size_kb=20000),
+    Package("mariadb-client", "1:10.11.6-0+deb12u1", size_kb=9000),
+    Package("python3-pymysql", "1.0.2-2", size_kb=250),
+    Package("rabbitmq-server", "3.10.8-1.1", services=("rabbitmq-server",),
+            depends=("erlang-base",), size_kb=16000),
+    Package("erlang-base", "1:25.2.3+dfsg-1", size_kb=30000),
+    Package("memcached", "1.6.18-1", {"/etc/memcached.conf": _MEMCACHED_CONF}, ("memcached",),
+            size_kb=400),
+    Package("python3-memcache", "1.59-7", size_kb=60),
+    Package("python3-openstackclient", "6.0.0-4", depends=("python3-openstacksdk",),
+            size_kb=3500),
+    Package("python3-openstacksdk", "0.101.0-2", size_kb=6000),
+    Package("crudini", "0.9.3-4", size_kb=60),
+    Package("keystone", "2:22.0.0-2",
+            {"/etc/keystone/keystone.conf": _KEYSTONE_CONF,
+             "/etc/keystone/keystone-uwsgi.ini": _KEYSTONE_UWSGI},
+            ("keystone",), depends=("python3-keystone",), size_kb=900),
+    Package("python3-keystone", "2:22.0.0-2", size_kb=9000),
+    Package("glance", "2:25.0.0-2", depends=("glance-api", "glance-common"), size_kb=40),
+    Package("glance-api", "2:25.0.0-2", {"/etc/glance/glance-api.conf": _GLANCE_API_CONF},
+            ("glance-api",), depends=("glance-common",), size_kb=600),
+    Package("glance-common", "2:25.0.0-2", depends=("python3-glance",), size_kb=300),
+    Package("python3-glance", "2:25.0.0-2", size_kb=8000),
+]}
+
+
+def resolve(names: tuple[str, ...]) -> list[Package]:
+    """Packages to install for ``names``, dependencies first. Raises KeyError(name)."""
+    order: list[Package] = []
+
+    def visit(name: str) -> None:
+        package = KNOWN[name]
+        for dep in package.depends:
+            visit(dep)
+        if package not in order:
+            order.append(package)
+
+    for name in names:
+        visit(name)
+    return order

@@ -1,0 +1,71 @@
+"""Progress of an install: a live progress bar in a notebook, one line per step elsewhere.
+
+Whatever was shown live, the cell's stored output ends as the same plain-text table, so
+notebooks re-run under nbval compare equal.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from labkit.install import steps as st
+from labkit.install.runner import CHANGED, DONE, StepResult
+from labkit.widgets.env import widgets_enabled
+
+
+def format_seconds(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds >= 0.05 else "<0.1 s"
+
+
+def results_table(layer: str, results: list[StepResult]) -> str:
+    width = max((len(r.step.title) for r in results), default=10)
+    lines = [f"{layer}: {len(results)} steps"]
+    for index, r in enumerate(results, start=1):
+        mark = {CHANGED: "changed", DONE: "already done"}.get(r.status, r.status)
+        lines.append(f"  {index:>2}. {r.step.title:<{width}}  {r.step.host:<11} {mark:<13}"
+                     f"{format_seconds(r.seconds):>8}")
+    return "\n".join(lines)
+
+
+class InstallProgress:
+    """A listener for :func:`labkit.install.runner.apply_plan`."""
+
+    def __init__(self, layer: str, show: bool = True) -> None:
+        self.layer = layer
+        self.show = show
+        self._bar: Any = None
+        self._label: Any = None
+        self._live = show and widgets_enabled()
+
+    def __call__(self, index: int, total: int, step: st.Step, result: StepResult | None) -> None:
+        if not self.show:
+            return
+        if self._live:
+            self._update_widget(index, total, step, result)
+        elif result is not None:
+            mark = {CHANGED: "changed", DONE: "already done"}.get(result.status, result.status)
+            print(f"[{index:>2}/{total}] {step.title} ({step.host}): {mark}, "
+                  f"{format_seconds(result.seconds)}", file=sys.stdout, flush=True)
+
+    def _update_widget(self, index: int, total: int, step: st.Step,
+                       result: StepResult | None) -> None:
+        import ipywidgets as w
+        from IPython.display import display
+
+        if self._bar is None:
+            self._bar = w.IntProgress(min=0, max=total, description=self.layer)
+            self._label = w.Label()
+            display(w.VBox([self._bar, self._label]))
+        self._bar.value = index - (0 if result else 1)
+        self._label.value = f"{index}/{total} {step.title} on {step.host}" + (
+            "" if result is None else f" - {result.status}")
+
+    def finish(self, results: list[StepResult]) -> None:
+        if not self.show:
+            return
+        if self._live:
+            from IPython.display import clear_output
+
+            clear_output()
+            print(results_table(self.layer, results))
