@@ -61,12 +61,14 @@ def parse_deb822(text: str) -> list[AptSource]:
         if fields.get("enabled", "yes").lower() == "no":
             continue
         for uri in fields.get("uris", "").split():
-            out.append(AptSource(
-                uri=uri,
-                suites=tuple(fields.get("suites", "").split()),
-                components=tuple(fields.get("components", "main").split()),
-                signed_by=fields.get("signed-by") or None,
-            ))
+            out.append(
+                AptSource(
+                    uri=uri,
+                    suites=tuple(fields.get("suites", "").split()),
+                    components=tuple(fields.get("components", "main").split()),
+                    signed_by=fields.get("signed-by") or None,
+                )
+            )
     return out
 
 

@@ -21,6 +21,7 @@ them, and they vanish when the host's last process exits.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,10 +77,24 @@ exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 
 def launch_command(host: LocalHost) -> list[str]:
     return [
-        "nsenter", f"--net={netns.NETNS_DIR / host.netns}", "--",
-        "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child",
-        "--propagation", "private", "--",
-        "/bin/sh", "-c", BOOT_SCRIPT, "labkit-boot", str(host.root), host.name,
+        "nsenter",
+        f"--net={netns.NETNS_DIR / host.netns}",
+        "--",
+        "unshare",
+        "--mount",
+        "--uts",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        BOOT_SCRIPT,
+        "labkit-boot",
+        str(host.root),
+        host.name,
     ]
 
 
@@ -90,8 +105,12 @@ def launch(host: LocalHost) -> subprocess.Popen[bytes]:
         log.write(f"--- labkit: booting {host.name} at {time.ctime()} ---\n".encode())
         log.flush()
         return subprocess.Popen(
-            launch_command(host), stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True, cwd="/",
+            launch_command(host),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd="/",
         )
 
 
@@ -141,18 +160,14 @@ def stop(host: LocalHost, grace: float = 15.0) -> list[int]:
     """
     init = find_init(host)
     if init is not None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(init, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and _alive(netns.netns_pids(host.netns)):
         time.sleep(0.2)
     for pid in _alive(netns.netns_pids(host.netns)):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline and _alive(netns.netns_pids(host.netns)):
         time.sleep(0.1)

@@ -55,8 +55,9 @@ class HostUnreachable(HostsError):
         self.endpoint = endpoint
         super().__init__(
             f"Cannot reach {host} at {endpoint}: {reason}",
-            hint or "Is the host up and its address right in the env file? "
-            f"Try `ssh -p PORT USER@ADDRESS` by hand; for local lab hosts run "
+            hint
+            or "Is the host up and its address right in the env file? "
+            "Try `ssh -p PORT USER@ADDRESS` by hand; for local lab hosts run "
             "`labkit hosts up ENV`.",
         )
 

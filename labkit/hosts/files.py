@@ -9,7 +9,9 @@ from __future__ import annotations
 from labkit.envs import SshEnv
 from labkit.hosts.aptsources import AptSource
 
-HEADER = "# Written by labkit (local lab host {host} of env {env}); `labkit hosts up` rewrites it.\n"
+HEADER = (
+    "# Written by labkit (local lab host {host} of env {env}); `labkit hosts up` rewrites it.\n"
+)
 
 
 def etc_hosts(env: SshEnv, host: str) -> str:

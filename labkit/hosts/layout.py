@@ -106,7 +106,9 @@ def tag_for(state_folder: Path) -> str:
     return hashlib.sha256(str(state_folder.resolve()).encode()).hexdigest()[:6]
 
 
-def layout(env: SshEnv, state_root: Path | None = None, cache_dir: Path | None = None) -> LocalLayout:
+def layout(
+    env: SshEnv, state_root: Path | None = None, cache_dir: Path | None = None
+) -> LocalLayout:
     paths = StatePaths.for_env(env.name, state_root)
     tag = tag_for(paths.root)
     net = ipaddress.ip_network(env.management_network.cidr)

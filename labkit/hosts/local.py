@@ -38,9 +38,17 @@ from labkit.hosts.ssh import HostConnection
 BOOT_TIMEOUT = 30.0
 PROXY_START_TIMEOUT = 10.0
 # machine tool -> Debian package that provides it
-_TOOLS = {"ip": "iproute2", "nsenter": "util-linux", "unshare": "util-linux",
-          "mount": "mount", "pivot_root": "util-linux", "mknod": "coreutils",
-          "hostname": "hostname", "tar": "tar", "zstd": "zstd"}
+_TOOLS = {
+    "ip": "iproute2",
+    "nsenter": "util-linux",
+    "unshare": "util-linux",
+    "mount": "mount",
+    "pivot_root": "util-linux",
+    "mknod": "coreutils",
+    "hostname": "hostname",
+    "tar": "tar",
+    "zstd": "zstd",
+}
 
 HostStateName = Literal["running", "stopped", "starting", "absent"]
 
@@ -83,8 +91,10 @@ def require_local(env: SshEnv) -> None:
 
 def require_root(action: str) -> None:
     if not sys.platform.startswith("linux"):
-        raise LocalHostsError("Local lab hosts need Linux (network namespaces).",
-                              "Use the sim, or real hosts over SSH (an env of kind ssh).")
+        raise LocalHostsError(
+            "Local lab hosts need Linux (network namespaces).",
+            "Use the sim, or real hosts over SSH (an env of kind ssh).",
+        )
     if os.geteuid() != 0:
         raise NeedsRoot(action)
 
@@ -92,19 +102,26 @@ def require_root(action: str) -> None:
 def ensure_tools(say: Say) -> None:
     missing = sorted({pkg for tool, pkg in _TOOLS.items() if not shutil.which(tool)})
     if missing:
-        raise LocalHostsError(f"Tools missing on this machine (packages: {', '.join(missing)}).",
-                              f"Install them: `apt-get install -y {' '.join(missing)}`.")
+        raise LocalHostsError(
+            f"Tools missing on this machine (packages: {', '.join(missing)}).",
+            f"Install them: `apt-get install -y {' '.join(missing)}`.",
+        )
     if shutil.which("debootstrap"):
         return
     if not shutil.which("apt-get"):
-        raise LocalHostsError("debootstrap is missing and there is no apt-get to install it.",
-                              "Install debootstrap with this machine's package manager.")
+        raise LocalHostsError(
+            "debootstrap is missing and there is no apt-get to install it.",
+            "Install debootstrap with this machine's package manager.",
+        )
     say("    debootstrap is missing: installing it with `apt-get install -y debootstrap`")
-    done = subprocess.run(["apt-get", "install", "-y", "-q", "debootstrap"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["apt-get", "install", "-y", "-q", "debootstrap"], capture_output=True, text=True
+    )
     if done.returncode != 0:
-        raise LocalHostsError(f"`apt-get install -y debootstrap` failed:\n{done.stderr[-2000:]}",
-                              "Run `apt-get update` and try again.")
+        raise LocalHostsError(
+            f"`apt-get install -y debootstrap` failed:\n{done.stderr[-2000:]}",
+            "Run `apt-get update` and try again.",
+        )
 
 
 @contextmanager
@@ -115,8 +132,10 @@ def _locked(lay: LocalLayout) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LocalHostsError(f"Another `labkit hosts` command is working on {lay.env_name}.",
-                                  "Wait for it to finish, then try again.") from None
+            raise LocalHostsError(
+                f"Another `labkit hosts` command is working on {lay.env_name}.",
+                "Wait for it to finish, then try again.",
+            ) from None
         yield
 
 
@@ -155,13 +174,28 @@ def ensure_proxy(lay: LocalLayout, sources: list[aptsources.AptSource]) -> tuple
         os.kill(pid, signal.SIGKILL)
     lay.apt_cache.mkdir(parents=True, exist_ok=True)
     lay.base.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "labkit.hosts.proxy", "--name", lay.proxy_name,
-           "--listen", f"{lay.gateway}:{lay.proxy_port}", "--cache", str(lay.apt_cache)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "labkit.hosts.proxy",
+        "--name",
+        lay.proxy_name,
+        "--listen",
+        f"{lay.gateway}:{lay.proxy_port}",
+        "--cache",
+        str(lay.apt_cache),
+    ]
     for host, scheme in aptsources.upstreams(sources).items():
         cmd += ["--upstream", f"{host}={scheme}"]
     with lay.proxy_log.open("ab") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, cwd="/")
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd="/",
+        )
     deadline = time.monotonic() + PROXY_START_TIMEOUT
     while not _port_open(lay.gateway, lay.proxy_port):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -266,8 +300,7 @@ def up(
     with _locked(lay):
         with steps.step("check this machine (root, tools)"):
             ensure_tools(steps.say)
-            sources = aptsources.for_suite(aptsources.machine_sources(),
-                                           rootfs.SUITES[env.distro])
+            sources = aptsources.for_suite(aptsources.machine_sources(), rootfs.SUITES[env.distro])
             mirror = aptsources.main_mirror(sources, rootfs.SUITES[env.distro])
         with steps.step("lab SSH key"):
             public_keys = _lab_keys(env, state_root, steps)
@@ -276,8 +309,10 @@ def up(
                 steps.note("already there")
         with steps.step(f"apt proxy on {lay.gateway}:{lay.proxy_port}"):
             pid, started = ensure_proxy(lay, sources)
-            steps.note(f"{'started' if started else 'already running'} (pid {pid}); "
-                       f"cache {lay.apt_cache}; mirrors: {', '.join(s.uri for s in sources)}")
+            steps.note(
+                f"{'started' if started else 'already running'} (pid {pid}); "
+                f"cache {lay.apt_cache}; mirrors: {', '.join(s.uri for s in sources)}"
+            )
         known_hosts_file = targets.known_hosts_path(env, state_root)
         tarball: Path | None = None
         for host in lay.hosts:
@@ -285,29 +320,42 @@ def up(
             if boot.find_init(host) is not None and _ssh_answers(host.address, port):
                 steps.note(f"{host.name}: already running")
             else:
-                tarball = _start_host(env, lay, host, port, sources, mirror,
-                                      public_keys[host.name], steps, tarball)
+                tarball = _start_host(
+                    env, lay, host, port, sources, mirror, public_keys[host.name], steps, tarball
+                )
             host_key_line = (host.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text()
             key = keys.public_key_from_line(host_key_line)
             pattern = known_hosts.host_pattern(host.address, port)
             status = known_hosts.record(known_hosts_file, pattern, key)
             if status != "same":
-                steps.note(f"{host.name}: host key {known_hosts.describe(key)} recorded in "
-                           f"{known_hosts_file} (labkit generated this key itself, so it is "
-                           "trusted without `labkit hosts trust`)")
+                steps.note(
+                    f"{host.name}: host key {known_hosts.describe(key)} recorded in "
+                    f"{known_hosts_file} (labkit generated this key itself, so it is "
+                    "trusted without `labkit hosts trust`)"
+                )
         with steps.step("strict SSH login to every host"):
             for host in lay.hosts:
                 with HostConnection.for_host(env, host.name, state_root=state_root) as conn:
                     name = conn.run("hostname", timeout=30).stdout.strip()
                 if name != host.name:
-                    raise LocalHostsError(f"{host.address} answers as {name!r}, "
-                                          f"not {host.name!r}.",
-                                          "Run `labkit hosts down ENV` and `up` again.")
-                report.hosts.append(HostState(host.name, host.address, host.netns, "running",
-                                              f"ssh root@{host.address} -p {_ssh_port(env, host.name)}"))
+                    raise LocalHostsError(
+                        f"{host.address} answers as {name!r}, not {host.name!r}.",
+                        "Run `labkit hosts down ENV` and `up` again.",
+                    )
+                report.hosts.append(
+                    HostState(
+                        host.name,
+                        host.address,
+                        host.netns,
+                        "running",
+                        f"ssh root@{host.address} -p {_ssh_port(env, host.name)}",
+                    )
+                )
     report.timings = steps.timings
-    say(f"{len(lay.hosts)} local lab host(s) of {env.name} up. Log in with:\n"
-        f"  {ssh_command(env, lay.hosts[0].name, state_root)}")
+    say(
+        f"{len(lay.hosts)} local lab host(s) of {env.name} up. Log in with:\n"
+        f"  {ssh_command(env, lay.hosts[0].name, state_root)}"
+    )
     return report
 
 
@@ -326,8 +374,10 @@ def _start_host(
         with steps.step(f"{host.name}: stop a half-started host"):
             left = boot.stop(host)
             if left:
-                raise LocalHostsError(f"{host.name}: processes {left} would not stop.",
-                                      "Kill them by pid, then run `labkit hosts up` again.")
+                raise LocalHostsError(
+                    f"{host.name}: processes {left} would not stop.",
+                    "Kill them by pid, then run `labkit hosts up` again.",
+                )
     if host.root.is_dir():
         steps.note(f"{host.name}: reusing its root {host.root} (installed packages kept)")
     else:
@@ -335,8 +385,11 @@ def _start_host(
             suite = rootfs.SUITES[env.distro]
             name = rootfs.tarball_name(suite, mirror, rootfs.PACKAGES, rootfs.debian_arch())
             cached = (lay.rootfs_cache / name).is_file()
-            title = ("Debian root from the cache" if cached else
-                     "debootstrap a Debian 12 root (first time only; cached afterwards)")
+            title = (
+                "Debian root from the cache"
+                if cached
+                else "debootstrap a Debian 12 root (first time only; cached afterwards)"
+            )
             with steps.step(title):
                 tarball, _ = rootfs.ensure_tarball(lay, env, mirror, steps.note)
         with steps.step(f"{host.name}: unpack its root"):
@@ -344,8 +397,9 @@ def _start_host(
     with steps.step(f"{host.name}: write hostname, /etc/hosts, apt proxy, sshd config, keys"):
         init_program = Path(__file__).with_name("guest_init.py").read_text()
         rootfs.configure(host.root, env, host, lay, sources, public_key, init_program, port)
-    with steps.step(f"{host.name}: network namespace {host.netns} ({host.address} on "
-                    f"{lay.bridge})"):
+    with steps.step(
+        f"{host.name}: network namespace {host.netns} ({host.address} on {lay.bridge})"
+    ):
         netns.ensure_host_net(lay, host)
     with steps.step(f"{host.name}: boot (own mount/UTS/PID namespaces) and wait for sshd"):
         proc = boot.launch(host)
@@ -356,8 +410,10 @@ def _start_host(
 def ssh_command(env: SshEnv, host: str, state_root: Path | None = None) -> str:
     """The plain OpenSSH command line that logs in the way labkit does (strict keys)."""
     target = targets.resolve(env, host, state_root)
-    return (f"ssh -i {target.key} -o UserKnownHostsFile={target.known_hosts} "
-            f"-o StrictHostKeyChecking=yes -p {target.port} {target.user}@{target.address}")
+    return (
+        f"ssh -i {target.key} -o UserKnownHostsFile={target.known_hosts} "
+        f"-o StrictHostKeyChecking=yes -p {target.port} {target.user}@{target.address}"
+    )
 
 
 # -- down -------------------------------------------------------------------------------------
@@ -386,8 +442,11 @@ def down(
                 left = boot.stop(host)
                 if left:
                     steps.note(f"still alive: {left}")
-        strays = [n for n in netns.netns_names()
-                  if n.startswith(lay.prefix) and n not in {h.netns for h in lay.hosts}]
+        strays = [
+            n
+            for n in netns.netns_names()
+            if n.startswith(lay.prefix) and n not in {h.netns for h in lay.hosts}
+        ]
         for name in strays:  # hosts since removed from the env file
             with steps.step(f"stray namespace {name}: stop its processes"):
                 for pid in netns.netns_pids(name):
@@ -407,11 +466,12 @@ def down(
             rootfs.remove_tree(lay.base)
         known_hosts_file = targets.known_hosts_path(env, state_root)
         for host in lay.hosts:
-            known_hosts.forget(known_hosts_file, known_hosts.host_pattern(
-                host.address, _ssh_port(env, host.name)))
-    left = leftovers(env, state_root=state_root, cache_dir=cache_dir)
-    if left:
-        raise Leftovers(env.name, left)
+            known_hosts.forget(
+                known_hosts_file, known_hosts.host_pattern(host.address, _ssh_port(env, host.name))
+            )
+    remaining = leftovers(env, state_root=state_root, cache_dir=cache_dir)
+    if remaining:
+        raise Leftovers(env.name, remaining)
     say(f"Local lab hosts of {env.name} removed; nothing left on this machine.")
     return steps.timings
 
@@ -451,8 +511,9 @@ def _processes_using(folder: Path) -> list[int]:
 # -- status ---------------------------------------------------------------------------------
 
 
-def status(env: SshEnv, *, state_root: Path | None = None,
-           cache_dir: Path | None = None) -> LabStatus:
+def status(
+    env: SshEnv, *, state_root: Path | None = None, cache_dir: Path | None = None
+) -> LabStatus:
     """What runs of the env's local lab, without changing anything."""
     require_local(env)
     lay = layout(env, state_root, cache_dir)
@@ -472,5 +533,11 @@ def status(env: SshEnv, *, state_root: Path | None = None,
         hosts.append(HostState(host.name, host.address, host.netns, state, detail))
     pids = proxy_pids(lay)
     proxy = f"running (pid {pids[0]}) on {lay.proxy_url}" if pids else "stopped"
-    return LabStatus(env.name, lay.bridge, netns.link_exists(lay.bridge), proxy, tuple(hosts),
-                     ssh_command(env, lay.hosts[0].name, state_root))
+    return LabStatus(
+        env.name,
+        lay.bridge,
+        netns.link_exists(lay.bridge),
+        proxy,
+        tuple(hosts),
+        ssh_command(env, lay.hosts[0].name, state_root),
+    )

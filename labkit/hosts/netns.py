@@ -8,6 +8,7 @@ can reach the other hosts and the gateway address, and nothing beyond.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import subprocess
@@ -131,7 +132,5 @@ def tidy_netns_dir() -> None:
     )
     if mounted:
         subprocess.run(["umount", str(NETNS_DIR)], check=False, capture_output=True)
-    try:
+    with contextlib.suppress(OSError):
         NETNS_DIR.rmdir()
-    except OSError:
-        pass

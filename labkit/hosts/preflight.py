@@ -81,8 +81,9 @@ def eval_os(text: str, distro: str) -> Verdict:
     seen = info.get("PRETTY_NAME") or f"{info.get('ID', '?')} {info.get('VERSION_ID', '?')}"
     if info.get("ID") == want_id and info.get("VERSION_ID") == want_version:
         return "ok", seen
-    return "fail", (f"{seen}; the profile {distro} needs {label}. Other distributions are not "
-                    "tested by labkit")
+    return "fail", (
+        f"{seen}; the profile {distro} needs {label}. Other distributions are not tested by labkit"
+    )
 
 
 def eval_cpus(count: int, shared_by: int = 1) -> Verdict:
@@ -101,13 +102,19 @@ def parse_meminfo_gb(text: str) -> float:
 
 def eval_ram(total_gb: float, shared_by: int = 1) -> Verdict:
     share = total_gb / shared_by
-    what = (f"{share:.1f} GB per host ({total_gb:.1f} GB of this machine shared by {shared_by} "
-            "local hosts)" if shared_by > 1 else f"{total_gb:.1f} GB")
+    what = (
+        f"{share:.1f} GB per host ({total_gb:.1f} GB of this machine shared by {shared_by} "
+        "local hosts)"
+        if shared_by > 1
+        else f"{total_gb:.1f} GB"
+    )
     if share >= SEED_RAM_GB:
         return "ok", f"{what}; the seed asks {SEED_RAM_GB:.0f} GB"
     if share >= MIN_RAM_GB:
-        return "warn", (f"{what}: below the seed's {SEED_RAM_GB:.0f} GB; enough for the minimal "
-                        f"lab (~{MIN_RAM_GB:.0f} GB with processes = 2), tight for more layers")
+        return "warn", (
+            f"{what}: below the seed's {SEED_RAM_GB:.0f} GB; enough for the minimal "
+            f"lab (~{MIN_RAM_GB:.0f} GB with processes = 2), tight for more layers"
+        )
     return "fail", f"{what}: below the ~{MIN_RAM_GB:.0f} GB the minimal cloud needs"
 
 
@@ -123,19 +130,24 @@ def eval_disk(total_gb: float, free_gb: float, local: bool = False) -> Verdict:
     if free_gb < MIN_FREE_DISK_GB:
         return "fail", f"{what}: the minimal cloud needs ~{MIN_FREE_DISK_GB:.0f} GB free"
     if total_gb < SEED_DISK_GB or local:
-        return "warn", (f"{what}; the seed asks {SEED_DISK_GB:.0f} GB per host, the minimal lab "
-                        f"uses ~{MIN_FREE_DISK_GB:.0f} GB")
+        return "warn", (
+            f"{what}; the seed asks {SEED_DISK_GB:.0f} GB per host, the minimal lab "
+            f"uses ~{MIN_FREE_DISK_GB:.0f} GB"
+        )
     return "ok", f"{what}; the seed asks {SEED_DISK_GB:.0f} GB"
 
 
 def eval_resolution(getent_output: str, expected: str) -> Verdict:
     addresses = [line.split()[0] for line in getent_output.splitlines() if line.split()]
     if not addresses:
-        return "fail", ("`controller` does not resolve: add it to /etc/hosts "
-                        f"({expected} controller)")
+        return "fail", (
+            f"`controller` does not resolve: add it to /etc/hosts ({expected} controller)"
+        )
     if addresses[0] != expected:
-        return "fail", (f"`controller` resolves to {addresses[0]}, not {expected}: fix "
-                        "/etc/hosts (RabbitMQ and every service config use the name)")
+        return "fail", (
+            f"`controller` resolves to {addresses[0]}, not {expected}: fix "
+            "/etc/hosts (RabbitMQ and every service config use the name)"
+        )
     return "ok", f"controller -> {expected}"
 
 
@@ -169,8 +181,7 @@ def parse_listeners(ss_output: str) -> dict[int, list[tuple[str, int]]]:
     return out
 
 
-def eval_port(port: int, owners: list[tuple[str, int]] | None,
-              cmdlines: dict[int, str]) -> Verdict:
+def eval_port(port: int, owners: list[tuple[str, int]] | None, cmdlines: dict[int, str]) -> Verdict:
     service, words = SERVICE_PORTS[port]
     if owners is None:
         return "ok", f"free (for {service})"
@@ -185,8 +196,9 @@ def eval_port(port: int, owners: list[tuple[str, int]] | None,
 # -- the driver -----------------------------------------------------------------------------------
 
 
-def check(env: SshEnv, *, state_root: Path | None = None,
-          connect_timeout: float = 10.0) -> list[CheckRow]:
+def check(
+    env: SshEnv, *, state_root: Path | None = None, connect_timeout: float = 10.0
+) -> list[CheckRow]:
     """Every check on every host of ``env``; unreachable hosts get one failing row each."""
     rows: list[CheckRow] = []
     for host in env.hosts:
@@ -194,15 +206,17 @@ def check(env: SshEnv, *, state_root: Path | None = None,
     return rows
 
 
-def check_host(env: SshEnv, host: Host, *, state_root: Path | None = None,
-               connect_timeout: float = 10.0) -> list[CheckRow]:
+def check_host(
+    env: SshEnv, host: Host, *, state_root: Path | None = None, connect_timeout: float = 10.0
+) -> list[CheckRow]:
     rows: list[CheckRow] = []
 
     def add(check_name: str, verdict: Verdict) -> None:
         rows.append(CheckRow(host.name, check_name, verdict[0], verdict[1]))
 
-    conn = HostConnection.for_host(env, host.name, state_root=state_root,
-                                   connect_timeout=connect_timeout)
+    conn = HostConnection.for_host(
+        env, host.name, state_root=state_root, connect_timeout=connect_timeout
+    )
     where = f"{conn.target.address}:{conn.target.port}"
     try:
         conn.connect()
@@ -244,8 +258,12 @@ def _gather(env: SshEnv, host: Host, conn: HostConnection, add: Adder) -> None:
     else:
         sudo = conn.run("true", timeout=30, check=False)
         as_root = sudo.ok
-        add("root or sudo", ("ok", f"{login} has passwordless sudo") if sudo.ok else
-            ("fail", f"{login} is not root and `sudo -n true` fails: give it NOPASSWD sudo"))
+        add(
+            "root or sudo",
+            ("ok", f"{login} has passwordless sudo")
+            if sudo.ok
+            else ("fail", f"{login} is not root and `sudo -n true` fails: give it NOPASSWD sudo"),
+        )
     add("os release", eval_os(read("cat /etc/os-release"), env.distro))
     nproc = read("nproc").strip()
     add("cpu", eval_cpus(int(nproc) if nproc.isdigit() else 0, shared))
@@ -257,8 +275,10 @@ def _gather(env: SshEnv, host: Host, conn: HostConnection, add: Adder) -> None:
         add("disk", eval_disk(*parse_df_gb(read("df -Pk /")), local=env.local))
     except (ValueError, IndexError):
         add("disk", ("fail", "could not read `df -Pk /`"))
-    add("resolves controller",
-        eval_resolution(read("getent hosts controller"), env.controller.address))
+    add(
+        "resolves controller",
+        eval_resolution(read("getent hosts controller"), env.controller.address),
+    )
     sent = time.time()
     remote = read("date +%s.%N").strip()
     received = time.time()
@@ -271,8 +291,9 @@ def _gather(env: SshEnv, host: Host, conn: HostConnection, add: Adder) -> None:
 
 
 def _ports(conn: HostConnection, as_root: bool, add: Adder) -> None:
-    result = conn.run("ss -ltnpH", timeout=30, check=False,
-                      user=None if as_root else conn.target.user)
+    result = conn.run(
+        "ss -ltnpH", timeout=30, check=False, user=None if as_root else conn.target.user
+    )
     if not result.ok:
         add("ports", ("warn", "`ss` failed (iproute2 missing?); ports not checked"))
         return

@@ -31,15 +31,34 @@ from collections.abc import Sequence
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 CHUNK = 64 * 1024
 UPSTREAM_TIMEOUT = 60.0
-_PASS_REQUEST_HEADERS = ("If-Modified-Since", "If-None-Match", "If-Range", "Range",
-                         "Cache-Control", "Pragma", "Accept", "User-Agent")
-_PASS_RESPONSE_HEADERS = ("Content-Type", "Last-Modified", "ETag", "Content-Range",
-                          "Accept-Ranges", "Cache-Control", "Expires")
+_PASS_REQUEST_HEADERS = (
+    "If-Modified-Since",
+    "If-None-Match",
+    "If-Range",
+    "Range",
+    "Cache-Control",
+    "Pragma",
+    "Accept",
+    "User-Agent",
+)
+_PASS_RESPONSE_HEADERS = (
+    "Content-Type",
+    "Last-Modified",
+    "ETag",
+    "Content-Range",
+    "Accept-Ranges",
+    "Cache-Control",
+    "Expires",
+)
+
+
+class _Body(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
 
 
 def cacheable(path: str) -> bool:
@@ -49,10 +68,10 @@ def cacheable(path: str) -> bool:
 
 def cache_file(cache_dir: Path, host: str, path: str) -> Path | None:
     """Where a cacheable URL is kept; None for paths that try to climb out of the cache."""
-    clean = posixpath.normpath("/" + path)
-    if ".." in clean.split("/") or clean == "/":
+    clean = posixpath.normpath("/" + path).lstrip("/")  # "/../x" normalizes to "/x"
+    if not clean or ".." in clean.split("/") or "/" in host or host in ("", ".", ".."):
         return None
-    return cache_dir / host / clean.lstrip("/")
+    return cache_dir / host / clean
 
 
 class AptProxy(ThreadingHTTPServer):
@@ -83,12 +102,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(head=True)
 
     def do_CONNECT(self) -> None:
-        self._refuse(405, "labkit's apt proxy does not tunnel (https): lab hosts use http "
-                          "mirror URIs and the proxy fetches over https itself.")
+        self._refuse(
+            405,
+            "labkit's apt proxy does not tunnel (https): lab hosts use http "
+            "mirror URIs and the proxy fetches over https itself.",
+        )
 
     def log_message(self, format: str, *args: object) -> None:
-        sys.stdout.write(f"{time.strftime('%H:%M:%S')} {self.address_string()} "
-                         f"{format % args}\n")
+        sys.stdout.write(f"{time.strftime('%H:%M:%S')} {self.address_string()} {format % args}\n")
         sys.stdout.flush()
 
     def _refuse(self, status: int, why: str) -> None:
@@ -105,14 +126,18 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         host = (url.hostname or "").lower()
         if url.scheme != "http" or not host:
-            self._refuse(400, "Send absolute http:// URLs: this is a proxy "
-                              "(apt: Acquire::http::Proxy).")
+            self._refuse(
+                400, "Send absolute http:// URLs: this is a proxy (apt: Acquire::http::Proxy)."
+            )
             return
         scheme = self.server.upstreams.get(host)
         if scheme is None:
             allowed = ", ".join(sorted(self.server.upstreams))
-            self._refuse(403, f"{host} is not one of this machine's apt mirrors ({allowed}); "
-                              "lab hosts may only fetch packages from those.")
+            self._refuse(
+                403,
+                f"{host} is not one of this machine's apt mirrors ({allowed}); "
+                "lab hosts may only fetch packages from those.",
+            )
             return
         upstream = url._replace(scheme=scheme).geturl()
         keep = cache_file(self.server.cache_dir, host, url.path) if cacheable(url.path) else None
@@ -124,8 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
         if keep is not None:  # we want the whole body for the cache, never a range of it
             for name in ("Range", "If-Range", "If-Modified-Since", "If-None-Match"):
                 headers.pop(name, None)
-        request = urllib.request.Request(upstream, headers=headers,
-                                         method="HEAD" if head else "GET")
+        request = urllib.request.Request(
+            upstream, headers=headers, method="HEAD" if head else "GET"
+        )
         try:
             response = urllib.request.urlopen(request, timeout=UPSTREAM_TIMEOUT)
         except urllib.error.HTTPError as exc:  # 304, 404...: relay as they are
@@ -137,8 +163,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with response:
             self.server.count("miss" if keep is not None else "pass")
-            self._relay(response.status, response.headers, response, head,
-                        keep if response.status == 200 else None)
+            self._relay(
+                response.status,
+                response.headers,
+                response,
+                head,
+                keep if response.status == 200 else None,
+            )
 
     def _send_file(self, path: Path, head: bool) -> None:
         size = path.stat().st_size
@@ -154,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(chunk)
 
     def _relay(
-        self, status: int, headers: Message, body: BinaryIO, head: bool, keep: Path | None
+        self, status: int, headers: Message, body: _Body, head: bool, keep: Path | None
     ) -> None:
         length = headers.get("Content-Length")
         self.send_response(status)
@@ -195,14 +226,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m labkit.hosts.proxy",
-                                     description="labkit's caching apt proxy for lab hosts")
+    parser = argparse.ArgumentParser(
+        prog="python -m labkit.hosts.proxy", description="labkit's caching apt proxy for lab hosts"
+    )
     parser.add_argument("--listen", required=True, help="ADDRESS:PORT")
     parser.add_argument("--cache", required=True, type=Path)
-    parser.add_argument("--upstream", action="append", default=[],
-                        help="HOST=SCHEME of a mirror this proxy may fetch from (repeat)")
-    parser.add_argument("--name", default="labkit-apt-proxy",
-                        help="a marker on the command line (finds the process)")
+    parser.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        help="HOST=SCHEME of a mirror this proxy may fetch from (repeat)",
+    )
+    parser.add_argument(
+        "--name",
+        default="labkit-apt-proxy",
+        help="a marker on the command line (finds the process)",
+    )
     return parser.parse_args(argv)
 
 
@@ -217,8 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"{args.name}: listening on {args.listen}, cache {args.cache}, "
-          f"mirrors {', '.join(f'{h} ({s})' for h, s in upstreams.items())}", flush=True)
+    print(
+        f"{args.name}: listening on {args.listen}, cache {args.cache}, "
+        f"mirrors {', '.join(f'{h} ({s})' for h, s in upstreams.items())}",
+        flush=True,
+    )
     server.serve_forever()
     server.server_close()
     print(f"{args.name}: stopped; {server.stats}", flush=True)

@@ -29,9 +29,18 @@ ROOTFS_FORMAT = 1  # bump when the scrubbing or the tarball's layout changes
 SUITES = {"debian-12-zed": "bookworm"}
 PACKAGES = (
     # reach and run the host
-    "openssh-server", "sudo", "python3", "procps", "iproute2", "iputils-ping", "netbase",
+    "openssh-server",
+    "sudo",
+    "python3",
+    "procps",
+    "iproute2",
+    "iputils-ping",
+    "netbase",
     # what the installers and learners use on every host
-    "crudini", "curl", "ca-certificates", "less",
+    "crudini",
+    "curl",
+    "ca-certificates",
+    "less",
 )
 INIT_PATH = "usr/local/sbin/labkit-init"
 DEBOOTSTRAP_TIMEOUT = 1200.0
@@ -39,8 +48,14 @@ DEBOOTSTRAP_TIMEOUT = 1200.0
 
 def debian_arch() -> str:
     machine = platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "ppc64le": "ppc64el",
-            "s390x": "s390x", "i686": "i386"}.get(machine, machine)
+    return {
+        "x86_64": "amd64",
+        "aarch64": "arm64",
+        "armv7l": "armhf",
+        "ppc64le": "ppc64el",
+        "s390x": "s390x",
+        "i686": "i386",
+    }.get(machine, machine)
 
 
 def tarball_name(suite: str, mirror: str, packages: tuple[str, ...], arch: str) -> str:
@@ -101,18 +116,36 @@ def ensure_tarball(
     work = lay.rootfs_cache / f".build-{os.getpid()}"
     remove_tree(work)
     log = lay.rootfs_cache / "debootstrap.log"
-    say(f"debootstrap {suite} ({arch}, minbase + {len(PACKAGES)} packages) from {mirror}; "
-        f"log: {log}")
+    say(
+        f"debootstrap {suite} ({arch}, minbase + {len(PACKAGES)} packages) from {mirror}; "
+        f"log: {log}"
+    )
     cmd = [
-        "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child",
-        "--propagation", "private",
-        "debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-        f"--arch={arch}", suite, str(work), mirror,
+        "unshare",
+        "--mount",
+        "--uts",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(PACKAGES)}",
+        f"--arch={arch}",
+        suite,
+        str(work),
+        mirror,
     ]
     try:
         with log.open("w") as fh:
-            done = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, timeout=DEBOOTSTRAP_TIMEOUT)
+            done = subprocess.run(
+                cmd,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=DEBOOTSTRAP_TIMEOUT,
+            )
         if done.returncode != 0:
             raise LocalHostsError(
                 f"debootstrap failed (exit {done.returncode}); last lines of {log}:\n"
@@ -123,8 +156,19 @@ def ensure_tarball(
         _scrub(work)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         subprocess.run(
-            ["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-I", _compressor(),
-             "-C", str(work), "-cf", str(tmp), "."],
+            [
+                "tar",
+                "--numeric-owner",
+                "--xattrs",
+                "--xattrs-include=*",
+                "-I",
+                _compressor(),
+                "-C",
+                str(work),
+                "-cf",
+                str(tmp),
+                ".",
+            ],
             check=True,
         )
         tmp.replace(target)
@@ -135,8 +179,10 @@ def ensure_tarball(
 
 def _compressor() -> str:
     if not shutil.which("zstd"):
-        raise LocalHostsError("zstd is missing on this machine (it compresses the root cache).",
-                              "Install it: `apt-get install -y zstd`.")
+        raise LocalHostsError(
+            "zstd is missing on this machine (it compresses the root cache).",
+            "Install it: `apt-get install -y zstd`.",
+        )
     return "zstd -T0 -3 -q"
 
 
@@ -160,8 +206,18 @@ def extract(tarball: Path, host: LocalHost) -> None:
     remove_tree(tmp)
     tmp.mkdir(mode=0o755)
     subprocess.run(
-        ["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-I", "zstd -q",
-         "-C", str(tmp), "-xpf", str(tarball)],
+        [
+            "tar",
+            "--numeric-owner",
+            "--xattrs",
+            "--xattrs-include=*",
+            "-I",
+            "zstd -q",
+            "-C",
+            str(tmp),
+            "-xpf",
+            str(tarball),
+        ],
         check=True,
     )
     tmp.replace(host.root)
@@ -173,8 +229,10 @@ def _put(root: Path, rel: str, content: str | bytes, mode: int) -> None:
     parent = dest.parent
     parent.mkdir(parents=True, exist_ok=True)
     if not parent.resolve().is_relative_to(root.resolve()):
-        raise LocalHostsError(f"{parent} leads outside the host's root {root}; not writing.",
-                              "Remove the host (`labkit hosts down ENV`) and bring it up again.")
+        raise LocalHostsError(
+            f"{parent} leads outside the host's root {root}; not writing.",
+            "Remove the host (`labkit hosts down ENV`) and bring it up again.",
+        )
     if dest.is_symlink():
         dest.unlink()
     data = content.encode() if isinstance(content, str) else content
@@ -204,8 +262,9 @@ def configure(
     (root / "etc/apt/sources.list").unlink(missing_ok=True)
     _put(root, "etc/apt/sources.list.d/debian.sources", files.apt_sources(sources), 0o644)
     _put(root, "etc/apt/apt.conf.d/01labkit-proxy", files.apt_proxy(lay.proxy_url), 0o644)
-    _put(root, "etc/ssh/sshd_config.d/labkit.conf", files.sshd_config(host.address, ssh_port),
-         0o644)
+    _put(
+        root, "etc/ssh/sshd_config.d/labkit.conf", files.sshd_config(host.address, ssh_port), 0o644
+    )
     (root / "root/.ssh").mkdir(mode=0o700, exist_ok=True)
     _put(root, "root/.ssh/authorized_keys", files.authorized_keys(lab_public_key), 0o600)
     _put(root, INIT_PATH, init_program, 0o755)

@@ -132,9 +132,11 @@ class _Lines:
 
 def _sudo_hint(user: str, stderr: str) -> str | None:
     if "sudo" in stderr and ("password is required" in stderr or "not in the sudoers" in stderr):
-        return (f"The login user {user!r} needs passwordless sudo: add "
-                f"`{user} ALL=(ALL) NOPASSWD:ALL` to /etc/sudoers.d/lab on the host, "
-                "or log in as root (ssh.user: root).")
+        return (
+            f"The login user {user!r} needs passwordless sudo: add "
+            f"`{user} ALL=(ALL) NOPASSWD:ALL` to /etc/sudoers.d/lab on the host, "
+            "or log in as root (ssh.user: root)."
+        )
     return None
 
 
@@ -153,7 +155,12 @@ class HostConnection:
 
     @classmethod
     def for_host(
-        cls, env: SshEnv, host: str, *, state_root: Path | None = None, connect_timeout: float = 10.0
+        cls,
+        env: SshEnv,
+        host: str,
+        *,
+        state_root: Path | None = None,
+        connect_timeout: float = 10.0,
     ) -> HostConnection:
         return cls(resolve(env, host, state_root), connect_timeout=connect_timeout)
 
@@ -175,15 +182,19 @@ class HostConnection:
         if self.connected:
             return self
         self.close()
-        pkeys = _client_keys(self.target)
         try:
             if self.target.jump is not None:
                 self._jump = _verified_transport(
-                    self.target, self.target.jump, f"{self.host}'s jump host", None,
+                    self.target,
+                    self.target.jump,
+                    f"{self.host}'s jump host",
+                    None,
                     self.connect_timeout,
                 )
-                _authenticate(self._jump, self.target.jump, f"jump host of {self.host}",
-                              pkeys, self.target)
+                pkeys = _client_keys(self.target)
+                _authenticate(
+                    self._jump, self.target.jump, f"jump host of {self.host}", pkeys, self.target
+                )
                 sock: socket.socket | paramiko.Channel = _open_tunnel(
                     self._jump, self.target, self.connect_timeout
                 )
@@ -193,6 +204,9 @@ class HostConnection:
                 self.target, self.target.endpoint, self.host, sock, self.connect_timeout
             )
             self.host_key = self._transport.get_remote_server_key()
+            # Keys load only now, so a missing key file reads as a login problem of a host
+            # that was reached and verified.
+            pkeys = _client_keys(self.target)
             _authenticate(self._transport, self.target.endpoint, self.host, pkeys, self.target)
         except BaseException:
             self.close()
@@ -235,13 +249,16 @@ class HostConnection:
         a non-zero exit raises :class:`labkit.errors.HostError` carrying the host, the command,
         the exit code and the tail of stderr.
         """
-        wrapped = wrap_command(command, login_user=self.target.user, run_as=user or "root",
-                               env=env)
+        wrapped = wrap_command(command, login_user=self.target.user, run_as=user or "root", env=env)
         data = stdin.encode() if isinstance(stdin, str) else stdin
         code, out, err, duration = self._exec(wrapped, command, data, timeout, on_output)
         result = CommandResult(
-            self.host, command, code, out.decode(errors="replace"),
-            err.decode(errors="replace"), duration,
+            self.host,
+            command,
+            code,
+            out.decode(errors="replace"),
+            err.decode(errors="replace"),
+            duration,
         )
         if check and code != 0:
             stderr_tail = tail(result.stderr or result.stdout)
@@ -255,8 +272,13 @@ class HostConnection:
         wrapped = wrap_command(f"cat -- {shlex.quote(path)}", login_user=self.target.user)
         code, out, err, _ = self._exec(wrapped, f"read {path}", None, timeout, None)
         if code != 0:
-            raise HostError(self.host, f"cat {path}", code, tail(err.decode(errors="replace")),
-                            f"Check that {path} exists on {self.host}.")
+            raise HostError(
+                self.host,
+                f"cat {path}",
+                code,
+                tail(err.decode(errors="replace")),
+                f"Check that {path} exists on {self.host}.",
+            )
         return out
 
     def read_file(self, path: str, *, timeout: float = 60.0) -> str:
@@ -304,8 +326,9 @@ class HostConnection:
         try:
             chan = transport.open_session(timeout=self.connect_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise HostUnreachable(self.host, str(self.target.endpoint),
-                                  f"could not open a session: {exc}") from exc
+            raise HostUnreachable(
+                self.host, str(self.target.endpoint), f"could not open a session: {exc}"
+            ) from exc
         out, err = _Lines("stdout", on_output), _Lines("stderr", on_output)
         try:
             chan.exec_command(wrapped)
@@ -326,12 +349,17 @@ class HostConnection:
                         break
                     continue
                 if chan.closed or not transport.is_active():
-                    raise HostUnreachable(self.host, str(self.target.endpoint),
-                                          f"the connection dropped while running `{shown}`")
+                    raise HostUnreachable(
+                        self.host,
+                        str(self.target.endpoint),
+                        f"the connection dropped while running `{shown}`",
+                    )
                 if time.monotonic() > deadline:
                     out.close()
                     err.close()
-                    text = tail(err.raw.decode(errors="replace") or out.raw.decode(errors="replace"))
+                    text = tail(
+                        err.raw.decode(errors="replace") or out.raw.decode(errors="replace")
+                    )
                     raise CommandTimeout(self.host, shown, timeout, text)
                 if not busy:
                     time.sleep(0.01)
@@ -365,13 +393,17 @@ def _open_tunnel(jump: paramiko.Transport, target: SshTarget, timeout: float) ->
         )
     except (paramiko.SSHException, OSError, EOFError) as exc:
         raise HostUnreachable(
-            target.host, f"{target.address}:{target.port} via {target.jump}",
+            target.host,
+            f"{target.address}:{target.port} via {target.jump}",
             f"the jump host could not open a tunnel: {exc}",
         ) from exc
 
 
 def _handshake(
-    label: str, endpoint: Endpoint, sock: socket.socket | paramiko.Channel, timeout: float,
+    label: str,
+    endpoint: Endpoint,
+    sock: socket.socket | paramiko.Channel,
+    timeout: float,
     prefer: list[str],
 ) -> paramiko.Transport:
     transport = paramiko.Transport(sock)
@@ -385,7 +417,9 @@ def _handshake(
     except (paramiko.SSHException, OSError, EOFError) as exc:
         transport.close()
         raise HostUnreachable(
-            label, f"{endpoint.address}:{endpoint.port}", f"SSH handshake failed: {exc}",
+            label,
+            f"{endpoint.address}:{endpoint.port}",
+            f"SSH handshake failed: {exc}",
             "Is an SSH server listening there? (`nc -v ADDRESS PORT` should print SSH-2.0-...)",
         ) from exc
     return transport
@@ -411,17 +445,25 @@ def _verified_transport(
     transport.close()
     if verdict == "changed" or known:
         expected = ", ".join(known_hosts.describe(k) for k in known)
-        raise HostKeyChanged(label, where, known_hosts.describe(key), expected,
-                             str(target.known_hosts), target.env_name)
-    raise HostKeyUnknown(label, where, known_hosts.describe(key), str(target.known_hosts),
-                         target.env_name)
+        raise HostKeyChanged(
+            label,
+            where,
+            known_hosts.describe(key),
+            expected,
+            str(target.known_hosts),
+            target.env_name,
+        )
+    raise HostKeyUnknown(
+        label, where, known_hosts.describe(key), str(target.known_hosts), target.env_name
+    )
 
 
 def _client_keys(target: SshTarget) -> list[paramiko.PKey]:
     if target.key is not None:
         if not target.key.exists():
-            raise SshAuthFailed(target.host, target.user, str(target.key),
-                                "the private key file does not exist")
+            raise SshAuthFailed(
+                target.host, target.user, str(target.key), "the private key file does not exist"
+            )
         try:
             return [load_private_key(target.key)]
         except paramiko.PasswordRequiredException as exc:
@@ -431,8 +473,10 @@ def _client_keys(target: SshTarget) -> list[paramiko.PKey]:
                 "labkit then uses the agent.",
             ) from exc
         except (paramiko.SSHException, ValueError, OSError) as exc:
-            raise HostsError(f"Cannot read the SSH key {target.key}: {exc}",
-                             "Point ssh.key at an OpenSSH private key file.") from exc
+            raise HostsError(
+                f"Cannot read the SSH key {target.key}: {exc}",
+                "Point ssh.key at an OpenSSH private key file.",
+            ) from exc
     keys: list[paramiko.PKey] = list(paramiko.Agent().get_keys())
     for name in ("id_ed25519", "id_ecdsa", "id_rsa"):
         path = Path.home() / ".ssh" / name
@@ -442,8 +486,12 @@ def _client_keys(target: SshTarget) -> list[paramiko.PKey]:
             except (paramiko.SSHException, ValueError, OSError):
                 continue
     if not keys:
-        raise SshAuthFailed(target.host, target.user, "(none)",
-                            "no ssh.key in the env file, no ssh-agent keys, no ~/.ssh/id_*")
+        raise SshAuthFailed(
+            target.host,
+            target.user,
+            "(none)",
+            "no ssh.key in the env file, no ssh-agent keys, no ~/.ssh/id_*",
+        )
     return keys
 
 
@@ -462,8 +510,9 @@ def _authenticate(
             reason = str(exc) or "public key refused"
             continue
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise HostUnreachable(label, f"{endpoint.address}:{endpoint.port}",
-                                  f"connection lost during login: {exc}") from exc
+            raise HostUnreachable(
+                label, f"{endpoint.address}:{endpoint.port}", f"connection lost during login: {exc}"
+            ) from exc
         if transport.is_authenticated():
             return
     raise SshAuthFailed(label, endpoint.user, str(target.key or "ssh-agent/~/.ssh"), reason)
@@ -508,18 +557,28 @@ def trust(
         recorded = known_hosts.known_keys(
             targets[0].known_hosts, known_hosts.host_pattern(jump.address, jump.port)
         )
-        transport = _handshake(label, jump, _dial(label, jump, connect_timeout),
-                               connect_timeout, [k.get_name() for k in recorded])
-        rows.append(_record(targets[0].known_hosts, label, jump, transport, replace,
-                            confirm))
+        transport = _handshake(
+            label,
+            jump,
+            _dial(label, jump, connect_timeout),
+            connect_timeout,
+            [k.get_name() for k in recorded],
+        )
+        rows.append(_record(targets[0].known_hosts, label, jump, transport, replace, confirm))
     for target in targets:
         jump_transport: paramiko.Transport | None = None
         try:
             if target.jump is not None:
-                jump_transport = _verified_transport(target, target.jump, f"jump host of "
-                                                     f"{target.host}", None, connect_timeout)
-                _authenticate(jump_transport, target.jump, f"jump host of {target.host}",
-                              _client_keys(target), target)
+                jump_transport = _verified_transport(
+                    target, target.jump, f"jump host of {target.host}", None, connect_timeout
+                )
+                _authenticate(
+                    jump_transport,
+                    target.jump,
+                    f"jump host of {target.host}",
+                    _client_keys(target),
+                    target,
+                )
                 sock: socket.socket | paramiko.Channel = _open_tunnel(
                     jump_transport, target, connect_timeout
                 )
@@ -528,10 +587,18 @@ def trust(
             recorded = known_hosts.known_keys(
                 target.known_hosts, known_hosts.host_pattern(target.address, target.port)
             )
-            transport = _handshake(target.host, target.endpoint, sock, connect_timeout,
-                                   [k.get_name() for k in recorded])
-            rows.append(_record(target.known_hosts, target.host, target.endpoint, transport,
-                                replace, confirm))
+            transport = _handshake(
+                target.host,
+                target.endpoint,
+                sock,
+                connect_timeout,
+                [k.get_name() for k in recorded],
+            )
+            rows.append(
+                _record(
+                    target.known_hosts, target.host, target.endpoint, transport, replace, confirm
+                )
+            )
         finally:
             if jump_transport is not None:
                 jump_transport.close()
@@ -558,8 +625,9 @@ def _record(
     if verdict == "changed" and not replace:
         return TrustRow(label, where, known_hosts.describe(key), "changed")
     if confirm is not None:
-        preview = TrustRow(label, where, known_hosts.describe(key),
-                           "replaced" if verdict == "changed" else "added")
+        preview = TrustRow(
+            label, where, known_hosts.describe(key), "replaced" if verdict == "changed" else "added"
+        )
         if not confirm(preview):
             return TrustRow(label, where, known_hosts.describe(key), "skipped")
     status = known_hosts.record(path, pattern, key)

@@ -87,12 +87,18 @@ def parse_jump(spec: str, default_user: str, where: str) -> Endpoint:
     if rest.count(":") == 1:  # an IPv6 address has more than one colon; no port then
         address, port_text = rest.split(":")
         if not port_text.isdigit():
-            raise EnvError(where, [f"field ssh.jump: {spec!r} has a bad port"],
-                           "Write the jump host as user@address or user@address:port.")
+            raise EnvError(
+                where,
+                [f"field ssh.jump: {spec!r} has a bad port"],
+                "Write the jump host as user@address or user@address:port.",
+            )
         port = int(port_text)
     if not address:
-        raise EnvError(where, [f"field ssh.jump: {spec!r} has no address"],
-                       "Write the jump host as user@address or user@address:port.")
+        raise EnvError(
+            where,
+            [f"field ssh.jump: {spec!r} has no address"],
+            "Write the jump host as user@address or user@address:port.",
+        )
     return Endpoint(user or default_user, address, port)
 
 
