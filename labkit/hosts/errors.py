@@ -53,6 +53,7 @@ class HostUnreachable(HostsError):
     def __init__(self, host: str, endpoint: str, reason: str, hint: str = "") -> None:
         self.host = host
         self.endpoint = endpoint
+        self.reason = reason
         super().__init__(
             f"Cannot reach {host} at {endpoint}: {reason}",
             hint

@@ -436,12 +436,14 @@ def down(
     require_root("down")
     lay = layout(env, state_root, cache_dir)
     steps = Steps(say)
+    alive: list[int] = []
     with _locked(lay):
         for host in lay.hosts:
             with steps.step(f"{host.name}: stop its processes"):
                 left = boot.stop(host)
                 if left:
                     steps.note(f"still alive: {left}")
+                alive += left
         strays = [
             n
             for n in netns.netns_names()
@@ -462,8 +464,11 @@ def down(
                     netns.delete_link(link)
             netns.delete_link(lay.bridge)
             netns.tidy_netns_dir()
-        with steps.step(f"remove the hosts' roots under {lay.base} (cache kept: {lay.cache})"):
-            rootfs.remove_tree(lay.base)
+        if alive:  # never delete a root under running processes; report them instead
+            steps.note(f"NOT removing {lay.base}: processes {alive} are still running")
+        else:
+            with steps.step(f"remove the hosts' roots under {lay.base} (cache kept: {lay.cache})"):
+                rootfs.remove_tree(lay.base)
         known_hosts_file = targets.known_hosts_path(env, state_root)
         for host in lay.hosts:
             known_hosts.forget(

@@ -221,8 +221,12 @@ def check_host(
     try:
         conn.connect()
     except HostUnreachable as exc:
-        hint = "run `labkit hosts up ENV`" if env.local else "is it up? is the address right?"
-        add("reachable", ("fail", f"{where}: {exc.message.splitlines()[0]} ({hint})"))
+        hint = (
+            f"run `labkit hosts up {env.name}`"
+            if env.local
+            else "is it up? is its address right in the env file?"
+        )
+        add("reachable", ("fail", f"{exc.endpoint}: {exc.reason} ({hint})"))
         return rows
     except (HostKeyUnknown, HostKeyChanged) as exc:
         add("reachable", ("ok", where))

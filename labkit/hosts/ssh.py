@@ -15,6 +15,7 @@ Commands run as root: directly when the login user is root, else through ``sudo 
 from __future__ import annotations
 
 import codecs
+import logging
 import posixpath
 import re
 import shlex
@@ -41,6 +42,12 @@ from labkit.hosts.errors import (
 )
 from labkit.hosts.keys import load_private_key
 from labkit.hosts.targets import Endpoint, SshTarget, resolve
+
+# paramiko's transport threads log every failed handshake with a traceback; labkit turns
+# those failures into its own errors, so their records go to this logger, which prints
+# nothing unless the application configures logging.
+PARAMIKO_LOG = "labkit.hosts.paramiko"
+logging.getLogger(PARAMIKO_LOG).addHandler(logging.NullHandler())
 
 Stream = Literal["stdout", "stderr"]
 OutputCallback = Callable[[Stream, str], None]
@@ -407,6 +414,7 @@ def _handshake(
     prefer: list[str],
 ) -> paramiko.Transport:
     transport = paramiko.Transport(sock)
+    transport.set_log_channel(PARAMIKO_LOG)
     if prefer:
         options = transport.get_security_options()
         supported = list(options.key_types)
