@@ -221,7 +221,12 @@ def parse_env(data: Any, path: str) -> Env:
         env = _KINDS[kind].model_validate(data)
     except ValidationError as exc:
         problems = []
-        for err in exc.errors():
+        errors = exc.errors()
+        locs = [tuple(e["loc"]) for e in errors]
+        for err in errors:
+            loc = tuple(err["loc"])
+            if any(other != loc and other[: len(loc)] == loc for other in locs):
+                continue  # a follow-on of a more precise error below this field
             field = _describe(tuple(err["loc"]))
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":

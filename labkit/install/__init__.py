@@ -1,27 +1,30 @@
 """Installers, one module per layer: ``plan(ctx) -> steps``, applied by a runner.
 
 Layers build on each other (``REQUIRES``). :func:`layers_up_to` gives the order in which
-``lab.ensure("glance")`` installs everything below Glance first.
+``lab.ensure("glance")`` installs everything below Glance first. Layer modules are
+registered by import path and imported on first use: the sim process imports
+``labkit.install.steps`` and should not pay for every plan (and pydantic) at start.
 """
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
 from labkit.errors import RegistryMiss
-from labkit.install import base, keystone
 
-_REGISTRY: dict[str, ModuleType] = {}
+_REGISTRY: dict[str, str] = {}
 
 
-def register(name: str, module: ModuleType) -> None:
-    _REGISTRY[name] = module
+def register(name: str, module_path: str) -> None:
+    """Add a layer: ``register("glance", "labkit.install.glance")``."""
+    _REGISTRY[name] = module_path
 
 
 def get(name: str) -> ModuleType:
     if name not in _REGISTRY:
         raise RegistryMiss("install layer", name, list(_REGISTRY))
-    return _REGISTRY[name]
+    return importlib.import_module(_REGISTRY[name])
 
 
 def names() -> list[str]:
@@ -42,5 +45,5 @@ def layers_up_to(name: str) -> list[str]:
     return order
 
 
-register("base", base)
-register("keystone", keystone)
+register("base", "labkit.install.base")
+register("keystone", "labkit.install.keystone")

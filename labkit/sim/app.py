@@ -6,8 +6,10 @@ Glance, ``/_sim`` the sim's own control API.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -30,13 +32,8 @@ class SimApp:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await self._lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         path: str = scope["path"]
@@ -51,6 +48,26 @@ class SimApp:
             {"error": f"nothing is served at {path}",
              "services": {s.name: s.prefix for s in self.services}}, status_code=404)
         await response(scope, receive, send)
+
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        flusher: asyncio.Task[None] | None = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                flusher = asyncio.create_task(self._flush_periodically())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if flusher is not None:
+                    flusher.cancel()
+                self.runtime.flush_trace(clean_shutdown=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            await run_in_threadpool(self.runtime.flush_trace)
 
 
 def build(config: SimConfig) -> SimApp:

@@ -14,7 +14,15 @@ from pathlib import Path
 from labkit.sim.core.config import SimConfig
 
 
+def _skip_slow_optional_imports() -> None:
+    """jsonschema imports rfc3987_syntax when it is installed (Jupyter pulls it in), and that
+    builds a parser grammar for over a second. The sim checks no URI formats, so it blocks
+    the import in its own process: jsonschema then simply leaves that format unchecked."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def serve(state_dir: Path) -> None:
+    _skip_slow_optional_imports()
     import uvicorn
 
     from labkit.sim.app import build
@@ -24,7 +32,7 @@ def serve(state_dir: Path) -> None:
     app.runtime.logger("sim").info("sim %s listening on %s", config.env_name, config.base_url)
     uvicorn.run(app, host=config.bind, port=config.port, log_level="warning",
                 access_log=False, lifespan="on", http="httptools", loop="uvloop",
-                timeout_keep_alive=30)
+                timeout_keep_alive=30, proxy_headers=False, server_header=False)
 
 
 def main(argv: list[str] | None = None) -> int:

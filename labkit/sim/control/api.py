@@ -118,12 +118,16 @@ def service_action(call: Call, host: str, name: str, action: str) -> Response:
 
 @routes.get("/trace")
 def trace(call: Call) -> Response:
+    call.runtime.flush_trace()
     query = select(TraceEvent).order_by(TraceEvent.id)
     if "request_id" in call.query:
         query = query.where(TraceEvent.request_id == call.query["request_id"])
-    if "after" in call.query:
-        query = query.where(TraceEvent.id > int(call.query["after"]))
-    limit = min(int(call.query.get("limit", "500")), 5000)
+    try:
+        after = int(call.query.get("after", "0"))
+        limit = min(int(call.query.get("limit", "500")), 5000)
+    except ValueError:
+        raise HttpError("after and limit must be integers", status=400) from None
+    query = query.where(TraceEvent.id > after)
     with call.runtime.db.read() as s:
         rows = list(s.scalars(query.limit(limit)))
     events: list[dict[str, Any]] = [

@@ -68,6 +68,7 @@ class _SimClockFormatter(logging.Formatter):
 
 
 TokenValidator = Callable[[str], Any]
+_CRASH_MARGIN = 100_000
 
 
 class Runtime:
@@ -83,13 +84,20 @@ class Runtime:
         counters = self._load_counters()
         self.clock: Clock
         if config.deterministic:
+            ids = counters.get("ids", 0)
+            if ids and not counters.get("clean", 0):
+                # The process died without flushing: ids handed out after the last flush
+                # may exist. Jump ahead rather than hand one out twice.
+                ids += _CRASH_MARGIN
             self.clock = SteadyClock(counters.get("clock", 0))
-            self.ids = IdSource(seed=config.seed, counter=counters.get("ids", 0))
+            self.ids = IdSource(seed=config.seed, counter=ids)
+            self.persist_counters(clean_shutdown=False)  # until a clean shutdown says so
         else:
             self.clock = RealClock()
             self.ids = IdSource()
         self._loggers: dict[str, logging.Logger] = {}
         self._lock = threading.Lock()
+        self._trace_buffer: list[dict[str, Any]] = []
         self.internal_errors = 0
         self._token_validator: TokenValidator | None = None
         # Set by labkit.sim.app.build(): the simulated hosts and the shell that runs steps.
@@ -101,18 +109,18 @@ class Runtime:
         return self.clock.now()
 
     def after_mutation(self) -> None:
-        """A state-changing request arrived: move the steady clock, persist counters."""
-        if not self.config.deterministic:
-            return
-        self.clock.tick()
-        self.persist_counters()
+        """A state-changing request arrived: move the steady clock (persisted by flush)."""
+        if self.config.deterministic:
+            self.clock.tick()
 
-    def persist_counters(self) -> None:
+    def persist_counters(self, clean_shutdown: bool = False) -> None:
         if not self.config.deterministic:
             return
         assert isinstance(self.clock, SteadyClock)
+        values = (("clock", self.clock.ticks), ("ids", self.ids.counter),
+                  ("clean", int(clean_shutdown)))
         with self.db.write() as s:
-            for name, value in (("clock", self.clock.ticks), ("ids", self.ids.counter)):
+            for name, value in values:
                 row = s.get(Counter, name)
                 if row is None:
                     s.add(Counter(name=name, value=value))
@@ -155,10 +163,23 @@ class Runtime:
 
     def trace(self, request_id: str, kind: str, source: str, target: str, action: str,
               status: str = "", **detail: Any) -> None:
-        with self.db.write() as s:
-            s.add(TraceEvent(at=time.time(), sim_time=self.now().isoformat(),
-                             request_id=request_id, kind=kind, source=source, target=target,
-                             action=action, status=status, detail=json.dumps(detail)))
+        """Record one hop. Buffered: a write per request would sit on every request's path;
+        :meth:`flush_trace` runs before the trace is read and every half second."""
+        row = {"at": time.time(), "sim_time": self.now().isoformat(), "request_id": request_id,
+               "kind": kind, "source": source, "target": target, "action": action,
+               "status": status, "detail": json.dumps(detail)}
+        with self._lock:
+            self._trace_buffer.append(row)
+
+    def flush_trace(self, clean_shutdown: bool = False) -> None:
+        """Write buffered trace rows and the deterministic counters (every half second and at
+        shutdown, off every request's path)."""
+        with self._lock:
+            rows, self._trace_buffer = self._trace_buffer, []
+        if rows:
+            with self.db.write() as s:
+                s.execute(TraceEvent.__table__.insert(), rows)
+        self.persist_counters(clean_shutdown)
 
     def record_internal_error(self, service: str, call: Call, text: str) -> None:
         self.internal_errors += 1

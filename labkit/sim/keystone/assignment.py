@@ -17,6 +17,14 @@ from sqlalchemy.orm import Session
 
 from labkit.sim.keystone import models as m
 from labkit.sim.keystone.errors import Conflict, ForbiddenNotSecurity, NotFound, ValidationError
+from labkit.sim.keystone.models import (
+    GROUP_DOMAIN,
+    GROUP_PROJECT,
+    GROUP_SYSTEM,
+    USER_DOMAIN,
+    USER_PROJECT,
+    USER_SYSTEM,
+)
 
 _ROLE_FIELDS = {"id", "name", "domain_id", "description", "options"}
 
@@ -290,16 +298,43 @@ def list_assignments(s: Session, *, role_id: str | None = None, user_id: str | N
 
 def effective_role_ids(s: Session, user_id: str, *, project_id: str | None = None,
                        domain_id: str | None = None, system: bool = False) -> list[str]:
-    """The roles a token scoped to this target carries, implied ones included."""
+    """The roles a token scoped to this target carries, implied ones included.
+
+    This runs on every token issue and validation, so it asks only for the assignments that
+    can reach this user on this target: their own and their groups', on the target itself,
+    plus inherited ones on the project's domain and parent projects.
+    """
+    actors = [user_id, *s.scalars(select(m.Membership.group_id)
+                                  .where(m.Membership.user_id == user_id))]
     if project_id:
-        refs = list_assignments(s, user_id=user_id, project_id=project_id, effective=True)
+        project = s.get(m.Project, project_id)
+        if project is None:
+            return []
+        ancestors = []
+        current = project
+        while current.parent_id and current.parent_id != current.id:
+            ancestors.append(current.parent_id)
+            parent = s.get(m.Project, current.parent_id)
+            if parent is None:
+                break
+            current = parent
+        direct = (m.Assignment.target_id == project_id) & m.Assignment.inherited.is_(False)
+        inherited = m.Assignment.target_id.in_(ancestors) & m.Assignment.inherited.is_(True)
+        where = direct | inherited
+        kinds = (USER_PROJECT, GROUP_PROJECT, USER_DOMAIN, GROUP_DOMAIN)
     elif domain_id:
-        refs = list_assignments(s, user_id=user_id, domain_id=domain_id, effective=True)
+        where = (m.Assignment.target_id == domain_id) & m.Assignment.inherited.is_(False)
+        kinds = (USER_DOMAIN, GROUP_DOMAIN)
     elif system:
-        refs = list_assignments(s, user_id=user_id, system="all", effective=True)
+        where = m.Assignment.target_id == m.SYSTEM_TARGET
+        kinds = (USER_SYSTEM, GROUP_SYSTEM)
     else:
         return []
-    return list(dict.fromkeys(r.role_id for r in refs))
+    role_ids = list(dict.fromkeys(s.scalars(
+        select(m.Assignment.role_id).where(m.Assignment.actor_id.in_(actors),
+                                           m.Assignment.type.in_(kinds), where)
+        .order_by(m.Assignment.role_id))))
+    return [role_id for role_id, _prior in _expand_implied(s, role_ids)]
 
 
 def ensure_not_both(params: dict[str, str]) -> None:

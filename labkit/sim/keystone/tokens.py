@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labkit.sim.core.clock import isotime
@@ -288,9 +289,10 @@ class TokenProvider:
             role_ids = assignment.effective_role_ids(s, user.id, system=True)
         else:
             role_ids = []
-        roles = [s.get(m.Role, rid) for rid in role_ids]
-        token.roles = [{"id": r.id, "name": r.name} for r in roles
-                       if r is not None and r.domain_id == m.NULL_DOMAIN]
+        roles = {r.id: r for r in s.scalars(select(m.Role).where(m.Role.id.in_(role_ids)))}
+        # Domain-specific roles are never placed in tokens (Keystone strips them).
+        token.roles = [{"id": roles[rid].id, "name": roles[rid].name} for rid in role_ids
+                       if rid in roles and roles[rid].domain_id == m.NULL_DOMAIN]
         return token
 
     # ---- rendering and revoking ---------------------------------------------------------

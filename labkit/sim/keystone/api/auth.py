@@ -143,7 +143,8 @@ def user_projects(call: Call, user_id: str) -> Response:
 
         user = identity.get_user(s, user_id)
         enforce(call, "identity:list_user_projects",
-                {"target.user.id": user.id, "target.user.domain_id": user.domain_id})
+                {"user_id": user.id, "target.user.id": user.id,
+                 "target.user.domain_id": user.domain_id})
         refs = assignment.list_assignments(s, user_id=user.id, effective=True)
         ids = sorted({r.project_id for r in refs if r.project_id})
         items = [views.project(p, call.root_url) for p in (s.get(m.Project, i) for i in ids)

@@ -21,8 +21,9 @@ def _user_target(call: Call, user_id: str) -> dict[str, Any]:
     with ks(call).session() as s:
         user = s.get(m.User, user_id)
     if user is None:
-        return {"target.user.id": user_id}
-    return {"target.user.id": user.id, "target.user.domain_id": user.domain_id}
+        return {"user_id": user_id, "target.user.id": user_id}
+    return {"user_id": user.id, "target.user.id": user.id,
+            "target.user.domain_id": user.domain_id}
 
 
 @routes.get("/v3/users")
