@@ -1,0 +1,356 @@
+"""Pure diagram building: lab state in, a networkx graph out. No drawing here.
+
+Each builder returns a graph whose ``graph["kind"]`` tells :mod:`labkit.diagrams.render`
+how to lay it out, and whose node and edge attributes carry everything drawn (labels,
+states, colours by name). :func:`describe` turns any of them into the text a terminal,
+papermill or nbval shows instead of the picture -- so the tests of a diagram are tests of
+what it says.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import networkx as nx
+
+from labkit import layers as layer_map
+
+State = Mapping[str, Any]
+INTERFACES = ("public", "internal", "admin")
+
+
+# ---- the layer map ---------------------------------------------------------------------------
+
+
+def layers(
+    highlight: str | Iterable[str] | None = None,
+    installed: Iterable[str] = (),
+    beyond: bool = True,
+    lab: bool = False,
+    note: str = "",
+) -> nx.DiGraph:
+    """The seven layers (bottom up), each resting on the one below.
+
+    ``highlight``: layer keys (or aliases/installer names) to point at; the others dim.
+    ``installed``: installer names already done (marked on the map). ``note``: a line to
+    print beside the highlighted layer (what ``lab.explain`` found).
+    """
+    wanted = [highlight] if isinstance(highlight, str) else list(highlight or [])
+    keys = {found.key for name in wanted if (found := layer_map.find(name)) is not None}
+    done = set(installed)
+    g = nx.DiGraph(
+        kind="layers",
+        highlight=sorted(keys),
+        note=note,
+        title="A minimal OpenStack, layer by layer",
+    )
+    previous: str | None = None
+    shown = layer_map.all_layers(beyond=beyond, lab=lab or "lab" in keys)
+    for layer in shown:
+        if keys:
+            state = "highlight" if layer.key in keys else "dim"
+        else:
+            state = "beyond" if layer.beyond else "normal"
+        is_installed = bool(layer.install_layers) and all(n in done for n in layer.install_layers)
+        g.add_node(
+            layer.key,
+            number=layer.number,
+            title=layer.title,
+            summary=layer.summary,
+            services=list(layer.services),
+            ports=[str(p) for p in layer.ports],
+            notebook=layer.notebook,
+            beyond=layer.beyond,
+            state=state,
+            installed=is_installed,
+        )
+        if previous is not None and not layer.beyond:
+            g.add_edge(layer.key, previous, relation="rests on")
+        if not layer.beyond:
+            previous = layer.key
+    return g
+
+
+def notebook_arc() -> nx.DiGraph:
+    """The notebooks in order, each coloured by the layer it is about."""
+    g = nx.DiGraph(kind="arc", title="The lab, notebook by notebook")
+    previous = None
+    for index, nb in enumerate(layer_map.NOTEBOOKS):
+        g.add_node(
+            nb.name, order=index, title=nb.title, teaches=nb.teaches, shows=nb.shows, layer=nb.layer
+        )
+        if previous:
+            g.add_edge(previous, nb.name)
+        previous = nb.name
+    return g
+
+
+# ---- topology --------------------------------------------------------------------------------
+
+
+def state_from_env(
+    env: Any, services: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+) -> dict[str, Any]:
+    """The shape of the sim's ``/_sim/hosts`` answer, built from an env file's hosts
+    (for real hosts, or before the sim runs)."""
+    services = services or {}
+    return {
+        "network": {
+            "cidr": env.management_network.cidr,
+            "gateway": env.management_network.gateway,
+            "guest_pool": list(env.management_network.guest_pool),
+        },
+        "hosts": [
+            {
+                "name": h.name,
+                "address": h.address,
+                "roles": list(h.roles),
+                "cpus": h.cpus,
+                "ram_gb": h.ram_gb,
+                "disk_gb": h.disk_gb,
+                "services": list(services.get(h.name, [])),
+            }
+            for h in env.hosts
+        ],
+    }
+
+
+def _short(address: str, cidr: str) -> str:
+    """``.2`` for 10.64.0.2 on a /24, as the seed's picture labels hosts."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    if net.prefixlen >= 24 and ipaddress.ip_address(address) in net:
+        return "." + address.rsplit(".", 1)[1]
+    return address
+
+
+def topology(state: State) -> nx.Graph:
+    """Management network, router and hosts with the services running on them.
+
+    ``state`` has the shape of ``lab.sim.hosts()``: ``{"network": {"cidr", "gateway"},
+    "hosts": [{"name", "address", "roles", "services": [{"name", "state"}]}]}``.
+    """
+    network = state["network"]
+    cidr = network["cidr"]
+    g = nx.Graph(
+        kind="topology",
+        cidr=cidr,
+        title=str(state.get("title") or "The lab's hosts"),
+        guest_pool=list(network.get("guest_pool") or []),
+    )
+    g.add_node("network", kind="network", label=cidr)
+    gateway = network.get("gateway")
+    if gateway:
+        g.add_node(
+            "router", kind="router", label="Router", address=gateway, short=_short(gateway, cidr)
+        )
+        g.add_edge("router", "network", address=gateway)
+    for index, host in enumerate(state["hosts"]):
+        services = [(s["name"], s.get("state", "running")) for s in host.get("services", [])]
+        g.add_node(
+            f"host:{host['name']}",
+            kind="host",
+            order=index,
+            label=host["name"],
+            address=host["address"],
+            short=_short(host["address"], cidr),
+            roles=list(host.get("roles", [])),
+            services=sorted(services),
+            size=_size(host),
+        )
+        g.add_edge(f"host:{host['name']}", "network", address=host["address"])
+    for guest in state.get("guests", []):
+        g.add_node(
+            f"guest:{guest['name']}",
+            kind="guest",
+            label=guest["name"],
+            address=guest.get("address", ""),
+            host=guest.get("host", ""),
+        )
+        if guest.get("host"):
+            g.add_edge(f"guest:{guest['name']}", f"host:{guest['host']}", relation="runs on")
+        if guest.get("address"):
+            g.add_edge(f"guest:{guest['name']}", "network", address=guest["address"])
+    return g
+
+
+def _size(host: Mapping[str, Any]) -> str:
+    if "cpus" not in host:
+        return ""
+    return f"{host['cpus']} CPU, {host['ram_gb']:g} GB RAM, {host['disk_gb']:g} GB disk"
+
+
+# ---- the catalog -----------------------------------------------------------------------------
+
+
+def catalog(entries: Sequence[Mapping[str, Any]], scope: str = "") -> nx.DiGraph:
+    """A token's catalog: token -> services -> one endpoint per interface.
+
+    ``entries`` is the token's ``catalog`` list as Keystone sends it (service ``type``,
+    ``name``, ``endpoints`` with ``interface``, ``url``, ``region``).
+    """
+    g = nx.DiGraph(
+        kind="catalog",
+        scope=scope,
+        title="The catalog in the token" + (f" ({scope})" if scope else ""),
+    )
+    g.add_node("token", kind="token", label="token" + (f"\n{scope}" if scope else ""))
+    for service in sorted(entries, key=lambda s: (s.get("type", ""), s.get("name", ""))):
+        kind = service.get("type", "?")
+        sid = f"service:{kind}"
+        g.add_node(sid, kind="service", label=service.get("name") or kind, type=kind)
+        g.add_edge("token", sid)
+        endpoints = sorted(
+            service.get("endpoints", []),
+            key=lambda e: (
+                _interface_rank(e.get("interface", "")),
+                e.get("region_id") or e.get("region") or "",
+            ),
+        )
+        for ep in endpoints:
+            interface = ep.get("interface", "?")
+            region = ep.get("region_id") or ep.get("region") or ""
+            eid = f"endpoint:{kind}:{interface}:{region}"
+            g.add_node(
+                eid, kind="endpoint", interface=interface, url=ep.get("url", ""), region=region
+            )
+            g.add_edge(sid, eid)
+    return g
+
+
+def _interface_rank(interface: str) -> int:
+    return INTERFACES.index(interface) if interface in INTERFACES else len(INTERFACES)
+
+
+# ---- request flow ----------------------------------------------------------------------------
+
+
+def request_flow(
+    events: Sequence[Mapping[str, Any]],
+    include_control: bool = False,
+    title: str = "What happened, hop by hop",
+) -> nx.MultiDiGraph:
+    """A sequence of hops from the sim's trace: participants, then numbered messages.
+
+    Control-API calls (labkit talking to the sim itself) are left out unless asked for.
+    """
+    g = nx.MultiDiGraph(kind="flow", title=title)
+    seq = 0
+    for event in sorted(events, key=lambda e: e.get("id", 0)):
+        if not include_control and event.get("target") == "sim":
+            continue
+        source, target = str(event.get("source", "?")), str(event.get("target", "?"))
+        for name in (source, target):
+            if name not in g:
+                g.add_node(name, order=g.number_of_nodes())
+        seq += 1
+        g.add_edge(
+            source,
+            target,
+            key=seq,
+            seq=seq,
+            action=str(event.get("action", "")),
+            status=str(event.get("status") or ""),
+            kind=str(event.get("kind", "")),
+        )
+    return g
+
+
+def messages(g: nx.MultiDiGraph) -> list[dict[str, Any]]:
+    """The messages of a flow graph in order."""
+    out = [{"source": u, "target": v, **data} for u, v, data in g.edges(data=True)]
+    return sorted(out, key=lambda m: int(m["seq"]))
+
+
+# ---- text ------------------------------------------------------------------------------------
+
+
+def describe(g: nx.Graph) -> str:
+    """What the diagram shows, as text (the fallback wherever a picture cannot be shown)."""
+    kind = g.graph.get("kind")
+    if kind == "layers":
+        return _describe_layers(g)
+    if kind == "topology":
+        return _describe_topology(g)
+    if kind == "catalog":
+        return _describe_catalog(g)
+    if kind == "flow":
+        return _describe_flow(g)
+    if kind == "arc":
+        return _describe_arc(g)
+    return f"{kind} graph: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
+
+
+def _describe_layers(g: nx.Graph) -> str:
+    lines = [g.graph["title"] + " (top to bottom):"]
+    nodes = sorted(g.nodes(data=True), key=lambda n: -n[1]["number"])
+    beyond = [d["title"] for _, d in nodes if d["beyond"]]
+    if beyond:
+        lines.append(f"  later (08-beyond): {', '.join(sorted(beyond))}")
+    for _, d in nodes:
+        if d["beyond"]:
+            continue
+        mark = ">>" if d["state"] == "highlight" else "  "
+        done = " [installed]" if d["installed"] else ""
+        lines.append(
+            f"{mark}{d['number']} {d['title']:<26} {d['notebook']:<19}"
+            f"{', '.join(d['services'])}{done}"
+        )
+    if g.graph.get("note"):
+        lines.append(f"   >> {g.graph['note']}")
+    return "\n".join(lines)
+
+
+def _describe_topology(g: nx.Graph) -> str:
+    lines = [g.graph["title"]]
+    if "router" in g:
+        lines.append(f"  router {g.nodes['router']['address']} ({g.nodes['router']['short']})")
+    hosts = sorted(
+        (d for _, d in g.nodes(data=True) if d["kind"] == "host"), key=lambda d: d["order"]
+    )
+    for d in hosts:
+        roles = " + ".join(d["roles"])
+        lines.append(
+            f"  {d['label']} {d['address']} ({roles})" + (f", {d['size']}" if d["size"] else "")
+        )
+        if d["services"]:
+            lines.append(
+                "      " + ", ".join(f"{n} {s}" if s != "running" else n for n, s in d["services"])
+            )
+    for _, d in g.nodes(data=True):
+        if d["kind"] == "guest":
+            lines.append(f"  guest {d['label']} {d['address']} on {d['host']}")
+    if g.graph.get("guest_pool"):
+        low, high = g.graph["guest_pool"]
+        lines.append(f"  guests get addresses {low} - {high} (dnsmasq)")
+    return "\n".join(lines)
+
+
+def _describe_catalog(g: nx.DiGraph) -> str:
+    lines = [g.graph["title"] + ":"]
+    services = [n for n in g.successors("token")]
+    if not services:
+        lines.append("  (empty: an unscoped token carries no catalog)")
+    for sid in services:
+        d = g.nodes[sid]
+        lines.append(f"  {d['label']} ({d['type']})")
+        for eid in g.successors(sid):
+            e = g.nodes[eid]
+            lines.append(f"    {e['interface']:<9} {e['region']:<10} {e['url']}")
+    return "\n".join(lines)
+
+
+def _describe_flow(g: nx.MultiDiGraph) -> str:
+    lines = [g.graph["title"] + ":"]
+    for m in messages(g):
+        status = f" -> {m['status']}" if m["status"] else ""
+        lines.append(f"  {m['seq']:>2}. {m['source']} -> {m['target']}: {m['action']}{status}")
+    return "\n".join(lines)
+
+
+def _describe_arc(g: nx.DiGraph) -> str:
+    lines = [g.graph["title"] + ":"]
+    for name, d in sorted(g.nodes(data=True), key=lambda n: n[1]["order"]):
+        lines.append(f"  {name:<19} {d['teaches']}")
+    return "\n".join(lines)

@@ -1,0 +1,500 @@
+"""Drawing: a graph from :mod:`labkit.diagrams.graphs` in, a matplotlib Figure out.
+
+Figures are made with :class:`matplotlib.figure.Figure` directly, never through ``pyplot``:
+no global figure state, nothing left open between notebook cells, and the Agg canvas works
+without a display. Layout is decided here from the graph's attributes; colours come from
+:mod:`labkit.diagrams.style` only.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+import networkx as nx
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from labkit.diagrams import style
+from labkit.diagrams.graphs import messages
+
+Drawer = Callable[[nx.Graph, Axes], None]
+
+
+def draw(graph: nx.Graph, ax: Axes | None = None) -> Figure:
+    """Draw ``graph`` (on ``ax`` if given, else on a new Figure sized for it)."""
+    kind = str(graph.graph.get("kind"))
+    drawer, size = _DRAWERS.get(kind, (_draw_generic, lambda g: (8.0, 6.0)))
+    if ax is None:
+        fig = Figure(figsize=size(graph), dpi=100, facecolor=style.PAPER)
+        ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_axis_off()
+    drawer(graph, ax)
+    figure = ax.get_figure()
+    assert isinstance(figure, Figure)
+    return figure
+
+
+def _box(
+    ax: Axes,
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    colour: str,
+    *,
+    alpha: float = 1.0,
+    edge: str = style.INK,
+    lw: float = 1.0,
+    ls: str = "-",
+    radius: float = 0.08,
+) -> None:
+    ax.add_patch(
+        FancyBboxPatch(
+            (x, y),
+            w,
+            h,
+            boxstyle=f"round,pad=0,rounding_size={radius}",
+            facecolor=colour,
+            edgecolor=edge,
+            linewidth=lw,
+            linestyle=ls,
+            alpha=alpha,
+        )
+    )
+
+
+def _text(
+    ax: Axes,
+    x: float,
+    y: float,
+    s: str,
+    *,
+    size: float = style.TEXT_SIZE,
+    colour: str = style.INK,
+    alpha: float = 1.0,
+    **kw: Any,
+) -> None:
+    ax.text(x, y, s, fontsize=size, color=colour, alpha=alpha, family=style.FONT, **kw)
+
+
+def _arrow(
+    ax: Axes,
+    start: tuple[float, float],
+    end: tuple[float, float],
+    *,
+    colour: str = style.INK,
+    lw: float = 1.2,
+    style_: str = "-|>",
+) -> None:
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle=style_,
+            mutation_scale=12,
+            color=colour,
+            linewidth=lw,
+            shrinkA=0,
+            shrinkB=0,
+        )
+    )
+
+
+# ---- the layer map ---------------------------------------------------------------------------
+
+
+def _layers_size(g: nx.Graph) -> tuple[float, float]:
+    rows = sum(1 for _, d in g.nodes(data=True) if not d["beyond"])
+    extra = 1.3 if any(d["beyond"] for _, d in g.nodes(data=True)) else 0.0
+    return 12.0, 0.85 * rows + extra + 1.3
+
+
+def _draw_layers(g: nx.Graph, ax: Axes) -> None:
+    stack = sorted(
+        ((n, d) for n, d in g.nodes(data=True) if not d["beyond"]), key=lambda nd: nd[1]["number"]
+    )
+    beyond = [(n, d) for n, d in g.nodes(data=True) if d["beyond"]]
+    row_h, gap, left, width = 0.78, 0.1, 0.2, 8.6
+    top = len(stack) * (row_h + gap)
+    for index, (key, d) in enumerate(stack):
+        y = index * (row_h + gap)
+        colour = style.layer_colour(key)
+        dim = d["state"] == "dim"
+        hot = d["state"] == "highlight"
+        alpha = style.DIM_ALPHA if dim else 1.0
+        _box(
+            ax,
+            left,
+            y,
+            width,
+            row_h,
+            colour,
+            alpha=alpha,
+            edge=style.HIGHLIGHT if hot else style.INK,
+            lw=3.0 if hot else 0.8,
+        )
+        ink = style.text_on(colour)
+        label = f"{d['number']}  {d['title']}" if d["number"] else d["title"]
+        _text(
+            ax,
+            left + 0.15,
+            y + row_h * 0.58,
+            label,
+            size=11.5,
+            colour=ink,
+            alpha=alpha,
+            weight="bold",
+            va="center",
+        )
+        _text(
+            ax,
+            left + 0.15,
+            y + row_h * 0.22,
+            d["summary"],
+            size=style.SMALL_SIZE,
+            colour=ink,
+            alpha=alpha,
+            va="center",
+        )
+        _text(
+            ax,
+            left + width - 0.15,
+            y + row_h * 0.58,
+            ", ".join(d["services"]),
+            size=style.SMALL_SIZE,
+            colour=ink,
+            alpha=alpha,
+            va="center",
+            ha="right",
+        )
+        if d["ports"]:
+            _text(
+                ax,
+                left + width - 0.15,
+                y + row_h * 0.22,
+                "ports " + ", ".join(d["ports"]),
+                size=7.5,
+                colour=ink,
+                alpha=alpha,
+                va="center",
+                ha="right",
+            )
+        side = f"{d['notebook']}" + ("  \u2713 installed" if d["installed"] else "")
+        _text(
+            ax,
+            left + width + 0.2,
+            y + row_h / 2,
+            side,
+            size=style.TEXT_SIZE,
+            colour=style.HIGHLIGHT if hot else style.INK,
+            alpha=1.0 if not dim else 0.5,
+            va="center",
+            weight="bold" if hot else "normal",
+        )
+        if hot and g.graph.get("note"):
+            note = "\n".join(textwrap.wrap(g.graph["note"], 34))
+            _text(
+                ax,
+                left + width + 0.2,
+                y + row_h / 2 - 0.28,
+                note,
+                size=7.5,
+                colour=style.HIGHLIGHT,
+                va="top",
+            )
+    if beyond:
+        y = top + 0.35
+        n = len(beyond)
+        w = (width - (n - 1) * 0.08) / n
+        for i, (_, d) in enumerate(sorted(beyond, key=lambda nd: nd[0])):
+            hot = d["state"] == "highlight"
+            _box(
+                ax,
+                left + i * (w + 0.08),
+                y,
+                w,
+                0.62,
+                style.BEYOND_COLOUR,
+                ls="--",
+                edge=style.HIGHLIGHT if hot else style.MUTED,
+                lw=2.0 if hot else 0.8,
+            )
+            _text(
+                ax,
+                left + i * (w + 0.08) + w / 2,
+                y + 0.31,
+                "\n".join(textwrap.wrap(d["title"], 13)),
+                size=7.5,
+                colour=style.MUTED,
+                ha="center",
+                va="center",
+            )
+        _text(
+            ax,
+            left + width + 0.2,
+            y + 0.31,
+            "08-beyond\nlayer these in later",
+            size=style.SMALL_SIZE,
+            colour=style.MUTED,
+            va="center",
+        )
+        top = y + 0.62
+    _text(ax, left, top + 0.3, g.graph["title"], size=style.TITLE_SIZE, weight="bold")
+    ax.set_xlim(0, 12)
+    ax.set_ylim(-0.2, top + 0.9)
+
+
+# ---- the notebook arc ------------------------------------------------------------------------
+
+
+def _draw_arc(g: nx.Graph, ax: Axes) -> None:
+    nodes = sorted(g.nodes(data=True), key=lambda n: n[1]["order"])
+    per_row, w, h, gx, gy = 5, 2.1, 1.45, 0.35, 0.75
+    positions: dict[str, tuple[float, float]] = {}
+    rows = (len(nodes) + per_row - 1) // per_row
+    for index, (name, d) in enumerate(nodes):
+        row, col = divmod(index, per_row)
+        if row % 2:  # snake back so each arrow stays short
+            col = per_row - 1 - col
+        x = 0.2 + col * (w + gx)
+        y = (rows - 1 - row) * (h + gy)
+        positions[name] = (x, y)
+        colour = style.layer_colour(d["layer"])
+        _box(ax, x, y, w, h, colour, radius=0.12)
+        ink = style.text_on(colour)
+        _text(ax, x + 0.1, y + h - 0.25, name, size=10.5, colour=ink, weight="bold")
+        _text(
+            ax,
+            x + 0.1,
+            y + h - 0.48,
+            "\n".join(textwrap.wrap(d["teaches"], 27)),
+            size=7.5,
+            colour=ink,
+            va="top",
+        )
+        _text(ax, x + 0.1, y + 0.12, "sees: " + d["shows"], size=6.8, colour=ink, style="italic")
+    for u, v in g.edges():
+        (x1, y1), (x2, y2) = positions[u], positions[v]
+        if abs(y1 - y2) < 1e-6:
+            start = (x1 + w, y1 + h / 2) if x2 > x1 else (x1, y1 + h / 2)
+            end = (x2, y2 + h / 2) if x2 > x1 else (x2 + w, y2 + h / 2)
+        else:
+            start, end = (x1 + w / 2, y1), (x2 + w / 2, y2 + h)
+        _arrow(ax, start, end)
+    top = rows * (h + gy) - gy
+    _text(ax, 0.2, top + 0.25, g.graph["title"], size=style.TITLE_SIZE, weight="bold")
+    ax.set_xlim(0, 0.4 + per_row * (w + gx) - gx)
+    ax.set_ylim(-0.2, top + 0.8)
+
+
+def _arc_size(g: nx.Graph) -> tuple[float, float]:
+    rows = (g.number_of_nodes() + 4) // 5
+    return 12.5, 1.2 + 2.2 * rows
+
+
+# ---- topology --------------------------------------------------------------------------------
+
+
+def _topology_size(g: nx.Graph) -> tuple[float, float]:
+    hosts = [d for _, d in g.nodes(data=True) if d["kind"] == "host"]
+    most = max((len(d["services"]) for d in hosts), default=0)
+    return max(9.0, 3.6 * len(hosts) + 1.5), 4.8 + 0.22 * most
+
+
+def _draw_topology(g: nx.Graph, ax: Axes) -> None:
+    hosts = sorted(
+        (d for _, d in g.nodes(data=True) if d["kind"] == "host"), key=lambda d: d["order"]
+    )
+    width = max(9.0, 3.6 * len(hosts) + 1.5)
+    most = max((len(d["services"]) for d in hosts), default=0)
+    net_y = 3.0 + 0.22 * most
+    ax.plot(
+        [0.4, width - 0.4], [net_y, net_y], color=style.INK, linewidth=4, solid_capstyle="round"
+    )
+    _text(ax, 0.4, net_y + 0.15, f"management network {g.graph['cidr']}", weight="bold")
+    if g.graph.get("guest_pool"):
+        low, high = g.graph["guest_pool"]
+        _text(
+            ax,
+            width - 0.4,
+            net_y + 0.15,
+            f"guests {low} - {high} (dnsmasq)",
+            size=style.SMALL_SIZE,
+            colour=style.MUTED,
+            ha="right",
+        )
+    if "router" in g:
+        r = g.nodes["router"]
+        rx = width / 2
+        _box(ax, rx - 0.8, net_y + 0.7, 1.6, 0.6, "#eceff1")
+        _text(ax, rx, net_y + 1.0, f"Router {r['short']}", ha="center", va="center", weight="bold")
+        ax.plot([rx, rx], [net_y, net_y + 0.7], color=style.INK, linewidth=1.5)
+    box_w = 3.0
+    step = (width - 0.8) / max(len(hosts), 1)
+    for index, d in enumerate(hosts):
+        cx = 0.4 + step * (index + 0.5)
+        box_h = 1.1 + 0.22 * max(len(d["services"]), 1)
+        y = net_y - 0.8 - box_h
+        colour = style.layer_colour("hosts")
+        _box(ax, cx - box_w / 2, y, box_w, box_h, "#fafafa", edge=colour, lw=2)
+        ax.plot([cx, cx], [y + box_h, net_y], color=style.INK, linewidth=1.5)
+        _text(ax, cx + 0.08, net_y - 0.4, d["short"], size=style.TEXT_SIZE, weight="bold")
+        _text(ax, cx - box_w / 2 + 0.12, y + box_h - 0.28, d["label"], size=11.5, weight="bold")
+        _text(
+            ax,
+            cx - box_w / 2 + 0.12,
+            y + box_h - 0.55,
+            f"{d['address']}  {' + '.join(d['roles'])}",
+            size=style.SMALL_SIZE,
+            colour=style.MUTED,
+        )
+        if d["size"]:
+            _text(
+                ax, cx - box_w / 2 + 0.12, y + box_h - 0.78, d["size"], size=7.5, colour=style.MUTED
+            )
+        if not d["services"]:
+            _text(
+                ax,
+                cx - box_w / 2 + 0.12,
+                y + 0.12,
+                "nothing installed yet",
+                size=7.5,
+                colour=style.MUTED,
+                style="italic",
+            )
+        for i, (name, state) in enumerate(d["services"]):
+            sy = y + box_h - 1.05 - 0.22 * i
+            ax.plot(
+                [cx - box_w / 2 + 0.2],
+                [sy + 0.05],
+                marker="o",
+                markersize=6,
+                color=style.SERVICE_STATE_COLOURS.get(state, style.MUTED),
+            )
+            _text(
+                ax,
+                cx - box_w / 2 + 0.35,
+                sy,
+                name + ("" if state == "running" else f" ({state})"),
+                size=style.SMALL_SIZE,
+            )
+    _text(ax, 0.4, net_y + 1.75, g.graph["title"], size=style.TITLE_SIZE, weight="bold")
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, net_y + 2.1)
+
+
+# ---- the catalog -----------------------------------------------------------------------------
+
+
+def _catalog_size(g: nx.Graph) -> tuple[float, float]:
+    endpoints = sum(1 for _, d in g.nodes(data=True) if d["kind"] == "endpoint")
+    return 11.0, 1.4 + 0.45 * max(endpoints, 2)
+
+
+def _draw_catalog(g: nx.DiGraph, ax: Axes) -> None:
+    services = list(g.successors("token"))
+    endpoints = [(sid, eid) for sid in services for eid in g.successors(sid)]
+    rows = max(len(endpoints), 2)
+    height = 0.45 * rows
+    ty = height / 2
+    _box(ax, 0.2, ty - 0.35, 1.8, 0.7, style.layer_colour("keystone"))
+    _text(ax, 1.1, ty, g.nodes["token"]["label"], ha="center", va="center", weight="bold", size=9)
+    row = 0
+    for sid in services:
+        eps = list(g.successors(sid))
+        span = max(len(eps), 1)
+        top_y = height - 0.45 * row - 0.225
+        sy = top_y - 0.45 * (span - 1) / 2
+        _box(ax, 3.0, sy - 0.28, 2.2, 0.56, "#eceff1")
+        d = g.nodes[sid]
+        _text(ax, 4.1, sy, f"{d['label']}\n({d['type']})", ha="center", va="center", size=9)
+        _arrow(ax, (2.0, ty), (3.0, sy), colour=style.MUTED, lw=0.9)
+        for i, eid in enumerate(eps):
+            e = g.nodes[eid]
+            ey = top_y - 0.45 * i
+            colour = style.INTERFACE_COLOURS.get(e["interface"], style.MUTED)
+            _arrow(ax, (5.2, sy), (6.0, ey), colour=colour, lw=1.2)
+            _text(
+                ax, 6.1, ey, f"{e['interface']}", colour=colour, weight="bold", va="center", size=9
+            )
+            _text(ax, 6.95, ey, f"{e['url']}  ({e['region']})", va="center", size=8.5)
+        row += span
+    if not services:
+        _text(
+            ax,
+            3.0,
+            ty,
+            "empty catalog: this token is unscoped",
+            colour=style.MUTED,
+            va="center",
+            style="italic",
+        )
+    _text(ax, 0.2, height + 0.35, g.graph["title"], size=style.TITLE_SIZE, weight="bold")
+    ax.set_xlim(0, 11)
+    ax.set_ylim(-0.3, height + 0.8)
+
+
+# ---- request flow ----------------------------------------------------------------------------
+
+
+def _flow_size(g: nx.Graph) -> tuple[float, float]:
+    return max(7.0, 2.6 * g.number_of_nodes() + 1), 1.4 + 0.5 * g.number_of_edges()
+
+
+def _draw_flow(g: nx.MultiDiGraph, ax: Axes) -> None:
+    names = sorted(g.nodes, key=lambda n: g.nodes[n]["order"])
+    xs = {n: 1.2 + 2.6 * i for i, n in enumerate(names)}
+    msgs = messages(g)
+    bottom = -0.5 * len(msgs) - 0.3
+    for n in names:
+        x = xs[n]
+        _box(ax, x - 0.9, 0.1, 1.8, 0.5, style.layer_colour(_participant_layer(n)))
+        _text(
+            ax,
+            x,
+            0.35,
+            n,
+            ha="center",
+            va="center",
+            weight="bold",
+            size=9,
+            colour=style.text_on(style.layer_colour(_participant_layer(n))),
+        )
+        ax.plot([x, x], [0.1, bottom], color=style.MUTED, linestyle="--", linewidth=0.8)
+    for i, m in enumerate(msgs):
+        y = -0.5 * (i + 1)
+        x1, x2 = xs[m["source"]], xs[m["target"]]
+        failed = m["status"][:1] in ("4", "5")
+        colour = style.FAIL if failed else style.INK
+        _arrow(ax, (x1, y), (x2, y), colour=colour)
+        label = f"{m['seq']}. {m['action']}" + (f"  [{m['status']}]" if m["status"] else "")
+        _text(ax, min(x1, x2) + 0.1, y + 0.07, label, size=7.5, colour=colour)
+    _text(ax, 0.2, 1.0, g.graph["title"], size=style.TITLE_SIZE, weight="bold")
+    ax.set_xlim(0, 2.6 * len(names) + 0.2)
+    ax.set_ylim(bottom - 0.2, 1.4)
+
+
+def _participant_layer(name: str) -> str:
+    from labkit import layers
+
+    found = layers.find(name.split("-")[0])
+    return found.key if found else "lab"
+
+
+def _draw_generic(g: nx.Graph, ax: Axes) -> None:
+    pos = nx.spring_layout(g, seed=2015)
+    nx.draw_networkx(
+        g, pos=pos, ax=ax, node_color=style.layer_colour("keystone"), font_size=style.SMALL_SIZE
+    )
+
+
+_DRAWERS: dict[str, tuple[Drawer, Callable[[nx.Graph], tuple[float, float]]]] = {
+    "layers": (_draw_layers, _layers_size),
+    "arc": (_draw_arc, _arc_size),
+    "topology": (_draw_topology, _topology_size),
+    "catalog": (_draw_catalog, _catalog_size),
+    "flow": (_draw_flow, _flow_size),
+}
