@@ -61,6 +61,9 @@ class Credentials:
             project_domain_name=self.project_domain, region_name=self.region,
             identity_api_version="3", interface="public", load_yaml_config=False,
             load_envvars=False, app_name="labkit",
+            # uwsgi (Keystone, Placement, Nova API on real hosts) may close an idle
+            # keep-alive connection just as the client reuses it; retry such resets.
+            connect_retries=3,
         )
 
 

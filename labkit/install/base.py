@@ -32,8 +32,16 @@ def plan(ctx: PlanContext) -> list[st.Step]:
     for host in ctx.hosts:
         is_controller = host.name == c
         steps.append(st.Packages(
-            title=f"Install chrony on {host.name}", host=host.name, names=("chrony",),
-            why="Tokens carry expiry times; hosts whose clocks disagree reject each other's."))
+            title=f"Install chrony and crudini on {host.name}", host=host.name,
+            names=("chrony", "crudini"),
+            why="Tokens carry expiry times; hosts whose clocks disagree reject each other's. "
+                "crudini edits config files the way the guide's steps say."))
+        if ctx.local:
+            steps.append(st.ReplaceLine(
+                title=f"Let chronyd run without setting the clock on {host.name}",
+                host=host.name, path="/etc/default/chrony", pattern=r"^DAEMON_OPTS=.*",
+                line='DAEMON_OPTS="-F 1 -x"',
+                why="Local lab hosts share this machine's kernel clock and may not set it."))
         chrony = ("# The controller keeps the lab's time and serves it to the workers.\n"
                   f"local stratum 10\nallow {ctx.network_cidr}\n") if is_controller else \
             f"# Keep time with the controller.\nserver {c} iburst\n"
@@ -43,12 +51,12 @@ def plan(ctx: PlanContext) -> list[st.Step]:
             why="The controller is the time source; workers follow it."))
         steps.append(st.Service(title=f"Start chrony on {host.name}", host=host.name,
                                 name="chrony",
-                                restart_on=("/etc/chrony/conf.d/openstack-lab.conf",)))
+                                restart_on=("/etc/chrony/conf.d/openstack-lab.conf",
+                                            "/etc/default/chrony")))
     steps += [
-        st.Packages(title="Install the OpenStack client and crudini", host=c,
-                    names=("python3-openstackclient", "crudini"),
-                    why="The `openstack` CLI, and crudini to edit config files as the guide "
-                        "does."),
+        st.Packages(title="Install the OpenStack client", host=c,
+                    names=("python3-openstackclient",),
+                    why="The `openstack` CLI, on the controller as in the guide."),
         st.Packages(title="Install MariaDB", host=c, names=("mariadb-server", "python3-pymysql"),
                     why="Every service keeps its state in its own database on the controller."),
         st.WriteFile(title="Let MariaDB listen on the management network", host=c,

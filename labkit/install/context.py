@@ -24,6 +24,7 @@ class PlanContext:
     identity_url: str  # what bootstrap registers, e.g. http://controller:5000/v3/
     image_url: str
     hash_rounds: int | None  # keystone.conf [identity] password_hash_rounds, when set
+    local: bool = False  # local lab hosts (labkit hosts up): no CAP_SYS_TIME, shared clock
 
     @property
     def workers(self) -> tuple[Host, ...]:
@@ -36,10 +37,15 @@ class PlanContext:
             identity, image = f"{base}/identity/v3/", f"{base}/image"
             rounds: int | None = env.sim.password_hash_rounds
         else:
-            identity, image = "http://controller:5000/v3/", "http://controller:9292"
+            # The Install Guide registers http://controller:5000; labkit registers the
+            # controller's address so that a laptop reaches every endpoint without an
+            # /etc/hosts entry for "controller".
+            address = env.controller.address
+            identity, image = f"http://{address}:5000/v3/", f"http://{address}:9292"
             rounds = None
         return cls(
             env_name=env.name, kind=env.kind, controller=env.controller, hosts=env.hosts,
             region=env.region, network_cidr=env.management_network.cidr,
             identity_url=identity, image_url=image, hash_rounds=rounds,
+            local=isinstance(env, SshEnv) and env.local,
         )

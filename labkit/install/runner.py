@@ -16,7 +16,9 @@ from typing import Protocol
 from labkit.errors import InstallError
 from labkit.install import steps as st
 
-DONE, CHANGED, FAILED = "already done", "changed", "failed"
+DONE, CHANGED, FAILED, VERIFIED = "already done", "changed", "failed", "ok"
+# Steps that only look (wait for a URL, probe a database): they never change a host.
+PROBES = (st.WaitHttp, st.ProbeDatabase)
 
 
 @dataclass
@@ -52,7 +54,7 @@ def apply_plan(plan: list[st.Step], runner: Runner, listener: Listener | None = 
             result = StepResult(step, DONE, time.perf_counter() - started)
         else:
             code, output = runner.apply(step, changed_paths)
-            status = CHANGED if code == 0 else FAILED
+            status = FAILED if code != 0 else VERIFIED if isinstance(step, PROBES) else CHANGED
             result = StepResult(step, status, time.perf_counter() - started, output)
         results.append(result)
         if listener:
@@ -72,4 +74,5 @@ def summary(results: list[StepResult]) -> str:
     changed = sum(r.status == CHANGED for r in results)
     done = sum(r.status == DONE for r in results)
     seconds = sum(r.seconds for r in results)
-    return f"{len(results)} steps: {changed} changed, {done} already done ({seconds:.1f} s)"
+    return (f"{len(results)} steps: {changed} changed, {done} already done, "
+            f"{len(results) - changed - done} checks ({seconds:.1f} s)")

@@ -152,6 +152,21 @@ class Database(Step):
 
 
 @dataclass(frozen=True)
+class ProbeDatabase(Step):
+    """Connect to a database as its service will, before a ``*-manage db_sync``.
+
+    oslo.db retries an unreachable database 10 x 10 s before it fails, so a db_sync against a
+    MariaDB still bound to 127.0.0.1 sits silent for ~100 s. This probe fails in seconds and
+    says why."""
+
+    kind: ClassVar[str] = "probe-database"
+    url: str = ""  # the service's [database] connection, with a password placeholder
+
+    def commands(self) -> list[str]:
+        return [f"mysql --connect-timeout=5 ... -e 'SELECT 1'   # as {self.url}"]
+
+
+@dataclass(frozen=True)
 class RabbitUser(Step):
     kind: ClassVar[str] = "rabbit-user"
     user: str = "openstack"
@@ -235,7 +250,7 @@ class IdentityObjects(Step):
 
 STEP_KINDS: dict[str, type[Step]] = {
     cls.kind: cls
-    for cls in (Packages, IniSet, WriteFile, ReplaceLine, Database, RabbitUser, Command, Service, WaitHttp,
+    for cls in (Packages, IniSet, WriteFile, ReplaceLine, Database, ProbeDatabase, RabbitUser, Command, Service, WaitHttp,
                 IdentityObjects)
 }
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 import re
 import shlex
 import sqlite3
+from urllib.parse import urlsplit
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from sqlalchemy import MetaData
 
 from labkit.install import steps as st
 from labkit.sim.core import ini
@@ -62,7 +65,7 @@ class Shell:
                   apply: bool) -> Outcome:
         handler = {
             st.Packages: self._packages, st.IniSet: self._ini, st.WriteFile: self._file,
-            st.ReplaceLine: self._replace_line,
+            st.ReplaceLine: self._replace_line, st.ProbeDatabase: self._probe_database,
             st.Database: self._database, st.RabbitUser: self._rabbit, st.Command: self._command,
             st.Service: self._service,
         }.get(type(step))
@@ -142,6 +145,17 @@ class Shell:
                 step.host, step.name, step.user, password))
         except RuntimeError as exc:
             raise StepFailed(1, [str(exc)]) from None
+
+    def _probe_database(self, step: st.ProbeDatabase, secrets: dict[str, str],
+                        changed: set[str], apply: bool) -> Outcome:
+        if not apply:
+            return Outcome(done=False)  # a probe always runs
+        url = st.fill_secrets(step.url, secrets)
+        try:
+            self.m.open_database(step.host, url, MetaData()).dispose()
+        except DatabaseUnreachable as exc:
+            raise StepFailed(1, [str(exc)]) from None
+        return Outcome(changed=False, output=[f"{urlsplit(url).path.lstrip('/')} answers"])
 
     def _rabbit(self, step: st.RabbitUser, secrets: dict[str, str], changed: set[str],
                 apply: bool) -> Outcome:
