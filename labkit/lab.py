@@ -199,3 +199,227 @@ class Lab:
         from labkit.explain import explain
 
         return explain(error, self)
+
+    # ---- diagrams and views (notebooks 00-02) ---------------------------------------------------
+    # Thin: each delegates to labkit.diagrams, labkit.widgets, labkit.tokens or labkit.display.
+
+    def now(self) -> str:
+        """The cloud's clock as ISO text: the sim's (steady in deterministic mode), else this
+        machine's. Relative times ("in 59 min") are computed against it."""
+        if isinstance(self.env, SimEnv):
+            return str(self.sim.health()["sim_time"])
+        from datetime import UTC, datetime
+
+        return datetime.now(UTC).isoformat()
+
+    def describe(self) -> Any:
+        """Which env this lab uses, where it runs, and what is installed.
+
+        Introduced in notebooks/00-welcome."""
+        from labkit.display import Table
+
+        t = Table(["what", "this lab"], title=f"Lab {self.env.name!r} ({self.env.kind})")
+        t.add("description", self.env.description or "-")
+        if isinstance(self.env, CloudEnv):
+            t.add("cloud", f"clouds.yaml entry {self.env.cloud!r}")
+        else:
+            for h in self.env.hosts:
+                t.add(f"host {h.name}", f"{h.address} ({' + '.join(h.roles)})")
+            t.add("management network", self.env.management_network.cidr)
+        if isinstance(self.env, SimEnv):
+            t.add("sim", self.plan_context().identity_url.rsplit("/identity", 1)[0])
+        if not isinstance(self.env, CloudEnv):
+            t.add("state folder", str(self.paths.root))
+            t.add("installed layers", ", ".join(self.installed_layers()) or "none yet")
+        return t
+
+    def draw_layers(self, highlight: str | None = None) -> Any:
+        """The layer map, installed layers ticked. Introduced in notebooks/00-welcome."""
+        from labkit.diagrams import Diagram, graphs
+
+        return Diagram(graphs.layers(highlight=highlight, installed=self.installed_layers()))
+
+    def draw_notebook_arc(self) -> Any:
+        from labkit.diagrams import Diagram, graphs
+
+        return Diagram(graphs.notebook_arc())
+
+    def hosts_state(self) -> dict[str, Any]:
+        """Hosts, network and running services: live from the sim, else from the env file."""
+        from labkit.diagrams import graphs
+
+        if isinstance(self.env, CloudEnv):
+            raise LabkitError(f"{self.env.name} is an existing cloud: its hosts are not "
+                              "described here.", "Use a sim or ssh env to see hosts.")
+        if isinstance(self.env, SimEnv):
+            return dict(self.sim.hosts())
+        return graphs.state_from_env(self.env)
+
+    def draw_topology(self) -> Any:
+        """The seed's picture, drawn from this lab. Introduced in notebooks/01-hosts."""
+        from labkit.diagrams import Diagram, graphs
+
+        state = {**self.hosts_state(), "title": f"Lab {self.env.name!r}: hosts and network"}
+        return Diagram(graphs.topology(state))
+
+    def hosts_table(self) -> Any:
+        """Requirements vs this lab's hosts. Introduced in notebooks/01-hosts."""
+        from labkit.widgets.hosts import requirements_table
+
+        state = self.hosts_state()
+        return requirements_table(state["hosts"], state["network"]["cidr"])
+
+    def services_table(self) -> Any:
+        """Services running on the hosts. Introduced in notebooks/01-hosts."""
+        from labkit.display import Text
+        from labkit.widgets.hosts import services_table
+
+        if not isinstance(self.env, SimEnv):
+            return Text("On real hosts: `labkit check ENV` lists the services and ports.")
+        return services_table(self.hosts_state()["hosts"], self.now())
+
+    def show_plan(self, layer: str) -> Any:
+        """A layer's install steps as a person would type them. Introduced in 01-hosts."""
+        from labkit.display import Text
+        from labkit.widgets.plan import PlanView
+
+        if isinstance(self.env, CloudEnv):
+            return Text(f"{self.env.name} is an existing cloud: labkit installs nothing there.")
+        return PlanView(layer, self.plan(layer))
+
+    # -- Keystone: tokens, keys, catalog, scopes (notebooks/02-keystone) --
+
+    def aliases(self) -> Any:
+        """Short names for the ids of users, projects, domains and roles."""
+        from labkit.display import Aliases
+
+        a = Aliases()
+        identity = self.connect("admin").identity
+        for kind, items in (("user", identity.users()), ("project", identity.projects()),
+                            ("domain", identity.domains()), ("role", identity.roles())):
+            for item in items:
+                a.add(item.id, item.name, kind)
+        return a
+
+    def _access(self, user: str = "admin", scope: str = "project") -> Any:
+        """A keystoneauth AccessInfo for ``user`` with ``scope``: unscoped, project, domain
+        or system."""
+        from keystoneauth1 import session
+        from keystoneauth1.identity import v3
+
+        c = self.credentials(user)
+        kwargs: dict[str, Any] = {}
+        if scope == "project":
+            kwargs = {"project_name": c.project, "project_domain_name": c.project_domain}
+        elif scope == "domain":
+            kwargs = {"domain_name": c.user_domain}
+        elif scope == "system":
+            kwargs = {"system_scope": "all"}
+        auth = v3.Password(auth_url=c.auth_url, username=c.username, password=c.password,
+                           user_domain_name=c.user_domain, **kwargs)
+        return auth.get_access(session.Session())
+
+    def token(self, user: str = "admin", scope: str = "project") -> str:
+        """A fresh token (what `openstack token issue` prints as id)."""
+        return str(self._access(user, scope).auth_token)
+
+    def fernet_keys(self) -> dict[int, bytes]:
+        """The controller's Fernet key repository, ``{file number: key}``."""
+        folder = "/etc/keystone/fernet-keys"
+        if not isinstance(self.env, SimEnv):
+            raise LabkitError("labkit reads the key repository from the sim only.",
+                              f"On the controller: `sudo ls -l {folder}`.")
+        host = self.env.controller.name
+        entries = self.sim.file(host, folder).get("entries", [])
+        return {int(n): self.sim.file(host, f"{folder}/{n}")["content"].strip().encode()
+                for n in entries if n.isdigit()}
+
+    def keys_table(self, before: dict[int, bytes] | None = None) -> Any:
+        from labkit.widgets.token import keys_table
+
+        return keys_table(self.fernet_keys(), before)
+
+    def token_anatomy(self, token: str | None = None) -> Any:
+        """A token taken apart: envelope, then payload opened with the controller's keys."""
+        from labkit.display import relative_time
+        from labkit.tokens import envelope, open_token
+        from labkit.widgets.token import TokenView
+
+        token = token or self.token("admin")
+        now = self.now()
+        env = envelope(token)
+        opened = None
+        try:
+            keys = self.fernet_keys()
+            names = self.aliases()
+            opened = open_token(token, keys, name=lambda i: names(i),
+                                when=lambda t: relative_time(t, now))
+            note = (f"opened with the key files read from {self.plan_context().controller.name}"
+                    ":/etc/keystone/fernet-keys" if opened else
+                    "no key in the repository opens it (rotated out, or another cloud's)")
+        except LabkitError as exc:
+            note = f"the payload needs the keys: {exc.hint}"
+        return TokenView(token, env, relative_time(env.issued_at, now), opened, note)
+
+    def rotate_fernet_keys(self, show: bool = True) -> list[StepResult]:
+        """``keystone-manage fernet_rotate`` on the controller, run as an install step."""
+        ctx = self.plan_context()
+        step = st.Command(
+            title="Rotate the Fernet keys", host=ctx.controller.name,
+            command="keystone-manage fernet_rotate --keystone-user keystone "
+                    "--keystone-group keystone",
+            why="The staged key becomes primary; the oldest keys beyond max_active_keys go.")
+        progress = InstallProgress("fernet_rotate", show)
+        results = apply_plan([step], self.runner(), progress, layer="keystone")
+        progress.finish(results)
+        if show:
+            for line in results[-1].output:
+                print(f"    {line}")
+        return results
+
+    def check_token(self, token: str) -> str:
+        """Ask Keystone whether a token is still valid (GET /v3/auth/tokens, as admin)."""
+        ok = self.connect("admin").identity.check_token(token)
+        return "valid: Keystone decrypted it" if ok else "invalid: Keystone rejects it"
+
+    def draw_catalog(self, user: str = "demo") -> Any:
+        """The catalog inside ``user``'s project token."""
+        from labkit.diagrams import Diagram, graphs
+
+        access = self._access(user) if not isinstance(self.env, CloudEnv) else \
+            self.connect(user).session.auth.get_access(self.connect(user).session)
+        scope = f"project {access.project_name}" if access.project_scoped else ""
+        return Diagram(graphs.catalog(access.service_catalog.catalog or [], scope))
+
+    def token_scopes(self, user: str) -> Any:
+        """What one user's token looks like at each scope (or why Keystone refuses it)."""
+        from keystoneauth1 import exceptions as ksa
+
+        from labkit.display import Table, relative_time
+
+        now = self.now()
+        c = self.credentials(user)
+        t = Table(["scope", "result", "roles", "catalog", "expires"],
+                  title=f"{user}'s tokens, scope by scope")
+        wanted = {"unscoped": "(none)", "project": f"project {c.project}",
+                  "domain": f"domain {c.user_domain}", "system": "system all"}
+        for scope, label in wanted.items():
+            try:
+                access = self._access(user, scope)
+            except ksa.Unauthorized:
+                t.add(label, "refused: 401 (no role there)", "-", "-", "-", mark="fail")
+                continue
+            services = len(access.service_catalog.catalog or [])
+            t.add(label, "issued", access.role_names or "none",
+                  f"{services} service" + ("" if services == 1 else "s"),
+                  relative_time(access.expires, now), mark="ok")
+        return t
+
+    def openrc_file(self, user: str = "admin") -> Path:
+        """Write ``<user>-openrc`` into the state folder (0600) and return its path."""
+        path = self.paths.root / f"{user}-openrc"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.openrc(user))
+        return path

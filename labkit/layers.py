@@ -164,7 +164,8 @@ BEYOND: tuple[Layer, ...] = tuple(
 
 # The seed's "My First OpenStack" recipe, and the Install Guide's minimum per role. The same
 # figures drive labkit.hosts.preflight for real hosts.
-SEED_REQUIREMENTS = {"cpus": 1, "ram_gb": 8.0, "disk_gb": 250.0, "network": "1 Gbps"}
+SEED_REQUIREMENTS: dict[str, float] = {"cpus": 1, "ram_gb": 8.0, "disk_gb": 250.0}
+SEED_NETWORK = "1 Gbps"
 GUIDE_MINIMUM = {
     "controller": {"cpus": 1, "ram_gb": 4.0, "disk_gb": 5.0},
     "worker": {"cpus": 1, "ram_gb": 2.0, "disk_gb": 10.0},
