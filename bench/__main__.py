@@ -14,8 +14,9 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     here = Path(__file__).parent
-    available = sorted(m.name for m in pkgutil.iter_modules([str(here)])
-                       if m.name not in {"common", "__main__"})
+    available = sorted(
+        m.name for m in pkgutil.iter_modules([str(here)]) if m.name not in {"common", "__main__"}
+    )
     chosen = argv or available
     for name in chosen:
         if name not in available:

@@ -37,17 +37,27 @@ def run(count: int = 1000) -> dict[str, float]:
 
         started = time.perf_counter()
         lab.up()
-        auth = v3.Password(auth_url=creds.auth_url, username="admin", password=creds.password,
-                           project_name="admin", user_domain_name="Default",
-                           project_domain_name="Default")
+        auth = v3.Password(
+            auth_url=creds.auth_url,
+            username="admin",
+            password=creds.password,
+            project_name="admin",
+            user_domain_name="Default",
+            project_domain_name="Default",
+        )
         ka_session.Session(auth=auth).get_token()
         cold = time.perf_counter() - started
 
         samples = []
         for _ in range(count):
-            auth = v3.Password(auth_url=creds.auth_url, username="admin",
-                               password=creds.password, project_name="admin",
-                               user_domain_name="Default", project_domain_name="Default")
+            auth = v3.Password(
+                auth_url=creds.auth_url,
+                username="admin",
+                password=creds.password,
+                project_name="admin",
+                user_domain_name="Default",
+                project_domain_name="Default",
+            )
             session = ka_session.Session(auth=auth)
             t0 = time.perf_counter()
             auth.get_auth_ref(session)  # exactly one POST /v3/auth/tokens (discovery cached)
@@ -58,8 +68,10 @@ def run(count: int = 1000) -> dict[str, float]:
     p95 = samples[int(len(samples) * 0.95) - 1]
     print(f"cold start to first token: {cold:.2f} s   (target < 2 s: {cold / 2:.2f}x of budget)")
     print(f"token issue, {count} sequential via keystoneauth: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
-    print(f"  target p50 < 10 ms: {p50 / 10:.2f}x of budget; real Zed Keystone p50 "
-          f"{REAL_ZED_P50_MS:.0f} ms: the sim is {REAL_ZED_P50_MS / p50:.0f}x faster")
+    print(
+        f"  target p50 < 10 ms: {p50 / 10:.2f}x of budget; real Zed Keystone p50 "
+        f"{REAL_ZED_P50_MS:.0f} ms: the sim is {REAL_ZED_P50_MS / p50:.0f}x faster"
+    )
     return {"cold_start_s": cold, "p50_ms": p50, "p95_ms": p95}
 
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from labkit import config, install
-from labkit.envs import CloudEnv, SimEnv, SshEnv, load_env
+from labkit.envs import CloudEnv, SimEnv, SshEnv
 from labkit.errors import LabkitError
 from labkit.lab import Lab
 
@@ -32,8 +32,10 @@ def _lab(args: argparse.Namespace) -> Lab:
 def _sim_lab(args: argparse.Namespace) -> Lab:
     lab = _lab(args)
     if not isinstance(lab.env, SimEnv):
-        raise LabkitError(f"{lab.env.name} is a {lab.env.kind} env; `labkit sim` needs a sim "
-                          "env.", "Use --env sim (or an env file of kind sim).")
+        raise LabkitError(
+            f"{lab.env.name} is a {lab.env.kind} env; `labkit sim` needs a sim env.",
+            "Use --env sim (or an env file of kind sim).",
+        )
     return lab
 
 
@@ -47,16 +49,22 @@ def cmd_sim_up(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     handle = lab.up()
     layers = lab.installed_layers()
-    print(f"sim '{handle.env_name}' is up at {handle.url} (pid {handle.pid}, "
-          f"{time.perf_counter() - started:.1f} s)")
+    print(
+        f"sim '{handle.env_name}' is up at {handle.url} (pid {handle.pid}, "
+        f"{time.perf_counter() - started:.1f} s)"
+    )
     print(f"  state folder: {handle.state_dir}")
     print(f"  installed layers: {', '.join(layers) if layers else 'none yet'}")
     print(f"  clouds.yaml: {lab.paths.clouds_yaml}")
     if not layers:
-        print("  Next: open notebooks/00-welcome.ipynb (`make lab`), or install every layer "
-              "now with `labkit install sim`.")
-    print(f"  For the openstack CLI: export OS_CLIENT_CONFIG_FILE={lab.paths.clouds_yaml}; "
-          "openstack --os-cloud lab-admin token issue")
+        print(
+            "  Next: open notebooks/00-welcome.ipynb (`make lab`), or install every layer "
+            "now with `labkit install sim`."
+        )
+    print(
+        f"  For the openstack CLI: export OS_CLIENT_CONFIG_FILE={lab.paths.clouds_yaml}; "
+        "openstack --os-cloud lab-admin token issue"
+    )
     return 0
 
 
@@ -98,7 +106,7 @@ def cmd_sim_logs(args: argparse.Namespace) -> int:
         raise LabkitError(f"No log {path}.", "Run `labkit sim logs` to list the logs there are.")
     if args.follow:
         os.execvp("tail", ["tail", "-n", str(args.lines), "-f", str(path)])
-    for line in path.read_text(errors="replace").splitlines()[-args.lines:]:
+    for line in path.read_text(errors="replace").splitlines()[-args.lines :]:
         print(line)
     return 0
 
@@ -152,8 +160,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         handle = process.running(lab.paths)
         if handle is None:
-            print(f"FAIL sim '{lab.env.name}' is not running "
-                  f"(start it with `labkit sim up --env {lab.env.name}`)")
+            print(
+                f"FAIL sim '{lab.env.name}' is not running "
+                f"(start it with `labkit sim up --env {lab.env.name}`)"
+            )
             return 1
         print(f"ok   sim answering at {handle.url}")
         for name, state in sorted(lab.sim.health()["services"].items()):
@@ -173,8 +183,9 @@ def find_notebooks() -> Path:
     for folder in [here, *here.parents]:
         if (folder / "notebooks").is_dir() and (folder / "envs").is_dir():
             return folder / "notebooks"
-    raise LabkitError("No notebooks/ folder found here or above.",
-                      "Run `labkit lab` from the lab's repository.")
+    raise LabkitError(
+        "No notebooks/ folder found here or above.", "Run `labkit lab` from the lab's repository."
+    )
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -182,8 +193,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
     env = dict(os.environ, LABKIT_ENV=args.env or config.default_env_name())
     print(f"Starting JupyterLab on {notebooks} (env {env['LABKIT_ENV']}); its URL follows.")
-    command = [jupyter, "lab", "--no-browser", f"--ServerApp.root_dir={notebooks}",
-               f"--ServerApp.ip={args.ip}", f"--ServerApp.port={args.port}"]
+    command = [
+        jupyter,
+        "lab",
+        "--no-browser",
+        f"--ServerApp.root_dir={notebooks}",
+        f"--ServerApp.ip={args.ip}",
+        f"--ServerApp.port={args.port}",
+    ]
     return subprocess.call(command, env=env)
 
 
@@ -191,19 +208,23 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labkit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="labkit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--state-dir", help="root of lab state (LABKIT_STATE_DIR)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sim = sub.add_parser("sim", help="the embedded emulator").add_subparsers(
-        dest="sim_command", required=True)
+        dest="sim_command", required=True
+    )
     up = sim.add_parser("up", help="start the sim (idempotent)")
     up.add_argument("--port", type=int, help="loopback port (LABKIT_SIM_PORT)")
     up.set_defaults(func=cmd_sim_up)
-    for name, func, text in (("down", cmd_sim_down, "stop the sim"),
-                             ("status", cmd_sim_status, "is it up, what runs"),
-                             ("reset", cmd_sim_reset, "wipe its state (restarts it if up)")):
+    for name, func, text in (
+        ("down", cmd_sim_down, "stop the sim"),
+        ("status", cmd_sim_status, "is it up, what runs"),
+        ("reset", cmd_sim_reset, "wipe its state (restarts it if up)"),
+    ):
         sim.add_parser(name, help=text).set_defaults(func=func)
     logs = sim.add_parser("logs", help="show a service's log")
     logs.add_argument("service", nargs="?")

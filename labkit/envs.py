@@ -41,8 +41,11 @@ class Network(_Strict):
     @model_validator(mode="after")
     def _addresses_in_cidr(self) -> Network:
         net = ipaddress.ip_network(self.cidr, strict=True)
-        for label, addr in [("gateway", self.gateway), ("guest_pool", self.guest_pool[0]),
-                            ("guest_pool", self.guest_pool[1])]:
+        for label, addr in [
+            ("gateway", self.gateway),
+            ("guest_pool", self.guest_pool[0]),
+            ("guest_pool", self.guest_pool[1]),
+        ]:
             if ipaddress.ip_address(addr) not in net:
                 raise ValueError(f"{label} {addr} is outside {self.cidr}")
         return self
@@ -233,7 +236,8 @@ def parse_env(data: Any, path: str) -> Env:
                 allowed = _allowed_fields(_KINDS[kind], tuple(err["loc"][:-1]))
                 msg = f"unknown field; allowed here: {', '.join(allowed)}"
             elif err["type"] == "literal_error":
-                msg = f"{err.get('input')!r} is not allowed; {msg.replace('Input should be', 'allowed:')}"
+                allowed_values = msg.replace("Input should be", "allowed:")
+                msg = f"{err.get('input')!r} is not allowed; {allowed_values}"
             problems.append(f"field {field}: {msg}")
         raise EnvError(path, problems) from None
     assert isinstance(env, SimEnv | SshEnv | CloudEnv)

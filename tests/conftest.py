@@ -42,8 +42,8 @@ def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         process.stop(lab.paths)
     # The sim must never have answered a client with a 500 (a bug, logged with traceback).
     assert health["internal_errors"] == 0, (
-        f"the sim hit {health['internal_errors']} internal errors; see "
-        f"{lab.paths.logs}/sim.log")
+        f"the sim hit {health['internal_errors']} internal errors; see {lab.paths.logs}/sim.log"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -61,12 +61,19 @@ def osc(sim_lab: object) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the real ``openstack`` CLI against the sim: ``osc("token issue", cloud="lab-demo")``."""
     clouds = sim_lab._write_clouds_yaml()  # type: ignore[attr-defined]
 
-    def run(command: str, cloud: str = "lab-admin", check: bool = True,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        command: str, cloud: str = "lab-admin", check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         env.update(OS_CLIENT_CONFIG_FILE=str(clouds), OS_CLOUD=cloud)
-        result = subprocess.run([CLI, *shlex.split(command)], env=env, capture_output=True,
-                                text=True, timeout=120, input=stdin)
+        result = subprocess.run(
+            [CLI, *shlex.split(command)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            input=stdin,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"openstack {command} failed:\n{result.stderr}")
         return result

@@ -31,52 +31,105 @@ def plan(ctx: PlanContext) -> list[st.Step]:
     steps: list[st.Step] = []
     for host in ctx.hosts:
         is_controller = host.name == c
-        steps.append(st.Packages(
-            title=f"Install chrony and crudini on {host.name}", host=host.name,
-            names=("chrony", "crudini"),
-            why="Tokens carry expiry times; hosts whose clocks disagree reject each other's. "
-                "crudini edits config files the way the guide's steps say."))
+        steps.append(
+            st.Packages(
+                title=f"Install chrony and crudini on {host.name}",
+                host=host.name,
+                names=("chrony", "crudini"),
+                why="Tokens carry expiry times; hosts whose clocks disagree reject each other's. "
+                "crudini edits config files the way the guide's steps say.",
+            )
+        )
         if ctx.local:
-            steps.append(st.ReplaceLine(
-                title=f"Let chronyd run without setting the clock on {host.name}",
-                host=host.name, path="/etc/default/chrony", pattern=r"^DAEMON_OPTS=.*",
-                line='DAEMON_OPTS="-F 1 -x"',
-                why="Local lab hosts share this machine's kernel clock and may not set it."))
-        chrony = ("# The controller keeps the lab's time and serves it to the workers.\n"
-                  f"local stratum 10\nallow {ctx.network_cidr}\n") if is_controller else \
-            f"# Keep time with the controller.\nserver {c} iburst\n"
-        steps.append(st.WriteFile(
-            title=f"Configure chrony on {host.name}", host=host.name,
-            path="/etc/chrony/conf.d/openstack-lab.conf", content=chrony,
-            why="The controller is the time source; workers follow it."))
-        steps.append(st.Service(title=f"Start chrony on {host.name}", host=host.name,
-                                name="chrony",
-                                restart_on=("/etc/chrony/conf.d/openstack-lab.conf",
-                                            "/etc/default/chrony")))
+            steps.append(
+                st.ReplaceLine(
+                    title=f"Let chronyd run without setting the clock on {host.name}",
+                    host=host.name,
+                    path="/etc/default/chrony",
+                    pattern=r"^DAEMON_OPTS=.*",
+                    line='DAEMON_OPTS="-F 1 -x"',
+                    why="Local lab hosts share this machine's kernel clock and may not set it.",
+                )
+            )
+        chrony = (
+            (
+                "# The controller keeps the lab's time and serves it to the workers.\n"
+                f"local stratum 10\nallow {ctx.network_cidr}\n"
+            )
+            if is_controller
+            else f"# Keep time with the controller.\nserver {c} iburst\n"
+        )
+        steps.append(
+            st.WriteFile(
+                title=f"Configure chrony on {host.name}",
+                host=host.name,
+                path="/etc/chrony/conf.d/openstack-lab.conf",
+                content=chrony,
+                why="The controller is the time source; workers follow it.",
+            )
+        )
+        steps.append(
+            st.Service(
+                title=f"Start chrony on {host.name}",
+                host=host.name,
+                name="chrony",
+                restart_on=("/etc/chrony/conf.d/openstack-lab.conf", "/etc/default/chrony"),
+            )
+        )
     steps += [
-        st.Packages(title="Install the OpenStack client", host=c,
-                    names=("python3-openstackclient",),
-                    why="The `openstack` CLI, on the controller as in the guide."),
-        st.Packages(title="Install MariaDB", host=c, names=("mariadb-server", "python3-pymysql"),
-                    why="Every service keeps its state in its own database on the controller."),
-        st.WriteFile(title="Let MariaDB listen on the management network", host=c,
-                     path="/etc/mysql/mariadb.conf.d/99-openstack.cnf",
-                     content=_MARIADB_CNF.format(address=ctx.controller.address),
-                     why="Debian's MariaDB listens on 127.0.0.1 only; services connect to "
-                         "'controller'."),
-        st.Service(title="Start MariaDB", host=c, name="mariadb",
-                   restart_on=("/etc/mysql/mariadb.conf.d/99-openstack.cnf",)),
-        st.Packages(title="Install RabbitMQ", host=c, names=("rabbitmq-server",),
-                    why="The message queue Nova's components talk over."),
+        st.Packages(
+            title="Install the OpenStack client",
+            host=c,
+            names=("python3-openstackclient",),
+            why="The `openstack` CLI, on the controller as in the guide.",
+        ),
+        st.Packages(
+            title="Install MariaDB",
+            host=c,
+            names=("mariadb-server", "python3-pymysql"),
+            why="Every service keeps its state in its own database on the controller.",
+        ),
+        st.WriteFile(
+            title="Let MariaDB listen on the management network",
+            host=c,
+            path="/etc/mysql/mariadb.conf.d/99-openstack.cnf",
+            content=_MARIADB_CNF.format(address=ctx.controller.address),
+            why="Debian's MariaDB listens on 127.0.0.1 only; services connect to 'controller'.",
+        ),
+        st.Service(
+            title="Start MariaDB",
+            host=c,
+            name="mariadb",
+            restart_on=("/etc/mysql/mariadb.conf.d/99-openstack.cnf",),
+        ),
+        st.Packages(
+            title="Install RabbitMQ",
+            host=c,
+            names=("rabbitmq-server",),
+            why="The message queue Nova's components talk over.",
+        ),
         st.Service(title="Start RabbitMQ", host=c, name="rabbitmq-server"),
-        st.RabbitUser(title="Create the openstack user in RabbitMQ", host=c, user="openstack",
-                      password="RABBIT_PASS"),
-        st.Packages(title="Install memcached", host=c, names=("memcached", "python3-memcache"),
-                    why="Keystone and the services' auth middleware cache tokens here."),
-        st.ReplaceLine(title="Let memcached listen on the management network", host=c,
-                       path="/etc/memcached.conf", pattern=r"^-l .*",
-                       line=f"-l {ctx.controller.address}"),
-        st.Service(title="Start memcached", host=c, name="memcached",
-                   restart_on=("/etc/memcached.conf",)),
+        st.RabbitUser(
+            title="Create the openstack user in RabbitMQ",
+            host=c,
+            user="openstack",
+            password="RABBIT_PASS",
+        ),
+        st.Packages(
+            title="Install memcached",
+            host=c,
+            names=("memcached", "python3-memcache"),
+            why="Keystone and the services' auth middleware cache tokens here.",
+        ),
+        st.ReplaceLine(
+            title="Let memcached listen on the management network",
+            host=c,
+            path="/etc/memcached.conf",
+            pattern=r"^-l .*",
+            line=f"-l {ctx.controller.address}",
+        ),
+        st.Service(
+            title="Start memcached", host=c, name="memcached", restart_on=("/etc/memcached.conf",)
+        ),
     ]
     return steps

@@ -44,8 +44,14 @@ class PlanContext:
             identity, image = f"http://{address}:5000/v3/", f"http://{address}:9292"
             rounds = None
         return cls(
-            env_name=env.name, kind=env.kind, controller=env.controller, hosts=env.hosts,
-            region=env.region, network_cidr=env.management_network.cidr,
-            identity_url=identity, image_url=image, hash_rounds=rounds,
+            env_name=env.name,
+            kind=env.kind,
+            controller=env.controller,
+            hosts=env.hosts,
+            region=env.region,
+            network_cidr=env.management_network.cidr,
+            identity_url=identity,
+            image_url=image,
+            hash_rounds=rounds,
             local=isinstance(env, SshEnv) and env.local,
         )

@@ -40,8 +40,9 @@ class Runner(Protocol):
 Listener = Callable[[int, int, st.Step, StepResult | None], None]
 
 
-def apply_plan(plan: list[st.Step], runner: Runner, listener: Listener | None = None,
-               layer: str = "") -> list[StepResult]:
+def apply_plan(
+    plan: list[st.Step], runner: Runner, listener: Listener | None = None, layer: str = ""
+) -> list[StepResult]:
     """Run ``plan``; ``listener(index, total, step, result)`` is told before (result None)
     and after each step."""
     results: list[StepResult] = []
@@ -74,5 +75,7 @@ def summary(results: list[StepResult]) -> str:
     changed = sum(r.status == CHANGED for r in results)
     done = sum(r.status == DONE for r in results)
     seconds = sum(r.seconds for r in results)
-    return (f"{len(results)} steps: {changed} changed, {done} already done, "
-            f"{len(results) - changed - done} checks ({seconds:.1f} s)")
+    return (
+        f"{len(results)} steps: {changed} changed, {done} already done, "
+        f"{len(results) - changed - done} checks ({seconds:.1f} s)"
+    )

@@ -16,8 +16,9 @@ from labkit.sim.client import SimClient
 
 
 class SimRunner:
-    def __init__(self, client: SimClient, secrets: dict[str, str],
-                 connect: Callable[[], Any]) -> None:
+    def __init__(
+        self, client: SimClient, secrets: dict[str, str], connect: Callable[[], Any]
+    ) -> None:
         self.client = client
         self.secrets = secrets
         self._connect = connect
@@ -27,8 +28,7 @@ class SimRunner:
             return False  # always wait: it is quick when the service already answers
         if isinstance(step, st.IdentityObjects):
             return not identity.missing(self._connect(), self._spec(step))
-        answer = self.client.step(step.host, step.to_dict(), "check", self.secrets,
-                                  changed_paths)
+        answer = self.client.step(step.host, step.to_dict(), "check", self.secrets, changed_paths)
         return bool(answer["done"])
 
     def apply(self, step: st.Step, changed_paths: set[str]) -> tuple[int, list[str]]:
@@ -36,8 +36,7 @@ class SimRunner:
             return self._wait(step)
         if isinstance(step, st.IdentityObjects):
             return 0, identity.ensure(self._connect(), self._spec(step))
-        answer = self.client.step(step.host, step.to_dict(), "apply", self.secrets,
-                                  changed_paths)
+        answer = self.client.step(step.host, step.to_dict(), "apply", self.secrets, changed_paths)
         changed_paths.update(answer.get("changed_paths", []))
         output = [st.mask_secrets(line, self.secrets) for line in answer.get("output", [])]
         return int(answer["exit_code"]), output
@@ -60,5 +59,7 @@ class SimRunner:
             except httpx.HTTPError as exc:
                 last = type(exc).__name__
             time.sleep(0.2)
-        raise InstallError(f"{step.url} did not answer within {step.timeout:.0f} s ({last}).",
-                           "Look at the service's log (`labkit sim logs SERVICE`).")
+        raise InstallError(
+            f"{step.url} did not answer within {step.timeout:.0f} s ({last}).",
+            "Look at the service's log (`labkit sim logs SERVICE`).",
+        )

@@ -26,8 +26,9 @@ Say = Callable[[str], None]
 
 
 class SshRunner:
-    def __init__(self, env: SshEnv, paths: StatePaths, secrets: dict[str, str],
-                 say: Say | None = None) -> None:
+    def __init__(
+        self, env: SshEnv, paths: StatePaths, secrets: dict[str, str], say: Say | None = None
+    ) -> None:
         self.env = env
         self.paths = paths
         self.secrets = secrets
@@ -45,7 +46,8 @@ class SshRunner:
 
             state_root = self.paths.root.parent
             self._connections[host] = HostConnection.for_host(
-                self.env, host, state_root=state_root).connect()
+                self.env, host, state_root=state_root
+            ).connect()
         return self._connections[host]
 
     def close(self) -> None:
@@ -53,12 +55,18 @@ class SshRunner:
             conn.close()
         self._connections.clear()
 
-    def _run(self, host: str, command: str, *, user: str | None = None, check: bool = False,
-             timeout: float = 1800.0) -> Any:
+    def _run(
+        self,
+        host: str,
+        command: str,
+        *,
+        user: str | None = None,
+        check: bool = False,
+        timeout: float = 1800.0,
+    ) -> Any:
         real = st.fill_secrets(command, self.secrets)
         echo = self._echo if self._say else None
-        return self._conn(host).run(real, user=user, check=check, timeout=timeout,
-                                    on_output=echo)
+        return self._conn(host).run(real, user=user, check=check, timeout=timeout, on_output=echo)
 
     def _echo(self, stream: str, line: str) -> None:
         if self._say:
@@ -91,15 +99,20 @@ class SshRunner:
         names = " ".join(shlex.quote(n) for n in self.profile.package_names(step.names))
         result = self._run(step.host, f"dpkg-query -W -f='${{Status}}\\n' {names}")
         lines = result.stdout.splitlines()
-        return result.exit_code == 0 and bool(lines) and all(
-            line.strip() == "install ok installed" for line in lines)
+        return (
+            result.exit_code == 0
+            and bool(lines)
+            and all(line.strip() == "install ok installed" for line in lines)
+        )
 
     def _apply_packages(self, step: st.Packages, changed: set[str]) -> tuple[int, list[str]]:
         out: list[str] = []
         if step.host not in self._apt_ready:
             # A fresh host (or a cached root) may have no package lists yet.
-            fresh = self._ok(step.host, "find /var/lib/apt/lists -maxdepth 1 -name '*Packages*'"
-                                        " -mmin -1440 | grep -q .")
+            fresh = self._ok(
+                step.host,
+                "find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 | grep -q .",
+            )
             if not fresh:
                 update = self._run(step.host, "apt-get update -q", timeout=600)
                 out += self._output(update)
@@ -108,24 +121,32 @@ class SshRunner:
             self._apt_ready.add(step.host)
         names = " ".join(shlex.quote(n) for n in self.profile.package_names(step.names))
         options = " ".join(self.profile.apt_options)
-        result = self._run(step.host, f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
-                                      f"{options} {names}", timeout=1800)
+        result = self._run(
+            step.host,
+            f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {options} {names}",
+            timeout=1800,
+        )
         return result.exit_code, out + self._output(result)
 
     # ---- files ------------------------------------------------------------------------------
     def _check_ini_set(self, step: st.IniSet, changed: set[str]) -> bool:
         for section, key, value in step.settings:
-            result = self._run(step.host, f"crudini --get {shlex.quote(step.path)} "
-                                          f"{shlex.quote(section)} {shlex.quote(key)}")
+            result = self._run(
+                step.host,
+                f"crudini --get {shlex.quote(step.path)} {shlex.quote(section)} {shlex.quote(key)}",
+            )
             if result.exit_code != 0 or result.stdout.strip() != st.fill_secrets(
-                    value, self.secrets):
+                value, self.secrets
+            ):
                 return False
         return True
 
     def _apply_ini_set(self, step: st.IniSet, changed: set[str]) -> tuple[int, list[str]]:
         commands = " && ".join(
             f"crudini --set {shlex.quote(step.path)} {shlex.quote(s)} {shlex.quote(k)} "
-            f"{shlex.quote(v)}" for s, k, v in step.settings)
+            f"{shlex.quote(v)}"
+            for s, k, v in step.settings
+        )
         result = self._run(step.host, commands)
         if result.exit_code == 0:
             changed.add(step.path)
@@ -133,22 +154,23 @@ class SshRunner:
 
     def _check_write_file(self, step: st.WriteFile, changed: set[str]) -> bool:
         result = self._run(step.host, f"cat {shlex.quote(step.path)}")
-        return result.exit_code == 0 and result.stdout == st.fill_secrets(step.content,
-                                                                          self.secrets)
+        wanted = st.fill_secrets(step.content, self.secrets)
+        return bool(result.exit_code == 0 and result.stdout == wanted)
 
     def _apply_write_file(self, step: st.WriteFile, changed: set[str]) -> tuple[int, list[str]]:
         self._run(step.host, f"mkdir -p {shlex.quote(str(Path(step.path).parent))}")
-        self._conn(step.host).write_file(step.path, st.fill_secrets(step.content, self.secrets),
-                                         mode=int(step.mode, 8))
+        self._conn(step.host).write_file(
+            step.path, st.fill_secrets(step.content, self.secrets), mode=int(step.mode, 8)
+        )
         changed.add(step.path)
         return 0, [f"wrote {step.path}"]
 
     def _check_replace_line(self, step: st.ReplaceLine, changed: set[str]) -> bool:
-        return self._ok(step.host, f"grep -qxF -- {shlex.quote(step.line)} "
-                                   f"{shlex.quote(step.path)}")
+        return self._ok(
+            step.host, f"grep -qxF -- {shlex.quote(step.line)} {shlex.quote(step.path)}"
+        )
 
-    def _apply_replace_line(self, step: st.ReplaceLine, changed: set[str]
-                            ) -> tuple[int, list[str]]:
+    def _apply_replace_line(self, step: st.ReplaceLine, changed: set[str]) -> tuple[int, list[str]]:
         result = self._run(step.host, step.commands()[0])
         if result.exit_code == 0:
             changed.add(step.path)
@@ -156,49 +178,64 @@ class SshRunner:
 
     # ---- databases and the message queue --------------------------------------------------
     def _check_database(self, step: st.Database, changed: set[str]) -> bool:
-        exists = self._run(step.host, "mysql -N -e \"SELECT COUNT(*) FROM "
-                                      "information_schema.SCHEMATA WHERE SCHEMA_NAME="
-                                      f"'{step.name}'\"")
+        exists = self._run(
+            step.host,
+            'mysql -N -e "SELECT COUNT(*) FROM '
+            "information_schema.SCHEMATA WHERE SCHEMA_NAME="
+            f"'{step.name}'\"",
+        )
         if exists.exit_code != 0 or exists.stdout.strip() != "1":
             return False
         # --password= (not -pSECRET): placeholders are replaced only as whole words.
-        return self._ok(step.host, f"mysql -u {step.user} --password={step.password} "
-                                   f"-h {self.env.controller.name} -e 'SELECT 1' {step.name}")
+        return self._ok(
+            step.host,
+            f"mysql -u {step.user} --password={step.password} "
+            f"-h {self.env.controller.name} -e 'SELECT 1' {step.name}",
+        )
 
     def _apply_database(self, step: st.Database, changed: set[str]) -> tuple[int, list[str]]:
-        sql = (f"CREATE DATABASE IF NOT EXISTS {step.name}; "
-               + " ".join(f"GRANT ALL PRIVILEGES ON {step.name}.* TO '{step.user}'@'{origin}' "
-                          f"IDENTIFIED BY '{step.password}';" for origin in ("localhost", "%")))
+        sql = f"CREATE DATABASE IF NOT EXISTS {step.name}; " + " ".join(
+            f"GRANT ALL PRIVILEGES ON {step.name}.* TO '{step.user}'@'{origin}' "
+            f"IDENTIFIED BY '{step.password}';"
+            for origin in ("localhost", "%")
+        )
         result = self._run(step.host, f"mysql -e {shlex.quote(sql)}")
         return result.exit_code, self._output(result) or [f"database {step.name} ready"]
 
     def _check_probe_database(self, step: st.ProbeDatabase, changed: set[str]) -> bool:
         return False
 
-    def _apply_probe_database(self, step: st.ProbeDatabase, changed: set[str]
-                              ) -> tuple[int, list[str]]:
+    def _apply_probe_database(
+        self, step: st.ProbeDatabase, changed: set[str]
+    ) -> tuple[int, list[str]]:
         url = urlsplit(st.fill_secrets(step.url, self.secrets))
         user, password = unquote(url.username or ""), unquote(url.password or "")
         database = url.path.lstrip("/")
         result = self._conn(step.host).run(
             f"mysql --connect-timeout=5 -h {shlex.quote(url.hostname or 'localhost')} "
             f"-u {shlex.quote(user)} -p{shlex.quote(password)} -e 'SELECT 1' "
-            f"{shlex.quote(database)}", check=False, timeout=30)
+            f"{shlex.quote(database)}",
+            check=False,
+            timeout=30,
+        )
         lines = self._output(result)
         return result.exit_code, lines or [f"{database} answers on {url.hostname}"]
 
     def _check_rabbit_user(self, step: st.RabbitUser, changed: set[str]) -> bool:
-        return self._ok(step.host, f"rabbitmqctl -q authenticate_user {step.user} "
-                                   f"{shlex.quote(step.password)}") and self._ok(
-            step.host, f"rabbitmqctl -q list_user_permissions {step.user} | grep -q '/'")
+        return self._ok(
+            step.host, f"rabbitmqctl -q authenticate_user {step.user} {shlex.quote(step.password)}"
+        ) and self._ok(step.host, f"rabbitmqctl -q list_user_permissions {step.user} | grep -q '/'")
 
-    def _apply_rabbit_user(self, step: st.RabbitUser, changed: set[str]
-                           ) -> tuple[int, list[str]]:
+    def _apply_rabbit_user(self, step: st.RabbitUser, changed: set[str]) -> tuple[int, list[str]]:
         exists = self._ok(step.host, f"rabbitmqctl -q list_users | grep -qw {step.user}")
-        first = (f"rabbitmqctl change_password {step.user} {shlex.quote(step.password)}"
-                 if exists else f"rabbitmqctl add_user {step.user} {shlex.quote(step.password)}")
-        result = self._run(step.host, f"{first} && rabbitmqctl set_permissions {step.user} "
-                                      "'.*' '.*' '.*'")
+        first = (
+            f"rabbitmqctl change_password {step.user} {shlex.quote(step.password)}"
+            if exists
+            else f"rabbitmqctl add_user {step.user} {shlex.quote(step.password)}"
+        )
+        result = self._run(
+            step.host, f"{first} && rabbitmqctl set_permissions {step.user} '.*' '.*' '.*'"
+        )
         return result.exit_code, self._output(result)
 
     # ---- commands and services -------------------------------------------------------------
@@ -211,14 +248,20 @@ class SshRunner:
         if what == "dir-not-empty":
             return self._ok(step.host, f'test -n "$(ls -A {arg} 2>/dev/null)"')
         if what == "db-has-tables":
-            result = self._run(step.host, "mysql -N -e \"SELECT COUNT(*) FROM "
-                                          "information_schema.TABLES WHERE TABLE_SCHEMA="
-                                          f"'{step.done_when.arg}'\"")
+            result = self._run(
+                step.host,
+                'mysql -N -e "SELECT COUNT(*) FROM '
+                "information_schema.TABLES WHERE TABLE_SCHEMA="
+                f"'{step.done_when.arg}'\"",
+            )
             return result.exit_code == 0 and result.stdout.strip() not in ("", "0")
         if what == "keystone-user":
-            result = self._run(step.host, "mysql -N -e \"SELECT COUNT(*) FROM "
-                                          "keystone.local_user WHERE name="
-                                          f"'{step.done_when.arg}'\"")
+            result = self._run(
+                step.host,
+                'mysql -N -e "SELECT COUNT(*) FROM '
+                "keystone.local_user WHERE name="
+                f"'{step.done_when.arg}'\"",
+            )
             return result.exit_code == 0 and result.stdout.strip() not in ("", "0")
         raise InstallError(f"SSH runner cannot check {what!r}", "This is a labkit bug.")
 
@@ -228,8 +271,9 @@ class SshRunner:
 
     def _init_kind(self, host: str) -> str:
         if host not in self._init:
-            self._init[host] = "systemd" if self._ok(host, "test -d /run/systemd/system") \
-                else "sysv"
+            self._init[host] = (
+                "systemd" if self._ok(host, "test -d /run/systemd/system") else "sysv"
+            )
         return self._init[host]
 
     def _running(self, host: str, service: str) -> bool:
@@ -260,9 +304,12 @@ class SshRunner:
             if self._running(step.host, step.name):
                 return 0, out
             time.sleep(1)
-        return 1, [*out, f"{step.name}: no process matching "
-                         f"{self.profile.processes.get(step.name, step.name)!r} after 60 s; "
-                         f"see /var/log/{step.name.split('-')[0]}/ on {step.host}"]
+        return 1, [
+            *out,
+            f"{step.name}: no process matching "
+            f"{self.profile.processes.get(step.name, step.name)!r} after 60 s; "
+            f"see /var/log/{step.name.split('-')[0]}/ on {step.host}",
+        ]
 
     def _apply_wait_http(self, step: st.WaitHttp, changed: set[str]) -> tuple[int, list[str]]:
         # Bounded on both levels: each probe (curl -m 5) and the whole wait. A uwsgi whose
@@ -270,20 +317,21 @@ class SshRunner:
         started = time.monotonic()
         last = ""
         while time.monotonic() - started < step.timeout:
-            result = self._run(step.host, f"curl -s -o /dev/null -w '%{{http_code}}' -m 5 "
-                                          f"{shlex.quote(step.url)}", timeout=30)
+            result = self._run(
+                step.host,
+                f"curl -s -o /dev/null -w '%{{http_code}}' -m 5 {shlex.quote(step.url)}",
+                timeout=30,
+            )
             last = result.stdout.strip()
             if last.isdigit() and 0 < int(last) < 500:
-                return 0, [f"{step.url} answered {last} after "
-                           f"{time.monotonic() - started:.0f} s"]
+                return 0, [f"{step.url} answered {last} after {time.monotonic() - started:.0f} s"]
             time.sleep(2)
         return 1, [f"{step.url} did not answer within {step.timeout:.0f} s (last: {last})"]
 
     # ---- Keystone objects ---------------------------------------------------------------------
     def _admin(self) -> Any:
         ctx_url = f"http://{self.env.controller.address}:5000/v3/"
-        creds = Credentials(ctx_url, "admin", self.secrets["ADMIN_PASS"], "admin",
-                            self.env.region)
+        creds = Credentials(ctx_url, "admin", self.secrets["ADMIN_PASS"], "admin", self.env.region)
         if self._admin_conn is None:
             self._admin_conn = creds.connect()
         return self._admin_conn

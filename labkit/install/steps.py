@@ -18,9 +18,20 @@ from typing import Any, ClassVar
 
 # The Install Guide's password placeholders (Zed "Security" page), plus the lab's own.
 SECRET_NAMES = (
-    "ADMIN_PASS", "DEMO_PASS", "KEYSTONE_DBPASS", "GLANCE_DBPASS", "GLANCE_PASS",
-    "PLACEMENT_DBPASS", "PLACEMENT_PASS", "NOVA_DBPASS", "NOVA_PASS", "NEUTRON_DBPASS",
-    "NEUTRON_PASS", "METADATA_SECRET", "RABBIT_PASS", "DB_ROOT_PASS",
+    "ADMIN_PASS",
+    "DEMO_PASS",
+    "KEYSTONE_DBPASS",
+    "GLANCE_DBPASS",
+    "GLANCE_PASS",
+    "PLACEMENT_DBPASS",
+    "PLACEMENT_PASS",
+    "NOVA_DBPASS",
+    "NOVA_PASS",
+    "NEUTRON_DBPASS",
+    "NEUTRON_PASS",
+    "METADATA_SECRET",
+    "RABBIT_PASS",
+    "DB_ROOT_PASS",
 )
 _SECRET = re.compile(r"\b(" + "|".join(SECRET_NAMES) + r")\b")
 
@@ -88,8 +99,10 @@ class Packages(Step):
     names: tuple[str, ...] = ()
 
     def commands(self) -> list[str]:
-        return ["DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "
-                + " ".join(self.names)]
+        return [
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "
+            + " ".join(self.names)
+        ]
 
 
 @dataclass(frozen=True)
@@ -101,8 +114,10 @@ class IniSet(Step):
     settings: tuple[tuple[str, str, str], ...] = ()
 
     def commands(self) -> list[str]:
-        return [f"crudini --set {self.path} {section} {key} {_quote(value)}"
-                for section, key, value in self.settings]
+        return [
+            f"crudini --set {self.path} {section} {key} {_quote(value)}"
+            for section, key, value in self.settings
+        ]
 
 
 @dataclass(frozen=True)
@@ -113,8 +128,10 @@ class WriteFile(Step):
     mode: str = "0644"
 
     def commands(self) -> list[str]:
-        return [f"cat > {self.path} <<'EOF'\n{self.content.rstrip()}\nEOF",
-                f"chmod {self.mode} {self.path}"]
+        return [
+            f"cat > {self.path} <<'EOF'\n{self.content.rstrip()}\nEOF",
+            f"chmod {self.mode} {self.path}",
+        ]
 
 
 @dataclass(frozen=True)
@@ -173,8 +190,10 @@ class RabbitUser(Step):
     password: str = "RABBIT_PASS"
 
     def commands(self) -> list[str]:
-        return [f"rabbitmqctl add_user {self.user} {self.password}",
-                f'rabbitmqctl set_permissions {self.user} ".*" ".*" ".*"']
+        return [
+            f"rabbitmqctl add_user {self.user} {self.password}",
+            f'rabbitmqctl set_permissions {self.user} ".*" ".*" ".*"',
+        ]
 
 
 @dataclass(frozen=True)
@@ -213,8 +232,10 @@ class WaitHttp(Step):
     timeout: float = 90.0
 
     def commands(self) -> list[str]:
-        return [f"curl -sf -m 5 -o /dev/null {self.url}   # until it answers, "
-                f"at most {self.timeout:.0f} s"]
+        return [
+            f"curl -sf -m 5 -o /dev/null {self.url}   # until it answers, "
+            f"at most {self.timeout:.0f} s"
+        ]
 
 
 @dataclass(frozen=True)
@@ -235,23 +256,41 @@ class IdentityObjects(Step):
     region: str = "RegionOne"
 
     def commands(self) -> list[str]:
-        lines = [f'openstack project create --domain default --description "{d}" {n}'
-                 for n, d in self.projects]
-        lines += [f"openstack user create --domain default --password {p} {n}"
-                  for n, p in self.users]
+        lines = [
+            f'openstack project create --domain default --description "{d}" {n}'
+            for n, d in self.projects
+        ]
+        lines += [
+            f"openstack user create --domain default --password {p} {n}" for n, p in self.users
+        ]
         lines += [f"openstack role create {r}" for r in self.roles]
         lines += [f"openstack role add --project {p} --user {u} {r}" for p, u, r in self.grants]
-        lines += [f'openstack service create --name {n} --description "{d}" {t}'
-                  for n, t, d in self.services]
-        lines += [f"openstack endpoint create --region {self.region} {t} {i} {u}"
-                  for t, i, u in self.endpoints]
+        lines += [
+            f'openstack service create --name {n} --description "{d}" {t}'
+            for n, t, d in self.services
+        ]
+        lines += [
+            f"openstack endpoint create --region {self.region} {t} {i} {u}"
+            for t, i, u in self.endpoints
+        ]
         return lines
 
 
 STEP_KINDS: dict[str, type[Step]] = {
     cls.kind: cls
-    for cls in (Packages, IniSet, WriteFile, ReplaceLine, Database, ProbeDatabase, RabbitUser, Command, Service, WaitHttp,
-                IdentityObjects)
+    for cls in (
+        Packages,
+        IniSet,
+        WriteFile,
+        ReplaceLine,
+        Database,
+        ProbeDatabase,
+        RabbitUser,
+        Command,
+        Service,
+        WaitHttp,
+        IdentityObjects,
+    )
 }
 
 

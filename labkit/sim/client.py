@@ -40,11 +40,26 @@ class SimClient:
     def file(self, host: str, path: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/hosts/{host}/file", params={"path": path}))
 
-    def step(self, host: str, step: dict[str, Any], mode: str, secrets: dict[str, str],
-             changed_paths: set[str]) -> dict[str, Any]:
-        return dict(self._call("POST", f"/hosts/{host}/steps", json={
-            "step": step, "mode": mode, "secrets": secrets,
-            "changed_paths": sorted(changed_paths)}))
+    def step(
+        self,
+        host: str,
+        step: dict[str, Any],
+        mode: str,
+        secrets: dict[str, str],
+        changed_paths: set[str],
+    ) -> dict[str, Any]:
+        return dict(
+            self._call(
+                "POST",
+                f"/hosts/{host}/steps",
+                json={
+                    "step": step,
+                    "mode": mode,
+                    "secrets": secrets,
+                    "changed_paths": sorted(changed_paths),
+                },
+            )
+        )
 
     def service(self, host: str, name: str, action: str) -> dict[str, Any]:
         try:
@@ -53,7 +68,9 @@ class SimClient:
             raise SimNotRunning(self.base_url, self.state_dir) from None
         return dict(response.json())
 
-    def trace(self, request_id: str | None = None, after: int | None = None) -> list[dict[str, Any]]:
+    def trace(
+        self, request_id: str | None = None, after: int | None = None
+    ) -> list[dict[str, Any]]:
         params: dict[str, Any] = {}
         if request_id:
             params["request_id"] = request_id

@@ -55,8 +55,10 @@ def sim_config(env: SimEnv, paths: StatePaths, port: int | None = None) -> SimCo
         network_cidr=env.management_network.cidr,
         network_gateway=env.management_network.gateway,
         guest_pool=env.management_network.guest_pool,
-        hosts=tuple(SimHost(h.name, h.address, tuple(h.roles), h.cpus, h.ram_gb, h.disk_gb)
-                    for h in env.hosts),
+        hosts=tuple(
+            SimHost(h.name, h.address, tuple(h.roles), h.cpus, h.ram_gb, h.disk_gb)
+            for h in env.hosts
+        ),
     )
 
 
@@ -102,8 +104,9 @@ def running(paths: StatePaths) -> SimHandle | None:
     return None
 
 
-def start(env: SimEnv, paths: StatePaths, port: int | None = None,
-          timeout: float = 20.0) -> SimHandle:
+def start(
+    env: SimEnv, paths: StatePaths, port: int | None = None, timeout: float = 20.0
+) -> SimHandle:
     """Start the sim for ``env`` (or return the one already running)."""
     with _locked(paths):
         handle = running(paths)
@@ -116,19 +119,24 @@ def start(env: SimEnv, paths: StatePaths, port: int | None = None,
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "labkit.sim", "serve", "--state-dir", str(paths.root)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=paths.root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=paths.root,
             )
         url = cfg.base_url
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise SimStartFailed(f"the process exited with status {proc.returncode}",
-                                     _tail(log_path))
+                raise SimStartFailed(
+                    f"the process exited with status {proc.returncode}", _tail(log_path)
+                )
             if _answers(url, timeout=0.5):
                 handle = SimHandle(env.name, paths.root, cfg.port, proc.pid)
-                paths.sim_info.write_text(json.dumps(
-                    {"env": env.name, "port": cfg.port, "pid": proc.pid, "url": url}))
+                paths.sim_info.write_text(
+                    json.dumps({"env": env.name, "port": cfg.port, "pid": proc.pid, "url": url})
+                )
                 return handle
             time.sleep(0.05)
         proc.terminate()

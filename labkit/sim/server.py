@@ -30,9 +30,19 @@ def serve(state_dir: Path) -> None:
     config = SimConfig.load(state_dir)
     app = build(config)
     app.runtime.logger("sim").info("sim %s listening on %s", config.env_name, config.base_url)
-    uvicorn.run(app, host=config.bind, port=config.port, log_level="warning",
-                access_log=False, lifespan="on", http="httptools", loop="uvloop",
-                timeout_keep_alive=30, proxy_headers=False, server_header=False)
+    uvicorn.run(
+        app,
+        host=config.bind,
+        port=config.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        http="httptools",
+        loop="uvloop",
+        timeout_keep_alive=30,
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

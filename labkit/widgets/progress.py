@@ -56,7 +56,7 @@ class InstallProgress:
         if self._bar is None:
             self._bar = w.IntProgress(min=0, max=total, description=self.layer)
             self._label = w.Label()
-            display(w.VBox([self._bar, self._label]))
+            display(w.VBox([self._bar, self._label]))  # type: ignore[no-untyped-call]
         self._bar.value = index - (0 if result else 1)
         self._label.value = f"{index}/{total} {step.title} on {step.host}" + (
             "" if result is None else f" - {result.status}")
@@ -67,5 +67,5 @@ class InstallProgress:
         if self._live:
             from IPython.display import clear_output
 
-            clear_output()
+            clear_output()  # type: ignore[no-untyped-call]
             print(results_table(self.layer, results))

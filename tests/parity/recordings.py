@@ -15,14 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PARITY_DIR = Path(os.environ.get("LABKIT_PARITY_DIR", Path(__file__).resolve().parents[3] /
-                                 "shared" / "reference" / "parity"))
+PARITY_DIR = Path(
+    os.environ.get(
+        "LABKIT_PARITY_DIR", Path(__file__).resolve().parents[3] / "shared" / "reference" / "parity"
+    )
+)
 
 _TOKEN = re.compile(r"gAAAAA[A-Za-z0-9_\-]+|<token len=\d+>")
-_UUID = re.compile(r"<uuid:\d+>|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|"
-                   r"\b[0-9a-f]{32}\b")
-_TIME = re.compile(r"<time>|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?|"
-                   r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT")
+_UUID = re.compile(
+    r"<uuid:\d+>|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|"
+    r"\b[0-9a-f]{32}\b"
+)
+_TIME = re.compile(
+    r"<time>|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?|"
+    r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT"
+)
 
 
 def available() -> bool:
@@ -67,8 +74,9 @@ def normalize_text(text: str, bases: dict[str, str]) -> str:
 
 def normalize(value: Any, bases: dict[str, str]) -> Any:
     if isinstance(value, dict):
-        return {k: ("<audit_id>" if k == "audit_ids" else normalize(v, bases))
-                for k, v in value.items()}
+        return {
+            k: ("<audit_id>" if k == "audit_ids" else normalize(v, bases)) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [normalize(v, bases) for v in value]
     if isinstance(value, str):

@@ -33,8 +33,7 @@ LAYERS = [name for name in ("base", "keystone", "glance") if name in install.nam
 
 
 @pytest.fixture(scope="module")
-def real_lab(tmp_path_factory: pytest.TempPathFactory, real_timings: list[str]
-             ) -> Iterator[Lab]:
+def real_lab(tmp_path_factory: pytest.TempPathFactory, real_timings: list[str]) -> Iterator[Lab]:
     env = load_env(ENV_FILE)
     assert isinstance(env, SshEnv) and env.local
     state_root = tmp_path_factory.mktemp("real-install")
@@ -53,11 +52,12 @@ def test_installers_run_layer_by_layer(real_lab: Lab, real_timings: list[str]) -
     for layer in LAYERS:
         started = time.monotonic()
         results = real_lab.install(layer, show=False)
-        real_timings.append(f"install {layer}: {time.monotonic() - started:.1f} s "
-                            f"({sum(r.status == CHANGED for r in results)} steps changed)")
+        real_timings.append(
+            f"install {layer}: {time.monotonic() - started:.1f} s "
+            f"({sum(r.status == CHANGED for r in results)} steps changed)"
+        )
         assert all(r.status in (CHANGED, DONE, VERIFIED) for r in results)
-    real_timings.append(f"hosts up -> all layers: "
-                        f"{time.monotonic() - real_lab.started:.1f} s")  # type: ignore[attr-defined]
+    real_timings.append(f"hosts up -> all layers: {time.monotonic() - real_lab.started:.1f} s")  # type: ignore[attr-defined]
 
 
 def test_a_token_from_the_real_keystone(real_lab: Lab) -> None:
@@ -70,8 +70,13 @@ def test_a_token_from_the_real_keystone(real_lab: Lab) -> None:
 def _osc(real_lab: Lab, command: str, cloud: str = "lab-admin") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     env.update(OS_CLIENT_CONFIG_FILE=str(real_lab.paths.clouds_yaml), OS_CLOUD=cloud)
-    return subprocess.run([str(Path(sys.executable).parent / "openstack"), *command.split()],
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "openstack"), *command.split()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_same_cli_commands_as_on_the_sim(real_lab: Lab) -> None:

@@ -9,7 +9,7 @@ import pytest
 from openstack import exceptions as sdk_exc
 
 
-def test_cli_lists_what_bootstrap_and_the_install_made(osc) -> None:  # noqa: ANN001
+def test_cli_lists_what_bootstrap_and_the_install_made(osc) -> None:
     projects = {p["Name"] for p in json.loads(osc("project list -f json").stdout)}
     assert {"admin", "service", "demo"} <= projects
     catalog = json.loads(osc("catalog list -f json").stdout)
@@ -17,12 +17,13 @@ def test_cli_lists_what_bootstrap_and_the_install_made(osc) -> None:  # noqa: AN
     interfaces = {e["interface"] for e in identity["Endpoints"]}
     assert interfaces == {"public", "internal", "admin"}
     assignments = json.loads(osc("role assignment list --names -f json").stdout)
-    assert {"Role": "admin", "User": "admin@Default", "Project": "admin@Default"}.items() <= \
-        next(a for a in assignments if a["Project"] == "admin@Default").items()
+    assert {"Role": "admin", "User": "admin@Default", "Project": "admin@Default"}.items() <= next(
+        a for a in assignments if a["Project"] == "admin@Default"
+    ).items()
     assert any(a["Role"] == "member" and a["User"] == "demo@Default" for a in assignments)
 
 
-def test_project_lifecycle_and_name_lookup(osc, unique) -> None:  # noqa: ANN001
+def test_project_lifecycle_and_name_lookup(osc, unique) -> None:
     name = unique("proj")
     created = json.loads(osc(f"project create --description first {name} -f json").stdout)
     assert created["domain_id"] == "default" and created["enabled"] is True
@@ -36,7 +37,7 @@ def test_project_lifecycle_and_name_lookup(osc, unique) -> None:  # noqa: ANN001
     assert gone.returncode == 1 and "No Project found" in gone.stderr
 
 
-def test_duplicate_project_is_409_with_keystones_message(admin, unique) -> None:  # noqa: ANN001
+def test_duplicate_project_is_409_with_keystones_message(admin, unique) -> None:
     name = unique("dup")
     project = admin.identity.create_project(name=name, domain_id="default")
     with pytest.raises(sdk_exc.ConflictException) as caught:
@@ -44,31 +45,33 @@ def test_duplicate_project_is_409_with_keystones_message(admin, unique) -> None:
     assert caught.value.details == (
         "Conflict occurred attempting to store project - it is not permitted to have two "
         f"projects with either the same name or same id in the same domain: name is {name}, "
-        f"project id {caught.value.details.rsplit(' ', 1)[1][:-1]}.")
+        f"project id {caught.value.details.rsplit(' ', 1)[1][:-1]}."
+    )
     assert project.id not in caught.value.details  # the id in the message is the new one
 
 
-def test_unknown_project_is_404(admin) -> None:  # noqa: ANN001
+def test_unknown_project_is_404(admin) -> None:
     with pytest.raises(sdk_exc.NotFoundException) as caught:
         admin.identity.get_project("0123456789abcdef0123456789abcdef")
     assert caught.value.details == "Could not find project: 0123456789abcdef0123456789abcdef."
 
 
-def test_project_in_a_missing_domain_is_404(admin, unique) -> None:  # noqa: ANN001
+def test_project_in_a_missing_domain_is_404(admin, unique) -> None:
     with pytest.raises(sdk_exc.NotFoundException) as caught:
         admin.identity.create_project(name=unique("p"), domain_id="nosuchdomain")
     assert caught.value.details == "Could not find domain: nosuchdomain."
 
 
-def test_user_without_name_is_400_with_the_schema_error(admin) -> None:  # noqa: ANN001
-    response = admin.session.post("/users", endpoint_filter={"service_type": "identity"},
-                                  json={"user": {}}, raise_exc=False)
+def test_user_without_name_is_400_with_the_schema_error(admin) -> None:
+    response = admin.session.post(
+        "/users", endpoint_filter={"service_type": "identity"}, json={"user": {}}, raise_exc=False
+    )
     assert response.status_code == 400
     message = response.json()["error"]["message"]
     assert message.startswith("'name' is a required property\n\nFailed validating 'required'")
 
 
-def test_new_user_gets_a_token_after_a_role_is_added(osc, sim_lab, unique) -> None:  # noqa: ANN001
+def test_new_user_gets_a_token_after_a_role_is_added(osc, sim_lab, unique) -> None:
     user, project = unique("u"), unique("p")
     osc(f"project create {project}")
     osc(f"user create --password s3cret --project {project} {user}")
@@ -82,7 +85,7 @@ def test_new_user_gets_a_token_after_a_role_is_added(osc, sim_lab, unique) -> No
     assert set(token.role_names) == {"member", "reader"}  # member implies reader
 
 
-def test_password_change_revokes_old_tokens(sim_lab, admin, unique) -> None:  # noqa: ANN001
+def test_password_change_revokes_old_tokens(sim_lab, admin, unique) -> None:
     from labkit.cloud import Credentials
 
     name = unique("pw")
@@ -92,34 +95,39 @@ def test_password_change_revokes_old_tokens(sim_lab, admin, unique) -> None:  # 
     admin.identity.assign_project_role_to_user(project, user, member)
     old = Credentials(sim_lab.credentials().auth_url, name, "old-pass", "demo").connect()
     old_token = old.session.get_token()
-    old.session.post(sim_lab.credentials().auth_url + f"users/{user.id}/password",
-                     json={"user": {"original_password": "old-pass", "password": "new-pass"}})
+    old.session.post(
+        sim_lab.credentials().auth_url + f"users/{user.id}/password",
+        json={"user": {"original_password": "old-pass", "password": "new-pass"}},
+    )
     url = sim_lab.credentials().auth_url + "projects/" + project.id
-    response = admin.session.get(url, headers={"X-Auth-Token": old_token}, authenticated=False,
-                                 raise_exc=False)
+    response = admin.session.get(
+        url, headers={"X-Auth-Token": old_token}, authenticated=False, raise_exc=False
+    )
     assert response.status_code == 401
     new = Credentials(sim_lab.credentials().auth_url, name, "new-pass", "demo").connect()
     assert new.session.get_token() != old_token
 
 
-def test_disabled_user_cannot_log_in(osc, sim_lab, unique) -> None:  # noqa: ANN001
+def test_disabled_user_cannot_log_in(osc, sim_lab, unique) -> None:
     name = unique("off")
     osc(f"user create --password pw --project demo {name}")
     osc(f"role add --project demo --user {name} member")
     osc(f"user set --disable {name}")
-    result = osc(f"--os-username {name} --os-password pw --os-project-name demo token issue",
-                 check=False)
+    result = osc(
+        f"--os-username {name} --os-password pw --os-project-name demo token issue", check=False
+    )
     assert result.returncode == 1 and "HTTP 401" in result.stderr
 
 
-def test_group_roles_reach_members(osc, sim_lab, unique) -> None:  # noqa: ANN001
+def test_group_roles_reach_members(osc, sim_lab, unique) -> None:
     group, user = unique("g"), unique("gu")
     osc(f"group create {group}")
     osc(f"user create --password pw {user}")
     osc(f"group add user {group} {user}")
     osc(f"role add --project demo --group {group} member")
-    effective = json.loads(osc(f"role assignment list --effective --user {user} --names "
-                               "-f json").stdout)
+    effective = json.loads(
+        osc(f"role assignment list --effective --user {user} --names -f json").stdout
+    )
     assert {a["Role"] for a in effective} == {"member", "reader"}
     from labkit.cloud import Credentials
 
@@ -130,25 +138,24 @@ def test_group_roles_reach_members(osc, sim_lab, unique) -> None:  # noqa: ANN00
     assert f"{user} not in group {group}" in check.stderr
 
 
-def test_implied_roles(osc, unique) -> None:  # noqa: ANN001
+def test_implied_roles(osc, unique) -> None:
     prior, implied = unique("prior"), unique("implied")
     osc(f"role create {prior}")
     osc(f"role create {implied}")
     osc(f"implied role create --implied-role {implied} {prior}")
     rules = json.loads(osc("implied role list -f json").stdout)
-    assert any(r["Prior Role Name"] == prior and r["Implied Role Name"] == implied
-               for r in rules)
+    assert any(r["Prior Role Name"] == prior and r["Implied Role Name"] == implied for r in rules)
     refused = osc(f"implied role create --implied-role admin {prior}", check=False)
     assert refused.returncode == 1 and "cannot be an implied roles" in refused.stderr
 
 
-def test_immutable_bootstrap_roles_cannot_be_deleted(osc) -> None:  # noqa: ANN001
+def test_immutable_bootstrap_roles_cannot_be_deleted(osc) -> None:
     result = osc("role delete reader", check=False)
     assert result.returncode == 1
     assert "Unable to delete immutable role resource" in result.stderr
 
 
-def test_domains(osc, unique) -> None:  # noqa: ANN001
+def test_domains(osc, unique) -> None:
     name = unique("dom")
     osc(f"domain create {name}")
     refused = osc(f"domain delete {name}", check=False)
@@ -156,11 +163,13 @@ def test_domains(osc, unique) -> None:  # noqa: ANN001
     osc(f"domain set --disable {name}")
     osc(f"domain delete {name}")
     duplicate = osc("domain create Default", check=False)
-    assert "it is not permitted to have two projects acting as domains with the same name: " \
-           "Default" in duplicate.stderr
+    assert (
+        "it is not permitted to have two projects acting as domains with the same name: "
+        "Default" in duplicate.stderr
+    )
 
 
-def test_catalog_entries_appear_in_new_tokens(osc, admin, unique) -> None:  # noqa: ANN001
+def test_catalog_entries_appear_in_new_tokens(osc, admin, unique) -> None:
     kind = unique("svc")
     osc(f'service create --name {kind} --description "A test" {kind}')
     osc(f"endpoint create --region RegionOne {kind} public http://example.invalid/{kind}")
@@ -171,17 +180,18 @@ def test_catalog_entries_appear_in_new_tokens(osc, admin, unique) -> None:  # no
     assert bad.returncode == 1 and "Could not find region: NoSuchRegion." in bad.stderr
     service = admin.identity.find_service(kind)
     with pytest.raises(sdk_exc.BadRequestException) as caught:  # the server-side check too
-        admin.identity.create_endpoint(service_id=service.id, interface="public",
-                                       url="http://x", region_id="NoSuchRegion")
-    assert caught.value.details.startswith(
-        "Expecting to find endpoint region_id in region table.")
+        admin.identity.create_endpoint(
+            service_id=service.id, interface="public", url="http://x", region_id="NoSuchRegion"
+        )
+    assert caught.value.details.startswith("Expecting to find endpoint region_id in region table.")
 
 
-def test_member_cannot_create_users_or_list_projects(demo, sim_lab) -> None:  # noqa: ANN001
+def test_member_cannot_create_users_or_list_projects(demo, sim_lab) -> None:
     with pytest.raises(sdk_exc.ForbiddenException) as caught:
         demo.identity.create_user(name="evil", password="x", domain_id="default")
     assert caught.value.details == (
-        "You are not authorized to perform the requested action: identity:create_user.")
+        "You are not authorized to perform the requested action: identity:create_user."
+    )
     with pytest.raises(sdk_exc.ForbiddenException) as listing:
         list(demo.identity.projects())
     assert "identity:list_projects" in listing.value.details
@@ -191,19 +201,25 @@ def test_member_cannot_create_users_or_list_projects(demo, sim_lab) -> None:  # 
     assert demo.identity.get_user(token.user_id).name == "demo"
 
 
-def test_unknown_path_and_method(admin, sim_lab) -> None:  # noqa: ANN001
+def test_unknown_path_and_method(admin, sim_lab) -> None:
     root = sim_lab.credentials().auth_url
     response = admin.session.get(root + "nosuch", raise_exc=False)
     assert response.status_code == 404
-    assert response.json() == {"error": {"code": 404, "message": "The resource could not be "
-                                         "found.", "title": "Not Found"}}
+    assert response.json() == {
+        "error": {"code": 404, "message": "The resource could not be found.", "title": "Not Found"}
+    }
     response = admin.session.put(root + "projects", json={}, raise_exc=False)
     assert response.status_code == 405
 
 
-def test_bad_json_in_a_create_is_400(admin, sim_lab) -> None:  # noqa: ANN001
-    response = admin.session.post(sim_lab.credentials().auth_url + "projects", data=b"{nope",
-                                  headers={"Content-Type": "application/json"}, raise_exc=False)
+def test_bad_json_in_a_create_is_400(admin, sim_lab) -> None:
+    response = admin.session.post(
+        sim_lab.credentials().auth_url + "projects",
+        data=b"{nope",
+        headers={"Content-Type": "application/json"},
+        raise_exc=False,
+    )
     assert response.status_code == 400
     assert response.json()["error"]["message"].startswith(
-        "Expecting to find valid JSON in request body.")
+        "Expecting to find valid JSON in request body."
+    )

@@ -30,10 +30,19 @@ def test_keys_before_any_header_are_default() -> None:
 def test_steps_round_trip_as_json() -> None:
     plan = [
         st.Packages(title="p", host="controller", names=("keystone",)),
-        st.IniSet(title="i", host="controller", path="/etc/k.conf",
-                  settings=(("database", "connection", "x"),)),
-        st.Command(title="c", host="controller", command="keystone-manage db_sync",
-                   user="keystone", done_when=st.Check("db-has-tables", "keystone")),
+        st.IniSet(
+            title="i",
+            host="controller",
+            path="/etc/k.conf",
+            settings=(("database", "connection", "x"),),
+        ),
+        st.Command(
+            title="c",
+            host="controller",
+            command="keystone-manage db_sync",
+            user="keystone",
+            done_when=st.Check("db-has-tables", "keystone"),
+        ),
         st.IdentityObjects(title="o", host="controller", users=(("demo", "DEMO_PASS"),)),
     ]
     for step in plan:
@@ -41,12 +50,16 @@ def test_steps_round_trip_as_json() -> None:
 
 
 def test_commands_read_like_the_install_guide() -> None:
-    db = st.Database(title="d", host="controller", name="keystone", user="keystone",
-                     password="KEYSTONE_DBPASS")
-    assert "GRANT ALL PRIVILEGES ON keystone.* TO 'keystone'@'localhost' IDENTIFIED BY " \
-           "'KEYSTONE_DBPASS';" in db.commands()
-    cmd = st.Command(title="c", host="controller", command="keystone-manage db_sync",
-                     user="keystone")
+    db = st.Database(
+        title="d", host="controller", name="keystone", user="keystone", password="KEYSTONE_DBPASS"
+    )
+    assert (
+        "GRANT ALL PRIVILEGES ON keystone.* TO 'keystone'@'localhost' IDENTIFIED BY "
+        "'KEYSTONE_DBPASS';" in db.commands()
+    )
+    cmd = st.Command(
+        title="c", host="controller", command="keystone-manage db_sync", user="keystone"
+    )
     assert cmd.commands() == ['su -s /bin/sh -c "keystone-manage db_sync" keystone']
 
 

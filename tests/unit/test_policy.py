@@ -6,15 +6,27 @@ import pytest
 
 from labkit.sim.keystone import policy
 
-ADMIN = policy.Credentials("u-admin", frozenset({"admin", "member", "reader"}), project_id="p1",
-                           project_domain_id="default")
-MEMBER = policy.Credentials("u-member", frozenset({"member", "reader"}), project_id="p2",
-                            project_domain_id="default")
+ADMIN = policy.Credentials(
+    "u-admin",
+    frozenset({"admin", "member", "reader"}),
+    project_id="p1",
+    project_domain_id="default",
+)
+MEMBER = policy.Credentials(
+    "u-member", frozenset({"member", "reader"}), project_id="p2", project_domain_id="default"
+)
 SYSTEM_READER = policy.Credentials("u-sys", frozenset({"reader"}), system="all")
 
 
-@pytest.mark.parametrize("rule", ["identity:create_user", "identity:list_projects",
-                                  "identity:create_grant", "identity:list_role_assignments"])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "identity:create_user",
+        "identity:list_projects",
+        "identity:create_grant",
+        "identity:list_role_assignments",
+    ],
+)
 def test_admin_may_and_member_may_not(rule: str) -> None:
     assert policy.enforce(rule, ADMIN)
     assert not policy.enforce(rule, MEMBER)
@@ -34,10 +46,10 @@ def test_system_reader_may_read_but_not_write() -> None:
 
 
 def test_token_subject_may_validate_its_own_token() -> None:
-    assert policy.enforce("identity:validate_token", MEMBER,
-                          {"target.token.user_id": "u-member"})
-    assert not policy.enforce("identity:validate_token", MEMBER,
-                              {"target.token.user_id": "someone-else"})
+    assert policy.enforce("identity:validate_token", MEMBER, {"target.token.user_id": "u-member"})
+    assert not policy.enforce(
+        "identity:validate_token", MEMBER, {"target.token.user_id": "someone-else"}
+    )
 
 
 def test_open_rules_and_literal_checks() -> None:

@@ -26,19 +26,26 @@ class ControlApp(ServiceApp):
 
 def _host(call: Call, host: str) -> None:
     if host not in call.runtime.machines.hosts:
-        raise HttpError(f"no host {host!r}; hosts: {', '.join(call.runtime.machines.hosts)}",
-                        status=404)
+        raise HttpError(
+            f"no host {host!r}; hosts: {', '.join(call.runtime.machines.hosts)}", status=404
+        )
 
 
 @routes.get("/health")
 def health(call: Call) -> Response:
     rt = call.runtime
-    return json_response({
-        "status": "ok", "env": rt.config.env_name, "pid": os.getpid(), "port": rt.config.port,
-        "deterministic": rt.config.deterministic, "internal_errors": rt.internal_errors,
-        "sim_time": rt.now().isoformat(),
-        "services": {f"{s.host}/{s.name}": s.state for s in rt.machines.services()},
-    })
+    return json_response(
+        {
+            "status": "ok",
+            "env": rt.config.env_name,
+            "pid": os.getpid(),
+            "port": rt.config.port,
+            "deterministic": rt.config.deterministic,
+            "internal_errors": rt.internal_errors,
+            "sim_time": rt.now().isoformat(),
+            "services": {f"{s.host}/{s.name}": s.state for s in rt.machines.services()},
+        }
+    )
 
 
 @routes.get("/hosts")
@@ -46,16 +53,31 @@ def hosts(call: Call) -> Response:
     m = call.runtime.machines
     out = []
     for host in call.runtime.config.hosts:
-        out.append({
-            "name": host.name, "address": host.address, "roles": list(host.roles),
-            "cpus": host.cpus, "ram_gb": host.ram_gb, "disk_gb": host.disk_gb,
-            "packages": m.installed(host.name),
-            "services": [{"name": s.name, "state": s.state, "since": s.since,
-                          "detail": s.detail} for s in m.services(host.name)],
-            "databases": m.databases(host.name),
-        })
-    return json_response({"hosts": out, "network": {
-        "cidr": call.runtime.config.network_cidr, "gateway": call.runtime.config.network_gateway}})
+        out.append(
+            {
+                "name": host.name,
+                "address": host.address,
+                "roles": list(host.roles),
+                "cpus": host.cpus,
+                "ram_gb": host.ram_gb,
+                "disk_gb": host.disk_gb,
+                "packages": m.installed(host.name),
+                "services": [
+                    {"name": s.name, "state": s.state, "since": s.since, "detail": s.detail}
+                    for s in m.services(host.name)
+                ],
+                "databases": m.databases(host.name),
+            }
+        )
+    return json_response(
+        {
+            "hosts": out,
+            "network": {
+                "cidr": call.runtime.config.network_cidr,
+                "gateway": call.runtime.config.network_gateway,
+            },
+        }
+    )
 
 
 @routes.get("/hosts/{host}/file")
@@ -73,8 +95,15 @@ def read_file(call: Call, host: str) -> Response:
     stat = target.stat()
     data = target.read_bytes()
     text = data.decode(errors="replace") if len(data) <= 1_000_000 else ""
-    return json_response({"path": path, "kind": "file", "size": stat.st_size,
-                          "mode": oct(stat.st_mode & 0o777), "content": text})
+    return json_response(
+        {
+            "path": path,
+            "kind": "file",
+            "size": stat.st_size,
+            "mode": oct(stat.st_mode & 0o777),
+            "content": text,
+        }
+    )
 
 
 @routes.post("/hosts/{host}/steps")
@@ -93,9 +122,15 @@ def run_step(call: Call, host: str) -> Response:
     if data.get("mode") == "check":
         return json_response({"done": shell.check(step, secrets, changed)})
     outcome = shell.apply(step, secrets, changed)
-    return json_response({"done": outcome.done, "changed": outcome.changed,
-                          "exit_code": outcome.exit_code, "output": outcome.output,
-                          "changed_paths": sorted(changed)})
+    return json_response(
+        {
+            "done": outcome.done,
+            "changed": outcome.changed,
+            "exit_code": outcome.exit_code,
+            "output": outcome.output,
+            "changed_paths": sorted(changed),
+        }
+    )
 
 
 @routes.post("/hosts/{host}/services/{name}/{action}")
@@ -131,9 +166,19 @@ def trace(call: Call) -> Response:
     with call.runtime.db.read() as s:
         rows = list(s.scalars(query.limit(limit)))
     events: list[dict[str, Any]] = [
-        {"id": r.id, "at": r.at, "sim_time": r.sim_time, "request_id": r.request_id,
-         "kind": r.kind, "source": r.source, "target": r.target, "action": r.action,
-         "status": r.status} for r in rows]
+        {
+            "id": r.id,
+            "at": r.at,
+            "sim_time": r.sim_time,
+            "request_id": r.request_id,
+            "kind": r.kind,
+            "source": r.source,
+            "target": r.target,
+            "action": r.action,
+            "status": r.status,
+        }
+        for r in rows
+    ]
     return json_response({"events": events})
 
 

@@ -19,7 +19,7 @@ import re
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +119,7 @@ class Routes:
     def delete(self, template: str) -> Callable[[Handler], Handler]:
         return self._decorator("DELETE", template)
 
-    def __iter__(self) -> Iterable[Route]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Route]:
         return iter(self._routes)
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
@@ -170,7 +170,10 @@ class Call:
     @property
     def root_url(self) -> str:
         """The service's root as the client addressed it, e.g. ``http://127.0.0.1:8642/identity``."""
-        host = self.request.headers.get("host") or f"{self.runtime.config.bind}:{self.runtime.config.port}"
+        host = (
+            self.request.headers.get("host")
+            or f"{self.runtime.config.bind}:{self.runtime.config.port}"
+        )
         return f"{self.request.url.scheme}://{host}{self.service.prefix}"
 
     @property
@@ -185,9 +188,7 @@ class Call:
             raise self.service.bad_json() from None
 
 
-def json_response(
-    data: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         json.dumps(data), status_code=status, headers=headers, media_type="application/json"
     )
@@ -219,22 +220,27 @@ class ServiceApp:
         """Authenticate, parse microversions ... before the handler runs. May raise HttpError."""
 
     def render_error(self, error: HttpError, call: Call) -> Response:
-        return json_response({"error": {"code": error.status, "message": error.message}},
-                             error.status, error.headers)
+        return json_response(
+            {"error": {"code": error.status, "message": error.message}}, error.status, error.headers
+        )
 
     def not_found(self, call: Call) -> HttpError:
         return HttpError("The resource could not be found.", status=404)
 
     def method_not_allowed(self, call: Call, allowed: list[str]) -> HttpError:
-        return HttpError("The method is not allowed for the requested URL.", status=405,
-                         headers={"Allow": ", ".join(sorted(set(allowed)))})
+        return HttpError(
+            "The method is not allowed for the requested URL.",
+            status=405,
+            headers={"Allow": ", ".join(sorted(set(allowed)))},
+        )
 
     def bad_json(self) -> HttpError:
         return HttpError("Malformed request body.", status=400)
 
     def too_large(self, call: Call, limit: int) -> Response:
-        return self.render_error(HttpError(f"Request is too large. Larger than {limit}.",
-                                           status=413), call)
+        return self.render_error(
+            HttpError(f"Request is too large. Larger than {limit}.", status=413), call
+        )
 
     def finish(self, call: Call, response: Response) -> None:
         """Add headers every answer of this service carries."""
@@ -253,13 +259,21 @@ class ServiceApp:
         except Exception:  # a bug in the sim: answer in the service's shape, log loudly
             runtime.record_internal_error(self.name, call, traceback.format_exc())
             response = self.render_error(
-                HttpError("An unexpected error prevented the server from fulfilling your "
-                          "request.", status=500), call)
+                HttpError(
+                    "An unexpected error prevented the server from fulfilling your request.",
+                    status=500,
+                ),
+                call,
+            )
         response.headers.setdefault(self.request_id_header, call.request_id)
         self.finish(call, response)
-        runtime.access_log(self.name, call, response.status_code,
-                           len(getattr(response, "body", b"") or b""),
-                           time.perf_counter() - started)
+        runtime.access_log(
+            self.name,
+            call,
+            response.status_code,
+            len(getattr(response, "body", b"") or b""),
+            time.perf_counter() - started,
+        )
         return response
 
     async def _dispatch(self, call: Call) -> Response:

@@ -13,8 +13,9 @@ _KEY = re.compile(r"^\s*([^#;=\s\[][^=]*?)\s*=")
 def _span(lines: list[str], section: str) -> tuple[int, int] | None:
     """Line range [start, end) of a section's body, or None when the section is absent.
     Keys before any header belong to DEFAULT, as in oslo.config."""
-    headers = [(i, m.group(1).strip()) for i, line in enumerate(lines)
-               if (m := _SECTION.match(line))]
+    headers = [
+        (i, m.group(1).strip()) for i, line in enumerate(lines) if (m := _SECTION.match(line))
+    ]
     for n, (index, name) in enumerate(headers):
         if name == section:
             end = headers[n + 1][0] if n + 1 < len(headers) else len(lines)
@@ -29,7 +30,7 @@ def get(text: str, section: str, key: str) -> str | None:
     span = _span(lines, section)
     if span is None:
         return None
-    for line in lines[span[0]:span[1]]:
+    for line in lines[span[0] : span[1]]:
         found = _KEY.match(line)
         if found and found.group(1).strip() == key:
             return line.split("=", 1)[1].strip()

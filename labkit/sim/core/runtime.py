@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, Integer, MetaData, String, Text, select
+from sqlalchemy import Float, Integer, MetaData, String, Text, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from labkit.sim.core.clock import Clock, RealClock, SteadyClock
@@ -63,7 +63,7 @@ class _SimClockFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
         self._clock = clock
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return self._clock.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
@@ -117,8 +117,11 @@ class Runtime:
         if not self.config.deterministic:
             return
         assert isinstance(self.clock, SteadyClock)
-        values = (("clock", self.clock.ticks), ("ids", self.ids.counter),
-                  ("clean", int(clean_shutdown)))
+        values = (
+            ("clock", self.clock.ticks),
+            ("ids", self.ids.counter),
+            ("clean", int(clean_shutdown)),
+        )
         with self.db.write() as s:
             for name, value in values:
                 row = s.get(Counter, name)
@@ -151,23 +154,54 @@ class Runtime:
                 self._loggers[name] = logger
             return self._loggers[name]
 
-    def access_log(self, service: str, call: Call, status: int, length: int, seconds: float) -> None:
+    def access_log(
+        self, service: str, call: Call, status: int, length: int, seconds: float
+    ) -> None:
         client = call.request.client.host if call.request.client else "-"
         query = f"?{call.request.url.query}" if call.request.url.query else ""
         self.logger(service).info(
             '[%s] %s "%s %s%s" status: %d len: %d time: %.4f',
-            call.request_id, client, call.method, call.path, query, status, length, seconds,
+            call.request_id,
+            client,
+            call.method,
+            call.path,
+            query,
+            status,
+            length,
+            seconds,
         )
-        self.trace(call.request_id, "http", "client", service,
-                   f"{call.method} {call.service.prefix}{call.path}", str(status))
+        self.trace(
+            call.request_id,
+            "http",
+            "client",
+            service,
+            f"{call.method} {call.service.prefix}{call.path}",
+            str(status),
+        )
 
-    def trace(self, request_id: str, kind: str, source: str, target: str, action: str,
-              status: str = "", **detail: Any) -> None:
+    def trace(
+        self,
+        request_id: str,
+        kind: str,
+        source: str,
+        target: str,
+        action: str,
+        status: str = "",
+        **detail: Any,
+    ) -> None:
         """Record one hop. Buffered: a write per request would sit on every request's path;
         :meth:`flush_trace` runs before the trace is read and every half second."""
-        row = {"at": time.time(), "sim_time": self.now().isoformat(), "request_id": request_id,
-               "kind": kind, "source": source, "target": target, "action": action,
-               "status": status, "detail": json.dumps(detail)}
+        row = {
+            "at": time.time(),
+            "sim_time": self.now().isoformat(),
+            "request_id": request_id,
+            "kind": kind,
+            "source": source,
+            "target": target,
+            "action": action,
+            "status": status,
+            "detail": json.dumps(detail),
+        }
         with self._lock:
             self._trace_buffer.append(row)
 
@@ -178,15 +212,17 @@ class Runtime:
             rows, self._trace_buffer = self._trace_buffer, []
         if rows:
             with self.db.write() as s:
-                s.execute(TraceEvent.__table__.insert(), rows)
+                s.execute(insert(TraceEvent), rows)
         self.persist_counters(clean_shutdown)
 
     def record_internal_error(self, service: str, call: Call, text: str) -> None:
         self.internal_errors += 1
-        self.logger(service).error("[%s] unhandled error in %s %s\n%s",
-                                   call.request_id, call.method, call.path, text)
-        self.logger("sim").error("unhandled error in %s %s %s\n%s",
-                                 service, call.method, call.path, text)
+        self.logger(service).error(
+            "[%s] unhandled error in %s %s\n%s", call.request_id, call.method, call.path, text
+        )
+        self.logger("sim").error(
+            "unhandled error in %s %s %s\n%s", service, call.method, call.path, text
+        )
 
     # ---- cross-service hooks ----------------------------------------------------------------
     def register_token_validator(self, validator: TokenValidator) -> None:

@@ -64,7 +64,7 @@ def negotiate(accept: str | None) -> str:
         if q <= 0:
             continue
         for index, offer in enumerate(offers):
-            kind, sub = offer.split("/")
+            kind = offer.split("/")[0]
             if media in (offer, f"{kind}/*", "*/*"):
                 # Higher q wins; among equals the earlier offer (WebOb keeps offer order).
                 specificity = 2 if media == offer else (1 if media.endswith("/*") else 0)
@@ -91,14 +91,20 @@ def body(
     def make(escape: bool) -> str:
         esc = html.escape if escape else (lambda s: s)
         if code == 415:
-            return _UNSUPPORTED_MEDIA_BODY.format(content_type=esc(content_type), detail=esc(detail))
-        return _DEFAULT_BODY.format(explanation=esc(explanation), detail=esc(detail), html_comment="")
+            return _UNSUPPORTED_MEDIA_BODY.format(
+                content_type=esc(content_type), detail=esc(detail)
+            )
+        return _DEFAULT_BODY.format(
+            explanation=esc(explanation), detail=esc(detail), html_comment=""
+        )
 
     if fmt == "application/json":
         return "application/json", json.dumps(
             {"message": make(False), "code": status, "title": title}
         ).encode()
     if fmt == "text/html":
-        return "text/html; charset=UTF-8", _HTML_PAGE.format(status=status, body=make(True)).encode()
+        return "text/html; charset=UTF-8", _HTML_PAGE.format(
+            status=status, body=make(True)
+        ).encode()
     plain = re.sub(r"<[^>]*>", "", make(False))
     return "text/plain; charset=UTF-8", f"{status}\n\n{plain}".encode()

@@ -42,8 +42,7 @@ def create(runtime: Runtime) -> KeystoneApp:
     from labkit.sim.machines.machines import Daemon
 
     machines.daemons["keystone"] = Daemon("keystone", app.host, app.start, app.stop)
-    machines.commands["keystone-manage"] = lambda host, argv, user: keystone_manage(
-        app, host, argv)
+    machines.commands["keystone-manage"] = lambda host, argv, user: keystone_manage(app, host, argv)
     runtime.shell.checks["keystone-user"] = lambda name: _user_exists(app, name)
     return app
 
@@ -58,8 +57,7 @@ def _conf(app: KeystoneApp, host: str) -> KeystoneConf:
 def _user_exists(app: KeystoneApp, name: str) -> bool:
     try:
         conf = _conf(app, app.host)
-        db = app.runtime.machines.open_database(app.host, conf.database_connection,
-                                                m.Base.metadata)
+        db = app.runtime.machines.open_database(app.host, conf.database_connection, m.Base.metadata)
     except Exception:  # no config or database yet: certainly not bootstrapped
         return False
     if not db.tables_exist():
@@ -100,22 +98,37 @@ def keystone_manage(app: KeystoneApp, host: str, argv: list[str]) -> tuple[int, 
     machines = app.runtime.machines
     if args.command in ("fernet_setup", "fernet_rotate"):
         path = machines.path(host, conf.key_repository)
-        lines = manage.fernet_setup(path) if args.command == "fernet_setup" else \
-            manage.fernet_rotate(path)
+        lines = (
+            manage.fernet_setup(path)
+            if args.command == "fernet_setup"
+            else manage.fernet_rotate(path)
+        )
         return 0, lines
     if args.command in ("credential_setup", "credential_rotate"):
         path = machines.path(host, "/etc/keystone/credential-keys/")
-        return 0, manage.fernet_setup(path) if args.command == "credential_setup" else \
-            manage.fernet_rotate(path)
+        return 0, manage.fernet_setup(
+            path
+        ) if args.command == "credential_setup" else manage.fernet_rotate(path)
     db = machines.open_database(host, conf.database_connection, m.Base.metadata)
     if args.command == "db_sync":
         return 0, manage.db_sync(db)
     if not db.tables_exist():
-        return 1, ["sqlalchemy.exc.OperationalError: no such table: project "
-                   "(run keystone-manage db_sync first)"]
-    return 0, manage.bootstrap(db, manage.Bootstrap(
-        password=args.bootstrap_password, admin_url=args.bootstrap_admin_url,
-        internal_url=args.bootstrap_internal_url, public_url=args.bootstrap_public_url,
-        region_id=args.bootstrap_region_id, username=args.bootstrap_username,
-        project_name=args.bootstrap_project_name, rounds=conf.password_hash_rounds,
-    ), app.runtime.ids.hex_id, app.runtime.now().timestamp())
+        return 1, [
+            "sqlalchemy.exc.OperationalError: no such table: project "
+            "(run keystone-manage db_sync first)"
+        ]
+    return 0, manage.bootstrap(
+        db,
+        manage.Bootstrap(
+            password=args.bootstrap_password,
+            admin_url=args.bootstrap_admin_url,
+            internal_url=args.bootstrap_internal_url,
+            public_url=args.bootstrap_public_url,
+            region_id=args.bootstrap_region_id,
+            username=args.bootstrap_username,
+            project_name=args.bootstrap_project_name,
+            rounds=conf.password_hash_rounds,
+        ),
+        app.runtime.ids.hex_id,
+        app.runtime.now().timestamp(),
+    )

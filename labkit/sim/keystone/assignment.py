@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from labkit.sim.keystone import models as m
@@ -49,14 +49,20 @@ def list_roles(s: Session, filters: dict[str, Any]) -> list[m.Role]:
 
 def create_role(s: Session, role_id: str, data: dict[str, Any]) -> m.Role:
     domain_id = data.get("domain_id") or m.NULL_DOMAIN
-    clash = s.scalars(select(m.Role).where(m.Role.name == data["name"],
-                                           m.Role.domain_id == domain_id)).first()
+    clash = s.scalars(
+        select(m.Role).where(m.Role.name == data["name"], m.Role.domain_id == domain_id)
+    ).first()
     if clash is not None:
         where = "" if domain_id == m.NULL_DOMAIN else f" at domain ID {domain_id}"
         raise Conflict.storing("role", f"Duplicate entry found with name {data['name']}{where}")
-    role = m.Role(id=role_id, name=data["name"], domain_id=domain_id,
-                  description=data.get("description"), options=dict(data.get("options") or {}),
-                  extra={k: v for k, v in data.items() if k not in _ROLE_FIELDS})
+    role = m.Role(
+        id=role_id,
+        name=data["name"],
+        domain_id=domain_id,
+        description=data.get("description"),
+        options=dict(data.get("options") or {}),
+        extra={k: v for k, v in data.items() if k not in _ROLE_FIELDS},
+    )
     s.add(role)
     return role
 
@@ -67,10 +73,12 @@ def update_role(s: Session, role: m.Role, data: dict[str, Any]) -> m.Role:
     ):
         raise ForbiddenNotSecurity(
             f"Unable to update immutable role resource: `{role.id}. Set resource option "
-            '"immutable" to false first.')
+            '"immutable" to false first.'
+        )
     if "name" in data and data["name"] != role.name:
-        clash = s.scalars(select(m.Role).where(m.Role.name == data["name"],
-                                               m.Role.domain_id == role.domain_id)).first()
+        clash = s.scalars(
+            select(m.Role).where(m.Role.name == data["name"], m.Role.domain_id == role.domain_id)
+        ).first()
         if clash is not None:
             raise Conflict.storing("role", f"Duplicate entry found with name {data['name']}")
         role.name = data["name"]
@@ -85,10 +93,14 @@ def delete_role(s: Session, role: m.Role) -> None:
     if role.options.get("immutable"):
         raise ForbiddenNotSecurity(
             f"Unable to delete immutable role resource: `{role.id}. Set resource option "
-            '"immutable" to false first.')
-    s.execute(m.Assignment.__table__.delete().where(m.Assignment.role_id == role.id))
-    s.execute(m.ImpliedRole.__table__.delete().where(
-        (m.ImpliedRole.prior_role_id == role.id) | (m.ImpliedRole.implied_role_id == role.id)))
+            '"immutable" to false first.'
+        )
+    s.execute(delete(m.Assignment).where(m.Assignment.role_id == role.id))
+    s.execute(
+        delete(m.ImpliedRole).where(
+            (m.ImpliedRole.prior_role_id == role.id) | (m.ImpliedRole.implied_role_id == role.id)
+        )
+    )
     s.delete(role)
 
 
@@ -114,8 +126,11 @@ def get_implied_role(s: Session, prior: m.Role, implied: m.Role) -> m.ImpliedRol
 
 
 def implied_by(s: Session, prior_id: str) -> list[str]:
-    return list(s.scalars(select(m.ImpliedRole.implied_role_id)
-                          .where(m.ImpliedRole.prior_role_id == prior_id)))
+    return list(
+        s.scalars(
+            select(m.ImpliedRole.implied_role_id).where(m.ImpliedRole.prior_role_id == prior_id)
+        )
+    )
 
 
 def list_inferences(s: Session) -> dict[str, list[str]]:
@@ -162,33 +177,49 @@ def _row(actor: Actor, target: Target, role_id: str, inherited: bool) -> tuple[s
     return (_type(actor, target), actor.id, target.id, role_id, inherited)  # type: ignore[return-value]
 
 
-def create_grant(s: Session, role: m.Role, actor: Actor, target: Target,
-                 inherited: bool = False) -> None:
+def create_grant(
+    s: Session, role: m.Role, actor: Actor, target: Target, inherited: bool = False
+) -> None:
     key = _row(actor, target, role.id, inherited)
     if s.get(m.Assignment, key) is None:  # Keystone is silent about an existing grant
-        s.add(m.Assignment(type=key[0], actor_id=actor.id, target_id=target.id, role_id=role.id,
-                           inherited=inherited))
+        s.add(
+            m.Assignment(
+                type=key[0],
+                actor_id=actor.id,
+                target_id=target.id,
+                role_id=role.id,
+                inherited=inherited,
+            )
+        )
 
 
-def check_grant(s: Session, role: m.Role, actor: Actor, target: Target,
-                inherited: bool = False) -> m.Assignment:
+def check_grant(
+    s: Session, role: m.Role, actor: Actor, target: Target, inherited: bool = False
+) -> m.Assignment:
     row = s.get(m.Assignment, _row(actor, target, role.id, inherited))
     if row is None:
         raise NotFound(
             f"Could not find role assignment with role: {role.id}, user or group: {actor.id}, "
-            f"project, domain, or system: {target.id}.")
+            f"project, domain, or system: {target.id}."
+        )
     return row
 
 
-def delete_grant(s: Session, role: m.Role, actor: Actor, target: Target,
-                 inherited: bool = False) -> None:
+def delete_grant(
+    s: Session, role: m.Role, actor: Actor, target: Target, inherited: bool = False
+) -> None:
     s.delete(check_grant(s, role, actor, target, inherited))
 
 
 def list_grants(s: Session, actor: Actor, target: Target, inherited: bool = False) -> list[m.Role]:
-    role_ids = s.scalars(select(m.Assignment.role_id).where(
-        m.Assignment.type == _type(actor, target), m.Assignment.actor_id == actor.id,
-        m.Assignment.target_id == target.id, m.Assignment.inherited == inherited))
+    role_ids = s.scalars(
+        select(m.Assignment.role_id).where(
+            m.Assignment.type == _type(actor, target),
+            m.Assignment.actor_id == actor.id,
+            m.Assignment.target_id == target.id,
+            m.Assignment.inherited == inherited,
+        )
+    )
     return [r for r in (s.get(m.Role, i) for i in role_ids) if r is not None]
 
 
@@ -232,80 +263,121 @@ def _projects_under(s: Session, parent_id: str) -> list[str]:
     queue = [parent_id]
     while queue:
         current = queue.pop()
-        for child in s.scalars(select(m.Project.id).where(m.Project.parent_id == current,
-                                                          m.Project.id != current)):
+        for child in s.scalars(
+            select(m.Project.id).where(m.Project.parent_id == current, m.Project.id != current)
+        ):
             out.append(child)
             queue.append(child)
     return out
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where an expanded assignment applies, and what it was derived from."""
+
+    project_id: str | None = None
+    domain_id: str | None = None
+    system: str | None = None
+    indirect: tuple[tuple[str, str], ...] = ()
 
 
 def _effective(s: Session, refs: list[AssignmentRef]) -> list[AssignmentRef]:
     """Expand groups into their users, inheritance into projects, roles into implied roles."""
     expanded: list[AssignmentRef] = []
     for ref in refs:
+        actors: list[tuple[str, dict[str, str]]]
         if ref.group_id:
-            members = s.scalars(select(m.Membership.user_id)
-                                .where(m.Membership.group_id == ref.group_id))
+            members = s.scalars(
+                select(m.Membership.user_id).where(m.Membership.group_id == ref.group_id)
+            )
             actors = [(uid, {"group_id": ref.group_id}) for uid in members]
         else:
-            actors = [(ref.user_id, {})]
+            actors = [(ref.user_id or "", {})]
         if ref.inherited_to_projects:
             source = ref.domain_id or ref.project_id or ""
             key = "domain_id" if ref.domain_id else "project_id"
-            targets = [{"project_id": p, "indirect": {key: source}}
-                       for p in _projects_under(s, source)]
+            places = [
+                _Place(project_id=p, indirect=((key, source),)) for p in _projects_under(s, source)
+            ]
         else:
-            targets = [{"project_id": ref.project_id, "domain_id": ref.domain_id,
-                        "system": ref.system, "indirect": {}}]
+            places = [_Place(ref.project_id, ref.domain_id, ref.system)]
         for user_id, via_group in actors:
-            for target in targets:
-                indirect = {**via_group, **target["indirect"]}  # type: ignore[dict-item]
+            for place in places:
                 for role_id, prior in _expand_implied(s, [ref.role_id]):
-                    extra = {"role_id": prior} if prior else {}
-                    expanded.append(AssignmentRef(
-                        role_id=role_id, user_id=user_id, project_id=target.get("project_id"),
-                        domain_id=target.get("domain_id"), system=target.get("system"),
-                        indirect={**indirect, **extra}))
+                    indirect = {**via_group, **dict(place.indirect)}
+                    if prior:
+                        indirect["role_id"] = prior
+                    expanded.append(
+                        AssignmentRef(
+                            role_id=role_id,
+                            user_id=user_id,
+                            project_id=place.project_id,
+                            domain_id=place.domain_id,
+                            system=place.system,
+                            indirect=indirect,
+                        )
+                    )
     return expanded
 
 
-def list_assignments(s: Session, *, role_id: str | None = None, user_id: str | None = None,
-                     group_id: str | None = None, project_id: str | None = None,
-                     domain_id: str | None = None, system: str | None = None,
-                     inherited: bool | None = None, effective: bool = False) -> list[AssignmentRef]:
+def list_assignments(
+    s: Session,
+    *,
+    role_id: str | None = None,
+    user_id: str | None = None,
+    group_id: str | None = None,
+    project_id: str | None = None,
+    domain_id: str | None = None,
+    system: str | None = None,
+    inherited: bool | None = None,
+    effective: bool = False,
+) -> list[AssignmentRef]:
     refs = _direct(s)
     if effective:
         if user_id:  # keep only what can reach this user before expanding
-            groups = set(s.scalars(select(m.Membership.group_id)
-                                   .where(m.Membership.user_id == user_id)))
+            groups = set(
+                s.scalars(select(m.Membership.group_id).where(m.Membership.user_id == user_id))
+            )
             refs = [r for r in refs if r.user_id == user_id or r.group_id in groups]
         refs = _effective(s, refs)
     elif inherited is not None:
         refs = [r for r in refs if r.inherited_to_projects == inherited]
 
     def keep(r: AssignmentRef) -> bool:
-        return all((
-            role_id is None or r.role_id == role_id,
-            user_id is None or r.user_id == user_id,
-            group_id is None or r.group_id == group_id,
-            project_id is None or r.project_id == project_id,
-            domain_id is None or r.domain_id == domain_id,
-            system is None or r.system == system,
-        ))
+        return all(
+            (
+                role_id is None or r.role_id == role_id,
+                user_id is None or r.user_id == user_id,
+                group_id is None or r.group_id == group_id,
+                project_id is None or r.project_id == project_id,
+                domain_id is None or r.domain_id == domain_id,
+                system is None or r.system == system,
+            )
+        )
 
     return [r for r in refs if keep(r)]
 
 
-def effective_role_ids(s: Session, user_id: str, *, project_id: str | None = None,
-                       domain_id: str | None = None, system: bool = False) -> list[str]:
+def effective_role_ids(
+    s: Session,
+    user_id: str,
+    *,
+    project_id: str | None = None,
+    domain_id: str | None = None,
+    system: bool = False,
+) -> list[str]:
     """The roles a token scoped to this target carries, implied ones included.
 
     This runs on every token issue and validation, so it asks only for the assignments that
     can reach this user on this target: their own and their groups', on the target itself,
     plus inherited ones on the project's domain and parent projects.
     """
-    actors = [user_id, *s.scalars(select(m.Membership.group_id)
-                                  .where(m.Membership.user_id == user_id))]
+    actors = [
+        user_id,
+        *s.scalars(select(m.Membership.group_id).where(m.Membership.user_id == user_id)),
+    ]
+    where: ColumnElement[bool]
+    kinds: tuple[str, ...]
     if project_id:
         project = s.get(m.Project, project_id)
         if project is None:
@@ -330,10 +402,15 @@ def effective_role_ids(s: Session, user_id: str, *, project_id: str | None = Non
         kinds = (USER_SYSTEM, GROUP_SYSTEM)
     else:
         return []
-    role_ids = list(dict.fromkeys(s.scalars(
-        select(m.Assignment.role_id).where(m.Assignment.actor_id.in_(actors),
-                                           m.Assignment.type.in_(kinds), where)
-        .order_by(m.Assignment.role_id))))
+    role_ids = list(
+        dict.fromkeys(
+            s.scalars(
+                select(m.Assignment.role_id)
+                .where(m.Assignment.actor_id.in_(actors), m.Assignment.type.in_(kinds), where)
+                .order_by(m.Assignment.role_id)
+            )
+        )
+    )
     return [role_id for role_id, _prior in _expand_implied(s, role_ids)]
 
 

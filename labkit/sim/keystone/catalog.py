@@ -10,15 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from labkit.sim.keystone import models as m
 from labkit.sim.keystone.errors import Conflict, ForbiddenNotSecurity, NotFound, ValidationError
 
 _SERVICE_FIELDS = {"id", "type", "enabled"}
-_ENDPOINT_FIELDS = {"id", "service_id", "interface", "region_id", "region", "url", "enabled",
-                    "legacy_endpoint_id"}
+_ENDPOINT_FIELDS = {
+    "id",
+    "service_id",
+    "interface",
+    "region_id",
+    "region",
+    "url",
+    "enabled",
+    "legacy_endpoint_id",
+}
 
 
 def get_region(s: Session, region_id: str) -> m.Region:
@@ -41,10 +49,12 @@ def create_region(s: Session, region_id: str, data: dict[str, Any]) -> m.Region:
     parent = data.get("parent_region_id")
     if parent and s.get(m.Region, parent) is None:
         raise NotFound.of("region", parent)
-    region = m.Region(id=region_id, description=data.get("description") or "",
-                      parent_region_id=parent,
-                      extra={k: v for k, v in data.items()
-                             if k not in {"id", "description", "parent_region_id"}})
+    region = m.Region(
+        id=region_id,
+        description=data.get("description") or "",
+        parent_region_id=parent,
+        extra={k: v for k, v in data.items() if k not in {"id", "description", "parent_region_id"}},
+    )
     s.add(region)
     return region
 
@@ -56,8 +66,8 @@ def update_region(s: Session, region: m.Region, data: dict[str, Any]) -> m.Regio
         parent = data["parent_region_id"]
         if parent == region.id:
             raise ValidationError(
-                f"The specified parent region {parent} would create a circular region "
-                "hierarchy.")
+                f"The specified parent region {parent} would create a circular region hierarchy."
+            )
         if parent and s.get(m.Region, parent) is None:
             raise NotFound.of("region", parent)
         region.parent_region_id = parent
@@ -70,7 +80,8 @@ def delete_region(s: Session, region: m.Region) -> None:
     if in_use is not None or child is not None:
         raise ForbiddenNotSecurity(
             f"Unable to delete region {region.id} because it or its child regions have "
-            "associated endpoints.")
+            "associated endpoints."
+        )
     s.delete(region)
 
 
@@ -91,9 +102,12 @@ def list_services(s: Session, filters: dict[str, Any]) -> list[m.Service]:
 
 
 def create_service(s: Session, service_id: str, data: dict[str, Any]) -> m.Service:
-    service = m.Service(id=service_id, type=data["type"],
-                        enabled=data.get("enabled", True) is not False,
-                        extra={k: v for k, v in data.items() if k not in _SERVICE_FIELDS})
+    service = m.Service(
+        id=service_id,
+        type=data["type"],
+        enabled=data.get("enabled", True) is not False,
+        extra={k: v for k, v in data.items() if k not in _SERVICE_FIELDS},
+    )
     s.add(service)
     return service
 
@@ -110,7 +124,7 @@ def update_service(s: Session, service: m.Service, data: dict[str, Any]) -> m.Se
 
 
 def delete_service(s: Session, service: m.Service) -> None:
-    s.execute(m.Endpoint.__table__.delete().where(m.Endpoint.service_id == service.id))
+    s.execute(delete(m.Endpoint).where(m.Endpoint.service_id == service.id))
     s.delete(service)
 
 
@@ -143,10 +157,15 @@ def create_endpoint(s: Session, endpoint_id: str, data: dict[str, Any]) -> m.End
     # The v3 API accepts the legacy "region" as an alias of "region_id".
     data = {**data, "region_id": data.get("region_id") or data.get("region")}
     _check_endpoint_refs(s, data)
-    endpoint = m.Endpoint(id=endpoint_id, service_id=data["service_id"],
-                          interface=data["interface"], region_id=data["region_id"],
-                          url=data["url"], enabled=data.get("enabled", True) is not False,
-                          extra={k: v for k, v in data.items() if k not in _ENDPOINT_FIELDS})
+    endpoint = m.Endpoint(
+        id=endpoint_id,
+        service_id=data["service_id"],
+        interface=data["interface"],
+        region_id=data["region_id"],
+        url=data["url"],
+        enabled=data.get("enabled", True) is not False,
+        extra={k: v for k, v in data.items() if k not in _ENDPOINT_FIELDS},
+    )
     s.add(endpoint)
     return endpoint
 
@@ -171,11 +190,13 @@ def v3_catalog(s: Session, project_id: str | None, user_id: str) -> list[dict[st
     """The catalog as a token carries it (``get_v3_catalog`` in Keystone's SQL backend)."""
     values = {"project_id": project_id, "tenant_id": project_id, "user_id": user_id}
     catalog = []
-    services = s.scalars(select(m.Service).where(m.Service.enabled.is_(True))
-                         .order_by(m.Service.id))
+    services = s.scalars(
+        select(m.Service).where(m.Service.enabled.is_(True)).order_by(m.Service.id)
+    )
     endpoints_by_service: dict[str, list[m.Endpoint]] = {}
-    for ep in s.scalars(select(m.Endpoint).where(m.Endpoint.enabled.is_(True))
-                        .order_by(m.Endpoint.id)):
+    for ep in s.scalars(
+        select(m.Endpoint).where(m.Endpoint.enabled.is_(True)).order_by(m.Endpoint.id)
+    ):
         endpoints_by_service.setdefault(ep.service_id, []).append(ep)
     for service in services:
         endpoints = []
@@ -183,10 +204,23 @@ def v3_catalog(s: Session, project_id: str | None, user_id: str) -> list[dict[st
             url = _format_url(ep.url, values)
             if url is None:
                 continue
-            endpoints.append({"id": ep.id, "interface": ep.interface, "region_id": ep.region_id,
-                              "url": url, "region": ep.region_id})
-        catalog.append({"endpoints": endpoints, "id": service.id, "type": service.type,
-                        "name": service.extra.get("name", "")})
+            endpoints.append(
+                {
+                    "id": ep.id,
+                    "interface": ep.interface,
+                    "region_id": ep.region_id,
+                    "url": url,
+                    "region": ep.region_id,
+                }
+            )
+        catalog.append(
+            {
+                "endpoints": endpoints,
+                "id": service.id,
+                "type": service.type,
+                "name": service.extra.get("name", ""),
+            }
+        )
     return catalog
 
 

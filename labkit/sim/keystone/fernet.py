@@ -179,7 +179,9 @@ def _payload_tuple(p: TokenPayload) -> tuple[Any, ...]:
             domain: bytes | str = uuid.UUID(p.domain_id).bytes
         except ValueError:
             if p.domain_id != DEFAULT_DOMAIN_ID:
-                raise ValueError("a non-uuid domain id other than 'default' cannot be packed")
+                raise ValueError(
+                    "a non-uuid domain id other than 'default' cannot be packed"
+                ) from None
             domain = p.domain_id
         return (DOMAIN_SCOPED, user, methods, domain, expires, audits)
     if p.system:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import bcrypt
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from labkit.sim.keystone import models as m
@@ -20,8 +20,16 @@ from labkit.sim.keystone.errors import Conflict, ForbiddenNotSecurity, NotFound,
 MAX_PASSWORD_LENGTH = 4096
 _BCRYPT_MAX_BYTES = 72  # bcrypt only reads this many bytes; passlib truncates silently too
 
-_USER_FIELDS = {"id", "name", "domain_id", "enabled", "password", "default_project_id",
-                "options", "federated"}
+_USER_FIELDS = {
+    "id",
+    "name",
+    "domain_id",
+    "enabled",
+    "password",
+    "default_project_id",
+    "options",
+    "federated",
+}
 _GROUP_FIELDS = {"id", "name", "domain_id", "description"}
 
 
@@ -29,7 +37,8 @@ def hash_password(password: str, rounds: int) -> str:
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ForbiddenNotSecurity(
             f"The password length must be less than or equal to {MAX_PASSWORD_LENGTH}. The "
-            "server could not comply with the request because the password is invalid.")
+            "server could not comply with the request because the password is invalid."
+        )
     secret = password.encode()[:_BCRYPT_MAX_BYTES]
     return bcrypt.hashpw(secret, bcrypt.gensalt(rounds)).decode()
 
@@ -67,21 +76,27 @@ def list_users(s: Session, filters: dict[str, Any]) -> list[m.User]:
     return list(s.scalars(query))
 
 
-def create_user(s: Session, user_id: str, data: dict[str, Any], *, rounds: int,
-                now: float) -> m.User:
+def create_user(
+    s: Session, user_id: str, data: dict[str, Any], *, rounds: int, now: float
+) -> m.User:
     domain_id = data.get("domain_id") or "default"
     if s.get(m.Domain, domain_id) is None:
         raise NotFound.of("domain", domain_id)
-    if s.scalars(select(m.User).where(m.User.name == data["name"],
-                                      m.User.domain_id == domain_id)).first():
+    if s.scalars(
+        select(m.User).where(m.User.name == data["name"], m.User.domain_id == domain_id)
+    ).first():
         raise Conflict.storing(
-            "user", f"Duplicate entry found with name {data['name']} at domain ID {domain_id}")
+            "user", f"Duplicate entry found with name {data['name']} at domain ID {domain_id}"
+        )
     password = data.get("password")
     user = m.User(
-        id=user_id, name=data["name"], domain_id=domain_id,
+        id=user_id,
+        name=data["name"],
+        domain_id=domain_id,
         enabled=data.get("enabled", True) is not False,
         password_hash=hash_password(password, rounds) if password else None,
-        default_project_id=data.get("default_project_id"), created_at=now,
+        default_project_id=data.get("default_project_id"),
+        created_at=now,
         options=dict(data.get("options") or {}),
         extra={k: v for k, v in data.items() if k not in _USER_FIELDS},
     )
@@ -95,11 +110,13 @@ def update_user(s: Session, user: m.User, data: dict[str, Any], *, rounds: int) 
     if "domain_id" in data and data["domain_id"] != user.domain_id:
         raise ValidationError("Cannot change Domain ID")
     if "name" in data and data["name"] != user.name:
-        if s.scalars(select(m.User).where(m.User.name == data["name"],
-                                          m.User.domain_id == user.domain_id)).first():
+        if s.scalars(
+            select(m.User).where(m.User.name == data["name"], m.User.domain_id == user.domain_id)
+        ).first():
             raise Conflict.storing(
-                "user", f"Duplicate entry found with name {data['name']} at domain ID "
-                f"{user.domain_id}")
+                "user",
+                f"Duplicate entry found with name {data['name']} at domain ID {user.domain_id}",
+            )
         user.name = data["name"]
     if "enabled" in data and data["enabled"] is not None:
         user.enabled = bool(data["enabled"])
@@ -116,8 +133,8 @@ def update_user(s: Session, user: m.User, data: dict[str, Any], *, rounds: int) 
 
 
 def delete_user(s: Session, user: m.User) -> None:
-    s.execute(m.Assignment.__table__.delete().where(m.Assignment.actor_id == user.id))
-    s.execute(m.Membership.__table__.delete().where(m.Membership.user_id == user.id))
+    s.execute(delete(m.Assignment).where(m.Assignment.actor_id == user.id))
+    s.execute(delete(m.Membership).where(m.Membership.user_id == user.id))
     s.delete(user)
 
 
@@ -140,13 +157,19 @@ def create_group(s: Session, group_id: str, data: dict[str, Any]) -> m.Group:
     domain_id = data.get("domain_id") or "default"
     if s.get(m.Domain, domain_id) is None:
         raise NotFound.of("domain", domain_id)
-    if s.scalars(select(m.Group).where(m.Group.name == data["name"],
-                                       m.Group.domain_id == domain_id)).first():
+    if s.scalars(
+        select(m.Group).where(m.Group.name == data["name"], m.Group.domain_id == domain_id)
+    ).first():
         raise Conflict.storing(
-            "group", f"Duplicate entry found with name {data['name']} at domain ID {domain_id}")
-    group = m.Group(id=group_id, name=data["name"], domain_id=domain_id,
-                    description=data.get("description") or "",
-                    extra={k: v for k, v in data.items() if k not in _GROUP_FIELDS})
+            "group", f"Duplicate entry found with name {data['name']} at domain ID {domain_id}"
+        )
+    group = m.Group(
+        id=group_id,
+        name=data["name"],
+        domain_id=domain_id,
+        description=data.get("description") or "",
+        extra={k: v for k, v in data.items() if k not in _GROUP_FIELDS},
+    )
     s.add(group)
     return group
 
@@ -155,11 +178,15 @@ def update_group(s: Session, group: m.Group, data: dict[str, Any]) -> m.Group:
     if "domain_id" in data and data["domain_id"] != group.domain_id:
         raise ValidationError("Cannot change Domain ID")
     if "name" in data and data["name"] != group.name:
-        if s.scalars(select(m.Group).where(m.Group.name == data["name"],
-                                           m.Group.domain_id == group.domain_id)).first():
+        if s.scalars(
+            select(m.Group).where(
+                m.Group.name == data["name"], m.Group.domain_id == group.domain_id
+            )
+        ).first():
             raise Conflict.storing(
-                "group", f"Duplicate entry found with name {data['name']} at domain ID "
-                f"{group.domain_id}")
+                "group",
+                f"Duplicate entry found with name {data['name']} at domain ID {group.domain_id}",
+            )
         group.name = data["name"]
     if "description" in data:
         group.description = data["description"] or ""
@@ -167,8 +194,8 @@ def update_group(s: Session, group: m.Group, data: dict[str, Any]) -> m.Group:
 
 
 def delete_group(s: Session, group: m.Group) -> None:
-    s.execute(m.Assignment.__table__.delete().where(m.Assignment.actor_id == group.id))
-    s.execute(m.Membership.__table__.delete().where(m.Membership.group_id == group.id))
+    s.execute(delete(m.Assignment).where(m.Assignment.actor_id == group.id))
+    s.execute(delete(m.Membership).where(m.Membership.group_id == group.id))
     s.delete(group)
 
 
@@ -177,9 +204,14 @@ def group_ids_for_user(s: Session, user_id: str) -> list[str]:
 
 
 def users_in_group(s: Session, group_id: str) -> list[m.User]:
-    return list(s.scalars(
-        select(m.User).join(m.Membership, m.Membership.user_id == m.User.id)
-        .where(m.Membership.group_id == group_id).order_by(m.User.id)))
+    return list(
+        s.scalars(
+            select(m.User)
+            .join(m.Membership, m.Membership.user_id == m.User.id)
+            .where(m.Membership.group_id == group_id)
+            .order_by(m.User.id)
+        )
+    )
 
 
 def add_user_to_group(s: Session, user: m.User, group: m.Group) -> None:

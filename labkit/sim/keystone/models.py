@@ -10,8 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, MetaData, String, Text
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Keystone stores a global role's domain as this sentinel so the unique constraint on
@@ -76,10 +85,12 @@ class Group(Base):
 
 class Membership(Base):
     __tablename__ = "user_group_membership"
-    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    group_id: Mapped[str] = mapped_column(ForeignKey("group.id", ondelete="CASCADE"),
-                                          primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("group.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class Role(Base):
@@ -95,10 +106,12 @@ class Role(Base):
 
 class ImpliedRole(Base):
     __tablename__ = "implied_role"
-    prior_role_id: Mapped[str] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"),
-                                               primary_key=True)
-    implied_role_id: Mapped[str] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"),
-                                                 primary_key=True)
+    prior_role_id: Mapped[str] = mapped_column(
+        ForeignKey("role.id", ondelete="CASCADE"), primary_key=True
+    )
+    implied_role_id: Mapped[str] = mapped_column(
+        ForeignKey("role.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 # Assignment types, as in Keystone's ``assignment`` table.
@@ -116,8 +129,9 @@ class Assignment(Base):
     type: Mapped[str] = mapped_column(String(16), primary_key=True)
     actor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     target_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    role_id: Mapped[str] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    role_id: Mapped[str] = mapped_column(
+        ForeignKey("role.id", ondelete="CASCADE"), primary_key=True
+    )
     inherited: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
 
 

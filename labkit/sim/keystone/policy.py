@@ -55,18 +55,22 @@ RULES: dict[str, str] = {
     "identity:get_auth_projects": "",
     "identity:get_auth_domains": "",
     "identity:get_auth_system": "",
-    "identity:check_token": _either(f"({_SYSTEM_READER}) or rule:token_subject",
-                                    "rule:admin_or_token_subject"),
+    "identity:check_token": _either(
+        f"({_SYSTEM_READER}) or rule:token_subject", "rule:admin_or_token_subject"
+    ),
     "identity:validate_token": _either(
         f"({_SYSTEM_READER}) or rule:service_role or rule:token_subject",
-        "rule:service_admin_or_token_subject"),
-    "identity:revoke_token": _either(f"({_SYSTEM_ADMIN}) or rule:token_subject",
-                                     "rule:admin_or_token_subject"),
+        "rule:service_admin_or_token_subject",
+    ),
+    "identity:revoke_token": _either(
+        f"({_SYSTEM_ADMIN}) or rule:token_subject", "rule:admin_or_token_subject"
+    ),
     # domains
     "identity:get_domain": _either(
         f"({_SYSTEM_READER}) or token.domain.id:%(target.domain.id)s or "
         "token.project.domain.id:%(target.domain.id)s",
-        "rule:admin_required or token.project.domain.id:%(target.domain.id)s"),
+        "rule:admin_required or token.project.domain.id:%(target.domain.id)s",
+    ),
     "identity:list_domains": _sys_reader(),
     "identity:create_domain": _sys_admin(),
     "identity:update_domain": _sys_admin(),
@@ -75,56 +79,77 @@ RULES: dict[str, str] = {
     "identity:get_project": _either(
         f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.project.domain_id)s) or "
         "project_id:%(target.project.id)s",
-        "rule:admin_required or project_id:%(target.project.id)s"),
+        "rule:admin_required or project_id:%(target.project.id)s",
+    ),
     "identity:list_projects": _either(
-        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.domain_id)s)", _ADMIN
+    ),
     "identity:list_user_projects": _either(
         f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.user.domain_id)s) or "
-        "user_id:%(target.user.id)s", "rule:admin_or_owner"),
+        "user_id:%(target.user.id)s",
+        "rule:admin_or_owner",
+    ),
     "identity:create_project": _either(
-        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.project.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.project.domain_id)s)", _ADMIN
+    ),
     "identity:update_project": _either(
-        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.project.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.project.domain_id)s)", _ADMIN
+    ),
     "identity:delete_project": _either(
-        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.project.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.project.domain_id)s)", _ADMIN
+    ),
     "identity:list_project_tags": _either(
         f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.project.domain_id)s) or "
         "project_id:%(target.project.id)s",
-        "rule:admin_required or project_id:%(target.project.id)s"),
+        "rule:admin_required or project_id:%(target.project.id)s",
+    ),
     "identity:update_project_tags": _either(
         f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.project.domain_id)s) or "
-        "(role:admin and project_id:%(target.project.id)s)", _ADMIN),
+        "(role:admin and project_id:%(target.project.id)s)",
+        _ADMIN,
+    ),
     # users
     "identity:get_user": _either(
         f"({_SYSTEM_READER}) or (role:reader and token.domain.id:%(target.user.domain_id)s) or "
-        "user_id:%(target.user.id)s", "rule:admin_or_owner"),
+        "user_id:%(target.user.id)s",
+        "rule:admin_or_owner",
+    ),
     "identity:list_users": _either(
-        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.domain_id)s)", _ADMIN
+    ),
     "identity:create_user": _either(
-        f"({_SYSTEM_ADMIN}) or (role:admin and token.domain.id:%(target.user.domain_id)s)",
-        _ADMIN),
+        f"({_SYSTEM_ADMIN}) or (role:admin and token.domain.id:%(target.user.domain_id)s)", _ADMIN
+    ),
     "identity:update_user": _either(
-        f"({_SYSTEM_ADMIN}) or (role:admin and token.domain.id:%(target.user.domain_id)s)",
-        _ADMIN),
+        f"({_SYSTEM_ADMIN}) or (role:admin and token.domain.id:%(target.user.domain_id)s)", _ADMIN
+    ),
     "identity:delete_user": _either(
-        f"({_SYSTEM_ADMIN}) or (role:admin and token.domain.id:%(target.user.domain_id)s)",
-        _ADMIN),
+        f"({_SYSTEM_ADMIN}) or (role:admin and token.domain.id:%(target.user.domain_id)s)", _ADMIN
+    ),
     "identity:list_groups_for_user": _either(
         f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.user.domain_id)s) or "
-        "user_id:%(user_id)s", "rule:admin_or_owner"),
+        "user_id:%(user_id)s",
+        "rule:admin_or_owner",
+    ),
     # groups
     "identity:get_group": _either(
-        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.group.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.group.domain_id)s)", _ADMIN
+    ),
     "identity:list_groups": _either(
-        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.group.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.group.domain_id)s)", _ADMIN
+    ),
     "identity:create_group": _either(
-        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.group.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.group.domain_id)s)", _ADMIN
+    ),
     "identity:update_group": _either(
-        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.group.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.group.domain_id)s)", _ADMIN
+    ),
     "identity:delete_group": _either(
-        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.group.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.group.domain_id)s)", _ADMIN
+    ),
     "identity:list_users_in_group": _either(
-        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.group.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.group.domain_id)s)", _ADMIN
+    ),
     "identity:add_user_to_group": _sys_admin(),
     "identity:remove_user_from_group": _sys_admin(),
     "identity:check_user_in_group": _sys_reader(),
@@ -154,7 +179,8 @@ RULES: dict[str, str] = {
     "identity:create_system_grant_for_group": _sys_admin(),
     "identity:revoke_system_grant_for_group": _sys_admin(),
     "identity:list_role_assignments": _either(
-        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.domain_id)s)", _ADMIN),
+        f"({_SYSTEM_READER}) or (role:reader and domain_id:%(target.domain_id)s)", _ADMIN
+    ),
     # catalog
     "identity:get_region": "",
     "identity:list_regions": "",
@@ -218,7 +244,7 @@ class _Parser:
     def take(self) -> str:
         token = self.tokens[self.pos]
         self.pos += 1
-        return token
+        return str(token)
 
     def parse(self) -> Any:
         if not self.tokens:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from labkit.sim.keystone import models as m
@@ -12,8 +12,17 @@ from labkit.sim.keystone.errors import Conflict, ForbiddenNotSecurity, NotFound,
 
 DEFAULT_DOMAIN_ID = "default"
 
-_PROJECT_FIELDS = {"name", "description", "enabled", "tags", "options", "domain_id", "parent_id",
-                   "is_domain", "id"}
+_PROJECT_FIELDS = {
+    "name",
+    "description",
+    "enabled",
+    "tags",
+    "options",
+    "domain_id",
+    "parent_id",
+    "is_domain",
+    "id",
+}
 _DOMAIN_FIELDS = {"name", "description", "enabled", "tags", "options", "id"}
 
 
@@ -43,11 +52,16 @@ def list_domains(s: Session, filters: dict[str, Any]) -> list[m.Domain]:
 def create_domain(s: Session, domain_id: str, data: dict[str, Any]) -> m.Domain:
     if s.scalars(select(m.Domain).where(m.Domain.name == data["name"])).first() is not None:
         raise Conflict.storing(
-            "project", "it is not permitted to have two projects acting as domains with the "
-            f"same name: {data['name']}")
+            "project",
+            "it is not permitted to have two projects acting as domains with the "
+            f"same name: {data['name']}",
+        )
     domain = m.Domain(
-        id=domain_id, name=data["name"], description=data.get("description") or "",
-        enabled=data.get("enabled", True) is not False, tags=list(data.get("tags") or []),
+        id=domain_id,
+        name=data["name"],
+        description=data.get("description") or "",
+        enabled=data.get("enabled", True) is not False,
+        tags=list(data.get("tags") or []),
         options=dict(data.get("options") or {}),
         extra={k: v for k, v in data.items() if k not in _DOMAIN_FIELDS},
     )
@@ -62,8 +76,10 @@ def update_domain(s: Session, domain: m.Domain, data: dict[str, Any]) -> m.Domai
         clash = s.scalars(select(m.Domain).where(m.Domain.name == data["name"])).first()
         if clash is not None:
             raise Conflict.storing(
-                "project", "it is not permitted to have two projects acting as domains with "
-                f"the same name: {data['name']}")
+                "project",
+                "it is not permitted to have two projects acting as domains with "
+                f"the same name: {data['name']}",
+            )
         domain.name = data["name"]
     if "description" in data:
         domain.description = data["description"] or ""
@@ -80,7 +96,8 @@ def update_domain(s: Session, domain: m.Domain, data: dict[str, Any]) -> m.Domai
 def delete_domain(s: Session, domain: m.Domain) -> None:
     if domain.enabled:
         raise ForbiddenNotSecurity(
-            "Cannot delete a domain that is enabled, please disable it first.")
+            "Cannot delete a domain that is enabled, please disable it first."
+        )
     if domain.id == DEFAULT_DOMAIN_ID:
         # Keystone refuses too: the default domain holds the service users.
         raise ForbiddenNotSecurity("Cannot delete the default domain.")
@@ -90,7 +107,7 @@ def delete_domain(s: Session, domain: m.Domain) -> None:
         s.delete(user)
     for group in s.scalars(select(m.Group).where(m.Group.domain_id == domain.id)):
         s.delete(group)
-    s.execute(m.Assignment.__table__.delete().where(m.Assignment.target_id == domain.id))
+    s.execute(delete(m.Assignment).where(m.Assignment.target_id == domain.id))
     s.delete(domain)
 
 
@@ -129,7 +146,8 @@ def list_projects(s: Session, filters: dict[str, Any]) -> list[m.Project]:
 def create_project(s: Session, project_id: str, data: dict[str, Any]) -> m.Project:
     if data.get("is_domain"):
         raise ValidationError(
-            "Creating projects acting as domains is not emulated by the sim; use /v3/domains.")
+            "Creating projects acting as domains is not emulated by the sim; use /v3/domains."
+        )
     parent_id = data.get("parent_id")
     domain_id = data.get("domain_id")
     if not domain_id:
@@ -142,11 +160,12 @@ def create_project(s: Session, project_id: str, data: dict[str, Any]) -> m.Proje
         if parent.domain_id != domain.id:
             raise ValidationError(
                 f"Cannot create project, since it specifies its domain_id {domain.id}, but "
-                f"specifies a parent in a different domain ({parent.domain_id}).")
+                f"specifies a parent in a different domain ({parent.domain_id})."
+            )
         if not parent.enabled:
             raise ValidationError(
-                "cannot create a project in a branch containing a disabled project: "
-                f"{parent.id}")
+                f"cannot create a project in a branch containing a disabled project: {parent.id}"
+            )
     else:
         parent_id = domain.id
     clash = s.scalars(
@@ -154,12 +173,19 @@ def create_project(s: Session, project_id: str, data: dict[str, Any]) -> m.Proje
     ).first()
     if clash is not None:
         raise Conflict.storing(
-            "project", "it is not permitted to have two projects with either the same name or "
-            f"same id in the same domain: name is {data['name']}, project id {project_id}")
+            "project",
+            "it is not permitted to have two projects with either the same name or "
+            f"same id in the same domain: name is {data['name']}, project id {project_id}",
+        )
     project = m.Project(
-        id=project_id, name=data["name"], domain_id=domain_id, parent_id=parent_id,
-        description=data.get("description") or "", enabled=data.get("enabled", True) is not False,
-        tags=list(data.get("tags") or []), options=dict(data.get("options") or {}),
+        id=project_id,
+        name=data["name"],
+        domain_id=domain_id,
+        parent_id=parent_id,
+        description=data.get("description") or "",
+        enabled=data.get("enabled", True) is not False,
+        tags=list(data.get("tags") or []),
+        options=dict(data.get("options") or {}),
         extra={k: v for k, v in data.items() if k not in _PROJECT_FIELDS},
     )
     s.add(project)
@@ -176,16 +202,20 @@ def update_project(s: Session, project: m.Project, data: dict[str, Any]) -> m.Pr
     if project.options.get("immutable") and set(data) - {"options"}:
         raise ForbiddenNotSecurity(
             f"Unable to update immutable project resource: `{project.id}. Set resource option "
-            '"immutable" to false first.')
+            '"immutable" to false first.'
+        )
     if "name" in data and data["name"] != project.name:
         clash = s.scalars(
-            select(m.Project).where(m.Project.name == data["name"],
-                                    m.Project.domain_id == project.domain_id)
+            select(m.Project).where(
+                m.Project.name == data["name"], m.Project.domain_id == project.domain_id
+            )
         ).first()
         if clash is not None:
             raise Conflict.storing(
-                "project", "it is not permitted to have two projects with either the same name "
-                f"or same id in the same domain: name is {data['name']}, project id {project.id}")
+                "project",
+                "it is not permitted to have two projects with either the same name "
+                f"or same id in the same domain: name is {data['name']}, project id {project.id}",
+            )
         project.name = data["name"]
     if "description" in data:
         project.description = data["description"] or ""
@@ -206,12 +236,14 @@ def delete_project(s: Session, project: m.Project, cascade: bool = False) -> Non
     if children and not cascade:
         raise ForbiddenNotSecurity(
             f"Cannot delete the project {project.id} since it is not a leaf in the hierarchy. "
-            "Use the cascade option if you want to delete a whole subtree.")
+            "Use the cascade option if you want to delete a whole subtree."
+        )
     if project.options.get("immutable"):
         raise ForbiddenNotSecurity(
             f"Unable to delete immutable project resource: `{project.id}. Set resource option "
-            '"immutable" to false first.')
+            '"immutable" to false first.'
+        )
     for child in children:
         delete_project(s, child, cascade=True)
-    s.execute(m.Assignment.__table__.delete().where(m.Assignment.target_id == project.id))
+    s.execute(delete(m.Assignment).where(m.Assignment.target_id == project.id))
     s.delete(project)

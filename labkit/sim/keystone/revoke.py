@@ -23,22 +23,32 @@ from labkit.sim.keystone.fernet import TokenPayload
 
 
 def revoke_audit_id(s: Session, audit_id: str, now: datetime) -> None:
-    s.add(m.RevocationEvent(audit_id=audit_id, issued_before=now.timestamp(),
-                            revoked_at=now.timestamp()))
+    s.add(
+        m.RevocationEvent(
+            audit_id=audit_id, issued_before=now.timestamp(), revoked_at=now.timestamp()
+        )
+    )
 
 
 def revoke_user(s: Session, user_id: str, now: datetime, project_id: str | None = None) -> None:
-    s.add(m.RevocationEvent(user_id=user_id, project_id=project_id,
-                            issued_before=math.floor(now.timestamp()) - 0.001,
-                            revoked_at=now.timestamp()))
+    s.add(
+        m.RevocationEvent(
+            user_id=user_id,
+            project_id=project_id,
+            issued_before=math.floor(now.timestamp()) - 0.001,
+            revoked_at=now.timestamp(),
+        )
+    )
 
 
 def is_revoked(s: Session, payload: TokenPayload) -> bool:
     issued = payload.issued_at.timestamp() if payload.issued_at else 0.0
-    query = select(m.RevocationEvent).where(or_(
-        m.RevocationEvent.audit_id.in_(payload.audit_ids),
-        m.RevocationEvent.user_id == payload.user_id,
-    ))
+    query = select(m.RevocationEvent).where(
+        or_(
+            m.RevocationEvent.audit_id.in_(payload.audit_ids),
+            m.RevocationEvent.user_id == payload.user_id,
+        )
+    )
     for event in s.scalars(query):
         if event.audit_id is not None:
             return True

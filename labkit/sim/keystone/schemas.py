@@ -23,24 +23,30 @@ _DESCRIPTION = {"type": ["string", "null"]}
 _TAG = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^,/]*$"}
 _TAGS = {"type": "array", "items": _TAG, "required": [], "maxItems": 80, "uniqueItems": True}
 _IMMUTABLE = {"type": ["boolean", "null"], "enum": [True, False, None]}
-_URL = {"type": "string", "minLength": 0, "maxLength": 225,
-        "pattern": "^[a-zA-Z0-9+.-]+:.+"}
+_URL = {"type": "string", "minLength": 0, "maxLength": 225, "pattern": "^[a-zA-Z0-9+.-]+:.+"}
 
 _USER_OPTIONS = {
     "type": "object",
     "properties": {
         name: _NULLABLE_BOOLEAN
         for name in (
-            "ignore_change_password_upon_first_use", "ignore_lockout_failure_attempts",
-            "ignore_password_expiry", "ignore_user_inactivity", "lock_password",
+            "ignore_change_password_upon_first_use",
+            "ignore_lockout_failure_attempts",
+            "ignore_password_expiry",
+            "ignore_user_inactivity",
+            "lock_password",
             "multi_factor_auth_enabled",
         )
     }
     | {
         "multi_factor_auth_rules": {
             "type": ["array", "null"],
-            "items": {"type": "array", "items": {"type": "string"}, "minItems": 1,
-                      "uniqueItems": True},
+            "items": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 1,
+                "uniqueItems": True,
+            },
             "uniqueItems": True,
         }
     },
@@ -62,8 +68,10 @@ _USER_PROPERTIES = {
                     "type": "array",
                     "items": {
                         "type": "object",
-                        "properties": {"protocol_id": {"type": "string"},
-                                       "unique_id": {"type": "string"}},
+                        "properties": {
+                            "protocol_id": {"type": "string"},
+                            "unique_id": {"type": "string"},
+                        },
                         "required": ["protocol_id", "unique_id"],
                     },
                     "minItems": 1,
@@ -79,10 +87,20 @@ _USER_PROPERTIES = {
 
 _OPTIONS_OBJECT = {"type": "object"}
 
-USER_CREATE = {"type": "object", "properties": _USER_PROPERTIES, "options": _OPTIONS_OBJECT,
-               "required": ["name"], "additionalProperties": True}
-USER_UPDATE = {"type": "object", "properties": _USER_PROPERTIES, "options": _OPTIONS_OBJECT,
-               "minProperties": 1, "additionalProperties": True}
+USER_CREATE = {
+    "type": "object",
+    "properties": _USER_PROPERTIES,
+    "options": _OPTIONS_OBJECT,
+    "required": ["name"],
+    "additionalProperties": True,
+}
+USER_UPDATE = {
+    "type": "object",
+    "properties": _USER_PROPERTIES,
+    "options": _OPTIONS_OBJECT,
+    "minProperties": 1,
+    "additionalProperties": True,
+}
 PASSWORD_CHANGE = {
     "type": "object",
     "properties": {"original_password": {"type": "string"}, "password": {"type": "string"}},
@@ -91,13 +109,24 @@ PASSWORD_CHANGE = {
 }
 
 _GROUP_PROPERTIES = {"description": _DESCRIPTION, "domain_id": _ID, "name": _SHORT_NAME}
-GROUP_CREATE = {"type": "object", "properties": _GROUP_PROPERTIES, "required": ["name"],
-                "additionalProperties": True}
-GROUP_UPDATE = {"type": "object", "properties": _GROUP_PROPERTIES, "minProperties": 1,
-                "additionalProperties": True}
+GROUP_CREATE = {
+    "type": "object",
+    "properties": _GROUP_PROPERTIES,
+    "required": ["name"],
+    "additionalProperties": True,
+}
+GROUP_UPDATE = {
+    "type": "object",
+    "properties": _GROUP_PROPERTIES,
+    "minProperties": 1,
+    "additionalProperties": True,
+}
 
-_PROJECT_OPTIONS = {"type": "object", "properties": {"immutable": _IMMUTABLE},
-                    "additionalProperties": False}
+_PROJECT_OPTIONS = {
+    "type": "object",
+    "properties": {"immutable": _IMMUTABLE},
+    "additionalProperties": False,
+}
 _PROJECT_PROPERTIES = {
     "description": _DESCRIPTION,
     "domain_id": _NULLABLE_ID,
@@ -108,40 +137,85 @@ _PROJECT_PROPERTIES = {
     "tags": _TAGS,
     "options": _PROJECT_OPTIONS,
 }
-PROJECT_CREATE = {"type": "object", "properties": _PROJECT_PROPERTIES, "required": ["name"],
-                  "additionalProperties": True}
-PROJECT_UPDATE = {"type": "object", "properties": _PROJECT_PROPERTIES, "minProperties": 1,
-                  "additionalProperties": True}
+PROJECT_CREATE = {
+    "type": "object",
+    "properties": _PROJECT_PROPERTIES,
+    "required": ["name"],
+    "additionalProperties": True,
+}
+PROJECT_UPDATE = {
+    "type": "object",
+    "properties": _PROJECT_PROPERTIES,
+    "minProperties": 1,
+    "additionalProperties": True,
+}
 PROJECT_TAGS = _TAGS
 
-_DOMAIN_PROPERTIES = {"description": _DESCRIPTION, "enabled": _BOOLEAN, "name": _SHORT_NAME,
-                      "tags": _TAGS}
-DOMAIN_CREATE = {"type": "object", "properties": _DOMAIN_PROPERTIES, "required": ["name"],
-                 "additionalProperties": True}
-DOMAIN_UPDATE = {"type": "object", "properties": _DOMAIN_PROPERTIES, "minProperties": 1,
-                 "additionalProperties": True}
+_DOMAIN_PROPERTIES = {
+    "description": _DESCRIPTION,
+    "enabled": _BOOLEAN,
+    "name": _SHORT_NAME,
+    "tags": _TAGS,
+}
+DOMAIN_CREATE = {
+    "type": "object",
+    "properties": _DOMAIN_PROPERTIES,
+    "required": ["name"],
+    "additionalProperties": True,
+}
+DOMAIN_UPDATE = {
+    "type": "object",
+    "properties": _DOMAIN_PROPERTIES,
+    "minProperties": 1,
+    "additionalProperties": True,
+}
 
-_ROLE_OPTIONS = {"type": "object", "properties": {"immutable": _IMMUTABLE},
-                 "additionalProperties": False}
+_ROLE_OPTIONS = {
+    "type": "object",
+    "properties": {"immutable": _IMMUTABLE},
+    "additionalProperties": False,
+}
 _ROLE_PROPERTIES = {"name": _NAME, "description": _DESCRIPTION, "options": _ROLE_OPTIONS}
-ROLE_CREATE = {"type": "object", "properties": _ROLE_PROPERTIES, "required": ["name"],
-               "additionalProperties": True}
-ROLE_UPDATE = {"type": "object", "properties": _ROLE_PROPERTIES, "minProperties": 1,
-               "additionalProperties": True}
+ROLE_CREATE = {
+    "type": "object",
+    "properties": _ROLE_PROPERTIES,
+    "required": ["name"],
+    "additionalProperties": True,
+}
+ROLE_UPDATE = {
+    "type": "object",
+    "properties": _ROLE_PROPERTIES,
+    "minProperties": 1,
+    "additionalProperties": True,
+}
 
-_REGION_PROPERTIES = {"description": _DESCRIPTION, "id": {"type": "string"},
-                      "parent_region_id": {"type": ["string", "null"]}}
-REGION_CREATE = {"type": "object", "properties": _REGION_PROPERTIES,
-                 "additionalProperties": True}
-REGION_UPDATE = {"type": "object", "properties": _REGION_PROPERTIES, "minProperties": 1,
-                 "additionalProperties": True}
+_REGION_PROPERTIES = {
+    "description": _DESCRIPTION,
+    "id": {"type": "string"},
+    "parent_region_id": {"type": ["string", "null"]},
+}
+REGION_CREATE = {"type": "object", "properties": _REGION_PROPERTIES, "additionalProperties": True}
+REGION_UPDATE = {
+    "type": "object",
+    "properties": _REGION_PROPERTIES,
+    "minProperties": 1,
+    "additionalProperties": True,
+}
 
 _SERVICE_TYPE = {"type": "string", "minLength": 1, "maxLength": 255}
 _SERVICE_PROPERTIES = {"enabled": _BOOLEAN, "name": _NAME, "type": _SERVICE_TYPE}
-SERVICE_CREATE = {"type": "object", "properties": _SERVICE_PROPERTIES, "required": ["type"],
-                  "additionalProperties": True}
-SERVICE_UPDATE = {"type": "object", "properties": _SERVICE_PROPERTIES, "minProperties": 1,
-                  "additionalProperties": True}
+SERVICE_CREATE = {
+    "type": "object",
+    "properties": _SERVICE_PROPERTIES,
+    "required": ["type"],
+    "additionalProperties": True,
+}
+SERVICE_UPDATE = {
+    "type": "object",
+    "properties": _SERVICE_PROPERTIES,
+    "minProperties": 1,
+    "additionalProperties": True,
+}
 
 _ENDPOINT_PROPERTIES = {
     "enabled": _BOOLEAN,
@@ -151,14 +225,24 @@ _ENDPOINT_PROPERTIES = {
     "service_id": {"type": "string"},
     "url": _URL,
 }
-ENDPOINT_CREATE = {"type": "object", "properties": _ENDPOINT_PROPERTIES,
-                   "required": ["interface", "service_id", "url"], "additionalProperties": True}
-ENDPOINT_UPDATE = {"type": "object", "properties": _ENDPOINT_PROPERTIES, "minProperties": 1,
-                   "additionalProperties": True}
+ENDPOINT_CREATE = {
+    "type": "object",
+    "properties": _ENDPOINT_PROPERTIES,
+    "required": ["interface", "service_id", "url"],
+    "additionalProperties": True,
+}
+ENDPOINT_UPDATE = {
+    "type": "object",
+    "properties": _ENDPOINT_PROPERTIES,
+    "minProperties": 1,
+    "additionalProperties": True,
+}
 
 # keystone/auth/schema.py token_issue
-_SCOPE_ID_NAME = {"type": "object", "properties": {"id": {"type": "string"},
-                                                   "name": {"type": "string"}}}
+_SCOPE_ID_NAME = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+}
 TOKEN_ISSUE = {
     "type": "object",
     "properties": {
@@ -180,17 +264,25 @@ TOKEN_ISSUE = {
                         }
                     },
                 },
-                "token": {"type": "object", "properties": {"id": {"type": "string"}},
-                          "required": ["id"]},
+                "token": {
+                    "type": "object",
+                    "properties": {"id": {"type": "string"}},
+                    "required": ["id"],
+                },
             },
             "required": ["methods"],
         },
         "scope": {
             "type": ["object", "string"],
             "properties": {
-                "project": {"type": "object",
-                            "properties": {"name": {"type": "string"}, "id": {"type": "string"},
-                                           "domain": _SCOPE_ID_NAME}},
+                "project": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "id": {"type": "string"},
+                        "domain": _SCOPE_ID_NAME,
+                    },
+                },
                 "domain": _SCOPE_ID_NAME,
                 "OS-TRUST:trust": {"type": "object", "properties": {"id": {"type": "string"}}},
                 "system": {"type": "object", "properties": {"all": {"type": "boolean"}}},

@@ -95,16 +95,20 @@ class KeystoneApp(ServiceApp):
             raise RuntimeError(f"Config file not found: {CONF_PATH}")
         conf = KeystoneConf.read(conf_file)
         if conf.token_provider != "fernet":
-            raise RuntimeError(f"token provider {conf.token_provider!r} is not emulated; "
-                               "set [token] provider = fernet")
+            raise RuntimeError(
+                f"token provider {conf.token_provider!r} is not emulated; "
+                "set [token] provider = fernet"
+            )
         db = machines.open_database(self.host, conf.database_connection, models.Base.metadata)
         if not db.tables_exist():
-            raise RuntimeError("the keystone database has no tables: run "
-                               "`keystone-manage db_sync` first")
+            raise RuntimeError(
+                "the keystone database has no tables: run `keystone-manage db_sync` first"
+            )
         keys = KeyRepository(machines.path(self.host, conf.key_repository))
         if not keys.key_numbers():
-            raise RuntimeError("No encryption keys found; run keystone-manage fernet_setup "
-                               "to bootstrap one.")
+            raise RuntimeError(
+                "No encryption keys found; run keystone-manage fernet_setup to bootstrap one."
+            )
         with self._lock:
             self.conf, self.db = conf, db
             self.tokens = TokenProvider(keys, conf.token_expiration)
@@ -125,7 +129,8 @@ class KeystoneApp(ServiceApp):
             return None
         return ServiceUnavailable(
             f"Keystone is not running on {self.host} (sim). Install and start it: run "
-            "notebooks/02-keystone.ipynb or `labkit install sim keystone`.")
+            "notebooks/02-keystone.ipynb or `labkit install sim keystone`."
+        )
 
     def prepare(self, call: Call, route: Route) -> None:
         if getattr(route.handler, "public", False):
@@ -174,8 +179,10 @@ class KeystoneApp(ServiceApp):
     def too_large(self, call: Call, limit: int) -> Response:
         # oslo.middleware's sizelimit answers before Keystone does, in WebOb's shape.
         content_type, body = webob_style.body(
-            413, f"Request is too large. Larger than max_request_body_size ({limit}).",
-            accept=call.headers.get("accept"))
+            413,
+            f"Request is too large. Larger than max_request_body_size ({limit}).",
+            accept=call.headers.get("accept"),
+        )
         return Response(body, status_code=413, media_type=content_type)
 
     def finish(self, call: Call, response: Response) -> None:

@@ -104,8 +104,9 @@ class TokenProvider:
                 raise ValidationError.expecting(method, "identity")
         for method in methods:
             if method not in SUPPORTED_METHODS:
-                raise KeystoneError("Attempted to authenticate with an unsupported method.",
-                                    status=401)
+                raise KeystoneError(
+                    "Attempted to authenticate with an unsupported method.", status=401
+                )
         scope = self._scope(s, auth.get("scope"))
         user: m.User | None = None
         expires_at: datetime | None = None
@@ -125,7 +126,8 @@ class TokenProvider:
             user_id=user.id,
             methods=sorted(set(methods), key=methods.index),
             expires_at=(expires_at or now + timedelta(seconds=self.expiration)).replace(
-                microsecond=0),
+                microsecond=0
+            ),
             audit_ids=[_random_audit_id(), *audit_ids],
             project_id=scope.get("project_id"),
             domain_id=scope.get("domain_id"),
@@ -142,12 +144,15 @@ class TokenProvider:
             return {}
         if not isinstance(scope, dict):
             raise ValidationError.expecting(
-                "system, project, domain, OS-TRUST:trust or unscoped", "scope")
-        keys = [k for k in ("project", "domain", "unscoped", "system", "OS-TRUST:trust")
-                if k in scope]
+                "system, project, domain, OS-TRUST:trust or unscoped", "scope"
+            )
+        keys = [
+            k for k in ("project", "domain", "unscoped", "system", "OS-TRUST:trust") if k in scope
+        ]
         if len(keys) != 1:
             raise ValidationError.expecting(
-                "system, project, domain, OS-TRUST:trust or unscoped", "scope")
+                "system, project, domain, OS-TRUST:trust or unscoped", "scope"
+            )
         kind = keys[0]
         if kind == "system":
             return {"system": "all"}
@@ -200,20 +205,24 @@ class TokenProvider:
             raise Unauthorized() from None
         if not identity.check_password(str(info.get("password", "")), user.password_hash):
             raise Unauthorized()
-        domain = s.get(m.Domain, user.domain_id)
-        if not user.enabled or domain is None or not domain.enabled:
+        user_domain = s.get(m.Domain, user.domain_id)
+        if not user.enabled or user_domain is None or not user_domain.enabled:
             raise Unauthorized()
         return user
 
-    def _token_method(self, s: Session, data: dict[str, Any], auth: dict[str, Any],
-                      now: datetime) -> Token:
+    def _token_method(
+        self, s: Session, data: dict[str, Any], auth: dict[str, Any], now: datetime
+    ) -> Token:
         parent = self.validate(s, data["id"], now)
-        wants = auth.get("scope") if isinstance(auth.get("scope"), dict) else {}
+        scope = auth.get("scope")
+        wants: dict[str, Any] = scope if isinstance(scope, dict) else {}
         if parent.system and ("project" in wants or "domain" in wants):
             raise KeystoneError(
                 "You are not authorized to perform the requested action: Using a "
                 "system-scoped token to create a project-scoped or domain-scoped token is not "
-                "allowed..", status=403)
+                "allowed..",
+                status=403,
+            )
         return parent
 
     @staticmethod
@@ -236,8 +245,8 @@ class TokenProvider:
             return self.keys.crypto()
         except KeysNotFound:
             raise KeystoneError(
-                "An unexpected error prevented the server from fulfilling your request.",
-                status=500) from None
+                "An unexpected error prevented the server from fulfilling your request.", status=500
+            ) from None
 
     def decode(self, token_id: str) -> TokenPayload:
         try:
@@ -266,17 +275,26 @@ class TokenProvider:
         user_domain = resource.get_domain(s, user.domain_id)
         if not user.enabled or not user_domain.enabled:
             raise Unauthorized()
-        token = Token(id=token_id, payload=payload, user={
-            "domain": {"id": user_domain.id, "name": user_domain.name},
-            "id": user.id, "name": user.name, "password_expires_at": None,
-        })
+        token = Token(
+            id=token_id,
+            payload=payload,
+            user={
+                "domain": {"id": user_domain.id, "name": user_domain.name},
+                "id": user.id,
+                "name": user.name,
+                "password_expires_at": None,
+            },
+        )
         if payload.project_id:
             project = resource.get_project(s, payload.project_id)
             project_domain = resource.get_domain(s, project.domain_id)
             if not project.enabled or not project_domain.enabled:
                 raise Unauthorized()
-            token.project = {"domain": {"id": project_domain.id, "name": project_domain.name},
-                             "id": project.id, "name": project.name}
+            token.project = {
+                "domain": {"id": project_domain.id, "name": project_domain.name},
+                "id": project.id,
+                "name": project.name,
+            }
             role_ids = assignment.effective_role_ids(s, user.id, project_id=project.id)
         elif payload.domain_id:
             domain = resource.get_domain(s, payload.domain_id)
@@ -291,8 +309,11 @@ class TokenProvider:
             role_ids = []
         roles = {r.id: r for r in s.scalars(select(m.Role).where(m.Role.id.in_(role_ids)))}
         # Domain-specific roles are never placed in tokens (Keystone strips them).
-        token.roles = [{"id": roles[rid].id, "name": roles[rid].name} for rid in role_ids
-                       if rid in roles and roles[rid].domain_id == m.NULL_DOMAIN]
+        token.roles = [
+            {"id": roles[rid].id, "name": roles[rid].name}
+            for rid in role_ids
+            if rid in roles and roles[rid].domain_id == m.NULL_DOMAIN
+        ]
         return token
 
     # ---- rendering and revoking ---------------------------------------------------------
@@ -330,24 +351,29 @@ def _check_names_present(auth: dict[str, Any]) -> None:
     user = auth["identity"].get("password", {}).get("user")
     if user is not None:
         if "id" not in user and "name" not in user:
-            raise ValidationError("Invalid input for field identity/password/user: id or name "
-                                  "must be present.")
+            raise ValidationError(
+                "Invalid input for field identity/password/user: id or name must be present."
+            )
         domain = user.get("domain")
         if domain is not None and "id" not in domain and "name" not in domain:
-            raise ValidationError("Invalid input for field identity/password/user/domain: id "
-                                  "or name must be present.")
+            raise ValidationError(
+                "Invalid input for field identity/password/user/domain: id or name must be present."
+            )
     scope = auth.get("scope")
     if isinstance(scope, dict):
         project = scope.get("project")
         if project is not None:
             if "id" not in project and "name" not in project:
                 raise ValidationError(
-                    "Invalid input for field scope/project: id or name must be present.")
+                    "Invalid input for field scope/project: id or name must be present."
+                )
             domain = project.get("domain")
             if domain is not None and "id" not in domain and "name" not in domain:
-                raise ValidationError("Invalid input for field scope/project/domain: id or "
-                                      "name must be present.")
+                raise ValidationError(
+                    "Invalid input for field scope/project/domain: id or name must be present."
+                )
         domain = scope.get("domain")
         if domain is not None and "id" not in domain and "name" not in domain:
             raise ValidationError(
-                "Invalid input for field scope/domain: id or name must be present.")
+                "Invalid input for field scope/domain: id or name must be present."
+            )

@@ -13,38 +13,71 @@ def _link(root: str, kind: str, ident: str) -> dict[str, str]:
 
 
 def domain(d: m.Domain, root: str) -> dict[str, Any]:
-    return {"id": d.id, "name": d.name, "description": d.description, "enabled": d.enabled,
-            "tags": d.tags, "options": d.options, **d.extra,
-            "links": _link(root, "domains", d.id)}
+    return {
+        "id": d.id,
+        "name": d.name,
+        "description": d.description,
+        "enabled": d.enabled,
+        "tags": d.tags,
+        "options": d.options,
+        **d.extra,
+        "links": _link(root, "domains", d.id),
+    }
 
 
 def project(p: m.Project, root: str) -> dict[str, Any]:
-    return {"id": p.id, "name": p.name, "domain_id": p.domain_id,
-            "description": p.description, "enabled": p.enabled, "parent_id": p.parent_id,
-            "is_domain": False, "tags": p.tags, "options": p.options, **p.extra,
-            "links": _link(root, "projects", p.id)}
+    return {
+        "id": p.id,
+        "name": p.name,
+        "domain_id": p.domain_id,
+        "description": p.description,
+        "enabled": p.enabled,
+        "parent_id": p.parent_id,
+        "is_domain": False,
+        "tags": p.tags,
+        "options": p.options,
+        **p.extra,
+        "links": _link(root, "projects", p.id),
+    }
 
 
 def user(u: m.User, root: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": u.id, "name": u.name, "domain_id": u.domain_id,
-                           "enabled": u.enabled}
+    out: dict[str, Any] = {
+        "id": u.id,
+        "name": u.name,
+        "domain_id": u.domain_id,
+        "enabled": u.enabled,
+    }
     if u.default_project_id:
         out["default_project_id"] = u.default_project_id
     out.update(u.extra)
-    out.update({"password_expires_at": None, "options": u.options,
-                "links": _link(root, "users", u.id)})
+    out.update(
+        {"password_expires_at": None, "options": u.options, "links": _link(root, "users", u.id)}
+    )
     return out
 
 
 def group(g: m.Group, root: str) -> dict[str, Any]:
-    return {"id": g.id, "name": g.name, "domain_id": g.domain_id,
-            "description": g.description, **g.extra, "links": _link(root, "groups", g.id)}
+    return {
+        "id": g.id,
+        "name": g.name,
+        "domain_id": g.domain_id,
+        "description": g.description,
+        **g.extra,
+        "links": _link(root, "groups", g.id),
+    }
 
 
 def role(r: m.Role, root: str) -> dict[str, Any]:
-    return {"id": r.id, "name": r.name, "domain_id": role_domain(r),
-            "description": r.description, "options": r.options, **r.extra,
-            "links": _link(root, "roles", r.id)}
+    return {
+        "id": r.id,
+        "name": r.name,
+        "domain_id": role_domain(r),
+        "description": r.description,
+        "options": r.options,
+        **r.extra,
+        "links": _link(root, "roles", r.id),
+    }
 
 
 def role_ref(r: m.Role, root: str) -> dict[str, Any]:
@@ -53,19 +86,37 @@ def role_ref(r: m.Role, root: str) -> dict[str, Any]:
 
 
 def region(r: m.Region, root: str) -> dict[str, Any]:
-    return {"id": r.id, "description": r.description, "parent_region_id": r.parent_region_id,
-            **r.extra, "links": _link(root, "regions", r.id)}
+    return {
+        "id": r.id,
+        "description": r.description,
+        "parent_region_id": r.parent_region_id,
+        **r.extra,
+        "links": _link(root, "regions", r.id),
+    }
 
 
 def service(sv: m.Service, root: str) -> dict[str, Any]:
-    return {**sv.extra, "id": sv.id, "type": sv.type, "enabled": sv.enabled,
-            "links": _link(root, "services", sv.id)}
+    return {
+        **sv.extra,
+        "id": sv.id,
+        "type": sv.type,
+        "enabled": sv.enabled,
+        "links": _link(root, "services", sv.id),
+    }
 
 
 def endpoint(e: m.Endpoint, root: str) -> dict[str, Any]:
-    return {"id": e.id, "interface": e.interface, "region_id": e.region_id,
-            "service_id": e.service_id, "url": e.url, "enabled": e.enabled,
-            "region": e.region_id, **e.extra, "links": _link(root, "endpoints", e.id)}
+    return {
+        "id": e.id,
+        "interface": e.interface,
+        "region_id": e.region_id,
+        "service_id": e.service_id,
+        "url": e.url,
+        "enabled": e.enabled,
+        "region": e.region_id,
+        **e.extra,
+        "links": _link(root, "endpoints", e.id),
+    }
 
 
 def collection(key: str, items: list[dict[str, Any]], self_url: str) -> dict[str, Any]:

@@ -97,10 +97,12 @@ class Machines:
         new = [p for p in todo if p.name not in have]
         if not new:
             return [f"{n} is already the newest version ({have[n]})." for n in names]
-        out = [f"The following NEW packages will be installed:",
-               "  " + " ".join(p.name for p in new),
-               f"0 upgraded, {len(new)} newly installed, 0 to remove and 0 not upgraded.",
-               f"Need to get {sum(p.size_kb for p in new) // 1024 or 1} MB of archives."]
+        out = [
+            "The following NEW packages will be installed:",
+            "  " + " ".join(p.name for p in new),
+            f"0 upgraded, {len(new)} newly installed, 0 to remove and 0 not upgraded.",
+            f"Need to get {sum(p.size_kb for p in new) // 1024 or 1} MB of archives.",
+        ]
         now = self.runtime.now().isoformat()
         with self.db.write() as s:
             for package in new:
@@ -110,8 +112,11 @@ class Machines:
                 for service in package.services:
                     if s.get(mm.ServiceState, (host, service)) is None:
                         s.add(mm.ServiceState(host=host, name=service, state="stopped"))
-                s.add(mm.InstalledPackage(host=host, name=package.name, version=package.version,
-                                          installed_at=now))
+                s.add(
+                    mm.InstalledPackage(
+                        host=host, name=package.name, version=package.version, installed_at=now
+                    )
+                )
                 out.append(f"Setting up {package.name} ({package.version}) ...")
                 if package.services:
                     out.append("invoke-rc.d: could not determine current runlevel")
@@ -132,8 +137,9 @@ class Machines:
 
     def is_running(self, name: str, host: str | None = None) -> bool:
         with self.db.read() as s:
-            query = select(mm.ServiceState).where(mm.ServiceState.name == name,
-                                                  mm.ServiceState.state == "running")
+            query = select(mm.ServiceState).where(
+                mm.ServiceState.name == name, mm.ServiceState.state == "running"
+            )
             if host:
                 query = query.where(mm.ServiceState.host == host)
             return s.scalars(query).first() is not None
@@ -199,16 +205,22 @@ class Machines:
 
     def has_grant(self, host: str, database: str, user: str, password: str) -> bool:
         with self.db.read() as s:
-            rows = s.scalars(select(mm.SqlGrant).where(
-                mm.SqlGrant.host == host, mm.SqlGrant.database == database,
-                mm.SqlGrant.user == user))
+            rows = s.scalars(
+                select(mm.SqlGrant).where(
+                    mm.SqlGrant.host == host,
+                    mm.SqlGrant.database == database,
+                    mm.SqlGrant.user == user,
+                )
+            )
             origins = {r.origin: r.password for r in rows}
         return origins.get("localhost") == password and origins.get("%") == password
 
     def create_database(self, host: str, name: str, user: str, password: str) -> list[str]:
         if not self.is_running("mariadb", host):
-            raise RuntimeError("ERROR 2002 (HY000): Can't connect to local server through "
-                               "socket '/run/mysqld/mysqld.sock' (2)")
+            raise RuntimeError(
+                "ERROR 2002 (HY000): Can't connect to local server through "
+                "socket '/run/mysqld/mysqld.sock' (2)"
+            )
         out = []
         with self.db.write() as s:
             if s.get(mm.SqlDatabase, (host, name)) is None:
@@ -217,17 +229,24 @@ class Machines:
             for origin in ("localhost", "%"):
                 row = s.get(mm.SqlGrant, (host, name, user, origin))
                 if row is None:
-                    s.add(mm.SqlGrant(host=host, database=name, user=user, origin=origin,
-                                      password=password))
+                    s.add(
+                        mm.SqlGrant(
+                            host=host, database=name, user=user, origin=origin, password=password
+                        )
+                    )
                 else:
                     row.password = password
-                out.append(f"Query OK, 0 rows affected -- GRANT ALL PRIVILEGES ON {name}.* TO "
-                           f"'{user}'@'{origin}'")
+                out.append(
+                    f"Query OK, 0 rows affected -- GRANT ALL PRIVILEGES ON {name}.* TO "
+                    f"'{user}'@'{origin}'"
+                )
         return out
 
     def _bind_address(self, host: str) -> str:
-        for path in ("/etc/mysql/mariadb.conf.d/99-openstack.cnf",
-                     "/etc/mysql/mariadb.conf.d/50-server.cnf"):
+        for path in (
+            "/etc/mysql/mariadb.conf.d/99-openstack.cnf",
+            "/etc/mysql/mariadb.conf.d/50-server.cnf",
+        ):
             text = self.read(host, path)
             if text and (value := ini.get(text, "mysqld", "bind-address")):
                 return value
@@ -244,14 +263,18 @@ class Machines:
         db_name = parts.path.lstrip("/").split("?")[0]
         user, password = unquote(parts.username or ""), unquote(parts.password or "")
         target = parts.hostname or "localhost"
-        db_host = self.resolve_host(target) or (from_host if target in ("localhost", "127.0.0.1")
-                                                else None)
-        refused = (f"(pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on "
-                   f"'{target}' ([Errno 111] Connection refused)\")")
+        db_host = self.resolve_host(target) or (
+            from_host if target in ("localhost", "127.0.0.1") else None
+        )
+        refused = (
+            f"(pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on "
+            f"'{target}' ([Errno 111] Connection refused)\")"
+        )
         if db_host is None:
             raise DatabaseUnreachable(
                 f"(pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on "
-                f"'{target}' ([Errno -2] Name or service not known)\")")
+                f"'{target}' ([Errno -2] Name or service not known)\")"
+            )
         if not self.is_running("mariadb", db_host):
             raise DatabaseUnreachable(refused)
         bind = self._bind_address(db_host)
@@ -262,21 +285,25 @@ class Machines:
             if not self._user_exists(db_host, user, password):
                 raise DatabaseUnreachable(self._denied(user, from_host))
             raise DatabaseUnreachable(
-                f"(pymysql.err.OperationalError) (1049, \"Unknown database '{db_name}'\")")
+                f"(pymysql.err.OperationalError) (1049, \"Unknown database '{db_name}'\")"
+            )
         if not self.has_grant(db_host, db_name, user, password):
             raise DatabaseUnreachable(self._denied(user, from_host))
         return Database(self.runtime.state_dir / "mysql" / db_host / f"{db_name}.db", metadata)
 
     def _user_exists(self, host: str, user: str, password: str) -> bool:
         with self.db.read() as s:
-            rows = s.scalars(select(mm.SqlGrant).where(mm.SqlGrant.host == host,
-                                                       mm.SqlGrant.user == user))
+            rows = s.scalars(
+                select(mm.SqlGrant).where(mm.SqlGrant.host == host, mm.SqlGrant.user == user)
+            )
             return any(r.password == password for r in rows)
 
     @staticmethod
     def _denied(user: str, from_host: str) -> str:
-        return (f"(pymysql.err.OperationalError) (1045, \"Access denied for user "
-                f"'{user}'@'{from_host}' (using password: YES)\")")
+        return (
+            f'(pymysql.err.OperationalError) (1045, "Access denied for user '
+            f"'{user}'@'{from_host}' (using password: YES)\")"
+        )
 
     # ---- RabbitMQ -----------------------------------------------------------------------------
     def rabbit_user(self, host: str, user: str) -> mm.RabbitAccount | None:
@@ -285,18 +312,27 @@ class Machines:
 
     def add_rabbit_user(self, host: str, user: str, password: str) -> list[str]:
         if not self.is_running("rabbitmq-server", host):
-            raise RuntimeError(f"Error: unable to perform an operation on node 'rabbit@{host}'. "
-                               "Please see diagnostics information and suggestions below.")
+            raise RuntimeError(
+                f"Error: unable to perform an operation on node 'rabbit@{host}'. "
+                "Please see diagnostics information and suggestions below."
+            )
         with self.db.write() as s:
             row = s.get(mm.RabbitAccount, (host, user))
             if row is None:
-                s.add(mm.RabbitAccount(host=host, user=user, password=password,
-                                       permissions=".* .* .*"))
-                return [f'Adding user "{user}" ...',
-                        f'Setting permissions for user "{user}" in vhost "/" ...']
+                s.add(
+                    mm.RabbitAccount(
+                        host=host, user=user, password=password, permissions=".* .* .*"
+                    )
+                )
+                return [
+                    f'Adding user "{user}" ...',
+                    f'Setting permissions for user "{user}" in vhost "/" ...',
+                ]
             row.password, row.permissions = password, ".* .* .*"
-            return [f'Changing password for user "{user}" ...',
-                    f'Setting permissions for user "{user}" in vhost "/" ...']
+            return [
+                f'Changing password for user "{user}" ...',
+                f'Setting permissions for user "{user}" in vhost "/" ...',
+            ]
 
 
 _SAFE = re.compile(r"^[\w./-]+$")

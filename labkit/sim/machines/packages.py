@@ -119,35 +119,72 @@ flavor = keystone
 conversion_format = raw
 """
 
-KNOWN: dict[str, Package] = {p.name: p for p in [
-    Package("chrony", "4.3-2+deb12u1", {"/etc/chrony/chrony.conf": _CHRONY_CONF}, ("chrony",),
-            size_kb=650),
-    Package("mariadb-server", "1:10.11.6-0+deb12u1",
-            {"/etc/mysql/mariadb.conf.d/50-server.cnf": _MARIADB_SERVER_CNF}, ("mariadb",),
-            depends=("mariadb-client",), size_kb=20000),
-    Package("mariadb-client", "1:10.11.6-0+deb12u1", size_kb=9000),
-    Package("python3-pymysql", "1.0.2-2", size_kb=250),
-    Package("rabbitmq-server", "3.10.8-1.1", services=("rabbitmq-server",),
-            depends=("erlang-base",), size_kb=16000),
-    Package("erlang-base", "1:25.2.3+dfsg-1", size_kb=30000),
-    Package("memcached", "1.6.18-1", {"/etc/memcached.conf": _MEMCACHED_CONF}, ("memcached",),
-            size_kb=400),
-    Package("python3-memcache", "1.59-7", size_kb=60),
-    Package("python3-openstackclient", "6.0.0-4", depends=("python3-openstacksdk",),
-            size_kb=3500),
-    Package("python3-openstacksdk", "0.101.0-2", size_kb=6000),
-    Package("crudini", "0.9.3-4", size_kb=60),
-    Package("keystone", "2:22.0.0-2",
-            {"/etc/keystone/keystone.conf": _KEYSTONE_CONF,
-             "/etc/keystone/keystone-uwsgi.ini": _KEYSTONE_UWSGI},
-            ("keystone",), depends=("python3-keystone",), size_kb=900),
-    Package("python3-keystone", "2:22.0.0-2", size_kb=9000),
-    Package("glance", "2:25.0.0-2", depends=("glance-api", "glance-common"), size_kb=40),
-    Package("glance-api", "2:25.0.0-2", {"/etc/glance/glance-api.conf": _GLANCE_API_CONF},
-            ("glance-api",), depends=("glance-common",), size_kb=600),
-    Package("glance-common", "2:25.0.0-2", depends=("python3-glance",), size_kb=300),
-    Package("python3-glance", "2:25.0.0-2", size_kb=8000),
-]}
+KNOWN: dict[str, Package] = {
+    p.name: p
+    for p in [
+        Package(
+            "chrony",
+            "4.3-2+deb12u1",
+            {"/etc/chrony/chrony.conf": _CHRONY_CONF},
+            ("chrony",),
+            size_kb=650,
+        ),
+        Package(
+            "mariadb-server",
+            "1:10.11.6-0+deb12u1",
+            {"/etc/mysql/mariadb.conf.d/50-server.cnf": _MARIADB_SERVER_CNF},
+            ("mariadb",),
+            depends=("mariadb-client",),
+            size_kb=20000,
+        ),
+        Package("mariadb-client", "1:10.11.6-0+deb12u1", size_kb=9000),
+        Package("python3-pymysql", "1.0.2-2", size_kb=250),
+        Package(
+            "rabbitmq-server",
+            "3.10.8-1.1",
+            services=("rabbitmq-server",),
+            depends=("erlang-base",),
+            size_kb=16000,
+        ),
+        Package("erlang-base", "1:25.2.3+dfsg-1", size_kb=30000),
+        Package(
+            "memcached",
+            "1.6.18-1",
+            {"/etc/memcached.conf": _MEMCACHED_CONF},
+            ("memcached",),
+            size_kb=400,
+        ),
+        Package("python3-memcache", "1.59-7", size_kb=60),
+        Package(
+            "python3-openstackclient", "6.0.0-4", depends=("python3-openstacksdk",), size_kb=3500
+        ),
+        Package("python3-openstacksdk", "0.101.0-2", size_kb=6000),
+        Package("crudini", "0.9.3-4", size_kb=60),
+        Package(
+            "keystone",
+            "2:22.0.0-2",
+            {
+                "/etc/keystone/keystone.conf": _KEYSTONE_CONF,
+                "/etc/keystone/keystone-uwsgi.ini": _KEYSTONE_UWSGI,
+            },
+            ("keystone",),
+            depends=("python3-keystone",),
+            size_kb=900,
+        ),
+        Package("python3-keystone", "2:22.0.0-2", size_kb=9000),
+        Package("glance", "2:25.0.0-2", depends=("glance-api", "glance-common"), size_kb=40),
+        Package(
+            "glance-api",
+            "2:25.0.0-2",
+            {"/etc/glance/glance-api.conf": _GLANCE_API_CONF},
+            ("glance-api",),
+            depends=("glance-common",),
+            size_kb=600,
+        ),
+        Package("glance-common", "2:25.0.0-2", depends=("python3-glance",), size_kb=300),
+        Package("python3-glance", "2:25.0.0-2", size_kb=8000),
+    ]
+}
 
 
 def resolve(names: tuple[str, ...]) -> list[Package]:

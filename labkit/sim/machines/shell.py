@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 import shlex
 import sqlite3
-from urllib.parse import urlsplit
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from sqlalchemy import MetaData
 
@@ -61,35 +61,47 @@ class Shell:
         except StepFailed as failed:
             return Outcome(changed=False, exit_code=failed.exit_code, output=failed.output)
 
-    def _dispatch(self, step: st.Step, secrets: dict[str, str], changed: set[str],
-                  apply: bool) -> Outcome:
+    def _dispatch(
+        self, step: st.Step, secrets: dict[str, str], changed: set[str], apply: bool
+    ) -> Outcome:
         handler = {
-            st.Packages: self._packages, st.IniSet: self._ini, st.WriteFile: self._file,
-            st.ReplaceLine: self._replace_line, st.ProbeDatabase: self._probe_database,
-            st.Database: self._database, st.RabbitUser: self._rabbit, st.Command: self._command,
+            st.Packages: self._packages,
+            st.IniSet: self._ini,
+            st.WriteFile: self._file,
+            st.ReplaceLine: self._replace_line,
+            st.ProbeDatabase: self._probe_database,
+            st.Database: self._database,
+            st.RabbitUser: self._rabbit,
+            st.Command: self._command,
             st.Service: self._service,
         }.get(type(step))
         if handler is None:
             raise StepFailed(2, [f"{step.kind} steps are run by labkit itself, not on a host"])
-        return handler(step, secrets, changed, apply)  # type: ignore[operator]
+        outcome: Outcome = handler(step, secrets, changed, apply)  # type: ignore[operator]
+        return outcome
 
     # ---- step kinds ---------------------------------------------------------------------------
-    def _packages(self, step: st.Packages, secrets: dict[str, str], changed: set[str],
-                  apply: bool) -> Outcome:
+    def _packages(
+        self, step: st.Packages, secrets: dict[str, str], changed: set[str], apply: bool
+    ) -> Outcome:
         have = self.m.installed(step.host)
         if all(n in have for n in step.names):
-            return Outcome(done=True, output=[f"{n} is already the newest version ({have[n]})."
-                                              for n in step.names])
+            return Outcome(
+                done=True,
+                output=[f"{n} is already the newest version ({have[n]})." for n in step.names],
+            )
         if not apply:
             return Outcome(done=False)
         try:
             return Outcome(changed=True, output=self.m.install(step.host, step.names))
         except KeyError as exc:
-            raise StepFailed(100, ["Reading package lists... Done",
-                                   f"E: Unable to locate package {exc.args[0]}"]) from None
+            raise StepFailed(
+                100, ["Reading package lists... Done", f"E: Unable to locate package {exc.args[0]}"]
+            ) from None
 
-    def _ini(self, step: st.IniSet, secrets: dict[str, str], changed: set[str],
-             apply: bool) -> Outcome:
+    def _ini(
+        self, step: st.IniSet, secrets: dict[str, str], changed: set[str], apply: bool
+    ) -> Outcome:
         self._safe(step.path)
         text = self.m.read(step.host, step.path) or ""
         wanted = [(s, k, st.fill_secrets(v, secrets)) for s, k, v in step.settings]
@@ -103,8 +115,9 @@ class Shell:
         changed.add(step.path)
         return Outcome(changed=True)
 
-    def _file(self, step: st.WriteFile, secrets: dict[str, str], changed: set[str],
-              apply: bool) -> Outcome:
+    def _file(
+        self, step: st.WriteFile, secrets: dict[str, str], changed: set[str], apply: bool
+    ) -> Outcome:
         self._safe(step.path)
         content = st.fill_secrets(step.content, secrets)
         if self.m.read(step.host, step.path) == content:
@@ -115,8 +128,9 @@ class Shell:
         changed.add(step.path)
         return Outcome(changed=True)
 
-    def _replace_line(self, step: st.ReplaceLine, secrets: dict[str, str], changed: set[str],
-                      apply: bool) -> Outcome:
+    def _replace_line(
+        self, step: st.ReplaceLine, secrets: dict[str, str], changed: set[str], apply: bool
+    ) -> Outcome:
         self._safe(step.path)
         text = self.m.read(step.host, step.path)
         if text is None:
@@ -132,22 +146,27 @@ class Shell:
         changed.add(step.path)
         return Outcome(changed=True)
 
-    def _database(self, step: st.Database, secrets: dict[str, str], changed: set[str],
-                  apply: bool) -> Outcome:
+    def _database(
+        self, step: st.Database, secrets: dict[str, str], changed: set[str], apply: bool
+    ) -> Outcome:
         password = st.fill_secrets(step.password, secrets)
         if step.name in self.m.databases(step.host) and self.m.has_grant(
-                step.host, step.name, step.user, password):
+            step.host, step.name, step.user, password
+        ):
             return Outcome(done=True)
         if not apply:
             return Outcome(done=False)
         try:
-            return Outcome(changed=True, output=self.m.create_database(
-                step.host, step.name, step.user, password))
+            return Outcome(
+                changed=True,
+                output=self.m.create_database(step.host, step.name, step.user, password),
+            )
         except RuntimeError as exc:
             raise StepFailed(1, [str(exc)]) from None
 
-    def _probe_database(self, step: st.ProbeDatabase, secrets: dict[str, str],
-                        changed: set[str], apply: bool) -> Outcome:
+    def _probe_database(
+        self, step: st.ProbeDatabase, secrets: dict[str, str], changed: set[str], apply: bool
+    ) -> Outcome:
         if not apply:
             return Outcome(done=False)  # a probe always runs
         url = st.fill_secrets(step.url, secrets)
@@ -157,8 +176,9 @@ class Shell:
             raise StepFailed(1, [str(exc)]) from None
         return Outcome(changed=False, output=[f"{urlsplit(url).path.lstrip('/')} answers"])
 
-    def _rabbit(self, step: st.RabbitUser, secrets: dict[str, str], changed: set[str],
-                apply: bool) -> Outcome:
+    def _rabbit(
+        self, step: st.RabbitUser, secrets: dict[str, str], changed: set[str], apply: bool
+    ) -> Outcome:
         password = st.fill_secrets(step.password, secrets)
         account = self.m.rabbit_user(step.host, step.user)
         if account is not None and account.password == password and account.permissions:
@@ -166,13 +186,15 @@ class Shell:
         if not apply:
             return Outcome(done=False)
         try:
-            return Outcome(changed=True, output=self.m.add_rabbit_user(step.host, step.user,
-                                                                       password))
+            return Outcome(
+                changed=True, output=self.m.add_rabbit_user(step.host, step.user, password)
+            )
         except RuntimeError as exc:
             raise StepFailed(69, [str(exc)]) from None
 
-    def _service(self, step: st.Service, secrets: dict[str, str], changed: set[str],
-                 apply: bool) -> Outcome:
+    def _service(
+        self, step: st.Service, secrets: dict[str, str], changed: set[str], apply: bool
+    ) -> Outcome:
         state = self.m.service_state(step.host, step.name)
         must_restart = state == "running" and bool(set(step.restart_on) & changed)
         if state == "running" and not must_restart:
@@ -180,13 +202,15 @@ class Shell:
         if not apply:
             return Outcome(done=False)
         try:
-            return Outcome(changed=True, output=self.m.start(step.host, step.name,
-                                                             restart=must_restart))
+            return Outcome(
+                changed=True, output=self.m.start(step.host, step.name, restart=must_restart)
+            )
         except RuntimeError as exc:
             raise StepFailed(1, [f"Starting {step.name}: failed!", str(exc)]) from None
 
-    def _command(self, step: st.Command, secrets: dict[str, str], changed: set[str],
-                 apply: bool) -> Outcome:
+    def _command(
+        self, step: st.Command, secrets: dict[str, str], changed: set[str], apply: bool
+    ) -> Outcome:
         if step.done_when.what != "never" and self._condition(step.host, step.done_when):
             return Outcome(done=True, output=[f"already done: {step.done_when.describe()}"])
         if not apply:
@@ -196,8 +220,13 @@ class Shell:
             raise StepFailed(2, ["empty command"])
         handler = self.m.commands.get(argv[0])
         if handler is None:
-            raise StepFailed(127, [f"sh: 1: {argv[0]}: not found (the sim knows: "
-                                   f"{', '.join(sorted(self.m.commands))})"])
+            raise StepFailed(
+                127,
+                [
+                    f"sh: 1: {argv[0]}: not found (the sim knows: "
+                    f"{', '.join(sorted(self.m.commands))})"
+                ],
+            )
         installed = self.m.installed(step.host)
         owner = {"keystone-manage": "keystone", "glance-manage": "glance-common"}.get(argv[0])
         if owner and owner not in installed:
@@ -206,8 +235,13 @@ class Shell:
             code, lines = handler(step.host, argv, step.user)
         except DatabaseUnreachable as exc:
             # oslo.db retries for ~100 s before giving up; the sim says so and gives up at once.
-            raise StepFailed(1, ["oslo_db.exception.DBConnectionError: " + str(exc),
-                                 "(a real host retries 10 x 10 s before this error)"]) from None
+            raise StepFailed(
+                1,
+                [
+                    "oslo_db.exception.DBConnectionError: " + str(exc),
+                    "(a real host retries 10 x 10 s before this error)",
+                ],
+            ) from None
         if code != 0:
             raise StepFailed(code, lines)
         return Outcome(changed=True, output=lines)

@@ -15,8 +15,9 @@ def ks(call: Call) -> KeystoneApp:
     return call.service
 
 
-def filters(call: Call, names: tuple[str, ...], booleans: tuple[str, ...] = ("enabled",)
-            ) -> dict[str, Any]:
+def filters(
+    call: Call, names: tuple[str, ...], booleans: tuple[str, ...] = ("enabled",)
+) -> dict[str, Any]:
     """Query-string filters Keystone honours for a collection (others are ignored)."""
     out: dict[str, Any] = {}
     for name in names:

@@ -24,16 +24,20 @@ def _version(root: str) -> dict[str, Any]:
         "status": "stable",
         "updated": VERSION_UPDATED,
         "links": [{"rel": "self", "href": f"{root}/v3/"}],
-        "media-types": [{"base": "application/json",
-                         "type": "application/vnd.openstack.identity-v3+json"}],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
+        ],
     }
 
 
 @routes.get("/")
 @public
 def versions(call: Call) -> Response:
-    return json_response({"versions": {"values": [_version(call.root_url)]}}, 300,
-                         {"Location": f"{call.root_url}/v3/"})
+    return json_response(
+        {"versions": {"values": [_version(call.root_url)]}},
+        300,
+        {"Location": f"{call.root_url}/v3/"},
+    )
 
 
 @routes.get("/v3")
@@ -90,8 +94,9 @@ def validate_token(call: Call) -> Response:
 def check_token(call: Call) -> Response:
     enforce(call, "identity:check_token", _subject_target(call))
     token = _subject(call)
-    return Response(b"", status_code=200, media_type="application/json",
-                    headers={"X-Subject-Token": token.id})
+    return Response(
+        b"", status_code=200, media_type="application/json", headers={"X-Subject-Token": token.id}
+    )
 
 
 @routes.delete("/v3/auth/tokens")
@@ -114,8 +119,9 @@ def auth_catalog(call: Call) -> Response:
     ks = _ks(call)
     with ks.session() as s:
         entries = catalog.v3_catalog(s, token.project_id, token.user_id)
-    return json_response({"catalog": entries,
-                          "links": {"self": f"{call.root_url}/v3/auth/catalog"}})
+    return json_response(
+        {"catalog": entries, "links": {"self": f"{call.root_url}/v3/auth/catalog"}}
+    )
 
 
 def _user_projects(call: Call) -> list[m.Project]:
@@ -142,13 +148,22 @@ def user_projects(call: Call, user_id: str) -> Response:
         from labkit.sim.keystone import identity
 
         user = identity.get_user(s, user_id)
-        enforce(call, "identity:list_user_projects",
-                {"user_id": user.id, "target.user.id": user.id,
-                 "target.user.domain_id": user.domain_id})
+        enforce(
+            call,
+            "identity:list_user_projects",
+            {
+                "user_id": user.id,
+                "target.user.id": user.id,
+                "target.user.domain_id": user.domain_id,
+            },
+        )
         refs = assignment.list_assignments(s, user_id=user.id, effective=True)
         ids = sorted({r.project_id for r in refs if r.project_id})
-        items = [views.project(p, call.root_url) for p in (s.get(m.Project, i) for i in ids)
-                 if p is not None]
+        items = [
+            views.project(p, call.root_url)
+            for p in (s.get(m.Project, i) for i in ids)
+            if p is not None
+        ]
     return json_response(views.collection("projects", items, call.url))
 
 
@@ -159,8 +174,11 @@ def auth_domains(call: Call) -> Response:
     with ks.session() as s:
         refs = assignment.list_assignments(s, user_id=token.user_id, effective=True)
         ids = sorted({r.domain_id for r in refs if r.domain_id})
-        items = [views.domain(d, call.root_url) for d in (s.get(m.Domain, i) for i in ids)
-                 if d is not None and d.enabled]
+        items = [
+            views.domain(d, call.root_url)
+            for d in (s.get(m.Domain, i) for i in ids)
+            if d is not None and d.enabled
+        ]
     return json_response(views.collection("domains", items, call.url))
 
 
@@ -170,8 +188,7 @@ def auth_system(call: Call) -> Response:
     ks = _ks(call)
     with ks.session() as s:
         system = assignment.effective_role_ids(s, token.user_id, system=True)
-    return json_response({"system": [{"all": True}] if system else [],
-                          "links": {"self": call.url}})
+    return json_response({"system": [{"all": True}] if system else [], "links": {"self": call.url}})
 
 
 __all__ = ["query_bool", "routes"]

@@ -27,7 +27,8 @@ def _create_region(call: Call, region_id: str | None) -> Response:
     schemas.validate(schemas.REGION_CREATE, data)
     with ks(call).write() as s:
         region = catalog.create_region(
-            s, region_id or data.get("id") or ks(call).runtime.ids.hex_id(), data)
+            s, region_id or data.get("id") or ks(call).runtime.ids.hex_id(), data
+        )
         out = views.region(region, call.root_url)
     return json_response({"region": out}, 201)
 
@@ -73,8 +74,10 @@ def delete_region(call: Call, region_id: str) -> Response:
 def list_services(call: Call) -> Response:
     enforce(call, "identity:list_services")
     with ks(call).session() as s:
-        items = [views.service(x, call.root_url)
-                 for x in catalog.list_services(s, filters(call, ("type", "name")))]
+        items = [
+            views.service(x, call.root_url)
+            for x in catalog.list_services(s, filters(call, ("type", "name")))
+        ]
     return json_response(views.collection("services", items, call.url))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
+from labkit.sim.keystone import models as m
 from labkit.sim.keystone import resource, schemas, views
 from labkit.sim.keystone.api._helpers import filters, ks
 from labkit.sim.keystone.errors import NotFound
@@ -21,8 +22,10 @@ routes = Routes()
 def list_domains(call: Call) -> Response:
     enforce(call, "identity:list_domains")
     with ks(call).session() as s:
-        items = [views.domain(d, call.root_url)
-                 for d in resource.list_domains(s, filters(call, ("name", "enabled")))]
+        items = [
+            views.domain(d, call.root_url)
+            for d in resource.list_domains(s, filters(call, ("name", "enabled")))
+        ]
     return json_response(views.collection("domains", items, call.url))
 
 
@@ -70,8 +73,11 @@ def delete_domain(call: Call, domain_id: str) -> Response:
 @routes.get("/v3/projects")
 def list_projects(call: Call) -> Response:
     wanted = filters(call, ("name", "domain_id", "parent_id", "enabled"))
-    enforce(call, "identity:list_projects",
-            {"target.domain_id": wanted["domain_id"]} if "domain_id" in wanted else {})
+    enforce(
+        call,
+        "identity:list_projects",
+        {"target.domain_id": wanted["domain_id"]} if "domain_id" in wanted else {},
+    )
     for key in ("tags", "tags-any"):
         if key in call.query:
             wanted[key] = call.query[key].split(",")
@@ -87,10 +93,12 @@ def create_project(call: Call) -> Response:
     token: Token = call.auth
     if not data.get("domain_id") and not data.get("parent_id"):
         # Keystone puts a project without domain in the token's domain.
-        data["domain_id"] = (token.domain or (token.project or {}).get("domain") or
-                             {"id": "default"})["id"]
-    enforce(call, "identity:create_project",
-            {"target.project.domain_id": data.get("domain_id") or ""})
+        data["domain_id"] = (
+            token.domain or (token.project or {}).get("domain") or {"id": "default"}
+        )["id"]
+    enforce(
+        call, "identity:create_project", {"target.project.domain_id": data.get("domain_id") or ""}
+    )
     with ks(call).write() as s:
         project = resource.create_project(s, ks(call).runtime.ids.hex_id(), data)
         out = views.project(project, call.root_url)
@@ -99,7 +107,7 @@ def create_project(call: Call) -> Response:
 
 def _project_target(call: Call, project_id: str) -> dict[str, str]:
     with ks(call).session() as s:
-        project = s.get(resource.m.Project, project_id)
+        project = s.get(m.Project, project_id)
         if project is None:
             # Keystone enforces with what it could load, then answers 404 for admins and 403
             # for everyone else; checking the policy first keeps members from probing ids.

@@ -22,8 +22,10 @@ routes = Routes()
 def list_roles(call: Call) -> Response:
     enforce(call, "identity:list_roles")
     with ks(call).session() as s:
-        items = [views.role(r, call.root_url)
-                 for r in assignment.list_roles(s, filters(call, ("name", "domain_id")))]
+        items = [
+            views.role(r, call.root_url)
+            for r in assignment.list_roles(s, filters(call, ("name", "domain_id")))
+        ]
     return json_response(views.collection("roles", items, call.url))
 
 
@@ -69,9 +71,13 @@ def delete_role(call: Call, role_id: str) -> Response:
 
 
 def _implied_body(s: Session, root: str, prior: m.Role, implied: list[m.Role]) -> dict[str, Any]:
-    return {"role_inference": {"prior_role": views.role_ref(prior, root),
-                               "implies": [views.role_ref(r, root) for r in implied]},
-            "links": {"self": f"{root}/v3/roles/{prior.id}/implies"}}
+    return {
+        "role_inference": {
+            "prior_role": views.role_ref(prior, root),
+            "implies": [views.role_ref(r, root) for r in implied],
+        },
+        "links": {"self": f"{root}/v3/roles/{prior.id}/implies"},
+    }
 
 
 @routes.get("/v3/roles/{prior_id}/implies")
@@ -87,17 +93,22 @@ def list_implied(call: Call, prior_id: str) -> Response:
 def _inference(call: Call, s: Session, prior_id: str, implied_id: str) -> dict[str, Any]:
     prior = assignment.get_role(s, prior_id)
     implied = assignment.get_role(s, implied_id)
-    return {"role_inference": {"prior_role": views.role_ref(prior, call.root_url),
-                               "implies": views.role_ref(implied, call.root_url)},
-            "links": {"self": f"{call.root_url}/v3/roles/{prior_id}/implies/{implied_id}"}}
+    return {
+        "role_inference": {
+            "prior_role": views.role_ref(prior, call.root_url),
+            "implies": views.role_ref(implied, call.root_url),
+        },
+        "links": {"self": f"{call.root_url}/v3/roles/{prior_id}/implies/{implied_id}"},
+    }
 
 
 @routes.put("/v3/roles/{prior_id}/implies/{implied_id}")
 def create_implied(call: Call, prior_id: str, implied_id: str) -> Response:
     enforce(call, "identity:create_implied_role")
     with ks(call).write() as s:
-        assignment.create_implied_role(s, assignment.get_role(s, prior_id),
-                                       assignment.get_role(s, implied_id))
+        assignment.create_implied_role(
+            s, assignment.get_role(s, prior_id), assignment.get_role(s, implied_id)
+        )
         out = _inference(call, s, prior_id, implied_id)
     return json_response(out, 201)
 
@@ -106,8 +117,9 @@ def create_implied(call: Call, prior_id: str, implied_id: str) -> Response:
 def get_implied(call: Call, prior_id: str, implied_id: str) -> Response:
     enforce(call, "identity:get_implied_role")
     with ks(call).session() as s:
-        assignment.get_implied_role(s, assignment.get_role(s, prior_id),
-                                    assignment.get_role(s, implied_id))
+        assignment.get_implied_role(
+            s, assignment.get_role(s, prior_id), assignment.get_role(s, implied_id)
+        )
         out = _inference(call, s, prior_id, implied_id)
     return json_response(out)
 
@@ -116,8 +128,9 @@ def get_implied(call: Call, prior_id: str, implied_id: str) -> Response:
 def check_implied(call: Call, prior_id: str, implied_id: str) -> Response:
     enforce(call, "identity:check_implied_role")
     with ks(call).session() as s:
-        assignment.get_implied_role(s, assignment.get_role(s, prior_id),
-                                    assignment.get_role(s, implied_id))
+        assignment.get_implied_role(
+            s, assignment.get_role(s, prior_id), assignment.get_role(s, implied_id)
+        )
     return empty_response()
 
 
@@ -125,8 +138,9 @@ def check_implied(call: Call, prior_id: str, implied_id: str) -> Response:
 def delete_implied(call: Call, prior_id: str, implied_id: str) -> Response:
     enforce(call, "identity:delete_implied_role")
     with ks(call).write() as s:
-        row = assignment.get_implied_role(s, assignment.get_role(s, prior_id),
-                                          assignment.get_role(s, implied_id))
+        row = assignment.get_implied_role(
+            s, assignment.get_role(s, prior_id), assignment.get_role(s, implied_id)
+        )
         s.delete(row)
     return empty_response()
 
@@ -140,46 +154,62 @@ def list_inferences(call: Call) -> Response:
             prior = assignment.get_role(s, prior_id)
             implied = [assignment.get_role(s, i) for i in implied_ids]
             rules.append(_implied_body(s, call.root_url, prior, implied)["role_inference"])
-    return json_response({"role_inferences": rules,
-                          "links": {"self": f"{call.root_url}/v3/role_inferences"}})
+    return json_response(
+        {"role_inferences": rules, "links": {"self": f"{call.root_url}/v3/role_inferences"}}
+    )
 
 
 # ---- grants ------------------------------------------------------------------------------------
 
 
-def _resolve(s: Session, target_kind: str, target_id: str, actor_kind: str,
-             actor_id: str) -> tuple[Actor, Target, dict[str, Any]]:
+def _resolve(
+    s: Session, target_kind: str, target_id: str, actor_kind: str, actor_id: str
+) -> tuple[Actor, Target, dict[str, Any]]:
     policy_target: dict[str, Any] = {}
     if target_kind == "project":
         project = resource.get_project(s, target_id)
-        policy_target.update({"target.project.id": project.id,
-                              "target.project.domain_id": project.domain_id})
+        policy_target.update(
+            {"target.project.id": project.id, "target.project.domain_id": project.domain_id}
+        )
     elif target_kind == "domain":
         domain = resource.get_domain(s, target_id)
         policy_target["target.domain.id"] = domain.id
     if actor_kind == "user":
         user = identity.get_user(s, actor_id)
-        policy_target.update({"target.user.id": user.id,
-                              "target.user.domain_id": user.domain_id})
+        policy_target.update({"target.user.id": user.id, "target.user.domain_id": user.domain_id})
     else:
         group = identity.get_group(s, actor_id)
-        policy_target.update({"target.group.id": group.id,
-                              "target.group.domain_id": group.domain_id})
+        policy_target.update(
+            {"target.group.id": group.id, "target.group.domain_id": group.domain_id}
+        )
     return Actor(actor_kind, actor_id), Target(target_kind, target_id), policy_target
 
 
 def _grant_rule(action: str, target_kind: str, actor_kind: str) -> str:
     if target_kind == "system":
-        return {"create": f"identity:create_system_grant_for_{actor_kind}",
-                "check": f"identity:check_system_grant_for_{actor_kind}",
-                "delete": f"identity:revoke_system_grant_for_{actor_kind}",
-                "list": f"identity:list_system_grants_for_{actor_kind}"}[action]
-    return {"create": "identity:create_grant", "check": "identity:check_grant",
-            "delete": "identity:revoke_grant", "list": "identity:list_grants"}[action]
+        return {
+            "create": f"identity:create_system_grant_for_{actor_kind}",
+            "check": f"identity:check_system_grant_for_{actor_kind}",
+            "delete": f"identity:revoke_system_grant_for_{actor_kind}",
+            "list": f"identity:list_system_grants_for_{actor_kind}",
+        }[action]
+    return {
+        "create": "identity:create_grant",
+        "check": "identity:check_grant",
+        "delete": "identity:revoke_grant",
+        "list": "identity:list_grants",
+    }[action]
 
 
-def _grant(call: Call, target_kind: str, target_id: str, actor_kind: str, actor_id: str,
-           action: str, role_id: str | None = None) -> Response:
+def _grant(
+    call: Call,
+    target_kind: str,
+    target_id: str,
+    actor_kind: str,
+    actor_id: str,
+    action: str,
+    role_id: str | None = None,
+) -> Response:
     app = ks(call)
     inherited = call.path.endswith("/inherited_to_projects")
     writer = app.write if action in ("create", "delete") else app.session
@@ -191,8 +221,10 @@ def _grant(call: Call, target_kind: str, target_id: str, actor_kind: str, actor_
             policy_target["target.role.domain_id"] = str(assignment.role_domain(role))
         enforce(call, _grant_rule(action, target_kind, actor_kind), policy_target)
         if action == "list":
-            items = [views.role(r, call.root_url)
-                     for r in assignment.list_grants(s, actor, target, inherited)]
+            items = [
+                views.role(r, call.root_url)
+                for r in assignment.list_grants(s, actor, target, inherited)
+            ]
             return json_response(views.collection("roles", items, call.url))
         assert role is not None
         if action == "create":
@@ -202,8 +234,9 @@ def _grant(call: Call, target_kind: str, target_id: str, actor_kind: str, actor_
         else:
             assignment.delete_grant(s, role, actor, target, inherited)
             if actor.kind == "user":
-                revoke.revoke_user(s, actor.id, app.runtime.now(),
-                                   target.id if target.kind == "project" else None)
+                revoke.revoke_user(
+                    s, actor.id, app.runtime.now(), target.id if target.kind == "project" else None
+                )
     return empty_response()
 
 
@@ -211,14 +244,26 @@ def _add_grant_routes(target_kind: str, prefix: str) -> None:
     for actor_kind in ("user", "group"):
         base = f"{prefix}/{actor_kind}s/{{actor_id}}/roles"
 
-        def handler_list(call: Call, actor_id: str, target_id: str = "system",
-                         _t: str = target_kind, _a: str = actor_kind) -> Response:
+        def handler_list(
+            call: Call,
+            actor_id: str,
+            target_id: str = "system",
+            _t: str = target_kind,
+            _a: str = actor_kind,
+        ) -> Response:
             return _grant(call, _t, target_id, _a, actor_id, "list")
 
-        def handler_one(call: Call, actor_id: str, role_id: str, target_id: str = "system",
-                        _t: str = target_kind, _a: str = actor_kind) -> Response:
-            action = {"PUT": "create", "GET": "check", "HEAD": "check",
-                      "DELETE": "delete"}[call.method]
+        def handler_one(
+            call: Call,
+            actor_id: str,
+            role_id: str,
+            target_id: str = "system",
+            _t: str = target_kind,
+            _a: str = actor_kind,
+        ) -> Response:
+            action = {"PUT": "create", "GET": "check", "HEAD": "check", "DELETE": "delete"}[
+                call.method
+            ]
             return _grant(call, _t, target_id, _a, actor_id, action, role_id)
 
         handler_list.__name__ = f"list_{target_kind}_{actor_kind}_grants"
@@ -231,8 +276,9 @@ def _add_grant_routes(target_kind: str, prefix: str) -> None:
             inherit = f"/v3/OS-INHERIT{prefix.removeprefix('/v3')}/{actor_kind}s/{{actor_id}}"
             routes.add("GET", f"{inherit}/roles/inherited_to_projects", handler_list)
             for method in ("PUT", "GET", "HEAD", "DELETE"):
-                routes.add(method, f"{inherit}/roles/{{role_id}}/inherited_to_projects",
-                           handler_one)
+                routes.add(
+                    method, f"{inherit}/roles/{{role_id}}/inherited_to_projects", handler_one
+                )
 
 
 _add_grant_routes("project", "/v3/projects/{target_id}")
@@ -243,8 +289,7 @@ _add_grant_routes("system", "/v3/system")
 # ---- role assignments --------------------------------------------------------------------------
 
 
-def _format(s: Session, ref: assignment.AssignmentRef, root: str,
-            names: bool) -> dict[str, Any]:
+def _format(s: Session, ref: assignment.AssignmentRef, root: str, names: bool) -> dict[str, Any]:
     """Keystone's RoleAssignmentsResource._format_entity."""
     out: dict[str, Any] = {"links": {}}
     link = ""
@@ -254,9 +299,14 @@ def _format(s: Session, ref: assignment.AssignmentRef, root: str,
         if names:
             project = s.get(m.Project, ref.project_id)
             domain = s.get(m.Domain, project.domain_id) if project else None
-            scope = {"id": ref.project_id, "name": project.name if project else "",
-                     "domain": {"id": domain.id if domain else "",
-                                "name": domain.name if domain else ""}}
+            scope = {
+                "id": ref.project_id,
+                "name": project.name if project else "",
+                "domain": {
+                    "id": domain.id if domain else "",
+                    "name": domain.name if domain else "",
+                },
+            }
         out["scope"] = {"project": scope}
         if "domain_id" in ref.indirect:
             inherited, link = True, f"/domains/{ref.indirect['domain_id']}"
@@ -274,27 +324,23 @@ def _format(s: Session, ref: assignment.AssignmentRef, root: str,
     else:
         out["scope"] = {"system": {"all": True}}
         link = "/system"
-    for kind, actor_id, model in (("user", ref.user_id, m.User), ("group", ref.group_id, m.Group)):
-        if not actor_id:
-            continue
-        actor: dict[str, Any] = {"id": actor_id}
-        if names:
-            row = s.get(model, actor_id)
-            domain = s.get(m.Domain, row.domain_id) if row else None
-            actor = {"id": actor_id, "name": row.name if row else "",
-                     "domain": {"id": domain.id if domain else "",
-                                "name": domain.name if domain else ""}}
-        out[kind] = actor
-        if kind == "user" and "group_id" in ref.indirect:
+    if ref.user_id:
+        row: m.User | m.Group | None = s.get(m.User, ref.user_id) if names else None
+        out["user"] = _actor(s, ref.user_id, row, names)
+        if "group_id" in ref.indirect:
             group_id = ref.indirect["group_id"]
-            out["links"]["membership"] = f"{root}/v3/groups/{group_id}/users/{actor_id}"
+            out["links"]["membership"] = f"{root}/v3/groups/{group_id}/users/{ref.user_id}"
             link += f"/groups/{group_id}"
         else:
-            link += f"/{kind}s/{actor_id}"
-        break
+            link += f"/users/{ref.user_id}"
+    elif ref.group_id:
+        row = s.get(m.Group, ref.group_id) if names else None
+        out["group"] = _actor(s, ref.group_id, row, names)
+        link += f"/groups/{ref.group_id}"
     role = s.get(m.Role, ref.role_id)
-    out["role"] = ({"id": ref.role_id, "name": role.name if role else ""} if names
-                   else {"id": ref.role_id})
+    out["role"] = (
+        {"id": ref.role_id, "name": role.name if role else ""} if names else {"id": ref.role_id}
+    )
     prior = ref.indirect.get("role_id")
     if prior:
         link += f"/roles/{prior}"
@@ -308,6 +354,17 @@ def _format(s: Session, ref: assignment.AssignmentRef, root: str,
     return out
 
 
+def _actor(s: Session, actor_id: str, row: m.User | m.Group | None, names: bool) -> dict[str, Any]:
+    if not names:
+        return {"id": actor_id}
+    domain = s.get(m.Domain, row.domain_id) if row else None
+    return {
+        "id": actor_id,
+        "name": row.name if row else "",
+        "domain": {"id": domain.id if domain else "", "name": domain.name if domain else ""},
+    }
+
+
 @routes.get("/v3/role_assignments")
 def list_role_assignments(call: Call) -> Response:
     enforce(call, "identity:list_role_assignments")
@@ -318,15 +375,21 @@ def list_role_assignments(call: Call) -> Response:
     if "scope.OS-INHERIT:inherited_to" in params:
         inherited = params["scope.OS-INHERIT:inherited_to"] == "projects"
     if effective and params.get("group.id"):
-        raise ValidationError("Combining effective and group filter will always result in an "
-                              "empty list.")
+        raise ValidationError(
+            "Combining effective and group filter will always result in an empty list."
+        )
     with ks(call).session() as s:
         refs = assignment.list_assignments(
-            s, role_id=params.get("role.id"), user_id=params.get("user.id"),
-            group_id=params.get("group.id"), project_id=params.get("scope.project.id"),
+            s,
+            role_id=params.get("role.id"),
+            user_id=params.get("user.id"),
+            group_id=params.get("group.id"),
+            project_id=params.get("scope.project.id"),
             domain_id=params.get("scope.domain.id"),
             system="all" if params.get("scope.system") == "all" else None,
-            inherited=inherited, effective=effective)
+            inherited=inherited,
+            effective=effective,
+        )
         names = query_bool(call, "include_names")
         items = [_format(s, r, call.root_url, names) for r in refs]
     return json_response(views.collection("role_assignments", items, call.url))

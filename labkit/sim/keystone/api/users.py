@@ -22,15 +22,17 @@ def _user_target(call: Call, user_id: str) -> dict[str, Any]:
         user = s.get(m.User, user_id)
     if user is None:
         return {"user_id": user_id, "target.user.id": user_id}
-    return {"user_id": user.id, "target.user.id": user.id,
-            "target.user.domain_id": user.domain_id}
+    return {"user_id": user.id, "target.user.id": user.id, "target.user.domain_id": user.domain_id}
 
 
 @routes.get("/v3/users")
 def list_users(call: Call) -> Response:
     wanted = filters(call, ("name", "domain_id", "enabled"))
-    enforce(call, "identity:list_users",
-            {"target.domain_id": wanted["domain_id"]} if "domain_id" in wanted else {})
+    enforce(
+        call,
+        "identity:list_users",
+        {"target.domain_id": wanted["domain_id"]} if "domain_id" in wanted else {},
+    )
     with ks(call).session() as s:
         items = [views.user(u, call.root_url) for u in identity.list_users(s, wanted)]
     return json_response(views.collection("users", items, call.url))
@@ -41,14 +43,20 @@ def create_user(call: Call) -> Response:
     data = body_of(call, "user")
     token: Token = call.auth
     if "domain_id" not in data:
-        data["domain_id"] = (token.domain or (token.project or {}).get("domain") or
-                             {"id": "default"})["id"]
+        data["domain_id"] = (
+            token.domain or (token.project or {}).get("domain") or {"id": "default"}
+        )["id"]
     enforce(call, "identity:create_user", {"target.user.domain_id": data.get("domain_id")})
     schemas.validate(schemas.USER_CREATE, data)
     app = ks(call)
     with app.write() as s:
-        user = identity.create_user(s, app.runtime.ids.hex_id(), data,
-                                    rounds=app.hash_rounds, now=app.runtime.now().timestamp())
+        user = identity.create_user(
+            s,
+            app.runtime.ids.hex_id(),
+            data,
+            rounds=app.hash_rounds,
+            now=app.runtime.now().timestamp(),
+        )
         out = views.user(user, call.root_url)
     return json_response({"user": out}, 201)
 
@@ -112,8 +120,11 @@ def groups_for_user(call: Call, user_id: str) -> Response:
     with ks(call).session() as s:
         identity.get_user(s, user_id)
         groups = [s.get(m.Group, g) for g in identity.group_ids_for_user(s, user_id)]
-        items = [{**views.group(g, call.root_url), "membership_expires_at": None}
-                 for g in groups if g is not None]
+        items = [
+            {**views.group(g, call.root_url), "membership_expires_at": None}
+            for g in groups
+            if g is not None
+        ]
     return json_response(views.collection("groups", items, call.url))
 
 
@@ -131,8 +142,11 @@ def _group_target(call: Call, group_id: str) -> dict[str, Any]:
 @routes.get("/v3/groups")
 def list_groups(call: Call) -> Response:
     wanted = filters(call, ("name", "domain_id"))
-    enforce(call, "identity:list_groups",
-            {"target.group.domain_id": wanted["domain_id"]} if "domain_id" in wanted else {})
+    enforce(
+        call,
+        "identity:list_groups",
+        {"target.group.domain_id": wanted["domain_id"]} if "domain_id" in wanted else {},
+    )
     with ks(call).session() as s:
         items = [views.group(g, call.root_url) for g in identity.list_groups(s, wanted)]
     return json_response(views.collection("groups", items, call.url))
@@ -143,8 +157,9 @@ def create_group(call: Call) -> Response:
     data = body_of(call, "group")
     token: Token = call.auth
     if "domain_id" not in data:
-        data["domain_id"] = (token.domain or (token.project or {}).get("domain") or
-                             {"id": "default"})["id"]
+        data["domain_id"] = (
+            token.domain or (token.project or {}).get("domain") or {"id": "default"}
+        )["id"]
     enforce(call, "identity:create_group", {"target.group.domain_id": data.get("domain_id")})
     schemas.validate(schemas.GROUP_CREATE, data)
     with ks(call).write() as s:
@@ -191,19 +206,26 @@ def users_in_group(call: Call, group_id: str) -> Response:
 
 @routes.put("/v3/groups/{group_id}/users/{user_id}")
 def add_user_to_group(call: Call, group_id: str, user_id: str) -> Response:
-    enforce(call, "identity:add_user_to_group",
-            {**_group_target(call, group_id), **_user_target(call, user_id)})
+    enforce(
+        call,
+        "identity:add_user_to_group",
+        {**_group_target(call, group_id), **_user_target(call, user_id)},
+    )
     with ks(call).write() as s:
-        identity.add_user_to_group(s, identity.get_user(s, user_id),
-                                   identity.get_group(s, group_id))
+        identity.add_user_to_group(
+            s, identity.get_user(s, user_id), identity.get_group(s, group_id)
+        )
     return empty_response()
 
 
 @routes.head("/v3/groups/{group_id}/users/{user_id}")
 @routes.get("/v3/groups/{group_id}/users/{user_id}")
 def check_user_in_group(call: Call, group_id: str, user_id: str) -> Response:
-    enforce(call, "identity:check_user_in_group",
-            {**_group_target(call, group_id), **_user_target(call, user_id)})
+    enforce(
+        call,
+        "identity:check_user_in_group",
+        {**_group_target(call, group_id), **_user_target(call, user_id)},
+    )
     with ks(call).session() as s:
         group = identity.get_group(s, group_id)
         identity.check_user_in_group(s, identity.get_user(s, user_id), group)
@@ -212,8 +234,11 @@ def check_user_in_group(call: Call, group_id: str, user_id: str) -> Response:
 
 @routes.delete("/v3/groups/{group_id}/users/{user_id}")
 def remove_user_from_group(call: Call, group_id: str, user_id: str) -> Response:
-    enforce(call, "identity:remove_user_from_group",
-            {**_group_target(call, group_id), **_user_target(call, user_id)})
+    enforce(
+        call,
+        "identity:remove_user_from_group",
+        {**_group_target(call, group_id), **_user_target(call, user_id)},
+    )
     app = ks(call)
     with app.write() as s:
         group = identity.get_group(s, group_id)
