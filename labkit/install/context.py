@@ -31,9 +31,9 @@ class PlanContext:
         return tuple(h for h in self.hosts if "worker" in h.roles)
 
     @classmethod
-    def for_env(cls, env: SimEnv | SshEnv) -> PlanContext:
+    def for_env(cls, env: SimEnv | SshEnv, sim_port: int | None = None) -> PlanContext:
         if isinstance(env, SimEnv):
-            base = f"http://127.0.0.1:{config.sim_port(None, env.sim.port)}"
+            base = f"http://127.0.0.1:{config.sim_port(sim_port, env.sim.port)}"
             identity, image = f"{base}/identity/v3/", f"{base}/image"
             rounds: int | None = env.sim.password_hash_rounds
         else:
