@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from openstack import exceptions as sdk_exc
 
 from labkit.install import steps as st
 from labkit.install.runner import apply_plan
@@ -31,7 +30,7 @@ def _labkit(root: Path, port: int, *args: str) -> subprocess.CompletedProcess[st
 
 
 @pytest.fixture()
-def bare(tmp_path: Path):  # noqa: ANN201
+def bare(tmp_path: Path):
     lab = _fresh_lab(tmp_path)
     lab.up()
     yield lab
@@ -151,8 +150,3 @@ def test_a_bad_env_file_is_refused_by_the_cli(tmp_path: Path) -> None:
     result = _labkit(tmp_path, free_port(), "sim", "up", "--env", str(bad))
     assert result.returncode == 1
     assert f"{bad} is not a valid lab env" in result.stderr and "field hosts" in result.stderr
-
-
-def test_member_is_refused_a_missing_service_error_not_a_500(demo) -> None:  # noqa: ANN001
-    with pytest.raises(sdk_exc.ForbiddenException):
-        demo.identity.create_project(name="nope", domain_id="default")
