@@ -127,6 +127,7 @@ class Lab:
 
     def use_cli(self, user: str = "admin") -> str:
         """Point ``!openstack`` in this kernel at the lab (sets OS_CLIENT_CONFIG_FILE/OS_CLOUD)."""
+        self._cli_setup()
         if isinstance(self.env, CloudEnv):
             os.environ["OS_CLOUD"] = self.env.cloud
             return f"OS_CLOUD={self.env.cloud}"
@@ -321,6 +322,8 @@ class Lab:
 
     def token(self, user: str = "admin", scope: str = "project") -> str:
         """A fresh token (what `openstack token issue` prints as id)."""
+        if isinstance(self.env, CloudEnv):
+            return str(self.connect(user).auth_token)
         return str(self._access(user, scope).auth_token)
 
     def fernet_keys(self) -> dict[int, bytes]:
@@ -335,8 +338,12 @@ class Lab:
                 for n in entries if n.isdigit()}
 
     def keys_table(self, before: dict[int, bytes] | None = None) -> Any:
+        from labkit.display import Text
         from labkit.widgets.token import keys_table
 
+        if not isinstance(self.env, SimEnv):
+            return Text("The key repository is on the controller: "
+                        "`sudo ls -l /etc/keystone/fernet-keys` there.")
         return keys_table(self.fernet_keys(), before)
 
     def token_anatomy(self, token: str | None = None) -> Any:
@@ -363,6 +370,9 @@ class Lab:
 
     def rotate_fernet_keys(self, show: bool = True) -> list[StepResult]:
         """``keystone-manage fernet_rotate`` on the controller, run as an install step."""
+        if isinstance(self.env, CloudEnv):
+            print(f"Skipped: {self.env.name} is an existing cloud; its operators rotate keys.")
+            return []
         ctx = self.plan_context()
         step = st.Command(
             title="Rotate the Fernet keys", host=ctx.controller.name,
@@ -397,6 +407,10 @@ class Lab:
 
         from labkit.display import Table, relative_time
 
+        if isinstance(self.env, CloudEnv):
+            from labkit.display import Text
+
+            return Text("Scopes need the user's password: a cloud env keeps it in clouds.yaml.")
         now = self.now()
         c = self.credentials(user)
         t = Table(["scope", "result", "roles", "catalog", "expires"],
@@ -414,6 +428,20 @@ class Lab:
                   f"{services} service" + ("" if services == 1 else "s"),
                   relative_time(access.expires, now), mark="ok")
         return t
+
+    @staticmethod
+    def _cli_setup() -> None:
+        """Make ``!openstack`` find the CLI installed next to this Python: a kernel started
+        from the venv's python (JupyterLab, nbval, papermill) does not have the venv's bin/
+        on PATH unless the venv was activated. And keep its tables whole: ``!`` runs it on an
+        80-column pty, where cliff would wrap tokens and URLs mid-word."""
+        import shutil
+        import sys
+
+        os.environ.setdefault("CLIFF_MAX_TERM_WIDTH", "400")
+        bin_dir = str(Path(sys.executable).parent)
+        if shutil.which("openstack") is None and (Path(bin_dir) / "openstack").exists():
+            os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
     def openrc_file(self, user: str = "admin") -> Path:
         """Write ``<user>-openrc`` into the state folder (0600) and return its path."""

@@ -298,10 +298,16 @@ def _arc_size(g: nx.Graph) -> tuple[float, float]:
 # ---- topology --------------------------------------------------------------------------------
 
 
-def _topology_size(g: nx.Graph) -> tuple[float, float]:
+def _topology_net_y(g: nx.Graph) -> float:
+    """Height of the network line: the tallest host box fits under it."""
     hosts = [d for _, d in g.nodes(data=True) if d["kind"] == "host"]
     most = max((len(d["services"]) for d in hosts), default=0)
-    return max(9.0, 3.6 * len(hosts) + 1.5), 4.8 + 0.22 * most
+    return 0.3 + 0.8 + 1.1 + 0.22 * max(most, 1)
+
+
+def _topology_size(g: nx.Graph) -> tuple[float, float]:
+    hosts = sum(1 for _, d in g.nodes(data=True) if d["kind"] == "host")
+    return max(9.0, 3.6 * hosts + 1.5), _topology_net_y(g) + 2.1
 
 
 def _draw_topology(g: nx.Graph, ax: Axes) -> None:
@@ -309,8 +315,7 @@ def _draw_topology(g: nx.Graph, ax: Axes) -> None:
         (d for _, d in g.nodes(data=True) if d["kind"] == "host"), key=lambda d: d["order"]
     )
     width = max(9.0, 3.6 * len(hosts) + 1.5)
-    most = max((len(d["services"]) for d in hosts), default=0)
-    net_y = 3.0 + 0.22 * most
+    net_y = _topology_net_y(g)
     ax.plot(
         [0.4, width - 0.4], [net_y, net_y], color=style.INK, linewidth=4, solid_capstyle="round"
     )

@@ -23,9 +23,19 @@ def results_table(layer: str, results: list[StepResult]) -> str:
     lines = [f"{layer}: {len(results)} steps"]
     for index, r in enumerate(results, start=1):
         mark = {CHANGED: "changed", DONE: "already done"}.get(r.status, r.status)
-        lines.append(f"  {index:>2}. {r.step.title:<{width}}  {r.step.host:<11} {mark:<13}"
-                     f"{format_seconds(r.seconds):>8}")
+        lines.append(
+            f"  {index:>2}. {r.step.title:<{width}}  {r.step.host:<11} {mark:<13}"
+            f"{format_seconds(r.seconds):>8}"
+        )
     return "\n".join(lines)
+
+
+def _counts(results: list[StepResult]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    parts = [f"{n} {status}" for status, n in counts.items()]
+    return f"{len(results)} steps: {', '.join(parts)}"
 
 
 class InstallProgress:
@@ -45,11 +55,16 @@ class InstallProgress:
             self._update_widget(index, total, step, result)
         elif result is not None:
             mark = {CHANGED: "changed", DONE: "already done"}.get(result.status, result.status)
-            print(f"[{index:>2}/{total}] {step.title} ({step.host}): {mark}, "
-                  f"{format_seconds(result.seconds)}", file=sys.stdout, flush=True)
+            print(
+                f"[{index:>2}/{total}] {step.title} ({step.host}): {mark}, "
+                f"{format_seconds(result.seconds)}",
+                file=sys.stdout,
+                flush=True,
+            )
 
-    def _update_widget(self, index: int, total: int, step: st.Step,
-                       result: StepResult | None) -> None:
+    def _update_widget(
+        self, index: int, total: int, step: st.Step, result: StepResult | None
+    ) -> None:
         import ipywidgets as w
         from IPython.display import display
 
@@ -59,10 +74,15 @@ class InstallProgress:
             display(w.VBox([self._bar, self._label]))  # type: ignore[no-untyped-call]
         self._bar.value = index - (0 if result else 1)
         self._label.value = f"{index}/{total} {step.title} on {step.host}" + (
-            "" if result is None else f" - {result.status}")
+            "" if result is None else f" - {result.status}"
+        )
 
     def finish(self, results: list[StepResult]) -> None:
         if not self.show:
+            return
+        if not self._live:
+            # One closing line: a second run reads "0 changed" at a glance.
+            print(f"{self.layer}: {_counts(results)}", flush=True)
             return
         if self._live:
             from IPython.display import clear_output

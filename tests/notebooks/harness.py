@@ -1,0 +1,58 @@
+"""One way to run the notebooks against a private sim: nbval (root conftest.py), papermill
+(test_papermill.py) and the script that refreshes the stored outputs (regenerate.py) all use
+it, so the outputs kept in the notebooks are made under the same conditions they are
+checked under."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
+ORDER = ("00-welcome", "01-hosts", "02-keystone")
+SANITIZE = REPO / "tests" / "notebooks" / "sanitize.cfg"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def kernel_environment(state_dir: Path, port: int) -> dict[str, str]:
+    """What notebook kernels inherit: a private state folder and port for the sim, the
+    default env, and text views (live widgets would make outputs differ from run to run)."""
+    return {
+        "LABKIT_STATE_DIR": str(state_dir),
+        "LABKIT_SIM_PORT": str(port),
+        "LABKIT_ENV": "sim",
+        "LABKIT_WIDGETS": "0",
+        "LABKIT_SIM_DETERMINISTIC": "1",
+    }
+
+
+def apply(environment: dict[str, str]) -> dict[str, str | None]:
+    """Set ``environment`` in os.environ (and drop a learner's OS_* variables, which would
+    override the lab's clouds.yaml); return what to restore."""
+    saved: dict[str, str | None] = {k: os.environ.get(k) for k in environment}
+    for key in [k for k in os.environ if k.startswith("OS_")]:
+        saved[key] = os.environ.pop(key)
+    os.environ.update(environment)
+    return saved
+
+
+def restore(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def stop_sim(state_dir: Path) -> None:
+    from labkit.config import StatePaths
+    from labkit.sim import process
+
+    process.stop(StatePaths.for_env("sim", state_dir))
