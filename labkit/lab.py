@@ -168,7 +168,8 @@ class Lab:
         self._record_layer(layer)
         if layer == "keystone":
             self._write_clouds_yaml()
-            self._connections.clear()
+        # Layers add services to the catalog: cached connections hold the old catalog.
+        self._connections.clear()
         return results
 
     def ensure(self, *layers: str, show: bool = False) -> Lab:

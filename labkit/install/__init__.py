@@ -47,3 +47,4 @@ def layers_up_to(name: str) -> list[str]:
 
 register("base", "labkit.install.base")
 register("keystone", "labkit.install.keystone")
+register("glance", "labkit.install.glance")

@@ -1,7 +1,7 @@
 """Assemble one sim: the runtime, the simulated hosts, and every service room, on one port.
 
 Requests are routed by path prefix, DevStack style: ``/identity`` is Keystone, ``/image``
-Glance, ``/_sim`` the sim's own control API.
+Glance, ``/mirror`` the lab's image mirror, ``/_sim`` the sim's own control API.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from labkit.sim import keystone
+from labkit.sim import glance, keystone, mirror
 from labkit.sim.control import api as control
 from labkit.sim.core.config import SimConfig
 from labkit.sim.core.http import ServiceApp
@@ -74,7 +74,12 @@ def build(config: SimConfig) -> SimApp:
     runtime = Runtime(config)
     runtime.machines = Machines(runtime)
     runtime.shell = Shell(runtime.machines)
-    services: list[ServiceApp] = [control.create(runtime), keystone.create(runtime)]
+    services: list[ServiceApp] = [
+        control.create(runtime),
+        keystone.create(runtime),
+        glance.create(runtime),
+        mirror.create(runtime),
+    ]
     for problem in runtime.machines.restore():
         runtime.logger("sim").warning("could not restart %s", problem)
     return SimApp(runtime, services)

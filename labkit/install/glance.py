@@ -1,0 +1,126 @@
+"""Layer 3 -- Glance, the image service (Install Guide "glance-install", Zed, Debian).
+
+Glance keeps the disk images servers boot from: their metadata in its database, their bytes
+in a store (here the ``fs`` file store under /var/lib/glance/images/). It trusts Keystone to
+say who is calling, which is why it needs a Keystone user of its own.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from labkit.install import steps as st
+from labkit.install.context import PlanContext
+
+NAME = "glance"
+REQUIRES = ("keystone",)
+CONF = "/etc/glance/glance-api.conf"
+STORE_DIR = "/var/lib/glance/images/"
+
+
+def identity_root(ctx: PlanContext) -> str:
+    """Keystone's unversioned URL, what the guide puts in [keystone_authtoken]."""
+    return ctx.identity_url.rstrip("/").removesuffix("/v3")
+
+
+def plan(ctx: PlanContext) -> list[st.Step]:
+    c = ctx.controller.name
+    keystone = identity_root(ctx)
+    image = ctx.image_url
+    steps: list[st.Step] = [
+        st.Database(
+            title="Create the glance database",
+            host=c,
+            name="glance",
+            user="glance",
+            password="GLANCE_DBPASS",
+        ),
+        st.IdentityObjects(
+            title="Create the glance user, the image service and its endpoints",
+            host=c,
+            users=(("glance", "GLANCE_PASS"),),
+            grants=(("service", "glance", "admin"),),
+            services=(("glance", "image", "OpenStack Image"),),
+            endpoints=(
+                ("image", "public", image),
+                ("image", "internal", image),
+                ("image", "admin", image),
+            ),
+            region=ctx.region,
+            why="Glance checks every caller's token with Keystone as the user glance; "
+            "clients find Glance through the catalog's image endpoints.",
+        ),
+        st.Packages(
+            title="Install the glance packages",
+            host=c,
+            names=("glance",),
+            why="glance-api serves the Image API on port 9292; Debian installs it "
+            "stopped and unconfigured.",
+        ),
+        st.IniSet(
+            title="Point glance-api.conf at its database",
+            host=c,
+            path=CONF,
+            settings=(
+                ("database", "connection", f"mysql+pymysql://glance:GLANCE_DBPASS@{c}/glance"),
+            ),
+        ),
+        st.IniSet(
+            title="Configure Keystone authentication",
+            host=c,
+            path=CONF,
+            settings=(
+                ("keystone_authtoken", "www_authenticate_uri", keystone),
+                ("keystone_authtoken", "auth_url", keystone),
+                ("keystone_authtoken", "memcached_servers", f"{c}:11211"),
+                ("keystone_authtoken", "auth_type", "password"),
+                ("keystone_authtoken", "project_domain_name", "Default"),
+                ("keystone_authtoken", "user_domain_name", "Default"),
+                ("keystone_authtoken", "project_name", "service"),
+                ("keystone_authtoken", "username", "glance"),
+                ("keystone_authtoken", "password", "GLANCE_PASS"),
+                ("keystone_authtoken", "region_name", ctx.region),
+                ("paste_deploy", "flavor", "keystone"),
+            ),
+            why=f"Debian's glance-api.conf ships region_name = regionOne (lower-case r) "
+            f"while Keystone's endpoints were registered in {ctx.region}: left as is, "
+            "Glance cannot find Keystone's endpoint and answers every authenticated "
+            "request with HTTP 500 (EndpointNotFound in its log). The guide does not set "
+            "it; this plan does. flavor = keystone turns authentication on at all.",
+        ),
+        st.IniSet(
+            title="Store images as files in /var/lib/glance/images/",
+            host=c,
+            path=CONF,
+            settings=(
+                ("DEFAULT", "enabled_backends", "fs:file"),
+                ("glance_store", "default_backend", "fs"),
+                ("fs", "filesystem_store_datadir", STORE_DIR),
+            ),
+            why="One file store called fs; each image becomes one file named by its id.",
+        ),
+    ]
+    if ctx.kind == "sim":
+        port = urlsplit(image).port or 80
+        steps.append(
+            st.IniSet(
+                title="Let web-download reach the lab's image mirror",
+                host=c,
+                path=CONF,
+                settings=(("import_filtering_opts", "allowed_ports", f"80,443,{port}"),),
+                why=f"Glance's web-download only fetches from ports 80 and 443 by default; the "
+                f"sim's image mirror answers on port {port}.",
+            )
+        )
+    steps += [
+        st.Command(
+            title="Create Glance's tables",
+            host=c,
+            user="glance",
+            command="glance-manage db_sync",
+            done_when=st.Check("db-has-tables", "glance"),
+        ),
+        st.Service(title="Start the Image service", host=c, name="glance-api", restart_on=(CONF,)),
+        st.WaitHttp(title="Wait until Glance answers", host=c, url=image, timeout=90),
+    ]
+    return steps

@@ -1,0 +1,62 @@
+"""What the Glance API modules share: the app, the caller, and Glance's body parsing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import Response
+
+from labkit.sim.core.http import Call
+from labkit.sim.glance.errors import bad_request
+from labkit.sim.glance.policy import Context
+from labkit.sim.glance.service import GlanceApp
+
+
+def app(call: Call) -> GlanceApp:
+    assert isinstance(call.service, GlanceApp)
+    return call.service
+
+
+def ctx(call: Call) -> Context:
+    return app(call).context(call)
+
+
+def has_body(call: Call) -> bool:
+    """JSONRequestDeserializer.has_body: chunked, or a positive Content-Length."""
+    if call.headers.get("transfer-encoding", "").lower() in (
+        "chunked",
+        "compress",
+        "deflate",
+        "gzip",
+        "identity",
+    ):
+        return True
+    length = call.headers.get("content-length", "")
+    return length.isdigit() and int(length) > 0
+
+
+def body(call: Call) -> Any:
+    """The JSON body as Glance's deserializer reads it (400s with Glance's texts)."""
+    if not has_body(call) or not call.body:
+        raise bad_request("Body expected in request.")
+    try:
+        data = json.loads(call.body)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("Malformed JSON in request body.") from None
+    if not isinstance(data, dict | list):
+        raise bad_request("Unexpected body type. Expected list/dict.")
+    return data
+
+
+def no_content(status: int = 204, headers: dict[str, str] | None = None) -> Response:
+    """An empty answer as webob.Response sends it: text/html, Content-Length 0."""
+    return Response(
+        b"",
+        status_code=status,
+        headers={
+            "Content-Type": "text/html; charset=UTF-8",
+            "Content-Length": "0",
+            **(headers or {}),
+        },
+    )
