@@ -444,6 +444,18 @@ class Lab:
         if shutil.which("openstack") is None and (Path(bin_dir) / "openstack").exists():
             os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
+    def show_openrc(self, user: str = "admin") -> Any:
+        """The openrc lines, passwords masked on real hosts (the sim's are placeholders)."""
+        from labkit.display import Text
+
+        if isinstance(self.env, CloudEnv):
+            return Text(f"A cloud env uses its clouds.yaml entry {self.env.cloud!r}: "
+                        "`openstack --os-cloud ...`.")
+        text = self.openrc(user)
+        if not isinstance(self.env, SimEnv):
+            text = st.mask_secrets(text, self.secrets)
+        return Text(text.rstrip("\n"), title=f"{user}-openrc")
+
     def openrc_file(self, user: str = "admin") -> Path:
         """Write ``<user>-openrc`` into the state folder (0600) and return its path."""
         path = self.paths.root / f"{user}-openrc"
