@@ -87,3 +87,10 @@ def unique() -> Callable[[str], str]:
     counter = iter(range(10**6))
     token = os.urandom(3).hex()
     return lambda prefix: f"{prefix}-{token}-{next(counter)}"
+
+
+@pytest.fixture(scope="session")
+def glance_lab(sim_lab: object) -> object:
+    """The session's sim with Glance installed too (its install plan, like notebook 03)."""
+    sim_lab.ensure("glance")  # type: ignore[attr-defined]
+    return sim_lab

@@ -1,0 +1,154 @@
+"""Glance in the sim: upload and web-download throughput of a 512 MiB image, and peak RSS.
+
+    python -m bench glance_throughput
+
+A fresh sim with Glance installed; then
+
+* upload: ``PUT /v2/images/{id}/file`` of a 512 MiB qcow2 streamed from a file with 1 MiB
+  writes (the raw API, as the real-Zed reference figure was taken), timed from the first
+  byte sent to the 204 -- the image is ``active`` with md5 and sha512 computed by then;
+* web-download: ``POST /v2/images/{id}/import`` of the mirror's 512 MiB image, timed until
+  the image is ``active`` (polled every 20 ms);
+
+and prints MiB/s, the ratio to the target (300 MiB/s) and to a real Zed Glance on this kind
+of machine (~208 MiB/s: 256 MiB in ~1.2 s), and the sim process's peak RSS (VmHWM, target
+under 150 MiB). Figures, not a test: nothing fails on a number.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import free_port, repo_env
+
+TARGET_MIB_S = 300.0
+REAL_ZED_MIB_S = 208.0
+RSS_LIMIT_MIB = 150.0
+MIRROR_PATH = "lab/bench-512m.qcow2"
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _request(port: int, method: str, path: str, token: str, body: object = None,
+             headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600, blocksize=1 << 20)
+    all_headers = {"X-Auth-Token": token, "Accept": "application/json", **(headers or {})}
+    if isinstance(body, dict):
+        all_headers["Content-Type"] = "application/json"
+        body = json.dumps(body).encode()
+    conn.request(method, path, body=body, headers=all_headers)  # type: ignore[arg-type]
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, data
+
+
+def _download(port: int, token: str, image_id: str) -> int:
+    """GET the image data, counting bytes without keeping them."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.request("GET", f"/image/v2/images/{image_id}/file", headers={"X-Auth-Token": token})
+    response = conn.getresponse()
+    buffer = bytearray(1 << 20)
+    total = 0
+    while count := response.readinto(buffer):
+        total += count
+    conn.close()
+    return total
+
+
+def _new_image(port: int, token: str, name: str) -> str:
+    status, data = _request(port, "POST", "/image/v2/images", token,
+                            {"name": name, "disk_format": "qcow2", "container_format": "bare"})
+    assert status == 201, data
+    return str(json.loads(data)["id"])
+
+
+def _wait_active(port: int, token: str, image_id: str, timeout: float = 300) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, data = _request(port, "GET", f"/image/v2/images/{image_id}", token)
+        image: dict[str, object] = json.loads(data)
+        if image["status"] in ("active", "queued") and not image.get("os_glance_import_task"):
+            return image
+        time.sleep(0.02)
+    raise TimeoutError(image_id)
+
+
+def _report(label: str, size: int, seconds: float) -> float:
+    rate = size / (1 << 20) / seconds
+    print(f"{label:13s} {size / (1 << 20):6.0f} MiB in {seconds:6.2f} s = {rate:7.1f} MiB/s  "
+          f"(x{rate / TARGET_MIB_S:.2f} of target {TARGET_MIB_S:.0f}, "
+          f"x{rate / REAL_ZED_MIB_S:.2f} of real Zed ~{REAL_ZED_MIB_S:.0f})", flush=True)
+    return rate
+
+
+def run() -> dict[str, float]:
+    from labkit.lab import Lab
+    from labkit.sim import process
+    from labkit.sim.mirror.catalog import BY_PATH
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        os.environ["LABKIT_SIM_PORT"] = str(port)
+        lab = Lab.from_env(repo_env("sim"), state_root=Path(tmp))
+        try:
+            lab.ensure("glance")
+            pid = int(lab.sim.health()["pid"])
+            token = lab.connect("admin").session.get_token()
+            print(f"sim pid {pid}, RSS after install {_peak_rss_mib(pid):.0f} MiB (peak so far)")
+
+            source = BY_PATH[MIRROR_PATH].image
+            local = Path(tmp) / "bench.qcow2"
+            with open(local, "wb") as out:
+                for block in source.blocks(block=4 << 20):
+                    out.write(block)
+            size = local.stat().st_size
+
+            image_id = _new_image(port, token, "bench-upload")
+            with open(local, "rb") as body:
+                started = time.perf_counter()
+                status, data = _request(
+                    port, "PUT", f"/image/v2/images/{image_id}/file", token, body,
+                    {"Content-Type": "application/octet-stream", "Content-Length": str(size)})
+                upload_s = time.perf_counter() - started
+            assert status == 204, data
+            upload = _report("upload", size, upload_s)
+
+            image_id = _new_image(port, token, "bench-web-download")
+            uri = f"http://127.0.0.1:{port}/mirror/{MIRROR_PATH}"
+            started = time.perf_counter()
+            status, data = _request(port, "POST", f"/image/v2/images/{image_id}/import", token,
+                                    {"method": {"name": "web-download", "uri": uri}})
+            assert status == 202, data
+            image = _wait_active(port, token, image_id)
+            download_s = time.perf_counter() - started
+            assert image["status"] == "active", image
+            web = _report("web-download", int(str(image["size"])), download_s)
+
+            started = time.perf_counter()
+            fetched = _download(port, token, image_id)
+            fetch_s = time.perf_counter() - started
+            assert fetched == size, fetched
+            download = _report("download", size, fetch_s)
+
+            rss = _peak_rss_mib(pid)
+            print(f"sim peak RSS (VmHWM) {rss:.0f} MiB (limit {RSS_LIMIT_MIB:.0f} MiB: "
+                  f"{'ok' if rss < RSS_LIMIT_MIB else 'OVER'})")
+            return {"upload_mib_s": upload, "web_download_mib_s": web,
+                    "download_mib_s": download, "peak_rss_mib": rss}
+        finally:
+            process.stop(lab.paths)
+
+
+if __name__ == "__main__":
+    run()
