@@ -141,3 +141,26 @@ def test_protected_images_and_deactivation(glance_lab: Any, admin: Any, demo: An
     admin.image.delete_image(image)
     gone = gh.request(admin, glance_lab, "GET", f"/v2/images/{image.id}")
     assert gone.status_code == 404
+
+
+def test_notebook_helpers_timeline_checksums_and_bytes_on_the_controller(
+        glance_lab: Any, admin: Any, unique: Any) -> None:
+    from labkit import images
+
+    image = admin.image.create_image(name=unique("watched"), disk_format="qcow2",
+                                     container_format="bare")
+    admin.image.import_image(image, method="web-download",
+                             uri=gh.mirror_url(glance_lab) + "?rate=40M")
+    timeline = images.watch_import(admin, image.id, interval=0.05,
+                                   staged_bytes=images.sim_staged_bytes(glance_lab.sim))
+    assert timeline.final_status == "active"
+    assert [s for s, _, _ in timeline.spans()][-2:] == ["importing", "active"]
+    assert any((p.staged_bytes or 0) > 0 for p in timeline.points)
+    assert "importing" in timeline.table()
+    image = admin.image.get_image(image.id)
+    chunks = admin.image.download_image(image, stream=True).iter_content(1 << 20)
+    report = images.verify_checksums(image, chunks)
+    assert report.ok, str(report)
+    landed = images.where_bytes_landed(glance_lab.sim, image.id)
+    assert (landed.path, landed.size) == (f"/var/lib/glance/images/{image.id}", image.size)
+    assert image.id in landed.store_listing
