@@ -384,8 +384,11 @@ class Lab:
         results = apply_plan([step], self.runner(), progress, layer="keystone")
         progress.finish(results)
         if show:
+            # The sim's keystone-manage names files by their place in its state folder;
+            # show them where they are on the controller.
+            root = str(self.paths.root / "hosts" / ctx.controller.name)
             for line in results[-1].output:
-                print(f"    {line}")
+                print(f"    {line.replace(root, '')}")
         return results
 
     def check_token(self, token: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from labkit.install import steps as st
 from labkit.install.runner import CHANGED, DONE, StepResult
-from labkit.widgets.env import widgets_enabled
+from labkit.widgets.env import in_notebook, widgets_enabled
 
 
 def format_seconds(seconds: float) -> str:
@@ -20,7 +20,7 @@ def format_seconds(seconds: float) -> str:
 
 def results_table(layer: str, results: list[StepResult]) -> str:
     width = max((len(r.step.title) for r in results), default=10)
-    lines = [f"{layer}: {len(results)} steps"]
+    lines = [f"{layer}: {_counts(results)}"]
     for index, r in enumerate(results, start=1):
         mark = {CHANGED: "changed", DONE: "already done"}.get(r.status, r.status)
         lines.append(
@@ -35,7 +35,8 @@ def _counts(results: list[StepResult]) -> str:
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     parts = [f"{n} {status}" for status, n in counts.items()]
-    return f"{len(results)} steps: {', '.join(parts)}"
+    steps = "step" if len(results) == 1 else "steps"
+    return f"{len(results)} {steps}: {', '.join(parts)}"
 
 
 class InstallProgress:
@@ -47,13 +48,17 @@ class InstallProgress:
         self._bar: Any = None
         self._label: Any = None
         self._live = show and widgets_enabled()
+        # In a kernel without widgets (papermill, nbval) only the closing table is printed, so
+        # the stored output is the very table a live run leaves behind; a terminal gets one
+        # line per step as it happens.
+        self._stream = show and not self._live and not in_notebook()
 
     def __call__(self, index: int, total: int, step: st.Step, result: StepResult | None) -> None:
         if not self.show:
             return
         if self._live:
             self._update_widget(index, total, step, result)
-        elif result is not None:
+        elif self._stream and result is not None:
             mark = {CHANGED: "changed", DONE: "already done"}.get(result.status, result.status)
             print(
                 f"[{index:>2}/{total}] {step.title} ({step.host}): {mark}, "
@@ -80,12 +85,12 @@ class InstallProgress:
     def finish(self, results: list[StepResult]) -> None:
         if not self.show:
             return
-        if not self._live:
-            # One closing line: a second run reads "0 changed" at a glance.
+        if self._stream:
+            # One closing line: a second run reads "16 already done" at a glance.
             print(f"{self.layer}: {_counts(results)}", flush=True)
             return
         if self._live:
             from IPython.display import clear_output
 
             clear_output()  # type: ignore[no-untyped-call]
-            print(results_table(self.layer, results))
+        print(results_table(self.layer, results), flush=True)
