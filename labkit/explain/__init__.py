@@ -30,7 +30,11 @@ from typing import Any
 from labkit.explain.view import Explanation
 
 # Modules holding ENTRIES, imported on the first explain() call.
-MODULES: list[str] = ["labkit.explain.lab", "labkit.explain.keystone"]
+MODULES: list[str] = [
+    "labkit.explain.lab",
+    "labkit.explain.keystone",
+    "labkit.explain_glance",
+]
 
 _STATUS_PATTERNS = (
     re.compile(r"\(HTTP (\d{3})\)"),

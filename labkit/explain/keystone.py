@@ -196,7 +196,7 @@ ENTRIES = [
     Entry(
         name="keystone.no-endpoint",
         layer=_service_layer,
-        priority=28,
+        priority=45,  # generic: a layer's own, more specific entries go first
         pattern=r"(?:(?P<interface>public|internal|admin) endpoint for (?P<service>[\w-]+) "
         r"service(?: in (?P<region>\S+) region)? not found|Service '(?P<service2>"
         r"[\w-]+)' is disabled because)",

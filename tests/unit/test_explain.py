@@ -294,3 +294,14 @@ def test_every_layer_an_entry_names_is_on_the_map(key: str) -> None:
     from labkit import layers
 
     assert layers.find(key) is not None
+
+
+def test_layer_modules_extend_the_registry() -> None:
+    names = [e.name for e in ex.entries()]
+    assert "labkit.explain_glance" in ex.MODULES
+    assert any(n.startswith("glance.") for n in names)
+    # a layer's specific entry wins over Keystone's generic catalog miss
+    e = ex.explain(
+        "EndpointNotFound: internal endpoint for identity service in regionOne region not found"
+    )
+    assert e.layer == "glance" and e.entry.startswith("glance.")
