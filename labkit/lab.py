@@ -289,6 +289,21 @@ class Lab:
             return Text(f"{self.env.name} is an existing cloud: labkit installs nothing there.")
         return PlanView(layer, self.plan(layer))
 
+    def trace_mark(self) -> int:
+        """The id of the sim's latest trace event: pass it to :meth:`draw_flow` to draw only
+        what happens after this point."""
+        events = self.sim.trace()
+        return int(events[-1]["id"]) if events else 0
+
+    def draw_flow(self, after: int | None = None, request_id: str | None = None,
+                  title: str = "What happened, hop by hop") -> Any:
+        """The hops the sim recorded (after a :meth:`trace_mark`, or of one request) as a
+        sequence diagram."""
+        from labkit.diagrams import Diagram, graphs
+
+        events = self.sim.trace(request_id=request_id, after=after)
+        return Diagram(graphs.request_flow(events, title=title))
+
     # -- Keystone: tokens, keys, catalog, scopes (notebooks/02-keystone) --
 
     def aliases(self) -> Any:
