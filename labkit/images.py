@@ -50,10 +50,13 @@ class Timeline:
         """Only the points where status, store lists or task state changed."""
         out: list[TimelinePoint] = []
         for point in self.points:
-            key = (point.status, point.importing_to_stores, point.failed_import,
-                   point.task_status)
-            if not out or key != (out[-1].status, out[-1].importing_to_stores,
-                                  out[-1].failed_import, out[-1].task_status):
+            key = (point.status, point.importing_to_stores, point.failed_import, point.task_status)
+            if not out or key != (
+                out[-1].status,
+                out[-1].importing_to_stores,
+                out[-1].failed_import,
+                out[-1].task_status,
+            ):
                 out.append(point)
         return out
 
@@ -73,8 +76,10 @@ class Timeline:
         lines = [f"{'t (s)':>6}  {'status':<10} {'importing':<10} {'failed':<7} task"]
         for p in self.changes():
             task = f"{p.task_status} {p.task_message}".strip()
-            lines.append(f"{p.seconds:6.2f}  {p.status:<10} {p.importing_to_stores or '-':<10} "
-                         f"{p.failed_import or '-':<7} {task or '-'}")
+            lines.append(
+                f"{p.seconds:6.2f}  {p.status:<10} {p.importing_to_stores or '-':<10} "
+                f"{p.failed_import or '-':<7} {task or '-'}"
+            )
         return "\n".join(lines)
 
 
@@ -85,9 +90,15 @@ def _newest_task(conn: Any, image_id: str) -> dict[str, Any]:
     return max(tasks, key=lambda t: t.get("created_at") or "", default={})
 
 
-def watch_import(conn: Any, image_id: str, *, interval: float = 0.2, timeout: float = 300.0,
-                 staged_bytes: Callable[[str], int | None] | None = None,
-                 on_point: Callable[[TimelinePoint], None] | None = None) -> Timeline:
+def watch_import(
+    conn: Any,
+    image_id: str,
+    *,
+    interval: float = 0.2,
+    timeout: float = 300.0,
+    staged_bytes: Callable[[str], int | None] | None = None,
+    on_point: Callable[[TimelinePoint], None] | None = None,
+) -> Timeline:
     """Poll an image until its import ends (active, or queued again after a failure).
 
     ``staged_bytes(image_id)`` may report how much has reached the staging area (see
@@ -103,11 +114,14 @@ def watch_import(conn: Any, image_id: str, *, interval: float = 0.2, timeout: fl
         task = _newest_task(conn, image_id)
         importing = str(props.get("os_glance_importing_to_stores", ""))
         point = TimelinePoint(
-            seconds=round(time.monotonic() - started, 3), status=str(image.status),
+            seconds=round(time.monotonic() - started, 3),
+            status=str(image.status),
             importing_to_stores=importing,
             failed_import=str(props.get("os_glance_failed_import", "")),
-            task_status=str(task.get("status", "")), task_message=str(task.get("message", "")),
-            staged_bytes=staged_bytes(image_id) if staged_bytes else None)
+            task_status=str(task.get("status", "")),
+            task_message=str(task.get("message", "")),
+            staged_bytes=staged_bytes(image_id) if staged_bytes else None,
+        )
         timeline.points.append(point)
         if on_point is not None:
             on_point(point)
@@ -153,16 +167,26 @@ class ChecksumReport:
 
     @property
     def ok(self) -> bool:
-        return (self.size == self.glance_size and self.md5 == self.glance_checksum
-                and self.os_hash_value == self.glance_hash_value)
+        return (
+            self.size == self.glance_size
+            and self.md5 == self.glance_checksum
+            and self.os_hash_value == self.glance_hash_value
+        )
 
     def __str__(self) -> str:
-        rows = [("size", str(self.size), str(self.glance_size)),
-                ("md5 (checksum)", self.md5, str(self.glance_checksum)),
-                (f"{self.os_hash_algo} (os_hash_value)", self.os_hash_value[:32] + "...",
-                 str(self.glance_hash_value)[:32] + "...")]
-        lines = [f"{name:24s} {'match' if mine == theirs else 'DIFFERENT':9s} {mine}"
-                 for name, mine, theirs in rows]
+        rows = [
+            ("size", str(self.size), str(self.glance_size)),
+            ("md5 (checksum)", self.md5, str(self.glance_checksum)),
+            (
+                f"{self.os_hash_algo} (os_hash_value)",
+                self.os_hash_value[:32] + "...",
+                str(self.glance_hash_value)[:32] + "...",
+            ),
+        ]
+        lines = [
+            f"{name:24s} {'match' if mine == theirs else 'DIFFERENT':9s} {mine}"
+            for name, mine, theirs in rows
+        ]
         return "\n".join(lines)
 
 
@@ -191,10 +215,15 @@ def verify_checksums(image: Any, data: bytes | Path | Iterable[bytes]) -> Checks
     else:
         chunks = data
     size, md5, value = digest_chunks(chunks, algo)
-    return ChecksumReport(size=size, md5=md5, os_hash_algo=algo, os_hash_value=value,
-                          glance_size=getattr(image, "size", None),
-                          glance_checksum=getattr(image, "checksum", None),
-                          glance_hash_value=getattr(image, "hash_value", None))
+    return ChecksumReport(
+        size=size,
+        md5=md5,
+        os_hash_algo=algo,
+        os_hash_value=value,
+        glance_size=getattr(image, "size", None),
+        glance_checksum=getattr(image, "checksum", None),
+        glance_hash_value=getattr(image, "hash_value", None),
+    )
 
 
 def _file_chunks(path: Path) -> Iterable[bytes]:
@@ -222,8 +251,9 @@ class StoredImage:
         return f"{self.host}:{self.path}  {self.size} bytes  mode {self.mode}"
 
 
-def where_bytes_landed(sim: Any, image_id: str, host: str = "controller",
-                       store_dir: str = STORE_DIR) -> StoredImage:
+def where_bytes_landed(
+    sim: Any, image_id: str, host: str = "controller", store_dir: str = STORE_DIR
+) -> StoredImage:
     """Look the image's file up on the simulated controller (the sim's control API).
 
     Introduced in notebooks/03-glance.

@@ -25,8 +25,9 @@ def mirror_url(lab: Any, path: str = MIRROR_CIRROS) -> str:
 def request(conn: Any, lab: Any, method: str, path: str, **kwargs: Any) -> Any:
     """A raw request to Glance with the connection's token, errors returned not raised."""
     headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
-    return conn.session.request(image_url(lab) + path, method, headers=headers,
-                                raise_exc=False, **kwargs)
+    return conn.session.request(
+        image_url(lab) + path, method, headers=headers, raise_exc=False, **kwargs
+    )
 
 
 def fetch_mirror(conn: Any, lab: Any, target: Path, path: str = MIRROR_CIRROS) -> Path:
@@ -39,8 +40,9 @@ def md5_and_sha512(data: bytes) -> tuple[str, str]:
     return hashlib.md5(data).hexdigest(), hashlib.sha512(data).hexdigest()
 
 
-def wait_for(conn: Any, image_id: str, done: tuple[str, ...] = ("active",),
-              timeout: float = 30) -> Any:
+def wait_for(
+    conn: Any, image_id: str, done: tuple[str, ...] = ("active",), timeout: float = 30
+) -> Any:
     """Poll until the image reaches one of ``done`` with no import running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

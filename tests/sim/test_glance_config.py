@@ -22,24 +22,30 @@ def configured(lab: Any, *settings: tuple[str, str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        restore = st.WriteFile(title="restore", host="controller", path=CONF, content=before,
-                               mode="0644")
+        restore = st.WriteFile(
+            title="restore", host="controller", path=CONF, content=before, mode="0644"
+        )
         lab.sim.step("controller", restore.to_dict(), "apply", lab.secrets, set())
         lab.sim.service("controller", "glance-api", "restart")
 
 
-def test_debians_region_name_pitfall_answers_500_with_endpointnotfound(glance_lab: Any,
-                                                                       admin: Any) -> None:
+def test_debians_region_name_pitfall_answers_500_with_endpointnotfound(
+    glance_lab: Any, admin: Any
+) -> None:
     with configured(glance_lab, ("keystone_authtoken", "region_name", "regionOne")):
         response = gh.request(admin, glance_lab, "GET", "/v2/images")
         assert (response.status_code, response.content) == (500, b"")
         assert response.headers["Content-Type"].startswith("text/plain")
         log = glance_lab.sim.log("glance-api", tail=20)
-        assert any("EndpointNotFound: internal endpoint for identity service in regionOne "
-                   "region not found" in line for line in log)
+        assert any(
+            "EndpointNotFound: internal endpoint for identity service in regionOne "
+            "region not found" in line
+            for line in log
+        )
         # Without a token the middleware never looks for Keystone: still a 401.
-        anonymous = admin.session.get(gh.image_url(glance_lab) + "/v2/images",
-                                      authenticated=False, raise_exc=False)
+        anonymous = admin.session.get(
+            gh.image_url(glance_lab) + "/v2/images", authenticated=False, raise_exc=False
+        )
         assert anonymous.status_code == 401
     assert gh.request(admin, glance_lab, "GET", "/v2/images").status_code == 200
 
@@ -49,43 +55,61 @@ def test_a_wrong_glance_password_is_503(glance_lab: Any, admin: Any) -> None:
         response = gh.request(admin, glance_lab, "GET", "/v2/images")
         assert response.status_code == 503
         assert response.json()["message"].endswith(
-            "<br /><br />\nThe Keystone service is temporarily unavailable.\n\n")
+            "<br /><br />\nThe Keystone service is temporarily unavailable.\n\n"
+        )
 
 
-def test_unified_limits_on_image_count(glance_lab: Any, admin: Any, demo: Any,
-                                       unique: Any) -> None:
+def test_unified_limits_on_image_count(glance_lab: Any, admin: Any, demo: Any, unique: Any) -> None:
     demo_project = demo.session.get_project_id()
     owned = len([i for i in demo.image.images() if i.owner == demo_project])
-    with configured(glance_lab, ("DEFAULT", "use_keystone_limits", "True"),
-                    ("labkit_limits", "image_count_total", "100"),
-                    ("labkit_limits", "image_size_total", "1000"),
-                    ("labkit_limits", "image_stage_total", "1000"),
-                    ("labkit_limits", "image_count_uploading", "10"),
-                    ("labkit_limits:demo", "image_count_total", str(owned))):
-        response = gh.request(demo, glance_lab, "POST", "/v2/images",
-                              json={"name": unique("over"), "disk_format": "raw",
-                                    "container_format": "bare"})
+    with configured(
+        glance_lab,
+        ("DEFAULT", "use_keystone_limits", "True"),
+        ("labkit_limits", "image_count_total", "100"),
+        ("labkit_limits", "image_size_total", "1000"),
+        ("labkit_limits", "image_stage_total", "1000"),
+        ("labkit_limits", "image_count_uploading", "10"),
+        ("labkit_limits:demo", "image_count_total", str(owned)),
+    ):
+        response = gh.request(
+            demo,
+            glance_lab,
+            "POST",
+            "/v2/images",
+            json={"name": unique("over"), "disk_format": "raw", "container_format": "bare"},
+        )
         assert response.status_code == 413
         assert response.json()["message"] == (
             "The request returned a 413 Request Entity Too Large. This generally means that "
             "rate limiting or a quota threshold was breached.\n\nThe response body:\nProject "
             f"{demo_project} is over a limit for [Resource image_count_total is over limit of "
-            f"{owned} due to current usage {owned} and delta 1]<br /><br />\n\n\n")
+            f"{owned} due to current usage {owned} and delta 1]<br /><br />\n\n\n"
+        )
         usage = gh.request(demo, glance_lab, "GET", "/v2/info/usage").json()["usage"]
         assert usage["image_count_total"] == {"usage": owned, "limit": owned}
-        assert gh.request(admin, glance_lab, "POST", "/v2/images",
-                          json={"name": unique("admin-ok")}).status_code == 201
+        assert (
+            gh.request(
+                admin, glance_lab, "POST", "/v2/images", json={"name": unique("admin-ok")}
+            ).status_code
+            == 201
+        )
 
 
 def test_image_size_cap_refuses_and_restores(glance_lab: Any, admin: Any, unique: Any) -> None:
     with configured(glance_lab, ("DEFAULT", "image_size_cap", "1000")):
-        image = admin.image.create_image(name=unique("capped"), disk_format="raw",
-                                         container_format="bare")
-        response = gh.request(admin, glance_lab, "PUT", f"/v2/images/{image.id}/file",
-                              data=b"x" * 5000,
-                              headers={"Content-Type": "application/octet-stream"})
+        image = admin.image.create_image(
+            name=unique("capped"), disk_format="raw", container_format="bare"
+        )
+        response = gh.request(
+            admin,
+            glance_lab,
+            "PUT",
+            f"/v2/images/{image.id}/file",
+            data=b"x" * 5000,
+            headers={"Content-Type": "application/octet-stream"},
+        )
         assert response.status_code == 413
         assert response.json()["message"] == (
-            "The incoming image is too large: The provided image is too large."
-            "<br /><br />\n\n\n")
+            "The incoming image is too large: The provided image is too large.<br /><br />\n\n\n"
+        )
         assert admin.image.get_image(image.id).status == "queued"

@@ -3,9 +3,9 @@
 ``file:///var/lib/glance/images/<id>`` is a real file under the state folder
 (``hosts/controller/var/lib/glance/images/<id>``), so a notebook can show where the bytes of
 an upload landed. Writing streams through :class:`HashingSink`: md5 (Glance's ``checksum``) and
-the ``os_hash_algo`` digest are computed while the data passes, each in its own thread --
-hashing is the slow part, hashlib releases the GIL on large blocks, and two threads let the
-two digests run on two cores while the event loop keeps receiving. Nothing is ever buffered
+the ``os_hash_algo`` digest are computed while the data passes, each in its own thread, and
+a third writes the file -- hashlib and file writes release the GIL on large blocks, so the
+three run on all cores while the event loop keeps receiving. Nothing is ever buffered
 whole: at most a few blocks are in flight.
 """
 
@@ -25,7 +25,7 @@ from labkit.sim.glance.errors import DomainError, ImageSizeLimitExceeded
 
 BLOCK = 4 << 20  # bytes handed to the hashing threads at a time
 READ_BLOCK = 1 << 20  # bytes per read when serving a download
-_DEPTH = 3  # blocks queued per thread: bounds memory to about 2 x 3 x BLOCK
+_DEPTH = 3  # blocks queued per thread: at most about 4 x BLOCK in flight
 
 
 class StorageFull(DomainError):
@@ -67,10 +67,11 @@ class HashingSink:
         self._digest = hashlib.new(algo)
         self._file = open(path, "wb", buffering=0)  # noqa: SIM115 -- closed by finish/abort
         self._error: BaseException | None = None
-        self._digests = digests
-        work: list[Callable[[bytes], object]] = [self._write_and_md5]
+        # Three workers, as even as possible: md5, the os_hash digest and the file write each
+        # cost about the same per byte, and each releases the GIL while it works.
+        work: list[Callable[[bytes], object]] = [self._write]
         if digests:
-            work.append(self._digest.update)
+            work += [self._md5.update, self._digest.update]
         self._queues: list[queue.Queue[bytes | None]] = [queue.Queue(_DEPTH) for _ in work]
         self._threads = [
             threading.Thread(target=self._run, args=(q, job), name="glance-sink", daemon=True)
@@ -80,9 +81,7 @@ class HashingSink:
             thread.start()
         self._closed = False
 
-    def _write_and_md5(self, block: bytes) -> None:
-        if self._digests:
-            self._md5.update(block)
+    def _write(self, block: bytes) -> None:
         view = memoryview(block)
         while view:
             written = self._file.write(view)
@@ -153,27 +152,29 @@ class HashingSink:
         self.path.unlink(missing_ok=True)
 
 
-def read_range(path: Path, offset: int, length: int) -> Callable[[], bytes]:
-    """A reader returning the next block of ``length`` bytes from ``offset`` (b"" at the end).
-    The file is opened once and closed after the last block."""
-    handle = open(path, "rb", buffering=0)  # noqa: SIM115 -- closed when the range is served
-    handle.seek(offset)
-    remaining = length
+class RangeReader:
+    """Reads ``length`` bytes from ``offset`` of a file, a block per :meth:`read` (b"" at
+    the end); the file is closed at the end or by :meth:`close`."""
 
-    def read() -> bytes:
-        nonlocal remaining
-        if remaining <= 0:
-            handle.close()
+    def __init__(self, path: Path, offset: int, length: int) -> None:
+        self._handle = open(path, "rb", buffering=0)  # noqa: SIM115 -- closed by close()
+        self._handle.seek(offset)
+        self._remaining = length
+
+    def read(self) -> bytes:
+        if self._remaining <= 0:
+            self.close()
             return b""
-        block = handle.read(min(READ_BLOCK, remaining))
-        if not block:  # file shorter than the image says: end the body early
-            handle.close()
-            remaining = 0
+        block = self._handle.read(min(READ_BLOCK, self._remaining))
+        if not block:  # the file is shorter than the image says: end the body early
+            self.close()
             return b""
-        remaining -= len(block)
+        self._remaining -= len(block)
         return block
 
-    return read
+    def close(self) -> None:
+        self._remaining = 0
+        self._handle.close()
 
 
 def move(source: Path, target: Path) -> None:

@@ -78,14 +78,25 @@ class MirrorFileResponse(Response):
         started = loop.time()
         sent = 0
         block = 256 << 10 if self.rate else 1 << 20
-        for chunk in self.entry.image.blocks(self.offset, self.length, block):
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            sent += len(chunk)
-            if self.rate:
-                ahead = sent / self.rate - (loop.time() - started)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            for chunk in self.entry.image.blocks(self.offset, self.length, block):
+                if gone.done():
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += len(chunk)
+                if self.rate:
+                    ahead = sent / self.rate - (loop.time() - started)
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
+        finally:
+            gone.cancel()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnected(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _serve_file(call: Call, entry: catalog.MirrorFile) -> Response:

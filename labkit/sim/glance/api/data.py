@@ -335,17 +335,28 @@ class FileRangeResponse(Response):
         self.path, self.offset, self.length = path, offset, length
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        read = await run_in_threadpool(store.read_range, self.path, self.offset, self.length)
+        reader = await run_in_threadpool(store.RangeReader, self.path, self.offset, self.length)
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
         loop = asyncio.get_running_loop()
-        block = await loop.run_in_executor(None, read)
-        while block:
-            upcoming = loop.run_in_executor(None, read)
-            await send({"type": "http.response.body", "body": block, "more_body": True})
-            block = await upcoming
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            block = await loop.run_in_executor(None, reader.read)
+            while block and not gone.done():
+                upcoming = loop.run_in_executor(None, reader.read)
+                await send({"type": "http.response.body", "body": block, "more_body": True})
+                block = await upcoming
+        finally:
+            gone.cancel()
+            await run_in_threadpool(reader.close)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnected(receive: Any) -> None:
+    """Return once the client has gone (no point reading the rest of a big file)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 @routes.get("/v2/images/{image_id}/file")
