@@ -217,12 +217,17 @@ class Importer:
             self.app.config.image_size_cap,
         )
         last = time.monotonic()
+        # Read into a ring of buffers (no copy per block): a buffer comes round again only
+        # after more submissions than the sink can hold in flight.
+        ring = [bytearray(store.BLOCK) for _ in range(store.RING)]
+        turn = 0
         try:
             with response:
-                while block := response.read(store.BLOCK):
+                while count := response.readinto(ring[turn % store.RING]):
                     if self._stopping.is_set():
                         raise ImportFailed("glance-api stopped")
-                    sink.submit(block)
+                    sink.submit(memoryview(ring[turn % store.RING])[:count])
+                    turn += 1
                     if time.monotonic() - last >= PROGRESS_EVERY:
                         last = time.monotonic()
                         self._task(task_id, message=f"Copied {sink.size >> 20} MiB")

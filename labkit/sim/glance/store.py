@@ -26,6 +26,9 @@ from labkit.sim.glance.errors import DomainError, ImageSizeLimitExceeded
 BLOCK = 4 << 20  # bytes handed to the hashing threads at a time
 READ_BLOCK = 1 << 20  # bytes per read when serving a download
 _DEPTH = 3  # blocks queued per thread: at most about 4 x BLOCK in flight
+# A producer reusing buffers needs more than the (DEPTH + 1) a slow thread may still hold,
+# plus the one being filled: a ring of DEPTH + 3 is never overwritten too early.
+RING = _DEPTH + 3
 
 
 class StorageFull(DomainError):
@@ -69,10 +72,12 @@ class HashingSink:
         self._error: BaseException | None = None
         # Three workers, as even as possible: md5, the os_hash digest and the file write each
         # cost about the same per byte, and each releases the GIL while it works.
-        work: list[Callable[[bytes], object]] = [self._write]
+        work: list[Callable[[bytes | memoryview], object]] = [self._write]
         if digests:
             work += [self._md5.update, self._digest.update]
-        self._queues: list[queue.Queue[bytes | None]] = [queue.Queue(_DEPTH) for _ in work]
+        self._queues: list[queue.Queue[bytes | memoryview | None]] = [
+            queue.Queue(_DEPTH) for _ in work
+        ]
         self._threads = [
             threading.Thread(target=self._run, args=(q, job), name="glance-sink", daemon=True)
             for q, job in zip(self._queues, work, strict=True)
@@ -81,13 +86,17 @@ class HashingSink:
             thread.start()
         self._closed = False
 
-    def _write(self, block: bytes) -> None:
+    def _write(self, block: bytes | memoryview) -> None:
         view = memoryview(block)
         while view:
             written = self._file.write(view)
             view = view[written or 0 :]
 
-    def _run(self, q: queue.Queue[bytes | None], work: Callable[[bytes], object]) -> None:
+    def _run(
+        self,
+        q: queue.Queue[bytes | memoryview | None],
+        work: Callable[[bytes | memoryview], object],
+    ) -> None:
         while True:
             block = q.get()
             if block is None:  # finish() or abort()
@@ -103,7 +112,7 @@ class HashingSink:
         """True when submit() would wait for the threads (call it from a thread then)."""
         return any(q.full() for q in self._queues)
 
-    def submit(self, block: bytes) -> None:
+    def submit(self, block: bytes | memoryview) -> None:
         if not block:
             return
         self._raise_if_failed()

@@ -169,5 +169,9 @@ class Qcow2:
         end = self.size if length is None else min(self.size, offset + length)
         while offset < end:
             size = min(block, end - offset)
+            if offset < self.data_offset < offset + size:
+                # Cut at the data area so later blocks line up with the pattern: a block
+                # that is the whole pattern is then the pattern object itself, no copy.
+                size = self.data_offset - offset
             yield self.read(offset, size)
             offset += size
