@@ -292,8 +292,14 @@ class Lab:
     def trace_mark(self) -> int:
         """The id of the sim's latest trace event: pass it to :meth:`draw_flow` to draw only
         what happens after this point."""
-        events = self.sim.trace()
-        return int(events[-1]["id"]) if events else 0
+        mark, page = 0, 500  # the control API answers 500 events at a time
+        while True:
+            # Not "until empty": each call to the API is itself traced.
+            events = self.sim.trace(after=mark)
+            if events:
+                mark = int(events[-1]["id"])
+            if len(events) < page:
+                return mark
 
     def draw_flow(self, after: int | None = None, request_id: str | None = None,
                   title: str = "What happened, hop by hop") -> Any:
