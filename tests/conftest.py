@@ -23,15 +23,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """A sim with base + keystone installed, on its own port and state folder."""
+def private_sim(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[object]:
+    """A sim with base + keystone installed on its own port and state folder; on teardown,
+    fail if it ever answered a client with an internal error."""
     from labkit.lab import Lab
 
-    state_root = tmp_path_factory.mktemp("labstate")
-    os.environ["LABKIT_SIM_PORT"] = str(free_port())
+    state_root = tmp_path_factory.mktemp(name)
     os.environ["LABKIT_STATE_DIR"] = str(state_root)
-    lab = Lab.from_env(REPO / "envs" / "sim.yaml", state_root=state_root)
+    lab = Lab.from_env(REPO / "envs" / "sim.yaml", state_root=state_root, sim_port=free_port())
     lab.ensure("keystone")
     yield lab
     from labkit.sim import process
@@ -44,6 +43,12 @@ def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     assert health["internal_errors"] == 0, (
         f"the sim hit {health['internal_errors']} internal errors; see {lab.paths.logs}/sim.log"
     )
+
+
+@pytest.fixture(scope="session")
+def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The session's shared sim (one per xdist worker)."""
+    yield from private_sim(tmp_path_factory, "labstate")
 
 
 @pytest.fixture(scope="session")

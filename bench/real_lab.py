@@ -1,0 +1,183 @@
+"""A real Zed on local lab hosts next to the sim, in one run on the same machine.
+
+    sudo .venv/bin/python -m bench real_lab          # root: it makes local lab hosts
+
+Brings up ``envs/lab-local.yaml`` in a private state folder (the rootfs and apt caches are
+the shared ones, so a second run is the "warm caches" figure; ``LABKIT_BENCH_COLD=1`` points
+the cache at an empty folder for the cold figure), installs base, Keystone and Glance with
+the same installers the notebooks use -- Glance's plan ends with an image uploaded and
+active -- and prints:
+
+* time per layer, and the total from ``hosts up`` to an active image (target < 6 min warm;
+  DevStack's stack.sh takes 41-63 min in users' logs, the seed talk budgets 2-3 hours);
+* token issue latency, p50/p95 over 200 requests through keystoneauth: real vs sim;
+* upload of the same 256 MiB file through the raw Image API: real Glance vs sim.
+
+Then it takes the hosts down again.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from keystoneauth1 import session as ka_session
+from keystoneauth1.identity import v3
+
+from bench.common import free_port, repo_env
+
+SIZE = 256 << 20
+TOKENS = 200
+
+
+def _token_latency(auth_url: str, password: str, count: int = TOKENS) -> tuple[float, float]:
+    samples = []
+    for _ in range(count):
+        auth = v3.Password(
+            auth_url=auth_url,
+            username="admin",
+            password=password,
+            project_name="admin",
+            user_domain_name="Default",
+            project_domain_name="Default",
+        )
+        session = ka_session.Session(auth=auth)
+        started = time.perf_counter()
+        auth.get_auth_ref(session)
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
+def _upload(image_url: str, token: str, path: Path) -> float:
+    """Create an image and PUT ``path`` as its data; seconds from first byte to the 204."""
+    url = urlsplit(image_url)
+    prefix = url.path.rstrip("/")
+
+    def request(
+        method: str, route: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=900, blocksize=1 << 20)
+        conn.request(
+            method, prefix + route, body=body, headers={"X-Auth-Token": token, **(headers or {})}
+        )
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        return response.status, data
+
+    status, data = request(
+        "POST",
+        "/v2/images",
+        json.dumps({"name": "bench-256m", "disk_format": "raw", "container_format": "bare"}),
+        {"Content-Type": "application/json"},
+    )
+    assert status == 201, data
+    image_id = json.loads(data)["id"]
+    with open(path, "rb") as body:
+        started = time.perf_counter()
+        status, data = request(
+            "PUT",
+            f"/v2/images/{image_id}/file",
+            body,
+            {
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(path.stat().st_size),
+            },
+        )
+        seconds = time.perf_counter() - started
+    assert status == 204, data
+    request("DELETE", f"/v2/images/{image_id}")
+    return seconds
+
+
+def run() -> dict[str, float]:
+    from labkit import install
+    from labkit.envs import SshEnv
+    from labkit.hosts import local
+    from labkit.hosts.layout import default_cache_dir
+    from labkit.lab import Lab
+    from labkit.sim import process
+
+    if os.geteuid() != 0:
+        print(
+            "real_lab needs root (it makes local lab hosts); skipped. "
+            "Run: sudo .venv/bin/python -m bench real_lab"
+        )
+        return {}
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        cache = root / "cold-cache" if os.environ.get("LABKIT_BENCH_COLD") else default_cache_dir()
+        os.environ["LABKIT_CACHE_DIR"] = str(cache)
+        data = root / "bench-256m.raw"
+        with open(data, "wb") as out:
+            block = os.urandom(1 << 20)
+            for _ in range(SIZE >> 20):
+                out.write(block)
+
+        real = Lab.from_env(repo_env("lab-local"), state_root=root / "real")
+        assert isinstance(real.env, SshEnv)
+        started = time.monotonic()
+        local.up(real.env, state_root=root / "real", cache_dir=cache, say=lambda _: None)
+        figures["hosts_up_s"] = time.monotonic() - started
+        print(
+            f"hosts up: {figures['hosts_up_s']:.1f} s "
+            f"({'cold' if os.environ.get('LABKIT_BENCH_COLD') else 'warm'} caches)"
+        )
+        try:
+            for layer in install.layers_up_to("glance"):
+                t0 = time.monotonic()
+                real.install(layer, show=False)
+                figures[f"{layer}_s"] = time.monotonic() - t0
+                print(f"  install {layer:<9} {figures[f'{layer}_s']:6.1f} s", flush=True)
+            figures["total_s"] = time.monotonic() - started
+            print(
+                f"hosts up -> active image: {figures['total_s']:.0f} s "
+                f"({figures['total_s'] / 60:.1f} min; target < 6 min with warm caches)"
+            )
+
+            sim = Lab.from_env(repo_env("sim"), state_root=root / "sim", sim_port=free_port())
+            sim.ensure("glance")
+            real_creds, sim_creds = real.credentials("admin"), sim.credentials("admin")
+            rp50, rp95 = _token_latency(real_creds.auth_url, real_creds.password)
+            sp50, sp95 = _token_latency(sim_creds.auth_url, sim_creds.password)
+            print(
+                f"token issue over {TOKENS}: real Keystone p50 {rp50:.1f} ms p95 {rp95:.1f} ms;"
+                f" sim p50 {sp50:.1f} ms p95 {sp95:.1f} ms; real/sim x{rp50 / sp50:.0f}"
+            )
+            real_up = _upload(
+                real.plan_context().image_url, real.connect("admin").session.get_token(), data
+            )
+            sim_up = _upload(
+                sim.plan_context().image_url, sim.connect("admin").session.get_token(), data
+            )
+            mib = SIZE / (1 << 20)
+            print(
+                f"upload 256 MiB: real Glance {mib / real_up:.0f} MiB/s ({real_up:.2f} s); "
+                f"sim {mib / sim_up:.0f} MiB/s ({sim_up:.2f} s); sim/real "
+                f"x{real_up / sim_up:.1f}"
+            )
+            figures.update(
+                real_token_p50_ms=rp50,
+                sim_token_p50_ms=sp50,
+                real_upload_mib_s=mib / real_up,
+                sim_upload_mib_s=mib / sim_up,
+            )
+            process.stop(sim.paths)
+        finally:
+            t0 = time.monotonic()
+            local.down(real.env, state_root=root / "real", cache_dir=cache)
+            print(f"hosts down: {time.monotonic() - t0:.1f} s")
+    return figures
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,32 @@
+"""Parity tests get a sim of their own.
+
+Collections are compared by the structure of their items, and the shared session sim holds
+whatever other tests made (users with a default project, roles with options ...). A fresh
+sim holds what a freshly installed cloud holds, like the recorded one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import private_sim
+
+
+@pytest.fixture(scope="session")
+def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    yield from private_sim(tmp_path_factory, "paritystate")
+
+
+# Session fixtures that depend on sim_lab are redefined here too: pytest caches one instance
+# per definition, so the root definitions would keep pointing at the shared sim.
+@pytest.fixture(scope="session")
+def admin(sim_lab: object) -> object:
+    return sim_lab.connect("admin")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def glance_lab(sim_lab: object) -> object:
+    sim_lab.ensure("glance")  # type: ignore[attr-defined]
+    return sim_lab
