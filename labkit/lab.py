@@ -30,17 +30,22 @@ STATE_LAYERS_FILE = "installed-layers"
 
 
 class Lab:
-    def __init__(self, env: Env, state_root: Path | None = None) -> None:
+    def __init__(self, env: Env, state_root: Path | None = None,
+                 sim_port: int | None = None) -> None:
         self.env = env
         self.paths = StatePaths.for_env(env.name, state_root)
+        # Settled now (flag > LABKIT_SIM_PORT > env file), so two Lab objects made with
+        # different settings keep talking to their own sims.
+        self.sim_port = (config.sim_port(sim_port, env.sim.port)
+                         if isinstance(env, SimEnv) else None)
         self._connections: dict[str, Any] = {}
         self._sim_client: Any = None
 
     @classmethod
     def from_env(cls, name_or_path: str | os.PathLike[str] | None = None,
-                 state_root: Path | None = None) -> Lab:
+                 state_root: Path | None = None, sim_port: int | None = None) -> Lab:
         """Load ``envs/<name>.yaml`` (default: ``$LABKIT_ENV`` or ``sim``)."""
-        return cls(load_env(name_or_path or config.default_env_name()), state_root)
+        return cls(load_env(name_or_path or config.default_env_name()), state_root, sim_port)
 
     def __repr__(self) -> str:
         return f"Lab(env={self.env.name!r}, kind={self.env.kind!r}, state={self.paths.root})"
@@ -55,7 +60,7 @@ class Lab:
         from labkit.sim import process
 
         env = self._sim_env()
-        handle = process.start(env, self.paths)
+        handle = process.start(env, self.paths, port=self.sim_port)
         self._write_clouds_yaml()
         return handle
 
@@ -74,7 +79,7 @@ class Lab:
         if self._sim_client is None:
             env = self._sim_env()
             handle = process.running(self.paths)
-            port = handle.port if handle else config.sim_port(None, env.sim.port)
+            port = handle.port if handle else self.sim_port
             self._sim_client = SimClient(f"http://127.0.0.1:{port}", str(self.paths.root))
         return self._sim_client
 
@@ -89,7 +94,7 @@ class Lab:
         if isinstance(self.env, CloudEnv):
             raise LabkitError(f"{self.env.name} is an existing cloud: labkit installs nothing "
                               "there.", "Install cells are skipped for cloud envs.")
-        return PlanContext.for_env(self.env)
+        return PlanContext.for_env(self.env, sim_port=self.sim_port)
 
     def credentials(self, user: str = "admin") -> Credentials:
         if isinstance(self.env, CloudEnv):
@@ -146,7 +151,9 @@ class Lab:
         if isinstance(self.env, SimEnv):
             from labkit.install.sim_runner import SimRunner
 
-            return SimRunner(self.sim, self.secrets, lambda: self.connect("admin"))
+            # A fresh connection per client step: a step may read the catalog an earlier
+            # step of the same plan changed (Glance's verification image after its endpoints).
+            return SimRunner(self.sim, self.secrets, lambda: self.credentials("admin").connect())
         if isinstance(self.env, SshEnv):
             from labkit.install.ssh_runner import SshRunner
 

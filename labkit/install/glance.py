@@ -113,6 +113,11 @@ def plan(ctx: PlanContext) -> list[st.Step]:
             )
         )
     steps += [
+        st.ProbeDatabase(
+            title="Check that glance's database answers",
+            host=c,
+            url=f"mysql+pymysql://glance:GLANCE_DBPASS@{c}/glance",
+        ),
         st.Command(
             title="Create Glance's tables",
             host=c,
@@ -122,5 +127,12 @@ def plan(ctx: PlanContext) -> list[st.Step]:
         ),
         st.Service(title="Start the Image service", host=c, name="glance-api", restart_on=(CONF,)),
         st.WaitHttp(title="Wait until Glance answers", host=c, url=image, timeout=90),
+        st.Image(
+            title="Verify: upload an image and see it active",
+            host=c,
+            name="cirros",
+            why="The guide's verification: a small image (the lab's CirrOS-like qcow2) goes "
+            "in through the API and its bytes land in the file store.",
+        ),
     ]
     return steps

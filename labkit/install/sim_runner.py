@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from labkit.errors import InstallError
-from labkit.install import identity
+from labkit.install import client_steps
 from labkit.install import steps as st
 from labkit.sim.client import SimClient
 
@@ -26,25 +26,20 @@ class SimRunner:
     def check(self, step: st.Step, changed_paths: set[str]) -> bool:
         if isinstance(step, st.WaitHttp):
             return False  # always wait: it is quick when the service already answers
-        if isinstance(step, st.IdentityObjects):
-            return not identity.missing(self._connect(), self._spec(step))
+        if client_steps.is_client_step(step):
+            return client_steps.check(self._connect(), step, self.secrets)
         answer = self.client.step(step.host, step.to_dict(), "check", self.secrets, changed_paths)
         return bool(answer["done"])
 
     def apply(self, step: st.Step, changed_paths: set[str]) -> tuple[int, list[str]]:
         if isinstance(step, st.WaitHttp):
             return self._wait(step)
-        if isinstance(step, st.IdentityObjects):
-            return 0, identity.ensure(self._connect(), self._spec(step))
+        if client_steps.is_client_step(step):
+            return client_steps.apply(self._connect(), step, self.secrets)
         answer = self.client.step(step.host, step.to_dict(), "apply", self.secrets, changed_paths)
         changed_paths.update(answer.get("changed_paths", []))
         output = [st.mask_secrets(line, self.secrets) for line in answer.get("output", [])]
         return int(answer["exit_code"]), output
-
-    def _spec(self, step: st.IdentityObjects) -> dict[str, Any]:
-        spec = step.to_dict()
-        spec["users"] = [(n, st.fill_secrets(p, self.secrets)) for n, p in step.users]
-        return spec
 
     @staticmethod
     def _wait(step: st.WaitHttp) -> tuple[int, list[str]]:

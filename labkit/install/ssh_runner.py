@@ -19,7 +19,7 @@ from labkit.cloud import Credentials
 from labkit.config import StatePaths
 from labkit.envs import SshEnv
 from labkit.errors import InstallError
-from labkit.install import identity, profiles
+from labkit.install import client_steps, profiles
 from labkit.install import steps as st
 
 Say = Callable[[str], None]
@@ -37,7 +37,6 @@ class SshRunner:
         self._connections: dict[str, Any] = {}
         self._apt_ready: set[str] = set()
         self._init: dict[str, str] = {}
-        self._admin_conn: Any = None
 
     # ---- plumbing ---------------------------------------------------------------------------
     def _conn(self, host: str) -> Any:
@@ -83,14 +82,14 @@ class SshRunner:
     def check(self, step: st.Step, changed_paths: set[str]) -> bool:
         if isinstance(step, (st.WaitHttp, st.ProbeDatabase)):
             return False
-        if isinstance(step, st.IdentityObjects):
-            return not identity.missing(self._admin(), self._spec(step))
+        if client_steps.is_client_step(step):
+            return client_steps.check(self._admin(), step, self.secrets)
         method = getattr(self, f"_check_{step.kind.replace('-', '_')}")
         return bool(method(step, changed_paths))
 
     def apply(self, step: st.Step, changed_paths: set[str]) -> tuple[int, list[str]]:
-        if isinstance(step, st.IdentityObjects):
-            return 0, identity.ensure(self._admin(), self._spec(step))
+        if client_steps.is_client_step(step):
+            return client_steps.apply(self._admin(), step, self.secrets)
         method = getattr(self, f"_apply_{step.kind.replace('-', '_')}")
         return method(step, changed_paths)  # type: ignore[no-any-return]
 
@@ -332,11 +331,5 @@ class SshRunner:
     def _admin(self) -> Any:
         ctx_url = f"http://{self.env.controller.address}:5000/v3/"
         creds = Credentials(ctx_url, "admin", self.secrets["ADMIN_PASS"], "admin", self.env.region)
-        if self._admin_conn is None:
-            self._admin_conn = creds.connect()
-        return self._admin_conn
-
-    def _spec(self, step: st.IdentityObjects) -> dict[str, Any]:
-        spec = step.to_dict()
-        spec["users"] = [(n, st.fill_secrets(p, self.secrets)) for n, p in step.users]
-        return spec
+        # Fresh each time: an earlier step of the plan may have changed the catalog.
+        return creds.connect()

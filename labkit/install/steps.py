@@ -276,6 +276,29 @@ class IdentityObjects(Step):
         return lines
 
 
+@dataclass(frozen=True)
+class Image(Step):
+    """Upload an image and wait until Glance says it is active (the guide's "verify" step).
+
+    ``source`` names a file of the lab's image mirror (generated, valid qcow2 images), so
+    the check needs no internet on any env kind.
+    """
+
+    kind: ClassVar[str] = "image"
+    name: str = "cirros"
+    source: str = "cirros/0.6.2/cirros-0.6.2-x86_64-disk.img"
+    disk_format: str = "qcow2"
+    container_format: str = "bare"
+    visibility: str = "public"
+
+    def commands(self) -> list[str]:
+        file = self.source.rpartition("/")[2]
+        return [
+            f"openstack image create --disk-format {self.disk_format} --container-format "
+            f"{self.container_format} --file {file} --{self.visibility} {self.name}"
+        ]
+
+
 STEP_KINDS: dict[str, type[Step]] = {
     cls.kind: cls
     for cls in (
@@ -290,6 +313,7 @@ STEP_KINDS: dict[str, type[Step]] = {
         Service,
         WaitHttp,
         IdentityObjects,
+        Image,
     )
 }
 

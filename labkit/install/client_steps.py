@@ -1,0 +1,69 @@
+"""Steps that run from labkit through the cloud's own API, on every env kind alike:
+Keystone objects (:class:`~labkit.install.steps.IdentityObjects`) and a verification image
+(:class:`~labkit.install.steps.Image`). Runners hand them here with an admin connection."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from labkit.install import identity
+from labkit.install import steps as st
+
+CLIENT_STEPS = (st.IdentityObjects, st.Image)
+
+
+def is_client_step(step: st.Step) -> bool:
+    return isinstance(step, CLIENT_STEPS)
+
+
+def _identity_spec(step: st.IdentityObjects, secrets: dict[str, str]) -> dict[str, Any]:
+    spec = step.to_dict()
+    spec["users"] = [(n, st.fill_secrets(p, secrets)) for n, p in step.users]
+    return spec
+
+
+def _active_image(conn: Any, step: st.Image) -> Any:
+    for image in conn.image.images(name=step.name):
+        if image.status == "active":
+            return image
+    return None
+
+
+def check(conn: Any, step: st.Step, secrets: dict[str, str]) -> bool:
+    if isinstance(step, st.IdentityObjects):
+        return not identity.missing(conn, _identity_spec(step, secrets))
+    if isinstance(step, st.Image):
+        return _active_image(conn, step) is not None
+    raise TypeError(step.kind)
+
+
+def apply(conn: Any, step: st.Step, secrets: dict[str, str]) -> tuple[int, list[str]]:
+    if isinstance(step, st.IdentityObjects):
+        return 0, identity.ensure(conn, _identity_spec(step, secrets))
+    if isinstance(step, st.Image):
+        return _upload(conn, step)
+    raise TypeError(step.kind)
+
+
+def _upload(conn: Any, step: st.Image) -> tuple[int, list[str]]:
+    from labkit.sim.mirror.catalog import BY_PATH  # the lab's generated images
+
+    source = BY_PATH[step.source].image
+    with tempfile.TemporaryFile() as data:
+        for block in source.blocks(block=4 << 20):
+            data.write(block)
+        data.seek(0)
+        image = conn.image.create_image(
+            name=step.name,
+            disk_format=step.disk_format,
+            container_format=step.container_format,
+            visibility=step.visibility,
+            data=data,
+            validate_checksum=False,
+        )
+    image = conn.image.wait_for_status(image, "active", failures=["killed"], interval=0.5, wait=300)
+    return 0, [
+        f"image {image.name} ({image.id}) is {image.status}: {image.size} bytes, "
+        f"md5 {image.checksum}"
+    ]
