@@ -77,7 +77,7 @@ class Lab:
         from labkit.sim.client import SimClient
 
         if self._sim_client is None:
-            env = self._sim_env()
+            self._sim_env()  # refuses non-sim envs with a clear error
             handle = process.running(self.paths)
             port = handle.port if handle else self.sim_port
             self._sim_client = SimClient(f"http://127.0.0.1:{port}", str(self.paths.root))
