@@ -25,8 +25,6 @@ import pytest
 from tests.parity import recordings as rec
 from tests.sim import glance_helpers as gh
 
-pytestmark = pytest.mark.skipif(not rec.available(), reason="parity recordings not present")
-
 RECORDED = {"http://controller:9292": "<glance>", "http://controller:5000": "<keystone>"}
 CLIENT_HEADERS = (
     "content-type",

@@ -18,8 +18,6 @@ import pytest
 
 from tests.parity import recordings as rec
 
-pytestmark = pytest.mark.skipif(not rec.available(), reason="parity recordings not present")
-
 RECORDED_BASE = "http://controller:5000"
 CLIENT_HEADERS = ("content-type", "x-subject-token", "vary", "www-authenticate", "location")
 
