@@ -1,14 +1,10 @@
-"""The mirror's generated qcow2 images are valid (checked by qemu-img when it is installed)."""
+"""The mirror's generated qcow2 images: header, ranges, determinism. qemu-img's own verdict
+on them is in the real tier (tests/real/test_qcow2_qemu.py), which may install qemu-utils."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import struct
-import subprocess
 from pathlib import Path
-
-import pytest
 
 from labkit.sim.mirror.catalog import BY_PATH
 from labkit.sim.mirror.qcow2 import CLUSTER, Qcow2
@@ -42,26 +38,3 @@ def test_same_seed_same_bytes_and_a_file_size_can_be_asked_for() -> None:
     assert Qcow2(1 << 30, 3, "x").read(0, 1 << 20) == Qcow2(1 << 30, 3, "x").read(0, 1 << 20)
     assert Qcow2.of_file_size(64 << 20, 1 << 30).size == 64 << 20
     assert BY_PATH["lab/bench-512m.qcow2"].image.size == 512 << 20
-
-
-@pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-utils not installed")
-@pytest.mark.parametrize(
-    "image",
-    [
-        Qcow2(112 << 20, 320, "cirros"),
-        Qcow2(1 << 30, 0, "blank"),
-        Qcow2(2252 << 20, 9000, "two-l2-tables"),
-    ],
-)
-def test_qemu_img_finds_no_errors(image: Qcow2, tmp_path: Path) -> None:
-    path = _write(image, tmp_path / "disk.qcow2")
-    subprocess.run(["qemu-img", "check", str(path)], check=True, capture_output=True)
-    info = json.loads(
-        subprocess.run(
-            ["qemu-img", "info", "--output=json", str(path)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
-    assert (info["format"], info["virtual-size"]) == ("qcow2", image.virtual_size)
