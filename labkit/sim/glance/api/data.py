@@ -56,28 +56,26 @@ def _octet_stream(call: Call) -> None:
 
 
 async def receive(call: Call, sink: store.HashingSink) -> int:
-    """Feed the request body to ``sink`` in blocks; return the bytes received."""
-    pending: list[bytes] = []
-    size = 0
+    """Feed the request body to ``sink`` in page-aligned blocks; return the bytes received."""
+    ring = store.AlignedRing()
     received = 0
+    pending: list[memoryview] = []
     try:
         async for chunk in call.request.stream():
             if not chunk:
                 continue
-            pending.append(chunk)
-            size += len(chunk)
             received += len(chunk)
-            if size >= store.BLOCK:
-                block = b"".join(pending)
-                pending, size = [], 0
+            ring.feed(chunk, pending.append)
+            for block in pending:
                 if sink.busy:
                     await run_in_threadpool(sink.submit, block)
                 else:
                     sink.submit(block)
+            pending.clear()
     except ClientDisconnect:
         raise UploadInterrupted(f"{received}") from None
-    if pending:
-        await run_in_threadpool(sink.submit, b"".join(pending))
+    if ring.fill:
+        await run_in_threadpool(sink.submit, ring.take())
     declared = call.headers.get("content-length", "")
     if declared.isdigit() and received != int(declared):
         raise UploadInterrupted(f"{received}")
