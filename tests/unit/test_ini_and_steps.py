@@ -69,3 +69,9 @@ def test_secrets_are_filled_by_name_only_and_masked_back() -> None:
     filled = st.fill_secrets(text, secrets)
     assert filled == "--bootstrap-password s3cr3t-value (not ADMIN_PASSWORD) db-pass-1"
     assert st.mask_secrets(filled, secrets) == text
+
+
+def test_the_coverage_table_is_up_to_date() -> None:
+    from labkit.sim import coverage
+
+    assert coverage.main(["--check"]) == 0, "run: python -m labkit.sim.coverage"
