@@ -67,6 +67,17 @@ _EXPLANATIONS = (
         "Drop --public (use --private, --shared or --community), or create it as admin.",
     ),
     GlanceExplanation(
+        "glance.forbidden",
+        r"Client Error for url: \S*/v2/images\S*, Forbidden\s*$",
+        "glance",
+        "Glance's policy refused this request",
+        "Glance answered 403 without naming the rule. For a member the usual ones are "
+        "publicize_image (only an admin may make an image public) and changes to an image "
+        "its project does not own.",
+        "Make it --private, --shared or --community instead of --public, or act as the "
+        "image's owner (or admin): `openstack image show IMAGE -c owner -c visibility`.",
+    ),
+    GlanceExplanation(
         "glance.not-owner",
         r"You do not own this image",
         "glance",

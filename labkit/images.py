@@ -41,10 +41,33 @@ class Timeline:
 
     image_id: str
     points: list[TimelinePoint] = field(default_factory=list)
+    name: str = ""
+    size: int | None = None  # the image's size once it is active
 
     @property
     def final_status(self) -> str:
         return self.points[-1].status if self.points else ""
+
+    @property
+    def started(self) -> bool:
+        """Whether an import was seen at all (a task, or the image importing)."""
+        return any(p.task_status or p.status == "importing" for p in self.points)
+
+    def failure(self) -> str:
+        """What went wrong, in Glance's words, when the import failed ("" when it did not)."""
+        if not self.points or not self.points[-1].failed_import:
+            return ""
+        last = self.points[-1]
+        task = f"; import task {last.task_status}: {last.task_message}" if last.task_status else ""
+        return (
+            f"the web-download import of image {self.name or self.image_id} failed: status "
+            f"{last.status}, os_glance_failed_import={last.failed_import}{task}"
+        )
+
+    def import_seconds(self) -> float:
+        """From the first sight of the import to the end of the watch."""
+        begun = [p.seconds for p in self.points if p.task_status or p.status == "importing"]
+        return self.points[-1].seconds - begun[0] if begun else 0.0
 
     def changes(self) -> list[TimelinePoint]:
         """Only the points where status, store lists or task state changed."""
@@ -98,11 +121,14 @@ def watch_import(
     timeout: float = 300.0,
     staged_bytes: Callable[[str], int | None] | None = None,
     on_point: Callable[[TimelinePoint], None] | None = None,
+    give_up: Callable[[], bool] | None = None,
 ) -> Timeline:
     """Poll an image until its import ends (active, or queued again after a failure).
 
     ``staged_bytes(image_id)`` may report how much has reached the staging area (see
-    :func:`sim_staged_bytes`); ``on_point`` sees every observation (a progress bar).
+    :func:`sim_staged_bytes`); ``on_point`` sees every observation (a progress bar). The watch
+    may begin before the import is asked for; while none has started, ``give_up()`` says
+    when to stop waiting for one.
     Introduced in notebooks/03-glance.
     """
     timeline = Timeline(image_id)
@@ -110,6 +136,7 @@ def watch_import(
     seen_import = False
     while True:
         image = conn.image.get_image(image_id)
+        timeline.name = str(image.name or "")
         props = dict(getattr(image, "properties", None) or {})
         task = _newest_task(conn, image_id)
         importing = str(props.get("os_glance_importing_to_stores", ""))
@@ -128,8 +155,11 @@ def watch_import(
         seen_import = seen_import or bool(task) or image.status == "importing"
         locked = "os_glance_import_task" in props
         if seen_import and not locked and image.status in ("active", "queued", "killed"):
+            timeline.size = image.size
             return timeline
         if time.monotonic() - started > timeout:
+            return timeline
+        if not seen_import and give_up is not None and give_up():
             return timeline
         time.sleep(interval)
 

@@ -40,6 +40,7 @@ class Lab:
                          if isinstance(env, SimEnv) else None)
         self._connections: dict[str, Any] = {}
         self._sim_client: Any = None
+        self._host_files: Any = None
 
     @classmethod
     def from_env(cls, name_or_path: str | os.PathLike[str] | None = None,
@@ -262,7 +263,30 @@ class Lab:
                               "described here.", "Use a sim or ssh env to see hosts.")
         if isinstance(self.env, SimEnv):
             return dict(self.sim.hosts())
-        return graphs.state_from_env(self.env)
+        from labkit.install import profiles
+
+        files = self.host_files()
+        processes = profiles.get(self.env.distro).processes
+        return graphs.state_from_env(
+            self.env, {h.name: files.services(h.name, processes) for h in self.env.hosts})
+
+    def host_files(self) -> Any:
+        """The lab's hosts as files, folders and services: the sim's control API, or the
+        real hosts over SSH (the same answers). Introduced in notebooks/01-hosts."""
+        if isinstance(self.env, SimEnv):
+            return self.sim
+        if isinstance(self.env, SshEnv):
+            if self._host_files is None:
+                from labkit.hostfiles import SshHostFiles
+
+                self._host_files = SshHostFiles(self.env, self.paths.root.parent)
+            return self._host_files
+        raise LabkitError(f"{self.env.name} is an existing cloud: labkit cannot look at its "
+                          "hosts.", "Use a sim or ssh env to see files on the hosts.")
+
+    def read_file(self, host: str, path: str) -> str:
+        """A (small) file on one of the lab's hosts. Introduced in notebooks/01-hosts."""
+        return str(self.host_files().file(host, path)["content"])
 
     def draw_topology(self) -> Any:
         """The seed's picture, drawn from this lab. Introduced in notebooks/01-hosts."""
@@ -283,8 +307,8 @@ class Lab:
         from labkit.display import Text
         from labkit.widgets.hosts import services_table
 
-        if not isinstance(self.env, SimEnv):
-            return Text("On real hosts: `labkit check ENV` lists the services and ports.")
+        if isinstance(self.env, CloudEnv):
+            return Text("An existing cloud: its operators know which services run where.")
         return services_table(self.hosts_state()["hosts"], self.now())
 
     def show_plan(self, layer: str) -> Any:
@@ -358,10 +382,13 @@ class Lab:
     def fernet_keys(self) -> dict[int, bytes]:
         """The controller's Fernet key repository, ``{file number: key}``."""
         folder = "/etc/keystone/fernet-keys"
-        if not isinstance(self.env, SimEnv):
-            raise LabkitError("labkit reads the key repository from the sim only.",
-                              f"On the controller: `sudo ls -l {folder}`.")
+        if isinstance(self.env, CloudEnv):
+            raise LabkitError("The key repository is on the cloud's controllers.",
+                              f"On a controller: `sudo ls -l {folder}`.")
         host = self.env.controller.name
+        if isinstance(self.env, SshEnv):
+            files = self.host_files().read_folder(host, folder)
+            return {int(n): v.strip().encode() for n, v in files.items() if n.isdigit()}
         entries = self.sim.file(host, folder).get("entries", [])
         return {int(n): self.sim.file(host, f"{folder}/{n}")["content"].strip().encode()
                 for n in entries if n.isdigit()}
@@ -370,8 +397,8 @@ class Lab:
         from labkit.display import Text
         from labkit.widgets.token import keys_table
 
-        if not isinstance(self.env, SimEnv):
-            return Text("The key repository is on the controller: "
+        if isinstance(self.env, CloudEnv):
+            return Text("The key repository is on the cloud's controllers: "
                         "`sudo ls -l /etc/keystone/fernet-keys` there.")
         return keys_table(self.fernet_keys(), before)
 
@@ -415,7 +442,7 @@ class Lab:
             # The sim's keystone-manage names files by their place in its state folder;
             # show them where they are on the controller.
             root = str(self.paths.root / "hosts" / ctx.controller.name)
-            for line in results[-1].output:
+            for line in _without_shutdown_noise(results[-1].output):
                 print(f"    {line.replace(root, '')}")
         return results
 
@@ -495,3 +522,140 @@ class Lab:
         with os.fdopen(fd, "w") as handle:
             handle.write(self.openrc(user))
         return path
+
+    # -- Glance: an image pulled over HTTP, its checksums, its bytes (notebooks/03-glance) --
+
+    def _new_connection(self, user: str = "admin") -> Any:
+        """A connection of its own (for a background thread: sessions are not shared)."""
+        if isinstance(self.env, CloudEnv):
+            import openstack
+
+            return openstack.connect(cloud=self.env.cloud)
+        return self.credentials(user).connect()
+
+    def image_source(self, name: str = "trusty", rate: str | None = "64M") -> Any:
+        """Where this lab's Glance can pull ``name`` from over HTTP: the sim's mirror, this
+        machine's mirror for local lab hosts, else the real download site. ``rate`` slows
+        the lab's mirror down (e.g. ``64M`` bytes/s) so the pull can be watched.
+
+        Introduced in notebooks/03-glance."""
+        from labkit import image_sources
+
+        if isinstance(self.env, SimEnv):
+            base = self.plan_context().image_url.rsplit("/image", 1)[0] + "/mirror"
+            return image_sources.from_mirror(name, base, rate, "the sim's image mirror")
+        if isinstance(self.env, SshEnv) and self.env.local:
+            from labkit.hosts import image_mirror
+            from labkit.hosts.layout import layout
+
+            lay = layout(self.env, self.paths.root.parent)
+            image_mirror.ensure(lay)  # `labkit hosts up` starts it; hosts up before it did not
+            return image_sources.from_mirror(
+                name, image_mirror.url(lay), rate, f"the lab's mirror on {lay.gateway}")
+        return image_sources.from_upstream(name)
+
+    def image_file(self, name: str = "cirros") -> Path:
+        """The lab mirror's ``name`` image as a local file (for ``openstack image create
+        --file``), written once into the state folder. Introduced in notebooks/03-glance."""
+        from labkit.image_sources import mirror_path
+        from labkit.sim.mirror.catalog import BY_PATH
+
+        entry = BY_PATH[mirror_path(name)]
+        path = self.paths.root / "images" / entry.name
+        if not path.is_file() or path.stat().st_size != entry.image.size:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as handle:
+                for block in entry.image.blocks(block=4 << 20):
+                    handle.write(block)
+        return path
+
+    def remove_images(self, *names: str) -> None:
+        """Delete every image with one of these names (as admin), so cells that create them
+        can run again. Introduced in notebooks/03-glance."""
+        conn = self.connect("admin")
+        for image in list(conn.image.images()):
+            if image.name in names:
+                if image.is_protected:
+                    conn.image.update_image(image, protected=False)
+                conn.image.delete_image(image, ignore_missing=True)
+
+    def follow_import(self, image: str, source: Any = None, show: bool = True) -> Any:
+        """Start watching ``image`` (name or id) in the background: a progress bar while its
+        import runs; ``.wait()`` returns the status timeline. Start it *before* asking for
+        the import, so the timeline begins at ``queued``. Introduced in notebooks/03-glance."""
+        from labkit.images import sim_staged_bytes
+        from labkit.widgets.image_import import ImportWatch
+
+        found = self.connect("admin").image.find_image(image, ignore_missing=False)
+        staged = None
+        if not isinstance(self.env, CloudEnv):
+            staged = sim_staged_bytes(self.host_files(), self.env.controller.name)
+        return ImportWatch(
+            lambda: self._new_connection("admin"), found.id, found.name,
+            total=getattr(source, "size", None), staged_bytes=staged, show=show).start()
+
+    def draw_timeline(self, timeline: Any) -> Any:
+        """An image's status changes over time, drawn. Introduced in notebooks/03-glance."""
+        from labkit.diagrams import Diagram, graphs
+
+        return Diagram(graphs.image_timeline(timeline))
+
+    def check_image(self, image: str, source: Any = None) -> Any:
+        """Download the image from Glance, hash the bytes yourself, compare with Glance's
+        checksum/os_hash_value and the publisher's checksum files.
+
+        Introduced in notebooks/03-glance."""
+        from labkit.images import verify_checksums
+        from labkit.widgets.images import checksum_table
+
+        conn = self.connect("admin")
+        found = conn.image.find_image(image, ignore_missing=False)
+        found = conn.image.get_image(found.id)
+        response = conn.image.download_image(found, stream=True)
+        report = verify_checksums(found, response.iter_content(1 << 20))
+        published = source.published() if source is not None else {}
+        where = getattr(source, "where", "") or "the publisher"
+        return checksum_table(report, published, where.removeprefix("the "))
+
+    def where_bytes_landed(self, image: str) -> Any:
+        """The image's file in Glance's store folder on the controller.
+
+        Introduced in notebooks/03-glance."""
+        from labkit import images
+        from labkit.widgets.images import stored_table
+
+        found = self.connect("admin").image.find_image(image, ignore_missing=False)
+        found = self.connect("admin").image.get_image(found.id)
+        host = self.plan_context().controller.name
+        stored = images.where_bytes_landed(self.host_files(), found.id, host)
+        return stored_table(stored, found.size)
+
+    def image_visibility(self, *names: str) -> Any:
+        """Each image's visibility and owner, and whether admin and demo see it in their
+        image lists. Introduced in notebooks/03-glance."""
+        from labkit.widgets.images import visibility_table
+
+        admin = self.connect("admin")
+        projects = {p.id: p.name for p in admin.identity.projects()}
+        seen = {u: {i.name for i in self.connect(u).image.images()} for u in ("admin", "demo")}
+        rows = [(i.name, i.visibility, projects.get(i.owner, i.owner))
+                for i in sorted(admin.image.images(), key=lambda i: i.name or "")
+                if i.name in names]
+        return visibility_table(rows, seen)
+
+
+def _without_shutdown_noise(lines: list[str]) -> list[str]:
+    """Drop the traceback Debian's keystone-manage prints at exit (eventlet's patched
+    threading meets logging's shutdown): harmless, and it reads like a failure."""
+    out: list[str] = []
+    skipping = False
+    for line in lines:
+        if line.startswith("Exception ignored in:"):
+            skipping = True
+        elif skipping and not line.startswith((" ", "Traceback")):
+            skipping = False
+            if "getcurrent" in line:
+                continue
+        if not skipping:
+            out.append(line)
+    return out

@@ -279,6 +279,8 @@ def describe(g: nx.Graph) -> str:
         return _describe_flow(g)
     if kind == "arc":
         return _describe_arc(g)
+    if kind == "timeline":
+        return _describe_timeline(g)
     return f"{kind} graph: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
 
 
@@ -353,4 +355,95 @@ def _describe_arc(g: nx.DiGraph) -> str:
     lines = [g.graph["title"] + ":"]
     for name, d in sorted(g.nodes(data=True), key=lambda n: n[1]["order"]):
         lines.append(f"  {name:<19} {d['teaches']}")
+    return "\n".join(lines)
+
+
+# ---- an image's status over time (notebooks/03-glance) ----------------------------------------
+
+IMAGE_STATUS_MEANING = {
+    "queued": "no data yet: Glance waits for an upload or an import",
+    "saving": "receiving an upload (PUT .../file)",
+    "uploading": "receiving data into the staging area (glance-direct)",
+    "importing": "a background task fetches the data and moves it into the store",
+    "active": "the data is in the store, checksums recorded: servers can boot from it",
+    "killed": "the upload failed; the image is unusable",
+}
+
+
+def image_timeline(timeline: Any, title: str = "") -> nx.DiGraph:
+    """An image's statuses as consecutive phases, each with the ``os_glance_*`` properties
+    and import-task states seen during it, and the bytes staged over time.
+
+    ``timeline`` is a :class:`labkit.images.Timeline` (points with ``seconds``, ``status``,
+    ``importing_to_stores``, ``failed_import``, ``task_status``, ``staged_bytes``).
+    Introduced in notebooks/03-glance.
+    """
+    name = getattr(timeline, "name", "") or str(timeline.image_id)
+    points = list(timeline.points)
+    statuses = [s for s, _, _ in timeline.spans()]
+    g = nx.DiGraph(
+        kind="timeline",
+        title=title or f"Image {name!r}: " + " -> ".join(statuses),
+        image=name,
+        total=points[-1].seconds if points else 0.0,
+        staged=[
+            (p.seconds, p.staged_bytes / (1 << 20)) for p in points if p.staged_bytes is not None
+        ],
+        failed=bool(points and points[-1].failed_import),
+    )
+    previous: str | None = None
+    for index, (status, start, end) in enumerate(timeline.spans()):
+        inside = [p for p in points if start <= p.seconds <= end and p.status == status]
+        last = index == len(statuses) - 1
+        stores = sorted({p.importing_to_stores for p in inside if p.importing_to_stores})
+        failed = sorted({p.failed_import for p in inside if p.failed_import})
+        props: list[str] = []
+        if status == "importing":
+            props.append("os_glance_import_task set (the import's lock)")
+        # Only while importing: polls may or may not catch a store listed in other phases
+        # (just after active, or during a failure too fast to see), and the text must not vary.
+        if stores and status == "importing":
+            props.append(f"os_glance_importing_to_stores={','.join(stores)} while the task ran")
+        if last and inside and inside[-1].task_status:
+            # How the import ended, once it has: the stores left and failed.
+            final = inside[-1]
+            props.append(
+                f"at the end: os_glance_importing_to_stores='{final.importing_to_stores}', "
+                f"os_glance_failed_import='{final.failed_import}'"
+            )
+        elif failed:
+            props.append(f"os_glance_failed_import={','.join(failed)}")
+        node = f"phase:{index}"
+        g.add_node(
+            node,
+            order=index,
+            status=status,
+            start=start,
+            end=end if not last else (points[-1].seconds if points else end),
+            meaning=IMAGE_STATUS_MEANING.get(status, ""),
+            properties=props,
+            tasks=list(dict.fromkeys(p.task_status for p in inside if p.task_status)),
+        )
+        if previous is not None:
+            g.add_edge(previous, node)
+        previous = node
+    return g
+
+
+def _describe_timeline(g: nx.DiGraph) -> str:
+    phases = sorted(g.nodes(data=True), key=lambda n: n[1]["order"])
+    if g.graph["failed"]:
+        # A failed import can end before any poll sees it importing: describe only how it
+        # ended, so the text is the same either way (the picture shows every phase seen).
+        phases = phases[-1:]
+        lines = [f"Image {g.graph['image']!r}: the import failed"]
+    else:
+        lines = [g.graph["title"]]
+    for index, (_, d) in enumerate(phases):
+        lasting = f"{d['end'] - d['start']:.1f} s" if index < len(phases) - 1 else "end"
+        lines.append(f"  {d['status']:<10} ({lasting})  {d['meaning']}")
+        for prop in d["properties"]:
+            lines.append(f"  {'':<10}    {prop}")
+    if g.graph["failed"]:
+        lines.append("  the import failed: the image is back to queued, empty, ready for a new try")
     return "\n".join(lines)

@@ -489,6 +489,74 @@ def _participant_layer(name: str) -> str:
     return found.key if found else "lab"
 
 
+# ---- an image's status over time ---------------------------------------------------------
+
+
+def _timeline_size(g: nx.Graph) -> tuple[float, float]:
+    props = max((len(d["properties"]) for _, d in g.nodes(data=True)), default=0)
+    return 11.0, 3.6 + 0.28 * props + (1.8 if g.graph["staged"] else 0.0)
+
+
+def _draw_timeline(g: nx.DiGraph, ax: Axes) -> None:
+    phases = [d for _, d in sorted(g.nodes(data=True), key=lambda n: n[1]["order"])]
+    total = max(float(g.graph["total"]), 0.1)
+    left, width = 0.3, 10.4
+    scale = width / total
+    staged = g.graph["staged"]
+    bar_y = 1.9 + (1.8 if staged else 0.0)
+    props = max((len(d["properties"]) for d in phases), default=0)
+    for index, d in enumerate(phases):
+        x0 = left + d["start"] * scale
+        x1 = max(left + d["end"] * scale, x0 + 0.08)
+        colour = style.IMAGE_STATUS_COLOURS.get(d["status"], style.MUTED)
+        _box(ax, x0, bar_y, x1 - x0, 0.6, colour, radius=0.04, lw=0.6)
+        _text(
+            ax,
+            x0 + 0.05,
+            bar_y + 0.3,
+            d["status"],
+            size=9,
+            weight="bold",
+            va="center",
+            colour=style.text_on(colour),
+        )
+        # Labels stagger downwards, so short phases do not write over each other.
+        y = bar_y - 0.25 - 0.3 * (index % 2) * (props + 1)
+        for line in [
+            f"{d['start']:.1f} s",
+            *d["properties"],
+            *([f"task: {' -> '.join(d['tasks'])}"] if d["tasks"] else []),
+        ]:
+            _text(ax, x0 + 0.02, y, line, size=7.2, colour=style.INK, va="top")
+            y -= 0.26
+    if staged:
+        top = max(mib for _, mib in staged) or 1.0
+        xs = [left + t * scale for t, _ in staged]
+        ys = [0.3 + 1.4 * mib / top for _, mib in staged]
+        ax.plot(xs, ys, color=style.layer_colour("glance"), linewidth=2)
+        ax.plot([left, left + width], [0.3, 0.3], color=style.MUTED, linewidth=0.8)
+        _text(
+            ax,
+            left,
+            1.85,
+            f"bytes in the staging area (up to {top:.0f} MiB)",
+            size=style.SMALL_SIZE,
+            colour=style.MUTED,
+        )
+    _text(ax, left, bar_y + 1.0, g.graph["title"], size=style.TITLE_SIZE, weight="bold")
+    _text(
+        ax,
+        left + width,
+        bar_y + 0.75,
+        f"{total:.1f} s",
+        size=style.SMALL_SIZE,
+        colour=style.MUTED,
+        ha="right",
+    )
+    ax.set_xlim(0, 11)
+    ax.set_ylim(bar_y - 0.6 - 0.6 * (props + 2), bar_y + 1.5)
+
+
 def _draw_generic(g: nx.Graph, ax: Axes) -> None:
     pos = nx.spring_layout(g, seed=2015)
     nx.draw_networkx(
@@ -502,4 +570,5 @@ _DRAWERS: dict[str, tuple[Drawer, Callable[[nx.Graph], tuple[float, float]]]] = 
     "topology": (_draw_topology, _topology_size),
     "catalog": (_draw_catalog, _catalog_size),
     "flow": (_draw_flow, _flow_size),
+    "timeline": (_draw_timeline, _timeline_size),
 }

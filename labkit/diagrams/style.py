@@ -41,6 +41,16 @@ SERVICE_STATE_COLOURS: dict[str, str] = {
     "not installed": "#cfd8dc",
 }
 
+IMAGE_STATUS_COLOURS: dict[str, str] = {
+    "queued": "#cfd8dc",
+    "saving": "#ffe082",
+    "uploading": "#ffe082",
+    "importing": "#ffb74d",
+    "active": "#81c784",
+    "killed": FAIL,
+    "deactivated": MUTED,
+}
+
 FONT = "DejaVu Sans"
 TITLE_SIZE = 14
 TEXT_SIZE = 10

@@ -29,7 +29,16 @@ from pathlib import Path
 from typing import Literal
 
 from labkit.envs import SshEnv
-from labkit.hosts import aptsources, boot, keys, known_hosts, netns, rootfs, targets
+from labkit.hosts import (
+    aptsources,
+    boot,
+    image_mirror,
+    keys,
+    known_hosts,
+    netns,
+    rootfs,
+    targets,
+)
 from labkit.hosts.errors import Leftovers, LocalHostsError, NeedsRoot
 from labkit.hosts.layout import LocalHost, LocalLayout, layout
 from labkit.hosts.progress import Say, Steps
@@ -313,6 +322,9 @@ def up(
                 f"{'started' if started else 'already running'} (pid {pid}); "
                 f"cache {lay.apt_cache}; mirrors: {', '.join(s.uri for s in sources)}"
             )
+        with steps.step(f"image mirror on {lay.gateway}:{image_mirror.MIRROR_PORT}"):
+            pid, started = image_mirror.ensure(lay)
+            steps.note(f"{'started' if started else 'already running'} (pid {pid})")
         known_hosts_file = targets.known_hosts_path(env, state_root)
         tarball: Path | None = None
         for host in lay.hosts:
@@ -453,8 +465,9 @@ def down(
             with steps.step(f"stray namespace {name}: stop its processes"):
                 for pid in netns.netns_pids(name):
                     os.kill(pid, signal.SIGKILL)
-        with steps.step("apt proxy: stop"):
+        with steps.step("apt proxy and image mirror: stop"):
             stop_proxy(lay)
+            image_mirror.stop(lay)
         with steps.step(f"network: namespaces, veths, bridge {lay.bridge}"):
             for name in netns.netns_names():
                 if name.startswith(lay.prefix):
@@ -490,6 +503,7 @@ def leftovers(
     found += [f"network link {n}" for n in netns.links_with_prefix(lay.prefix)]
     found += [f"mount {m}" for m in rootfs.mounts_under(lay.base)] if lay.base.exists() else []
     found += [f"apt proxy process {p}" for p in proxy_pids(lay)]
+    found += [f"image mirror process {p}" for p in image_mirror.pids(lay)]
     found += [f"process {p} working in {lay.base}" for p in _processes_using(lay.base)]
     if lay.base.exists():
         found.append(f"folder {lay.base}")

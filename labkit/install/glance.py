@@ -23,6 +23,18 @@ def identity_root(ctx: PlanContext) -> str:
     return ctx.identity_url.rstrip("/").removesuffix("/v3")
 
 
+def _mirror_port(ctx: PlanContext) -> int | None:
+    """The port of the image mirror the lab's Glance pulls from, if the lab has one: the sim
+    serves it itself; local lab hosts get it from this machine's bridge address."""
+    if ctx.kind == "sim":
+        return urlsplit(ctx.image_url).port or 80
+    if ctx.local:
+        from labkit.hosts.image_mirror import MIRROR_PORT
+
+        return MIRROR_PORT
+    return None
+
+
 def plan(ctx: PlanContext) -> list[st.Step]:
     c = ctx.controller.name
     keystone = identity_root(ctx)
@@ -100,16 +112,18 @@ def plan(ctx: PlanContext) -> list[st.Step]:
             why="One file store called fs; each image becomes one file named by its id.",
         ),
     ]
-    if ctx.kind == "sim":
-        port = urlsplit(image).port or 80
+    mirror_port = _mirror_port(ctx)
+    if mirror_port is not None:
+        where = "the sim's" if ctx.kind == "sim" else "this machine's (labkit hosts up)"
         steps.append(
             st.IniSet(
                 title="Let web-download reach the lab's image mirror",
                 host=c,
                 path=CONF,
-                settings=(("import_filtering_opts", "allowed_ports", f"80,443,{port}"),),
-                why=f"Glance's web-download only fetches from ports 80 and 443 by default; the "
-                f"sim's image mirror answers on port {port}.",
+                settings=(("import_filtering_opts", "allowed_ports", f"[80,443,{mirror_port}]"),),
+                why=f"Glance's web-download only fetches from ports 80 and 443 by default; "
+                f"{where} image mirror answers on port {mirror_port}. The brackets are "
+                "required: without them Glance rejects every web-download URL.",
             )
         )
     steps += [

@@ -1,4 +1,4 @@
-"""Refresh the outputs stored in notebooks 00-02: run them in order, in place, against a
+"""Refresh the outputs stored in notebooks 00-03: run them in order, in place, against a
 fresh private sim, under the same environment the nbval run uses.
 
     .venv/bin/python -m tests.notebooks.regenerate [NAME ...]

@@ -34,6 +34,14 @@ EXPECTED = {
         "identity:create_user",
         "Forbidden: your token's roles do not allow identity:create_user",
     ],
+    "03-glance": [
+        "--copy-from was given, which is an Image v1 option",
+        "trusty: queued -> importing -> active",
+        "md5 (checksum)",
+        "/var/lib/glance/images/",
+        "Only an admin can make an image public",
+        "os_glance_failed_import='fs'",
+    ],
 }
 
 
