@@ -154,7 +154,13 @@ def watch_import(
             on_point(point)
         seen_import = seen_import or bool(task) or image.status == "importing"
         locked = "os_glance_import_task" in props
-        if seen_import and not locked and image.status in ("active", "queued", "killed"):
+        # Glance records the task a moment before it locks the image: a queued image with
+        # a task is only finished when the task failed (or a store is listed as failed).
+        failed = bool(point.failed_import) or point.task_status == "failure"
+        ended = image.status == "killed" or (
+            not locked and (image.status == "active" or (image.status == "queued" and failed))
+        )
+        if seen_import and ended:
             timeline.size = image.size
             return timeline
         if time.monotonic() - started > timeout:
