@@ -207,17 +207,24 @@ class _Handler(BaseHTTPRequestHandler):
             tmp = keep.with_name(f".{keep.name}.{os.getpid()}.{threading.get_ident()}.part")
             out = tmp.open("wb")
         received = 0
+        # The last chunk is held back until the cache entry is in place: a client that has
+        # the whole body and asks again at once must find it in the cache.
+        held = b""
         try:
             while chunk := body.read(CHUNK):
                 received += len(chunk)
                 if out is not None:
                     out.write(chunk)
-                self.wfile.write(chunk)
+                if held:
+                    self.wfile.write(held)
+                held = chunk
             if out is not None and tmp is not None and keep is not None:
                 out.close()
                 out = None
                 if length is None or received == int(length):
                     tmp.replace(keep)  # complete: now it is a cache entry
+            if held:
+                self.wfile.write(held)
         finally:
             if out is not None:
                 out.close()
