@@ -11,28 +11,15 @@ from typing import Any
 
 from labkit.sim.core.clock import isotime
 from labkit.sim.glance import models as m
-from labkit.sim.glance.domain import Image
+from labkit.sim.glance.domain import BASE_ATTRIBUTES, Image
 from labkit.sim.glance.repo import Member
 
 # Glance keeps these on the image but never shows them.
 HIDDEN_PROPERTIES = ("os_glance_stage_host",)
-_ATTRIBUTES = (
-    "name",
-    "disk_format",
-    "container_format",
-    "visibility",
-    "size",
-    "virtual_size",
-    "status",
-    "checksum",
-    "protected",
-    "min_ram",
-    "min_disk",
-    "owner",
-    "os_hidden",
-    "os_hash_algo",
-    "os_hash_value",
-)
+# The image's own attributes, in the order Glance's serializer writes them; id, times and
+# tags come later in the body, next to the links, and locations are never shown.
+_LATER = ("tags", "id", "created_at", "updated_at", "locations")
+_ATTRIBUTES = tuple(a for a in BASE_ATTRIBUTES if a not in _LATER)
 
 
 def timestamp(seconds: float) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call
-from labkit.sim.glance.errors import bad_request
+from labkit.sim.glance import quota
+from labkit.sim.glance.errors import LimitExceeded, bad_request, too_large
 from labkit.sim.glance.policy import Context
 from labkit.sim.glance.service import GlanceApp
 
@@ -20,6 +21,15 @@ def app(call: Call) -> GlanceApp:
 
 def ctx(call: Call) -> Context:
     return app(call).context(call)
+
+
+def enforce_limit(glance: GlanceApp, caller: Context, limit: str) -> None:
+    """Glance's unified-limits check for one limit: 413 with Glance's message when over."""
+    with glance.images.read() as tx:
+        try:
+            quota.enforce(glance.config, tx, caller, limit)
+        except LimitExceeded as exc:
+            raise too_large(exc.msg) from None
 
 
 def has_body(call: Call) -> bool:

@@ -20,16 +20,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from labkit.sim.core.http import Call, Routes
-from labkit.sim.glance import formats, policy, quota, store
-from labkit.sim.glance.api._helpers import app, ctx, no_content
+from labkit.sim.core.http import Call, HttpError, Routes
+from labkit.sim.glance import formats, policy, store
+from labkit.sim.glance.api._helpers import app, ctx, enforce_limit, no_content
 from labkit.sim.glance.domain import FormatsMissing, Image, Location
 from labkit.sim.glance.errors import (
     Conflict,
     Forbidden,
     ImageSizeLimitExceeded,
     InvalidImageStatusTransition,
-    LimitExceeded,
     NotFound,
     UploadInterrupted,
     bad_request,
@@ -107,13 +106,8 @@ def _store_for(call: Call) -> str | None:
 
 def _begin_upload(call: Call, image_id: str) -> tuple[Image, str | None]:
     glance = app(call)
-    conf = glance.config
     caller = ctx(call)
-    with glance.images.read() as tx:
-        try:
-            quota.enforce(conf, tx, caller, "image_size_total")
-        except LimitExceeded as exc:
-            raise too_large(exc.msg) from None
+    enforce_limit(glance, caller, "image_size_total")
     target = _store_for(call)
     try:
         with glance.images.write() as tx:
@@ -130,11 +124,10 @@ def _begin_upload(call: Call, image_id: str) -> tuple[Image, str | None]:
     except FormatsMissing as exc:
         raise bad_request(str(exc)) from None
     try:
-        with glance.images.read() as tx:
-            quota.enforce(conf, tx, caller, "image_count_uploading")
-    except LimitExceeded as exc:
+        enforce_limit(glance, caller, "image_count_uploading")
+    except HttpError:
         _restore(glance, image_id, "saving")
-        raise too_large(exc.msg) from None
+        raise
     return image, target
 
 
@@ -207,13 +200,8 @@ def _upload_error(exc: BaseException, image_id: str) -> BaseException:
 
 def _begin_stage(call: Call, image_id: str) -> Image:
     glance = app(call)
-    conf = glance.config
     caller = ctx(call)
-    with glance.images.read() as tx:
-        try:
-            quota.enforce(conf, tx, caller, "image_stage_total")
-        except LimitExceeded as exc:
-            raise too_large(exc.msg) from None
+    enforce_limit(glance, caller, "image_stage_total")
     try:
         with glance.images.write() as tx:
             image = tx.get(image_id, caller)
@@ -230,11 +218,10 @@ def _begin_stage(call: Call, image_id: str) -> Image:
     except FormatsMissing as exc:
         raise bad_request(str(exc)) from None
     try:
-        with glance.images.read() as tx:
-            quota.enforce(conf, tx, caller, "image_count_uploading")
-    except LimitExceeded as exc:
+        enforce_limit(glance, caller, "image_count_uploading")
+    except HttpError:
         _unstage(glance, image_id)
-        raise too_large(exc.msg) from None
+        raise
     return image
 
 

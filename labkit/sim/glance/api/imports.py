@@ -8,20 +8,18 @@ from urllib.parse import urlsplit
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes
-from labkit.sim.glance import policy, quota
-from labkit.sim.glance.api._helpers import app, body, ctx, no_content
+from labkit.sim.glance import policy
+from labkit.sim.glance.api._helpers import app, body, ctx, enforce_limit, no_content
 from labkit.sim.glance.config import GlanceConf
 from labkit.sim.glance.domain import Image
 from labkit.sim.glance.errors import (
     Forbidden,
     GlanceHttpError,
-    LimitExceeded,
     NotFound,
     bad_request,
     conflict,
     forbidden,
     not_found,
-    too_large,
 )
 from labkit.sim.glance.imports import LOCK_KEY
 from labkit.sim.glance.policy import Context
@@ -130,11 +128,7 @@ def import_image(call: Call, image_id: str) -> Response:
     caller = ctx(call)
     importer = glance.importer
     assert importer is not None
-    with glance.images.read() as tx:
-        try:
-            quota.enforce(conf, tx, caller, "image_size_total")
-        except LimitExceeded as exc:
-            raise too_large(exc.msg) from None
+    enforce_limit(glance, caller, "image_size_total")
     try:
         with glance.images.write() as tx:
             image = tx.get(image_id, caller)
