@@ -201,6 +201,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
         f"--ServerApp.ip={args.ip}",
         f"--ServerApp.port={args.port}",
     ]
+    if os.geteuid() == 0:  # containers and lab VMs often run as root; Jupyter refuses it
+        command.append("--allow-root")
     return subprocess.call(command, env=env)
 
 
