@@ -37,6 +37,9 @@ def real_lab(tmp_path_factory: pytest.TempPathFactory, real_timings: list[str]) 
     env = load_env(ENV_FILE)
     assert isinstance(env, SshEnv) and env.local
     state_root = tmp_path_factory.mktemp("real-install")
+    # The machine's shared rootfs/apt cache, fixed before LABKIT_STATE_DIR moves to a temp
+    # folder (the default cache lives under the state root); notebook kernels inherit it.
+    os.environ.setdefault("LABKIT_CACHE_DIR", str(default_cache_dir()))
     os.environ["LABKIT_STATE_DIR"] = str(state_root)
     started = time.monotonic()
     local.up(env, state_root=state_root, cache_dir=default_cache_dir(), say=lambda _: None)
