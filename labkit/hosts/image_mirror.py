@@ -18,19 +18,15 @@ Introduced in notebooks/03-glance.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from labkit.hosts.errors import LocalHostsError
+from labkit.hosts.daemons import HelperDaemon
 from labkit.hosts.layout import LocalLayout
 
 MIRROR_PORT = 3143  # next to the apt proxy's 3142
@@ -134,71 +130,31 @@ def url(lay: LocalLayout) -> str:
     return f"http://{lay.gateway}:{MIRROR_PORT}/mirror/"
 
 
+def daemon(lay: LocalLayout) -> HelperDaemon:
+    return HelperDaemon(
+        "labkit.hosts.image_mirror",
+        marker(lay),
+        lay.gateway,
+        MIRROR_PORT,
+        lay.base / "image-mirror.log",
+        start_timeout=START_TIMEOUT,
+        hint=f"Are the lab hosts up (`labkit hosts up ENV`), and port "
+        f"{MIRROR_PORT} free on {lay.gateway}?",
+    )
+
+
 def pids(lay: LocalLayout) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"labkit.hosts.image_mirror" in cmdline and marker(lay).encode() in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
-def _answers(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+    return daemon(lay).pids()
 
 
 def ensure(lay: LocalLayout) -> tuple[int, bool]:
     """The running mirror's pid, starting it if needed; ``(pid, started_now)``."""
-    running = pids(lay)
-    if running and _answers(lay.gateway, MIRROR_PORT):
-        return running[0], False
-    for pid in running:
-        os.kill(pid, signal.SIGKILL)
-    lay.base.mkdir(parents=True, exist_ok=True)
-    log_path = lay.base / "image-mirror.log"
-    cmd = [sys.executable, "-m", "labkit.hosts.image_mirror", "--name", marker(lay)]
-    cmd += ["--listen", f"{lay.gateway}:{MIRROR_PORT}"]
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd="/",
-        )
-    deadline = time.monotonic() + START_TIMEOUT
-    while not _answers(lay.gateway, MIRROR_PORT):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise LocalHostsError(
-                f"The image mirror did not start on {lay.gateway}:{MIRROR_PORT}.",
-                f"Are the lab hosts up (`labkit hosts up ENV`), and port {MIRROR_PORT} free on "
-                f"{lay.gateway}? See {log_path}.",
-            )
-        time.sleep(0.05)
-    return proc.pid, True
+    return daemon(lay).ensure()
 
 
 def stop(lay: LocalLayout) -> list[int]:
     """Stop the mirror; return the pids still running (none, normally)."""
-    for pid in pids(lay):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline and pids(lay):
-        time.sleep(0.05)
-    for pid in pids(lay):
-        os.kill(pid, signal.SIGKILL)
-    return pids(lay)
+    return daemon(lay).stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -39,6 +39,7 @@ from labkit.hosts import (
     rootfs,
     targets,
 )
+from labkit.hosts.daemons import HelperDaemon, tail
 from labkit.hosts.errors import Leftovers, LocalHostsError, NeedsRoot
 from labkit.hosts.layout import LocalHost, LocalLayout, layout
 from labkit.hosts.progress import Say, Steps
@@ -151,92 +152,41 @@ def _locked(lay: LocalLayout) -> Iterator[None]:
 # -- the apt proxy process --------------------------------------------------------------------
 
 
+def proxy(lay: LocalLayout, sources: list[aptsources.AptSource] | None = None) -> HelperDaemon:
+    """This env's apt proxy (``sources`` only matter when it has to be started)."""
+    args: list[str] = ["--cache", str(lay.apt_cache)]
+    for host, scheme in aptsources.upstreams(sources or []).items():
+        args += ["--upstream", f"{host}={scheme}"]
+    return HelperDaemon(
+        "labkit.hosts.proxy",
+        lay.proxy_name,
+        lay.gateway,
+        lay.proxy_port,
+        lay.proxy_log,
+        tuple(args),
+        PROXY_START_TIMEOUT,
+        f"Is port {lay.proxy_port} taken on {lay.gateway}?",
+    )
+
+
 def proxy_pids(lay: LocalLayout) -> list[int]:
     """Processes of this env's apt proxy, found by the marker on their command line."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"labkit.hosts.proxy" in cmdline and lay.proxy_name.encode() in cmdline:
-            pids.append(int(entry.name))
-    return pids
-
-
-def _port_open(address: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return proxy(lay).pids()
 
 
 def ensure_proxy(lay: LocalLayout, sources: list[aptsources.AptSource]) -> tuple[int, bool]:
     """The running apt proxy's pid, starting it if needed; ``(pid, started_now)``."""
-    running = proxy_pids(lay)
-    if running and _port_open(lay.gateway, lay.proxy_port):
-        return running[0], False
-    for pid in running:
-        os.kill(pid, signal.SIGKILL)
     lay.apt_cache.mkdir(parents=True, exist_ok=True)
-    lay.base.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "labkit.hosts.proxy",
-        "--name",
-        lay.proxy_name,
-        "--listen",
-        f"{lay.gateway}:{lay.proxy_port}",
-        "--cache",
-        str(lay.apt_cache),
-    ]
-    for host, scheme in aptsources.upstreams(sources).items():
-        cmd += ["--upstream", f"{host}={scheme}"]
-    with lay.proxy_log.open("ab") as log:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd="/",
-        )
-    deadline = time.monotonic() + PROXY_START_TIMEOUT
-    while not _port_open(lay.gateway, lay.proxy_port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise LocalHostsError(
-                f"The apt proxy did not start on {lay.gateway}:{lay.proxy_port}:\n"
-                f"{_tail(lay.proxy_log)}",
-                f"Is port {lay.proxy_port} taken on {lay.gateway}? See {lay.proxy_log}.",
-            )
-        time.sleep(0.05)
-    lay.proxy_pidfile.write_text(f"{proc.pid}\n")
-    return proc.pid, True
+    pid, started = proxy(lay, sources).ensure()
+    if started:
+        lay.proxy_pidfile.write_text(f"{pid}\n")
+    return pid, started
 
 
 def stop_proxy(lay: LocalLayout) -> list[int]:
-    pids = proxy_pids(lay)
-    for pid in pids:
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline and proxy_pids(lay):
-        time.sleep(0.05)
-    for pid in proxy_pids(lay):
-        os.kill(pid, signal.SIGKILL)
+    left = proxy(lay).stop()
     lay.proxy_pidfile.unlink(missing_ok=True)
-    return proxy_pids(lay)
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+    return left
 
 
 # -- up -----------------------------------------------------------------------------------------
@@ -280,14 +230,14 @@ def _wait_for_sshd(host: LocalHost, port: int, proc: subprocess.Popen[bytes]) ->
         if proc.poll() is not None:
             raise LocalHostsError(
                 f"{host.name} stopped while booting (exit {proc.returncode}); last lines of "
-                f"{host.console_log}:\n{_tail(host.console_log)}",
+                f"{host.console_log}:\n{tail(host.console_log)}",
                 f"Read {host.console_log}; then `labkit hosts down ENV` and `up` again.",
             )
         if time.monotonic() > deadline:
             raise LocalHostsError(
                 f"{host.name}: sshd did not answer on {host.address}:{port} within "
                 f"{BOOT_TIMEOUT:.0f} s; last lines of {host.console_log}:\n"
-                f"{_tail(host.console_log)}",
+                f"{tail(host.console_log)}",
                 f"Read {host.console_log}; then `labkit hosts down ENV` and `up` again.",
             )
         time.sleep(0.1)
