@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-from labkit.sim.core.http import Call
-from labkit.sim.keystone.service import KeystoneApp
+from starlette.responses import Response
+
+from labkit.sim.core.http import Call, Routes, empty_response, json_response
+from labkit.sim.keystone import schemas, views
+from labkit.sim.keystone.service import KeystoneApp, body_of, enforce
 
 _TRUE = {"true", "1", "yes", "on"}
 
@@ -31,3 +37,81 @@ def filters(
 
 def inherited_flag(call: Call) -> bool:
     return call.path.endswith("/inherited_to_projects")
+
+
+@dataclass(frozen=True)
+class SystemResource:
+    """A Keystone collection administered system-wide (roles, services, endpoints): its
+    five calls differ only in names, so they are made from this description.
+
+    ``store`` provides ``list_<kind>s(s, filters)``, ``create_<kind>(s, id, data)``,
+    ``get_<kind>(s, id)``, ``update_<kind>(s, obj, data)`` and ``delete_<kind>(s, obj)``;
+    policy rules are ``identity:<verb>_<kind>``.
+    """
+
+    kind: str
+    store: ModuleType
+    view: Callable[[Any, str], dict[str, Any]]
+    create_schema: dict[str, Any]
+    update_schema: dict[str, Any]
+    filters: tuple[str, ...]
+
+    @property
+    def plural(self) -> str:
+        return f"{self.kind}s"
+
+    def op(self, verb: str) -> Callable[..., Any]:
+        name = f"list_{self.plural}" if verb == "list" else f"{verb}_{self.kind}"
+        return getattr(self.store, name)  # type: ignore[no-any-return]
+
+
+def add_system_resource(routes: Routes, r: SystemResource) -> None:
+    """GET/POST /v3/<kind>s and GET/PATCH/DELETE /v3/<kind>s/{id}, as Keystone serves them."""
+
+    def list_all(call: Call) -> Response:
+        enforce(call, f"identity:list_{r.plural}")
+        with ks(call).session() as s:
+            items = [r.view(x, call.root_url) for x in r.op("list")(s, filters(call, r.filters))]
+        return json_response(views.collection(r.plural, items, call.url))
+
+    def create(call: Call) -> Response:
+        enforce(call, f"identity:create_{r.kind}")
+        data = body_of(call, r.kind)
+        schemas.validate(r.create_schema, data)
+        with ks(call).write() as s:
+            out = r.view(r.op("create")(s, ks(call).runtime.ids.hex_id(), data), call.root_url)
+        return json_response({r.kind: out}, 201)
+
+    def get(call: Call, item_id: str) -> Response:
+        enforce(call, f"identity:get_{r.kind}")
+        with ks(call).session() as s:
+            out = r.view(r.op("get")(s, item_id), call.root_url)
+        return json_response({r.kind: out})
+
+    def update(call: Call, item_id: str) -> Response:
+        enforce(call, f"identity:update_{r.kind}")
+        data = body_of(call, r.kind)
+        schemas.validate(r.update_schema, data)
+        with ks(call).write() as s:
+            out = r.view(r.op("update")(s, r.op("get")(s, item_id), data), call.root_url)
+        return json_response({r.kind: out})
+
+    def delete(call: Call, item_id: str) -> Response:
+        enforce(call, f"identity:delete_{r.kind}")
+        with ks(call).write() as s:
+            r.op("delete")(s, r.op("get")(s, item_id))
+        return empty_response()
+
+    for handler, verb in (
+        (list_all, "list"),
+        (create, "create"),
+        (get, "get"),
+        (update, "update"),
+        (delete, "delete"),
+    ):
+        handler.__name__ = f"list_{r.plural}" if verb == "list" else f"{verb}_{r.kind}"
+    routes.add("GET", f"/v3/{r.plural}", list_all)
+    routes.add("POST", f"/v3/{r.plural}", create)
+    routes.add("GET", f"/v3/{r.plural}/{{item_id}}", get)
+    routes.add("PATCH", f"/v3/{r.plural}/{{item_id}}", update)
+    routes.add("DELETE", f"/v3/{r.plural}/{{item_id}}", delete)

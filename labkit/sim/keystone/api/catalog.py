@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
 from labkit.sim.keystone import catalog, schemas, views
-from labkit.sim.keystone.api._helpers import filters, ks
+from labkit.sim.keystone.api._helpers import SystemResource, add_system_resource, ks
 from labkit.sim.keystone.service import body_of, enforce
 
 routes = Routes()
@@ -70,97 +70,25 @@ def delete_region(call: Call, region_id: str) -> Response:
     return empty_response()
 
 
-@routes.get("/v3/services")
-def list_services(call: Call) -> Response:
-    enforce(call, "identity:list_services")
-    with ks(call).session() as s:
-        items = [
-            views.service(x, call.root_url)
-            for x in catalog.list_services(s, filters(call, ("type", "name")))
-        ]
-    return json_response(views.collection("services", items, call.url))
-
-
-@routes.post("/v3/services")
-def create_service(call: Call) -> Response:
-    enforce(call, "identity:create_service")
-    data = body_of(call, "service")
-    schemas.validate(schemas.SERVICE_CREATE, data)
-    with ks(call).write() as s:
-        service = catalog.create_service(s, ks(call).runtime.ids.hex_id(), data)
-        out = views.service(service, call.root_url)
-    return json_response({"service": out}, 201)
-
-
-@routes.get("/v3/services/{service_id}")
-def get_service(call: Call, service_id: str) -> Response:
-    enforce(call, "identity:get_service")
-    with ks(call).session() as s:
-        out = views.service(catalog.get_service(s, service_id), call.root_url)
-    return json_response({"service": out})
-
-
-@routes.patch("/v3/services/{service_id}")
-def update_service(call: Call, service_id: str) -> Response:
-    enforce(call, "identity:update_service")
-    data = body_of(call, "service")
-    schemas.validate(schemas.SERVICE_UPDATE, data)
-    with ks(call).write() as s:
-        service = catalog.update_service(s, catalog.get_service(s, service_id), data)
-        out = views.service(service, call.root_url)
-    return json_response({"service": out})
-
-
-@routes.delete("/v3/services/{service_id}")
-def delete_service(call: Call, service_id: str) -> Response:
-    enforce(call, "identity:delete_service")
-    with ks(call).write() as s:
-        catalog.delete_service(s, catalog.get_service(s, service_id))
-    return empty_response()
-
-
-@routes.get("/v3/endpoints")
-def list_endpoints(call: Call) -> Response:
-    enforce(call, "identity:list_endpoints")
-    wanted = filters(call, ("service_id", "interface", "region_id"))
-    with ks(call).session() as s:
-        items = [views.endpoint(e, call.root_url) for e in catalog.list_endpoints(s, wanted)]
-    return json_response(views.collection("endpoints", items, call.url))
-
-
-@routes.post("/v3/endpoints")
-def create_endpoint(call: Call) -> Response:
-    enforce(call, "identity:create_endpoint")
-    data = body_of(call, "endpoint")
-    schemas.validate(schemas.ENDPOINT_CREATE, data)
-    with ks(call).write() as s:
-        endpoint = catalog.create_endpoint(s, ks(call).runtime.ids.hex_id(), data)
-        out = views.endpoint(endpoint, call.root_url)
-    return json_response({"endpoint": out}, 201)
-
-
-@routes.get("/v3/endpoints/{endpoint_id}")
-def get_endpoint(call: Call, endpoint_id: str) -> Response:
-    enforce(call, "identity:get_endpoint")
-    with ks(call).session() as s:
-        out = views.endpoint(catalog.get_endpoint(s, endpoint_id), call.root_url)
-    return json_response({"endpoint": out})
-
-
-@routes.patch("/v3/endpoints/{endpoint_id}")
-def update_endpoint(call: Call, endpoint_id: str) -> Response:
-    enforce(call, "identity:update_endpoint")
-    data = body_of(call, "endpoint")
-    schemas.validate(schemas.ENDPOINT_UPDATE, data)
-    with ks(call).write() as s:
-        endpoint = catalog.update_endpoint(s, catalog.get_endpoint(s, endpoint_id), data)
-        out = views.endpoint(endpoint, call.root_url)
-    return json_response({"endpoint": out})
-
-
-@routes.delete("/v3/endpoints/{endpoint_id}")
-def delete_endpoint(call: Call, endpoint_id: str) -> Response:
-    enforce(call, "identity:delete_endpoint")
-    with ks(call).write() as s:
-        catalog.delete_endpoint(s, catalog.get_endpoint(s, endpoint_id))
-    return empty_response()
+add_system_resource(
+    routes,
+    SystemResource(
+        "service",
+        catalog,
+        views.service,
+        schemas.SERVICE_CREATE,
+        schemas.SERVICE_UPDATE,
+        ("type", "name"),
+    ),
+)
+add_system_resource(
+    routes,
+    SystemResource(
+        "endpoint",
+        catalog,
+        views.endpoint,
+        schemas.ENDPOINT_CREATE,
+        schemas.ENDPOINT_UPDATE,
+        ("service_id", "interface", "region_id"),
+    ),
+)

@@ -10,61 +10,25 @@ from starlette.responses import Response
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
 from labkit.sim.keystone import assignment, identity, resource, revoke, schemas, views
 from labkit.sim.keystone import models as m
-from labkit.sim.keystone.api._helpers import filters, ks
+from labkit.sim.keystone.api._helpers import SystemResource, add_system_resource, ks
 from labkit.sim.keystone.assignment import Actor, Target
 from labkit.sim.keystone.errors import ValidationError
-from labkit.sim.keystone.service import body_of, enforce, query_bool
+from labkit.sim.keystone.service import enforce, query_bool
 
 routes = Routes()
 
 
-@routes.get("/v3/roles")
-def list_roles(call: Call) -> Response:
-    enforce(call, "identity:list_roles")
-    with ks(call).session() as s:
-        items = [
-            views.role(r, call.root_url)
-            for r in assignment.list_roles(s, filters(call, ("name", "domain_id")))
-        ]
-    return json_response(views.collection("roles", items, call.url))
-
-
-@routes.post("/v3/roles")
-def create_role(call: Call) -> Response:
-    enforce(call, "identity:create_role")
-    data = body_of(call, "role")
-    schemas.validate(schemas.ROLE_CREATE, data)
-    with ks(call).write() as s:
-        role = assignment.create_role(s, ks(call).runtime.ids.hex_id(), data)
-        out = views.role(role, call.root_url)
-    return json_response({"role": out}, 201)
-
-
-@routes.get("/v3/roles/{role_id}")
-def get_role(call: Call, role_id: str) -> Response:
-    enforce(call, "identity:get_role")
-    with ks(call).session() as s:
-        out = views.role(assignment.get_role(s, role_id), call.root_url)
-    return json_response({"role": out})
-
-
-@routes.patch("/v3/roles/{role_id}")
-def update_role(call: Call, role_id: str) -> Response:
-    enforce(call, "identity:update_role")
-    data = body_of(call, "role")
-    schemas.validate(schemas.ROLE_UPDATE, data)
-    with ks(call).write() as s:
-        role = assignment.update_role(s, assignment.get_role(s, role_id), data)
-        out = views.role(role, call.root_url)
-    return json_response({"role": out})
-
-
-@routes.delete("/v3/roles/{role_id}")
-def delete_role(call: Call, role_id: str) -> Response:
-    enforce(call, "identity:delete_role")
-    with ks(call).write() as s:
-        assignment.delete_role(s, assignment.get_role(s, role_id))
-    return empty_response()
+add_system_resource(
+    routes,
+    SystemResource(
+        "role",
+        assignment,
+        views.role,
+        schemas.ROLE_CREATE,
+        schemas.ROLE_UPDATE,
+        ("name", "domain_id"),
+    ),
+)
 
 
 # ---- implied roles -----------------------------------------------------------------------------
