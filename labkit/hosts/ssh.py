@@ -338,10 +338,15 @@ class HostConnection:
             ) from exc
         out, err = _Lines("stdout", on_output), _Lines("stderr", on_output)
         try:
-            chan.exec_command(wrapped)
-            if stdin:
-                chan.sendall(stdin)
-            chan.shutdown_write()  # EOF on stdin: commands that read it never hang
+            try:
+                chan.exec_command(wrapped)
+                if stdin:
+                    chan.sendall(stdin)
+                chan.shutdown_write()  # EOF on stdin: commands that read it never hang
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                raise HostUnreachable(
+                    self.host, str(self.target.endpoint), f"could not start `{shown}`: {exc}"
+                ) from exc
             deadline = started + timeout
             while True:
                 busy = False
