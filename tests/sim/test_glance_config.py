@@ -113,3 +113,31 @@ def test_image_size_cap_refuses_and_restores(glance_lab: Any, admin: Any, unique
             "The incoming image is too large: The provided image is too large.<br /><br />\n\n\n"
         )
         assert admin.image.get_image(image.id).status == "queued"
+
+
+def test_allowed_ports_without_brackets_lets_no_web_download_through(
+    glance_lab: Any, admin: Any, unique: Any
+) -> None:
+    """Glance declares the port lists with bounds=True: oslo.config wants "[80,443]"."""
+    port = gh.base(glance_lab).rsplit(":", 1)[1]
+    with configured(glance_lab, ("import_filtering_opts", "allowed_ports", f"80,443,{port}")):
+        created = gh.request(
+            admin,
+            glance_lab,
+            "POST",
+            "/v2/images",
+            json={"name": unique("ports"), "disk_format": "qcow2", "container_format": "bare"},
+        )
+        uri = gh.mirror_url(glance_lab)
+        response = gh.request(
+            admin,
+            glance_lab,
+            "POST",
+            f"/v2/images/{created.json()['id']}/import",
+            json={"method": {"name": "web-download", "uri": uri}},
+            headers={"Accept": "application/json"},
+        )
+        assert response.status_code == 400
+        assert response.json()["message"].startswith(
+            f"URI for web-download does not pass filtering: {uri}"
+        )

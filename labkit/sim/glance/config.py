@@ -56,6 +56,10 @@ class ImportFilter:
     disallowed_hosts: tuple[str, ...] = ()
     allowed_ports: tuple[int, ...] = (80, 443)
     disallowed_ports: tuple[int, ...] = ()
+    # Set when a port list does not parse. Glance declares both port options with
+    # bounds=True: oslo.config then demands "[80,443]" *with* brackets, and with a bare
+    # "80,443" every web-download URL fails the filter (seen on a real Zed host).
+    unreadable: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,8 +181,9 @@ class GlanceConf:
                 disallowed_schemes=tuple(_list(get("import_filtering_opts", "disallowed_schemes"))),
                 allowed_hosts=tuple(_list(get("import_filtering_opts", "allowed_hosts"))),
                 disallowed_hosts=tuple(_list(get("import_filtering_opts", "disallowed_hosts"))),
-                allowed_ports=_ports(get("import_filtering_opts", "allowed_ports", "80,443")),
-                disallowed_ports=_ports(get("import_filtering_opts", "disallowed_ports")),
+                allowed_ports=_ports(get("import_filtering_opts", "allowed_ports", "[80,443]")),
+                disallowed_ports=_ports(get("import_filtering_opts", "disallowed_ports", "[]")),
+                unreadable=_unbounded(parser, ("allowed_ports", "disallowed_ports")),
             ),
         )
 
@@ -196,6 +201,15 @@ def _pairs(value: str) -> list[tuple[str, str]]:
         key, _, kind = item.partition(":")
         out.append((key.strip(), kind.strip()))
     return out
+
+
+def _unbounded(parser: configparser.ConfigParser, options: tuple[str, ...]) -> str:
+    """The first of ``options`` set without the brackets its bounds=True ListOpt requires."""
+    for option in options:
+        value = parser.get("import_filtering_opts", option, fallback="").strip()
+        if value and not (value.startswith("[") and value.endswith("]")):
+            return f"[import_filtering_opts] {option} = {value}"
+    return ""
 
 
 def _ports(value: str) -> tuple[int, ...]:

@@ -56,6 +56,8 @@ def uri_allowed(uri: str | None, conf: GlanceConf) -> bool:
     except ValueError:
         return False
     rules = conf.import_filter
+    if rules.unreadable:
+        return False
     bad_schemes = () if rules.allowed_schemes else rules.disallowed_schemes
     bad_hosts = () if rules.allowed_hosts else rules.disallowed_hosts
     bad_ports = () if rules.allowed_ports else rules.disallowed_ports
