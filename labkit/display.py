@@ -10,7 +10,7 @@ Introduced in notebooks/00-welcome.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -198,7 +198,3 @@ class Text:
     def _repr_html_(self) -> str:
         title = f"<b>{html.escape(self.title)}</b>" if self.title else ""
         return f"{title}<pre>{html.escape(self.text, quote=False)}</pre>"
-
-
-def bullet_list(items: Iterable[str]) -> str:
-    return "\n".join(f"  - {item}" for item in items)

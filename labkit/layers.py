@@ -192,12 +192,6 @@ def for_install_layer(name: str) -> Layer | None:
     return None
 
 
-def below(key: str) -> tuple[Layer, ...]:
-    """The layers ``key`` rests on, bottom up (what ``lab.ensure`` brings up first)."""
-    target = get(key)
-    return tuple(x for x in LAYERS if x.number < target.number)
-
-
 # Names other parts of labkit use for where an error comes from (LabkitError.layer).
 _ALIASES = {
     "sim": "lab",

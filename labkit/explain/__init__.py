@@ -33,7 +33,7 @@ from labkit.explain.view import Explanation
 MODULES: list[str] = [
     "labkit.explain.lab",
     "labkit.explain.keystone",
-    "labkit.explain_glance",
+    "labkit.explain.glance",
 ]
 
 _STATUS_PATTERNS = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any
 
 from labkit import layers
 from labkit.diagrams import Diagram, graphs
@@ -72,14 +71,3 @@ class Explanation:
 
         display({"text/plain": str(self), "text/html": self._repr_html_()}, raw=True)  # type: ignore[no-untyped-call]
         display(self.diagram())  # type: ignore[no-untyped-call]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "entry": self.entry,
-            "layer": self.layer,
-            "title": self.title,
-            "cause": self.cause,
-            "fix": self.fix,
-            "evidence": self.evidence,
-            "findings": list(self.findings),
-        }

@@ -11,7 +11,6 @@ cannot shift the ids of everything created afterwards; notebook sanitizers cover
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import threading
@@ -55,7 +54,3 @@ class IdSource:
     def dashed_id(self) -> str:
         """Glance/Nova-style id: a dashed uuid4."""
         return str(self.uuid())
-
-    def urlsafe(self, n: int = 16) -> str:
-        """Keystone's audit ids: urlsafe base64 of random bytes, padding stripped."""
-        return base64.urlsafe_b64encode(self.bytes(n)).decode().rstrip("=")

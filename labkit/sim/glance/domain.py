@@ -59,9 +59,6 @@ class Location:
     url: str
     store: str | None
 
-    def as_dict(self) -> dict[str, object]:
-        return {"url": self.url, "metadata": {"store": self.store} if self.store else {}}
-
 
 @dataclass
 class Image:

@@ -35,10 +35,6 @@ def filters(
     return out
 
 
-def inherited_flag(call: Call) -> bool:
-    return call.path.endswith("/inherited_to_projects")
-
-
 @dataclass(frozen=True)
 class SystemResource:
     """A Keystone collection administered system-wide (roles, services, endpoints): its

@@ -1,30 +1,19 @@
-"""What Glance's errors mean: the known failures of the image layer, for ``lab.explain``.
+"""Glance's errors: the known failures of the image layer.
 
-:func:`glance_explanations` lists ``(pattern, layer, cause, fix)``: a regex over the error
-text (what openstacksdk raised, what the CLI printed, or a line of glance-api's log), the
-layer it belongs to, the usual cause and the fix. :data:`ENTRIES` holds the same knowledge
-as :class:`labkit.explain.Entry` objects, so the explain registry can load this module like
-its own (add ``"labkit.explain_glance"`` to ``labkit.explain.MODULES``).
+Patterns match the error text (what openstacksdk raised, what the CLI printed, or a line of
+glance-api's log).
 
 Introduced in notebooks/03-glance.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from labkit.explain import Entry
 
-
-class GlanceExplanation(NamedTuple):
-    name: str
-    pattern: str
-    layer: str
-    title: str
-    cause: str
-    fix: str
-
-
-_EXPLANATIONS = (
-    GlanceExplanation(
+# (name, pattern over the error text or glance-api log, layer, title, cause, fix), most
+# specific first.
+_KNOWN = (
+    (
         "glance.region-name",
         r"EndpointNotFound: (?P<interface>\w+) endpoint for identity service in "
         r"(?P<region>\S+) region not found",
@@ -37,7 +26,7 @@ _EXPLANATIONS = (
         "(crudini --set /etc/glance/glance-api.conf keystone_authtoken region_name RegionOne) "
         "and restart glance-api; labkit's glance plan does this for you.",
     ),
-    GlanceExplanation(
+    (
         "glance.keystone-unavailable",
         r"The Keystone service is temporarily unavailable",
         "glance",
@@ -48,7 +37,7 @@ _EXPLANATIONS = (
         "Compare [keystone_authtoken] in glance-api.conf with `openstack user show glance` and "
         "`openstack role assignment list --user glance --names`; fix, restart glance-api.",
     ),
-    GlanceExplanation(
+    (
         "glance.not-running",
         r"glance-api is not running on (?P<host>[\w-]+)",
         "glance",
@@ -57,7 +46,7 @@ _EXPLANATIONS = (
         "lab.ensure('glance') (or notebook 03's install cells); `labkit install sim glance` "
         "from a terminal.",
     ),
-    GlanceExplanation(
+    (
         "glance.publicize",
         r"not authorized to complete publicize_image action",
         "glance",
@@ -66,7 +55,7 @@ _EXPLANATIONS = (
         "or community images, not public ones.",
         "Drop --public (use --private, --shared or --community), or create it as admin.",
     ),
-    GlanceExplanation(
+    (
         "glance.forbidden",
         r"Client Error for url: \S*/v2/images\S*, Forbidden\s*$",
         "glance",
@@ -77,7 +66,7 @@ _EXPLANATIONS = (
         "Make it --private, --shared or --community instead of --public, or act as the "
         "image's owner (or admin): `openstack image show IMAGE -c owner -c visibility`.",
     ),
-    GlanceExplanation(
+    (
         "glance.not-owner",
         r"You do not own this image",
         "glance",
@@ -87,7 +76,7 @@ _EXPLANATIONS = (
         "Ask the owner, or use a token scoped to the owning project (`openstack image show "
         "IMAGE -c owner`).",
     ),
-    GlanceExplanation(
+    (
         "glance.status-transition",
         r"Image status transition from (?P<current>\w+) to (?P<new>\w+) is not allowed",
         "glance",
@@ -97,7 +86,7 @@ _EXPLANATIONS = (
         "Create a new image for new data (`openstack image create ... --file F`); an image "
         "in saving/importing is still receiving its data -- wait for active.",
     ),
-    GlanceExplanation(
+    (
         "glance.import-filter",
         r"URI for web-download does not pass filtering: (?P<uri>\S+)",
         "glance",
@@ -107,7 +96,7 @@ _EXPLANATIONS = (
         "Use a URL on port 80/443, or add the port to [import_filtering_opts] allowed_ports "
         "and restart glance-api (the lab does it for its own mirror).",
     ),
-    GlanceExplanation(
+    (
         "glance.import-needs-queued",
         r"Image needs to be in 'queued' state to use "
         r"'(?P<method>[\w-]+)' method|can only be used with an image in status 'queued'",
@@ -118,7 +107,7 @@ _EXPLANATIONS = (
         "Create a fresh image (`openstack image create --disk-format qcow2 "
         "--container-format bare NAME`) and import into that.",
     ),
-    GlanceExplanation(
+    (
         "glance.import-failed",
         r"Task failed due to Internal Error|os_glance_failed_import",
         "glance",
@@ -129,7 +118,7 @@ _EXPLANATIONS = (
         "Fetch the URL yourself (`curl -I URL`), fix it, and import again into the same "
         "queued image; glance-api's log names the exact error.",
     ),
-    GlanceExplanation(
+    (
         "glance.quota",
         r"is over a limit for \[Resource (?P<resource>\w+) is over limit of "
         r"(?P<limit>\d+)",
@@ -139,7 +128,7 @@ _EXPLANATIONS = (
         "Delete images you no longer need, or raise the limit (the sim: [labkit_limits] in "
         "glance-api.conf; a real cloud: `openstack limit create`/`registered limit`).",
     ),
-    GlanceExplanation(
+    (
         "glance.protected",
         r"is protected and cannot be deleted",
         "glance",
@@ -147,7 +136,7 @@ _EXPLANATIONS = (
         "protected=True stops deletion (by anyone, admins included).",
         "`openstack image set --unprotected IMAGE`, then delete it.",
     ),
-    GlanceExplanation(
+    (
         "glance.too-large",
         r"The incoming image is too large",
         "glance",
@@ -155,7 +144,7 @@ _EXPLANATIONS = (
         "[DEFAULT] image_size_cap in glance-api.conf limits one image's size.",
         "Raise image_size_cap (bytes) and restart glance-api, or upload a smaller image.",
     ),
-    GlanceExplanation(
+    (
         "glance.bad-format",
         r"does not match schema 'image': '(?P<value>[^']*)' is not one of",
         "glance",
@@ -163,7 +152,7 @@ _EXPLANATIONS = (
         "Glance only accepts the formats it knows; '{value}' is not one of them.",
         "Use --disk-format qcow2 (or raw, vmdk, iso ...) and --container-format bare.",
     ),
-    GlanceExplanation(
+    (
         "glance.not-found",
         r"No image found with ID (?P<image>\S+)",
         "glance",
@@ -172,7 +161,7 @@ _EXPLANATIONS = (
         "that are private (or shared with someone else).",
         "`openstack image list` shows what your project sees; an admin can check the owner.",
     ),
-    GlanceExplanation(
+    (
         "glance.copy-from",
         r"--copy-from was given, which is an Image v1 option",
         "glance",
@@ -184,30 +173,15 @@ _EXPLANATIONS = (
     ),
 )
 
-
-def glance_explanations() -> list[tuple[str, str, str, str]]:
-    """``(pattern, layer, cause, fix)`` for every known Glance failure, most specific first.
-
-    Introduced in notebooks/03-glance.
-    """
-    return [(e.pattern, e.layer, e.cause, e.fix) for e in _EXPLANATIONS]
-
-
-def __getattr__(name: str) -> Any:
-    # ENTRIES builds labkit.explain objects: imported only when the registry asks.
-    if name == "ENTRIES":
-        from labkit.explain import Entry
-
-        return [
-            Entry(
-                name=e.name,
-                layer=e.layer,
-                title=e.title,
-                cause=e.cause,
-                fix=e.fix,
-                pattern=e.pattern,
-                priority=30 + i,
-            )
-            for i, e in enumerate(_EXPLANATIONS)
-        ]
-    raise AttributeError(name)
+ENTRIES = [
+    Entry(
+        name=name,
+        pattern=pattern,
+        layer=layer,
+        title=title,
+        cause=cause,
+        fix=fix,
+        priority=30 + index,
+    )
+    for index, (name, pattern, layer, title, cause, fix) in enumerate(_KNOWN)
+]
