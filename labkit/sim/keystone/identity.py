@@ -52,6 +52,15 @@ def check_password(password: str, hashed: str | None) -> bool:
         return False
 
 
+def _ensure_name_free(s: Session, model: type[m.User | m.Group], name: str, domain_id: str) -> None:
+    """Names are unique per domain; Keystone's SQL backend reports a clash like this."""
+    if s.scalars(select(model).where(model.name == name, model.domain_id == domain_id)).first():
+        kind = "user" if model is m.User else "group"
+        raise Conflict.storing(
+            kind, f"Duplicate entry found with name {name} at domain ID {domain_id}"
+        )
+
+
 def get_user(s: Session, user_id: str) -> m.User:
     user = s.get(m.User, user_id)
     if user is None:
@@ -82,12 +91,7 @@ def create_user(
     domain_id = data.get("domain_id") or "default"
     if s.get(m.Domain, domain_id) is None:
         raise NotFound.of("domain", domain_id)
-    if s.scalars(
-        select(m.User).where(m.User.name == data["name"], m.User.domain_id == domain_id)
-    ).first():
-        raise Conflict.storing(
-            "user", f"Duplicate entry found with name {data['name']} at domain ID {domain_id}"
-        )
+    _ensure_name_free(s, m.User, data["name"], domain_id)
     password = data.get("password")
     user = m.User(
         id=user_id,
@@ -110,13 +114,7 @@ def update_user(s: Session, user: m.User, data: dict[str, Any], *, rounds: int) 
     if "domain_id" in data and data["domain_id"] != user.domain_id:
         raise ValidationError("Cannot change Domain ID")
     if "name" in data and data["name"] != user.name:
-        if s.scalars(
-            select(m.User).where(m.User.name == data["name"], m.User.domain_id == user.domain_id)
-        ).first():
-            raise Conflict.storing(
-                "user",
-                f"Duplicate entry found with name {data['name']} at domain ID {user.domain_id}",
-            )
+        _ensure_name_free(s, m.User, data["name"], user.domain_id)
         user.name = data["name"]
     if "enabled" in data and data["enabled"] is not None:
         user.enabled = bool(data["enabled"])
@@ -157,12 +155,7 @@ def create_group(s: Session, group_id: str, data: dict[str, Any]) -> m.Group:
     domain_id = data.get("domain_id") or "default"
     if s.get(m.Domain, domain_id) is None:
         raise NotFound.of("domain", domain_id)
-    if s.scalars(
-        select(m.Group).where(m.Group.name == data["name"], m.Group.domain_id == domain_id)
-    ).first():
-        raise Conflict.storing(
-            "group", f"Duplicate entry found with name {data['name']} at domain ID {domain_id}"
-        )
+    _ensure_name_free(s, m.Group, data["name"], domain_id)
     group = m.Group(
         id=group_id,
         name=data["name"],
@@ -178,15 +171,7 @@ def update_group(s: Session, group: m.Group, data: dict[str, Any]) -> m.Group:
     if "domain_id" in data and data["domain_id"] != group.domain_id:
         raise ValidationError("Cannot change Domain ID")
     if "name" in data and data["name"] != group.name:
-        if s.scalars(
-            select(m.Group).where(
-                m.Group.name == data["name"], m.Group.domain_id == group.domain_id
-            )
-        ).first():
-            raise Conflict.storing(
-                "group",
-                f"Duplicate entry found with name {data['name']} at domain ID {group.domain_id}",
-            )
+        _ensure_name_free(s, m.Group, data["name"], group.domain_id)
         group.name = data["name"]
     if "description" in data:
         group.description = data["description"] or ""

@@ -26,6 +26,29 @@ _PROJECT_FIELDS = {
 _DOMAIN_FIELDS = {"name", "description", "enabled", "tags", "options", "id"}
 
 
+def _ensure_domain_name_free(s: Session, name: str) -> None:
+    """Domains are projects acting as domains in Keystone, hence its wording."""
+    if s.scalars(select(m.Domain).where(m.Domain.name == name)).first() is not None:
+        raise Conflict.storing(
+            "project",
+            "it is not permitted to have two projects acting as domains with the same name: "
+            f"{name}",
+        )
+
+
+def _ensure_project_name_free(s: Session, name: str, domain_id: str, project_id: str) -> None:
+    """Keystone's _generate_project_name_conflict_msg (it names the project being stored)."""
+    clash = s.scalars(
+        select(m.Project).where(m.Project.name == name, m.Project.domain_id == domain_id)
+    ).first()
+    if clash is not None:
+        raise Conflict.storing(
+            "project",
+            "it is not permitted to have two projects with either the same name or same id in "
+            f"the same domain: name is {name}, project id {project_id}",
+        )
+
+
 def get_domain(s: Session, domain_id: str) -> m.Domain:
     domain = s.get(m.Domain, domain_id)
     if domain is None:
@@ -50,12 +73,7 @@ def list_domains(s: Session, filters: dict[str, Any]) -> list[m.Domain]:
 
 
 def create_domain(s: Session, domain_id: str, data: dict[str, Any]) -> m.Domain:
-    if s.scalars(select(m.Domain).where(m.Domain.name == data["name"])).first() is not None:
-        raise Conflict.storing(
-            "project",
-            "it is not permitted to have two projects acting as domains with the "
-            f"same name: {data['name']}",
-        )
+    _ensure_domain_name_free(s, data["name"])
     domain = m.Domain(
         id=domain_id,
         name=data["name"],
@@ -73,13 +91,7 @@ def update_domain(s: Session, domain: m.Domain, data: dict[str, Any]) -> m.Domai
     if "id" in data and data["id"] != domain.id:
         raise ValidationError("Cannot change Domain ID")
     if "name" in data and data["name"] != domain.name:
-        clash = s.scalars(select(m.Domain).where(m.Domain.name == data["name"])).first()
-        if clash is not None:
-            raise Conflict.storing(
-                "project",
-                "it is not permitted to have two projects acting as domains with "
-                f"the same name: {data['name']}",
-            )
+        _ensure_domain_name_free(s, data["name"])
         domain.name = data["name"]
     if "description" in data:
         domain.description = data["description"] or ""
@@ -168,15 +180,7 @@ def create_project(s: Session, project_id: str, data: dict[str, Any]) -> m.Proje
             )
     else:
         parent_id = domain.id
-    clash = s.scalars(
-        select(m.Project).where(m.Project.name == data["name"], m.Project.domain_id == domain_id)
-    ).first()
-    if clash is not None:
-        raise Conflict.storing(
-            "project",
-            "it is not permitted to have two projects with either the same name or "
-            f"same id in the same domain: name is {data['name']}, project id {project_id}",
-        )
+    _ensure_project_name_free(s, data["name"], domain_id, project_id)
     project = m.Project(
         id=project_id,
         name=data["name"],
@@ -205,17 +209,7 @@ def update_project(s: Session, project: m.Project, data: dict[str, Any]) -> m.Pr
             '"immutable" to false first.'
         )
     if "name" in data and data["name"] != project.name:
-        clash = s.scalars(
-            select(m.Project).where(
-                m.Project.name == data["name"], m.Project.domain_id == project.domain_id
-            )
-        ).first()
-        if clash is not None:
-            raise Conflict.storing(
-                "project",
-                "it is not permitted to have two projects with either the same name "
-                f"or same id in the same domain: name is {data['name']}, project id {project.id}",
-            )
+        _ensure_project_name_free(s, data["name"], project.domain_id, project.id)
         project.name = data["name"]
     if "description" in data:
         project.description = data["description"] or ""
