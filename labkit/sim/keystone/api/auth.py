@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
-from labkit.sim.keystone import assignment, catalog, views
+from labkit.sim.keystone import assignment, catalog, identity, views
 from labkit.sim.keystone import models as m
+from labkit.sim.keystone.api._helpers import ks
 from labkit.sim.keystone.errors import Forbidden, NotFound
-from labkit.sim.keystone.service import KeystoneApp, enforce, public, query_bool
+from labkit.sim.keystone.service import enforce, public
 from labkit.sim.keystone.tokens import Token
 
 routes = Routes()
@@ -46,35 +48,30 @@ def version_v3(call: Call) -> Response:
     return json_response({"version": _version(call.root_url)})
 
 
-def _ks(call: Call) -> KeystoneApp:
-    assert isinstance(call.service, KeystoneApp)
-    return call.service
-
-
 @routes.post("/v3/auth/tokens")
 @public
 def issue_token(call: Call) -> Response:
-    ks = _ks(call)
+    app = ks(call)
     data = call.json()
     auth = data.get("auth") if isinstance(data, dict) else None
-    with ks.session() as s:
-        token = ks.provider.issue(s, auth, ks.runtime.now())
-        body = ks.provider.render(s, token, include_catalog="nocatalog" not in call.query)
+    with app.session() as s:
+        token = app.provider.issue(s, auth, app.runtime.now())
+        body = app.provider.render(s, token, include_catalog="nocatalog" not in call.query)
     return json_response(body, 201, {"X-Subject-Token": token.id})
 
 
 def _subject(call: Call) -> Token:
-    ks = _ks(call)
+    app = ks(call)
     subject = call.headers.get("x-subject-token", "")
-    with ks.session() as s:
-        return ks.provider.validate(s, subject, ks.runtime.now())
+    with app.session() as s:
+        return app.provider.validate(s, subject, app.runtime.now())
 
 
 def _subject_target(call: Call) -> dict[str, Any]:
-    ks = _ks(call)
+    app = ks(call)
     subject = call.headers.get("x-subject-token", "")
     try:
-        payload = ks.provider.decode(subject)
+        payload = app.provider.decode(subject)
     except NotFound:
         return {}
     return {"target.token.user_id": payload.user_id}
@@ -84,9 +81,9 @@ def _subject_target(call: Call) -> dict[str, Any]:
 def validate_token(call: Call) -> Response:
     enforce(call, "identity:validate_token", _subject_target(call))
     token = _subject(call)
-    ks = _ks(call)
-    with ks.session() as s:
-        body = ks.provider.render(s, token, include_catalog="nocatalog" not in call.query)
+    app = ks(call)
+    with app.session() as s:
+        body = app.provider.render(s, token, include_catalog="nocatalog" not in call.query)
     return json_response(body, 200, {"X-Subject-Token": token.id})
 
 
@@ -103,9 +100,9 @@ def check_token(call: Call) -> Response:
 def revoke_token(call: Call) -> Response:
     enforce(call, "identity:revoke_token", _subject_target(call))
     token = _subject(call)
-    ks = _ks(call)
-    with ks.write() as s:
-        ks.provider.revoke(s, token, ks.runtime.now())
+    app = ks(call)
+    with app.write() as s:
+        app.provider.revoke(s, token, app.runtime.now())
     return empty_response()
 
 
@@ -116,21 +113,25 @@ def auth_catalog(call: Call) -> Response:
         # "A project-scoped token is required to produce a service catalog." -- a security
         # error, so outside insecure_debug the caller only sees the generic 403 text.
         raise Forbidden()
-    ks = _ks(call)
-    with ks.session() as s:
+    app = ks(call)
+    with app.session() as s:
         entries = catalog.v3_catalog(s, token.project_id, token.user_id)
     return json_response(
         {"catalog": entries, "links": {"self": f"{call.root_url}/v3/auth/catalog"}}
     )
 
 
+def _projects_of(s: Session, user_id: str) -> list[m.Project]:
+    """Projects where the user holds a role, directly, through a group or by inheritance."""
+    refs = assignment.list_assignments(s, user_id=user_id, effective=True)
+    ids = sorted({r.project_id for r in refs if r.project_id})
+    return [p for p in (s.get(m.Project, i) for i in ids) if p is not None]
+
+
 def _user_projects(call: Call) -> list[m.Project]:
     token: Token = call.auth
-    ks = _ks(call)
-    with ks.session() as s:
-        refs = assignment.list_assignments(s, user_id=token.user_id, effective=True)
-        ids = sorted({r.project_id for r in refs if r.project_id})
-        projects = [p for p in (s.get(m.Project, i) for i in ids) if p is not None]
+    with ks(call).session() as s:
+        projects = _projects_of(s, token.user_id)
         enabled_domains = {d.id for d in s.query(m.Domain).filter(m.Domain.enabled.is_(True))}
     return [p for p in projects if p.enabled and p.domain_id in enabled_domains]
 
@@ -143,10 +144,8 @@ def auth_projects(call: Call) -> Response:
 
 @routes.get("/v3/users/{user_id}/projects")
 def user_projects(call: Call, user_id: str) -> Response:
-    ks = _ks(call)
-    with ks.session() as s:
-        from labkit.sim.keystone import identity
-
+    app = ks(call)
+    with app.session() as s:
         user = identity.get_user(s, user_id)
         enforce(
             call,
@@ -157,21 +156,15 @@ def user_projects(call: Call, user_id: str) -> Response:
                 "target.user.domain_id": user.domain_id,
             },
         )
-        refs = assignment.list_assignments(s, user_id=user.id, effective=True)
-        ids = sorted({r.project_id for r in refs if r.project_id})
-        items = [
-            views.project(p, call.root_url)
-            for p in (s.get(m.Project, i) for i in ids)
-            if p is not None
-        ]
+        items = [views.project(p, call.root_url) for p in _projects_of(s, user.id)]
     return json_response(views.collection("projects", items, call.url))
 
 
 @routes.get("/v3/auth/domains")
 def auth_domains(call: Call) -> Response:
     token: Token = call.auth
-    ks = _ks(call)
-    with ks.session() as s:
+    app = ks(call)
+    with app.session() as s:
         refs = assignment.list_assignments(s, user_id=token.user_id, effective=True)
         ids = sorted({r.domain_id for r in refs if r.domain_id})
         items = [
@@ -185,10 +178,7 @@ def auth_domains(call: Call) -> Response:
 @routes.get("/v3/auth/system")
 def auth_system(call: Call) -> Response:
     token: Token = call.auth
-    ks = _ks(call)
-    with ks.session() as s:
+    app = ks(call)
+    with app.session() as s:
         system = assignment.effective_role_ids(s, token.user_id, system=True)
     return json_response({"system": [{"all": True}] if system else [], "links": {"self": call.url}})
-
-
-__all__ = ["query_bool", "routes"]
