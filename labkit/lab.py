@@ -119,12 +119,7 @@ class Lab:
     def connect(self, user: str = "admin") -> Any:
         """An openstacksdk connection (cached per user)."""
         if user not in self._connections:
-            if isinstance(self.env, CloudEnv):
-                import openstack
-
-                self._connections[user] = openstack.connect(cloud=self.env.cloud)
-            else:
-                self._connections[user] = self.credentials(user).connect()
+            self._connections[user] = self._new_connection(user)
         return self._connections[user]
 
     @property
@@ -154,7 +149,7 @@ class Lab:
 
             # A fresh connection per client step: a step may read the catalog an earlier
             # step of the same plan changed (Glance's verification image after its endpoints).
-            return SimRunner(self.sim, self.secrets, lambda: self.credentials("admin").connect())
+            return SimRunner(self.sim, self.secrets, lambda: self._new_connection("admin"))
         if isinstance(self.env, SshEnv):
             from labkit.install.ssh_runner import SshRunner
 
@@ -526,7 +521,8 @@ class Lab:
     # -- Glance: an image pulled over HTTP, its checksums, its bytes (notebooks/03-glance) --
 
     def _new_connection(self, user: str = "admin") -> Any:
-        """A connection of its own (for a background thread: sessions are not shared)."""
+        """A connection of its own, never cached: for a background thread (sessions are not
+        shared), or for an install step that must see a catalog an earlier step changed."""
         if isinstance(self.env, CloudEnv):
             import openstack
 
