@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labkit.errors import RegistryMiss
+from labkit.sim.rooms import ROOMS
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,17 @@ class Layer:
     services: tuple[str, ...] = ()
     ports: tuple[Port, ...] = ()
     install_layers: tuple[str, ...] = ()  # labkit.install registry names
-    sim_path: str = ""  # where the sim serves its API
     beyond: bool = False
+
+    @property
+    def sim_paths(self) -> tuple[str, ...]:
+        """Where the sim serves this layer's APIs ("" when the sim does not emulate it yet)."""
+        return tuple(room.prefix for room in ROOMS if room.layer == self.key)
+
+
+def _room_install_layers(layer: str) -> tuple[str, ...]:
+    """The installers of a layer the sim emulates, as its rooms list them."""
+    return tuple(name for room in ROOMS if room.layer == layer for name in room.install_layers)
 
 
 # The lab's own machinery sits under the map: the sim process, or SSH access to real hosts.
@@ -85,8 +95,7 @@ LAYERS: tuple[Layer, ...] = (
         notebook="02-keystone",
         services=("keystone",),
         ports=(Port(5000, "keystone"),),
-        install_layers=("keystone",),
-        sim_path="/identity",
+        install_layers=_room_install_layers("keystone"),
     ),
     Layer(
         key="glance",
@@ -96,8 +105,7 @@ LAYERS: tuple[Layer, ...] = (
         notebook="03-glance",
         services=("glance-api",),
         ports=(Port(9292, "glance-api"),),
-        install_layers=("glance",),
-        sim_path="/image",
+        install_layers=_room_install_layers("glance"),
     ),
     Layer(
         key="compute",
@@ -108,7 +116,6 @@ LAYERS: tuple[Layer, ...] = (
         services=("nova-api", "nova-conductor", "nova-scheduler", "nova-compute", "placement"),
         ports=(Port(8774, "nova-api"), Port(8778, "placement"), Port(6080, "novncproxy")),
         install_layers=("placement", "nova-controller", "nova-compute"),
-        sim_path="/compute",
     ),
     Layer(
         key="networking",
@@ -123,7 +130,6 @@ LAYERS: tuple[Layer, ...] = (
             Port(67, "dnsmasq dhcp", "udp"),
         ),
         install_layers=("networking",),
-        sim_path="/networking",
     ),
     Layer(
         key="projects",

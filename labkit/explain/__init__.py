@@ -28,13 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.explain.view import Explanation
+from labkit.sim.rooms import ROOMS
 
-# Modules holding ENTRIES, imported on the first explain() call.
-MODULES: list[str] = [
-    "labkit.explain.lab",
-    "labkit.explain.keystone",
-    "labkit.explain.glance",
-]
+# Modules holding ENTRIES, imported on the first explain() call: the lab's own, then one per
+# room of the sim (labkit.sim.rooms), in the rooms' order.
+MODULES: list[str] = ["labkit.explain.lab", *(room.explain for room in ROOMS if room.explain)]
 
 _STATUS_PATTERNS = (
     re.compile(r"\(HTTP (\d{3})\)"),
@@ -234,15 +232,15 @@ def _with_status(facts: Facts) -> Facts:
 
 # ---- where a URL or a service type lives on the map ---------------------------------------------
 
+# The sim's rooms (their DevStack path and the real service's port), then the services an
+# existing cloud may have that the sim does not emulate yet.
 _URL_LAYERS = (
-    (r"/identity\b|:5000\b", "keystone"),
-    (r"/image\b|:9292\b", "glance"),
+    *((rf"{re.escape(r.prefix)}\b|:{r.port}\b", r.layer) for r in ROOMS),
     (r"/compute\b|:8774\b|/placement\b|:8778\b", "compute"),
     (r"/networking\b|:9696\b", "networking"),
 )
 SERVICE_TYPE_LAYERS = {
-    "identity": "keystone",
-    "image": "glance",
+    **{r.service_type: r.layer for r in ROOMS},
     "compute": "compute",
     "placement": "compute",
     "network": "networking",

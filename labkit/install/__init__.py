@@ -45,6 +45,14 @@ def layers_up_to(name: str) -> list[str]:
     return order
 
 
-register("base", "labkit.install.base")
-register("keystone", "labkit.install.keystone")
-register("glance", "labkit.install.glance")
+def _register_layers() -> None:
+    """The hosts' own layer, then each room's layers in the order the sim builds them."""
+    from labkit.sim.rooms import ROOMS  # plain data: no server code is imported
+
+    register("base", "labkit.install.base")
+    for room in ROOMS:
+        for layer in room.install_layers:
+            register(layer, f"labkit.install.{layer.replace('-', '_')}")
+
+
+_register_layers()

@@ -1,9 +1,11 @@
 """The embedded emulator ("sim") of a minimal OpenStack.
 
-Layout: ``core/`` is the HTTP framework, storage, clock, ids and trace every service shares;
-``machines/`` the simulated hosts (packages, services, MariaDB, RabbitMQ) that install steps
-act on; one folder per OpenStack service (``keystone/``, ``glance/`` ...), each with its
-models, rules and API; ``control/`` the sim's own ``/_sim`` API; ``app.py`` puts them
-together and ``server.py`` runs them. ``process.py`` is the client side: it starts, stops
-and finds sims from labkit.
+Layout: ``core/`` is what every service shares -- the HTTP pipeline, service processes,
+the message bus, request context and causal trace, token middleware, storage, clock, ids;
+``machines/`` the simulated hosts (packages, services, MariaDB, RabbitMQ, memcached) that
+install steps act on; one folder per OpenStack service (``keystone/``, ``glance/`` ...), a
+"room" each, listed in ``rooms.py`` and built the way ``ROOMS.md`` describes; ``control/`` the
+sim's own ``/_sim`` API; ``sim.py`` builds them all in order, ``app.py`` routes requests and
+``server.py`` runs them. ``process.py`` is the client side: it starts, stops and finds sims
+from labkit.
 """

@@ -1,34 +1,43 @@
-"""Assemble one sim: the runtime, the simulated hosts, and every service room, on one port.
+"""The sim's ASGI application: one port, requests routed by path prefix, DevStack style.
 
-Requests are routed by path prefix, DevStack style: ``/identity`` is Keystone, ``/image``
-Glance, ``/mirror`` the lab's image mirror, ``/_sim`` the sim's own control API.
+``/identity`` is Keystone, ``/image`` Glance, ``/mirror`` the lab's image mirror, ``/_sim`` the
+sim's own control API. :class:`labkit.sim.sim.Sim` builds it; this module only routes.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from labkit.sim import glance, keystone, mirror
-from labkit.sim.control import api as control
-from labkit.sim.core.config import SimConfig
 from labkit.sim.core.http import ServiceApp
-from labkit.sim.core.runtime import Runtime
-from labkit.sim.machines.machines import Machines
-from labkit.sim.machines.shell import Shell
 
 
 class SimApp:
-    """The ASGI application: finds the room for a path and lets it answer."""
+    """Finds the room for a path and lets it answer; flushes the trace in the background."""
 
-    def __init__(self, runtime: Runtime, services: list[ServiceApp]) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        services: list[ServiceApp],
+        flush: Callable[[], None],
+        shutdown: Callable[[], None],
+    ) -> None:
         # Longest prefix first, so "/identity" never shadows a longer one.
         self.services = sorted(services, key=lambda s: len(s.prefix), reverse=True)
+        self._flush = flush
+        self._shutdown = shutdown
+
+    def route(self, path: str) -> tuple[ServiceApp, str] | None:
+        """The service whose prefix ``path`` falls under, and the path below that prefix."""
+        for service in self.services:
+            prefix = service.prefix
+            if path == prefix or path.startswith(prefix + "/"):
+                return service, path[len(prefix) :]
+        return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -37,18 +46,19 @@ class SimApp:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
-        for service in self.services:
-            prefix = service.prefix
-            if path == prefix or path.startswith(prefix + "/"):
-                request = Request(scope, receive)
-                response = await service.handle(request, path[len(prefix):])
-                await response(scope, receive, send)
-                return
-        response = JSONResponse(
-            {"error": f"nothing is served at {path}",
-             "services": {s.name: s.prefix for s in self.services}}, status_code=404)
+        found = self.route(path)
+        if found is not None:
+            service, below = found
+            response = await service.handle(Request(scope, receive), below)
+        else:
+            response = JSONResponse(
+                {
+                    "error": f"nothing is served at {path}",
+                    "services": {s.name: s.prefix for s in self.services},
+                },
+                status_code=404,
+            )
         await response(scope, receive, send)
-
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         flusher: asyncio.Task[None] | None = None
@@ -60,26 +70,11 @@ class SimApp:
             elif message["type"] == "lifespan.shutdown":
                 if flusher is not None:
                     flusher.cancel()
-                self.runtime.flush_trace(clean_shutdown=True)
+                await run_in_threadpool(self._shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
     async def _flush_periodically(self) -> None:
         while True:
             await asyncio.sleep(0.5)
-            await run_in_threadpool(self.runtime.flush_trace)
-
-
-def build(config: SimConfig) -> SimApp:
-    runtime = Runtime(config)
-    runtime.machines = Machines(runtime)
-    runtime.shell = Shell(runtime.machines)
-    services: list[ServiceApp] = [
-        control.create(runtime),
-        keystone.create(runtime),
-        glance.create(runtime),
-        mirror.create(runtime),
-    ]
-    for problem in runtime.machines.restore():
-        runtime.logger("sim").warning("could not restart %s", problem)
-    return SimApp(runtime, services)
+            await run_in_threadpool(self._flush)

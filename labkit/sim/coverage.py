@@ -18,13 +18,9 @@ from pathlib import Path
 from types import ModuleType
 
 from labkit.sim.core.http import Routes
+from labkit.sim.rooms import ROOMS
 
 OUT = Path(__file__).with_name("COVERAGE.md")
-# (service, package, its public prefix, the module whose all_routes() builds its table)
-SERVICES = (
-    ("Keystone (identity v3)", "labkit.sim.keystone", "/identity", "labkit.sim.keystone.api"),
-    ("Glance (image v2)", "labkit.sim.glance", "/image", "labkit.sim.glance.api"),
-)
 
 
 def _limitations(package: ModuleType) -> str:
@@ -52,9 +48,10 @@ def render() -> str:
         "Paths are relative to each service's prefix on the sim's port.",
         "",
     ]
-    for title, package_name, prefix, api_name in SERVICES:
-        package = importlib.import_module(package_name)
-        routes = importlib.import_module(api_name).all_routes()
+    for room in ROOMS:
+        title, prefix = room.title, room.prefix
+        package = importlib.import_module(room.package)
+        routes = importlib.import_module(room.api).all_routes()
         rows = _rows(routes)
         lines += [
             f"## {title} -- `{prefix}`",

@@ -25,13 +25,13 @@ def serve(state_dir: Path) -> None:
     _skip_slow_optional_imports()
     import uvicorn
 
-    from labkit.sim.app import build
+    from labkit.sim.sim import Sim
 
     config = SimConfig.load(state_dir)
-    app = build(config)
-    app.runtime.logger("sim").info("sim %s listening on %s", config.env_name, config.base_url)
+    sim = Sim(config)
+    sim.runtime.logger("sim").info("sim %s listening on %s", config.env_name, config.base_url)
     uvicorn.run(
-        app,
+        sim.app,
         host=config.bind,
         port=config.port,
         log_level="warning",

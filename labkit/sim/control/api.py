@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from sqlalchemy import select
 from starlette.responses import Response
 
 from labkit.install.steps import step_from_dict
+from labkit.sim.core.bus import Bus
 from labkit.sim.core.http import Call, HttpError, Routes, ServiceApp, json_response
-from labkit.sim.core.runtime import TraceEvent
-from labkit.sim.machines.machines import is_safe_path
+from labkit.sim.core.runtime import Runtime
+from labkit.sim.machines.machines import Machines, is_safe_path
+from labkit.sim.machines.shell import Shell
 
 routes = Routes()
 
@@ -20,15 +20,26 @@ class ControlApp(ServiceApp):
     name = "sim"
     prefix = "/_sim"
 
+    def __init__(self, runtime: Runtime, machines: Machines, shell: Shell, bus: Bus) -> None:
+        super().__init__(runtime, routes)
+        self.machines = machines
+        self.shell = shell
+        self.bus = bus
+
     def bad_json(self) -> HttpError:
         return HttpError("request body is not valid JSON", status=400)
 
 
+def _sim(call: Call) -> ControlApp:
+    service = call.service
+    assert isinstance(service, ControlApp)
+    return service
+
+
 def _host(call: Call, host: str) -> None:
-    if host not in call.runtime.machines.hosts:
-        raise HttpError(
-            f"no host {host!r}; hosts: {', '.join(call.runtime.machines.hosts)}", status=404
-        )
+    hosts = _sim(call).machines.hosts
+    if host not in hosts:
+        raise HttpError(f"no host {host!r}; hosts: {', '.join(hosts)}", status=404)
 
 
 @routes.get("/health")
@@ -43,14 +54,14 @@ def health(call: Call) -> Response:
             "deterministic": rt.config.deterministic,
             "internal_errors": rt.internal_errors,
             "sim_time": rt.now().isoformat(),
-            "services": {f"{s.host}/{s.name}": s.state for s in rt.machines.services()},
+            "services": {f"{s.host}/{s.name}": s.state for s in _sim(call).machines.services()},
         }
     )
 
 
 @routes.get("/hosts")
 def hosts(call: Call) -> Response:
-    m = call.runtime.machines
+    m = _sim(call).machines
     out = []
     for host in call.runtime.config.hosts:
         out.append(
@@ -86,7 +97,7 @@ def read_file(call: Call, host: str) -> Response:
     path = call.query.get("path", "")
     if not is_safe_path(path):
         raise HttpError("path must be a plain absolute path", status=400)
-    target = call.runtime.machines.path(host, path)
+    target = _sim(call).machines.path(host, path)
     if target.is_dir():
         entries = sorted(p.name + ("/" if p.is_dir() else "") for p in target.iterdir())
         return json_response({"path": path, "kind": "dir", "entries": entries})
@@ -118,7 +129,7 @@ def run_step(call: Call, host: str) -> Response:
         raise HttpError(f"not a valid step: {exc}", status=400) from None
     secrets: dict[str, str] = data.get("secrets") or {}
     changed: set[str] = set(data.get("changed_paths") or [])
-    shell = call.runtime.shell
+    shell = _sim(call).shell
     if data.get("mode") == "check":
         return json_response({"done": shell.check(step, secrets, changed)})
     outcome = shell.apply(step, secrets, changed)
@@ -136,7 +147,7 @@ def run_step(call: Call, host: str) -> Response:
 @routes.post("/hosts/{host}/services/{name}/{action}")
 def service_action(call: Call, host: str, name: str, action: str) -> Response:
     _host(call, host)
-    m = call.runtime.machines
+    m = _sim(call).machines
     try:
         if action == "start":
             lines = m.start(host, name)
@@ -153,33 +164,37 @@ def service_action(call: Call, host: str, name: str, action: str) -> Response:
 
 @routes.get("/trace")
 def trace(call: Call) -> Response:
-    call.runtime.flush_trace()
-    query = select(TraceEvent).order_by(TraceEvent.id)
-    if "request_id" in call.query:
-        query = query.where(TraceEvent.request_id == call.query["request_id"])
+    """Trace events in order: ``after`` an event id, of one ``request_id``, or of a whole
+    user action (``global_request_id``: every hop it caused, in every service)."""
     try:
         after = int(call.query.get("after", "0"))
         limit = min(int(call.query.get("limit", "500")), 5000)
     except ValueError:
         raise HttpError("after and limit must be integers", status=400) from None
-    query = query.where(TraceEvent.id > after)
-    with call.runtime.db.read() as s:
-        rows = list(s.scalars(query.limit(limit)))
-    events: list[dict[str, Any]] = [
-        {
-            "id": r.id,
-            "at": r.at,
-            "sim_time": r.sim_time,
-            "request_id": r.request_id,
-            "kind": r.kind,
-            "source": r.source,
-            "target": r.target,
-            "action": r.action,
-            "status": r.status,
-        }
-        for r in rows
-    ]
+    events = call.runtime.tracer.events(
+        after=after,
+        limit=limit,
+        request_id=call.query.get("request_id"),
+        global_request_id=call.query.get("global_request_id"),
+    )
     return json_response({"events": events})
+
+
+@routes.get("/bus")
+def bus(call: Call) -> Response:
+    """What waits in the message queues (``rabbitmqctl list_queues``)."""
+    return json_response({"queues": _sim(call).bus.queued(), "pending": _sim(call).bus.pending()})
+
+
+@routes.post("/quiesce")
+def quiesce(call: Call) -> Response:
+    """Wait until background work on the bus is done (scripts and tests; ``?timeout=`` s)."""
+    try:
+        timeout = min(float(call.query.get("timeout", "30")), 300.0)
+    except ValueError:
+        raise HttpError("timeout must be a number of seconds", status=400) from None
+    idle = _sim(call).bus.wait_idle(timeout)
+    return json_response({"idle": idle, "pending": _sim(call).bus.pending()}, 200 if idle else 409)
 
 
 @routes.get("/logs/{service}")
@@ -189,10 +204,13 @@ def logs(call: Call, service: str) -> Response:
     path = call.runtime.logs_dir / f"{service}.log"
     if not path.is_file():
         raise HttpError(f"no log {service}.log", status=404)
-    tail = int(call.query.get("tail", "50"))
+    try:
+        tail = max(1, int(call.query.get("tail", "50")))
+    except ValueError:
+        raise HttpError("tail must be an integer", status=400) from None
     lines = path.read_text(errors="replace").splitlines()[-tail:]
     return json_response({"service": service, "lines": lines})
 
 
-def create(runtime: Any) -> ControlApp:
-    return ControlApp(runtime, routes)
+def create(runtime: Runtime, machines: Machines, shell: Shell, bus: Bus) -> ControlApp:
+    return ControlApp(runtime, machines, shell, bus)

@@ -9,6 +9,11 @@ and Nova each answer errors differently.
 Handlers are plain functions ``handler(call, **path_params) -> Response`` run in a worker
 thread (they use SQLite), or ``async`` functions for streaming routes (image upload) that
 read ``call.request.stream()`` themselves.
+
+Each request runs under a :class:`~.context.RequestContext` (its request id, the global
+request id a calling service passed on, its span in the trace) and is recorded as an ``http``
+trace event. Calls from one service to another enter through :meth:`ServiceApp.handle_inline`
+(see :mod:`.inproc`): the same pipeline, in the caller's thread.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import json
 import re
 import time
 import traceback
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,8 +32,13 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
+from labkit.sim.core import context
+from labkit.sim.core.context import GLOBAL_REQUEST_ID_HEADER, RequestContext
+from labkit.sim.core.runtime import Runtime
+from labkit.sim.core.trace import Hop
+
 if TYPE_CHECKING:
-    from labkit.sim.core.runtime import Runtime
+    from labkit.sim.core.service import ServiceProcess
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -64,6 +73,17 @@ class BodyTooLarge(Exception):
 
 
 Handler = Callable[..., Any]
+_GLOBAL_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def public(handler: Handler) -> Handler:
+    """Mark a route served without a token (version documents, ``POST /v3/auth/tokens``)."""
+    handler.public = True  # type: ignore[attr-defined]
+    return handler
+
+
+def is_public(route: Route) -> bool:
+    return bool(getattr(route.handler, "public", False))
 
 
 @dataclass(frozen=True)
@@ -154,6 +174,9 @@ class Call:
     # Filled by the service's prepare(): the authenticated context, microversion, ...
     auth: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    ctx: RequestContext | None = None  # request ids and trace span (set by the pipeline)
+    caller: str = "client"  # who sent it: "client", or the calling service's name
+    caller_host: str = ""
 
     @property
     def method(self) -> str:
@@ -200,24 +223,39 @@ def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> 
 
 
 class ServiceApp:
-    """Base of every emulated service. Subclasses set the class attributes and hooks."""
+    """The HTTP face of a service. Subclasses set the class attributes and hooks."""
 
     name: str = "service"  # also the access log's file name: logs/<name>.log
     prefix: str = "/"
     max_body: int | None = None  # bytes; None = unlimited (streaming routes read their own)
     request_id_header: str = "x-openstack-request-id"
 
-    def __init__(self, runtime: Runtime, routes: Routes) -> None:
+    def __init__(
+        self, runtime: Runtime, routes: Routes, process: ServiceProcess | None = None
+    ) -> None:
         self.runtime = runtime
         self.routes = routes
+        self.process = process
+        self.host = process.host if process is not None else runtime.config.controller.name
 
     # ---- hooks rooms override -------------------------------------------------------
     def unavailable(self) -> HttpError | None:
-        """Return an error while the service is not installed/started on its host."""
-        return None
+        """An error while the service is not started on its host (a 503 by default)."""
+        if self.process is None or self.process.running:
+            return None
+        return self.process.unavailable() or HttpError(
+            f"{self.name} is not running on {self.host} (sim).", status=503
+        )
 
     def prepare(self, call: Call, route: Route) -> None:
-        """Authenticate, parse microversions ... before the handler runs. May raise HttpError."""
+        """Authenticate, parse microversions ... before the handler runs. May raise HttpError.
+        Public routes (:func:`public`) skip authentication."""
+        if not is_public(route):
+            call.auth = self.authenticate(call)
+
+    def authenticate(self, call: Call) -> Any:
+        """The caller's identity (rooms validate the token); None = no authentication."""
+        return None
 
     def render_error(self, error: HttpError, call: Call) -> Response:
         return json_response(
@@ -242,39 +280,90 @@ class ServiceApp:
             HttpError(f"Request is too large. Larger than {limit}.", status=413), call
         )
 
+    def internal_error(self, call: Call) -> HttpError:
+        """What a bug in the sim answers, in the service's shape."""
+        return HttpError(
+            "An unexpected error prevented the server from fulfilling your request.", status=500
+        )
+
     def finish(self, call: Call, response: Response) -> None:
         """Add headers every answer of this service carries."""
 
     # ---- the request pipeline ----------------------------------------------------------
-    async def handle(self, request: Request, path: str) -> Response:
+    def _begin(self, request: Request, path: str, parent: RequestContext | None,
+               caller: str, caller_host: str) -> Call:
         runtime = self.runtime
-        started = time.perf_counter()
-        call = Call(request, runtime, self, f"req-{uuid.uuid4()}", path or "/")
+        request_id = runtime.new_request_id()
+        if parent is not None:
+            span, global_id = parent.child_span(), parent.root_request_id
+        else:
+            root = runtime.root_context(self.name, self.host, request_id)
+            span = root.span
+            wanted = request.headers.get(GLOBAL_REQUEST_ID_HEADER, "")
+            global_id = wanted if _GLOBAL_ID.match(wanted) else ""
+        call = Call(request, runtime, self, request_id, path or "/")
+        call.caller, call.caller_host = caller, caller_host
+        call.ctx = RequestContext(
+            request_id=request_id,
+            span=span,
+            global_request_id=global_id if global_id != request_id else "",
+            component=self.name,
+            host=self.host,
+        )
+        call.extra["parent_span"] = parent.span if parent is not None else ""
         if request.method in MUTATING:
             runtime.after_mutation()
-        try:
-            response = await self._dispatch(call)
-        except HttpError as error:
-            response = self.render_error(error, call)
-        except Exception:  # a bug in the sim: answer in the service's shape, log loudly
-            runtime.record_internal_error(self.name, call, traceback.format_exc())
-            response = self.render_error(
-                HttpError(
-                    "An unexpected error prevented the server from fulfilling your request.",
-                    status=500,
-                ),
-                call,
-            )
+        return call
+
+    def _end(self, call: Call, response: Response, started: float) -> Response:
         response.headers.setdefault(self.request_id_header, call.request_id)
         self.finish(call, response)
-        runtime.access_log(
-            self.name,
-            call,
-            response.status_code,
-            len(getattr(response, "body", b"") or b""),
-            time.perf_counter() - started,
-        )
+        self._access_log(call, response, started)
         return response
+
+    def _error_response(self, call: Call, exc: BaseException) -> Response:
+        if isinstance(exc, HttpError):
+            return self.render_error(exc, call)
+        # A bug in the sim: answer in the service's shape, log loudly.
+        self.runtime.record_internal_error(
+            self.name, f"{call.method} {call.path}", call.request_id, traceback.format_exc()
+        )
+        return self.render_error(self.internal_error(call), call)
+
+    async def handle(self, request: Request, path: str) -> Response:
+        started = time.perf_counter()
+        call = self._begin(request, path, None, "client", "")
+        try:
+            response = await self._dispatch(call)
+        except Exception as exc:
+            response = self._error_response(call, exc)
+        return self._end(call, response, started)
+
+    def handle_inline(
+        self, request: Request, path: str, parent: RequestContext, caller: str, caller_host: str
+    ) -> Response:
+        """A call from another service of the sim, run in the caller's thread (no event loop,
+        no thread pool): see :mod:`.inproc`. Streaming routes are not reachable this way."""
+        started = time.perf_counter()
+        call = self._begin(request, path, parent, caller, caller_host)
+        try:
+            blocked = self.unavailable()
+            if blocked is not None:
+                raise blocked
+            route, params, allowed = self.routes.match(call.method, call.path)
+            if route is None:
+                raise self.method_not_allowed(call, allowed) if allowed else self.not_found(call)
+            if route.streaming:
+                raise HttpError(f"{route.name} streams: not callable in-process", status=501)
+            call.params = params
+            call.body = request._body  # set by the in-process transport
+            if self.max_body is not None and len(call.body) > self.max_body:
+                response = self.too_large(call, self.max_body)
+            else:
+                response = self._run_sync(call, route, params)
+        except Exception as exc:
+            response = self._error_response(call, exc)
+        return self._end(call, response, started)
 
     async def _dispatch(self, call: Call) -> Response:
         blocked = self.unavailable()
@@ -290,16 +379,55 @@ class ServiceApp:
             except BodyTooLarge as exc:
                 return self.too_large(call, exc.limit)
         if route.streaming:
-            await run_in_threadpool(self.prepare, call, route)
+            await run_in_threadpool(self._prepare_bound, call, route)
             result = route.handler(call, **params)
             return await result if isinstance(result, Awaitable) else result  # type: ignore[no-any-return]
         return await run_in_threadpool(self._run_sync, call, route, params)
 
+    def _prepare_bound(self, call: Call, route: Route) -> None:
+        assert call.ctx is not None
+        with context.bound(call.ctx):
+            self.prepare(call, route)
+
     def _run_sync(self, call: Call, route: Route, params: dict[str, str]) -> Response:
-        self.prepare(call, route)
-        response = route.handler(call, **params)
+        assert call.ctx is not None
+        with context.bound(call.ctx):
+            self.prepare(call, route)
+            response = route.handler(call, **params)
         assert isinstance(response, Response), f"{route.name} returned {type(response)}"
         return response
+
+    def _access_log(self, call: Call, response: Response, started: float) -> None:
+        """The service's access log line (keystone.log / glance-api.log style) and the trace
+        event of this hop, written where the request was handled."""
+        seconds = time.perf_counter() - started
+        length = len(getattr(response, "body", b"") or b"")
+        request = call.request
+        client = call.caller_host or (request.client.host if request.client else "-")
+        query = f"?{request.url.query}" if request.url.query else ""
+        self.runtime.logger(self.name).info(
+            '[%s] %s "%s %s%s" status: %d len: %d time: %.4f',
+            call.request_id, client, call.method, call.path, query,
+            response.status_code, length, seconds,
+        )
+        ctx = call.ctx
+        assert ctx is not None
+        self.runtime.tracer.record(
+            Hop(
+                request_id=call.request_id,
+                span=ctx.span,
+                parent=call.extra.get("parent_span", ""),
+                kind="http",
+                source=call.caller,
+                source_host=call.caller_host,
+                target=self.name,
+                target_host=self.host,
+                action=f"{call.method} {self.prefix}{call.path}",
+                global_request_id=ctx.root_request_id,
+            ),
+            str(response.status_code),
+            started,
+        )
 
 
 async def read_body(request: Request, limit: int | None) -> bytes:

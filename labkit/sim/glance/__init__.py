@@ -29,37 +29,40 @@ LIMITATIONS (not emulated, or emulated differently):
     (post-Zed) is ignored;
   - JSON bodies above 16 MiB are refused with 413 (Glance has no such limit);
   - keystonemiddleware: the service login and catalog are cached for 10 minutes, user tokens
-    are validated in-process (``runtime.validate_token``), no memcached token cache.
+    are validated over in-process HTTP (``GET /v3/auth/tokens``) and cached as
+    keystonemiddleware caches them (see :mod:`labkit.sim.core.authtoken`).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
+from labkit.sim.core.service import Command, Room, RoomContext
 from labkit.sim.glance import manage
 from labkit.sim.glance import models as m
 from labkit.sim.glance.api import all_routes
 from labkit.sim.glance.config import CONF_PATH, GlanceConf
-from labkit.sim.glance.service import GlanceApp
-
-if TYPE_CHECKING:
-    from labkit.sim.core.runtime import Runtime
+from labkit.sim.glance.service import GlanceApp, GlanceService
 
 
-def create(runtime: Runtime) -> GlanceApp:
-    """Build Glance and plug it into its host: the glance-api daemon and glance-manage."""
-    from labkit.sim.machines.machines import Daemon
-
-    app = GlanceApp(runtime, all_routes())
-    runtime.machines.daemons["glance-api"] = Daemon("glance-api", app.host, app.start, app.stop)
-    runtime.machines.commands["glance-manage"] = lambda host, argv, user: glance_manage(
-        app, host, argv
+def build(ctx: RoomContext) -> Room:
+    """glance-api on the controller, and glance-manage (from the glance-common package)."""
+    process = GlanceService(ctx, ctx.runtime.config.controller.name)
+    process.http = GlanceApp(process, all_routes())
+    return Room(
+        name="glance",
+        processes=[process],
+        commands=[
+            Command(
+                "glance-manage",
+                "glance-common",
+                lambda host, argv, user: glance_manage(process, host, argv),
+            )
+        ],
     )
-    return app
 
 
-def glance_manage(app: GlanceApp, host: str, argv: list[str]) -> tuple[int, list[str]]:
+def glance_manage(process: GlanceService, host: str, argv: list[str]) -> tuple[int, list[str]]:
     """``glance-manage db_sync | db sync | db version`` on the simulated controller."""
     words = [w for w in argv[1:] if not w.startswith("--")]
     command = " ".join(words).replace("db_", "db ")
@@ -69,16 +72,16 @@ def glance_manage(app: GlanceApp, host: str, argv: list[str]) -> tuple[int, list
             parser.format_usage().strip(),
             "glance-manage: error: choose from 'db sync', 'db version'",
         ]
-    if host != app.host:
-        return 1, [f"glance-manage: the sim runs Glance on {app.host}, not {host}"]
-    conf_file = app.runtime.machines.path(host, CONF_PATH)
+    if host != process.host:
+        return 1, [f"glance-manage: the sim runs Glance on {process.host}, not {host}"]
+    conf_file = process.ctx.hosts.path(host, CONF_PATH)
     if not conf_file.is_file():
         return 1, [f"ConfigFileNotFound: {CONF_PATH}"]
     try:
         conf = GlanceConf.read(conf_file)
     except ValueError as exc:
         return 1, [str(exc)]
-    db = app.runtime.machines.open_database(host, conf.database_connection, m.Base.metadata)
+    db = process.ctx.hosts.open_database(host, conf.database_connection, m.Base.metadata)
     if command == "db sync":
         return 0, manage.db_sync(db)
     return 0, manage.db_version(db)

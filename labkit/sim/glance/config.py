@@ -16,6 +16,8 @@ import configparser
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labkit.sim.core.authtoken import AuthTokenConf
+from labkit.sim.core.conf import ConfFile, split_list
 from labkit.sim.glance.schemas import CONTAINER_FORMATS, DISK_FORMATS
 
 CONF_PATH = "/etc/glance/glance-api.conf"
@@ -28,22 +30,6 @@ QUOTA_NAMES = (
     "image_count_total",
     "image_count_uploading",
 )
-
-
-@dataclass(frozen=True)
-class AuthTokenConf:
-    """``[keystone_authtoken]`` -- what keystonemiddleware uses to check tokens."""
-
-    www_authenticate_uri: str = ""
-    auth_url: str = ""
-    auth_type: str = ""
-    region_name: str = ""
-    interface: str = "internal"
-    username: str = ""
-    password: str = ""
-    project_name: str = ""
-    user_domain_name: str = "Default"
-    project_domain_name: str = "Default"
 
 
 @dataclass(frozen=True)
@@ -138,12 +124,7 @@ class GlanceConf:
             for s in (*backends, *RESERVED_STORES)
             if backends.get(s, "file") == "file"
         }
-        auth = AuthTokenConf(
-            **{
-                name: get("keystone_authtoken", name, str(getattr(AuthTokenConf, name)))
-                for name in AuthTokenConf.__dataclass_fields__
-            }
-        )
+        auth = AuthTokenConf.from_conf(ConfFile(parser, "glance-api.conf"))
         staging = get("DEFAULT", "node_staging_uri", "file:///tmp/staging/")
         return cls(
             database_connection=get("database", "connection"),
@@ -188,10 +169,7 @@ class GlanceConf:
         )
 
 
-def _list(value: str) -> list[str]:
-    """oslo.config ListOpt: comma separated, optionally in brackets, items may be quoted."""
-    value = value.strip().removeprefix("[").removesuffix("]")
-    return [item.strip().strip("'\"") for item in value.split(",") if item.strip()]
+_list = split_list
 
 
 def _pairs(value: str) -> list[tuple[str, str]]:

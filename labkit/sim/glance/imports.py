@@ -24,16 +24,36 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from labkit.sim.glance import formats, models, store
 from labkit.sim.glance.domain import Image, Location
 from labkit.sim.glance.errors import DomainError
 from labkit.sim.glance.repo import IMPORTING_KEY, Tx
 
+from labkit.sim.core.runtime import Runtime
+from labkit.sim.glance.config import GlanceConf
+from labkit.sim.glance.repo import Repo
+
 if TYPE_CHECKING:
     from labkit.sim.glance.policy import Context
-    from labkit.sim.glance.service import GlanceApp
+
+
+class GlanceProcess(Protocol):
+    """What an import needs of glance-api (:class:`labkit.sim.glance.service.GlanceService`)."""
+
+    name: str
+    runtime: Runtime
+
+    @property
+    def images(self) -> Repo: ...
+
+    @property
+    def config(self) -> GlanceConf: ...
+
+    def staging_file(self, image_id: str) -> Path: ...
+
+    def store_file(self, image_id: str, store: str | None = None) -> tuple[str, Path]: ...
 
 LOCK_KEY = "os_glance_import_task"
 FAILED_KEY = "os_glance_failed_import"
@@ -62,7 +82,7 @@ def merge(value: str, stores: list[str], remove: bool = False) -> str:
 class Importer:
     """The ``tasks_pool``: a few worker threads running import tasks."""
 
-    def __init__(self, app: GlanceApp) -> None:
+    def __init__(self, app: GlanceProcess) -> None:
         self.app = app
         self.log = app.runtime.logger(app.name)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="glance-task")

@@ -1,33 +1,42 @@
-"""The glance-api process of the sim: its config, database, store and request pipeline.
+"""The glance-api process of the sim (its config, database, store) and its HTTP face.
 
 Like the real one it reads ``/etc/glance/glance-api.conf`` on the controller when
 ``/etc/init.d/glance-api start`` runs, opens the database ``[database] connection`` names and
 answers only once started (503 before). Each request then goes through what Zed's
 ``glance-api-keystone`` paste pipeline does: version negotiation (unknown versions get the
 300 version list), auth_token, the context middleware (401 without a valid token), routing.
+While its database is unreachable, requests that need it answer a bare 500 (the
+DBConnectionError escapes Glance's handlers, as in Zed) and glance-api.log says why.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from labkit.sim.core import webob_style
-from labkit.sim.core.http import Call, HttpError, Route, Routes, ServiceApp
+from labkit.sim.core.authtoken import (
+    AuthToken,
+    EndpointNotFound,
+    IdentityUnavailable,
+    InvalidToken,
+)
+from labkit.sim.core.conf import ConfError
+from labkit.sim.core.http import Call, HttpError, Route, Routes, ServiceApp, public
+from labkit.sim.core.service import ServiceFailed, ServiceProcess
 from labkit.sim.glance import models
-from labkit.sim.glance.authtoken import AuthToken, InvalidToken
 from labkit.sim.glance.config import CONF_PATH, GlanceConf
-from labkit.sim.glance.errors import GlanceHttpError, PlainServerError, unauthorized
+from labkit.sim.glance.errors import (
+    GlanceHttpError,
+    PlainServerError,
+    service_unavailable,
+    unauthorized,
+)
+from labkit.sim.glance.imports import Importer
 from labkit.sim.glance.policy import Context
 from labkit.sim.glance.repo import Repo
-
-if TYPE_CHECKING:
-    from labkit.sim.core.runtime import Runtime
-    from labkit.sim.glance.imports import Importer
 
 MAX_JSON_BODY = 16 << 20  # the sim's own guard for JSON bodies (streamed routes excepted)
 _V2_ALIASES = (
@@ -48,53 +57,40 @@ _CACHE_ALIASES = ("v2.14", "v2.16")
 _VND = "application/vnd.openstack.images-"
 
 
-def public(handler: Any) -> Any:
-    """Mark a route served before auth_token (version documents)."""
-    handler.public = True
-    return handler
+__all__ = ["CONF_PATH", "GlanceApp", "GlanceService", "public"]
 
 
-class GlanceApp(ServiceApp):
+class GlanceService(ServiceProcess):
+    """glance-api on the controller: glance-api.conf, its database, stores and imports."""
+
     name = "glance-api"
-    prefix = "/image"
-    max_body = MAX_JSON_BODY
-
-    def __init__(self, runtime: Runtime, routes: Routes) -> None:
-        super().__init__(runtime, routes)
-        self.host = runtime.config.controller.name
-        self._lock = threading.Lock()
-        self.conf: GlanceConf | None = None
-        self.repo: Repo | None = None
-        self.auth: AuthToken | None = None
-        self.importer: Importer | None = None
+    conf_path = CONF_PATH
+    conf: GlanceConf | None = None
+    repo: Repo | None = None
+    auth: AuthToken | None = None
+    importer: Importer | None = None
 
     # ---- lifecycle (driven by /etc/init.d/glance-api on the simulated controller) -------
-    def start(self) -> None:
-        """Read glance-api.conf and open the database. Raises RuntimeError with the reason a
+    def configure(self, conf_file: Path) -> None:
+        """Read glance-api.conf and open the database. Raises ServiceFailed with the reason a
         real glance-api would log before exiting."""
-        from labkit.sim.glance.imports import Importer
-
-        machines = self.runtime.machines
-        conf_file = machines.path(self.host, CONF_PATH)
-        if not conf_file.is_file():
-            raise RuntimeError(f"Config file not found: {CONF_PATH}")
         try:
             conf = GlanceConf.read(conf_file)
-        except ValueError as exc:
-            raise RuntimeError(str(exc)) from None
+        except (ValueError, ConfError) as exc:
+            raise ServiceFailed(str(exc)) from None
         if conf.multistore:
             if conf.default_backend not in conf.enabled_backends:
-                raise RuntimeError(
+                raise ServiceFailed(
                     f"glance_store.exceptions.UnknownScheme: Unknown scheme "
                     f"'{conf.default_backend}' found in URI "
                     "([glance_store] default_backend)"
                 )
             odd = [s for s, kind in conf.enabled_backends.items() if kind != "file"]
             if odd:
-                raise RuntimeError(f"the sim emulates the file store only, not {odd}")
-        db = machines.open_database(self.host, conf.database_connection, models.Base.metadata)
+                raise ServiceFailed(f"the sim emulates the file store only, not {odd}")
+        db = self.open_database(conf.database_connection, models.Base.metadata)
         if not db.tables_exist():
-            raise RuntimeError(
+            raise ServiceFailed(
                 "the glance database has no tables: run `glance-manage db_sync` first"
             )
         for folder in {conf.store_dir(s) for s in conf.enabled_backends} | {
@@ -102,15 +98,18 @@ class GlanceApp(ServiceApp):
             conf.staging_dir,
         }:
             if folder:  # glance_store creates its data directories when it configures
-                machines.path(self.host, folder).mkdir(parents=True, exist_ok=True)
-        log = self.runtime.logger(self.name)
-        with self._lock:
-            if self.importer is not None:
-                self.importer.shutdown()
-            self.conf = conf
-            self.repo = Repo(db, lambda: self.runtime.now().timestamp())
-            self.auth = AuthToken(conf.authtoken, self.runtime, log)
-            self.importer = Importer(self)
+                self.host_path(folder).mkdir(parents=True, exist_ok=True)
+        log = self.log
+        self.conf = conf
+        self.repo = Repo(db, lambda: self.runtime.now().timestamp())
+        self.auth = AuthToken(
+            conf.authtoken,
+            self.ctx.http_client(self.name, self.host),
+            log,
+            self.ctx.hosts.memcached,
+            lambda: self.runtime.now().timestamp(),
+        )
+        self.importer = Importer(self)
         log.info(
             "Starting glance-api (sim) with %s",
             "multiple stores " + ",".join(conf.enabled_backends)
@@ -118,21 +117,25 @@ class GlanceApp(ServiceApp):
             else "a single store",
         )
 
-    def stop(self) -> None:
-        with self._lock:
-            if self.importer is not None:
-                self.importer.shutdown()
-            if self.repo is not None:
-                self.repo.db.dispose()
-            self.conf = self.repo = self.auth = self.importer = None
+    def release(self) -> None:
+        if self.importer is not None:
+            self.importer.shutdown()
+        if self.repo is not None:
+            self.repo.db.dispose()
+        if self.auth is not None:
+            self.auth.http.close()
+        self.conf = self.repo = self.auth = self.importer = None
 
-    @property
-    def running(self) -> bool:
-        return self.repo is not None
+    def unavailable(self) -> HttpError | None:
+        return GlanceHttpError(
+            503,
+            detail=(
+                f"glance-api is not running on {self.host} (sim). Install and start it: run "
+                "notebooks/03-glance.ipynb or `labkit install sim glance`."
+            ),
+        )
 
     # ---- where things are on the controller ------------------------------------------------
-    def host_path(self, abs_path: str) -> Path:
-        return self.runtime.machines.path(self.host, abs_path)
 
     def store_file(self, image_id: str, store: str | None = None) -> tuple[str, Path]:
         """(location URL, real path) of an image's data in a store."""
@@ -155,6 +158,24 @@ class GlanceApp(ServiceApp):
             raise self.unavailable() or RuntimeError("glance-api not started")
         return self.repo
 
+    @staticmethod
+    def context(call: Call) -> Context:
+        ctx = call.auth
+        assert isinstance(ctx, Context)
+        return ctx
+
+
+class GlanceApp(ServiceApp):
+    """glance-api's HTTP face at ``/image`` (port 9292 on the controller)."""
+
+    name = "glance-api"
+    prefix = "/image"
+    max_body = MAX_JSON_BODY
+
+    def __init__(self, process: GlanceService, routes: Routes) -> None:
+        super().__init__(process.runtime, routes, process)
+        self.glance = process
+
     # ---- request pipeline -------------------------------------------------------------------
     async def handle(self, request: Request, path: str) -> Response:
         return await super().handle(request, self.negotiate(request, path or "/"))
@@ -171,7 +192,7 @@ class GlanceApp(ServiceApp):
         else:
             version = first
         allowed = list(_V2_ALIASES)
-        conf = self.conf
+        conf = self.glance.conf
         if conf is not None and conf.multistore:
             allowed += _MULTISTORE_ALIASES
         if conf is not None and conf.image_cache_dir:
@@ -179,17 +200,6 @@ class GlanceApp(ServiceApp):
         if version in allowed:
             return "/v2/" + rest if rest else "/v2"
         return "/"
-
-    def unavailable(self) -> HttpError | None:
-        if self.running:
-            return None
-        return GlanceHttpError(
-            503,
-            detail=(
-                f"glance-api is not running on {self.host} (sim). Install and start it: run "
-                "notebooks/03-glance.ipynb or `labkit install sim glance`."
-            ),
-        )
 
     def prepare(self, call: Call, route: Route) -> None:
         if getattr(route.handler, "public", False):
@@ -199,22 +209,29 @@ class GlanceApp(ServiceApp):
         wanted = call.headers.get("x-openstack-request-id")
         if wanted:
             call.request_id = wanted if wanted.startswith("req-") else f"req-{wanted}"
+            if call.ctx is not None:
+                call.ctx.request_id = call.request_id
+        if self.glance.dependency_error():
+            # oslo.db's DBConnectionError escapes Glance's handlers: eventlet's bare 500.
+            raise PlainServerError(self.glance.dependency_error() or "")
 
     def authenticate(self, call: Call) -> Context:
-        conf = self.config
+        conf = self.glance.config
         if not conf.keystone_auth:
             return Context.admin(call.request_id)
-        auth = self.auth
+        auth = self.glance.auth
         assert auth is not None
         token = call.headers.get("x-auth-token", "").strip()
         try:
-            if not token:
-                raise InvalidToken()
             user = auth.check(token)
         except InvalidToken:
             # auth_token runs with delay_auth_decision; the context middleware refuses.
             call.extra["no_request_id"] = True
             raise unauthorized() from None
+        except IdentityUnavailable as exc:
+            raise service_unavailable(str(exc)) from None
+        except EndpointNotFound as exc:
+            raise PlainServerError(str(exc)) from None
         return Context(
             request_id=call.request_id,
             user_id=user.user_id,
@@ -253,8 +270,8 @@ class GlanceApp(ServiceApp):
                 b"<br /><br />\n\n\n", b"<br /><br />\n"
             )
         headers = dict(error.headers)
-        if error.status == 401 and self.auth is not None:
-            headers["WWW-Authenticate"] = self.auth.www_authenticate
+        if error.status == 401 and self.glance.auth is not None:
+            headers["WWW-Authenticate"] = self.glance.auth.www_authenticate
         return Response(body, status_code=error.status, media_type=content_type, headers=headers)
 
     def not_found(self, call: Call) -> HttpError:
@@ -270,8 +287,3 @@ class GlanceApp(ServiceApp):
         if call.extra.get("no_request_id") and self.request_id_header in response.headers:
             # Answered before Glance's context middleware, which is what adds the id.
             del response.headers[self.request_id_header]
-
-    def context(self, call: Call) -> Context:
-        ctx = call.auth
-        assert isinstance(ctx, Context)
-        return ctx

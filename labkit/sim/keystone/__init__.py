@@ -22,42 +22,48 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from labkit.sim.core.service import Command, Room, RoomContext
 from labkit.sim.keystone import manage
 from labkit.sim.keystone import models as m
 from labkit.sim.keystone.api import all_routes
-from labkit.sim.keystone.service import CONF_PATH, KeystoneApp, KeystoneConf
-
-if TYPE_CHECKING:
-    from labkit.sim.core.runtime import Runtime
+from labkit.sim.keystone.config import CONF_PATH, KeystoneConf
+from labkit.sim.keystone.service import KeystoneApp, KeystoneService
 
 
-def create(runtime: Runtime) -> KeystoneApp:
-    """Build Keystone and plug it into its host: daemon, keystone-manage, install checks."""
-    app = KeystoneApp(runtime, all_routes())
-    machines = runtime.machines
-    from labkit.sim.machines.machines import Daemon
+def build(ctx: RoomContext) -> Room:
+    """Keystone on the controller: its process and HTTP face, keystone-manage, its checks."""
+    process = KeystoneService(ctx, ctx.runtime.config.controller.name)
+    process.http = KeystoneApp(process, all_routes())
+    return Room(
+        name="keystone",
+        processes=[process],
+        commands=[
+            Command(
+                "keystone-manage",
+                "keystone",
+                lambda host, argv, user: keystone_manage(process, host, argv),
+            )
+        ],
+        checks={"keystone-user": lambda name: _user_exists(process, name)},
+    )
 
-    machines.daemons["keystone"] = Daemon("keystone", app.host, app.start, app.stop)
-    machines.commands["keystone-manage"] = lambda host, argv, user: keystone_manage(app, host, argv)
-    runtime.shell.checks["keystone-user"] = lambda name: _user_exists(app, name)
-    return app
 
-
-def _conf(app: KeystoneApp, host: str) -> KeystoneConf:
-    path = app.runtime.machines.path(host, CONF_PATH)
+def _conf(process: KeystoneService, host: str) -> KeystoneConf:
+    path = process.ctx.hosts.path(host, CONF_PATH)
     if not path.is_file():
         raise FileNotFoundError(CONF_PATH)
     return KeystoneConf.read(path)
 
 
-def _user_exists(app: KeystoneApp, name: str) -> bool:
+def _user_exists(process: KeystoneService, name: str) -> bool:
     try:
-        conf = _conf(app, app.host)
-        db = app.runtime.machines.open_database(app.host, conf.database_connection, m.Base.metadata)
+        conf = _conf(process, process.host)
+        db = process.ctx.hosts.open_database(
+            process.host, conf.database_connection, m.Base.metadata
+        )
     except Exception:  # no config or database yet: certainly not bootstrapped
         return False
     if not db.tables_exist():
@@ -66,7 +72,7 @@ def _user_exists(app: KeystoneApp, name: str) -> bool:
         return s.scalars(select(m.User).where(m.User.name == name)).first() is not None
 
 
-def keystone_manage(app: KeystoneApp, host: str, argv: list[str]) -> tuple[int, list[str]]:
+def keystone_manage(process: KeystoneService, host: str, argv: list[str]) -> tuple[int, list[str]]:
     """``keystone-manage SUBCOMMAND ...`` on the simulated controller."""
     parser = argparse.ArgumentParser(prog="keystone-manage", add_help=False, exit_on_error=False)
     sub = parser.add_subparsers(dest="command")
@@ -89,13 +95,13 @@ def keystone_manage(app: KeystoneApp, host: str, argv: list[str]) -> tuple[int, 
         return 2, [f"keystone-manage: error: {exc}", "usage: " + shlex.join(argv)]
     if args.command is None:
         return 2, ["keystone-manage: error: a command is required"]
-    if host != app.host:
-        return 1, [f"keystone-manage: the sim runs Keystone on {app.host}, not {host}"]
+    if host != process.host:
+        return 1, [f"keystone-manage: the sim runs Keystone on {process.host}, not {host}"]
     try:
-        conf = _conf(app, host)
+        conf = _conf(process, host)
     except FileNotFoundError:
         return 1, [f"ConfigFileNotFound: {CONF_PATH}"]
-    machines = app.runtime.machines
+    machines = process.ctx.hosts
     if args.command in ("fernet_setup", "fernet_rotate"):
         path = machines.path(host, conf.key_repository)
         lines = (
@@ -129,6 +135,6 @@ def keystone_manage(app: KeystoneApp, host: str, argv: list[str]) -> tuple[int, 
             project_name=args.bootstrap_project_name,
             rounds=conf.password_hash_rounds,
         ),
-        app.runtime.ids.hex_id,
-        app.runtime.now().timestamp(),
+        process.runtime.ids.hex_id,
+        process.runtime.now().timestamp(),
     )

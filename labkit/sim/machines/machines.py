@@ -10,40 +10,54 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import MetaData, select
 
 from labkit.sim.core import ini
+from labkit.sim.core.runtime import Runtime
+from labkit.sim.core.service import ServiceFailed, ServiceProcess
 from labkit.sim.core.store import Database
 from labkit.sim.machines import models as mm
 from labkit.sim.machines import packages
 
-if TYPE_CHECKING:
-    from labkit.sim.core.runtime import Runtime
-
 BASE_SERVICES = ("chrony", "mariadb", "rabbitmq-server", "memcached")
+AMQP_REFUSED = (
+    "(0, 0): (403) ACCESS_REFUSED - Login was refused using authentication mechanism "
+    "AMQPLAIN. For details see the broker logfile."
+)
 
 
 class DatabaseUnreachable(Exception):
     """What oslo.db would report (its message is pymysql's)."""
 
 
-@dataclass
-class Daemon:
-    """An emulated OpenStack service process that a room implements."""
+class Memcached:
+    """One host's memcached: keys with a time to live on the sim's clock, gone at a stop."""
 
-    name: str
-    host: str
-    start: Callable[[], None]
-    stop: Callable[[], None]
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._items: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
 
+    def get(self, key: str) -> Any:
+        now = self._runtime.now().timestamp()
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or found[0] <= now:
+                self._items.pop(key, None)
+                return None
+            return found[1]
 
-CommandHandler = Callable[[str, list[str], str], tuple[int, list[str]]]
+    def set(self, key: str, value: Any, ttl: float) -> None:
+        with self._lock:
+            self._items[key] = (self._runtime.now().timestamp() + ttl, value)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._items.clear()
 
 
 class Machines:
@@ -52,9 +66,13 @@ class Machines:
         self.db = runtime.database("machines", mm.Base.metadata)
         self.db.create_all()
         self.hosts = {h.name: h for h in runtime.config.hosts}
-        self.daemons: dict[str, Daemon] = {}
-        self.commands: dict[str, CommandHandler] = {}
+        # The emulated OpenStack processes, one per (host, name): rooms add theirs.
+        self.daemons: dict[tuple[str, str], ServiceProcess] = {}
+        self._memcached = {name: Memcached(runtime) for name in self.hosts}
         self._lock = threading.RLock()
+
+    def add_daemon(self, process: ServiceProcess) -> None:
+        self.daemons[(process.host, process.name)] = process
 
     # ---- hosts and files ----------------------------------------------------------------------
     def check_host(self, host: str) -> None:
@@ -152,11 +170,11 @@ class Machines:
                 raise RuntimeError(f"{name}: unrecognized service (is its package installed?)")
             if state == "running" and not restart:
                 return [f"{name} is already running."]
-            daemon = self.daemons.get(name)
+            daemon = self.daemons.get((host, name))
             try:
+                if daemon is None and (elsewhere := self._hosts_of(name)):
+                    raise ServiceFailed(f"the sim runs {name} on {', '.join(elsewhere)} only")
                 if daemon is not None:
-                    if daemon.host != host:
-                        raise RuntimeError(f"the sim runs {name} on {daemon.host} only")
                     if state == "running":
                         daemon.stop()
                     daemon.start()
@@ -169,11 +187,16 @@ class Machines:
 
     def stop(self, host: str, name: str) -> list[str]:
         with self._lock:
-            daemon = self.daemons.get(name)
+            daemon = self.daemons.get((host, name))
             if daemon is not None and self.service_state(host, name) == "running":
                 daemon.stop()
+            if name == "memcached":
+                self._memcached[host].flush()
             self._set(host, name, "stopped", "")
             return [f"Stopping {name}: {name}."]
+
+    def _hosts_of(self, name: str) -> list[str]:
+        return sorted(h for h, n in self.daemons if n == name)
 
     def _set(self, host: str, name: str, state: str, detail: str) -> None:
         with self.db.write() as s:
@@ -189,7 +212,7 @@ class Machines:
         """After a sim restart, bring back the daemons that were running before it stopped."""
         problems = []
         for row in self.services():
-            daemon = self.daemons.get(row.name)
+            daemon = self.daemons.get((row.host, row.name))
             if row.state == "running" and daemon is not None:
                 try:
                     daemon.start()
@@ -254,9 +277,19 @@ class Machines:
 
     def open_database(self, from_host: str, url: str, metadata: MetaData) -> Database:
         """Open what an oslo.db connection URL points at, failing like pymysql would."""
+        return Database(self._database_path(from_host, url), metadata)
+
+    def database_error(self, from_host: str, url: str) -> str | None:
+        """Why a service on ``from_host`` cannot reach its database now (pymysql's text)."""
+        try:
+            self._database_path(from_host, url)
+        except DatabaseUnreachable as exc:
+            return str(exc)
+        return None
+
+    def _database_path(self, from_host: str, url: str) -> Path:
         if url.startswith("sqlite:"):
-            local = url.split("sqlite://", 1)[1]
-            return Database(self.path(from_host, local), metadata)
+            return self.path(from_host, url.split("sqlite://", 1)[1])
         parts = urlsplit(url)
         if not parts.scheme.startswith("mysql"):
             raise DatabaseUnreachable(f"the sim emulates MariaDB and SQLite, not {parts.scheme}")
@@ -289,7 +322,7 @@ class Machines:
             )
         if not self.has_grant(db_host, db_name, user, password):
             raise DatabaseUnreachable(self._denied(user, from_host))
-        return Database(self.runtime.state_dir / "mysql" / db_host / f"{db_name}.db", metadata)
+        return self.runtime.state_dir / "mysql" / db_host / f"{db_name}.db"
 
     def _user_exists(self, host: str, user: str, password: str) -> bool:
         with self.db.read() as s:
@@ -306,6 +339,30 @@ class Machines:
         )
 
     # ---- RabbitMQ -----------------------------------------------------------------------------
+    def amqp_error(self, transport_url: str) -> str | None:
+        """Can a client with this ``transport_url`` log in to RabbitMQ? None if so, else the
+        error oslo.messaging reports (the bus's broker check)."""
+        parts = urlsplit(transport_url.split(",")[0])
+        if parts.scheme != "rabbit":
+            return f"the sim emulates rabbit:// transports, not {parts.scheme or transport_url!r}"
+        host = self.resolve_host(parts.hostname or "")
+        if host is None or not self.is_running("rabbitmq-server", host):
+            return "[Errno 111] ECONNREFUSED"
+        account = self.rabbit_user(host, unquote(parts.username or "guest"))
+        if account is None or account.password != unquote(parts.password or ""):
+            return AMQP_REFUSED
+        return None
+
+    # ---- memcached ----------------------------------------------------------------------------
+    def memcached(self, servers: str) -> Memcached | None:
+        """The memcached a ``memcached_servers = controller:11211`` option reaches, while it
+        runs (None when it is stopped or unknown)."""
+        for server in servers.split(","):
+            host = self.resolve_host(server.strip().rsplit(":", 1)[0])
+            if host is not None and self.is_running("memcached", host):
+                return self._memcached[host]
+        return None
+
     def rabbit_user(self, host: str, user: str) -> mm.RabbitAccount | None:
         with self.db.read() as s:
             return s.get(mm.RabbitAccount, (host, user))

@@ -19,6 +19,7 @@ from sqlalchemy import MetaData
 
 from labkit.install import steps as st
 from labkit.sim.core import ini
+from labkit.sim.core.service import Command
 from labkit.sim.machines.machines import (
     DatabaseUnreachable,
     Machines,
@@ -48,6 +49,11 @@ class Shell:
     def __init__(self, machines: Machines) -> None:
         self.m = machines
         self.checks: dict[str, CheckHandler] = {}
+        # The OpenStack commands rooms install on the hosts (keystone-manage ...).
+        self.commands: dict[str, Command] = {}
+
+    def add_command(self, command: Command) -> None:
+        self.commands[command.name] = command
 
     # ---- entry points -----------------------------------------------------------------------
     def check(self, step: st.Step, secrets: dict[str, str], changed_paths: set[str]) -> bool:
@@ -218,21 +224,19 @@ class Shell:
         argv = shlex.split(st.fill_secrets(step.command, secrets))
         if not argv:
             raise StepFailed(2, ["empty command"])
-        handler = self.m.commands.get(argv[0])
-        if handler is None:
+        command = self.commands.get(argv[0])
+        if command is None:
             raise StepFailed(
                 127,
                 [
                     f"sh: 1: {argv[0]}: not found (the sim knows: "
-                    f"{', '.join(sorted(self.m.commands))})"
+                    f"{', '.join(sorted(self.commands))})"
                 ],
             )
-        installed = self.m.installed(step.host)
-        owner = {"keystone-manage": "keystone", "glance-manage": "glance-common"}.get(argv[0])
-        if owner and owner not in installed:
+        if command.package not in self.m.installed(step.host):
             raise StepFailed(127, [f"sh: 1: {argv[0]}: not found"])
         try:
-            code, lines = handler(step.host, argv, step.user)
+            code, lines = command.run(step.host, argv, step.user)
         except DatabaseUnreachable as exc:
             # oslo.db retries for ~100 s before giving up; the sim says so and gives up at once.
             raise StepFailed(

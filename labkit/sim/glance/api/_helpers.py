@@ -11,19 +11,21 @@ from labkit.sim.core.http import Call
 from labkit.sim.glance import quota
 from labkit.sim.glance.errors import LimitExceeded, bad_request, too_large
 from labkit.sim.glance.policy import Context
-from labkit.sim.glance.service import GlanceApp
+from labkit.sim.glance.service import GlanceService
 
 
-def app(call: Call) -> GlanceApp:
-    assert isinstance(call.service, GlanceApp)
-    return call.service
+def app(call: Call) -> GlanceService:
+    """The glance-api process answering this call (its config, images, stores)."""
+    process = call.service.process
+    assert isinstance(process, GlanceService)
+    return process
 
 
 def ctx(call: Call) -> Context:
     return app(call).context(call)
 
 
-def enforce_limit(glance: GlanceApp, caller: Context, limit: str) -> None:
+def enforce_limit(glance: GlanceService, caller: Context, limit: str) -> None:
     """Glance's unified-limits check for one limit: 413 with Glance's message when over."""
     with glance.images.read() as tx:
         try:

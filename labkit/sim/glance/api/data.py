@@ -41,7 +41,7 @@ from labkit.sim.glance.errors import (
     too_large,
     unsupported_media_type,
 )
-from labkit.sim.glance.service import GlanceApp
+from labkit.sim.glance.service import GlanceService
 
 routes = Routes()
 
@@ -81,7 +81,7 @@ async def receive(call: Call, sink: store.HashingSink) -> int:
     return received
 
 
-def _restore(glance: GlanceApp, image_id: str, from_state: str) -> None:
+def _restore(glance: GlanceService, image_id: str, from_state: str) -> None:
     """ImageDataController._restore: back to queued so the upload can be retried."""
 
     def restore(image: Image) -> None:
@@ -132,7 +132,7 @@ def _begin_upload(call: Call, image_id: str) -> tuple[Image, str | None]:
 
 
 def _finish_upload(
-    glance: GlanceApp, image_id: str, url: str, target: str | None, written: store.Written
+    glance: GlanceService, image_id: str, url: str, target: str | None, written: store.Written
 ) -> bool:
     def activate(image: Image) -> None:
         if image.status != "saving":
@@ -225,12 +225,12 @@ def _begin_stage(call: Call, image_id: str) -> Image:
     return image
 
 
-def _unstage(glance: GlanceApp, image_id: str) -> None:
+def _unstage(glance: GlanceService, image_id: str) -> None:
     glance.staging_file(image_id).unlink(missing_ok=True)
     _restore(glance, image_id, "uploading")
 
 
-def _finish_stage(glance: GlanceApp, image_id: str, size: int) -> None:
+def _finish_stage(glance: GlanceService, image_id: str, size: int) -> None:
     def staged(image: Image) -> None:
         image.size = size
 

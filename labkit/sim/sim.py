@@ -1,0 +1,81 @@
+"""The composition root: one :class:`Sim` builds a whole emulated cloud, in order.
+
+    runtime (config, clock, ids, logs, trace)
+      -> simulated hosts (files, packages, MariaDB, RabbitMQ, memcached) and their shell
+      -> message bus (its broker is the hosts' RabbitMQ)
+      -> every room of labkit.sim.rooms.ROOMS, each given a RoomContext
+      -> the lab's own services (control API, image mirror) and the ASGI app
+
+Nothing is half built: each part receives what it needs when it is made, and the core
+(:mod:`labkit.sim.core`) imports nothing from above it. The server process
+(:mod:`labkit.sim.server`) makes one ``Sim``; tests can make several in one process.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import httpx
+
+from labkit.sim import mirror
+from labkit.sim.app import SimApp
+from labkit.sim.control import api as control
+from labkit.sim.core import inproc
+from labkit.sim.core.bus import Bus
+from labkit.sim.core.config import SimConfig
+from labkit.sim.core.http import ServiceApp
+from labkit.sim.core.runtime import Runtime
+from labkit.sim.core.service import Room, RoomContext
+from labkit.sim.machines.machines import Machines
+from labkit.sim.machines.shell import Shell
+from labkit.sim.rooms import ROOMS, by_port
+
+
+class Sim:
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.runtime = Runtime(config)
+        self.machines = Machines(self.runtime)
+        self.shell = Shell(self.machines)
+        self.bus = Bus(self.runtime, self.machines.amqp_error, config.deterministic)
+        self.context = RoomContext(self.runtime, self.machines, self.bus, self.http_client)
+        self.rooms: list[Room] = [
+            importlib.import_module(spec.package).build(self.context) for spec in ROOMS
+        ]
+        faces: list[ServiceApp] = [
+            control.create(self.runtime, self.machines, self.shell, self.bus),
+            mirror.create(self.runtime),
+        ]
+        for room in self.rooms:
+            for process in room.processes:
+                self.machines.add_daemon(process)
+            for command in room.commands:
+                self.shell.add_command(command)
+            self.shell.checks.update(room.checks)
+            faces += room.faces
+        self.app = SimApp(faces, self.runtime.flush, self.close)
+        for problem in self.machines.restore():
+            self.runtime.logger("sim").warning("could not restart %s", problem)
+
+    def http_client(self, component: str, host: str) -> httpx.Client:
+        """The HTTP client ``component`` on ``host`` uses to reach the other services."""
+        return inproc.client(self.runtime, self, component, host)
+
+    def resolve(self, host: str, port: int | None, path: str) -> tuple[ServiceApp, str] | None:
+        """Who answers ``http://host:port/path`` as seen from inside the cloud."""
+        if port == self.config.port and host in (self.config.bind, "127.0.0.1", "localhost"):
+            return self.app.route(path)
+        on = self.machines.resolve_host(host)
+        spec = by_port(port or 80)
+        if on is None or spec is None:
+            return None
+        for room in self.rooms:
+            for face in room.faces:
+                if face.prefix == spec.prefix and face.host == on:
+                    return face, path
+        return None
+
+    def close(self) -> None:
+        """Stop the background work and write what is buffered (a clean shutdown)."""
+        self.bus.close()
+        self.runtime.flush(clean_shutdown=True)
