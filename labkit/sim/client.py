@@ -69,14 +69,32 @@ class SimClient:
         return dict(response.json())
 
     def trace(
-        self, request_id: str | None = None, after: int | None = None
+        self,
+        request_id: str | None = None,
+        after: int | None = None,
+        global_request_id: str | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
         params: dict[str, Any] = {}
         if request_id:
             params["request_id"] = request_id
+        if global_request_id:
+            params["global_request_id"] = global_request_id
         if after is not None:
             params["after"] = after
+        if limit is not None:
+            params["limit"] = limit
         return list(self._call("GET", "/trace", params=params)["events"])
+
+    def quiesce(self, timeout: float = 30.0) -> bool:
+        """Wait until the sim's background work (messages on its bus) is done."""
+        try:
+            response = self._http.post(
+                "/_sim/quiesce", params={"timeout": timeout}, timeout=timeout + 10
+            )
+        except httpx.TransportError:
+            raise SimNotRunning(self.base_url, self.state_dir) from None
+        return bool(response.json().get("idle"))
 
     def log(self, service: str, tail: int = 50) -> list[str]:
         return list(self._call("GET", f"/logs/{service}", params={"tail": tail})["lines"])

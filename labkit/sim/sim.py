@@ -62,18 +62,24 @@ class Sim:
         return inproc.client(self.runtime, self, component, host)
 
     def resolve(self, host: str, port: int | None, path: str) -> tuple[ServiceApp, str] | None:
-        """Who answers ``http://host:port/path`` as seen from inside the cloud."""
+        """Who answers ``http://host:port/path`` as seen from inside the cloud: nobody (a
+        refused connection) when that service's process is not running."""
+        found: tuple[ServiceApp, str] | None = None
         if port == self.config.port and host in (self.config.bind, "127.0.0.1", "localhost"):
-            return self.app.route(path)
-        on = self.machines.resolve_host(host)
-        spec = by_port(port or 80)
-        if on is None or spec is None:
+            found = self.app.route(path)
+        elif (on := self.machines.resolve_host(host)) and (spec := by_port(port or 80)):
+            found = next(
+                (
+                    (face, path)
+                    for room in self.rooms
+                    for face in room.faces
+                    if face.prefix == spec.prefix and face.host == on
+                ),
+                None,
+            )
+        if found is not None and found[0].process is not None and not found[0].process.running:
             return None
-        for room in self.rooms:
-            for face in room.faces:
-                if face.prefix == spec.prefix and face.host == on:
-                    return face, path
-        return None
+        return found
 
     def close(self) -> None:
         """Stop the background work and write what is buffered (a clean shutdown)."""
