@@ -4,6 +4,7 @@ import workers, the bus)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ def test_service_to_service_calls_sit_under_the_request_that_made_them(
     lines = text.splitlines()
     nested = [
         (above, below)
-        for above, below in zip(lines, lines[1:], strict=False)
+        for above, below in itertools.pairwise(lines)
         if below.startswith("  http     glance-api -> keystone@controller: GET")
     ]
     assert nested, text

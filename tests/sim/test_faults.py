@@ -52,8 +52,7 @@ def test_keystone_answers_500_while_mariadb_is_stopped_and_recovers(lab: Any) ->
         assert down.json() == {
             "error": {
                 "code": 500,
-                "message": "An unexpected error prevented the server from fulfilling your "
-                "request.",
+                "message": "An unexpected error prevented the server from fulfilling your request.",
                 "title": "Internal Server Error",
             }
         }

@@ -128,9 +128,7 @@ def test_unknown_method_is_a_remote_error(bus: Bus) -> None:
         client.call("nope")
 
 
-def test_a_server_with_a_wrong_password_consumes_nothing(
-    bus: Bus, runtime: Runtime
-) -> None:
+def test_a_server_with_a_wrong_password_consumes_nothing(bus: Bus, runtime: Runtime) -> None:
     endpoint = Recorder()
     _serve(bus, "scheduler", "controller", endpoint, url=BAD_URL)
     client = bus.client("nova-conductor", "controller", "scheduler", lambda: GOOD_URL, timeout=0.3)
@@ -148,9 +146,10 @@ def test_a_sender_that_cannot_log_in_logs_the_amqp_error(bus: Bus, runtime: Runt
     client.cast("ping", n=1)
     assert bus.wait_idle(2)
     assert endpoint.calls == []
-    assert "AMQP server on controller:5672 is unreachable" in (
-        runtime.logs_dir / "nova-api.log"
-    ).read_text()
+    assert (
+        "AMQP server on controller:5672 is unreachable"
+        in (runtime.logs_dir / "nova-api.log").read_text()
+    )
 
 
 def test_nothing_is_delivered_while_rabbitmq_is_down(bus: Bus, broker: Broker) -> None:
@@ -200,9 +199,7 @@ def test_a_bare_topic_goes_to_any_of_its_servers(bus: Bus) -> None:
     assert a.calls and b.calls
 
 
-def test_each_delivery_is_a_trace_event_under_the_senders_span(
-    bus: Bus, runtime: Runtime
-) -> None:
+def test_each_delivery_is_a_trace_event_under_the_senders_span(bus: Bus, runtime: Runtime) -> None:
     _serve(bus, "scheduler", "controller", Recorder())
     client = bus.client("nova-conductor", "controller", "scheduler", lambda: GOOD_URL)
     root = runtime.root_context("nova-conductor", "controller")
@@ -211,9 +208,9 @@ def test_each_delivery_is_a_trace_event_under_the_senders_span(
     with context.bound(root):
         client.call("ping", n=1)
     events = runtime.tracer.events()
-    assert [
-        (e["kind"], e["source"], e["target"], e["action"], e["parent"]) for e in events
-    ] == [("rpc-call", "nova-conductor", "svc-scheduler", "ping", root.span)]
+    assert [(e["kind"], e["source"], e["target"], e["action"], e["parent"]) for e in events] == [
+        ("rpc-call", "nova-conductor", "svc-scheduler", "ping", root.span)
+    ]
     assert events[0]["span"] == f"{root.span}.1"
     assert events[0]["global_request_id"] == root.request_id
 

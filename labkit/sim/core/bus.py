@@ -156,7 +156,8 @@ class RpcServer:
             self._broker_error = error
         return error is None
 
-    def keys(self) -> tuple[Target, Target]:
+    def queues(self) -> tuple[Target, Target]:
+        """The two queues it consumes: its topic's shared one and its own."""
         return Target(self.target.topic), self.target
 
     def start(self) -> None:
@@ -354,7 +355,7 @@ class Bus:
     def _next_for(self, server: RpcServer) -> _Message | None:
         """The oldest message waiting in one of a server's two queues (caller holds cond)."""
         best: deque[_Message] | None = None
-        for key in server.keys():
+        for key in server.queues():
             queue = self._queues.get(key)
             if queue and (best is None or queue[0].seq < best[0].seq):
                 best = queue
@@ -412,9 +413,7 @@ class Bus:
                     self.cond.notify_all()
 
     def _oldest_deliverable(self) -> tuple[RpcServer, _Message] | None:
-        candidates = sorted(
-            (q[0].seq, key) for key, q in self._queues.items() if q
-        )
+        candidates = sorted((q[0].seq, key) for key, q in self._queues.items() if q)
         for _, key in candidates:
             server = self._pick(key)
             if server is not None:

@@ -25,7 +25,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams
@@ -37,8 +37,18 @@ from labkit.sim.core.context import GLOBAL_REQUEST_ID_HEADER, RequestContext
 from labkit.sim.core.runtime import Runtime
 from labkit.sim.core.trace import Hop
 
-if TYPE_CHECKING:
-    from labkit.sim.core.service import ServiceProcess
+
+class Process(Protocol):
+    """What an HTTP face needs of the process behind it (:class:`.service.ServiceProcess`)."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    def unavailable(self) -> HttpError | None: ...
+
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -230,9 +240,7 @@ class ServiceApp:
     max_body: int | None = None  # bytes; None = unlimited (streaming routes read their own)
     request_id_header: str = "x-openstack-request-id"
 
-    def __init__(
-        self, runtime: Runtime, routes: Routes, process: ServiceProcess | None = None
-    ) -> None:
+    def __init__(self, runtime: Runtime, routes: Routes, process: Process | None = None) -> None:
         self.runtime = runtime
         self.routes = routes
         self.process = process
@@ -290,8 +298,14 @@ class ServiceApp:
         """Add headers every answer of this service carries."""
 
     # ---- the request pipeline ----------------------------------------------------------
-    def _begin(self, request: Request, path: str, parent: RequestContext | None,
-               caller: str, caller_host: str) -> Call:
+    def _begin(
+        self,
+        request: Request,
+        path: str,
+        parent: RequestContext | None,
+        caller: str,
+        caller_host: str,
+    ) -> Call:
         runtime = self.runtime
         request_id = runtime.new_request_id()
         if parent is not None:
@@ -407,8 +421,14 @@ class ServiceApp:
         query = f"?{request.url.query}" if request.url.query else ""
         self.runtime.logger(self.name).info(
             '[%s] %s "%s %s%s" status: %d len: %d time: %.4f',
-            call.request_id, client, call.method, call.path, query,
-            response.status_code, length, seconds,
+            call.request_id,
+            client,
+            call.method,
+            call.path,
+            query,
+            response.status_code,
+            length,
+            seconds,
         )
         ctx = call.ctx
         assert ctx is not None

@@ -44,6 +44,8 @@ class _SimClockFormatter(logging.Formatter):
 
 
 _CRASH_MARGIN = 100_000
+
+
 class Runtime:
     """Everything a room may use from the core. Created once per sim process."""
 

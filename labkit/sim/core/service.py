@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 import httpx
 from sqlalchemy import MetaData
 
+from labkit.sim.core.authtoken import Cache
 from labkit.sim.core.bus import Bus, RpcServer
+from labkit.sim.core.http import HttpError, ServiceApp
 from labkit.sim.core.runtime import Runtime
 from labkit.sim.core.store import Database
 
 if TYPE_CHECKING:
     import logging
-
-    from labkit.sim.core.http import HttpError, ServiceApp
 
 
 class ServiceFailed(RuntimeError):
@@ -64,6 +64,8 @@ class Hosts(Protocol):
     def is_running(self, name: str, host: str | None = None) -> bool: ...
 
     def resolve_host(self, name: str) -> str | None: ...
+
+    def memcached(self, servers: str) -> Cache | None: ...
 
 
 HttpClientFactory = Callable[[str, str], httpx.Client]  # (component, host) -> client

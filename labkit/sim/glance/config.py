@@ -71,7 +71,7 @@ class GlanceConf:
     container_formats: tuple[str, ...] = CONTAINER_FORMATS
     use_keystone_limits: bool = False
     limits: dict[str, dict[str, int]] = field(default_factory=dict)  # "" = registered defaults
-    authtoken: AuthTokenConf = AuthTokenConf()
+    authtoken: AuthTokenConf = field(default_factory=AuthTokenConf)
     import_filter: ImportFilter = ImportFilter()
 
     @property

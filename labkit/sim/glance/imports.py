@@ -26,14 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from labkit.sim.core.runtime import Runtime
 from labkit.sim.glance import formats, models, store
+from labkit.sim.glance.config import GlanceConf
 from labkit.sim.glance.domain import Image, Location
 from labkit.sim.glance.errors import DomainError
-from labkit.sim.glance.repo import IMPORTING_KEY, Tx
-
-from labkit.sim.core.runtime import Runtime
-from labkit.sim.glance.config import GlanceConf
-from labkit.sim.glance.repo import Repo
+from labkit.sim.glance.repo import IMPORTING_KEY, Repo, Tx
 
 if TYPE_CHECKING:
     from labkit.sim.glance.policy import Context
@@ -42,8 +40,10 @@ if TYPE_CHECKING:
 class GlanceProcess(Protocol):
     """What an import needs of glance-api (:class:`labkit.sim.glance.service.GlanceService`)."""
 
-    name: str
     runtime: Runtime
+
+    @property
+    def name(self) -> str: ...
 
     @property
     def images(self) -> Repo: ...
@@ -53,7 +53,10 @@ class GlanceProcess(Protocol):
 
     def staging_file(self, image_id: str) -> Path: ...
 
+    def host_path(self, abs_path: str) -> Path: ...
+
     def store_file(self, image_id: str, store: str | None = None) -> tuple[str, Path]: ...
+
 
 LOCK_KEY = "os_glance_import_task"
 FAILED_KEY = "os_glance_failed_import"
