@@ -17,6 +17,26 @@ REPO = Path(__file__).resolve().parent.parent
 CLI = str(Path(sys.executable).parent / "openstack")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--portable",
+        action="store_true",
+        help="force labkit's portable fallbacks (LABKIT_PORTABLE=1) in every sim the tests "
+        "start: the paths macOS and Windows take, on this machine",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def portable_fallbacks(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """With --portable, LABKIT_PORTABLE=1 for the whole session (sims inherit it)."""
+    if not request.config.getoption("--portable"):
+        yield False
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LABKIT_PORTABLE", "1")
+        yield True
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
