@@ -39,11 +39,12 @@ def _skip_slow_optional_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
-def _exit_when_asked(server: uvicorn.Server, request: Path) -> None:
+def _exit_when_asked(server: uvicorn.Server, request: Path, log: logging.Logger) -> None:
     """Poll for the stop request; uvicorn's main loop notices ``should_exit`` and shuts down
     as it does on SIGTERM (lifespan shutdown included)."""
     while not server.should_exit:
         if request.exists():
+            log.info("stop requested (%s): shutting down", request.name)
             request.unlink(missing_ok=True)
             server.should_exit = True
             return
@@ -79,7 +80,7 @@ def serve(state_dir: Path) -> int:
         )
     )
     threading.Thread(
-        target=_exit_when_asked, args=(server, request), name="stop-request", daemon=True
+        target=_exit_when_asked, args=(server, request, log), name="stop-request", daemon=True
     ).start()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C in a foreground `serve`
         server.run()
