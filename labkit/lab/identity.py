@@ -19,13 +19,13 @@ from labkit.install import steps as st
 from labkit.install.runner import StepResult, apply_plan
 from labkit.lab import sdk
 from labkit.lab.backends import Backend
-from labkit.widgets.token import TokenView
 
 if TYPE_CHECKING:
     from keystoneauth1.access import AccessInfo
     from openstack.connection import Connection
 
     from labkit.diagrams import Diagram
+    from labkit.widgets.token import TokenView
 
 FERNET_KEYS = "/etc/keystone/fernet-keys"
 
@@ -122,6 +122,7 @@ class Identity:
         """A token taken apart: envelope, then payload opened with the controller's keys."""
         from labkit.display import relative_time
         from labkit.tokens import envelope, open_token
+        from labkit.widgets.token import TokenView
 
         token = token or self.token("admin")
         now = self.backend.now()

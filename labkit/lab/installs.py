@@ -8,6 +8,7 @@ Introduced in notebooks/01-hosts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labkit import install
 from labkit.display import Text
@@ -15,7 +16,9 @@ from labkit.install import steps as st
 from labkit.install.runner import StepResult, apply_plan
 from labkit.lab.backends import Backend
 from labkit.lab.identity import Identity
-from labkit.widgets.plan import PlanView
+
+if TYPE_CHECKING:
+    from labkit.widgets.plan import PlanView
 
 STATE_LAYERS_FILE = "installed-layers"
 
@@ -42,6 +45,8 @@ class Installs:
 
     def show_plan(self, layer: str) -> PlanView | Text:
         """A layer's install steps as a person would type them."""
+        from labkit.widgets.plan import PlanView
+
         if not self.backend.has_hosts:
             return Text(
                 f"{self.backend.env.name} is an existing cloud: labkit installs nothing there."
