@@ -2,6 +2,7 @@
 instructors.
 
     labkit sim up|down|status|logs|reset     the embedded emulator
+    labkit sim stop-service|start-service NAME [--host HOST]
     labkit install ENV [LAYER ...]           run installers (sim or real hosts)
     labkit openrc admin|demo [--env ENV]     export lines for the openstack CLI
     labkit check ENV                          is the lab up and answering?
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from labkit import config, install
 from labkit.envs import CloudEnv, SimEnv, SshEnv
@@ -25,8 +27,18 @@ from labkit.errors import LabkitError
 from labkit.lab import Lab
 
 
+def _state_root(args: argparse.Namespace) -> Path | None:
+    raw = getattr(args, "state_dir", None)
+    return Path(raw).expanduser() if raw else None
+
+
 def _lab(args: argparse.Namespace) -> Lab:
-    return Lab.from_env(getattr(args, "env", None) or config.default_env_name())
+    """The lab of ``--env`` with the flags given (``--state-dir``, ``sim up --port``)."""
+    return Lab.from_env(
+        getattr(args, "env", None) or config.default_env_name(),
+        state_root=_state_root(args),
+        sim_port=getattr(args, "port", None),
+    )
 
 
 def _sim_lab(args: argparse.Namespace) -> Lab:
@@ -43,8 +55,6 @@ def _sim_lab(args: argparse.Namespace) -> Lab:
 
 
 def cmd_sim_up(args: argparse.Namespace) -> int:
-    if args.port:
-        os.environ["LABKIT_SIM_PORT"] = str(args.port)
     lab = _sim_lab(args)
     started = time.perf_counter()
     handle = lab.up()
@@ -106,8 +116,27 @@ def cmd_sim_logs(args: argparse.Namespace) -> int:
         raise LabkitError(f"No log {path}.", "Run `labkit sim logs` to list the logs there are.")
     if args.follow:
         os.execvp("tail", ["tail", "-n", str(args.lines), "-f", str(path)])
-    for line in path.read_text(errors="replace").splitlines()[-args.lines :]:
+    lines = path.read_text(errors="replace").splitlines()
+    if not lines and args.service == "sim-process":
+        # The process's own stdout/stderr: empty unless it crashed. Its log is sim.log.
+        own = logs / "sim.log"
+        print(f"{path} is empty: the sim process printed nothing beyond its own log, so its")
+        print(f"last run started and stopped cleanly. That run's log is {own}; its last lines:")
+        lines = own.read_text(errors="replace").splitlines() if own.is_file() else []
+    elif not lines:
+        print(f"{path} is empty.")
+    for line in lines[-args.lines :]:
         print(line)
+    return 0
+
+
+def cmd_sim_service(args: argparse.Namespace) -> int:
+    lab = _sim_lab(args)
+    if args.sim_command == "stop-service":
+        change = lab.stop_service(args.name, args.host)
+    else:
+        change = lab.start_service(args.name, args.host)
+    print(change)
     return 0
 
 
@@ -128,14 +157,11 @@ def cmd_sim_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    lab = Lab.from_env(args.env)
+    lab = _lab(args)
     if isinstance(lab.env, CloudEnv):
         print(f"{lab.env.name} is an existing cloud: nothing to install.")
         return 0
-    layers = args.layers or install.names()
-    order: list[str] = []
-    for layer in layers:
-        order += [n for n in install.layers_up_to(layer) if n not in order]
+    order = lab.install_order(*(args.layers or install.names()))
     for layer in order:
         print(f"== {layer} ==")
         lab.install(layer)
@@ -150,11 +176,11 @@ def cmd_openrc(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    lab = Lab.from_env(args.env)
+    lab = _lab(args)
     if isinstance(lab.env, SshEnv):
-        from labkit.hosts import cli as hosts_cli
+        from labkit.hosts.cli import check_ssh_env
 
-        return int(hosts_cli.check_ssh_env(lab.env))
+        return check_ssh_env(lab.env, state_root=_state_root(args))
     if isinstance(lab.env, SimEnv):
         from labkit.sim import process
 
@@ -169,8 +195,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         for name, state in sorted(lab.sim.health()["services"].items()):
             print(f"{'ok  ' if state == 'running' else 'warn'} {name}: {state}")
     if "keystone" in lab.installed_layers() or isinstance(lab.env, CloudEnv):
-        conn = lab.connect("admin")
-        token = conn.session.get_token()
+        token = lab.token("admin")
         print(f"ok   token issued by Keystone ({len(token)} characters)")
     return 0
 
@@ -192,6 +217,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
     notebooks = find_notebooks()
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
     env = dict(os.environ, LABKIT_ENV=args.env or config.default_env_name())
+    if _state_root(args):  # the kernels' labs read it: they have no flags
+        env["LABKIT_STATE_DIR"] = str(_state_root(args))
     print(f"Starting JupyterLab on {notebooks} (env {env['LABKIT_ENV']}); its URL follows.")
     command = [
         jupyter,
@@ -233,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(func=cmd_sim_logs)
+    for name, verb in (("stop-service", "stop"), ("start-service", "start")):
+        service = sim.add_parser(name, help=f"{verb} a service on one of the sim's hosts")
+        service.add_argument("name", help="service name, e.g. keystone or glance-api")
+        service.add_argument("--host", default=None, help="host (default: the controller)")
+        service.set_defaults(func=cmd_sim_service)
     for p in sim.choices.values():
         p.add_argument("--env", default=None, help="env name or file (default: sim)")
 
@@ -256,20 +288,31 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--port", type=int, default=8888)
     lab.set_defaults(func=cmd_lab)
 
-    try:
-        from labkit.hosts import cli as hosts_cli
-
-        hosts_cli.register(sub)
-    except ImportError:  # the hosts package is optional at this stage of the build
-        pass
+    _register_hosts(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.state_dir:
-        os.environ["LABKIT_STATE_DIR"] = args.state_dir
+def _register_hosts(subparsers: Any) -> None:
+    """``labkit hosts ...``. It needs paramiko: a missing or broken install says how to
+    repair it instead of leaving the command out."""
     try:
+        from labkit.hosts.cli import register
+    except ImportError as exc:
+        missing = exc.name or "a module"
+        hint = (
+            "labkit's own code failed to import: this is a labkit bug, please report it."
+            if missing.startswith("labkit")
+            else f"Reinstall labkit's dependencies ({missing} is one): "
+            f"`{sys.executable} -m pip install -e .` in the repository "
+            "(or `make lab`)."
+        )
+        raise LabkitError(f"labkit's SSH support cannot be loaded: {exc}", hint) from exc
+    register(subparsers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args))
     except LabkitError as exc:
         print(f"labkit: {exc}", file=sys.stderr)

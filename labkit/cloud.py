@@ -8,14 +8,52 @@ with ``--os-cloud``. labkit writes both for every lab, with the entries ``lab-ad
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
 USERS = ("admin", "demo")
+# keystoneauth's generic password plugin logs this warning when GET auth_url fails, then
+# falls back to the version in the URL (our lab URLs end in /v3/).
+_DISCOVERY_LOGGER = "keystoneauth.identity.generic.base"
+_DISCOVERY_WARNING = "Failed to discover available identity versions"
+
+
+class _LabDiscoveryFilter(logging.Filter):
+    """Drops keystoneauth's discovery warning for the auth URLs of labs labkit connects to.
+
+    Before Keystone is installed the sim answers 503, so the warning lands on stderr in the
+    notebook, ahead of the error that says the same thing better (and that ``lab.explain``
+    explains). Warnings about any other cloud's URL pass through untouched.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        about_a_lab = bool(args) and args[0] in self.urls
+        return not (about_a_lab and str(record.msg).startswith(_DISCOVERY_WARNING))
+
+
+_lab_discovery = _LabDiscoveryFilter()
+
+
+def _quiet_discovery_warning(auth_url: str) -> None:
+    logger = logging.getLogger(_DISCOVERY_LOGGER)
+    if _lab_discovery not in logger.filters:
+        logger.addFilter(_lab_discovery)
+    _lab_discovery.urls.add(auth_url)
 
 
 @dataclass(frozen=True)
@@ -61,9 +99,10 @@ class Credentials:
             "interface": "public",
         }
 
-    def connect(self) -> Any:
+    def connect(self) -> Connection:
         import openstack
 
+        _quiet_discovery_warning(self.auth_url)
         return openstack.connect(
             auth_url=self.auth_url,
             username=self.username,
@@ -106,3 +145,19 @@ def write_clouds_yaml(path: Path, entries: dict[str, Credentials]) -> Path:
 def cli_environment(clouds_yaml_path: Path, cloud: str) -> dict[str, str]:
     """Environment variables that point the ``openstack`` CLI at a clouds.yaml entry."""
     return {"OS_CLIENT_CONFIG_FILE": str(clouds_yaml_path), "OS_CLOUD": cloud}
+
+
+def put_cli_on_path() -> None:
+    """Make ``!openstack`` in a notebook find the CLI installed next to this Python, and keep
+    its tables whole.
+
+    A kernel started from the venv's python (JupyterLab, nbval, papermill) does not have the
+    venv's bin/ on PATH unless the venv was activated. The folder is added only when no
+    ``openstack`` is found at all, so a CLI the learner put on PATH themselves still wins.
+    ``!`` runs commands on an 80-column pty, where cliff would wrap tokens and URLs
+    mid-word; a wide CLIFF_MAX_TERM_WIDTH (unless already set) keeps them on one line.
+    """
+    os.environ.setdefault("CLIFF_MAX_TERM_WIDTH", "400")
+    bin_dir = Path(sys.executable).parent
+    if shutil.which("openstack") is None and (bin_dir / "openstack").exists():
+        os.environ["PATH"] = str(bin_dir) + os.pathsep + os.environ.get("PATH", "")

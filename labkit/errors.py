@@ -41,10 +41,19 @@ class EnvError(LabkitError):
         super().__init__(f"{path} is not a valid lab env:\n{lines}", hint)
 
 
+class NotFound(LabkitError):
+    """Something looked up on the lab is not there: a file on a host, a host, a service, a
+    log. Callers that expect absence (a file not written *yet*) catch this, nothing wider."""
+
+
 class SimError(LabkitError):
     """Something about the embedded emulator process."""
 
     layer = "sim"
+
+
+class SimNotFound(SimError, NotFound):
+    """The sim's control API answered 404: no such host, file or log."""
 
 
 class SimNotRunning(SimError):
@@ -65,10 +74,15 @@ class SimStartFailed(SimError):
         )
 
 
-class HostError(LabkitError):
-    """A command on a lab host failed."""
+class HostsError(LabkitError):
+    """Root of the errors about lab hosts: reaching them, their keys, commands run on them,
+    making local ones (the subclasses in :mod:`labkit.hosts.errors` and :class:`HostError`)."""
 
     layer = "hosts"
+
+
+class HostError(HostsError):
+    """A command on a lab host failed."""
 
     def __init__(
         self,

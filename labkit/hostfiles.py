@@ -7,23 +7,33 @@ shapes from real hosts, so a notebook view (the Fernet key repository, where Gla
 image's bytes, which services run) is written once and reads the same on both. Connections
 are strict about host keys (:mod:`labkit.hosts.ssh`), opened on first use, one per host.
 
+:class:`HostFiles` is what both answer (:class:`SimHostFiles` wraps the sim's control
+client); a path or service that is not there raises a :class:`~labkit.errors.NotFound`.
+
 Introduced in notebooks/01-hosts.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from labkit.envs import SshEnv
-from labkit.errors import LabkitError
+from labkit.errors import HostError, HostsError, NotFound, RegistryMiss
+
+if TYPE_CHECKING:
+    from labkit.sim.client import SimClient
 
 # Files larger than this are described, never read whole (images run to gigabytes).
 CONTENT_LIMIT = 1_000_000
 _MARK = "==> "
+
+Action = Literal["start", "stop"]
 
 
 class Connection(Protocol):
@@ -32,7 +42,37 @@ class Connection(Protocol):
     def run(self, command: str, *, check: bool = ..., timeout: float = ...) -> Any: ...
 
 
-class HostFileMissing(LabkitError):
+class FileReader(Protocol):
+    """``file(host, path)`` as the sim's control API answers it (the sim's client is one)."""
+
+    def file(self, host: str, path: str) -> dict[str, Any]: ...
+
+
+class HostFiles(FileReader, Protocol):
+    """The lab's hosts as files, folders and services: the sim's or real ones over SSH."""
+
+    def read_folder(self, host: str, folder: str) -> dict[str, str]: ...
+
+    def service(self, host: str, name: str, action: Action) -> ServiceChange: ...
+
+
+@dataclass(frozen=True)
+class ServiceChange:
+    """What ``service NAME start|stop`` did on a host, and the service's state after it."""
+
+    host: str
+    name: str
+    action: Action
+    state: str  # "running" or "stopped"
+    output: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return "\n".join(
+            [f"{self.name} on {self.host}: {self.state}"] + [f"  {line}" for line in self.output]
+        )
+
+
+class HostFileMissing(HostsError, NotFound):
     """A path that does not exist on a lab host."""
 
     def __init__(self, host: str, path: str) -> None:
@@ -42,6 +82,42 @@ class HostFileMissing(LabkitError):
             "is installed.",
         )
         self.host, self.path = host, path
+
+
+class UnknownService(HostsError, NotFound):
+    """A service name that a lab host does not have."""
+
+    def __init__(self, host: str, name: str, hint: str) -> None:
+        super().__init__(f"No service {name!r} on {host}.", hint)
+        self.host, self.name = host, name
+
+
+_SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")
+_UNKNOWN_SERVICE = "labkit: no such service"
+_STATE_AFTER: dict[Action, str] = {"start": "running", "stop": "stopped"}
+
+
+def check_service_name(host: str, name: str) -> None:
+    """Refuse a name no init system would have (it goes into a shell command)."""
+    if not _SERVICE_NAME.match(name):
+        raise UnknownService(
+            host, name, "Service names are letters, digits and . _ - @ (e.g. keystone)."
+        )
+
+
+def service_command(name: str, action: Action) -> str:
+    """Start or stop ``name`` the way the host runs services: systemd when it boots with
+    it, else the init script (local lab hosts have no systemd). Prints a marker and exits 5
+    (LSB's "not installed") when the host has no such service."""
+    if not _SERVICE_NAME.match(name):
+        raise ValueError(f"not a service name: {name!r}")
+    n = shlex.quote(name)
+    return (
+        f"if [ -d /run/systemd/system ] && systemctl cat -- {n}.service >/dev/null 2>&1; "
+        f"then systemctl {action} -- {n}; "
+        f"elif [ -x /etc/init.d/{n} ]; then /etc/init.d/{n} {action}; "
+        f"else echo '{_UNKNOWN_SERVICE}'; exit 5; fi"
+    )
 
 
 def _file_command(path: str) -> str:
@@ -185,9 +261,63 @@ class SshHostFiles:
         result = self.run(host, services_command(processes))
         return parse_services_answer(str(result.stdout), processes, datetime.now(UTC))
 
+    def service(self, host: str, name: str, action: Action) -> ServiceChange:
+        """``systemctl ACTION NAME`` (or its init script) on ``host``; an unknown service
+        raises :class:`UnknownService`, a failing one :class:`~labkit.errors.HostError`."""
+        check_service_name(host, name)
+        result = self.run(host, service_command(name, action), timeout=300.0)
+        stdout, stderr = str(result.stdout), str(result.stderr)
+        if _UNKNOWN_SERVICE in stdout:
+            raise UnknownService(
+                host,
+                name,
+                f"Is its package installed? `ls /etc/init.d` on {host} lists the services there.",
+            )
+        output = tuple((stdout + stderr).splitlines())
+        if result.exit_code != 0:
+            raise HostError(
+                host, f"service {name} {action}", result.exit_code, "\n".join(output[-20:])
+            )
+        return ServiceChange(host, name, action, _STATE_AFTER[action], output)
+
     def close(self) -> None:
         for conn in self._connections.values():
             close = getattr(conn, "close", None)
             if close is not None:
                 close()
         self._connections.clear()
+
+
+class SimHostFiles:
+    """The sim's hosts through its control client, answering as :class:`HostFiles`."""
+
+    def __init__(self, client: SimClient) -> None:
+        self.client = client
+
+    def file(self, host: str, path: str) -> dict[str, Any]:
+        return self.client.file(host, path)
+
+    def read_folder(self, host: str, folder: str) -> dict[str, str]:
+        entries = self.client.file(host, folder).get("entries", [])
+        return {
+            name: str(self.client.file(host, f"{folder}/{name}")["content"]).strip("\n")
+            for name in entries
+            if not name.endswith("/")
+        }
+
+    def service(self, host: str, name: str, action: Action) -> ServiceChange:
+        """The sim's ``service NAME start|stop`` on one of its hosts. Unknown names are
+        refused here: the sim would record a stop of any name as a stopped service."""
+        hosts = {h["name"]: h for h in self.client.hosts()["hosts"]}
+        if host not in hosts:
+            raise RegistryMiss("host", host, list(hosts))
+        known = sorted(s["name"] for s in hosts[host]["services"])
+        if name not in known:
+            raise UnknownService(
+                host, name, f"Services on {host}: {', '.join(known) or 'none installed yet'}."
+            )
+        answer = self.client.service(host, name, action)
+        output = tuple(str(line) for line in answer.get("output", []))
+        if not answer.get("ok"):
+            raise HostError(host, f"service {name} {action}", 1, "\n".join(output))
+        return ServiceChange(host, name, action, _STATE_AFTER[action], output)

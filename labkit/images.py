@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labkit.errors import NotFound
+from labkit.hostfiles import FileReader
+
 STORE_DIR = "/var/lib/glance/images"
 STAGING_DIR = "/var/lib/glance/os_glance_staging_store"
 _CHUNK = 1 << 20
@@ -170,8 +173,9 @@ def watch_import(
         time.sleep(interval)
 
 
-def sim_staged_bytes(sim: Any, host: str = "controller") -> Callable[[str], int | None]:
-    """A ``staged_bytes`` probe for :func:`watch_import` reading the sim's controller.
+def sim_staged_bytes(sim: FileReader, host: str = "controller") -> Callable[[str], int | None]:
+    """A ``staged_bytes`` probe for :func:`watch_import` reading the controller's staging
+    folder (through the sim's control API, or over SSH on real hosts).
 
     Introduced in notebooks/03-glance.
     """
@@ -179,7 +183,7 @@ def sim_staged_bytes(sim: Any, host: str = "controller") -> Callable[[str], int 
     def probe(image_id: str) -> int | None:
         try:
             info = sim.file(host, f"{STAGING_DIR}/{image_id}")
-        except Exception:  # not staged (yet, or any more)
+        except NotFound:  # not staged (yet, or any more)
             return None
         return int(info.get("size", 0))
 
@@ -288,19 +292,19 @@ class StoredImage:
 
 
 def where_bytes_landed(
-    sim: Any, image_id: str, host: str = "controller", store_dir: str = STORE_DIR
+    sim: FileReader, image_id: str, host: str = "controller", store_dir: str = STORE_DIR
 ) -> StoredImage:
-    """Look the image's file up on the simulated controller (the sim's control API).
+    """Look the image's file up on the controller (the sim's control API, or over SSH).
 
     Introduced in notebooks/03-glance.
     """
     path = f"{store_dir.rstrip('/')}/{image_id}"
     try:
         listing = list(sim.file(host, store_dir)["entries"])
-    except Exception:  # the store folder does not exist yet
+    except NotFound:  # the store folder does not exist yet
         listing = []
     try:
         info = sim.file(host, path)
-    except Exception:
+    except NotFound:
         return StoredImage(host, path, None, "", listing)
     return StoredImage(host, path, int(info["size"]), str(info.get("mode", "")), listing)

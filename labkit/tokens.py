@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from labkit.sim.keystone import fernet as kf
 
@@ -32,28 +32,58 @@ HMAC_BYTES = 32
 
 @dataclass(frozen=True)
 class Envelope:
-    """The readable outside of a Fernet token."""
+    """The readable outside of a Fernet token: this token's own bytes, split into parts."""
 
     chars: int  # length of the token as the client sees it
     size: int  # bytes after base64 decoding
     version: int
     issued_at: datetime
     ciphertext_bytes: int
+    raw: bytes = b""  # the decoded token
 
-    def parts(self) -> list[tuple[str, str, str]]:
-        """(bytes, part, what it is) rows, in token order."""
+    @property
+    def timestamp(self) -> bytes:
+        return self.raw[1:9]
+
+    @property
+    def iv(self) -> bytes:
+        return self.raw[9 : 9 + IV_BYTES]
+
+    @property
+    def hmac(self) -> bytes:
+        return self.raw[-HMAC_BYTES:]
+
+    def parts(self, issued: str = "") -> list[tuple[str, str, str, str]]:
+        """(bytes, part, this token's bytes, what they say) rows, in token order.
+
+        ``issued`` is how the caller puts the creation time ("now", "2 s ago")."""
         c0 = 1 + 8 + IV_BYTES
         c1 = c0 + self.ciphertext_bytes
+        seconds = int.from_bytes(self.timestamp, "big")
+        when = self.issued_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        blocks = self.ciphertext_bytes // 16
         return [
-            ("0", "version", f"0x{self.version:02x}: Fernet version 1"),
-            ("1-8", "timestamp", "when the token was made (big-endian seconds)"),
-            (f"9-{c0 - 1}", "IV", f"{IV_BYTES} random bytes for AES-CBC"),
+            ("0", "version", f"{self.version:02x}", f"0x{self.version:02x}: Fernet version 1"),
+            (
+                "1-8",
+                "timestamp",
+                self.timestamp.hex(" "),
+                f"{seconds} s after 1970 = {when}: when the token was made"
+                + (f" ({issued})" if issued else ""),
+            ),
+            (f"9-{c0 - 1}", "IV", self.iv.hex(), f"{IV_BYTES} random bytes that start AES-CBC"),
             (
                 f"{c0}-{c1 - 1}",
                 "ciphertext",
-                f"{self.ciphertext_bytes} bytes: the msgpack payload, AES-128-CBC encrypted",
+                f"{self.ciphertext_bytes} bytes ({blocks} AES blocks)",
+                "the msgpack payload, AES-128-CBC encrypted: only a key opens it",
             ),
-            (f"{c1}-{c1 + HMAC_BYTES - 1}", "HMAC", "SHA-256 over all the bytes before it"),
+            (
+                f"{c1}-{c1 + HMAC_BYTES - 1}",
+                "HMAC",
+                self.hmac.hex(),
+                f"SHA-256 over bytes 0-{c1 - 1}: change one bit and Keystone rejects the token",
+            ),
         ]
 
 
@@ -72,6 +102,7 @@ def envelope(token: str) -> Envelope:
         version=raw[0],
         issued_at=datetime.fromtimestamp(stamp, UTC),
         ciphertext_bytes=len(raw) - 1 - 8 - IV_BYTES - HMAC_BYTES,
+        raw=raw,
     )
 
 
@@ -116,6 +147,7 @@ class Opened:
     key: int
     payload: kf.TokenPayload
     fields: list[PayloadField] = field(default_factory=list)
+    size: int = 0  # bytes of msgpack inside the ciphertext (before AES's padding)
 
     @property
     def payload_name(self) -> str:
@@ -148,13 +180,12 @@ def open_token(
     if number is None:
         return None
     crypto = Fernet(keys[number].strip())
-    from cryptography.fernet import MultiFernet
-
     multi = MultiFernet([crypto])
     payload = kf.decode(token.strip(), multi)
     raw = kf.raw_fields(token.strip(), multi)
+    size = len(crypto.decrypt(kf.restore_padding(token.strip())))
     render_time = when or (lambda t: t.isoformat())
-    return Opened(number, payload, _fields(raw, payload, name, render_time))
+    return Opened(number, payload, _fields(raw, payload, name, render_time), size)
 
 
 def _fields(raw: list[Any], p: kf.TokenPayload, name: Namer, when: Timer) -> list[PayloadField]:

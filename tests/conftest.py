@@ -10,11 +10,37 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+    from labkit.lab import Lab
+
 REPO = Path(__file__).resolve().parent.parent
 CLI = str(Path(sys.executable).parent / "openstack")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--portable",
+        action="store_true",
+        help="force labkit's portable fallbacks (LABKIT_PORTABLE=1) in every sim the tests "
+        "start: the paths macOS and Windows take, on this machine",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def portable_fallbacks(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """With --portable, LABKIT_PORTABLE=1 for the whole session (sims inherit it)."""
+    if not request.config.getoption("--portable"):
+        yield False
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LABKIT_PORTABLE", "1")
+        yield True
 
 
 def free_port() -> int:
@@ -23,13 +49,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def private_sim(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[object]:
-    """A sim with base + keystone installed on its own port and state folder; on teardown,
-    fail if it ever answered a client with an internal error."""
+def private_sim(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Lab]:
+    """A sim with base + keystone installed on its own port and state folder (both given to
+    the Lab, nothing set in os.environ); on teardown, fail if it ever answered a client with
+    an internal error."""
     from labkit.lab import Lab
 
     state_root = tmp_path_factory.mktemp(name)
-    os.environ["LABKIT_STATE_DIR"] = str(state_root)
     lab = Lab.from_env(REPO / "envs" / "sim.yaml", state_root=state_root, sim_port=free_port())
     lab.ensure("keystone")
     yield lab
@@ -46,25 +72,25 @@ def private_sim(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """The session's shared sim (one per xdist worker)."""
     yield from private_sim(tmp_path_factory, "labstate")
 
 
 @pytest.fixture(scope="session")
-def admin(sim_lab: object) -> object:
-    return sim_lab.connect("admin")  # type: ignore[attr-defined]
+def admin(sim_lab: Lab) -> Connection:
+    return sim_lab.connect("admin")
 
 
 @pytest.fixture(scope="session")
-def demo(sim_lab: object) -> object:
-    return sim_lab.connect("demo")  # type: ignore[attr-defined]
+def demo(sim_lab: Lab) -> Connection:
+    return sim_lab.connect("demo")
 
 
 @pytest.fixture(scope="session")
-def osc(sim_lab: object) -> Callable[..., subprocess.CompletedProcess[str]]:
+def osc(sim_lab: Lab) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the real ``openstack`` CLI against the sim: ``osc("token issue", cloud="lab-demo")``."""
-    clouds = sim_lab._write_clouds_yaml()  # type: ignore[attr-defined]
+    clouds = sim_lab.paths.clouds_yaml  # written when keystone was installed
 
     def run(
         command: str, cloud: str = "lab-admin", check: bool = True, stdin: str | None = None
@@ -95,7 +121,6 @@ def unique() -> Callable[[str], str]:
 
 
 @pytest.fixture(scope="session")
-def glance_lab(sim_lab: object) -> object:
+def glance_lab(sim_lab: Lab) -> Lab:
     """The session's sim with Glance installed too (its install plan, like notebook 03)."""
-    sim_lab.ensure("glance")  # type: ignore[attr-defined]
-    return sim_lab
+    return sim_lab.ensure("glance")

@@ -360,6 +360,9 @@ def _describe_arc(g: nx.DiGraph) -> str:
 
 # ---- an image's status over time (notebooks/03-glance) ----------------------------------------
 
+MIB = 1 << 20
+FAILED_NOTE = "nothing was stored: the image is empty, ready for another import"
+
 IMAGE_STATUS_MEANING = {
     "queued": "no data yet: Glance waits for an upload or an import",
     "saving": "receiving an upload (PUT .../file)",
@@ -381,15 +384,23 @@ def image_timeline(timeline: Any, title: str = "") -> nx.DiGraph:
     name = getattr(timeline, "name", "") or str(timeline.image_id)
     points = list(timeline.points)
     statuses = [s for s, _, _ in timeline.spans()]
+    import_failed = bool(points and points[-1].failed_import)
+    if import_failed:
+        # Named by what happened: the polls may or may not have caught it importing, and
+        # "queued" alone would read as if nothing had been tried.
+        headline = f"Image {name!r}: the import failed, the image is {statuses[-1]} again"
+    else:
+        headline = f"Image {name!r}: " + " -> ".join(statuses)
+    size = getattr(timeline, "size", None)
     g = nx.DiGraph(
         kind="timeline",
-        title=title or f"Image {name!r}: " + " -> ".join(statuses),
+        title=title or headline,
         image=name,
+        start=points[0].seconds if points else 0.0,
         total=points[-1].seconds if points else 0.0,
-        staged=[
-            (p.seconds, p.staged_bytes / (1 << 20)) for p in points if p.staged_bytes is not None
-        ],
-        failed=bool(points and points[-1].failed_import),
+        staged=[(p.seconds, p.staged_bytes / MIB) for p in points if p.staged_bytes is not None],
+        size=size / MIB if size else None,  # MiB, as the import's closing line says
+        failed=import_failed,
     )
     previous: str | None = None
     for index, (status, start, end) in enumerate(timeline.spans()):
@@ -436,14 +447,12 @@ def _describe_timeline(g: nx.DiGraph) -> str:
         # A failed import can end before any poll sees it importing: describe only how it
         # ended, so the text is the same either way (the picture shows every phase seen).
         phases = phases[-1:]
-        lines = [f"Image {g.graph['image']!r}: the import failed"]
-    else:
-        lines = [g.graph["title"]]
+    lines = [g.graph["title"]]
     for index, (_, d) in enumerate(phases):
         lasting = f"{d['end'] - d['start']:.1f} s" if index < len(phases) - 1 else "end"
         lines.append(f"  {d['status']:<10} ({lasting})  {d['meaning']}")
         for prop in d["properties"]:
             lines.append(f"  {'':<10}    {prop}")
     if g.graph["failed"]:
-        lines.append("  the import failed: the image is back to queued, empty, ready for a new try")
+        lines.append(f"  {FAILED_NOTE}")
     return "\n".join(lines)

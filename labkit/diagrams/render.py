@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from labkit.diagrams import style
-from labkit.diagrams.graphs import messages
+from labkit.diagrams.graphs import FAILED_NOTE, messages
 
 Drawer = Callable[[nx.Graph, Axes], None]
 
@@ -492,69 +492,224 @@ def _participant_layer(name: str) -> str:
 # ---- an image's status over time ---------------------------------------------------------
 
 
+# Everything in inches: the axes span the figure 1:1, so a text's width can be estimated from
+# its length and kept inside the canvas.
+_TL_WIDTH = 11.0
+_TL_LEFT, _TL_RIGHT = 0.35, 10.65
+_TL_BAR_H = 0.55
+_TL_LINE = 0.24  # one line of the notes under the bar
+_TL_CHART = 1.9  # the staged-bytes chart, with its caption
+_TL_NOTE_SIZE = 8.0
+
+
+def _text_width(s: str, size: float, bold: bool = False) -> float:
+    """Inches ``s`` takes in DejaVu Sans at ``size`` points (an over-estimate on purpose)."""
+    return len(s) * size / 72 * (0.68 if bold else 0.6)
+
+
+def _seconds(g: nx.Graph, t: float) -> str:
+    """``4.8 s``; hundredths when the whole watch took under two seconds."""
+    quick = g.graph["total"] - g.graph["start"] < 2.0
+    return f"{t:.2f} s" if quick else f"{t:.1f} s"
+
+
+def _timeline_notes(g: nx.Graph) -> list[tuple[dict[str, Any], list[str]]]:
+    """Per phase, the lines printed under the bar: its times and meaning, then its notes."""
+    phases = [d for _, d in sorted(g.nodes(data=True), key=lambda n: n[1]["order"])]
+    out = []
+    for index, d in enumerate(phases):
+        last = index == len(phases) - 1
+        when = (
+            f"from {_seconds(g, d['start'])}"
+            if last
+            else f"{_seconds(g, d['start'])[:-2]}-{_seconds(g, d['end'])}"
+        )
+        lines = [f"{when}: {d['meaning']}", *d["properties"]]
+        if d["tasks"]:
+            lines.append(f"import task: {' -> '.join(d['tasks'])}")
+        out.append((d, lines))
+    return out
+
+
 def _timeline_size(g: nx.Graph) -> tuple[float, float]:
-    props = max((len(d["properties"]) for _, d in g.nodes(data=True)), default=0)
-    return 11.0, 3.6 + 0.28 * props + (1.8 if g.graph["staged"] else 0.0)
+    notes = sum(len(lines) for _, lines in _timeline_notes(g))
+    failed = 1 if g.graph["failed"] else 0
+    chart = _TL_CHART if g.graph["staged"] else 0.0
+    return _TL_WIDTH, 2.2 + _TL_LINE * (notes + failed) + 0.25 + chart
+
+
+def _time_to_x(phases: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+    """Knots mapping seconds to inches. Every phase gets at least a sliver, so a status
+    that lasted one poll is still seen; the rest of the bar is proportional to time."""
+    sliver = 0.14
+    lasted = [max(d["end"] - d["start"], 0.0) for d in phases]
+    scale = (_TL_RIGHT - _TL_LEFT - sliver * len(phases)) / max(sum(lasted), 1e-9)
+    times, xs = [phases[0]["start"]], [_TL_LEFT]
+    for d, seconds in zip(phases, lasted, strict=True):
+        times.append(d["start"] + seconds)
+        xs.append(xs[-1] + sliver + seconds * scale)
+    return times, xs
+
+
+def _interp(t: float, times: list[float], xs: list[float]) -> float:
+    if t <= times[0]:
+        return xs[0]
+    for i in range(1, len(times)):
+        if t <= times[i]:
+            t0, t1, x0, x1 = times[i - 1], times[i], xs[i - 1], xs[i]
+            return x1 if t1 == t0 else x0 + (x1 - x0) * (t - t0) / (t1 - t0)
+    return xs[-1]
 
 
 def _draw_timeline(g: nx.DiGraph, ax: Axes) -> None:
-    phases = [d for _, d in sorted(g.nodes(data=True), key=lambda n: n[1]["order"])]
-    total = max(float(g.graph["total"]), 0.1)
-    left, width = 0.3, 10.4
-    scale = width / total
-    staged = g.graph["staged"]
-    bar_y = 1.9 + (1.8 if staged else 0.0)
-    props = max((len(d["properties"]) for d in phases), default=0)
+    _, height = _timeline_size(g)
+    notes = _timeline_notes(g)
+    phases = [d for d, _ in notes]
+    failed = bool(g.graph["failed"])
+    _text(ax, _TL_LEFT - 0.05, height - 0.5, g.graph["title"], size=style.TITLE_SIZE, weight="bold")
+    bar_y = height - 1.45
+    times, xs = _time_to_x(phases) if phases else ([0.0], [_TL_LEFT])
+    above = 0  # labels that do not fit in their box go above the bar, one row each
     for index, d in enumerate(phases):
-        x0 = left + d["start"] * scale
-        x1 = max(left + d["end"] * scale, x0 + 0.08)
+        x0, x1 = xs[index], xs[index + 1]
         colour = style.IMAGE_STATUS_COLOURS.get(d["status"], style.MUTED)
-        _box(ax, x0, bar_y, x1 - x0, 0.6, colour, radius=0.04, lw=0.6)
+        last = index == len(phases) - 1
+        edge, lw = (style.FAIL, 2.0) if failed and last else (style.INK, 0.6)
+        _box(ax, x0, bar_y, x1 - x0, _TL_BAR_H, colour, radius=0.04, lw=lw, edge=edge)
+        label = d["status"]
+        if _text_width(label, 9.5, bold=True) + 0.12 <= x1 - x0:
+            _text(
+                ax,
+                x0 + 0.06,
+                bar_y + _TL_BAR_H / 2,
+                label,
+                size=9.5,
+                weight="bold",
+                va="center",
+                colour=style.text_on(colour),
+            )
+        else:
+            # Anchored on the side that keeps it on the canvas.
+            right = x1 > (_TL_LEFT + _TL_RIGHT) / 2
+            _text(
+                ax,
+                x1 if right else x0,
+                bar_y + _TL_BAR_H + 0.06 + 0.2 * (above % 2),
+                label,
+                size=9.5,
+                weight="bold",
+                va="bottom",
+                ha="right" if right else "left",
+                colour=style.FAIL if failed and last else style.INK,
+            )
+            above += 1
+    # Seconds under the bar at each change, without letting two labels collide.
+    ticks = [(x, _seconds(g, t)) for t, x in zip(times, xs, strict=True)]
+    shown: list[float] = []
+    for i, (x, label) in enumerate(ticks):
+        end = i == len(ticks) - 1
+        if not end and ((shown and x - shown[-1] < 0.55) or ticks[-1][0] - x < 0.55):
+            continue
+        ax.plot([x, x], [bar_y - 0.06, bar_y], color=style.MUTED, linewidth=0.8)
         _text(
             ax,
-            x0 + 0.05,
-            bar_y + 0.3,
-            d["status"],
-            size=9,
-            weight="bold",
-            va="center",
-            colour=style.text_on(colour),
-        )
-        # Labels stagger downwards, so short phases do not write over each other.
-        y = bar_y - 0.25 - 0.3 * (index % 2) * (props + 1)
-        for line in [
-            f"{d['start']:.1f} s",
-            *d["properties"],
-            *([f"task: {' -> '.join(d['tasks'])}"] if d["tasks"] else []),
-        ]:
-            _text(ax, x0 + 0.02, y, line, size=7.2, colour=style.INK, va="top")
-            y -= 0.26
-    if staged:
-        top = max(mib for _, mib in staged) or 1.0
-        xs = [left + t * scale for t, _ in staged]
-        ys = [0.3 + 1.4 * mib / top for _, mib in staged]
-        ax.plot(xs, ys, color=style.layer_colour("glance"), linewidth=2)
-        ax.plot([left, left + width], [0.3, 0.3], color=style.MUTED, linewidth=0.8)
-        _text(
-            ax,
-            left,
-            1.85,
-            f"bytes in the staging area (up to {top:.0f} MiB)",
+            x,
+            bar_y - 0.1,
+            label,
             size=style.SMALL_SIZE,
             colour=style.MUTED,
+            va="top",
+            ha="right" if end else ("left" if i == 0 else "center"),
         )
-    _text(ax, left, bar_y + 1.0, g.graph["title"], size=style.TITLE_SIZE, weight="bold")
+        shown.append(x)
+    # What each phase meant, one block per phase.
+    y = bar_y - 0.55
+    for d, lines in notes:
+        colour = style.IMAGE_STATUS_COLOURS.get(d["status"], style.MUTED)
+        _box(ax, _TL_LEFT, y - 0.13, 0.16, 0.16, colour, radius=0.02, lw=0.5)
+        _text(
+            ax,
+            _TL_LEFT + 0.25,
+            y,
+            d["status"],
+            size=_TL_NOTE_SIZE + 0.5,
+            weight="bold",
+            va="center",
+        )
+        for line in lines:
+            _text(ax, _TL_LEFT + 1.25, y, line, size=_TL_NOTE_SIZE, va="center")
+            y -= _TL_LINE
+    if failed:
+        _text(
+            ax,
+            _TL_LEFT + 1.25,
+            y,
+            f"the import failed: {FAILED_NOTE}",
+            size=_TL_NOTE_SIZE,
+            va="center",
+            colour=style.FAIL,
+            weight="bold",
+        )
+        y -= _TL_LINE
+    if g.graph["staged"]:
+        _draw_staged(g, ax, y - 0.3, times, xs)
+    ax.set_xlim(0, _TL_WIDTH)
+    ax.set_ylim(0, height)
+
+
+def _draw_staged(g: nx.Graph, ax: Axes, top_y: float, times: list[float], xs: list[float]) -> None:
+    """Bytes in Glance's staging area over time, under the bar and on the same time axis,
+    scaled to the whole image so the line's height reads as "how much of it"."""
+    staged = g.graph["staged"]
+    size = g.graph.get("size")
+    peak = max(mib for _, mib in staged)
+    full = max(size or 0.0, peak) or 1.0
+    base, span = top_y - _TL_CHART + 0.35, _TL_CHART - 0.75
+    # The line stops short of the top: the data leaves staging for the store between polls.
     _text(
         ax,
-        left + width,
-        bar_y + 0.75,
-        f"{total:.1f} s",
+        _TL_LEFT,
+        top_y,
+        "bytes in Glance's staging area, as the watch saw them; they "
+        "move on to the store between two looks",
+        size=style.SMALL_SIZE,
+        colour=style.MUTED,
+        va="top",
+    )
+    ax.plot([_TL_LEFT, _TL_RIGHT], [base, base], color=style.MUTED, linewidth=0.8)
+    _text(
+        ax,
+        _TL_LEFT - 0.05,
+        base,
+        "0",
         size=style.SMALL_SIZE,
         colour=style.MUTED,
         ha="right",
+        va="center",
     )
-    ax.set_xlim(0, 11)
-    ax.set_ylim(bar_y - 0.6 - 0.6 * (props + 2), bar_y + 1.5)
+    if size:
+        ax.plot(
+            [_TL_LEFT, _TL_RIGHT],
+            [base + span] * 2,
+            color=style.MUTED,
+            linewidth=0.8,
+            linestyle="--",
+        )
+        _text(
+            ax,
+            _TL_LEFT + 0.05,
+            base + span + 0.05,
+            f"{size:.1f} MiB: the whole image",
+            size=style.SMALL_SIZE,
+            colour=style.MUTED,
+            va="bottom",
+        )
+    line_x = [_interp(t, times, xs) for t, _ in staged]
+    line_y = [base + span * mib / full for _, mib in staged]
+    # Dots too: an import can be so quick that the watch saw it staged only once.
+    ax.plot(
+        line_x, line_y, color=style.layer_colour("glance"), linewidth=2, marker="o", markersize=3
+    )
 
 
 def _draw_generic(g: nx.Graph, ax: Axes) -> None:

@@ -119,15 +119,24 @@ def _service_layer(ctx: Context) -> str:
 
 
 def _endpoint_fix(ctx: Context) -> str:
-    from labkit import layers
+    from labkit import install, layers
 
     layer = layers.find(_service_layer(ctx))
     if layer is None or not layer.install_layers:
         return "Register the service and its endpoints (`openstack endpoint create ...`)."
+    if not set(layer.install_layers) <= set(install.names()):
+        # Never send the learner to an installer or a notebook that is not there (yet):
+        # this turns into the install advice below once the layer's installers exist.
+        return (
+            f"{layer.title} is not part of this lab yet: labkit has no installer for it, so "
+            f"nothing registers its endpoints. Use what the lab has today "
+            f"({', '.join(install.names())}); `openstack catalog list` shows the services "
+            "this cloud offers."
+        )
     name = layer.install_layers[-1]
     return (
-        f"Install the {layer.title} layer: lab.ensure('{name}') (notebook "
-        f"{layer.notebook}); its install registers the service and endpoints. Then "
+        f"Install the {layer.title} layer: lab.ensure('{name}') (or the install cells of "
+        f"notebook {layer.notebook}); its install registers the service and endpoints. Then "
         "`openstack catalog list` shows them."
     )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from labkit import layers
 from labkit.explain import Context, Entry, Facts
@@ -34,7 +36,7 @@ def _sim_findings(ctx: Context) -> list[str]:
         return [
             f"this lab's sim IS running, on port {handle.port}, but the request went to "
             f"port {asked}: the clouds.yaml or openrc in use is stale. Run "
-            "lab.use_cli() again, or `labkit openrc` and source it again."
+            "lab.use_cli() again, or `labkit openrc admin` (or demo) and source it again."
         ]
     return [f"this lab's sim is running at {handle.url} now (it may have restarted since)"]
 
@@ -58,6 +60,51 @@ def _host_services(ctx: Context) -> list[str]:
                 + (f"; not running: {', '.join(down)}" if down else "")
             ]
     return []
+
+
+# Where openstacksdk (os-client-config) looks for clouds.yaml, after OS_CLIENT_CONFIG_FILE.
+_CLOUDS_YAML_PLACES = (
+    "./clouds.yaml",
+    "~/.config/openstack/clouds.yaml",
+    "/etc/openstack/clouds.yaml",
+)
+
+
+def _cloud_entries(path: Path) -> list[str]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    clouds = data.get("clouds") if isinstance(data, dict) else None
+    return sorted(clouds) if isinstance(clouds, dict) else []
+
+
+def _clouds_findings(ctx: Context) -> list[str]:
+    lab, out = ctx.lab, []
+    config = os.environ.get("OS_CLIENT_CONFIG_FILE")
+    if config:
+        names = _cloud_entries(Path(config).expanduser())
+        out.append(
+            f"OS_CLIENT_CONFIG_FILE in this kernel is {config}; its entries: "
+            f"{', '.join(names) or 'none (or it cannot be read)'}"
+        )
+    else:
+        out.append("OS_CLIENT_CONFIG_FILE is not set: the client reads only the usual places")
+    if os.environ.get("OS_CLOUD"):
+        out.append(f"OS_CLOUD in this kernel is {os.environ['OS_CLOUD']}")
+    if lab.kind == "cloud":
+        out.append(f"this lab's env names the clouds.yaml entry {lab.env.cloud!r}")
+    else:
+        path = lab.paths.clouds_yaml
+        names = _cloud_entries(path)
+        out.append(
+            f"this lab's clouds.yaml is {path}, with entries {', '.join(names)}"
+            if names
+            else f"this lab has not written its clouds.yaml ({path}) yet"
+        )
+    return out
 
 
 _EXIT_CODES = {
@@ -114,6 +161,23 @@ ENTRIES = [
         fix="Start it: `lab.ensure()` in the notebook, or `labkit sim up` in a terminal; "
         "then point the CLI at it again with lab.use_cli().",
         findings=_sim_findings,
+    ),
+    Entry(
+        name="lab.cloud-not-found",
+        layer="lab",
+        priority=13,
+        pattern=r"Cloud (?P<cloud>\S+) was not found",
+        title="There is no clouds.yaml entry named {cloud}",
+        cause="openstacksdk and the `openstack` CLI look the name up in clouds.yaml: the file "
+        "named by OS_CLIENT_CONFIG_FILE, else " + ", ".join(_CLOUDS_YAML_PLACES) + ". None "
+        "of the files it read has an entry {cloud}: a typo, or the variable points at "
+        "another file (or is not set in this shell).",
+        fix="In a notebook, lab.use_cli() points the CLI at the lab's own clouds.yaml "
+        "(entries lab-admin and lab-demo). In a terminal, `labkit sim up` prints the "
+        "`export OS_CLIENT_CONFIG_FILE=...` line to run; or use an openrc instead "
+        "(`labkit openrc admin`). For an existing cloud, add the entry to clouds.yaml, or "
+        "fix the `cloud:` name in the env file.",
+        findings=_clouds_findings,
     ),
     Entry(
         name="install.database-unreachable",

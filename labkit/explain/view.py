@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 from labkit import layers
 from labkit.diagrams import Diagram, graphs
+
+
+def inline_html(text: str) -> str:
+    """``text`` escaped for HTML, with its `backtick` spans (commands, file names) shown
+    as code, the way the plain-text face marks them."""
+    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", html.escape(text))
 
 
 @dataclass
@@ -51,19 +58,19 @@ class Explanation:
         return str(self)
 
     def _repr_html_(self) -> str:
-        e = html.escape
-        findings = "".join(f"<li>{e(f)}</li>" for f in self.findings)
+        e, md = html.escape, inline_html
+        findings = "".join(f"<li>{md(f)}</li>" for f in self.findings)
         found = f"<tr><th>found</th><td><ul>{findings}</ul></td></tr>" if findings else ""
         return (
             "<div style='border-left:4px solid #c62828;padding-left:8px'>"
-            f"<b>{e(self.title)}</b> <small>[{e(self.layer_title)}]</small>"
+            f"<b>{md(self.title)}</b> <small>[{e(self.layer_title)}]</small>"
             "<table>"
             f"<tr><th style='text-align:left'>error</th><td style='text-align:left'>"
             f"<code>{e(self.evidence)}</code></td></tr>"
             f"<tr><th style='text-align:left'>cause</th><td style='text-align:left'>"
-            f"{e(self.cause)}</td></tr>"
+            f"{md(self.cause)}</td></tr>"
             f"<tr><th style='text-align:left'>fix</th><td style='text-align:left'>"
-            f"{e(self.fix)}</td></tr>{found}</table></div>"
+            f"{md(self.fix)}</td></tr>{found}</table></div>"
         )
 
     def _ipython_display_(self) -> None:

@@ -1,14 +1,26 @@
-"""Errors of the hosts layer, each naming the host and saying what to do next."""
+"""Errors of the hosts layer, each naming the host and saying what to do next.
+
+Their root, :class:`~labkit.errors.HostsError`, lives in :mod:`labkit.errors` next to
+:class:`~labkit.errors.HostError` (a command that failed on a host), so that both kinds of
+host trouble share one hierarchy under :class:`~labkit.errors.LabkitError`; it is
+re-exported here for the modules of :mod:`labkit.hosts`.
+"""
 
 from __future__ import annotations
 
-from labkit.errors import LabkitError
+from labkit.errors import HostsError
 
-
-class HostsError(LabkitError):
-    """Root of the errors raised by :mod:`labkit.hosts`."""
-
-    layer = "hosts"
+__all__ = [
+    "CommandTimeout",
+    "HostKeyChanged",
+    "HostKeyUnknown",
+    "HostUnreachable",
+    "HostsError",
+    "Leftovers",
+    "LocalHostsError",
+    "NeedsRoot",
+    "SshAuthFailed",
+]
 
 
 class HostKeyUnknown(HostsError):

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from labkit.errors import SimError, SimNotRunning
+from labkit.errors import SimError, SimNotFound, SimNotRunning
 
 
 class SimClient:
@@ -28,7 +28,9 @@ class SimClient:
                 detail = response.json().get("error") or response.text
             except ValueError:
                 detail = response.text
-            raise SimError(f"sim control API {method} {path}: {response.status_code} {detail}")
+            # 404 is its own type: callers expecting absence (a file not staged yet) catch it.
+            error = SimNotFound if response.status_code == 404 else SimError
+            raise error(f"sim control API {method} {path}: {response.status_code} {detail}")
         return response.json()
 
     def health(self) -> dict[str, Any]:

@@ -1,17 +1,17 @@
 """Start, stop and find sim processes (the client side of ``labkit sim up|down|status``).
 
 A sim is one background process per state folder. ``sim.json`` in that folder records its
-pid, port and URL; a lock file keeps two notebooks (or a notebook and a terminal) from
-starting the same sim twice.
+pid (and when that process started, so a recycled pid is not taken for it), port and URL; a
+lock file keeps two notebooks (or a notebook and a terminal) from starting the same sim
+twice. How to lock, detach, check and stop a process differs between Linux, macOS and
+Windows: :mod:`labkit.portable` makes those choices.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,11 +22,12 @@ from pathlib import Path
 
 import httpx
 
-from labkit import config
+from labkit import config, portable
 from labkit.config import StatePaths
 from labkit.envs import SimEnv
 from labkit.errors import SimStartFailed
 from labkit.sim.core.config import SimConfig, SimHost
+from labkit.sim.server import stop_request
 
 
 @dataclass(frozen=True)
@@ -64,25 +65,15 @@ def sim_config(env: SimEnv, paths: StatePaths, port: int | None = None) -> SimCo
 
 @contextmanager
 def _locked(paths: StatePaths) -> Iterator[None]:
-    paths.root.mkdir(parents=True, exist_ok=True)
-    with open(paths.root / ".sim.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with portable.exclusive(paths.root / ".sim.lock"):
+        yield
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:  # a zombie child of ours is not alive
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        return waited == 0
-    except ChildProcessError:
-        return True
+def _process_alive(info: dict[str, object]) -> bool:
+    """Is the process ``sim.json`` names alive (and not a later one that got its pid)?"""
+    started = info.get("started")  # absent in a sim.json from before it was recorded
+    pid = int(str(info["pid"]))
+    return portable.pid_alive(pid, float(started) if isinstance(started, int | float) else None)
 
 
 def _answers(url: str, timeout: float = 1.0) -> bool:
@@ -99,7 +90,7 @@ def running(paths: StatePaths) -> SimHandle | None:
     except (OSError, ValueError):
         return None
     handle = SimHandle(info["env"], paths.root, info["port"], info["pid"])
-    if _alive(handle.pid) and _answers(handle.url):
+    if _process_alive(info) and _answers(handle.url):
         return handle
     return None
 
@@ -123,8 +114,8 @@ def start(
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=_server_environment(),
-                start_new_session=True,
                 cwd=paths.root,
+                **portable.detached(),
             )
         url = cfg.base_url
         deadline = time.monotonic() + timeout
@@ -135,9 +126,14 @@ def start(
                 )
             if _answers(url, timeout=0.5):
                 handle = SimHandle(env.name, paths.root, cfg.port, proc.pid)
-                paths.sim_info.write_text(
-                    json.dumps({"env": env.name, "port": cfg.port, "pid": proc.pid, "url": url})
-                )
+                info = {
+                    "env": env.name,
+                    "port": cfg.port,
+                    "pid": proc.pid,
+                    "started": portable.process_started(proc.pid),
+                    "url": url,
+                }
+                paths.sim_info.write_text(json.dumps(info))
                 return handle
             time.sleep(0.05)
         proc.terminate()
@@ -145,17 +141,19 @@ def start(
 
 
 def _server_environment() -> dict[str, str]:
-    """The sim process's environment: ours, plus glibc malloc settings for image streaming.
+    """The sim process's environment: ours, plus glibc malloc settings for image streaming,
+    and UTF-8 for its text files on every OS.
 
     Image uploads and downloads pass through buffers of 64 KiB to 4 MiB. glibc serves every
     allocation over 128 KiB with a fresh mmap and returns it on free, so each buffer costs
     page faults and zeroed pages -- measured, more kernel time than hashing the bytes. Above
-    that threshold the heap keeps and reuses them instead (trimmed beyond 64 MiB)."""
-    return {
-        **os.environ,
-        "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-        "MALLOC_TRIM_THRESHOLD_": str(64 << 20),
-    }
+    that threshold the heap keeps and reuses them instead (trimmed beyond 64 MiB); only glibc
+    reads these (:func:`labkit.portable.malloc_tuning`).
+
+    The simulated hosts' files are read and written as text without naming an encoding; a
+    Debian host would use UTF-8, and so does Python's UTF-8 mode everywhere (Windows'
+    default would be its ANSI code page)."""
+    return {**os.environ, "PYTHONUTF8": "1", **portable.malloc_tuning()}
 
 
 def stop(paths: StatePaths, timeout: float = 10.0) -> bool:
@@ -167,14 +165,15 @@ def stop(paths: StatePaths, timeout: float = 10.0) -> bool:
             return False
         pid = int(info["pid"])
         paths.sim_info.unlink(missing_ok=True)
-        if not _alive(pid):
+        if not _process_alive(info):
             return False
-        os.kill(pid, signal.SIGTERM)
+        # Asked politely, the sim flushes its trace and deterministic counters on the way out.
+        portable.ask_to_exit(pid, stop_request(paths.root))
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and _process_alive(info):
             time.sleep(0.05)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        if _process_alive(info):
+            portable.kill(pid)
         return True
 
 

@@ -1,17 +1,35 @@
 """The sim's process: ``python -m labkit.sim serve --state-dir DIR``.
 
 Started in the background by ``labkit sim up`` (and ``lab.ensure()``), which writes
-``sim-config.json`` into the state folder first. Runs until SIGTERM.
+``sim-config.json`` into the state folder first. Runs until SIGTERM or Ctrl-C, or until the
+file :func:`stop_request` names appears -- the way to ask for a clean stop where there are no
+signals to send (Windows, or ``LABKIT_PORTABLE=1``; see :mod:`labkit.portable`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from labkit import portable
 from labkit.sim.core.config import SimConfig
+
+if TYPE_CHECKING:
+    import uvicorn
+
+STOP_POLL_S = 0.2
+STARTUP_FAILURE = 3  # uvicorn's own exit status when the server never started
+
+
+def stop_request(state_dir: Path) -> Path:
+    """The file whose appearance asks the sim of ``state_dir`` to shut down cleanly."""
+    return state_dir / ".sim.stop"
 
 
 def _skip_slow_optional_imports() -> None:
@@ -21,28 +39,52 @@ def _skip_slow_optional_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
-def serve(state_dir: Path) -> None:
+def _exit_when_asked(server: uvicorn.Server, request: Path, log: logging.Logger) -> None:
+    """Poll for the stop request; uvicorn's main loop notices ``should_exit`` and shuts down
+    as it does on SIGTERM (lifespan shutdown included)."""
+    while not server.should_exit:
+        if request.exists():
+            log.info("stop requested (%s): shutting down", request.name)
+            request.unlink(missing_ok=True)
+            server.should_exit = True
+            return
+        time.sleep(STOP_POLL_S)
+
+
+def serve(state_dir: Path) -> int:
     _skip_slow_optional_imports()
     import uvicorn
 
     from labkit.sim.sim import Sim
 
     config = SimConfig.load(state_dir)
+    request = stop_request(state_dir)
+    request.unlink(missing_ok=True)  # left by a sim that was killed before it saw it
     sim = Sim(config)
-    sim.runtime.logger("sim").info("sim %s listening on %s", config.env_name, config.base_url)
-    uvicorn.run(
-        sim.app,
-        host=config.bind,
-        port=config.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        http="httptools",
-        loop="uvloop",
-        timeout_keep_alive=30,
-        proxy_headers=False,
-        server_header=False,
+    log = sim.runtime.logger("sim")
+    log.info("sim %s listening on %s", config.env_name, config.base_url)
+    log.info("%s", portable.summary())
+    server = uvicorn.Server(
+        uvicorn.Config(
+            sim.app,
+            host=config.bind,
+            port=config.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            http=portable.http_parser(),
+            loop=portable.event_loop(),
+            timeout_keep_alive=30,
+            proxy_headers=False,
+            server_header=False,
+        )
     )
+    threading.Thread(
+        target=_exit_when_asked, args=(server, request, log), name="stop-request", daemon=True
+    ).start()
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C in a foreground `serve`
+        server.run()
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.command == "serve":
-        serve(args.state_dir)
+        return serve(args.state_dir)
     return 0
 
 

@@ -24,21 +24,27 @@ class TokenView:
 
     def tables(self) -> list[Table]:
         env = Table(
-            ["bytes", "part", "what it is"],
+            ["bytes", "part", "this token (hex)", "what it says"],
             title=f"The envelope: {self.envelope.chars} characters of base64url = "
-            f"{self.envelope.size} bytes (readable without a key)",
-            note=f"timestamp: issued {self.issued}. The 0x80 byte and the timestamp's "
-            "leading zero bytes are why every token starts with 'gAAAAA'.",
+            f"{self.envelope.size} bytes, readable without a key",
+            note="The 0x80 byte and the timestamp's leading zero bytes are why every token "
+            "starts with 'gAAAAA'.",
         )
-        for row in self.envelope.parts():
+        for row in self.envelope.parts(issued=self.issued):
             env.add(*row)
         out = [env]
         if self.opened is None:
             return out
+        size = (
+            f": {self.opened.size} bytes of msgpack, padded to "
+            f"{self.envelope.ciphertext_bytes} for AES"
+            if self.opened.size
+            else ""
+        )
         payload = Table(
             ["#", "field", "msgpack holds", "meaning"],
             title=f"The payload: {self.opened.payload_name}, decrypted with key "
-            f"file {self.opened.key}",
+            f"file {self.opened.key}{size}",
             note=self.keys_note,
         )
         for f in self.opened.fields:

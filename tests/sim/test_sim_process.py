@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from labkit.install import steps as st
@@ -20,8 +22,7 @@ LABKIT = str(Path(sys.executable).parent / "labkit")
 
 
 def _fresh_lab(root: Path) -> Lab:
-    os.environ["LABKIT_SIM_PORT"] = str(free_port())
-    return Lab.from_env(REPO / "envs" / "sim.yaml", state_root=root)
+    return Lab.from_env(REPO / "envs" / "sim.yaml", state_root=root, sim_port=free_port())
 
 
 def _labkit(root: Path, port: int, *args: str) -> subprocess.CompletedProcess[str]:
@@ -29,8 +30,13 @@ def _labkit(root: Path, port: int, *args: str) -> subprocess.CompletedProcess[st
     return subprocess.run([LABKIT, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+def _identity(lab: Lab) -> httpx.Response:
+    """GET /identity/v3 on the lab's sim, as any HTTP client would."""
+    return httpx.get(f"{lab.sim.base_url}/identity/v3", timeout=10)
+
+
 @pytest.fixture()
-def bare(tmp_path: Path):
+def bare(tmp_path: Path) -> Iterator[Lab]:
     lab = _fresh_lab(tmp_path)
     lab.up()
     yield lab
@@ -38,7 +44,7 @@ def bare(tmp_path: Path):
 
 
 def test_keystone_answers_503_until_it_is_installed(bare: Lab) -> None:
-    response = bare.sim._http.get("/identity/v3")
+    response = _identity(bare)
     assert response.status_code == 503
     message = response.json()["error"]["message"]
     assert "Keystone is not running on controller" in message
@@ -70,12 +76,12 @@ def test_state_survives_down_and_up_and_reset_wipes_it(tmp_path: Path) -> None:
     project = lab.connect("admin").identity.create_project(name="survivor", domain_id="default")
     assert process.stop(lab.paths)
     lab.up()
-    again = Lab(lab.env, tmp_path)  # a new kernel, a new connection
+    again = Lab(lab.env, tmp_path, sim_port=lab.sim_port)  # a new kernel, a new connection
     assert again.connect("admin").identity.get_project(project.id).name == "survivor"
     process.reset(lab.paths)
     assert not lab.paths.root.exists()
     lab.up()
-    assert lab.sim._http.get("/identity/v3").status_code == 503
+    assert _identity(lab).status_code == 503
     process.stop(lab.paths)
 
 
@@ -85,8 +91,8 @@ def test_two_sims_side_by_side_are_independent(tmp_path: Path) -> None:
         one.ensure("keystone")
         two.up()
         assert one.sim.base_url != two.sim.base_url
-        assert two.sim._http.get("/identity/v3").status_code == 503
-        assert one.sim._http.get("/identity/v3").status_code == 200
+        assert _identity(two).status_code == 503
+        assert _identity(one).status_code == 200
     finally:
         process.stop(one.paths)
         process.stop(two.paths)
@@ -150,3 +156,28 @@ def test_a_bad_env_file_is_refused_by_the_cli(tmp_path: Path) -> None:
     result = _labkit(tmp_path, free_port(), "sim", "up", "--env", str(bad))
     assert result.returncode == 1
     assert f"{bad} is not a valid lab env" in result.stderr and "field hosts" in result.stderr
+
+
+def test_cli_flags_reach_the_lab_and_a_clean_stop_leaves_a_readable_log(tmp_path: Path) -> None:
+    """--state-dir and --port work without the LABKIT_* variables; after `sim down`, the
+    process log (empty on a clean run) points at the run's own log and shows it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABKIT_")}
+    port = free_port()
+
+    def labkit(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [LABKIT, "--state-dir", str(tmp_path), *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    up = labkit("sim", "up", "--port", str(port))
+    try:
+        assert up.returncode == 0, up.stderr
+        assert f"http://127.0.0.1:{port}" in up.stdout
+        assert f"clouds.yaml: {tmp_path / 'sim' / 'clouds.yaml'}" in up.stdout
+    finally:
+        down = labkit("sim", "down")
+    assert down.returncode == 0 and "sim stopped" in down.stdout
+    logs = labkit("sim", "logs", "sim-process")
+    assert logs.returncode == 0, logs.stderr
+    assert "sim-process.log is empty" in logs.stdout
+    assert str(tmp_path / "sim" / "logs" / "sim.log") in logs.stdout
+    assert f"listening on http://127.0.0.1:{port}" in logs.stdout

@@ -305,3 +305,40 @@ def test_layer_modules_extend_the_registry() -> None:
         "EndpointNotFound: internal endpoint for identity service in regionOne region not found"
     )
     assert e.layer == "glance" and e.entry.startswith("glance.")
+
+
+def test_html_shows_backticked_commands_as_code() -> None:
+    e = ex.explain("Keystone is not running on controller (sim). (HTTP 503)")
+    html = e._repr_html_()
+    assert "<code>labkit install sim keystone</code>" in html
+    assert "`" not in html.replace(f"<code>{e.evidence}</code>", "")
+
+
+def test_a_missing_clouds_yaml_entry_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openstack
+
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "none.yaml"))
+    with pytest.raises(sdk.ConfigException) as raised:
+        openstack.connect(cloud="lab-amdin")
+    e = ex.explain(raised.value)
+    assert (e.entry, e.layer) == ("lab.cloud-not-found", "lab")
+    assert e.title == "There is no clouds.yaml entry named lab-amdin"
+    assert "lab.use_cli()" in e.fix and "OS_CLIENT_CONFIG_FILE" in e.fix
+
+
+def test_clouds_yaml_findings_list_the_labs_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = FakeLab(tmp_path)
+    lab.paths.clouds_yaml.write_text("clouds:\n  lab-admin: {}\n  lab-demo: {}\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(lab.paths.clouds_yaml))
+    monkeypatch.setenv("OS_CLOUD", "lab-amdin")
+    e = ex.explain("Cloud lab-amdin was not found.", lab)
+    assert e.findings == [
+        f"OS_CLIENT_CONFIG_FILE in this kernel is {lab.paths.clouds_yaml}; its entries: "
+        "lab-admin, lab-demo",
+        "OS_CLOUD in this kernel is lab-amdin",
+        f"this lab's clouds.yaml is {lab.paths.clouds_yaml}, with entries lab-admin, lab-demo",
+    ]

@@ -16,8 +16,10 @@ import pytest
 from cryptography.fernet import Fernet
 
 from labkit import hostfiles
-from labkit.envs import load_env
+from labkit.config import StatePaths
+from labkit.envs import SshEnv, load_env
 from labkit.lab import Lab
+from labkit.lab.backends import SshBackend
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,10 +73,11 @@ def host(tmp_path: Path) -> FakeHost:
 
 @pytest.fixture()
 def lab(tmp_path: Path, host: FakeHost) -> Lab:
-    lab = Lab.from_env(REPO / "envs" / "lab-local.yaml", state_root=tmp_path / "state")
-    env = lab.env
-    lab._host_files = hostfiles.SshHostFiles(env, tmp_path, connect=lambda name: host)  # type: ignore[arg-type]
-    return lab
+    env = load_env(REPO / "envs" / "lab-local.yaml")
+    assert isinstance(env, SshEnv)
+    state_root = tmp_path / "state"
+    backend = SshBackend(env, StatePaths.for_env(env.name, state_root), lambda name: host)
+    return Lab(env, state_root, backend=backend)
 
 
 def test_file_answers_like_the_sim(lab: Lab) -> None:
@@ -124,7 +127,7 @@ def test_token_opens_with_the_keys_read_over_ssh(lab: Lab, monkeypatch: pytest.M
         MultiFernet([Fernet(keys[1])]),
         datetime.now(UTC),
     )
-    monkeypatch.setattr(lab, "aliases", lambda: Aliases())
+    monkeypatch.setattr(lab.identity, "aliases", lambda: Aliases())
     view = str(lab.token_anatomy(token))
     assert "decrypted with key file 1" in view
     assert "controller:/etc/keystone/fernet-keys" in view

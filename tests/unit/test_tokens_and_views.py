@@ -35,6 +35,40 @@ def test_envelope_is_readable_without_a_key() -> None:
     assert [p[1] for p in env.parts()] == ["version", "timestamp", "IV", "ciphertext", "HMAC"]
 
 
+def test_envelope_shows_this_tokens_own_bytes() -> None:
+    import base64
+
+    token = make_token(Fernet.generate_key())
+    raw = base64.urlsafe_b64decode(kf.restore_padding(token))
+    rows = {part: (value, meaning) for _, part, value, meaning in envelope(token).parts("now")}
+    assert rows["version"][0] == "80"
+    assert rows["timestamp"][0] == raw[1:9].hex(" ")
+    assert rows["timestamp"][1].startswith(
+        f"{int(ISSUED.timestamp())} s after 1970 = 2030-01-01T09:00:00Z"
+    )
+    assert rows["timestamp"][1].endswith("(now)")
+    assert rows["IV"][0] == raw[9:25].hex()
+    assert rows["ciphertext"][0] == f"{len(raw) - 57} bytes ({(len(raw) - 57) // 16} AES blocks)"
+    assert rows["HMAC"][0] == raw[-32:].hex() and len(rows["HMAC"][0]) == 64
+
+
+def test_token_view_prints_the_bytes_and_the_payload() -> None:
+    from labkit.widgets.token import TokenView
+
+    key = Fernet.generate_key()
+    token = make_token(key)
+    env = envelope(token)
+    opened = open_token(token, {1: key})
+    assert opened is not None and 0 < opened.size <= env.ciphertext_bytes
+    text = str(TokenView(token, env, "now", opened, "opened with a test key"))
+    assert env.iv.hex() in text and env.hmac.hex() in text
+    assert (
+        f"ProjectScopedPayload, decrypted with key file 1: {opened.size} bytes of msgpack, "
+        f"padded to {env.ciphertext_bytes} for AES"
+    ) in text
+    assert "[true, <16 bytes>]" in text
+
+
 def test_envelope_refuses_what_is_not_fernet() -> None:
     import pytest
 

@@ -29,6 +29,7 @@ from labkit.sim.keystone.errors import (
     ValidationError,
 )
 from labkit.sim.keystone.fernet import (
+    AUTH_METHODS,
     KeyRepository,
     KeysNotFound,
     TokenNotRecognized,
@@ -111,12 +112,17 @@ class TokenProvider:
         user: m.User | None = None
         expires_at: datetime | None = None
         audit_ids: list[str] = []
+        succeeded = set(methods)
         for method in methods:
             if method == "password":
                 user = self._password_user(s, identity_data["password"])
             else:
                 parent = self._token_method(s, identity_data["token"], auth, now)
                 user = identity.get_user(s, parent.user_id)
+                # keystone/auth/plugins/token.py: a token made from a token keeps the methods
+                # that proved the identity in the first place, the parent's expiry, and the
+                # parent's audit chain id (its own audit id, or its parent's when rescoped).
+                succeeded.update(parent.payload.methods)
                 expires_at = parent.payload.expires_at
                 audit_ids = [parent.payload.audit_ids[-1]]
         assert user is not None
@@ -124,7 +130,9 @@ class TokenProvider:
             scope = self._default_scope(s, user)
         payload = TokenPayload(
             user_id=user.id,
-            methods=sorted(set(methods), key=methods.index),
+            # Keystone issues list(set(...)), an arbitrary order; the bitmask order is what a
+            # validation of the same token answers, so the sim answers that both times.
+            methods=[name for name in AUTH_METHODS if name in succeeded],
             expires_at=(expires_at or now + timedelta(seconds=self.expiration)).replace(
                 microsecond=0
             ),

@@ -1,0 +1,345 @@
+"""``Lab`` itself: the env, its backend (chosen once) and the facades, behind the one
+object a notebook holds. Each method is a line that hands the work to a facade, so what a
+notebook can call is listed here in one place, with the notebook that introduces it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labkit import config
+from labkit.cloud import Credentials, put_cli_on_path
+from labkit.config import StatePaths
+from labkit.display import Aliases, Table, Text
+from labkit.envs import CloudEnv, Env, load_env
+from labkit.errors import LabkitError
+from labkit.hostfiles import HostFiles, ServiceChange
+from labkit.image_sources import ImageSource
+from labkit.install import steps as st
+from labkit.install.context import PlanContext
+from labkit.install.runner import Runner, StepResult
+from labkit.lab.backends import Backend, SimBackend, backend_for
+from labkit.lab.hosts import Hosts
+from labkit.lab.identity import Identity
+from labkit.lab.images import Images
+from labkit.lab.installs import Installs, install_order
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+    from labkit.diagrams import Diagram
+    from labkit.explain.view import Explanation
+    from labkit.images import Timeline
+    from labkit.sim.client import SimClient
+    from labkit.sim.process import SimHandle
+    from labkit.widgets.image_import import ImportWatch
+    from labkit.widgets.plan import PlanView
+    from labkit.widgets.token import TokenView
+
+
+class Lab:
+    """One lab: its env, where it runs, and everything a notebook does with it.
+
+    ``lab.identity``, ``lab.hosts``, ``lab.installs`` and ``lab.images`` are the facades
+    doing the work; the methods below are the names the notebooks use.
+    """
+
+    def __init__(
+        self,
+        env: Env,
+        state_root: Path | None = None,
+        sim_port: int | None = None,
+        backend: Backend | None = None,
+    ) -> None:
+        self.env = env
+        self.paths = StatePaths.for_env(env.name, state_root)
+        self.backend = backend or backend_for(env, self.paths, sim_port)
+        self.identity = Identity(self.backend)
+        self.hosts = Hosts(self.backend)
+        self.installs = Installs(self.backend, self.identity)
+        self.images = Images(self.backend, self.identity)
+        # `!openstack` in the next cell should work without lab.use_cli() first.
+        put_cli_on_path()
+
+    @classmethod
+    def from_env(
+        cls,
+        name_or_path: str | os.PathLike[str] | None = None,
+        state_root: Path | None = None,
+        sim_port: int | None = None,
+    ) -> Lab:
+        """Load ``envs/<name>.yaml`` (default: ``$LABKIT_ENV`` or ``sim``)."""
+        return cls(load_env(name_or_path or config.default_env_name()), state_root, sim_port)
+
+    def __repr__(self) -> str:
+        return f"Lab(env={self.env.name!r}, kind={self.env.kind!r}, state={self.paths.root})"
+
+    @property
+    def kind(self) -> str:
+        return self.env.kind
+
+    # ---- the sim ----------------------------------------------------------------------------
+    def _sim_backend(self) -> SimBackend:
+        if not isinstance(self.backend, SimBackend):
+            raise LabkitError(
+                f"{self.env.name} is a {self.env.kind} env, not a sim.",
+                "Use an env of kind sim, e.g. Lab.from_env('sim').",
+            )
+        return self.backend
+
+    @property
+    def sim_port(self) -> int | None:
+        """The port the sim of this lab uses (None for other kinds)."""
+        return self.backend.sim_port if isinstance(self.backend, SimBackend) else None
+
+    def up(self) -> SimHandle:
+        """Start the sim (sim envs only) and write clouds.yaml; return its handle."""
+        return self._sim_backend().start()
+
+    @property
+    def sim(self) -> SimClient:
+        """The sim's control client (hosts, files, logs, trace)."""
+        return self._sim_backend().client
+
+    def now(self) -> str:
+        """The cloud's clock as ISO text: the sim's (steady in deterministic mode), else this
+        machine's. Relative times ("in 59 min") are computed against it."""
+        return self.backend.now()
+
+    def trace_mark(self) -> int:
+        """The id of the sim's latest trace event: pass it to :meth:`draw_flow` to draw only
+        what happens after this point."""
+        mark, page = 0, 500  # the control API answers 500 events at a time
+        while True:
+            # Not "until empty": each call to the API is itself traced.
+            events = self.sim.trace(after=mark)
+            if events:
+                mark = int(events[-1]["id"])
+            if len(events) < page:
+                return mark
+
+    def draw_flow(
+        self,
+        after: int | None = None,
+        request_id: str | None = None,
+        title: str = "What happened, hop by hop",
+    ) -> Diagram:
+        """The hops the sim recorded (after a :meth:`trace_mark`, or of one request) as a
+        sequence diagram."""
+        from labkit.diagrams import Diagram, graphs
+
+        events = self.sim.trace(request_id=request_id, after=after)
+        return Diagram(graphs.request_flow(events, title=title))
+
+    # ---- the lab at a glance (notebooks/00-welcome) ---------------------------------------------
+    def describe(self) -> Table:
+        """Which env this lab uses, where it runs, and what is installed.
+
+        Introduced in notebooks/00-welcome."""
+        t = Table(["what", "this lab"], title=f"Lab {self.env.name!r} ({self.env.kind})")
+        t.add("description", self.env.description or "-")
+        if isinstance(self.env, CloudEnv):
+            t.add("cloud", f"clouds.yaml entry {self.env.cloud!r}")
+            return t
+        for h in self.env.hosts:
+            t.add(f"host {h.name}", f"{h.address} ({' + '.join(h.roles)})")
+        t.add("management network", self.env.management_network.cidr)
+        if isinstance(self.backend, SimBackend):
+            t.add("sim", self.plan_context().identity_url.rsplit("/identity", 1)[0])
+        t.add("state folder", str(self.paths.root))
+        t.add("installed layers", ", ".join(self.installed_layers()) or "none yet")
+        return t
+
+    def draw_layers(self, highlight: str | None = None) -> Diagram:
+        """The layer map, installed layers ticked. Introduced in notebooks/00-welcome."""
+        from labkit.diagrams import Diagram, graphs
+
+        return Diagram(graphs.layers(highlight=highlight, installed=self.installed_layers()))
+
+    def draw_notebook_arc(self) -> Diagram:
+        from labkit.diagrams import Diagram, graphs
+
+        return Diagram(graphs.notebook_arc())
+
+    def explain(self, error: BaseException | str) -> Explanation:
+        """What went wrong, in which layer, and what to do (see :mod:`labkit.explain`)."""
+        from labkit.explain import explain
+
+        return explain(error, self)
+
+    # ---- credentials and clients: lab.identity --------------------------------------------------
+    @property
+    def secrets(self) -> dict[str, str]:
+        return self.backend.secrets()
+
+    def plan_context(self) -> PlanContext:
+        return self.backend.plan_context()
+
+    def credentials(self, user: str = "admin") -> Credentials:
+        return self.identity.credentials(user)
+
+    def connect(self, user: str = "admin") -> Connection:
+        """An openstacksdk connection (cached per user)."""
+        return self.identity.connect(user)
+
+    @property
+    def conn(self) -> Connection:
+        return self.connect("admin")
+
+    def openrc(self, user: str = "admin") -> str:
+        return self.identity.openrc(user)
+
+    def show_openrc(self, user: str = "admin") -> Text:
+        """The openrc lines, passwords masked on real hosts. Introduced in 02-keystone."""
+        return self.identity.show_openrc(user)
+
+    def openrc_file(self, user: str = "admin") -> Path:
+        """Write ``<user>-openrc`` into the state folder (0600) and return its path."""
+        return self.identity.openrc_file(user)
+
+    def use_cli(self, user: str = "admin") -> str:
+        """Point ``!openstack`` in this kernel at the lab (sets OS_CLIENT_CONFIG_FILE/OS_CLOUD)."""
+        return self.identity.use_cli(user)
+
+    # ---- Keystone: tokens, keys, catalog, scopes (notebooks/02-keystone) ------------------------
+    def aliases(self) -> Aliases:
+        """Short names for the ids of users, projects, domains and roles."""
+        return self.identity.aliases()
+
+    def token(self, user: str = "admin", scope: str = "project") -> str:
+        """A fresh token (what `openstack token issue` prints as id)."""
+        return self.identity.token(user, scope)
+
+    def check_token(self, token: str) -> str:
+        """Ask Keystone whether a token is still valid (GET /v3/auth/tokens, as admin)."""
+        return self.identity.check_token(token)
+
+    def token_anatomy(self, token: str | None = None) -> TokenView:
+        """A token taken apart: envelope, then payload opened with the controller's keys."""
+        return self.identity.token_anatomy(token)
+
+    def token_scopes(self, user: str) -> Table | Text:
+        """What one user's token looks like at each scope (or why Keystone refuses it)."""
+        return self.identity.token_scopes(user)
+
+    def draw_catalog(self, user: str = "demo") -> Diagram:
+        """The catalog inside ``user``'s project token."""
+        return self.identity.draw_catalog(user)
+
+    def fernet_keys(self) -> dict[int, bytes]:
+        """The controller's Fernet key repository, ``{file number: key}``."""
+        return self.identity.fernet_keys()
+
+    def keys_table(self, before: dict[int, bytes] | None = None) -> Table | Text:
+        return self.identity.keys_table(before)
+
+    def rotate_fernet_keys(self, show: bool = True) -> list[StepResult]:
+        """``keystone-manage fernet_rotate`` on the controller, run as an install step."""
+        return self.identity.rotate_fernet_keys(show)
+
+    # ---- installs: lab.installs ----------------------------------------------------------------
+    def plan(self, layer: str) -> list[st.Step]:
+        return self.installs.plan(layer)
+
+    def show_plan(self, layer: str) -> PlanView | Text:
+        """A layer's install steps as a person would type them. Introduced in 01-hosts."""
+        return self.installs.show_plan(layer)
+
+    def runner(self) -> Runner:
+        return self.backend.runner()
+
+    def install(self, layer: str, show: bool = True) -> list[StepResult]:
+        """Run one layer's installer (its requirements must be installed already)."""
+        return self.installs.install(layer, show)
+
+    def ensure(self, *layers: str, show: bool = False) -> Lab:
+        """Make sure ``layers`` (and everything below them) are installed and running."""
+        self.installs.ensure(*layers, show=show)
+        return self
+
+    @staticmethod
+    def install_order(*layers: str) -> list[str]:
+        """``layers`` and everything below them, each once, in the order they install."""
+        return install_order(*layers)
+
+    def installed_layers(self) -> list[str]:
+        return self.installs.installed()
+
+    # ---- hosts: lab.hosts (notebooks/01-hosts) -------------------------------------------------
+    def hosts_state(self) -> dict[str, Any]:
+        """Hosts, network and running services: live from the sim, else from the env file."""
+        return self.hosts.state()
+
+    def host_files(self) -> HostFiles:
+        """The lab's hosts as files, folders and services: the sim's control API, or the
+        real hosts over SSH (the same answers). Introduced in notebooks/01-hosts."""
+        return self.hosts.files()
+
+    def read_file(self, host: str, path: str) -> str:
+        """A (small) file on one of the lab's hosts. Introduced in notebooks/01-hosts."""
+        return self.hosts.read_file(host, path)
+
+    def draw_topology(self) -> Diagram:
+        """The seed's picture, drawn from this lab. Introduced in notebooks/01-hosts."""
+        return self.hosts.draw_topology(self.env.name)
+
+    def hosts_table(self) -> Table:
+        """Requirements vs this lab's hosts. Introduced in notebooks/01-hosts."""
+        return self.hosts.requirements_table()
+
+    def services_table(self) -> Table | Text:
+        """Services running on the hosts. Introduced in notebooks/01-hosts."""
+        return self.hosts.services_table()
+
+    def stop_service(self, name: str, host: str | None = None) -> ServiceChange:
+        """Stop ``name`` on ``host`` (default: the controller), as ``service NAME stop``
+        would: on the sim through its control API, on real hosts over SSH."""
+        return self.hosts.service(name, "stop", host)
+
+    def start_service(self, name: str, host: str | None = None) -> ServiceChange:
+        """Start ``name`` on ``host`` (default: the controller); see :meth:`stop_service`."""
+        return self.hosts.service(name, "start", host)
+
+    # ---- Glance: lab.images (notebooks/03-glance) ----------------------------------------------
+    def image_source(self, name: str = "trusty", rate: str | None = "64M") -> ImageSource:
+        """Where this lab's Glance can pull ``name`` from over HTTP (see
+        :meth:`Images.source`). Introduced in notebooks/03-glance."""
+        return self.images.source(name, rate)
+
+    def image_file(self, name: str = "cirros") -> Path:
+        """The lab mirror's ``name`` image as a local file. Introduced in 03-glance."""
+        return self.images.file(name)
+
+    def remove_images(self, *names: str) -> None:
+        """Delete every image with one of these names, so cells that create them can run
+        again. Introduced in notebooks/03-glance."""
+        self.images.remove(*names)
+
+    def follow_import(
+        self, image: str, source: ImageSource | None = None, show: bool = True
+    ) -> ImportWatch:
+        """Watch ``image``'s import in the background; ``.wait()`` returns the status
+        timeline. Introduced in notebooks/03-glance."""
+        return self.images.follow_import(image, source, show)
+
+    def draw_timeline(self, timeline: Timeline) -> Diagram:
+        """An image's status changes over time, drawn. Introduced in notebooks/03-glance."""
+        return self.images.draw_timeline(timeline)
+
+    def check_image(self, image: str, source: ImageSource | None = None) -> Table:
+        """Hash the image's bytes yourself and compare with Glance's and the publisher's
+        checksums. Introduced in notebooks/03-glance."""
+        return self.images.check(image, source)
+
+    def where_bytes_landed(self, image: str) -> Table:
+        """The image's file in Glance's store folder on the controller.
+
+        Introduced in notebooks/03-glance."""
+        return self.images.where_bytes_landed(image)
+
+    def image_visibility(self, *names: str) -> Table:
+        """Each image's visibility and owner, and whether admin and demo see it.
+
+        Introduced in notebooks/03-glance."""
+        return self.images.visibility(*names)
