@@ -22,8 +22,9 @@ lab: $(STAMP)
 	$(BIN)/labkit sim up --env $(ENV)
 	$(BIN)/labkit lab --env $(ENV)
 
-## Run every default test: unit, sim (through the real clients), parity, notebooks (nbval + papermill).
-test: $(STAMP)
+## Run every default test: lint, types, unit, sim (through the real clients), parity,
+## notebooks (nbval + papermill).
+test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -n 2 tests
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
 

@@ -29,6 +29,7 @@ class RoomSpec:
     port: int  # where the real service listens on its host: 5000
     layer: str  # its layer on the map (labkit.layers key)
     install_layers: tuple[str, ...]  # labkit.install layers that install it, in order
+    services: tuple[str, ...]  # its processes' init-script names on the hosts
     explain: str = ""  # module with its ENTRIES for lab.explain ("" = none yet)
 
     @property
@@ -51,6 +52,7 @@ ROOMS: tuple[RoomSpec, ...] = (
         port=5000,
         layer="keystone",
         install_layers=("keystone",),
+        services=("keystone",),
         explain="labkit.explain.keystone",
     ),
     RoomSpec(
@@ -61,6 +63,7 @@ ROOMS: tuple[RoomSpec, ...] = (
         port=9292,
         layer="glance",
         install_layers=("glance",),
+        services=("glance-api",),
         explain="labkit.explain.glance",
     ),
 )
@@ -71,6 +74,17 @@ def get(name: str) -> RoomSpec:
         if room.name == name:
             return room
     raise KeyError(f"no room {name!r}; rooms: {', '.join(r.name for r in ROOMS)}")
+
+
+# The base services every layer relies on (installed by the "base" layer on the hosts).
+BASE_SERVICES = ("chrony", "mariadb", "rabbitmq-server", "memcached")
+
+
+def layer_of_service(name: str) -> str | None:
+    """The map layer a service (init-script name) belongs to, if the lab knows it."""
+    if name in BASE_SERVICES:
+        return "base"
+    return next((room.layer for room in ROOMS if name in room.services), None)
 
 
 def by_port(port: int) -> RoomSpec | None:

@@ -22,8 +22,9 @@ from labkit.sim.core.service import ServiceFailed, ServiceProcess
 from labkit.sim.core.store import Database
 from labkit.sim.machines import models as mm
 from labkit.sim.machines import packages
+from labkit.sim.rooms import BASE_SERVICES
 
-BASE_SERVICES = ("chrony", "mariadb", "rabbitmq-server", "memcached")
+__all__ = ["BASE_SERVICES", "Machines"]
 AMQP_REFUSED = (
     "(0, 0): (403) ACCESS_REFUSED - Login was refused using authentication mechanism "
     "AMQPLAIN. For details see the broker logfile."
