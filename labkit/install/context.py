@@ -23,6 +23,9 @@ class PlanContext:
     network_cidr: str
     identity_url: str  # what bootstrap registers, e.g. http://controller:5000/v3/
     image_url: str
+    placement_url: str  # the catalog's placement endpoint
+    compute_url: str  # the catalog's compute endpoint (v2.1, no project id)
+    network_url: str  # the catalog's network endpoint (sdk appends /v2.0)
     hash_rounds: int | None  # keystone.conf [identity] password_hash_rounds, when set
     local: bool = False  # local lab hosts (labkit hosts up): no CAP_SYS_TIME, shared clock
 
@@ -35,6 +38,8 @@ class PlanContext:
         if isinstance(env, SimEnv):
             base = f"http://127.0.0.1:{config.sim_port(sim_port, env.sim.port)}"
             identity, image = f"{base}/identity/v3/", f"{base}/image"
+            placement, compute = f"{base}/placement", f"{base}/compute/v2.1"
+            network = f"{base}/networking"
             rounds: int | None = env.sim.password_hash_rounds
         else:
             # The Install Guide registers http://controller:5000; labkit registers the
@@ -42,6 +47,8 @@ class PlanContext:
             # /etc/hosts entry for "controller".
             address = env.controller.address
             identity, image = f"http://{address}:5000/v3/", f"http://{address}:9292"
+            placement, compute = f"http://{address}:8778", f"http://{address}:8774/v2.1"
+            network = f"http://{address}:9696"
             rounds = None
         return cls(
             env_name=env.name,
@@ -52,6 +59,9 @@ class PlanContext:
             network_cidr=env.management_network.cidr,
             identity_url=identity,
             image_url=image,
+            placement_url=placement,
+            compute_url=compute,
+            network_url=network,
             hash_rounds=rounds,
             local=isinstance(env, SshEnv) and env.local,
         )
