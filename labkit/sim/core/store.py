@@ -3,10 +3,16 @@
 Each room declares its tables on its own SQLAlchemy ``MetaData`` (its own declarative base)
 and asks the runtime for a :class:`Database`. Files live in the state folder, so state
 survives ``sim down``/``sim up``; ``sim reset`` deletes the folder.
+
+A room that keeps what it read in memory (Keystone's token checks) asks
+:meth:`Database.data_version` whether anything was committed since: SQLite's own change
+counter, so a commit through any connection -- another ``Database`` on the same file, or
+another process -- is seen, not only this object's writes.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,10 +49,38 @@ class Database:
             max_overflow=8,
         )
         event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info={"database": self})
         # SQLite allows one writer at a time; taking this lock around write transactions
         # turns "database is locked" retries into a plain queue inside the process.
         self.write_lock = threading.RLock()
+        self._watch: sqlite3.Connection | None = None
+        self._watch_lock = threading.Lock()
+        self._watch_openings = 0
+
+    @staticmethod
+    def of(session: Session) -> Database:
+        """The database a session from :meth:`read` or :meth:`write` belongs to."""
+        database = session.info.get("database")
+        if not isinstance(database, Database):
+            raise TypeError("the session was not made by labkit.sim.core.store.Database")
+        return database
+
+    def data_version(self) -> tuple[int, int]:
+        """A value that changes whenever a transaction that changed the file commits.
+
+        ``PRAGMA data_version`` on one connection moves when any *other* connection commits;
+        the watching connection only ever asks that, so every commit counts. Its numbering
+        restarts when the connection is reopened (after :meth:`dispose`), hence the first
+        element, which counts the openings. Compare only values from the same object.
+        """
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False
+                )
+                self._watch_openings += 1
+            row = self._watch.execute("PRAGMA data_version").fetchone()
+            return self._watch_openings, int(row[0])
 
     def create_all(self) -> None:
         self.metadata.create_all(self.engine)
@@ -68,4 +102,8 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
         self.engine.dispose()

@@ -297,11 +297,24 @@ def _check(token: str, creds: Credentials, target: Mapping[str, Any]) -> bool:
         wanted = match % target
     except (KeyError, TypeError, ValueError):
         return False
-    try:
-        literal = ast.literal_eval(kind)
-    except (ValueError, SyntaxError):
+    literal = _literal(kind)
+    if literal is None:
         return wanted == str(creds.lookup(kind))
-    return wanted == str(literal)
+    return wanted == literal
+
+
+_LITERALS: dict[str, str | None] = {}
+
+
+def _literal(kind: str) -> str | None:
+    """oslo.policy's GenericCheck: a left side that parses as a Python literal is compared
+    as that value's text; anything else names a credential (None). Parsed once per name."""
+    if kind not in _LITERALS:
+        try:
+            _LITERALS[kind] = str(ast.literal_eval(kind))
+        except (ValueError, SyntaxError):
+            _LITERALS[kind] = None
+    return _LITERALS[kind]
 
 
 def _evaluate(node: Any, creds: Credentials, target: Mapping[str, Any]) -> bool:

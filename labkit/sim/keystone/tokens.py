@@ -6,16 +6,25 @@
 3. Work out the roles the user has on the scope; none means 401.
 4. Mint a Fernet token (see :mod:`.fernet`) -- nothing is stored: validating a token means
    decrypting it and re-reading user, scope and roles, then checking revocation events.
+
+What the database says about users, scopes, roles, the catalog and revocations is read once
+per database version (:mod:`.memo`): any commit makes the next request read it again, so
+answers are exactly those of re-reading on every request, in a fraction of the time. The
+password is checked with bcrypt on every issue, as Keystone does.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property, partial
 from typing import Any
 
+from cryptography.fernet import MultiFernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,10 +46,35 @@ from labkit.sim.keystone.fernet import (
     decode,
     encode,
 )
+from labkit.sim.keystone.memo import Memo, Memos
 from labkit.sim.keystone.policy import Credentials
 from labkit.sim.keystone.schemas import TOKEN_ISSUE, validate
 
 SUPPORTED_METHODS = ("password", "token")
+# Decoded payloads kept per key set (a token is decrypted once, not on every request), and
+# digests of auth bodies known to pass the schema: bounds on what is remembered.
+MAX_DECODED = 4096
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """The database's side of a token: who, on which scope, with which roles."""
+
+    user: dict[str, Any]
+    roles: list[dict[str, str]]
+    project: dict[str, Any] | None = None
+    domain: dict[str, Any] | None = None
+    system: bool = False
+
+
+@dataclass(frozen=True)
+class Login:
+    """What authenticating as a user needs to know of them."""
+
+    user_id: str
+    password_hash: str | None
+    usable: bool  # enabled, in an enabled domain
+    default_project_id: str | None
 
 
 @dataclass
@@ -54,6 +88,18 @@ class Token:
     project: dict[str, Any] | None = None
     domain: dict[str, Any] | None = None
     system: bool = False
+
+    @classmethod
+    def of(cls, token_id: str, payload: TokenPayload, scoped: Scoped) -> Token:
+        return cls(
+            token_id,
+            payload,
+            scoped.user,
+            scoped.roles,
+            scoped.project,
+            scoped.domain,
+            scoped.system,
+        )
 
     @property
     def user_id(self) -> str:
@@ -71,7 +117,8 @@ class Token:
     def role_names(self) -> list[str]:
         return [r["name"] for r in self.roles]
 
-    def credentials(self) -> Credentials:
+    @cached_property
+    def _credentials(self) -> Credentials:
         return Credentials(
             user_id=self.user_id,
             roles=frozenset(self.role_names),
@@ -81,22 +128,34 @@ class Token:
             system="all" if self.system else None,
         )
 
+    def credentials(self) -> Credentials:
+        return self._credentials
+
 
 def _random_audit_id() -> str:
     # keystone/token/provider.py random_urlsafe_str: 16 random bytes, urlsafe b64, '==' cut.
     return base64.urlsafe_b64encode(os.urandom(16)).decode()[:-2]
 
 
+def _key(value: Any) -> str:
+    """A request fragment (JSON data) as a memo key."""
+    return json.dumps(value, sort_keys=True)
+
+
 class TokenProvider:
     def __init__(self, keys: KeyRepository, expiration: int = 3600) -> None:
         self.keys = keys
         self.expiration = expiration
+        self.memos = Memos()
+        self._decoded: tuple[MultiFernet | None, dict[str, TokenPayload]] = (None, {})
+        self._valid_bodies: set[bytes] = set()
+        self._digest_key = os.urandom(16)
 
     # ---- issuing ------------------------------------------------------------------------------
     def issue(self, s: Session, auth: Any, now: datetime) -> Token:
         if auth is None:
             raise ValidationError.expecting("auth", "request body")
-        validate(TOKEN_ISSUE, auth)
+        self._check_schema(auth)
         _check_names_present(auth)
         identity_data = auth["identity"]
         methods = identity_data["methods"]
@@ -108,17 +167,19 @@ class TokenProvider:
                 raise KeystoneError(
                     "Attempted to authenticate with an unsupported method.", status=401
                 )
-        scope = self._scope(s, auth.get("scope"))
-        user: m.User | None = None
+        memo = self.memos.current(s)
+        scope = self._scope(memo, auth.get("scope"))
+        user: Login | None = None
         expires_at: datetime | None = None
         audit_ids: list[str] = []
         succeeded = set(methods)
         for method in methods:
             if method == "password":
-                user = self._password_user(s, identity_data["password"])
+                user = self._password_user(memo, identity_data["password"])
             else:
                 parent = self._token_method(s, identity_data["token"], auth, now)
-                user = identity.get_user(s, parent.user_id)
+                user_id = parent.user_id
+                user = memo.get(("user", user_id), partial(_login_by_id, user_id=user_id))
                 # keystone/auth/plugins/token.py: a token made from a token keeps the methods
                 # that proved the identity in the first place, the parent's expiry, and the
                 # parent's audit chain id (its own audit id, or its parent's when rescoped).
@@ -129,7 +190,7 @@ class TokenProvider:
         if scope == {} and auth.get("scope") != "unscoped" and user.default_project_id:
             scope = self._default_scope(s, user)
         payload = TokenPayload(
-            user_id=user.id,
+            user_id=user.user_id,
             # Keystone issues list(set(...)), an arbitrary order; the bitmask order is what a
             # validation of the same token answers, so the sim answers that both times.
             methods=[name for name in AUTH_METHODS if name in succeeded],
@@ -143,17 +204,33 @@ class TokenProvider:
             issued_at=now.replace(microsecond=0),
         )
         token_id = encode(payload, self._crypto(), now)
-        token = self._build(s, token_id, payload)
+        token = self._build(memo, token_id, payload)
         self._require_roles(token)
         return token
 
-    def _scope(self, s: Session, scope: Any) -> dict[str, str]:
+    def _check_schema(self, auth: Any) -> None:
+        """TOKEN_ISSUE's schema check, which costs as much as the rest of an issue but bcrypt.
+        Whether a body passes depends on nothing but the body, and clients send the same
+        body again and again: bodies that passed are remembered by a keyed digest (so the
+        passwords in them cannot be guessed from memory)."""
+        digest = hashlib.blake2b(_key(auth).encode(), key=self._digest_key, digest_size=16).digest()
+        if digest in self._valid_bodies:
+            return
+        validate(TOKEN_ISSUE, auth)
+        if len(self._valid_bodies) >= MAX_DECODED:
+            self._valid_bodies.clear()
+        self._valid_bodies.add(digest)
+
+    def _scope(self, memo: Memo, scope: Any) -> dict[str, str]:
         if scope is None or scope == "unscoped":
             return {}
         if not isinstance(scope, dict):
             raise ValidationError.expecting(
                 "system, project, domain, OS-TRUST:trust or unscoped", "scope"
             )
+        return memo.get(("scope", _key(scope)), lambda s: self._lookup_scope(s, scope))
+
+    def _lookup_scope(self, s: Session, scope: dict[str, Any]) -> dict[str, str]:
         keys = [
             k for k in ("project", "domain", "unscoped", "system", "OS-TRUST:trust") if k in scope
         ]
@@ -169,54 +246,35 @@ class TokenProvider:
         if kind == "OS-TRUST:trust":
             raise Unauthorized()  # trusts are not emulated: Keystone answers 401 for unknown
         if kind == "domain":
-            return {"domain_id": self._lookup_domain(s, scope["domain"]).id}
+            return {"domain_id": _lookup_domain(s, scope["domain"]).id}
         info = scope["project"]
         try:
             if info.get("name"):
                 if "domain" not in info:
                     raise ValidationError.expecting("domain", "project")
-                domain = self._lookup_domain(s, info["domain"])
+                domain = _lookup_domain(s, info["domain"])
                 project = resource.get_project_by_name(s, info["name"], domain.id)
             else:
                 project = resource.get_project(s, info.get("id", ""))
-                self._lookup_domain(s, {"id": project.domain_id})
+                _lookup_domain(s, {"id": project.domain_id})
         except NotFound:
             raise Unauthorized() from None
         if not project.enabled:
             raise Unauthorized()
         return {"project_id": project.id}
 
-    @staticmethod
-    def _lookup_domain(s: Session, info: dict[str, str]) -> m.Domain:
-        try:
-            if info.get("name"):
-                domain = resource.get_domain_by_name(s, info["name"])
-            else:
-                domain = resource.get_domain(s, info.get("id", ""))
-        except NotFound:
-            raise Unauthorized() from None
-        if not domain.enabled:
-            raise Unauthorized()
-        return domain
-
-    def _password_user(self, s: Session, data: dict[str, Any]) -> m.User:
+    def _password_user(self, memo: Memo, data: dict[str, Any]) -> Login:
         info = data.get("user") or {}
-        try:
-            if info.get("id"):
-                user = identity.get_user(s, info["id"])
-            else:
-                if "domain" not in info:
-                    raise ValidationError.expecting("domain", "user")
-                domain = self._lookup_domain(s, info["domain"])
-                user = identity.get_user_by_name(s, info.get("name", ""), domain.id)
-        except NotFound:
-            raise Unauthorized() from None
-        if not identity.check_password(str(info.get("password", "")), user.password_hash):
+        if not info.get("id") and "domain" not in info:
+            raise ValidationError.expecting("domain", "user")
+        who = {k: v for k, v in info.items() if k != "password"}
+        login = memo.get(("login", _key(who)), lambda s: _login_by_reference(s, who))
+        # The check Keystone makes on every login, at the cost the hash was made with.
+        if not identity.check_password(str(info.get("password", "")), login.password_hash):
             raise Unauthorized()
-        user_domain = s.get(m.Domain, user.domain_id)
-        if not user.enabled or user_domain is None or not user_domain.enabled:
+        if not login.usable:
             raise Unauthorized()
-        return user
+        return login
 
     def _token_method(
         self, s: Session, data: dict[str, Any], auth: dict[str, Any], now: datetime
@@ -234,11 +292,11 @@ class TokenProvider:
         return parent
 
     @staticmethod
-    def _default_scope(s: Session, user: m.User) -> dict[str, str]:
+    def _default_scope(s: Session, user: Login) -> dict[str, str]:
         project = s.get(m.Project, user.default_project_id or "")
         if project is None or not project.enabled:
             return {}
-        if assignment.effective_role_ids(s, user.id, project_id=project.id):
+        if assignment.effective_role_ids(s, user.user_id, project_id=project.id):
             return {"project_id": project.id}
         return {}
 
@@ -248,7 +306,7 @@ class TokenProvider:
             raise Unauthorized()
 
     # ---- validating ---------------------------------------------------------------------------
-    def _crypto(self) -> Any:
+    def _crypto(self) -> MultiFernet:
         try:
             return self.keys.crypto()
         except KeysNotFound:
@@ -257,10 +315,24 @@ class TokenProvider:
             ) from None
 
     def decode(self, token_id: str) -> TokenPayload:
-        try:
-            return decode(token_id, self._crypto())
-        except TokenNotRecognized:
-            raise NotFound("Could not recognize Fernet token") from None
+        """Decrypt a token. A payload is kept with the key set that opened it: rotating the
+        keys (the repository re-reads its folder) starts afresh, so a token whose key was
+        rotated out is not recognized."""
+        crypto = self._crypto()
+        keys, decoded = self._decoded
+        if keys is not crypto:
+            decoded = {}
+            self._decoded = (crypto, decoded)
+        payload = decoded.get(token_id)
+        if payload is None:
+            try:
+                payload = decode(token_id, crypto)
+            except TokenNotRecognized:
+                raise NotFound("Could not recognize Fernet token") from None
+            if len(decoded) >= MAX_DECODED:
+                decoded.clear()
+            decoded[token_id] = payload
+        return payload
 
     def validate(self, s: Session, token_id: str, now: datetime) -> Token:
         """Keystone's validate_token: 404 for tokens it cannot read, expired or revoked."""
@@ -269,64 +341,23 @@ class TokenProvider:
         payload = self.decode(token_id)
         if now >= payload.expires_at:
             raise NotFound("Failed to validate token")
-        if revoke.is_revoked(s, payload):
+        memo = self.memos.current(s)
+        if memo.get(("revocations",), revoke.events).is_revoked(payload):
             raise NotFound("Failed to validate token")
         try:
-            token = self._build(s, token_id, payload)
+            token = self._build(memo, token_id, payload)
             self._require_roles(token)
         except (NotFound, Unauthorized):
             raise NotFound(f"Could not find token: {token_id}.") from None
         return token
 
-    def _build(self, s: Session, token_id: str, payload: TokenPayload) -> Token:
-        user = identity.get_user(s, payload.user_id)
-        user_domain = resource.get_domain(s, user.domain_id)
-        if not user.enabled or not user_domain.enabled:
-            raise Unauthorized()
-        token = Token(
-            id=token_id,
-            payload=payload,
-            user={
-                "domain": {"id": user_domain.id, "name": user_domain.name},
-                "id": user.id,
-                "name": user.name,
-                "password_expires_at": None,
-            },
-        )
-        if payload.project_id:
-            project = resource.get_project(s, payload.project_id)
-            project_domain = resource.get_domain(s, project.domain_id)
-            if not project.enabled or not project_domain.enabled:
-                raise Unauthorized()
-            token.project = {
-                "domain": {"id": project_domain.id, "name": project_domain.name},
-                "id": project.id,
-                "name": project.name,
-            }
-            role_ids = assignment.effective_role_ids(s, user.id, project_id=project.id)
-        elif payload.domain_id:
-            domain = resource.get_domain(s, payload.domain_id)
-            if not domain.enabled:
-                raise Unauthorized()
-            token.domain = {"id": domain.id, "name": domain.name}
-            role_ids = assignment.effective_role_ids(s, user.id, domain_id=domain.id)
-        elif payload.system:
-            token.system = True
-            role_ids = assignment.effective_role_ids(s, user.id, system=True)
-        else:
-            role_ids = []
-        roles = {r.id: r for r in s.scalars(select(m.Role).where(m.Role.id.in_(role_ids)))}
-        # Domain-specific roles are never placed in tokens (Keystone strips them).
-        token.roles = [
-            {"id": roles[rid].id, "name": roles[rid].name}
-            for rid in role_ids
-            if rid in roles and roles[rid].domain_id == m.NULL_DOMAIN
-        ]
-        return token
+    @staticmethod
+    def _build(memo: Memo, token_id: str, payload: TokenPayload) -> Token:
+        key = ("scoped", payload.user_id, payload.project_id, payload.domain_id, payload.system)
+        return Token.of(token_id, payload, memo.get(key, lambda s: _scoped(s, payload)))
 
     # ---- rendering and revoking ---------------------------------------------------------
-    @staticmethod
-    def render(s: Session, token: Token, include_catalog: bool = True) -> dict[str, Any]:
+    def render(self, s: Session, token: Token, include_catalog: bool = True) -> dict[str, Any]:
         p = token.payload
         body: dict[str, Any] = {
             "methods": p.methods,
@@ -346,12 +377,101 @@ class TokenProvider:
             body["is_domain"] = False
             body["roles"] = token.roles
         if include_catalog and not token.unscoped:
-            body["catalog"] = catalog.v3_catalog(s, token.project_id, token.user_id)
+            project_id, user_id = token.project_id, token.user_id
+            body["catalog"] = self.memos.current(s).get(
+                ("catalog", project_id, user_id),
+                lambda s: catalog.v3_catalog(s, project_id, user_id),
+            )
         return {"token": body}
 
     @staticmethod
     def revoke(s: Session, token: Token, now: datetime) -> None:
         revoke.revoke_audit_id(s, token.payload.audit_ids[0], now)
+
+
+# ---- reading the database (through a memo: see the module docstring) ---------------------------
+
+
+def _lookup_domain(s: Session, info: dict[str, str]) -> m.Domain:
+    try:
+        if info.get("name"):
+            domain = resource.get_domain_by_name(s, info["name"])
+        else:
+            domain = resource.get_domain(s, info.get("id", ""))
+    except NotFound:
+        raise Unauthorized() from None
+    if not domain.enabled:
+        raise Unauthorized()
+    return domain
+
+
+def _login(s: Session, user: m.User) -> Login:
+    user_domain = s.get(m.Domain, user.domain_id)
+    usable = user.enabled and user_domain is not None and user_domain.enabled
+    return Login(user.id, user.password_hash, usable, user.default_project_id)
+
+
+def _login_by_reference(s: Session, info: dict[str, Any]) -> Login:
+    """The user a password request names, by id or by name in a domain; 401 if none."""
+    try:
+        if info.get("id"):
+            user = identity.get_user(s, info["id"])
+        else:
+            domain = _lookup_domain(s, info["domain"])
+            user = identity.get_user_by_name(s, info.get("name", ""), domain.id)
+    except NotFound:
+        raise Unauthorized() from None
+    return _login(s, user)
+
+
+def _login_by_id(s: Session, *, user_id: str) -> Login:
+    return _login(s, identity.get_user(s, user_id))
+
+
+def _scoped(s: Session, payload: TokenPayload) -> Scoped:
+    """User, scope and effective roles of a token; Unauthorized/NotFound when any is gone or
+    disabled."""
+    user = identity.get_user(s, payload.user_id)
+    user_domain = resource.get_domain(s, user.domain_id)
+    if not user.enabled or not user_domain.enabled:
+        raise Unauthorized()
+    user_ref = {
+        "domain": {"id": user_domain.id, "name": user_domain.name},
+        "id": user.id,
+        "name": user.name,
+        "password_expires_at": None,
+    }
+    project_ref: dict[str, Any] | None = None
+    domain_ref: dict[str, Any] | None = None
+    if payload.project_id:
+        project = resource.get_project(s, payload.project_id)
+        project_domain = resource.get_domain(s, project.domain_id)
+        if not project.enabled or not project_domain.enabled:
+            raise Unauthorized()
+        project_ref = {
+            "domain": {"id": project_domain.id, "name": project_domain.name},
+            "id": project.id,
+            "name": project.name,
+        }
+        role_ids = assignment.effective_role_ids(s, user.id, project_id=project.id)
+    elif payload.domain_id:
+        domain = resource.get_domain(s, payload.domain_id)
+        if not domain.enabled:
+            raise Unauthorized()
+        domain_ref = {"id": domain.id, "name": domain.name}
+        role_ids = assignment.effective_role_ids(s, user.id, domain_id=domain.id)
+    elif payload.system:
+        role_ids = assignment.effective_role_ids(s, user.id, system=True)
+    else:
+        role_ids = []
+    roles = {r.id: r for r in s.scalars(select(m.Role).where(m.Role.id.in_(role_ids)))}
+    # Domain-specific roles are never placed in tokens (Keystone strips them).
+    role_refs = [
+        {"id": roles[rid].id, "name": roles[rid].name}
+        for rid in role_ids
+        if rid in roles and roles[rid].domain_id == m.NULL_DOMAIN
+    ]
+    return Scoped(user_ref, role_refs, project_ref, domain_ref, bool(payload.system))
 
 
 def _check_names_present(auth: dict[str, Any]) -> None:

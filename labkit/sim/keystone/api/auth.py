@@ -80,9 +80,10 @@ def _subject_target(call: Call) -> dict[str, Any]:
 @routes.get("/v3/auth/tokens")
 def validate_token(call: Call) -> Response:
     enforce(call, "identity:validate_token", _subject_target(call))
-    token = _subject(call)
     app = ks(call)
+    subject = call.headers.get("x-subject-token", "")
     with app.session() as s:
+        token = app.provider.validate(s, subject, app.runtime.now())
         body = app.provider.render(s, token, include_catalog="nocatalog" not in call.query)
     return json_response(body, 200, {"X-Subject-Token": token.id})
 

@@ -1,0 +1,80 @@
+"""Database.data_version: what in-memory readers (Keystone's token checks) compare to know
+that nothing was committed since they read."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Integer, MetaData, insert, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from labkit.sim.core.store import Database
+
+
+class _Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+class Row(_Base):
+    __tablename__ = "row"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+@pytest.fixture()
+def db(tmp_path: Path):
+    database = Database(tmp_path / "t.db", _Base.metadata)
+    database.create_all()
+    yield database
+    database.dispose()
+
+
+def test_reads_leave_the_version_alone(db: Database) -> None:
+    before = db.data_version()
+    with db.read() as s:
+        list(s.scalars(select(Row)))
+    assert db.data_version() == before
+
+
+def test_a_write_through_the_same_database_changes_it(db: Database) -> None:
+    before = db.data_version()
+    with db.write() as s:
+        s.add(Row(id=1))
+    assert db.data_version() != before
+
+
+def test_a_commit_through_another_database_object_changes_it(db: Database, tmp_path) -> None:
+    before = db.data_version()
+    other = Database(tmp_path / "t.db", _Base.metadata)
+    with other.write() as s:
+        s.execute(insert(Row).values(id=2))
+    other.dispose()
+    assert db.data_version() != before
+
+
+def test_a_commit_from_outside_sqlalchemy_changes_it(db: Database) -> None:
+    before = db.data_version()
+    with sqlite3.connect(db.path) as raw:
+        raw.execute("INSERT INTO row (id) VALUES (3)")
+    assert db.data_version() != before
+
+
+def test_a_rolled_back_write_leaves_it_alone(db: Database) -> None:
+    before = db.data_version()
+    with pytest.raises(RuntimeError), db.write() as s:
+        s.add(Row(id=4))
+        s.flush()
+        raise RuntimeError("abandon the transaction")
+    assert db.data_version() == before
+
+
+def test_versions_stay_distinct_across_dispose(db: Database) -> None:
+    seen = db.data_version()
+    db.dispose()
+    assert db.data_version() != seen  # the watching connection was reopened
+
+
+def test_a_session_knows_its_database(db: Database) -> None:
+    with db.read() as s:
+        assert Database.of(s) is db
