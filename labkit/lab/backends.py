@@ -90,8 +90,9 @@ class Backend(Protocol):
 
 def backend_for(env: Env, paths: StatePaths, sim_port: int | None = None) -> Backend:
     """The backend of ``env``'s kind. ``sim_port`` (a flag) beats LABKIT_SIM_PORT and the
-    env file; it is settled now, so two labs made with different settings keep talking to
-    their own sims."""
+    env file for a sim this lab starts; it is settled now, so two labs made with different
+    settings keep talking to their own sims. A sim already running for the state folder
+    is reached on its own port."""
     if isinstance(env, SimEnv):
         return SimBackend(env, paths, config.sim_port(sim_port, env.sim.port))
     if isinstance(env, SshEnv):
@@ -109,7 +110,6 @@ class _LabBackend(ABC):
 
     env: SimEnv | SshEnv
     paths: StatePaths
-    sim_port: int | None = None
 
     @property
     def has_hosts(self) -> bool:
@@ -122,7 +122,7 @@ class _LabBackend(ABC):
         return mask_secrets(text, self.secrets())
 
     def plan_context(self) -> PlanContext:
-        return PlanContext.for_env(self.env, sim_port=self.sim_port)
+        return PlanContext.for_env(self.env)
 
     def credentials(self, user: str) -> Credentials:
         if user not in USERS:
@@ -177,27 +177,42 @@ class SimBackend(_LabBackend):
     def __init__(self, env: SimEnv, paths: StatePaths, sim_port: int) -> None:
         self.env: SimEnv = env
         self.paths = paths
-        self.sim_port = sim_port
+        self.configured_port = sim_port  # what a sim started by this lab listens on
+        self._port: int | None = None
         self._client: SimClient | None = None
 
     @property
-    def client(self) -> SimClient:
-        """The sim's control client: the running sim's port, else the one it will use."""
+    def sim_port(self) -> int:
+        """The port of this state folder's sim: the running one's, whatever port it was
+        started with (by a notebook, or `labkit sim up --port` in a terminal), else the
+        configured one. Looked up once; :meth:`start` updates it."""
         from labkit.sim import process
+
+        if self._port is None:
+            handle = process.running(self.paths)
+            self._port = handle.port if handle else self.configured_port
+        return self._port
+
+    @property
+    def client(self) -> SimClient:
+        """The sim's control client (for the sim on :attr:`sim_port`)."""
         from labkit.sim.client import SimClient
 
         if self._client is None:
-            handle = process.running(self.paths)
-            port = handle.port if handle else self.sim_port
-            self._client = SimClient(f"http://127.0.0.1:{port}", str(self.paths.root))
+            self._client = SimClient(f"http://127.0.0.1:{self.sim_port}", str(self.paths.root))
         return self._client
 
     def start(self) -> SimHandle:
         from labkit.sim import process
 
-        handle = process.start(self.env, self.paths, port=self.sim_port)
+        handle = process.start(self.env, self.paths, port=self.configured_port)
+        if handle.port != self._port:
+            self._port, self._client = handle.port, None
         self.write_clouds_yaml()
         return handle
+
+    def plan_context(self) -> PlanContext:
+        return PlanContext.for_env(self.env, sim_port=self.sim_port)
 
     def now(self) -> str:
         # The sim's clock: steady in deterministic mode, so relative times are stable.

@@ -159,24 +159,31 @@ def test_a_bad_env_file_is_refused_by_the_cli(tmp_path: Path) -> None:
 
 
 def test_cli_flags_reach_the_lab_and_a_clean_stop_leaves_a_readable_log(tmp_path: Path) -> None:
-    """--state-dir and --port work without the LABKIT_* variables; after `sim down`, the
-    process log (empty on a clean run) points at the run's own log and shows it."""
+    """--state-dir and --port work without the LABKIT_* variables; later commands (and
+    Labs) find the sim on the port it was started with; after `sim down`, the process log
+    (empty on a clean run) points at the run's own log and shows it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABKIT_")}
     port = free_port()
 
     def labkit(*args: str) -> subprocess.CompletedProcess[str]:
         command = [LABKIT, "--state-dir", str(tmp_path), *args]
-        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
     up = labkit("sim", "up", "--port", str(port))
     try:
         assert up.returncode == 0, up.stderr
         assert f"http://127.0.0.1:{port}" in up.stdout
         assert f"clouds.yaml: {tmp_path / 'sim' / 'clouds.yaml'}" in up.stdout
+        assert Lab(_fresh_lab(tmp_path).env, tmp_path).sim_port == port
+        installed = labkit("install", "sim", "keystone")
+        assert installed.returncode == 0, installed.stderr
+        check = labkit("check", "sim")
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "ok   token issued by Keystone" in check.stdout
     finally:
         down = labkit("sim", "down")
     assert down.returncode == 0 and "sim stopped" in down.stdout
-    logs = labkit("sim", "logs", "sim-process")
+    logs = labkit("sim", "logs", "sim-process", "-n", "100000")
     assert logs.returncode == 0, logs.stderr
     assert "sim-process.log is empty" in logs.stdout
     assert str(tmp_path / "sim" / "logs" / "sim.log") in logs.stdout
