@@ -10,7 +10,7 @@ from typing import Any
 from labkit.install import identity
 from labkit.install import steps as st
 
-CLIENT_STEPS = (st.IdentityObjects, st.Image)
+CLIENT_STEPS: tuple[type[st.Step], ...] = (st.IdentityObjects, st.Image, st.Flavors)
 
 
 def is_client_step(step: st.Step) -> bool:
@@ -35,6 +35,8 @@ def check(conn: Any, step: st.Step, secrets: dict[str, str]) -> bool:
         return not identity.missing(conn, _identity_spec(step, secrets))
     if isinstance(step, st.Image):
         return _active_image(conn, step) is not None
+    if isinstance(step, st.Flavors):
+        return not _missing_flavors(conn, step)
     raise TypeError(step.kind)
 
 
@@ -43,7 +45,22 @@ def apply(conn: Any, step: st.Step, secrets: dict[str, str]) -> tuple[int, list[
         return 0, identity.ensure(conn, _identity_spec(step, secrets))
     if isinstance(step, st.Image):
         return _upload(conn, step)
+    if isinstance(step, st.Flavors):
+        return _create_flavors(conn, step)
     raise TypeError(step.kind)
+
+
+def _missing_flavors(conn: Any, step: st.Flavors) -> list[tuple[str, str, int, int, int]]:
+    have = {f.name for f in conn.compute.flavors(is_public=None)}
+    return [f for f in step.flavors if f[0] not in have]
+
+
+def _create_flavors(conn: Any, step: st.Flavors) -> tuple[int, list[str]]:
+    lines = []
+    for name, fid, vcpus, ram, disk in _missing_flavors(conn, step):
+        conn.compute.create_flavor(name=name, id=fid, vcpus=vcpus, ram=ram, disk=disk)
+        lines.append(f"flavor {name} (id {fid}): {vcpus} vCPU, {ram} MB RAM, {disk} GB disk")
+    return 0, lines or ["all flavors exist"]
 
 
 def _upload(conn: Any, step: st.Image) -> tuple[int, list[str]]:

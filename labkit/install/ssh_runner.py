@@ -262,6 +262,12 @@ class SshRunner:
                 f"'{step.done_when.arg}'\"",
             )
             return result.exit_code == 0 and result.stdout.strip() not in ("", "0")
+        if what == "sql-row":
+            database, _, query = step.done_when.arg.partition(":")
+            result = self._run(
+                step.host, f"mysql -N {shlex.quote(database)} -e {shlex.quote(query)}"
+            )
+            return result.exit_code == 0 and result.stdout.strip() not in ("", "0")
         raise InstallError(f"SSH runner cannot check {what!r}", "This is a labkit bug.")
 
     def _apply_command(self, step: st.Command, changed: set[str]) -> tuple[int, list[str]]:

@@ -57,7 +57,8 @@ class Check:
     """A named, runner-independent condition. Runners implement each ``what``.
 
     ``file-exists`` (arg: path), ``dir-not-empty`` (path), ``db-has-tables`` (database name),
-    ``keystone-user`` (user name), ``never`` (always run).
+    ``keystone-user`` (user name), ``sql-row`` ("database:SELECT COUNT(*) ..." is not 0),
+    ``never`` (always run).
     """
 
     what: str
@@ -69,6 +70,8 @@ class Check:
             "dir-not-empty": f"{self.arg} has files",
             "db-has-tables": f"database {self.arg} has tables",
             "keystone-user": f"Keystone user {self.arg} exists",
+            "sql-row": f"database {self.arg.partition(':')[0]} has a row for "
+            f"{self.arg.partition(' WHERE ')[2] or self.arg}",
             "never": "always runs",
         }.get(self.what, f"{self.what} {self.arg}")
 
@@ -299,6 +302,20 @@ class Image(Step):
         ]
 
 
+@dataclass(frozen=True)
+class Flavors(Step):
+    """Create flavors through the compute API (the guide's ``openstack flavor create``)."""
+
+    kind: ClassVar[str] = "flavors"
+    flavors: tuple[tuple[str, str, int, int, int], ...] = ()  # (name, id, vcpus, ram MB, disk GB)
+
+    def commands(self) -> list[str]:
+        return [
+            f"openstack flavor create --id {fid} --vcpus {vcpus} --ram {ram} --disk {disk} {name}"
+            for name, fid, vcpus, ram, disk in self.flavors
+        ]
+
+
 STEP_KINDS: dict[str, type[Step]] = {
     cls.kind: cls
     for cls in (
@@ -314,6 +331,7 @@ STEP_KINDS: dict[str, type[Step]] = {
         WaitHttp,
         IdentityObjects,
         Image,
+        Flavors,
     )
 }
 

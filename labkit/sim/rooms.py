@@ -66,6 +66,16 @@ ROOMS: tuple[RoomSpec, ...] = (
         services=("glance-api",),
         explain="labkit.explain.glance",
     ),
+    RoomSpec(
+        name="nova",
+        title="Nova (compute v2.1, microversions 2.1-2.93)",
+        service_type="compute",
+        prefix="/compute",
+        port=8774,
+        layer="compute",
+        install_layers=("nova-controller", "nova-compute"),
+        services=("nova-api", "nova-conductor", "nova-scheduler", "nova-compute"),
+    ),
 )
 
 

@@ -423,16 +423,7 @@ class Bus:
     def _deliver(self, server: RpcServer, message: _Message) -> None:
         self.runtime.after_mutation()
         sender = message.ctx
-        ctx = RequestContext(
-            request_id=sender.request_id,
-            span=message.span,
-            global_request_id=sender.global_request_id,
-            component=server.component,
-            host=server.host,
-            user_id=sender.user_id,
-            project_id=sender.project_id,
-            roles=sender.roles,
-        )
+        ctx = sender.derived(server.component, server.host, message.span)
         hop = Hop(
             request_id=sender.request_id,
             span=message.span,

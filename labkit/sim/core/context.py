@@ -43,6 +43,7 @@ class RequestContext:
     user_id: str = ""
     project_id: str = ""
     roles: tuple[str, ...] = ()
+    auth_token: str = field(default="", repr=False)  # the user's token, passed on (never traced)
     _children: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     @property
@@ -63,6 +64,20 @@ class RequestContext:
             "project_id": self.project_id,
             "roles": list(self.roles),
         }
+
+    def derived(self, component: str, host: str, span: str) -> RequestContext:
+        """The same user action, continued by ``component`` on ``host`` as ``span``."""
+        return RequestContext(
+            request_id=self.request_id,
+            span=span,
+            global_request_id=self.global_request_id,
+            component=component,
+            host=host,
+            user_id=self.user_id,
+            project_id=self.project_id,
+            roles=self.roles,
+            auth_token=self.auth_token,
+        )
 
 
 _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Float, Integer, String, Text, insert, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from labkit.sim.core.context import RequestContext
 from labkit.sim.core.coredb import CoreBase
 from labkit.sim.core.store import Database
 
@@ -124,6 +125,28 @@ class Tracer:
         }
         with self._lock:
             self._buffer.append(row)
+
+    def note(
+        self, ctx: RequestContext, kind: str, action: str, status: str = "", **detail: Any
+    ) -> None:
+        """Record something that happened inside ``ctx``'s work (a state change, a decision)
+        as a child of its span."""
+        self.record(
+            Hop(
+                request_id=ctx.request_id,
+                span=ctx.child_span(),
+                parent=ctx.span,
+                kind=kind,
+                source=ctx.component,
+                source_host=ctx.host,
+                target=ctx.component,
+                target_host=ctx.host,
+                action=action,
+                global_request_id=ctx.root_request_id,
+            ),
+            status,
+            **detail,
+        )
 
     def flush(self) -> None:
         with self._lock:

@@ -22,6 +22,31 @@ class Package:
     size_kb: int = 100
 
 
+_NOVA_CONF = """\
+# Debian's nova.conf (abridged): the shipped values the Install Guide's steps override
+[DEFAULT]
+my_ip = 192.0.2.2
+state_path = /var/lib/nova
+[api_database]
+connection = sqlite:////var/lib/nova/nova_api.sqlite
+[database]
+connection = sqlite:////var/lib/nova/novadb
+[keystone_authtoken]
+region_name = regionOne
+[placement]
+region_name = regionOne
+username = =
+[oslo_concurrency]
+lock_path = /var/lock/nova
+"""
+
+_NOVA_COMPUTE_CONF = """\
+[DEFAULT]
+compute_driver = libvirt.LibvirtDriver
+[libvirt]
+virt_type = qemu
+"""
+
 _MARIADB_SERVER_CNF = """\
 # Debian's 50-server.cnf (abridged)
 [mysqld]
@@ -183,6 +208,31 @@ KNOWN: dict[str, Package] = {
         ),
         Package("glance-common", "2:25.0.0-2", depends=("python3-glance",), size_kb=300),
         Package("python3-glance", "2:25.0.0-2", size_kb=8000),
+        # Nova (Zed = 26.x on Debian 12). nova.conf carries Debian's shipped defaults that
+        # break the lab until the plan overrides them (real-install-notes, pitfall 5).
+        Package(
+            "nova-common",
+            "2:26.2.2-1",
+            {"/etc/nova/nova.conf": _NOVA_CONF},
+            depends=("python3-nova",),
+            size_kb=400,
+        ),
+        Package("python3-nova", "2:26.2.2-1", size_kb=14000),
+        Package("nova-api", "2:26.2.2-1", {}, ("nova-api",), depends=("nova-common",)),
+        Package("nova-conductor", "2:26.2.2-1", {}, ("nova-conductor",), depends=("nova-common",)),
+        Package("nova-scheduler", "2:26.2.2-1", {}, ("nova-scheduler",), depends=("nova-common",)),
+        Package(
+            "nova-compute",
+            "2:26.2.2-1",
+            {"/etc/nova/nova-compute.conf": _NOVA_COMPUTE_CONF},
+            ("nova-compute",),
+            depends=("nova-common", "libvirt-daemon-system", "qemu-system-x86"),
+            size_kb=300,
+        ),
+        Package(
+            "libvirt-daemon-system", "9.0.0-4", {}, ("libvirtd", "virtlogd", "dbus"), size_kb=3000
+        ),
+        Package("qemu-system-x86", "1:7.2+dfsg-7", size_kb=40000),
     ]
 }
 

@@ -264,6 +264,17 @@ class Shell:
             with sqlite3.connect(path) as conn:
                 count = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type='table'")
                 return bool(count.fetchone()[0])
+        if check.what == "sql-row":  # "database:SELECT COUNT(*) ..." is non-zero
+            database, _, query = check.arg.partition(":")
+            path = database_file(self.m, database)
+            if path is None or not path.is_file():
+                return False
+            try:
+                with sqlite3.connect(path) as conn:
+                    row = conn.execute(query).fetchone()
+            except sqlite3.Error:
+                return False
+            return bool(row and row[0])
         handler = self.checks.get(check.what)
         if handler is None:
             raise StepFailed(2, [f"the sim cannot check {check.what!r}"])

@@ -1,0 +1,266 @@
+"""What admins look at: ``os-services``, ``os-hypervisors``, availability zones, aggregates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from starlette.responses import Response
+
+from labkit.sim.core.http import Call, Routes, empty_response, json_response
+from labkit.sim.nova import models as m
+from labkit.sim.nova.api._helpers import is_uuid, microversion_at_least, nova, require_admin
+from labkit.sim.nova.errors import bad_request, not_found
+
+routes = Routes()
+INTERNAL = ("nova-conductor", "nova-scheduler")
+
+
+def _services(call: Call) -> list[tuple[m.Service, bool]]:
+    api = nova(call)
+    found = api.nova_cells.cell1()
+    if found is None:
+        return []
+    with found[1].read() as s:
+        rows = list(s.scalars(select(m.Service).order_by(m.Service.id)))
+    now = api.runtime.now().timestamp()
+    group = api.room.servicegroup
+    return [(r, group.is_up(r, now, api.nova_conf.service_down_time)) for r in rows]
+
+
+def _service_view(call: Call, row: m.Service, up: bool) -> dict[str, Any]:
+    api = nova(call)
+    seen = api.room.servicegroup.last_seen(row, api.runtime.now().timestamp())
+    from datetime import UTC, datetime
+
+    updated = (
+        datetime.fromtimestamp(seen, UTC).strftime("%Y-%m-%dT%H:%M:%S.000000") if seen else None
+    )
+    out: dict[str, Any] = {
+        "id": row.uuid if microversion_at_least(call, "2.53") else row.id,
+        "binary": row.binary,
+        "host": row.host,
+        "zone": "internal" if row.binary in INTERNAL else api.nova_conf.default_availability_zone,
+        "status": "disabled" if row.disabled else "enabled",
+        "state": "up" if up else "down",
+        "updated_at": updated,
+        "disabled_reason": row.disabled_reason,
+    }
+    if microversion_at_least(call, "2.11"):
+        out["forced_down"] = row.forced_down
+    return out
+
+
+@routes.get("/v2.1/os-services")
+def list_services(call: Call) -> Response:
+    require_admin(call, "os_compute_api:os-services:list")
+    rows = _services(call)
+    if "binary" in call.query:
+        rows = [(r, up) for r, up in rows if r.binary == call.query["binary"]]
+    if "host" in call.query:
+        rows = [(r, up) for r, up in rows if r.host == call.query["host"]]
+    return json_response({"services": [_service_view(call, r, up) for r, up in rows]})
+
+
+@routes.put("/v2.1/os-services/{service_id}")
+def update_service(call: Call, service_id: str) -> Response:
+    require_admin(call, "os_compute_api:os-services:update")
+    if not microversion_at_least(call, "2.53"):
+        raise not_found("The resource could not be found.")
+    data = call.json()
+    if not isinstance(data, dict) or not data:
+        raise bad_request("Invalid input for field/attribute status.")
+    status = data.get("status")
+    if status not in (None, "enabled", "disabled"):
+        raise bad_request(
+            f"Invalid input for field/attribute status. Value: {status}. {status!r} is not one of "
+            "['enabled', 'disabled']"
+        )
+    api = nova(call)
+    found = api.nova_cells.cell1()
+    if found is None or not is_uuid(service_id):
+        raise not_found(f"Service {service_id} could not be found.")
+    with found[1].write() as s:
+        row = s.scalars(select(m.Service).where(m.Service.uuid == service_id)).first()
+        if row is None:
+            raise not_found(f"Service {service_id} could not be found.")
+        if status is not None:
+            row.disabled = status == "disabled"
+            row.disabled_reason = data.get("disabled_reason") if row.disabled else None
+        if "forced_down" in data:
+            row.forced_down = bool(data["forced_down"])
+    up = dict((r.uuid, u) for r, u in _services(call)).get(service_id, False)
+    with found[1].read() as s:
+        row = s.scalars(select(m.Service).where(m.Service.uuid == service_id)).one()
+    return json_response({"service": _service_view(call, row, up)})
+
+
+@routes.delete("/v2.1/os-services/{service_id}")
+def delete_service(call: Call, service_id: str) -> Response:
+    require_admin(call, "os_compute_api:os-services:delete")
+    api = nova(call)
+    found = api.nova_cells.cell1()
+    if found is None:
+        raise not_found(f"Service {service_id} could not be found.")
+    with found[1].write() as s:
+        query = select(m.Service).where(
+            m.Service.uuid == service_id
+            if is_uuid(service_id)
+            else m.Service.id == _int_or(service_id)
+        )
+        row = s.scalars(query).first()
+        if row is None:
+            raise not_found(f"Service {service_id} could not be found.")
+        s.delete(row)
+    return empty_response(204)
+
+
+def _int_or(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        return -1
+
+
+# ---- hypervisors --------------------------------------------------------------------------------
+
+
+def _nodes(call: Call) -> list[tuple[m.ComputeNode, m.Service | None, bool]]:
+    api = nova(call)
+    found = api.nova_cells.cell1()
+    if found is None:
+        return []
+    with found[1].read() as s:
+        nodes = list(s.scalars(select(m.ComputeNode).order_by(m.ComputeNode.id)))
+        services = {r.id: r for r in s.scalars(select(m.Service))}
+    now = api.runtime.now().timestamp()
+    out = []
+    for node in nodes:
+        service = services.get(node.service_id)
+        up = service is not None and api.room.servicegroup.is_up(
+            service, now, api.nova_conf.service_down_time
+        )
+        out.append((node, service, up))
+    return out
+
+
+def _hypervisor(
+    call: Call, node: m.ComputeNode, service: m.Service | None, up: bool, detail: bool
+) -> dict[str, Any]:
+    new = microversion_at_least(call, "2.53")
+    out: dict[str, Any] = {
+        "id": node.uuid if new else node.id,
+        "hypervisor_hostname": node.hypervisor_hostname,
+        "state": "up" if up else "down",
+        "status": "disabled" if service is not None and service.disabled else "enabled",
+    }
+    if not detail:
+        return out
+    out.update(
+        {
+            "hypervisor_type": node.hypervisor_type,
+            "hypervisor_version": node.hypervisor_version,
+            "host_ip": node.host_ip,
+            "service": {
+                "id": (service.uuid if new else service.id) if service else None,
+                "host": node.host,
+                "disabled_reason": service.disabled_reason if service else None,
+            },
+        }
+    )
+    if microversion_at_least(call, "2.88"):
+        days = int((nova(call).runtime.now().timestamp() - node.started_at) // 60)
+        out["uptime"] = f" 09:00:00 up {days} min,  0 users,  load average: 0.10, 0.05, 0.01\n"
+        return out
+    free_ram = node.memory_mb - node.memory_mb_used - 512
+    out.update(
+        {
+            "vcpus": node.vcpus,
+            "memory_mb": node.memory_mb,
+            "local_gb": node.local_gb,
+            "vcpus_used": node.vcpus_used,
+            "memory_mb_used": node.memory_mb_used + 512,
+            "local_gb_used": node.local_gb_used,
+            "free_ram_mb": free_ram,
+            "free_disk_gb": node.local_gb - node.local_gb_used,
+            "current_workload": 0,
+            "running_vms": node.running_vms,
+            "disk_available_least": node.local_gb - node.local_gb_used,
+            "cpu_info": dict(node.cpu_info or {}),
+        }
+    )
+    return out
+
+
+def _hypervisor_list(call: Call, detail: bool) -> list[dict[str, Any]]:
+    require_admin(call, "os_compute_api:os-hypervisors:list")
+    rows = _nodes(call)
+    pattern = call.query.get("hypervisor_hostname_pattern")
+    if pattern:
+        rows = [r for r in rows if pattern in r[0].hypervisor_hostname]
+    return [_hypervisor(call, *r, detail=detail) for r in rows]
+
+
+@routes.get("/v2.1/os-hypervisors")
+def hypervisors(call: Call) -> Response:
+    return json_response({"hypervisors": _hypervisor_list(call, detail=False)})
+
+
+@routes.get("/v2.1/os-hypervisors/detail")
+def hypervisors_detail(call: Call) -> Response:
+    return json_response({"hypervisors": _hypervisor_list(call, detail=True)})
+
+
+@routes.get("/v2.1/os-hypervisors/{hypervisor_id}")
+def hypervisor(call: Call, hypervisor_id: str) -> Response:
+    require_admin(call, "os_compute_api:os-hypervisors:show")
+    for node, service, up in _nodes(call):
+        if hypervisor_id in (node.uuid, str(node.id)) and (
+            is_uuid(hypervisor_id) == microversion_at_least(call, "2.53")
+        ):
+            return json_response({"hypervisor": _hypervisor(call, node, service, up, detail=True)})
+    if microversion_at_least(call, "2.53") and not is_uuid(hypervisor_id):
+        raise bad_request(f"Invalid uuid {hypervisor_id}")
+    raise not_found(f"Hypervisor with ID {hypervisor_id} could not be found.")
+
+
+# ---- zones and aggregates ---------------------------------------------------------------------
+
+
+@routes.get("/v2.1/os-availability-zone")
+def zones(call: Call) -> Response:
+    zone = nova(call).nova_conf.default_availability_zone
+    up = any(upness for _, s, upness in _nodes(call))
+    return json_response(
+        {
+            "availabilityZoneInfo": [
+                {"zoneName": zone, "zoneState": {"available": up}, "hosts": None}
+            ]
+        }
+    )
+
+
+@routes.get("/v2.1/os-availability-zone/detail")
+def zones_detail(call: Call) -> Response:
+    require_admin(call, "os_compute_api:os-availability-zone:detail")
+    api = nova(call)
+    zone = api.nova_conf.default_availability_zone
+    internal: dict[str, Any] = {}
+    computes: dict[str, Any] = {}
+    for row, up in _services(call):
+        target = internal if row.binary in INTERNAL else computes
+        target.setdefault(row.host, {})[row.binary] = {
+            "available": up,
+            "active": not row.disabled,
+            "updated_at": row.updated_at or None,
+        }
+    info = [{"zoneName": "internal", "zoneState": {"available": True}, "hosts": internal}]
+    if computes:
+        info.append({"zoneName": zone, "zoneState": {"available": True}, "hosts": computes})
+    return json_response({"availabilityZoneInfo": info})
+
+
+@routes.get("/v2.1/os-aggregates")
+def aggregates(call: Call) -> Response:
+    require_admin(call, "os_compute_api:os-aggregates:index")
+    return json_response({"aggregates": []})

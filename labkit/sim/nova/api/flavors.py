@@ -1,0 +1,185 @@
+"""``/flavors``: list, detail, show, create (integer, UUID or generated id), delete, extra specs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from starlette.responses import Response
+
+from labkit.sim.core.http import Call, Routes, empty_response, json_response
+from labkit.sim.nova import models as m
+from labkit.sim.nova import views
+from labkit.sim.nova.api._helpers import body_of, caller, links, nova, require_admin
+from labkit.sim.nova.errors import bad_request, conflict, not_found
+
+routes = Routes()
+_NAME = re.compile(r"^(?! )[\w. _-]+(?<! )$")
+
+
+def _visible(call: Call, row: m.Flavor) -> bool:
+    who = caller(call)
+    return row.is_public or who.is_admin or who.project_id in (row.projects or [])
+
+
+def _get(call: Call, flavor_id: str) -> m.Flavor:
+    with nova(call).nova_cells.api.read() as s:
+        row = s.scalars(select(m.Flavor).where(m.Flavor.flavorid == flavor_id)).first()
+    if row is None or not _visible(call, row):
+        raise not_found(f"Flavor {flavor_id} could not be found.")
+    return row
+
+
+def _listing(call: Call) -> list[m.Flavor]:
+    with nova(call).nova_cells.api.read() as s:
+        rows = [
+            r for r in s.scalars(select(m.Flavor).order_by(m.Flavor.memory_mb, m.Flavor.flavorid))
+        ]
+    rows = [r for r in rows if _visible(call, r) and not r.disabled]
+    is_public = call.query.get("is_public", "true").lower()
+    if is_public in ("true", "1", "yes") and not caller(call).is_admin:
+        rows = [r for r in rows if r.is_public or caller(call).project_id in (r.projects or [])]
+    elif is_public in ("false", "0", "no"):
+        rows = [r for r in rows if not r.is_public]
+    elif is_public in ("true", "1", "yes"):
+        rows = [r for r in rows if r.is_public]
+    for key, attr in (("minRam", "memory_mb"), ("minDisk", "root_gb")):
+        if key in call.query:
+            try:
+                floor = int(call.query[key])
+            except ValueError:
+                raise bad_request(f"Invalid {key} filter [{call.query[key]}]") from None
+            rows = [r for r in rows if getattr(r, attr) >= floor]
+    return rows
+
+
+@routes.get("/v2.1/flavors")
+def list_flavors(call: Call) -> Response:
+    return json_response(
+        {
+            "flavors": [
+                {"id": r.flavorid, "name": r.name, "links": links(call, "flavors", r.flavorid)}
+                | ({"description": r.description} if call.auth.version.at_least("2.55") else {})
+                for r in _listing(call)
+            ]
+        }
+    )
+
+
+@routes.get("/v2.1/flavors/detail")
+def list_detail(call: Call) -> Response:
+    return json_response({"flavors": [views.flavor(call, r) for r in _listing(call)]})
+
+
+@routes.get("/v2.1/flavors/{flavor_id}")
+def show(call: Call, flavor_id: str) -> Response:
+    return json_response({"flavor": views.flavor(call, _get(call, flavor_id))})
+
+
+def _int(body: dict[str, Any], key: str, minimum: int, required: bool = True) -> int:
+    value = body.get(key)
+    if value is None or value == "":
+        if required:
+            raise bad_request(
+                f"Invalid input for field/attribute {key}. Value: None. '{key}' is a required "
+                "property"
+            )
+        return 0
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise bad_request(
+            f"Invalid input for field/attribute {key}. Value: {value}. {value!r} is not valid "
+            "under any of the given schemas"
+        ) from None
+    if number < minimum:
+        raise bad_request(
+            f"Invalid input for field/attribute {key}. Value: {value}. {value} is less than the "
+            f"minimum of {minimum}"
+        )
+    return number
+
+
+@routes.post("/v2.1/flavors")
+def create(call: Call) -> Response:
+    require_admin(call, "os_compute_api:os-flavor-manage:create")
+    body = body_of(call, "flavor")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 255 or not _NAME.match(name):
+        raise bad_request(f"Invalid input for field/attribute name. Value: {name}.")
+    flavor_id = body.get("id")
+    api = nova(call)
+    if flavor_id in (None, ""):
+        flavor_id = api.runtime.ids.dashed_id()
+    flavor_id = str(flavor_id)
+    if not re.match(r"^(?! )[\w. _-]+(?<! )$", flavor_id):
+        raise bad_request(f"Invalid input for field/attribute id. Value: {flavor_id}.")
+    row = m.Flavor(
+        flavorid=flavor_id,
+        name=name,
+        vcpus=_int(body, "vcpus", 1),
+        memory_mb=_int(body, "ram", 1),
+        root_gb=_int(body, "disk", 0),
+        ephemeral_gb=_int(body, "OS-FLV-EXT-DATA:ephemeral", 0, required=False),
+        swap=_int(body, "swap", 0, required=False),
+        rxtx_factor=float(body.get("rxtx_factor", 1.0)),
+        is_public=bool(body.get("os-flavor-access:is_public", True)),
+        description=body.get("description"),
+        created_at=api.now_iso(),
+    )
+    with api.nova_cells.api.write() as s:
+        clash = s.scalars(
+            select(m.Flavor).where((m.Flavor.name == name) | (m.Flavor.flavorid == flavor_id))
+        ).first()
+        if clash is not None:
+            if clash.name == name:
+                raise conflict(f"Flavor with name {name} already exists.")
+            raise conflict(f"Flavor with ID {flavor_id} already exists.")
+        s.add(row)
+    return json_response({"flavor": views.flavor(call, row)})
+
+
+@routes.delete("/v2.1/flavors/{flavor_id}")
+def delete(call: Call, flavor_id: str) -> Response:
+    require_admin(call, "os_compute_api:os-flavor-manage:delete")
+    with nova(call).nova_cells.api.write() as s:
+        row = s.scalars(select(m.Flavor).where(m.Flavor.flavorid == flavor_id)).first()
+        if row is None:
+            raise not_found(f"Flavor {flavor_id} could not be found.")
+        s.delete(row)
+    return empty_response(202)
+
+
+@routes.get("/v2.1/flavors/{flavor_id}/os-extra_specs")
+def extra_specs(call: Call, flavor_id: str) -> Response:
+    return json_response({"extra_specs": dict(_get(call, flavor_id).extra_specs or {})})
+
+
+@routes.post("/v2.1/flavors/{flavor_id}/os-extra_specs")
+def set_extra_specs(call: Call, flavor_id: str) -> Response:
+    require_admin(call, "os_compute_api:os-flavor-extra-specs:create")
+    data = call.json()
+    specs = data.get("extra_specs") if isinstance(data, dict) else None
+    if not isinstance(specs, dict) or not all(
+        isinstance(v, str | int | float) for v in specs.values()
+    ):
+        raise bad_request("Invalid input for field/attribute extra_specs.")
+    _get(call, flavor_id)
+    with nova(call).nova_cells.api.write() as s:
+        row = s.scalars(select(m.Flavor).where(m.Flavor.flavorid == flavor_id)).one()
+        row.extra_specs = {**(row.extra_specs or {}), **{str(k): str(v) for k, v in specs.items()}}
+        out = dict(row.extra_specs)
+    return json_response({"extra_specs": {k: out[k] for k in specs}})
+
+
+@routes.delete("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}")
+def delete_extra_spec(call: Call, flavor_id: str, key: str) -> Response:
+    require_admin(call, "os_compute_api:os-flavor-extra-specs:delete")
+    _get(call, flavor_id)
+    with nova(call).nova_cells.api.write() as s:
+        row = s.scalars(select(m.Flavor).where(m.Flavor.flavorid == flavor_id)).one()
+        if key not in (row.extra_specs or {}):
+            raise not_found(f"Flavor {flavor_id} has no extra specs with key {key}.")
+        row.extra_specs = {k: v for k, v in row.extra_specs.items() if k != key}
+    return empty_response(200)

@@ -1,0 +1,653 @@
+"""``/servers``: create (the boot's first hop), list, show, delete, actions, instance actions."""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from typing import Any
+
+from sqlalchemy import select
+from starlette.responses import Response
+
+from labkit.sim.core.http import Call, Routes, empty_response, json_response
+from labkit.sim.nova import instances, quota, views
+from labkit.sim.nova import models as m
+from labkit.sim.nova.api._helpers import (
+    body_of,
+    caller,
+    is_uuid,
+    links,
+    microversion_at_least,
+    nova,
+    owner_or_admin,
+    query_int,
+)
+from labkit.sim.nova.clients import glance_image
+from labkit.sim.nova.errors import (
+    NovaError,
+    bad_request,
+    conflict,
+    instance_not_found,
+    invalid_state,
+    not_found,
+)
+
+routes = Routes()
+# Quota check and build-request creation happen under one lock, so concurrent creates can
+# never exceed a quota between the check and the write (Nova rechecks after; same effect).
+_CREATE_LOCK = threading.Lock()
+_NAME = re.compile(r"^\S(.*\S)?$", re.DOTALL)
+
+
+def _lookup(call: Call, server_id: str) -> tuple[m.CellMapping | None, dict[str, Any]]:
+    found = instances.find(nova(call).nova_cells, server_id) if is_uuid(server_id) else None
+    if found is None:
+        raise instance_not_found(server_id)
+    cell, inst = found
+    owner_or_admin(call, inst["project_id"], "os_compute_api:servers:show")
+    return cell, inst
+
+
+# ---- create -------------------------------------------------------------------------------------
+
+
+@routes.post("/v2.1/servers")
+def create(call: Call) -> Response:
+    api = nova(call)
+    who = caller(call)
+    body = body_of(call, "server")
+    name = body.get("name")
+    if not isinstance(name, str) or not name or len(name) > 255 or not _NAME.match(name):
+        raise bad_request(
+            f"Invalid input for field/attribute name. Value: {name}. "
+            + (
+                "'name' is a required property"
+                if name is None
+                else f"{name!r} does not match '^(?! )[a-zA-Z0-9. _-]+(?<! )$'"
+            )
+        )
+    flavor = _flavor(call, body.get("flavorRef"))
+    image = _image(call, body.get("imageRef"), body.get("block_device_mapping_v2"), flavor)
+    networks = _networks(call, body.get("networks"))
+    key_name, key_data = _keypair(call, body.get("key_name"))
+    try:
+        min_count = int(body.get("min_count", 1))
+        max_count = int(body.get("max_count", min_count))
+    except (TypeError, ValueError):
+        raise bad_request("Invalid input for field/attribute min_count.") from None
+    if min_count < 1 or max_count < min_count:
+        raise bad_request("min_count must be <= max_count")
+    zone = body.get("availability_zone") or None
+    if zone and zone.split(":")[0] != api.nova_conf.default_availability_zone:
+        raise bad_request("The requested availability zone is not available")
+    groups = [g.get("name") for g in body.get("security_groups") or [] if isinstance(g, dict)]
+    hints = call.json().get("os:scheduler_hints") or {}
+    group = _server_group(call, str(hints.get("group"))) if hints.get("group") else None
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise bad_request("Invalid input for field/attribute metadata.")
+    user_data = body.get("user_data")
+    if user_data is not None:
+        try:
+            base64.b64decode(user_data, validate=True)
+        except (ValueError, TypeError):
+            raise bad_request("User data needs to be valid base 64.") from None
+    cells = api.nova_cells
+    now = api.now_iso()
+    reservation = f"r-{api.runtime.ids.hex_id()[:8]}"
+    uuids: list[str] = []
+    with _CREATE_LOCK:
+        count = quota.check_create(cells, who.project_id, flavor, min_count, max_count)
+        with cells.api.write() as s:
+            for index in range(count):
+                uuid = api.runtime.ids.dashed_id()
+                uuids.append(uuid)
+                display = name if count == 1 else f"{name}-{index + 1}"
+                instance = {
+                    "uuid": uuid,
+                    "display_name": display,
+                    "display_description": body.get("description"),
+                    "project_id": who.project_id,
+                    "user_id": who.user_id,
+                    "image_ref": image.get("id", ""),
+                    "flavor": views.flavor_for_instance(flavor),
+                    "vm_state": "building",
+                    "task_state": "scheduling",
+                    "power_state": 0,
+                    "availability_zone": zone or None,
+                    "key_name": key_name,
+                    "key_data": key_data,
+                    "user_data": user_data,
+                    "config_drive": "True" if body.get("config_drive") else "",
+                    "hostname": re.sub(r"[^a-z0-9-]", "-", display.lower())[:63],
+                    "launch_index": index,
+                    "reservation_id": reservation,
+                    "metadata": {str(k): str(v) for k, v in metadata.items()},
+                    "tags": list(body.get("tags") or []),
+                    "security_groups": [g for g in groups if g] or ["default"],
+                    "created_at": now,
+                    "updated_at": None,
+                }
+                s.add(
+                    m.BuildRequest(instance_uuid=uuid, project_id=who.project_id, instance=instance)
+                )
+                s.add(
+                    m.RequestSpec(
+                        instance_uuid=uuid,
+                        spec={
+                            "flavor": views.flavor_for_instance(flavor),
+                            "image": image.get("properties", {}),
+                            "project_id": who.project_id,
+                            "user_id": who.user_id,
+                            "availability_zone": zone,
+                            "networks": networks,
+                            "group": group,
+                            "num_instances": count,
+                        },
+                    )
+                )
+                s.add(
+                    m.InstanceMapping(
+                        instance_uuid=uuid, project_id=who.project_id, user_id=who.user_id
+                    )
+                )
+    if call.ctx is not None:
+        api.runtime.tracer.note(
+            call.ctx, "state", "building/scheduling", "building", instances=uuids
+        )
+    api.rpc_client("conductor").cast("schedule_and_build_instances", instance_uuids=uuids)
+    if body.get("return_reservation_id"):
+        return json_response({"reservation_id": reservation}, 202)
+    first = uuids[0]
+    server = {
+        "id": first,
+        "links": links(call, "servers", first),
+        "OS-DCF:diskConfig": "MANUAL",
+        "security_groups": [{"name": g} for g in groups if g] or [{"name": "default"}],
+        "adminPass": base64.b32encode(api.runtime.ids.bytes(10)).decode()[:12],
+    }
+    return json_response(
+        {"server": server}, 202, {"Location": f"{call.root_url}/v2.1/servers/{first}"}
+    )
+
+
+def _flavor(call: Call, ref: Any) -> m.Flavor:
+    if not isinstance(ref, str | int) or ref == "":
+        raise bad_request(
+            "Invalid input for field/attribute flavorRef. Value: None. 'flavorRef' is a required "
+            "property"
+        )
+    flavor_id = str(ref).rstrip("/").rsplit("/", 1)[-1]
+    with nova(call).nova_cells.api.read() as s:
+        row = s.scalars(select(m.Flavor).where(m.Flavor.flavorid == flavor_id)).first()
+    if row is None or row.disabled:
+        raise bad_request(f"Flavor {flavor_id} could not be found.")
+    return row
+
+
+def _image(call: Call, ref: Any, bdms: Any, flavor: m.Flavor) -> dict[str, Any]:
+    image_id = str(ref or "").rstrip("/").rsplit("/", 1)[-1]
+    if not image_id and isinstance(bdms, list):
+        image_id = next(
+            (
+                str(b.get("uuid"))
+                for b in bdms
+                if isinstance(b, dict) and b.get("boot_index") in (0, "0")
+            ),
+            "",
+        )
+    if not image_id:
+        raise bad_request(
+            "Block Device Mapping is Invalid: Boot sequence for the instance and image/block "
+            "device mapping combination is not valid."
+        )
+    api = nova(call)
+    try:
+        answer = glance_image(api.http_client, api.glance_url(), caller(call).token, image_id)
+    except Exception as exc:
+        raise NovaError(f"Image service unavailable: {exc}", status=503) from None
+    if answer.status_code != 200:
+        raise bad_request(f"Image {image_id} could not be found.")
+    image = dict(answer.json())
+    if image.get("status") != "active":
+        raise bad_request(f"Image {image_id} is not active.")
+    size_gb = int(image.get("size") or 0) / (1 << 30)
+    if flavor.root_gb and size_gb > flavor.root_gb:
+        raise bad_request(
+            f"Flavor's disk is too small for requested image. Flavor disk is "
+            f"{flavor.root_gb << 30} bytes, image is {image.get('size')} bytes."
+        )
+    if int(image.get("min_disk") or 0) > flavor.root_gb and flavor.root_gb:
+        raise bad_request("Flavor's disk is too small for requested image.")
+    if int(image.get("min_ram") or 0) > flavor.memory_mb:
+        raise bad_request("Flavor's memory is too small for requested image.")
+    props = {k: image[k] for k in ("hypervisor_type", "architecture") if image.get(k)}
+    return {"id": image_id, "properties": props}
+
+
+def _networks(call: Call, value: Any) -> Any:
+    if value is None:
+        if microversion_at_least(call, "2.37"):
+            raise bad_request(
+                "Invalid input for field/attribute server. Value: ... 'networks' is a required "
+                "property"
+            )
+        return "auto"
+    if value in ("auto", "none"):
+        if not microversion_at_least(call, "2.37"):
+            raise bad_request(
+                f"Invalid input for field/attribute networks. Value: {value}. {value!r} is not of "
+                "type 'array'"
+            )
+        return value
+    if not isinstance(value, list):
+        raise bad_request(f"Invalid input for field/attribute networks. Value: {value}.")
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or not (item.get("uuid") or item.get("port")):
+            raise bad_request("Bad networks format: network uuid is not in proper format")
+        if item.get("uuid") and not is_uuid(str(item["uuid"])):
+            raise bad_request(
+                f"Bad networks format: network uuid is not in proper format ({item['uuid']})"
+            )
+        out.append({k: item[k] for k in ("uuid", "port", "fixed_ip") if item.get(k)})
+    return out
+
+
+def _keypair(call: Call, name: Any) -> tuple[str | None, str | None]:
+    if not name:
+        return None, None
+    with nova(call).nova_cells.api.read() as s:
+        row = s.scalars(
+            select(m.KeyPair).where(
+                m.KeyPair.user_id == caller(call).user_id, m.KeyPair.name == name
+            )
+        ).first()
+    if row is None:
+        raise bad_request("Invalid key_name provided.")
+    return row.name, row.public_key
+
+
+def _server_group(call: Call, group_id: str) -> dict[str, Any]:
+    cells = nova(call).nova_cells
+    with cells.api.read() as s:
+        group = s.scalars(select(m.InstanceGroup).where(m.InstanceGroup.uuid == group_id)).first()
+        if group is None:
+            raise bad_request(f"Invalid server group {group_id}")
+        members = list(group.members)
+        policy = group.policy
+    hosts = sorted(
+        {i["host"] for u in members if (f := instances.find(cells, u)) and (i := f[1]).get("host")}
+    )
+    return {"uuid": group_id, "policy": policy, "hosts": hosts}
+
+
+# ---- read ----------------------------------------------------------------------------------------
+
+
+def _filtered(call: Call) -> list[dict[str, Any]]:
+    who = caller(call)
+    all_projects = (
+        call.query.get("all_tenants", "").lower() in ("1", "true", "")
+        and "all_tenants" in call.query
+    )
+    if all_projects and not who.is_admin:
+        all_projects = False
+    project = call.query.get("project_id") or call.query.get("tenant_id")
+    if project and not who.is_admin:
+        project = None
+    found = instances.listing(
+        nova(call).nova_cells, None if all_projects and not project else (project or who.project_id)
+    )
+    name = call.query.get("name")
+    if name:
+        try:
+            pattern = re.compile(name)
+        except re.error:
+            raise bad_request(f"Invalid regular expression: {name}") from None
+        found = [i for i in found if pattern.search(i["display_name"])]
+    wanted = call.query.get("status")
+    if wanted:
+        found = [i for i in found if views.status(i) == wanted.upper()]
+    host = call.query.get("host")
+    if host and who.is_admin:
+        found = [i for i in found if i.get("host") == host]
+    for key in ("flavor", "image"):
+        value = call.query.get(key)
+        if value:
+            found = [
+                i
+                for i in found
+                if (i["flavor"]["flavorid"] if key == "flavor" else i.get("image_ref")) == value
+            ]
+    marker = call.query.get("marker")
+    if marker:
+        ids = [i["uuid"] for i in found]
+        if marker not in ids:
+            raise bad_request(f"marker [{marker}] not found")
+        found = found[ids.index(marker) + 1 :]
+    limit = query_int(call, "limit")
+    if limit is not None:
+        if limit < 0:
+            raise bad_request("Invalid input for query parameters limit.")
+        found = found[:limit]
+    return found
+
+
+@routes.get("/v2.1/servers")
+def list_servers(call: Call) -> Response:
+    return json_response({"servers": [views.server_brief(call, i) for i in _filtered(call)]})
+
+
+@routes.get("/v2.1/servers/detail")
+def list_detail(call: Call) -> Response:
+    return json_response({"servers": [views.server(call, i) for i in _filtered(call)]})
+
+
+@routes.get("/v2.1/servers/{server_id}")
+def show(call: Call, server_id: str) -> Response:
+    _, inst = _lookup(call, server_id)
+    return json_response({"server": views.server(call, inst)})
+
+
+# ---- delete and actions -----------------------------------------------------------------------
+
+
+@routes.delete("/v2.1/servers/{server_id}")
+def delete(call: Call, server_id: str) -> Response:
+    api = nova(call)
+    cell, inst = _lookup(call, server_id)
+    if inst.get("locked") and not caller(call).is_admin:
+        raise conflict(f"Instance {server_id} is locked")
+    cells = api.nova_cells
+    if cell is None:  # still a build request: the conductor will find it gone
+        with cells.api.write() as s:
+            for model in (m.BuildRequest, m.RequestSpec, m.InstanceMapping):
+                row = s.get(model, server_id)
+                if row is not None:
+                    s.delete(row)
+        return empty_response(204)
+    _record_action(call, cell, inst, "delete")
+    host = inst.get("host")
+    if host and inst.get("vm_state") != "error" and _compute_up(call, host):
+        _set(call, cell, server_id, task_state="deleting")
+        api.rpc_client("compute", host).cast("terminate_instance", instance_uuid=server_id)
+    else:
+        _local_delete(call, cell, inst)
+    return empty_response(204)
+
+
+def _compute_up(call: Call, host: str) -> bool:
+    api = nova(call)
+    found = api.nova_cells.cell1()
+    if found is None:
+        return False
+    with found[1].read() as s:
+        service = s.scalars(
+            select(m.Service).where(m.Service.host == host, m.Service.binary == "nova-compute")
+        ).first()
+    if service is None:
+        return False
+    now = api.runtime.now().timestamp()
+    return api.room.servicegroup.is_up(service, now, api.nova_conf.service_down_time)
+
+
+def _local_delete(call: Call, cell: m.CellMapping, inst: dict[str, Any]) -> None:
+    """What nova-api does when the server has no running compute (ERROR, compute down)."""
+    api = nova(call)
+    uuid = inst["uuid"]
+    try:
+        ports = api.neutron.request("GET", f"/ports?device_id={uuid}")
+        for port in ports.json().get("ports", []) if ports.status_code == 200 else []:
+            api.neutron.request("DELETE", f"/ports/{port['id']}")
+        api.placement.request("DELETE", f"/allocations/{uuid}")
+    except Exception as exc:  # the delete goes on; Nova logs and moves on too
+        api.log.warning("[%s] cleanup of %s failed: %s", call.request_id, uuid, exc)
+    _set(
+        call,
+        cell,
+        uuid,
+        vm_state="deleted",
+        task_state=None,
+        deleted=True,
+        terminated_at=api.now_iso(),
+    )
+
+
+def _set(call: Call, cell: m.CellMapping, uuid: str, **values: Any) -> None:
+    with nova(call).nova_cells.cell(cell).write() as s:
+        row = s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).one()
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = nova(call).now_iso()
+
+
+def _record_action(call: Call, cell: m.CellMapping, inst: dict[str, Any], action: str) -> None:
+    now = nova(call).now_iso()
+    with nova(call).nova_cells.cell(cell).write() as s:
+        s.add(
+            m.InstanceAction(
+                instance_uuid=inst["uuid"],
+                action=action,
+                request_id=call.request_id,
+                user_id=caller(call).user_id,
+                project_id=caller(call).project_id,
+                start_time=now,
+                updated_at=now,
+            )
+        )
+
+
+@routes.post("/v2.1/servers/{server_id}/action")
+def action(call: Call, server_id: str) -> Response:
+    data = call.json()
+    if not isinstance(data, dict) or len(data) != 1:
+        raise bad_request("There is no such action: None")
+    name, args = next(iter(data.items()))
+    handler = _ACTIONS.get(name)
+    if handler is None:
+        raise bad_request(f"There is no such action: {name}")
+    cell, inst = _lookup(call, server_id)
+    response: Response = handler(call, cell, inst, args if isinstance(args, dict) else {})
+    return response
+
+
+def _need_host(cell: m.CellMapping | None, inst: dict[str, Any], method: str) -> m.CellMapping:
+    if cell is None or not inst.get("host"):
+        raise invalid_state(inst["uuid"], "vm_state", inst.get("vm_state"), method)
+    return cell
+
+
+def _power_action(
+    call: Call,
+    cell: m.CellMapping | None,
+    inst: dict[str, Any],
+    method: str,
+    allowed: tuple[str, ...],
+    task: str,
+    rpc: str,
+    **kwargs: Any,
+) -> Response:
+    cell = _need_host(cell, inst, method)
+    if inst.get("locked") and not caller(call).is_admin:
+        raise conflict(f"Instance {inst['uuid']} is locked")
+    if inst.get("vm_state") not in allowed or inst.get("task_state"):
+        attr, value = (
+            ("task_state", inst.get("task_state"))
+            if inst.get("task_state")
+            else ("vm_state", inst.get("vm_state"))
+        )
+        raise invalid_state(inst["uuid"], attr, value, method)
+    _record_action(call, cell, inst, method if method != "stop" else "stop")
+    _set(call, cell, inst["uuid"], task_state=task)
+    nova(call).rpc_client("compute", inst["host"]).cast(rpc, instance_uuid=inst["uuid"], **kwargs)
+    return empty_response(202)
+
+
+def _stop(
+    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
+) -> Response:
+    return _power_action(
+        call, cell, inst, "stop", ("active", "error"), "powering-off", "stop_instance"
+    )
+
+
+def _start(
+    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
+) -> Response:
+    return _power_action(call, cell, inst, "start", ("stopped",), "powering-on", "start_instance")
+
+
+def _reboot(
+    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
+) -> Response:
+    kind = str(args.get("type", "")).upper()
+    if kind not in ("SOFT", "HARD"):
+        raise bad_request(
+            f"Invalid input for field/attribute type. Value: {args.get('type')}. "
+            f"{args.get('type')!r} is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']"
+        )
+    task = "rebooting" if kind == "SOFT" else "rebooting_hard"
+    return _power_action(
+        call,
+        cell,
+        inst,
+        "reboot",
+        ("active", "stopped", "error") if kind == "HARD" else ("active",),
+        task,
+        "reboot_instance",
+        reboot_type=kind,
+    )
+
+
+def _console(
+    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
+) -> Response:
+    if (
+        cell is None
+        or inst.get("vm_state") not in ("active", "stopped", "error")
+        or not inst.get("host")
+    ):
+        raise conflict(f"Instance {inst['uuid']} is not ready")
+    lines = list(inst.get("console") or [])
+    length = args.get("length")
+    if length is not None:
+        try:
+            count = int(length)
+        except (TypeError, ValueError):
+            raise bad_request(
+                f"Invalid input for field/attribute length. Value: {length}."
+            ) from None
+        if count < -1:
+            raise bad_request(f"Invalid input for field/attribute length. Value: {length}.")
+        if count >= 0:
+            lines = lines[-count:] if count else []
+    return json_response({"output": "\n".join(lines) + ("\n" if lines else "")})
+
+
+def _lock(
+    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
+) -> Response:
+    cell = _need_host(cell, inst, "lock") if cell is None else cell
+    reason = args.get("locked_reason") if microversion_at_least(call, "2.73") else None
+    _record_action(call, cell, inst, "lock")
+    _set(call, cell, inst["uuid"], locked=True, locked_reason=reason)
+    return empty_response(202)
+
+
+def _unlock(
+    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
+) -> Response:
+    cell = _need_host(cell, inst, "unlock") if cell is None else cell
+    _record_action(call, cell, inst, "unlock")
+    _set(call, cell, inst["uuid"], locked=False, locked_reason=None)
+    return empty_response(202)
+
+
+_ACTIONS: dict[str, Any] = {
+    "os-stop": _stop,
+    "os-start": _start,
+    "reboot": _reboot,
+    "os-getConsoleOutput": _console,
+    "lock": _lock,
+    "unlock": _unlock,
+}
+
+
+# ---- instance actions ----------------------------------------------------------------------------
+
+
+def _actions_of(call: Call, server_id: str) -> tuple[m.CellMapping | None, list[m.InstanceAction]]:
+    cells = nova(call).nova_cells
+    if not is_uuid(server_id):
+        raise instance_not_found(server_id)
+    with cells.api.read() as s:
+        mapping = s.get(m.InstanceMapping, server_id)
+        cell = s.get(m.CellMapping, mapping.cell_id) if mapping and mapping.cell_id else None
+    if mapping is None:
+        raise instance_not_found(server_id)
+    owner_or_admin(call, mapping.project_id, "os_compute_api:os-instance-actions:list")
+    if cell is None:
+        return None, []
+    with cells.cell(cell).read() as s:
+        rows = list(
+            s.scalars(
+                select(m.InstanceAction)
+                .where(m.InstanceAction.instance_uuid == server_id)
+                .order_by(m.InstanceAction.id.desc())
+            )
+        )
+        for row in rows:
+            _ = row.events  # loaded while the session is open
+    return cell, rows
+
+
+def _action_view(call: Call, row: m.InstanceAction) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "action": row.action,
+        "instance_uuid": row.instance_uuid,
+        "message": row.message,
+        "project_id": row.project_id,
+        "request_id": row.request_id,
+        "start_time": row.start_time,
+        "user_id": row.user_id,
+    }
+    if microversion_at_least(call, "2.58"):
+        out["updated_at"] = row.updated_at
+    return out
+
+
+@routes.get("/v2.1/servers/{server_id}/os-instance-actions")
+def list_actions(call: Call, server_id: str) -> Response:
+    _, rows = _actions_of(call, server_id)
+    return json_response({"instanceActions": [_action_view(call, r) for r in rows]})
+
+
+@routes.get("/v2.1/servers/{server_id}/os-instance-actions/{request_id}")
+def show_action(call: Call, server_id: str, request_id: str) -> Response:
+    _, rows = _actions_of(call, server_id)
+    row = next((r for r in rows if r.request_id == request_id), None)
+    if row is None:
+        raise not_found(f"Action for request_id {request_id} on instance {server_id} not found")
+    who = caller(call)
+    out = _action_view(call, row)
+    events = []
+    for event in row.events:
+        shown: dict[str, Any] = {
+            "event": event.event,
+            "start_time": event.start_time,
+            "finish_time": event.finish_time,
+            "result": event.result,
+        }
+        if who.is_admin:
+            shown["traceback"] = event.traceback
+        if microversion_at_least(call, "2.62"):
+            if who.is_admin:
+                shown["host"] = event.host
+            shown["hostId"] = views.host_id({"host": event.host, "project_id": row.project_id})
+        if microversion_at_least(call, "2.84"):
+            shown["details"] = event.details
+        events.append(shown)
+    out["events"] = events
+    return json_response({"instanceAction": out})

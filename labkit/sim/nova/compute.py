@@ -1,0 +1,519 @@
+"""nova-compute, one per host: the resource tracker, the boot, and a simulated hypervisor.
+
+At start it registers its service and its compute node (what ``openstack hypervisor list``
+shows) and reports the node to Placement as a resource provider with VCPU / MEMORY_MB /
+DISK_GB inventories (allocation ratios and reservations from nova.conf), as
+``ResourceTracker.update_available_resource`` does.
+
+``build_and_run_instance`` (cast by the conductor to ``compute.<host>``) walks Zed's states:
+``building/scheduling`` -> ``networking`` (a Neutron port for the server, bound to this host)
+-> ``block_device_mapping`` -> ``spawning`` (the image checked with Glance, the guest
+"booted" by the simulated libvirt driver, its console log written) -> ``active`` with power
+state Running, all inside the instance action event ``compute__do_build_and_run_instance``.
+A failure puts the server in ERROR with a fault, frees its claim in Placement and records
+the event as Error.
+
+LIMITATIONS of this module: nova-compute writes to the cell database directly (real
+nova-compute goes through nova-conductor's object indirection); the "hypervisor" runs no
+guest yet (the next issue brings guests you can SSH into).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from labkit.sim.core.context import RequestContext
+from labkit.sim.core.service import ServiceFailed
+from labkit.sim.nova import models as m
+from labkit.sim.nova.clients import ServiceUnreachable, glance_image
+from labkit.sim.nova.service import NovaProcess
+
+POWER_NOSTATE, POWER_RUNNING, POWER_SHUTDOWN = 0, 1, 4
+TRAITS = (
+    "COMPUTE_NET_ATTACH_INTERFACE",
+    "COMPUTE_VOLUME_ATTACH_WITH_TAG",
+    "COMPUTE_IMAGE_TYPE_QCOW2",
+    "COMPUTE_IMAGE_TYPE_RAW",
+    "HW_CPU_X86_SSE2",
+    "COMPUTE_NODE",
+)
+
+
+class BuildAborted(Exception):
+    """The build failed on this host; the message is the instance fault's."""
+
+
+class NovaCompute(NovaProcess):
+    name = "nova-compute"
+    topic = "compute"
+    needs_api_db = False  # the Install Guide gives compute nodes no [api_database]
+
+    def configure(self, conf_file: Any) -> None:
+        super().configure(conf_file)
+
+    def after_configure(self) -> None:
+        conf = self.nova_conf
+        if conf.compute_driver.split(".")[0] not in ("libvirt", "fake"):
+            raise ServiceFailed(
+                f"Compute driver option required, but not specified: {conf.compute_driver}"
+            )
+        if conf.compute_driver.startswith("libvirt") and not self.ctx.hosts.is_running(
+            "libvirtd", self.host
+        ):
+            raise ServiceFailed(
+                "nova.exception.HypervisorUnavailable: Connection to the hypervisor is broken "
+                f"on host {self.service_host()} (is libvirtd running?)"
+            )
+        self.cells = self._controller_cells()
+        if self.cells is None:
+            self.log.warning("[-] No nova database reachable yet: not registering %s", self.host)
+            return
+        self.register_service()
+        self._register_node()
+
+    def before_release(self) -> None:
+        self.record_stop()
+
+    def _controller_cells(self) -> Any:
+        """The cell this compute reports into: the conductor's [database] (cell1)."""
+        from labkit.sim.nova.service import NovaCells
+
+        controller = self.runtime.config.controller.name
+        peer = self.room.processes.get((controller, "nova-conductor"))
+        url = peer.conf.api_database if peer is not None and peer.conf is not None else ""
+        if not url:
+            return None
+        return NovaCells(self, url)
+
+    # ---- the resource tracker ----------------------------------------------------------
+    def _host(self) -> Any:
+        return next(h for h in self.runtime.config.hosts if h.name == self.host)
+
+    def _register_node(self) -> None:
+        host = self._host()
+        conf = self.nova_conf
+        with self.main_cell() as s:
+            service = s.scalars(
+                select(m.Service).where(
+                    m.Service.host == self.service_host(), m.Service.binary == self.name
+                )
+            ).one()
+            node = s.scalars(
+                select(m.ComputeNode).where(m.ComputeNode.host == self.service_host())
+            ).first()
+            if node is None:
+                node = m.ComputeNode(
+                    uuid=self.runtime.ids.dashed_id(),
+                    host=self.service_host(),
+                    hypervisor_hostname=self.service_host(),
+                    service_id=service.id,
+                    vcpus=host.cpus,
+                    memory_mb=int(host.ram_gb * 1024),
+                    local_gb=int(host.disk_gb),
+                    hypervisor_type="QEMU",
+                    hypervisor_version=7002022,
+                    host_ip=conf.my_ip or host.address,
+                    cpu_info={
+                        "arch": "x86_64",
+                        "model": "qemu64" if conf.virt_type == "qemu" else "host-model",
+                        "vendor": "Intel",
+                        "topology": {"cells": 1, "sockets": 1, "cores": host.cpus, "threads": 1},
+                    },
+                    started_at=self.runtime.now().timestamp(),
+                )
+                s.add(node)
+                self.log.info(
+                    "[-] Compute node record created for %s with uuid: %s",
+                    self.service_host(),
+                    node.uuid,
+                )
+            node.service_id = service.id
+            node_uuid, node_name = node.uuid, node.hypervisor_hostname
+            vcpus, ram, disk = node.vcpus, node.memory_mb, node.local_gb
+        try:
+            self._report_to_placement(node_uuid, node_name, vcpus, ram, disk)
+        except ServiceUnreachable as exc:
+            self.log.error("[-] Error updating resources for node %s: %s", node_name, exc)
+
+    def _report_to_placement(self, uuid: str, name: str, vcpus: int, ram: int, disk: int) -> None:
+        conf = self.nova_conf
+        found = self.placement.request("GET", f"/resource_providers/{uuid}")
+        if found.status_code == 404:
+            made = self.placement.request(
+                "POST", "/resource_providers", json={"name": name, "uuid": uuid}
+            )
+            if made.status_code not in (200, 201):
+                raise ServiceUnreachable(f"could not create resource provider: {made.text[:200]}")
+            generation = made.json().get("generation", 0)
+        elif found.status_code == 200:
+            generation = found.json()["generation"]
+        else:
+            raise ServiceUnreachable(f"placement answered {found.status_code}: {found.text[:200]}")
+        inventories = {
+            "VCPU": _inventory(vcpus, conf.reserved_host_cpus, conf.cpu_allocation_ratio),
+            "MEMORY_MB": _inventory(ram, conf.reserved_host_memory_mb, conf.ram_allocation_ratio),
+            "DISK_GB": _inventory(
+                disk, conf.reserved_host_disk_mb // 1024, conf.disk_allocation_ratio
+            ),
+        }
+        put = self.placement.request(
+            "PUT",
+            f"/resource_providers/{uuid}/inventories",
+            json={"resource_provider_generation": generation, "inventories": inventories},
+        )
+        if put.status_code != 200:
+            raise ServiceUnreachable(
+                f"inventory update refused: {put.status_code} {put.text[:200]}"
+            )
+        generation = put.json().get("resource_provider_generation", generation + 1)
+        self.placement.request(
+            "PUT",
+            f"/resource_providers/{uuid}/traits",
+            json={"resource_provider_generation": generation, "traits": list(TRAITS)},
+        )
+
+    # ---- RPC: the boot -------------------------------------------------------------------
+    def build_and_run_instance(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        cell: str,
+        requested_networks: Any,
+        host_list: list[dict[str, Any]],
+    ) -> None:
+        with self.main_cell() as s:
+            row = s.scalars(select(m.Instance).where(m.Instance.uuid == instance_uuid)).first()
+            if row is None or row.deleted:
+                return  # deleted while it was being scheduled
+            action = _action(s, instance_uuid, "create")
+            event = self._event_start(s, action, "compute__do_build_and_run_instance")
+            flavor, image_ref = dict(row.flavor), row.image_ref
+        try:
+            self._claim(flavor, +1)
+            self._set(ctx, instance_uuid, task_state="networking")
+            network_info = self._allocate_network(ctx, instance_uuid, requested_networks)
+            self._set(
+                ctx, instance_uuid, task_state="block_device_mapping", network_info=network_info
+            )
+            self._set(ctx, instance_uuid, task_state="spawning")
+            self._spawn(ctx, instance_uuid, image_ref, flavor, network_info)
+        except BuildAborted as exc:
+            self._claim(flavor, -1)
+            self._fail(ctx, instance_uuid, event, str(exc))
+            return
+        now = self.now_iso()
+        self._set(
+            ctx,
+            instance_uuid,
+            vm_state="active",
+            task_state=None,
+            power_state=POWER_RUNNING,
+            launched_at=now,
+            progress=100,
+        )
+        self._event_finish(event, "Success")
+        self.log.info(
+            "[%s] [instance: %s] Took a moment to build instance.", ctx.request_id, instance_uuid
+        )
+
+    def _allocate_network(
+        self, ctx: RequestContext, instance_uuid: str, requested: Any
+    ) -> list[dict[str, Any]]:
+        if requested == "none":
+            return []
+        with self.main_cell() as s:
+            row = s.scalars(select(m.Instance).where(m.Instance.uuid == instance_uuid)).one()
+            project, groups = row.project_id, list(row.security_groups)
+        try:
+            if requested in ("auto", None, []):
+                networks = self._networks_for(project)
+                if len(networks) != 1:
+                    raise BuildAborted(
+                        f"Unable to automatically allocate a network for project {project}"
+                        if not networks
+                        else "Multiple possible networks found, use a Network ID to be more "
+                        "specific."
+                    )
+                wanted: list[dict[str, Any]] = [{"uuid": networks[0]["id"]}]
+            else:
+                wanted = list(requested)
+            info = []
+            for request in wanted:
+                port = self._create_port(ctx, instance_uuid, project, request, groups)
+                info.append(port)
+            return info
+        except ServiceUnreachable as exc:
+            raise BuildAborted(f"Build of instance {instance_uuid} aborted: {exc}") from None
+
+    def _networks_for(self, project: str) -> list[dict[str, Any]]:
+        own = self.neutron.request("GET", f"/networks?project_id={project}&shared=False")
+        shared = self.neutron.request("GET", "/networks?shared=True")
+        found: dict[str, dict[str, Any]] = {}
+        for answer in (own, shared):
+            if answer.status_code == 200:
+                for net in answer.json().get("networks", []):
+                    found[net["id"]] = net
+        return list(found.values())
+
+    def _create_port(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        project: str,
+        request: dict[str, Any],
+        groups: list[str],
+    ) -> dict[str, Any]:
+        if request.get("port"):
+            answer = self.neutron.request("GET", f"/ports/{request['port']}")
+            if answer.status_code != 200:
+                raise BuildAborted(f"Port {request['port']} could not be found.")
+            port = answer.json()["port"]
+        else:
+            body: dict[str, Any] = {
+                "network_id": request["uuid"],
+                "project_id": project,
+                "device_id": instance_uuid,
+            }
+            if request.get("fixed_ip"):
+                body["fixed_ips"] = [{"ip_address": request["fixed_ip"]}]
+            if groups:
+                body["security_groups"] = groups
+            answer = self.neutron.request("POST", "/ports", json={"port": body})
+            if answer.status_code != 201:
+                raise BuildAborted(_neutron_message(answer.text))
+            port = answer.json()["port"]
+        zone = self.nova_conf.default_availability_zone
+        bound = self.neutron.request(
+            "PUT",
+            f"/ports/{port['id']}",
+            json={
+                "port": {
+                    "device_id": instance_uuid,
+                    "device_owner": f"compute:{zone}",
+                    "binding:host_id": self.service_host(),
+                }
+            },
+        )
+        if bound.status_code == 200:
+            port = bound.json()["port"]
+        network = self.neutron.request("GET", f"/networks/{port['network_id']}")
+        name = (
+            network.json()["network"]["name"] if network.status_code == 200 else port["network_id"]
+        )
+        return {
+            "port_id": port["id"],
+            "network_id": port["network_id"],
+            "network_name": name,
+            "mac_address": port.get("mac_address", ""),
+            "fixed_ips": [ip["ip_address"] for ip in port.get("fixed_ips", [])],
+        }
+
+    def _spawn(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        image_ref: str,
+        flavor: dict[str, Any],
+        network_info: list[dict[str, Any]],
+    ) -> None:
+        image: dict[str, Any] = {"name": image_ref}
+        if ctx.auth_token and image_ref:
+            try:
+                answer = glance_image(
+                    self.http_client, self.glance_url(), ctx.auth_token, image_ref
+                )
+            except Exception as exc:  # an unreachable Glance aborts the build, as in Nova
+                raise BuildAborted(f"Build of instance {instance_uuid} aborted: {exc}") from None
+            if answer.status_code == 404:
+                raise BuildAborted(f"Image {image_ref} could not be found.")
+            if answer.status_code == 200:
+                image = answer.json()
+                if image.get("status") != "active":
+                    raise BuildAborted(
+                        f"Build of instance {instance_uuid} aborted: Image {image_ref} is "
+                        f"unacceptable: status is {image.get('status')}"
+                    )
+        addresses = ", ".join(ip for port in network_info for ip in port["fixed_ips"]) or "-"
+        console = _boot_log(instance_uuid, image.get("name") or image_ref, flavor, addresses)
+        self._set(ctx, instance_uuid, console=console)
+
+    # ---- RPC: the other actions ----------------------------------------------------------
+    def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        with self.main_cell() as s:
+            row = s.scalars(select(m.Instance).where(m.Instance.uuid == instance_uuid)).first()
+            if row is None or row.deleted:
+                return
+            action = _action(s, instance_uuid, "delete")
+            event = self._event_start(s, action, "compute_terminate_instance") if action else None
+            flavor, was_active = dict(row.flavor), row.vm_state != "error"
+        try:
+            ports = self.neutron.request("GET", f"/ports?device_id={instance_uuid}")
+            for port in ports.json().get("ports", []) if ports.status_code == 200 else []:
+                self.neutron.request("DELETE", f"/ports/{port['id']}")
+        except ServiceUnreachable as exc:
+            self.log.warning(
+                "[%s] could not delete ports of %s: %s", ctx.request_id, instance_uuid, exc
+            )
+        try:
+            self.placement.request("DELETE", f"/allocations/{instance_uuid}")
+        except ServiceUnreachable as exc:
+            self.log.warning(
+                "[%s] could not free allocations of %s: %s", ctx.request_id, instance_uuid, exc
+            )
+        if was_active:
+            self._claim(flavor, -1)
+        self._set(
+            ctx,
+            instance_uuid,
+            vm_state="deleted",
+            task_state=None,
+            power_state=POWER_NOSTATE,
+            terminated_at=self.now_iso(),
+            deleted=True,
+        )
+        if event is not None:
+            self._event_finish(event, "Success")
+
+    def stop_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        self._power(ctx, instance_uuid, "stop", "compute_stop_instance", "stopped", POWER_SHUTDOWN)
+
+    def start_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        self._power(ctx, instance_uuid, "start", "compute_start_instance", "active", POWER_RUNNING)
+
+    def reboot_instance(self, ctx: RequestContext, instance_uuid: str, reboot_type: str) -> None:
+        self._power(
+            ctx, instance_uuid, "reboot", "compute_reboot_instance", "active", POWER_RUNNING
+        )
+
+    def _power(
+        self, ctx: RequestContext, uuid: str, name: str, event_name: str, vm_state: str, power: int
+    ) -> None:
+        with self.main_cell() as s:
+            action = _action(s, uuid, name)
+            event = self._event_start(s, action, event_name) if action else None
+        self._set(ctx, uuid, vm_state=vm_state, task_state=None, power_state=power)
+        if event is not None:
+            self._event_finish(event, "Success")
+
+    # ---- bookkeeping -------------------------------------------------------------------
+    def _set(self, ctx: RequestContext, uuid: str, **values: Any) -> None:
+        """Save instance fields; a task or vm state change is a trace event, and in a
+        stepped pace the sim lets a moment pass so the learner sees it."""
+        with self.main_cell() as s:
+            row = s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).one()
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.updated_at = self.now_iso()
+            state = (row.vm_state, row.task_state)
+        if "task_state" in values or "vm_state" in values:
+            self.runtime.tracer.note(
+                ctx, "state", f"{state[0]}/{state[1] or '-'}", state[0], instance=uuid
+            )
+            if self.room.pace:
+                self.runtime.wait(self.room.pace)
+
+    def _claim(self, flavor: dict[str, Any], sign: int) -> None:
+        with self.main_cell() as s:
+            node = s.scalars(
+                select(m.ComputeNode).where(m.ComputeNode.host == self.service_host())
+            ).first()
+            if node is None:
+                return
+            node.vcpus_used = max(0, node.vcpus_used + sign * int(flavor["vcpus"]))
+            node.memory_mb_used = max(0, node.memory_mb_used + sign * int(flavor["memory_mb"]))
+            node.local_gb_used = max(0, node.local_gb_used + sign * int(flavor["root_gb"]))
+            node.running_vms = max(0, node.running_vms + sign)
+
+    def _fail(self, ctx: RequestContext, uuid: str, event: int | None, message: str) -> None:
+        self.log.error(
+            "[%s] [instance: %s] Build of instance aborted: %s", ctx.request_id, uuid, message
+        )
+        with contextlib.suppress(ServiceUnreachable):
+            self.placement.request("DELETE", f"/allocations/{uuid}")
+        self._set(
+            ctx,
+            uuid,
+            vm_state="error",
+            task_state=None,
+            fault={"code": 500, "message": message, "details": message, "created": self.now_iso()},
+        )
+        if event is not None:
+            self._event_finish(event, "Error", traceback=message)
+
+    def _event_start(self, s: Any, action: m.InstanceAction | None, name: str) -> int | None:
+        if action is None:
+            return None
+        event = m.InstanceActionEvent(
+            action_id=action.id, event=name, start_time=self.now_iso(), host=self.service_host()
+        )
+        s.add(event)
+        s.flush()
+        return event.id
+
+    def _event_finish(
+        self, event_id: int | None, result: str, traceback: str | None = None
+    ) -> None:
+        if event_id is None:
+            return
+        with self.main_cell() as s:
+            event = s.get(m.InstanceActionEvent, event_id)
+            if event is None:
+                return
+            event.finish_time = self.now_iso()
+            event.result = result
+            event.traceback = traceback
+            action = s.get(m.InstanceAction, event.action_id)
+            if action is not None:
+                action.finish_time = event.finish_time
+                action.updated_at = event.finish_time
+                if result == "Error":
+                    action.message = "Error"
+
+
+def _action(s: Any, uuid: str, name: str) -> m.InstanceAction | None:
+    found: m.InstanceAction | None = s.scalars(
+        select(m.InstanceAction)
+        .where(m.InstanceAction.instance_uuid == uuid, m.InstanceAction.action == name)
+        .order_by(m.InstanceAction.id.desc())
+    ).first()
+    return found
+
+
+def _inventory(total: int, reserved: int, ratio: float) -> dict[str, Any]:
+    return {
+        "total": total,
+        "reserved": reserved,
+        "min_unit": 1,
+        "max_unit": total,
+        "step_size": 1,
+        "allocation_ratio": ratio,
+    }
+
+
+def _neutron_message(text: str) -> str:
+    try:
+        return str(json.loads(text)["NeutronError"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return text[:200]
+
+
+def _boot_log(uuid: str, image: str, flavor: dict[str, Any], addresses: str) -> list[str]:
+    """What the serial console shows of a cloud image's first boot (trimmed)."""
+    ram = int(flavor["memory_mb"])
+    return [
+        "[    0.000000] Linux version 5.15.0-generic (buildd@lcy02-amd64) #1 SMP",
+        "[    0.000000] Command line: BOOT_IMAGE=/vmlinuz root=LABEL=cloudimg-rootfs console=ttyS0",
+        f"[    0.000000] Memory: {ram * 1024 - 65536}K/{ram * 1024}K available",
+        f"[    0.012000] smpboot: Allowing {flavor['vcpus']} CPUs, 0 hotplug CPUs",
+        "[    1.204000] EXT4-fs (vda1): mounted filesystem with ordered data mode.",
+        f"[    2.100000] cloud-init[412]: Cloud-init v. 23.1 running 'init-local' ({image})",
+        f"[    2.900000] cloud-init[501]: ci-info: | eth0 | True | {addresses} |",
+        f"[    3.400000] cloud-init[501]: instance-id: {uuid}",
+        "[    4.000000] cloud-init[620]: Cloud-init v. 23.1 finished. Datasource "
+        "DataSourceOpenStack.",
+        "Ubuntu login:",
+    ]

@@ -1,0 +1,191 @@
+"""nova-conductor: from an accepted request to a server in a cell, or buried in cell0.
+
+``schedule_and_build_instances`` (cast by nova-api) does what
+``nova/conductor/manager.py ComputeTaskManager.schedule_and_build_instances`` does: calls the
+scheduler's ``select_destinations``; on success, per instance, finds the chosen host's cell
+(its HostMapping -- "Host 'worker1' is not mapped to any cell" when ``nova-manage cell_v2
+discover_hosts`` never ran for it), creates the instance in that cell, starts the ``create``
+instance action with the API's request id, drops the build request and casts
+``build_and_run_instance`` to ``compute.<host>``. On NoValidHost (or no answer from the
+scheduler) the instances are buried in cell0 in ERROR, with a fault and the action event
+``conductor_schedule_and_build_instances`` -- as Zed records only failures here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from labkit.sim.core.bus import MessagingTimeout, RemoteError
+from labkit.sim.core.context import RequestContext
+from labkit.sim.nova import models as m
+from labkit.sim.nova.scheduler import NO_VALID_HOST
+from labkit.sim.nova.service import NovaProcess
+
+
+class NovaConductor(NovaProcess):
+    name = "nova-conductor"
+    topic = "conductor"
+
+    def after_configure(self) -> None:
+        self.register_service()
+
+    def before_release(self) -> None:
+        self.record_stop()
+
+    # ---- RPC ---------------------------------------------------------------------------
+    def schedule_and_build_instances(self, ctx: RequestContext, instance_uuids: list[str]) -> None:
+        cells = self.nova_cells
+        with cells.api.read() as s:
+            builds = {
+                b.instance_uuid: dict(b.instance)
+                for b in s.scalars(
+                    select(m.BuildRequest).where(m.BuildRequest.instance_uuid.in_(instance_uuids))
+                )
+            }
+            specs = {
+                r.instance_uuid: dict(r.spec)
+                for r in s.scalars(
+                    select(m.RequestSpec).where(m.RequestSpec.instance_uuid.in_(instance_uuids))
+                )
+            }
+        uuids = [u for u in instance_uuids if u in builds]  # deleted while queued: skip
+        if not uuids:
+            return
+        spec = specs[uuids[0]]
+        try:
+            selections = self.rpc_client("scheduler").call(
+                "select_destinations", spec=spec, instance_uuids=uuids
+            )
+        except (RemoteError, MessagingTimeout) as exc:
+            if isinstance(exc, MessagingTimeout):
+                detail = f"MessagingTimeout: {exc}"
+                message = NO_VALID_HOST
+            else:
+                detail = f"{exc.exc_type}: {exc.value}"
+                message = exc.value if exc.exc_type == "NoValidHost" else NO_VALID_HOST
+            self.log.warning("[%s] Failed to schedule instances: %s", ctx.request_id, detail)
+            for uuid in uuids:
+                self._bury_in_cell0(ctx, builds[uuid], message, detail)
+            return
+        for uuid, choices in zip(uuids, selections, strict=True):
+            self._build_on(ctx, builds[uuid], specs.get(uuid, spec), choices)
+
+    # ---- steps -------------------------------------------------------------------------
+    def _build_on(
+        self,
+        ctx: RequestContext,
+        instance: dict[str, Any],
+        spec: dict[str, Any],
+        choices: list[dict[str, Any]],
+    ) -> None:
+        cells = self.nova_cells
+        host = choices[0]["service_host"]
+        with cells.api.read() as s:
+            mapping = s.get(m.HostMapping, host)
+            cell = s.get(m.CellMapping, mapping.cell_id) if mapping is not None else None
+        if cell is None:
+            message = f"Host '{host}' is not mapped to any cell"
+            self.log.error("[%s] %s", ctx.request_id, message)
+            self.placement.request("DELETE", f"/allocations/{instance['uuid']}")
+            self._bury_in_cell0(ctx, instance, message, f"HostMappingNotFound: {message}")
+            return
+        now = self.now_iso()
+        uuid = instance["uuid"]
+        with cells.cell(cell).write() as s:
+            row = _instance_row(instance)
+            row.host, row.node = host, choices[0]["nodename"]
+            s.add(row)
+            s.add(
+                m.InstanceAction(
+                    instance_uuid=uuid,
+                    action="create",
+                    request_id=ctx.request_id,
+                    user_id=instance["user_id"],
+                    project_id=instance["project_id"],
+                    start_time=instance["created_at"],
+                    updated_at=now,
+                )
+            )
+        with cells.api.write() as s:
+            mapping_row = s.get(m.InstanceMapping, uuid)
+            if mapping_row is not None:
+                mapping_row.cell_id = cell.id
+            build = s.get(m.BuildRequest, uuid)
+            if build is not None:
+                s.delete(build)
+            group = spec.get("group") or {}
+            if group.get("uuid"):
+                found = s.scalars(
+                    select(m.InstanceGroup).where(m.InstanceGroup.uuid == group["uuid"])
+                ).first()
+                if found is not None and uuid not in found.members:
+                    found.members = [*found.members, uuid]
+        self.runtime.tracer.note(ctx, "state", "instance in cell", cell.name, host=host)
+        self.rpc_client("compute", host).cast(
+            "build_and_run_instance",
+            instance_uuid=uuid,
+            cell=cell.uuid,
+            requested_networks=spec.get("networks", "auto"),
+            host_list=choices,
+        )
+
+    def _bury_in_cell0(
+        self, ctx: RequestContext, instance: dict[str, Any], message: str, detail: str
+    ) -> None:
+        cells = self.nova_cells
+        found = cells.cell0()
+        if found is None:
+            self.log.error(
+                "[%s] cell0 is not mapped: cannot bury %s", ctx.request_id, instance["uuid"]
+            )
+            return
+        cell0, db = found
+        now = self.now_iso()
+        with db.write() as s:
+            row = _instance_row(instance)
+            row.vm_state, row.task_state = "error", None
+            row.fault = {"code": 500, "message": message, "details": detail, "created": now}
+            s.add(row)
+            action = m.InstanceAction(
+                instance_uuid=row.uuid,
+                action="create",
+                request_id=ctx.request_id,
+                user_id=instance["user_id"],
+                project_id=instance["project_id"],
+                start_time=instance["created_at"],
+                finish_time=now,
+                message="Error",
+                updated_at=now,
+            )
+            s.add(action)
+            s.flush()
+            s.add(
+                m.InstanceActionEvent(
+                    action_id=action.id,
+                    event="conductor_schedule_and_build_instances",
+                    start_time=now,
+                    finish_time=now,
+                    result="Error",
+                    traceback=f"Traceback (most recent call last):\n  ...\n{detail}\n",
+                    host=self.service_host(),
+                    details=message,
+                )
+            )
+        with cells.api.write() as s:
+            mapping = s.get(m.InstanceMapping, instance["uuid"])
+            if mapping is not None:
+                mapping.cell_id = cell0.id
+            build = s.get(m.BuildRequest, instance["uuid"])
+            if build is not None:
+                s.delete(build)
+        self.runtime.tracer.note(ctx, "state", "buried in cell0", "error", reason=message)
+
+
+def _instance_row(instance: dict[str, Any]) -> m.Instance:
+    fields = {k: v for k, v in instance.items() if k in m.Instance.__table__.columns}
+    metadata = fields.pop("metadata", {})
+    row = m.Instance(**fields)
+    row.metadata_ = metadata
+    return row

@@ -1,0 +1,68 @@
+"""Nova's error bodies: ``{"itemNotFound": {"code": 404, "message": "..."}}`` and friends.
+
+The key names are webob's exception classes as Nova's fault wrapper maps them
+(``nova/api/openstack/wsgi.py`` Fault): 400 badRequest, 403 forbidden, 404 itemNotFound,
+405 badMethod, 406/500 computeFault, 409 conflictingRequest, 413 overLimit, 501
+notImplemented. The texts are Nova's own (``nova/exception.py``).
+"""
+
+from __future__ import annotations
+
+from labkit.sim.core.http import HttpError
+
+_KEYS = {
+    400: "badRequest",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    406: "computeFault",
+    409: "conflictingRequest",
+    413: "overLimit",
+    500: "computeFault",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
+
+
+class NovaError(HttpError):
+    def body(self) -> dict[str, dict[str, object]]:
+        return {
+            _KEYS.get(self.status, "computeFault"): {"code": self.status, "message": self.message}
+        }
+
+
+def bad_request(message: str) -> NovaError:
+    return NovaError(message, status=400)
+
+
+def forbidden(message: str) -> NovaError:
+    return NovaError(message, status=403)
+
+
+def not_found(message: str) -> NovaError:
+    return NovaError(message, status=404)
+
+
+def conflict(message: str) -> NovaError:
+    return NovaError(message, status=409)
+
+
+def instance_not_found(uuid: str) -> NovaError:
+    return not_found(f"Instance {uuid} could not be found.")
+
+
+def policy_forbidden(rule: str) -> NovaError:
+    return forbidden(f"Policy doesn't allow {rule} to be performed.")
+
+
+def invalid_state(uuid: str, attr: str, state: str | None, method: str) -> NovaError:
+    """InstanceInvalidState as the API reports it (409)."""
+    return conflict(f"Cannot '{method}' instance {uuid} while it is in {attr} {state}")
+
+
+def quota_exceeded(resource: str, requested: int, used: int, allowed: int) -> NovaError:
+    """OverQuota, as nova/compute/api.py words it for a server create (403)."""
+    return forbidden(
+        f"Quota exceeded for {resource}: Requested {requested}, but already used {used} "
+        f"of {allowed} {resource}"
+    )

@@ -1,0 +1,318 @@
+"""nova-scheduler: Placement's candidates, then Zed's filters and weighers, then a claim.
+
+``select_destinations`` (an RPC *call* from the conductor) does what
+``nova/scheduler/manager.py`` does:
+
+1. ask Placement for allocation candidates for the flavor's VCPU / MEMORY_MB / DISK_GB
+   (Placement already drops hosts without room: the RAM, disk and core filters of old);
+2. turn each candidate provider into a host state (the compute node and its service);
+3. run the enabled filters -- ComputeFilter, ComputeCapabilitiesFilter,
+   ImagePropertiesFilter, ServerGroupAntiAffinityFilter, ServerGroupAffinityFilter (and
+   AvailabilityZoneFilter if enabled) -- recording which host each one kept or dropped, why;
+4. weigh the survivors (RAM, CPU, disk weighers, each normalised to 0..1 across the hosts and
+   multiplied by its ``*_weight_multiplier``) and sort;
+5. claim the instance's resources on the best host with ``PUT /allocations/{instance}``
+   (a 409 means someone else took them: try the next host), and return it with alternates.
+
+Every decision is recorded in the trace (a ``note`` event under the select_destinations hop)
+so notebooks/04 can draw the decision table. No candidates or no host left is
+NoValidHost, "No valid host was found. There are not enough hosts available."
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from labkit.sim.core.context import RequestContext
+from labkit.sim.nova import models as m
+from labkit.sim.nova.clients import ServiceUnreachable
+from labkit.sim.nova.service import NovaProcess
+
+NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
+
+
+class NoValidHost(Exception):
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(NO_VALID_HOST + (f" {reason}" if reason else ""))
+        self.reason = reason
+
+
+@dataclass
+class HostState:
+    host: str
+    node: str
+    uuid: str  # the compute node's uuid = its resource provider
+    service: m.Service | None
+    free_ram_mb: float
+    free_disk_gb: float
+    free_vcpus: float
+    host_ip: str = ""
+    hypervisor_type: str = "QEMU"
+    instances: list[str] = field(default_factory=list)
+    weight: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+class NovaScheduler(NovaProcess):
+    name = "nova-scheduler"
+    topic = "scheduler"
+
+    def after_configure(self) -> None:
+        self.register_service()
+
+    def before_release(self) -> None:
+        self.record_stop()
+
+    # ---- RPC ---------------------------------------------------------------------------
+    def select_destinations(
+        self, ctx: RequestContext, spec: dict[str, Any], instance_uuids: list[str]
+    ) -> list[list[dict[str, Any]]]:
+        conf = self.nova_conf
+        flavor = spec["flavor"]
+        resources = {
+            "VCPU": int(flavor["vcpus"]),
+            "MEMORY_MB": int(flavor["memory_mb"]),
+            "DISK_GB": int(flavor["root_gb"]) + int(flavor.get("ephemeral_gb", 0)),
+        }
+        query = ",".join(f"{k}:{v}" for k, v in resources.items() if v)
+        try:
+            answer = self.placement.request(
+                "GET", f"/allocation_candidates?resources={query}&limit=1000"
+            )
+        except ServiceUnreachable as exc:
+            self.log.error("[%s] Failed to retrieve allocation candidates: %s", ctx.request_id, exc)
+            raise NoValidHost("Failed to retrieve allocation candidates from placement") from None
+        if answer.status_code != 200:
+            self.log.error(
+                "[%s] Placement answered %s to GET /allocation_candidates: %s",
+                ctx.request_id,
+                answer.status_code,
+                answer.text[:300],
+            )
+            raise NoValidHost()
+        body = answer.json()
+        requests = body.get("allocation_requests") or []
+        if not requests:
+            self.log.debug(
+                "[%s] Got no allocation candidates from the Placement API.", ctx.request_id
+            )
+            self.runtime.tracer.note(
+                ctx,
+                "note",
+                "scheduler decision",
+                "no candidates",
+                resources=resources,
+                hosts=[],
+                filters=[],
+                weights={},
+            )
+            raise NoValidHost()
+        states = self._host_states(body.get("provider_summaries") or {})
+        by_uuid = {s.uuid: s for s in states}
+        hosts = [by_uuid[uuid] for uuid in _providers(requests) if uuid in by_uuid]
+        decisions: list[dict[str, Any]] = []
+        for name in conf.enabled_filters:
+            check = _FILTERS.get(name)
+            if check is None:
+                continue
+            kept = []
+            for state in hosts:
+                ok, why = check(self, state, spec)
+                decisions.append({"filter": name, "host": state.host, "passed": ok, "why": why})
+                if ok:
+                    kept.append(state)
+            hosts = kept
+        self._weigh(hosts, conf)
+        hosts.sort(key=lambda s: (-s.weight, s.host))
+        self.runtime.tracer.note(
+            ctx,
+            "note",
+            "scheduler decision",
+            hosts[0].host if hosts else "NoValidHost",
+            resources=resources,
+            candidates=[s.host for s in states],
+            filters=decisions,
+            weights={s.host: {"total": round(s.weight, 4), **s.scores} for s in hosts},
+        )
+        if not hosts:
+            raise NoValidHost()
+        chosen: list[list[dict[str, Any]]] = []
+        request_by_rp = {next(iter(r["allocations"])): r for r in requests}
+        for uuid in instance_uuids:
+            picked = self._claim(ctx, uuid, hosts, request_by_rp, spec)
+            if picked is None:
+                raise NoValidHost()
+            alternates = [h for h in hosts if h is not picked][: conf.max_attempts - 1]
+            chosen.append([_selection(picked)] + [_selection(h) for h in alternates])
+        return chosen
+
+    # ---- steps -------------------------------------------------------------------------
+    def _host_states(self, summaries: dict[str, Any]) -> list[HostState]:
+        states: list[HostState] = []
+        for _, db in self.nova_cells.all():
+            with db.read() as s:
+                nodes = list(s.scalars(select(m.ComputeNode)))
+                services = {x.id: x for x in s.scalars(select(m.Service))}
+                instances = list(
+                    s.scalars(
+                        select(m.Instance).where(
+                            m.Instance.deleted.is_(False), m.Instance.host.is_not(None)
+                        )
+                    )
+                )
+            for node in nodes:
+                summary = summaries.get(node.uuid)
+                if summary is None:
+                    continue
+                res = summary.get("resources", {})
+                states.append(
+                    HostState(
+                        host=node.host,
+                        node=node.hypervisor_hostname,
+                        uuid=node.uuid,
+                        service=services.get(node.service_id),
+                        free_ram_mb=_free(res, "MEMORY_MB"),
+                        free_disk_gb=_free(res, "DISK_GB"),
+                        free_vcpus=_free(res, "VCPU"),
+                        host_ip=node.host_ip,
+                        hypervisor_type=node.hypervisor_type,
+                        instances=[i.uuid for i in instances if i.host == node.host],
+                    )
+                )
+        return states
+
+    def _weigh(self, hosts: list[HostState], conf: Any) -> None:
+        for name, attr, multiplier in (
+            ("RAMWeigher", "free_ram_mb", conf.ram_weight_multiplier),
+            ("CPUWeigher", "free_vcpus", conf.cpu_weight_multiplier),
+            ("DiskWeigher", "free_disk_gb", conf.disk_weight_multiplier),
+        ):
+            values = [float(getattr(h, attr)) for h in hosts]
+            low, high = (min(values), max(values)) if values else (0.0, 0.0)
+            for host, value in zip(hosts, values, strict=True):
+                normal = 0.0 if high == low else (value - low) / (high - low)
+                score = normal * multiplier
+                host.scores[name] = round(score, 4)
+                host.weight += score
+
+    def _claim(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        hosts: list[HostState],
+        requests: dict[str, dict[str, Any]],
+        spec: dict[str, Any],
+    ) -> HostState | None:
+        for host in hosts:
+            request = requests.get(host.uuid)
+            if request is None:
+                continue
+            body = {
+                "allocations": request["allocations"],
+                "project_id": spec["project_id"],
+                "user_id": spec["user_id"],
+                "consumer_generation": None,
+            }
+            answer = self.placement.request("PUT", f"/allocations/{instance_uuid}", json=body)
+            if answer.status_code == 204:
+                return host
+            self.log.warning(
+                "[%s] Unable to submit allocation for instance %s on %s (%s): trying the next",
+                ctx.request_id,
+                instance_uuid,
+                host.host,
+                answer.status_code,
+            )
+        return None
+
+
+# ---- filters ---------------------------------------------------------------------------------
+
+
+def _compute_filter(
+    sched: NovaScheduler, state: HostState, spec: dict[str, Any]
+) -> tuple[bool, str]:
+    service = state.service
+    if service is None:
+        return False, "no nova-compute service for this node"
+    if service.disabled:
+        return False, f"disabled: {service.disabled_reason or 'no reason given'}"
+    now = sched.runtime.now().timestamp()
+    if not sched.room.servicegroup.is_up(service, now, sched.nova_conf.service_down_time):
+        return False, "nova-compute is down (no heartbeat within service_down_time)"
+    return True, "service up and enabled"
+
+
+def _capabilities_filter(
+    sched: NovaScheduler, state: HostState, spec: dict[str, Any]
+) -> tuple[bool, str]:
+    wanted = {
+        k.split(":", 1)[1]: v
+        for k, v in (spec["flavor"].get("extra_specs") or {}).items()
+        if k.startswith("capabilities:")
+    }
+    have = {"hypervisor_type": state.hypervisor_type, "host_ip": state.host_ip}
+    for key, value in wanted.items():
+        if str(have.get(key, "")) != str(value).removeprefix("s== ").strip():
+            return False, f"capabilities:{key} is {have.get(key)!r}, the flavor wants {value!r}"
+    return True, "flavor's capabilities extra specs match" if wanted else "no capabilities asked"
+
+
+def _image_filter(sched: NovaScheduler, state: HostState, spec: dict[str, Any]) -> tuple[bool, str]:
+    props = spec.get("image") or {}
+    wanted = props.get("hypervisor_type")
+    if wanted and str(wanted).lower() != state.hypervisor_type.lower():
+        return False, f"image wants hypervisor_type {wanted}, the host is {state.hypervisor_type}"
+    arch = props.get("architecture")
+    if arch and arch not in ("x86_64", "i686"):
+        return False, f"image wants architecture {arch}, the host is x86_64"
+    return True, "image properties fit"
+
+
+def _group_filter(affinity: bool) -> Any:
+    def check(sched: NovaScheduler, state: HostState, spec: dict[str, Any]) -> tuple[bool, str]:
+        group = spec.get("group") or {}
+        policy = group.get("policy")
+        if policy not in (("affinity",) if affinity else ("anti-affinity",)):
+            return True, "no server group with this policy"
+        hosts = set(group.get("hosts") or [])
+        if not hosts:
+            return True, "the group has no members yet"
+        if affinity:
+            return (state.host in hosts), f"group members are on {', '.join(sorted(hosts))}"
+        return (state.host not in hosts), f"group members are on {', '.join(sorted(hosts))}"
+
+    return check
+
+
+def _az_filter(sched: NovaScheduler, state: HostState, spec: dict[str, Any]) -> tuple[bool, str]:
+    zone = spec.get("availability_zone")
+    if zone and zone != sched.nova_conf.default_availability_zone:
+        return False, f"the host is in {sched.nova_conf.default_availability_zone}, not {zone}"
+    return True, "availability zone fits"
+
+
+_FILTERS = {
+    "ComputeFilter": _compute_filter,
+    "ComputeCapabilitiesFilter": _capabilities_filter,
+    "ImagePropertiesFilter": _image_filter,
+    "ServerGroupAntiAffinityFilter": _group_filter(affinity=False),
+    "ServerGroupAffinityFilter": _group_filter(affinity=True),
+    "AvailabilityZoneFilter": _az_filter,
+}
+
+
+def _free(resources: dict[str, Any], name: str) -> float:
+    r = resources.get(name) or {}
+    return float(r.get("capacity", 0)) - float(r.get("used", 0))
+
+
+def _providers(requests: list[dict[str, Any]]) -> list[str]:
+    return [uuid for r in requests for uuid in r.get("allocations", {})]
+
+
+def _selection(state: HostState) -> dict[str, Any]:
+    return {"service_host": state.host, "nodename": state.node, "compute_node_uuid": state.uuid}

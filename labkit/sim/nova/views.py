@@ -1,0 +1,206 @@
+"""Compute API response shapes, per microversion (``nova/api/openstack/compute/views``)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from labkit.sim.core.http import Call
+from labkit.sim.nova.api._helpers import caller, links, microversion_at_least
+
+_STATUS = {
+    "active": "ACTIVE",
+    "building": "BUILD",
+    "stopped": "SHUTOFF",
+    "paused": "PAUSED",
+    "suspended": "SUSPENDED",
+    "rescued": "RESCUE",
+    "resized": "VERIFY_RESIZE",
+    "error": "ERROR",
+    "deleted": "DELETED",
+    "soft-delete": "SOFT_DELETED",
+    "shelved": "SHELVED",
+    "shelved_offloaded": "SHELVED_OFFLOADED",
+}
+_TASK_STATUS = {
+    "rebooting": "REBOOT",
+    "reboot_pending": "REBOOT",
+    "reboot_started": "REBOOT",
+    "rebooting_hard": "HARD_REBOOT",
+    "reboot_pending_hard": "HARD_REBOOT",
+    "reboot_started_hard": "HARD_REBOOT",
+    "rebuilding": "REBUILD",
+    "resize_prep": "RESIZE",
+    "resize_migrating": "RESIZE",
+    "resize_finish": "RESIZE",
+    "deleting": "ACTIVE",
+}
+
+
+def status(instance: dict[str, Any]) -> str:
+    vm, task = instance.get("vm_state"), instance.get("task_state")
+    if vm == "active" and task in _TASK_STATUS:
+        return _TASK_STATUS[task]
+    return _STATUS.get(str(vm), "UNKNOWN")
+
+
+def host_id(instance: dict[str, Any]) -> str:
+    host = instance.get("host")
+    if not host:
+        return ""
+    return hashlib.sha224((instance["project_id"] + host).encode()).hexdigest()
+
+
+def _time(value: str | None) -> str | None:
+    """``2030-01-01T09:00:00.000000`` -> ``2030-01-01T09:00:00Z`` (Nova's isotime)."""
+    if not value:
+        return None
+    return value.split(".")[0] + "Z"
+
+
+def _usg_time(value: str | None) -> str | None:
+    return value or None
+
+
+def flavor_in_server(call: Call, flavor: dict[str, Any]) -> dict[str, Any]:
+    if microversion_at_least(call, "2.47"):
+        out = {
+            "vcpus": flavor["vcpus"],
+            "ram": flavor["memory_mb"],
+            "disk": flavor["root_gb"],
+            "ephemeral": flavor.get("ephemeral_gb", 0),
+            "swap": flavor.get("swap", 0),
+            "original_name": flavor["name"],
+        }
+        if caller(call).is_admin or True:  # os_compute_api:servers:show:flavor-extra-specs
+            out["extra_specs"] = dict(flavor.get("extra_specs") or {})
+        return out
+    return {"id": flavor["flavorid"], "links": links(call, "flavors", flavor["flavorid"])[1:]}
+
+
+def addresses(instance: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for port in instance.get("network_info") or []:
+        for ip in port.get("fixed_ips", []):
+            out.setdefault(port["network_name"], []).append(
+                {
+                    "version": 6 if ":" in ip else 4,
+                    "addr": ip,
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": port.get("mac_address", ""),
+                }
+            )
+    return out
+
+
+def server_brief(call: Call, instance: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": instance["uuid"],
+        "name": instance["display_name"],
+        "links": links(call, "servers", instance["uuid"]),
+    }
+
+
+def server(call: Call, instance: dict[str, Any]) -> dict[str, Any]:
+    who = caller(call)
+    image = instance.get("image_ref") or ""
+    out: dict[str, Any] = {
+        **server_brief(call, instance),
+        "status": status(instance),
+        "tenant_id": instance["project_id"],
+        "user_id": instance["user_id"],
+        "metadata": dict(instance.get("metadata") or {}),
+        "hostId": host_id(instance),
+        "image": {"id": image, "links": links(call, "images", image)[1:]} if image else "",
+        "flavor": flavor_in_server(call, instance["flavor"]),
+        "created": _time(instance.get("created_at")),
+        "updated": _time(instance.get("updated_at") or instance.get("created_at")),
+        "addresses": addresses(instance),
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "OS-DCF:diskConfig": "MANUAL",
+        "progress": instance.get("progress", 0),
+        "OS-EXT-AZ:availability_zone": instance.get("availability_zone") or "",
+        "config_drive": instance.get("config_drive") or "",
+        "key_name": instance.get("key_name"),
+        "OS-SRV-USG:launched_at": _usg_time(instance.get("launched_at")),
+        "OS-SRV-USG:terminated_at": _usg_time(instance.get("terminated_at")),
+        "OS-EXT-STS:task_state": instance.get("task_state"),
+        "OS-EXT-STS:vm_state": instance.get("vm_state"),
+        "OS-EXT-STS:power_state": instance.get("power_state", 0),
+        "os-extended-volumes:volumes_attached": [],
+    }
+    if instance.get("security_groups") or instance.get("vm_state") == "active":
+        out["security_groups"] = [
+            {"name": n} for n in instance.get("security_groups") or ["default"]
+        ]
+    if who.is_admin:
+        out["OS-EXT-SRV-ATTR:host"] = instance.get("host")
+        out["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{int(instance.get('id') or 0):08x}"
+        out["OS-EXT-SRV-ATTR:hypervisor_hostname"] = instance.get("node")
+        if microversion_at_least(call, "2.3"):
+            out["OS-EXT-SRV-ATTR:reservation_id"] = instance.get("reservation_id", "")
+            out["OS-EXT-SRV-ATTR:launch_index"] = instance.get("launch_index", 0)
+            out["OS-EXT-SRV-ATTR:hostname"] = instance.get("hostname", "")
+            out["OS-EXT-SRV-ATTR:kernel_id"] = ""
+            out["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
+            out["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
+            out["OS-EXT-SRV-ATTR:user_data"] = instance.get("user_data")
+    if microversion_at_least(call, "2.9"):
+        out["locked"] = bool(instance.get("locked"))
+    if microversion_at_least(call, "2.16") and instance.get("host"):
+        out["host_status"] = "UP"
+    if microversion_at_least(call, "2.19"):
+        out["description"] = instance.get("display_description")
+    if microversion_at_least(call, "2.26"):
+        out["tags"] = list(instance.get("tags") or [])
+    if microversion_at_least(call, "2.63"):
+        out["trusted_image_certificates"] = None
+    if microversion_at_least(call, "2.73"):
+        out["locked_reason"] = instance.get("locked_reason")
+    fault = instance.get("fault")
+    if fault and out["status"] in ("ERROR", "DELETED"):
+        shown = {
+            "code": fault["code"],
+            "created": _time(fault.get("created")),
+            "message": fault["message"],
+        }
+        if who.is_admin:
+            shown["details"] = fault.get("details", "")
+        out["fault"] = shown
+    return out
+
+
+def flavor(call: Call, row: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": row.flavorid,
+        "name": row.name,
+        "ram": row.memory_mb,
+        "disk": row.root_gb,
+        "swap": row.swap if microversion_at_least(call, "2.75") or row.swap else "",
+        "OS-FLV-EXT-DATA:ephemeral": row.ephemeral_gb,
+        "OS-FLV-DISABLED:disabled": row.disabled,
+        "vcpus": row.vcpus,
+        "os-flavor-access:is_public": row.is_public,
+        "rxtx_factor": row.rxtx_factor,
+        "links": links(call, "flavors", row.flavorid),
+    }
+    if microversion_at_least(call, "2.55"):
+        out["description"] = row.description
+    if microversion_at_least(call, "2.61"):
+        out["extra_specs"] = dict(row.extra_specs or {})
+    return out
+
+
+def flavor_for_instance(row: Any) -> dict[str, Any]:
+    """The flavor as the instance keeps it (a copy: later flavor changes do not move it)."""
+    return {
+        "flavorid": row.flavorid,
+        "name": row.name,
+        "vcpus": row.vcpus,
+        "memory_mb": row.memory_mb,
+        "root_gb": row.root_gb,
+        "ephemeral_gb": row.ephemeral_gb,
+        "swap": row.swap,
+        "extra_specs": dict(row.extra_specs or {}),
+    }
