@@ -87,10 +87,9 @@ def demo(sim_lab: Lab) -> Connection:
     return sim_lab.connect("demo")
 
 
-@pytest.fixture(scope="session")
-def osc(sim_lab: Lab) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run the real ``openstack`` CLI against the sim: ``osc("token issue", cloud="lab-demo")``."""
-    clouds = sim_lab.paths.clouds_yaml  # written when keystone was installed
+def openstack_cli(lab: Lab) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real ``openstack`` CLI against a lab: ``run("token issue", cloud="lab-demo")``."""
+    clouds = lab.paths.clouds_yaml  # written when keystone was installed
 
     def run(
         command: str, cloud: str = "lab-admin", check: bool = True, stdin: str | None = None
@@ -110,6 +109,12 @@ def osc(sim_lab: Lab) -> Callable[..., subprocess.CompletedProcess[str]]:
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def osc(sim_lab: Lab) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The real ``openstack`` CLI against the session's sim."""
+    return openstack_cli(sim_lab)
 
 
 @pytest.fixture()

@@ -88,6 +88,10 @@ class SimClient:
             params["limit"] = limit
         return list(self._call("GET", "/trace", params=params)["events"])
 
+    def advance_clock(self, seconds: int) -> str:
+        """Let sim time pass in deterministic mode; returns the new sim time."""
+        return str(self._call("POST", "/clock/advance", params={"seconds": seconds})["sim_time"])
+
     def quiesce(self, timeout: float = 30.0) -> bool:
         """Wait until the sim's background work (messages on its bus) is done."""
         try:

@@ -197,6 +197,22 @@ def quiesce(call: Call) -> Response:
     return json_response({"idle": idle, "pending": _sim(call).bus.pending()}, 200 if idle else 409)
 
 
+@routes.post("/clock/advance")
+def advance_clock(call: Call) -> Response:
+    """Let sim time pass (``?seconds=``): in deterministic mode the steady clock moves only
+    with requests, so drills that wait for a heartbeat to age ask for time this way."""
+    try:
+        seconds = int(call.query.get("seconds", "0"))
+    except ValueError:
+        raise HttpError("seconds must be an integer", status=400) from None
+    if not 0 <= seconds <= 86400:
+        raise HttpError("seconds must be between 0 and 86400", status=400)
+    if not call.runtime.config.deterministic:
+        raise HttpError("this sim runs on real time: wait instead", status=409)
+    call.runtime.wait(seconds)
+    return json_response({"sim_time": call.runtime.now().isoformat()})
+
+
 @routes.get("/logs/{service}")
 def logs(call: Call, service: str) -> Response:
     if not service.replace("-", "").isalnum():

@@ -1,0 +1,218 @@
+"""Nova through the real clients: the seed's boot, its trail, services, hypervisors, quotas.
+
+Every test talks to the sim the way a learner does: the ``openstack`` CLI or openstacksdk.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import openstack
+import pytest
+
+from tests.conftest import openstack_cli, private_sim
+
+pytestmark = pytest.mark.slow
+Osc = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def nova_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    for lab in private_sim(tmp_path_factory, "nova"):
+        lab.ensure("nova-compute")
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def admin(nova_lab: Any) -> Any:
+    return nova_lab.connect("admin")
+
+
+@pytest.fixture(scope="module")
+def cli(nova_lab: Any) -> Osc:
+    run = openstack_cli(nova_lab)
+    return lambda *args, check=True: run(shlex.join(args), check=check)
+
+
+def _json(cli: Osc, *args: str) -> Any:
+    return json.loads(cli(*args, "-f", "json").stdout)
+
+
+def _boot(admin: Any, name: str, flavor: str = "m1.tiny", **extra: Any) -> Any:
+    image = admin.image.find_image("cirros")
+    server = admin.compute.create_server(
+        name=name,
+        flavor_id=admin.compute.find_flavor(flavor).id,
+        image_id=image.id,
+        networks="auto",
+        **extra,
+    )
+    return admin.compute.wait_for_server(
+        server, status="ACTIVE", failures=["ERROR"], interval=0.2, wait=60
+    )
+
+
+def test_the_seeds_boot_reaches_active_from_the_cli(cli: Osc) -> None:
+    out = _json(
+        cli, "server", "create", "--flavor", "m1.medium", "--image", "trusty", "--wait", "server1"
+    )
+    assert out["status"] == "ACTIVE"
+    assert out["OS-EXT-STS:vm_state"] == "active"
+    assert out["OS-EXT-STS:power_state"] in ("Running", 1)
+    assert out["addresses"]  # a fixed IP on the provider network
+    events = _json(cli, "server", "event", "list", "server1")
+    assert [e["Action"] for e in events] == ["create"]
+    detail = _json(cli, "server", "event", "show", "server1", events[0]["Request ID"])
+    assert [e["event"] for e in detail["events"]] == ["compute__do_build_and_run_instance"]
+    assert detail["events"][0]["result"] == "Success"
+
+
+def test_compute_services_and_hypervisors_are_up(cli: Osc) -> None:
+    services = _json(cli, "compute", "service", "list")
+    binaries = sorted((s["Binary"], s["Host"], s["State"]) for s in services)
+    assert ("nova-conductor", "controller", "up") in binaries
+    assert ("nova-scheduler", "controller", "up") in binaries
+    assert ("nova-compute", "controller", "up") in binaries
+    assert ("nova-compute", "worker1", "up") in binaries
+    hypervisors = _json(cli, "hypervisor", "list")
+    assert sorted(h["Hypervisor Hostname"] for h in hypervisors) == ["controller", "worker1"]
+    providers = _json(cli, "resource", "provider", "list")
+    assert sorted(p["name"] for p in providers) == ["controller", "worker1"]
+
+
+def test_a_boot_claims_resources_in_placement_and_delete_frees_them(admin: Any, cli: Osc) -> None:
+    server = _boot(admin, "claims", "m1.small")
+    host = server.compute_host
+    provider = next(p for p in _json(cli, "resource", "provider", "list") if p["name"] == host)
+    usage = {
+        u["resource_class"]: u["usage"]
+        for u in _json(cli, "resource", "provider", "usage", "show", provider["uuid"])
+    }
+    assert usage["VCPU"] >= 1 and usage["MEMORY_MB"] >= 2048
+    admin.compute.delete_server(server)
+    admin.compute.wait_for_delete(server, interval=0.2, wait=60)
+    after = {
+        u["resource_class"]: u["usage"]
+        for u in _json(cli, "resource", "provider", "usage", "show", provider["uuid"])
+    }
+    assert after["MEMORY_MB"] == usage["MEMORY_MB"] - 2048
+
+
+def test_stop_start_reboot_and_console_log(admin: Any, cli: Osc) -> None:
+    server = _boot(admin, "power")
+    admin.compute.stop_server(server)
+    admin.compute.wait_for_server(server, status="SHUTOFF", interval=0.2, wait=30)
+    with pytest.raises(openstack.exceptions.ConflictException, match="Cannot 'stop' instance"):
+        admin.compute.stop_server(server)
+    admin.compute.start_server(server)
+    admin.compute.wait_for_server(server, status="ACTIVE", interval=0.2, wait=30)
+    admin.compute.reboot_server(server, "SOFT")
+    admin.compute.wait_for_server(server, status="ACTIVE", interval=0.2, wait=30)
+    log = cli("console", "log", "show", "power").stdout
+    assert "cloud-init" in log and "login:" in log
+    actions = [e["Action"] for e in _json(cli, "server", "event", "list", "power")]
+    assert actions[:3] == ["reboot", "start", "stop"]
+
+
+def test_a_flavor_too_big_for_every_host_is_no_valid_host(admin: Any) -> None:
+    flavor = admin.compute.create_flavor(name="huge", vcpus=512, ram=1024, disk=1)
+    try:
+        image = admin.image.find_image("cirros")
+        server = admin.compute.create_server(
+            name="huge", flavor_id=flavor.id, image_id=image.id, networks="auto"
+        )
+        server = admin.compute.wait_for_server(server, status="ERROR", interval=0.2, wait=30)
+        assert server.fault["message"].startswith("No valid host was found.")
+        actions = list(admin.compute.server_actions(server))
+        detail = admin.compute.get_server_action(actions[0].request_id, server)
+        assert detail.events[0]["event"] == "conductor_schedule_and_build_instances"
+        assert detail.events[0]["result"] == "Error"
+        admin.compute.delete_server(server)
+    finally:
+        admin.compute.delete_flavor(flavor)
+
+
+def test_quota_exceeded_is_nova_403(admin: Any, nova_lab: Any) -> None:
+    project = admin.identity.create_project(name="tiny-quota", domain_id="default")
+    admin.identity.assign_project_role_to_user(
+        project, admin.identity.find_user("admin"), admin.identity.find_role("admin")
+    )
+    admin.compute.update_quota_set(project.id, cores=1)
+    conn = nova_lab.connect("admin").connect_as_project(project.id)
+    flavor = conn.compute.find_flavor("m1.medium")
+    image = conn.image.find_image("cirros")
+    with pytest.raises(openstack.exceptions.ForbiddenException) as caught:
+        conn.compute.create_server(
+            name="q", flavor_id=flavor.id, image_id=image.id, networks="auto"
+        )
+    assert "Quota exceeded for cores: Requested 2, but already used 0 of 1 cores" in str(
+        caught.value
+    )
+
+
+def test_fifty_concurrent_creates_against_a_quota_of_ten(admin: Any, nova_lab: Any) -> None:
+    project = admin.identity.create_project(name="ten", domain_id="default")
+    admin.identity.assign_project_role_to_user(
+        project, admin.identity.find_user("admin"), admin.identity.find_role("admin")
+    )
+    admin.compute.update_quota_set(project.id, instances=10)
+    conn = nova_lab.connect("admin").connect_as_project(project.id)
+    flavor = conn.compute.find_flavor("m1.nano")
+    image = conn.image.find_image("cirros")
+
+    def create(n: int) -> str:
+        try:
+            conn.compute.create_server(
+                name=f"c{n}", flavor_id=flavor.id, image_id=image.id, networks="none"
+            )
+            return "ok"
+        except openstack.exceptions.ForbiddenException:
+            return "quota"
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(create, range(50)))
+    assert results.count("ok") == 10
+    assert results.count("quota") == 40
+    assert len(list(conn.compute.servers())) == 10
+    assert nova_lab.sim.quiesce(60)
+
+
+def test_bad_input_gets_novas_errors(admin: Any) -> None:
+    with pytest.raises(openstack.exceptions.NotFoundException, match="could not be found"):
+        admin.compute.get_server("00000000-0000-0000-0000-00000000dead")
+    image = admin.image.find_image("cirros")
+    with pytest.raises(
+        openstack.exceptions.BadRequestException, match=r"Flavor nope could not be found\."
+    ):
+        admin.compute.create_server(name="x", flavor_id="nope", image_id=image.id, networks="none")
+    flavor = admin.compute.find_flavor("m1.tiny")
+    with pytest.raises(openstack.exceptions.BadRequestException, match="could not be found"):
+        admin.compute.create_server(
+            name="x",
+            flavor_id=flavor.id,
+            image_id="00000000-0000-0000-0000-000000000000",
+            networks="none",
+        )
+
+
+def test_a_stopped_compute_goes_down_and_gets_no_servers(
+    admin: Any, nova_lab: Any, cli: Osc
+) -> None:
+    nova_lab.stop_service("nova-compute", host="worker1")
+    try:
+        nova_lab.sim.advance_clock(61)  # service_down_time passes
+        state = {
+            (s["Host"], s["Binary"]): s["State"] for s in _json(cli, "compute", "service", "list")
+        }
+        assert state[("worker1", "nova-compute")] == "down"
+        server = _boot(admin, "not-on-worker1")
+        assert server.compute_host == "controller"
+    finally:
+        nova_lab.start_service("nova-compute", host="worker1")
+    state = {(s["Host"], s["Binary"]): s["State"] for s in _json(cli, "compute", "service", "list")}
+    assert state[("worker1", "nova-compute")] == "up"
