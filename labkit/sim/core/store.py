@@ -93,8 +93,14 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._sessions() as session:
+        session = self._sessions()
+        try:
             yield session
+        finally:
+            # A session that never queried holds no connection and no objects; closing it
+            # would cost more than making it (callers answering from memory open many).
+            if session.in_transaction() or session.identity_map:
+                session.close()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

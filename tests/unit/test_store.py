@@ -1,5 +1,6 @@
-"""Database.data_version: what in-memory readers (Keystone's token checks) compare to know
-that nothing was committed since they read."""
+"""The Database wrapper: read sessions give their connection back, and data_version is what
+in-memory readers (Keystone's token checks) compare to know that nothing was committed
+since they read."""
 
 from __future__ import annotations
 
@@ -78,3 +79,16 @@ def test_versions_stay_distinct_across_dispose(db: Database) -> None:
 def test_a_session_knows_its_database(db: Database) -> None:
     with db.read() as s:
         assert Database.of(s) is db
+
+
+def test_a_read_session_that_queried_gives_its_connection_back(db: Database) -> None:
+    with db.read() as s:
+        list(s.scalars(select(Row)))
+        assert db.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_read_session_that_never_queried_takes_no_connection(db: Database) -> None:
+    with db.read():
+        pass
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
