@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from labkit import config, install
+from labkit import config, install, portable
 from labkit.envs import CloudEnv, SimEnv, SshEnv
 from labkit.errors import LabkitError
 from labkit.lab import Lab
@@ -192,12 +192,44 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
             return 1
         print(f"ok   sim answering at {handle.url}")
-        for name, state in sorted(lab.sim.health()["services"].items()):
-            print(f"{'ok  ' if state == 'running' else 'warn'} {name}: {state}")
+        failed = _check_sim_services(lab)
+    else:
+        failed = 0
     if "keystone" in lab.installed_layers() or isinstance(lab.env, CloudEnv):
-        token = lab.token("admin")
+        try:
+            token = lab.token("admin")
+        except Exception as exc:  # any failure here is the check's finding, explained
+            print("FAIL no token from Keystone:\n" + str(lab.explain(exc)))
+            return 1
         print(f"ok   token issued by Keystone ({len(token)} characters)")
-    return 0
+    return 1 if failed else 0
+
+
+def _check_sim_services(lab: Lab) -> int:
+    """One line per service; a stopped service of an installed layer fails the check, naming
+    the layer (its dependants fail with it, as in a real cloud)."""
+    from labkit.sim.rooms import layer_of_service
+
+    installed = set(lab.installed_layers())
+    failed = 0
+    for key, state in sorted(lab.sim.health()["services"].items()):
+        host, _, name = key.partition("/")
+        layer = layer_of_service(name)
+        needed = layer is not None and (
+            layer in installed
+            or any(layer == "compute" and n.startswith("nova") for n in installed)
+        )
+        if state == "running":
+            print(f"ok   {key}: running")
+        elif needed:
+            failed += 1
+            print(
+                f"FAIL {key}: {state} -- layer '{layer}' is installed but this service is down "
+                f"(`labkit sim start-service {name} --host {host}`)"
+            )
+        else:
+            print(f"warn {key}: {state}")
+    return failed
 
 
 # ---- JupyterLab ----------------------------------------------------------------------------
@@ -228,7 +260,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
         f"--ServerApp.ip={args.ip}",
         f"--ServerApp.port={args.port}",
     ]
-    if os.geteuid() == 0:  # containers and lab VMs often run as root; Jupyter refuses it
+    if portable.is_root():  # containers and lab VMs often run as root; Jupyter refuses it
         command.append("--allow-root")
     return subprocess.call(command, env=env)
 

@@ -159,5 +159,5 @@ def put_cli_on_path() -> None:
     """
     os.environ.setdefault("CLIFF_MAX_TERM_WIDTH", "400")
     bin_dir = Path(sys.executable).parent
-    if shutil.which("openstack") is None and (bin_dir / "openstack").exists():
+    if shutil.which("openstack") is None and shutil.which("openstack", path=str(bin_dir)):
         os.environ["PATH"] = str(bin_dir) + os.pathsep + os.environ.get("PATH", "")

@@ -68,6 +68,9 @@ class SimClient:
             response = self._http.post(f"/_sim/hosts/{host}/services/{name}/{action}")
         except httpx.TransportError:
             raise SimNotRunning(self.base_url, self.state_dir) from None
+        if response.status_code == 404:
+            raise SimNotFound(f"sim control API: {response.json().get('error', response.text)}")
+        # 409 carries the service's own failure text (ok: false), as `service X start` prints
         return dict(response.json())
 
     def trace(

@@ -81,6 +81,20 @@ def test_glance_fails_while_mariadb_is_stopped_and_recovers(lab: Any) -> None:
     assert isinstance(list(conn.image.images()), list)
 
 
+def test_labkit_check_fails_and_names_the_layer_while_mariadb_is_stopped(lab: Any) -> None:
+    from tests.sim.test_sim_services import _labkit
+
+    assert _labkit(lab, "check", str(lab.env.path)).returncode == 0
+    lab.sim.service("controller", "mariadb", "stop")
+    try:
+        result = _labkit(lab, "check", str(lab.env.path))
+    finally:
+        lab.sim.service("controller", "mariadb", "start")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL controller/mariadb: stopped -- layer 'base'" in result.stdout
+    assert "labkit sim start-service mariadb --host controller" in result.stdout
+
+
 def test_glance_answers_503_while_keystone_is_stopped(lab: Any) -> None:
     conn = lab.connect("admin")
     headers = {"X-Auth-Token": "not-a-token-anyone-cached"}

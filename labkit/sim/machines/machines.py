@@ -188,6 +188,8 @@ class Machines:
 
     def stop(self, host: str, name: str) -> list[str]:
         with self._lock:
+            if self.service_state(host, name) == "not-installed":
+                raise RuntimeError(f"{name}: unrecognized service (is its package installed?)")
             daemon = self.daemons.get((host, name))
             if daemon is not None and self.service_state(host, name) == "running":
                 daemon.stop()
