@@ -1,0 +1,59 @@
+"""``GET /``: the version document (no token needed), and what no route matches."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.responses import Response
+
+from labkit.sim.core.http import Call, Routes, public
+from labkit.sim.placement import microversion
+from labkit.sim.placement.api._helpers import app, now, version
+from labkit.sim.placement.errors import PlacementError
+from labkit.sim.placement.service import UNROUTED, PlacementApp, http_date
+
+routes = Routes()
+
+
+@routes.get("/")
+@public
+def home(call: Call) -> Response:
+    """placement.handlers.root.home: one version, CURRENT, with a relative self link."""
+    document = {
+        "versions": [
+            {
+                "id": "v1.0",
+                "max_version": "1.39",
+                "min_version": "1.0",
+                "status": "CURRENT",
+                "links": [{"rel": "self", "href": ""}],
+            }
+        ]
+    }
+    headers = {}
+    if version(call).at_least(15):
+        headers = {"Cache-Control": "no-cache", "Last-Modified": http_date(now(call))}
+    return Response(
+        json.dumps(document), status_code=200, media_type="application/json", headers=headers
+    )
+
+
+def unrouted(call: Call) -> Response:
+    """Placement's router after authentication: 405 for a known path, else 404."""
+    face = call.service
+    assert isinstance(face, PlacementApp)
+    path = face.original_path(call)
+    allowed = [
+        r.method
+        for r in face.routes
+        if r.template != UNROUTED and r.method != "HEAD" and r.regex.match(path)
+    ]
+    if allowed:
+        raise face.method_not_allowed(call, allowed)
+    raise PlacementError(404, in_handler=False)
+
+
+for _method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+    routes.add(_method, UNROUTED, unrouted)
+
+__all__ = ["app", "microversion", "routes"]

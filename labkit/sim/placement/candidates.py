@@ -1,0 +1,173 @@
+"""``GET /allocation_candidates``: which providers could satisfy a request, right now.
+
+Nova's scheduler asks "who has room for VCPU:1, MEMORY_MB:512, DISK_GB:1 (and these traits,
+in these aggregates)?" and gets *allocation requests* -- bodies it can ``PUT`` to
+``/allocations/{consumer}`` as they are -- and *provider summaries*: each provider's
+capacity and current use, per resource class. A provider qualifies when every requested
+amount fits: ``used + amount <= (total - reserved) * allocation_ratio`` and the amount
+respects ``min_unit``, ``max_unit`` and ``step_size``.
+
+The sim's candidates are single providers: one provider satisfies all request groups of a
+candidate (as a compute node with its own VCPU, memory and disk does). Nested trees and
+sharing providers are not combined into one candidate (see the room's LIMITATIONS).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labkit.sim.placement import classes, providers
+from labkit.sim.placement import models as m
+
+
+@dataclass
+class Group:
+    """One request group: the unnamed one (suffix "") or ``resources{suffix}``."""
+
+    suffix: str = ""
+    resources: dict[str, int] = field(default_factory=dict)
+    required_traits: list[set[str]] = field(default_factory=list)  # each set: any of these
+    forbidden_traits: set[str] = field(default_factory=set)
+    member_of: list[set[str]] = field(default_factory=list)
+    forbidden_aggs: set[str] = field(default_factory=set)
+    in_tree: str | None = None
+
+
+@dataclass
+class Request:
+    groups: list[Group]
+    limit: int | None = None
+    group_policy: str | None = None
+    root_required: set[str] = field(default_factory=set)
+    root_forbidden: set[str] = field(default_factory=set)
+    randomize: bool = False
+
+
+@dataclass(frozen=True)
+class Summary:
+    provider: providers.Provider
+    resources: dict[str, tuple[int, int]]  # class -> (capacity, used)
+    traits: list[str]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    provider: str  # uuid
+    by_group: dict[str, dict[str, int]]  # suffix -> class -> amount
+
+    @property
+    def resources(self) -> dict[str, int]:
+        merged: dict[str, int] = {}
+        for amounts in self.by_group.values():
+            for name, amount in amounts.items():
+                merged[name] = merged.get(name, 0) + amount
+        return merged
+
+
+def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
+    """Candidates and the summaries of their providers' trees. Raises ResourceClassNotFound
+    and TraitNotFound for unknown names."""
+    class_ids = {
+        name: classes.class_id(s, name) for g in request.groups for name in g.resources
+    }
+    trait_names = {t for g in request.groups for group in g.required_traits for t in group}
+    trait_names |= {t for g in request.groups for t in g.forbidden_traits}
+    trait_names |= request.root_required | request.root_forbidden
+    if trait_names:
+        classes.trait_ids(s, trait_names)  # TraitNotFound for an unknown one
+    names = classes.class_names(s)
+    all_rps = providers.list_providers(s, providers.ProviderFilters())
+    by_uuid = {rp.uuid: rp for rp in all_rps}
+    traits: dict[int, set[str]] = defaultdict(set)
+    for rp_id, name in s.execute(
+        select(m.ProviderTrait.resource_provider_id, m.Trait.name).join(
+            m.Trait, m.Trait.id == m.ProviderTrait.trait_id
+        )
+    ).tuples():
+        traits[rp_id].add(name)
+    aggs = providers.aggregate_map(s)
+    used = providers.used_amounts(s)
+    inventory: dict[int, dict[int, providers.InventoryRecord]] = defaultdict(dict)
+    for inv in s.scalars(select(m.Inventory)):
+        inventory[inv.resource_provider_id][inv.resource_class_id] = providers.record_of(
+            inv, names[inv.resource_class_id]
+        )
+    isolate = request.group_policy == "isolate" and len(
+        [g for g in request.groups if g.suffix]
+    ) > 1
+    found: list[Candidate] = []
+    for rp in all_rps:
+        if isolate:
+            break  # isolated groups need several providers of one tree: not combined here
+        root = by_uuid[rp.root_provider_uuid]
+        if request.root_required - traits[root.id] or request.root_forbidden & traits[root.id]:
+            continue
+        if not all(_group_fits(rp, g, traits[rp.id], aggs.get(rp.id, set()), by_uuid)
+                   for g in request.groups):
+            continue
+        candidate = Candidate(rp.uuid, {g.suffix: dict(g.resources) for g in request.groups})
+        if _fits(rp.id, candidate, class_ids, inventory[rp.id], used):
+            found.append(candidate)
+    if request.randomize:
+        random.shuffle(found)
+    if request.limit is not None:
+        found = found[: request.limit]
+    roots = {by_uuid[c.provider].root_provider_uuid for c in found}
+    summaries = [
+        Summary(
+            provider=rp,
+            resources={
+                rec.resource_class: (rec.capacity, used.get((rp.id, rc), 0))
+                for rc, rec in sorted(inventory[rp.id].items())
+            },
+            traits=sorted(traits[rp.id]),
+        )
+        for rp in all_rps
+        if rp.root_provider_uuid in roots
+    ]
+    return found, summaries
+
+
+def _group_fits(
+    rp: providers.Provider,
+    group: Group,
+    have: set[str],
+    aggs: set[str],
+    by_uuid: dict[str, providers.Provider],
+) -> bool:
+    if any(not any_of & have for any_of in group.required_traits):
+        return False
+    if group.forbidden_traits & have:
+        return False
+    if any(not any_of & aggs for any_of in group.member_of) or group.forbidden_aggs & aggs:
+        return False
+    if group.in_tree is not None:
+        tree = by_uuid.get(group.in_tree)
+        if tree is None or tree.root_provider_uuid != rp.root_provider_uuid:
+            return False
+    return True
+
+
+def _fits(
+    rp_id: int,
+    candidate: Candidate,
+    class_ids: dict[str, int],
+    inventory: dict[int, providers.InventoryRecord],
+    used: dict[tuple[int, int], int],
+) -> bool:
+    for amounts in candidate.by_group.values():
+        for name, amount in amounts.items():
+            rec = inventory.get(class_ids[name])
+            if rec is None or not rec.fits(amount, used.get((rp_id, class_ids[name]), 0)):
+                return False
+    for name, total in candidate.resources.items():
+        rec = inventory[class_ids[name]]
+        limit = (rec.total - rec.reserved) * rec.allocation_ratio
+        if total > rec.max_unit or used.get((rp_id, class_ids[name]), 0) + total > limit:
+            return False
+    return True
