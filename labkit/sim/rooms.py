@@ -67,6 +67,17 @@ ROOMS: tuple[RoomSpec, ...] = (
         explain="labkit.explain.glance",
     ),
     RoomSpec(
+        name="placement",
+        title="Placement (placement v1.39)",
+        service_type="placement",
+        prefix="/placement",
+        port=8778,
+        layer="compute",
+        install_layers=("placement",),
+        services=("placement-api",),
+        explain="labkit.explain.placement",
+    ),
+    RoomSpec(
         name="nova",
         title="Nova (compute v2.1, microversions 2.1-2.93)",
         service_type="compute",

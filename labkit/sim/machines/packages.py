@@ -144,6 +144,66 @@ flavor = keystone
 conversion_format = raw
 """
 
+# Debian's placement-common copies /usr/share/placement-common/placement.conf to /etc.
+_PLACEMENT_CONF = """\
+[DEFAULT]
+pybasedir = /usr/lib/python3/dist-packages
+
+[api]
+
+[cors]
+
+[keystone_authtoken]
+auth_url = http://localhost:5000
+project_name = service
+project_domain_name = Default
+username = placement
+user_domain_name = Default
+www_authenticate_uri = http://localhost:5000
+region_name = regionOne
+auth_type = password
+
+[oslo_policy]
+policy_dirs = /etc/placement/policy.d
+
+[placement]
+
+[placement_database]
+
+[profiler]
+"""
+
+_PLACEMENT_UWSGI = """\
+[uwsgi]
+buffer-size = 65535
+rem-header = Content-Length
+master = true
+thunder-lock = true
+plugins = python3
+lazy-apps = true
+paste-logger = true
+no-orphans = true
+die-on-term = true
+enable-threads = true
+processes = 8
+threads = 32
+listen = 100
+socket-timeout = 10
+http-auto-chunked = true
+http-chunked-input = true
+http-raw-body = true
+chmod-socket = 666
+add-header = Connection: close
+exit-on-reload = true
+wsgi-manage-chunked-input = true
+logto = /var/log/placement/placement-api.log
+name = placement-api
+uid = placement
+gid = placement
+chdir = /var/lib/placement
+wsgi-file = /usr/bin/placement-api
+"""
+
 KNOWN: dict[str, Package] = {
     p.name: p
     for p in [
@@ -208,6 +268,25 @@ KNOWN: dict[str, Package] = {
         ),
         Package("glance-common", "2:25.0.0-2", depends=("python3-glance",), size_kb=300),
         Package("python3-glance", "2:25.0.0-2", size_kb=8000),
+        Package(
+            "placement-api",
+            "8.0.0-2",
+            {"/etc/placement/placement-api-uwsgi.ini": _PLACEMENT_UWSGI},
+            ("placement-api",),
+            depends=("placement-common",),
+            size_kb=151,
+        ),
+        Package(
+            "placement-common",
+            "8.0.0-2",
+            {"/etc/placement/placement.conf": _PLACEMENT_CONF},
+            depends=("python3-placement",),
+            size_kb=185,
+        ),
+        Package("python3-placement", "8.0.0-2", size_kb=1400),
+        Package(
+            "python3-osc-placement", "4.0.0-2", depends=("python3-openstackclient",), size_kb=300
+        ),
         # Nova (Zed = 26.x on Debian 12). nova.conf carries Debian's shipped defaults that
         # break the lab until the plan overrides them (real-install-notes, pitfall 5).
         Package(
