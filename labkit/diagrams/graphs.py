@@ -230,14 +230,28 @@ def request_flow(
     events: Sequence[Mapping[str, Any]],
     include_control: bool = False,
     title: str = "What happened, hop by hop",
+    order: Sequence[str] = (),
+    by_start: bool = False,
 ) -> nx.MultiDiGraph:
     """A sequence of hops from the sim's trace: participants, then numbered messages.
 
     Control-API calls (labkit talking to the sim itself) are left out unless asked for.
+    ``order`` puts known participants in that order (others after them, as met);
+    ``by_start`` numbers hops by when they started (the trace records them as they end, so a
+    call made inside another ends first).
     """
     g = nx.MultiDiGraph(kind="flow", title=title)
     seq = 0
-    for event in sorted(events, key=lambda e: e.get("id", 0)):
+    rank = {name: i for i, name in enumerate(order)}
+
+    def key(e: Mapping[str, Any]) -> tuple[float, int]:
+        return (float(e.get("at", 0.0)) if by_start else 0.0, int(e.get("id", 0)))
+
+    if order:
+        present = {str(e.get(side, "?")) for e in events for side in ("source", "target")}
+        for name in sorted(present, key=lambda n: (rank.get(n, len(rank)), n)):
+            g.add_node(name, order=g.number_of_nodes())
+    for event in sorted(events, key=key):
         if not include_control and event.get("target") == "sim":
             continue
         source, target = str(event.get("source", "?")), str(event.get("target", "?"))

@@ -20,6 +20,7 @@ from labkit.install import steps as st
 from labkit.install.context import PlanContext
 from labkit.install.runner import Runner, StepResult
 from labkit.lab.backends import Backend, SimBackend, backend_for
+from labkit.lab.compute import Compute
 from labkit.lab.hosts import Hosts
 from labkit.lab.identity import Identity
 from labkit.lab.images import Images
@@ -59,6 +60,7 @@ class Lab:
         self.hosts = Hosts(self.backend)
         self.installs = Installs(self.backend, self.identity)
         self.images = Images(self.backend, self.identity)
+        self.compute = Compute(self.backend, self.identity)
         # `!openstack` in the next cell should work without lab.use_cli() first.
         put_cli_on_path()
 
@@ -343,3 +345,37 @@ class Lab:
 
         Introduced in notebooks/03-glance."""
         return self.images.visibility(*names)
+
+    # ---- Nova (notebooks/04-nova) ---------------------------------------------------------------
+    def compute_services(self) -> Table:
+        return self.compute.services()
+
+    def hypervisors(self) -> Table:
+        return self.compute.hypervisors()
+
+    def flavors_table(self) -> Table:
+        return self.compute.flavors()
+
+    def boot(
+        self, name: str, flavor: str = "m1.medium", image: str = "trusty", **extra: Any
+    ) -> Any:
+        return self.compute.boot(name, flavor, image, **extra)
+
+    def server_events(self, server: Any) -> Table:
+        return self.compute.events(server)
+
+    def create_request_id(self, server: Any) -> str:
+        return self.compute.create_request_id(server)
+
+    def draw_boot(self, server: Any) -> Diagram:
+        return self.compute.draw_boot(server)
+
+    def scheduler_decision(self, server: Any) -> Table | Text:
+        return self.compute.scheduler_decision(server)
+
+    def request_logs(self, request_id: str) -> Text:
+        return self.compute.logs(request_id)
+
+    def advance_clock(self, seconds: int) -> str:
+        """Let sim time pass (deterministic sims only move their clock with requests)."""
+        return self.sim.advance_clock(seconds)

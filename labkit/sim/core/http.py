@@ -419,9 +419,12 @@ class ServiceApp:
         request = call.request
         client = call.caller_host or (request.client.host if request.client else "-")
         query = f"?{request.url.query}" if request.url.query else ""
+        ids = call.request_id
+        if call.ctx is not None and call.ctx.root_request_id != call.request_id:
+            ids = f"{call.request_id} {call.ctx.root_request_id}"  # local and global, as oslo logs
         self.runtime.logger(self.name).info(
             '[%s] %s "%s %s%s" status: %d len: %d time: %.4f',
-            call.request_id,
+            ids,
             client,
             call.method,
             call.path,
