@@ -148,8 +148,9 @@ class Runtime:
     def logger(self, name: str) -> logging.Logger:
         with self._lock:
             if name not in self._loggers:
-                logger = logging.getLogger(f"labkit.sim.{self.state_dir}.{name}")
-                logger.setLevel(logging.INFO)
+                # Not logging.getLogger(): several sims may share a process (tests), each
+                # with its own files, so each runtime owns its loggers.
+                logger = logging.Logger(f"labkit.sim.{name}", logging.INFO)
                 logger.propagate = False
                 handler = logging.FileHandler(self.logs_dir / f"{name}.log")
                 handler.setFormatter(_SimClockFormatter(self.clock))
