@@ -86,6 +86,7 @@ ROOMS: tuple[RoomSpec, ...] = (
         layer="compute",
         install_layers=("nova-controller", "nova-compute"),
         services=("nova-api", "nova-conductor", "nova-scheduler", "nova-compute"),
+        explain="labkit.explain.nova",
     ),
 )
 
