@@ -58,7 +58,9 @@ def test_inventories_and_usages_through_the_sdk(admin_pl: Any, unique: Any) -> N
         "step_size": 1,
         "allocation_ratio": 4.0,
     }
-    listed = {i.resource_class: i.total for i in admin_pl.placement.resource_provider_inventories(rp)}
+    listed = {
+        i.resource_class: i.total for i in admin_pl.placement.resource_provider_inventories(rp)
+    }
     assert listed == {"VCPU": 8, "MEMORY_MB": 4096, "DISK_GB": 40}
     usages = ph.request(admin_pl, "GET", f"/resource_providers/{rp}/usages").json()
     assert usages == {
@@ -123,9 +125,10 @@ def test_malformed_json_unknown_uuid_and_bad_microversion(admin_pl: Any) -> None
         headers={"Content-Type": "application/json"},
     )
     assert bad.status_code == 400
-    assert "Malformed JSON: Expecting property name enclosed in double quotes" in ph.error(bad)[
-        "detail"
-    ]
+    assert (
+        "Malformed JSON: Expecting property name enclosed in double quotes"
+        in ph.error(bad)["detail"]
+    )
     missing = str(uuid.uuid4())
     gone = ph.request(admin_pl, "GET", f"/resource_providers/{missing}", "1.30")
     assert gone.status_code == 404
@@ -195,9 +198,9 @@ def test_what_nova_does_from_registration_to_delete(admin_pl: Any, unique: Any) 
     """nova-compute registers, nova-scheduler asks for candidates at 1.36 and claims with
     consumer_generation null, nova deletes the allocations with the server."""
     host = unique("compute")
-    assert ph.request(admin_pl, "GET", "/resource_providers", "1.14", params={"name": host}).json() == {
-        "resource_providers": []
-    }
+    assert ph.request(
+        admin_pl, "GET", "/resource_providers", "1.14", params={"name": host}
+    ).json() == {"resource_providers": []}
     node = str(uuid.uuid4())
     ph.request(admin_pl, "POST", "/resource_providers", "1.14", {"name": host, "uuid": node})
     inv = ph.request(
@@ -239,8 +242,12 @@ def test_what_nova_does_from_registration_to_delete(admin_pl: Any, unique: Any) 
         "PUT",
         f"/allocations/{instance}",
         "1.36",
-        {**cands["allocation_requests"][0], "project_id": "p1", "user_id": "u1",
-         "consumer_generation": None},
+        {
+            **cands["allocation_requests"][0],
+            "project_id": "p1",
+            "user_id": "u1",
+            "consumer_generation": None,
+        },
     )
     assert claim.status_code == 204, claim.text
     shown = ph.request(admin_pl, "GET", f"/allocations/{instance}", "1.36").json()
@@ -294,7 +301,9 @@ def test_fifty_concurrent_claims_never_over_allocate(admin_pl: Any, unique: Any)
     rp = ph.new_provider(admin_pl, unique("race"), {"VCPU": {"total": 10}})
     consumers = [str(uuid.uuid4()) for _ in range(50)]
     with ThreadPoolExecutor(max_workers=50) as pool:
-        codes = list(pool.map(lambda c: ph.claim(admin_pl, c, rp, {"VCPU": 1}).status_code, consumers))
+        codes = list(
+            pool.map(lambda c: ph.claim(admin_pl, c, rp, {"VCPU": 1}).status_code, consumers)
+        )
     assert codes.count(204) == 10
     assert codes.count(409) == 40
     usages = ph.request(admin_pl, "GET", f"/resource_providers/{rp}/usages").json()

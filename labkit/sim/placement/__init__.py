@@ -79,7 +79,9 @@ def _conf(process: PlacementService, host: str) -> PlacementConf | tuple[int, li
     except ValueError as exc:
         return 1, [str(exc)]
     if not conf.database_connection:
-        return 1, ["oslo_db.exception.CantStartEngineError: No sql_connection parameter is established"]
+        return 1, [
+            "oslo_db.exception.CantStartEngineError: No sql_connection parameter is established"
+        ]
     return conf
 
 

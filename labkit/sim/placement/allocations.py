@@ -67,7 +67,9 @@ class ConsumerAllocations:
     allocations: dict[str, tuple[int, dict[str, int]]] = field(default_factory=dict)
 
 
-def _external(s: Session, model: type[m.Project] | type[m.User], external_id: str, now: float) -> int:
+def _external(
+    s: Session, model: type[m.Project] | type[m.User], external_id: str, now: float
+) -> int:
     found = s.scalar(select(model.id).where(model.external_id == external_id))
     if found is not None:
         return found
@@ -125,9 +127,7 @@ def write(s: Session, writes: list[ConsumerWrite], now: float) -> None:
     for want in writes:
         for rp_uuid in want.allocations:
             if rp_uuid not in rps:
-                rp = s.scalar(
-                    select(m.ResourceProvider).where(m.ResourceProvider.uuid == rp_uuid)
-                )
+                rp = s.scalar(select(m.ResourceProvider).where(m.ResourceProvider.uuid == rp_uuid))
                 if rp is None:
                     raise UnknownProvider(rp_uuid)
                 rps[rp_uuid] = rp
@@ -222,7 +222,7 @@ def of_consumer(s: Session, consumer_uuid: str) -> ConsumerAllocations:
 def of_provider(s: Session, provider_id: int) -> dict[str, tuple[int, dict[str, int]]]:
     """consumer uuid -> (consumer generation, resource class -> amount)."""
     names = classes.class_names(s)
-    generations = dict(s.execute(select(m.Consumer.uuid, m.Consumer.generation)).tuples().all())
+    generations = {a: b for a, b in s.execute(select(m.Consumer.uuid, m.Consumer.generation))}
     out: dict[str, tuple[int, dict[str, int]]] = {}
     for row in s.scalars(
         select(m.Allocation)
@@ -240,10 +240,14 @@ def total_usages(
     """GET /usages: {"": {class: used}} or, by consumer type (1.38), {type: {class: used,
     "consumer_count": n}}."""
     names = classes.class_names(s)
-    types = dict(s.execute(select(m.ConsumerType.id, m.ConsumerType.name)).tuples().all())
+    types = {a: b for a, b in s.execute(select(m.ConsumerType.id, m.ConsumerType.name))}
     query = (
-        select(m.Consumer.uuid, m.Consumer.consumer_type_id, m.Allocation.resource_class_id,
-               func.sum(m.Allocation.used))
+        select(
+            m.Consumer.uuid,
+            m.Consumer.consumer_type_id,
+            m.Allocation.resource_class_id,
+            func.sum(m.Allocation.used),
+        )
         .join(m.Allocation, m.Allocation.consumer_id == m.Consumer.uuid)
         .join(m.Project, m.Project.id == m.Consumer.project_id)
         .where(m.Project.external_id == project_id)
@@ -255,7 +259,7 @@ def total_usages(
         )
     out: dict[str, dict[str, int]] = {}
     counted: dict[str, set[str]] = defaultdict(set)
-    for consumer, type_id, rc, used in s.execute(query).tuples():
+    for consumer, type_id, rc, used in s.execute(query):
         kind = types.get(type_id, "unknown") if type_id is not None else "unknown"
         if by_type and consumer_type not in (None, "all") and kind != consumer_type:
             continue

@@ -72,9 +72,7 @@ class Candidate:
 def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
     """Candidates and the summaries of their providers' trees. Raises ResourceClassNotFound
     and TraitNotFound for unknown names."""
-    class_ids = {
-        name: classes.class_id(s, name) for g in request.groups for name in g.resources
-    }
+    class_ids = {name: classes.class_id(s, name) for g in request.groups for name in g.resources}
     trait_names = {t for g in request.groups for group in g.required_traits for t in group}
     trait_names |= {t for g in request.groups for t in g.forbidden_traits}
     trait_names |= request.root_required | request.root_forbidden
@@ -88,7 +86,7 @@ def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
         select(m.ProviderTrait.resource_provider_id, m.Trait.name).join(
             m.Trait, m.Trait.id == m.ProviderTrait.trait_id
         )
-    ).tuples():
+    ):
         traits[rp_id].add(name)
     aggs = providers.aggregate_map(s)
     used = providers.used_amounts(s)
@@ -97,9 +95,7 @@ def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
         inventory[inv.resource_provider_id][inv.resource_class_id] = providers.record_of(
             inv, names[inv.resource_class_id]
         )
-    isolate = request.group_policy == "isolate" and len(
-        [g for g in request.groups if g.suffix]
-    ) > 1
+    isolate = request.group_policy == "isolate" and len([g for g in request.groups if g.suffix]) > 1
     found: list[Candidate] = []
     for rp in all_rps:
         if isolate:
@@ -107,8 +103,10 @@ def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
         root = by_uuid[rp.root_provider_uuid]
         if request.root_required - traits[root.id] or request.root_forbidden & traits[root.id]:
             continue
-        if not all(_group_fits(rp, g, traits[rp.id], aggs.get(rp.id, set()), by_uuid)
-                   for g in request.groups):
+        if not all(
+            _group_fits(rp, g, traits[rp.id], aggs.get(rp.id, set()), by_uuid)
+            for g in request.groups
+        ):
             continue
         candidate = Candidate(rp.uuid, {g.suffix: dict(g.resources) for g in request.groups})
         if _fits(rp.id, candidate, class_ids, inventory[rp.id], used):

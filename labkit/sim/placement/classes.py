@@ -49,7 +49,7 @@ def class_id(s: Session, name: str) -> int:
 
 
 def class_names(s: Session) -> dict[int, str]:
-    return dict(s.execute(select(m.ResourceClass.id, m.ResourceClass.name)).tuples().all())
+    return {a: b for a, b in s.execute(select(m.ResourceClass.id, m.ResourceClass.name))}
 
 
 def list_classes(s: Session) -> list[m.ResourceClass]:
@@ -67,9 +67,7 @@ def create_class(s: Session, name: str, now: float) -> m.ResourceClass:
     if s.scalar(select(m.ResourceClass.id).where(m.ResourceClass.name == name)) is not None:
         raise Duplicate("name", name)
     highest = s.scalar(select(func.max(m.ResourceClass.id))) or 0
-    row = m.ResourceClass(
-        id=max(highest + 1, m.CUSTOM_CLASS_FIRST_ID), name=name, created_at=now
-    )
+    row = m.ResourceClass(id=max(highest + 1, m.CUSTOM_CLASS_FIRST_ID), name=name, created_at=now)
     s.add(row)
     s.flush()
     return row
@@ -122,9 +120,9 @@ def list_traits(
 def trait_ids(s: Session, names: Iterable[str]) -> dict[str, int]:
     """Ids of the named traits; TraitNotFound names the ones that do not exist."""
     wanted = set(names)
-    found = dict(
-        s.execute(select(m.Trait.name, m.Trait.id).where(m.Trait.name.in_(wanted))).tuples().all()
-    )
+    found = {
+        a: b for a, b in s.execute(select(m.Trait.name, m.Trait.id).where(m.Trait.name.in_(wanted)))
+    }
     missing = wanted - set(found)
     if missing:
         raise TraitNotFound(", ".join(sorted(missing)))

@@ -148,8 +148,8 @@ class InvalidInventory(PlacementException):
 
     def __init__(self, resource_class: str, provider: str, message: str = "") -> None:
         super().__init__(
-            message or f"Inventory for '{resource_class}' on resource provider '{provider}' "
-            "invalid."
+            message
+            or f"Inventory for '{resource_class}' on resource provider '{provider}' invalid."
         )
 
 

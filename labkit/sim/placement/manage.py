@@ -41,8 +41,7 @@ def db_sync(db: Database, now: float) -> list[str]:
     previous = ""
     for revision, title in MIGRATIONS:
         lines.append(
-            f"INFO  [alembic.runtime.migration] Running upgrade {previous} -> {revision}, "
-            f"{title}"
+            f"INFO  [alembic.runtime.migration] Running upgrade {previous} -> {revision}, {title}"
         )
         previous = revision
     return lines
@@ -58,7 +57,9 @@ def _table(rows: list[tuple[str, str, str]]) -> list[str]:
     cells = []
     for name, result, details in rows:
         wrapped = textwrap.wrap(details, 60, subsequent_indent="  ") or ["None"]
-        cells.append([f"Check: {name}", f"Result: {result}", f"Details: {wrapped[0]}", *wrapped[1:]])
+        cells.append(
+            [f"Check: {name}", f"Result: {result}", f"Details: {wrapped[0]}", *wrapped[1:]]
+        )
     width = max(len(title), *(len(line) for cell in cells for line in cell))
     rule = "+" + "-" * (width + 2) + "+"
     out = [rule, f"| {title.ljust(width)} |", rule]
@@ -96,7 +97,7 @@ def upgrade_check(db: Database) -> tuple[int, list[str]]:
                 "Incomplete Consumers",
                 "Warning",
                 f"There are {missing} incomplete consumers table records for existing "
-                "allocations. Run the \"placement-manage db online_data_migrations\" command.",
+                'allocations. Run the "placement-manage db online_data_migrations" command.',
             )
         )
     else:

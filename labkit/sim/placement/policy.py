@@ -19,14 +19,9 @@ PROJECT_OR_SYSTEM_READER = "project_or_system_reader"  # + role:reader on the pr
 _READ = ("list", "show")
 RULES: dict[str, str] = {
     **{f"placement:resource_providers:{a}": SYSTEM_READER for a in _READ},
-    **{
-        f"placement:resource_providers:{a}": SYSTEM_ADMIN
-        for a in ("create", "update", "delete")
-    },
+    **{f"placement:resource_providers:{a}": SYSTEM_ADMIN for a in ("create", "update", "delete")},
     **{f"placement:resource_classes:{a}": SYSTEM_READER for a in _READ},
-    **{
-        f"placement:resource_classes:{a}": SYSTEM_ADMIN for a in ("create", "update", "delete")
-    },
+    **{f"placement:resource_classes:{a}": SYSTEM_ADMIN for a in ("create", "update", "delete")},
     **{f"placement:resource_providers:inventories:{a}": SYSTEM_READER for a in _READ},
     **{
         f"placement:resource_providers:inventories:{a}": SYSTEM_ADMIN
@@ -67,7 +62,9 @@ class Context:
     def noauth(cls, request_id: str, token: str) -> Context:
         """auth_strategy = noauth2: the token is ``user[:project]``, "admin" is admin."""
         user, _, project = token.partition(":")
-        return cls(request_id, user, project or user, frozenset({"admin"} if user == "admin" else ()))
+        return cls(
+            request_id, user, project or user, frozenset({"admin"} if user == "admin" else ())
+        )
 
 
 class PolicyNotAuthorized(Exception):

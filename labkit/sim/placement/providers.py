@@ -86,16 +86,14 @@ class ProviderFilters:
 
 def _views(s: Session, rows: Iterable[m.ResourceProvider]) -> list[Provider]:
     rows = list(rows)
-    uuids = dict(s.execute(select(m.ResourceProvider.id, m.ResourceProvider.uuid)).tuples().all())
+    uuids = {a: b for a, b in s.execute(select(m.ResourceProvider.id, m.ResourceProvider.uuid))}
     return [
         Provider(
             id=r.id,
             uuid=r.uuid,
             name=r.name,
             generation=r.generation,
-            parent_provider_uuid=uuids.get(r.parent_provider_id)
-            if r.parent_provider_id
-            else None,
+            parent_provider_uuid=uuids.get(r.parent_provider_id) if r.parent_provider_id else None,
             root_provider_uuid=uuids.get(r.root_provider_id or r.id, r.uuid),
             created_at=r.created_at,
             updated_at=r.updated_at,
@@ -147,7 +145,7 @@ def usages(s: Session, provider_id: int) -> dict[str, int]:
         select(m.Allocation.resource_class_id, func.sum(m.Allocation.used))
         .where(m.Allocation.resource_provider_id == provider_id)
         .group_by(m.Allocation.resource_class_id)
-    ).tuples():
+    ):
         out[names[rc]] = int(used or 0)
     return out
 
@@ -184,7 +182,7 @@ def used_amounts(s: Session) -> dict[tuple[int, int], int]:
                 m.Allocation.resource_class_id,
                 func.sum(m.Allocation.used),
             ).group_by(m.Allocation.resource_provider_id, m.Allocation.resource_class_id)
-        ).tuples()
+        )
     }
 
 
@@ -204,16 +202,14 @@ def list_providers(s: Session, f: ProviderFilters) -> list[Provider]:
     wanted_classes = {name: classes.class_id(s, name) for name in f.resources}
     names = {t for group in f.required_traits for t in group}
     ids = classes.trait_ids(s, names) if names else {}
-    forbidden_ids = set(
-        s.scalars(select(m.Trait.id).where(m.Trait.name.in_(f.forbidden_traits)))
-    )
+    forbidden_ids = set(s.scalars(select(m.Trait.id).where(m.Trait.name.in_(f.forbidden_traits))))
     rows = list(s.scalars(query))
     if not rows:
         return []
     trait_map: dict[int, set[int]] = defaultdict(set)
     for rp, trait in s.execute(
         select(m.ProviderTrait.resource_provider_id, m.ProviderTrait.trait_id)
-    ).tuples():
+    ):
         trait_map[rp].add(trait)
     agg_map = aggregate_map(s)
     used = used_amounts(s) if wanted_classes else {}
@@ -234,14 +230,16 @@ def list_providers(s: Session, f: ProviderFilters) -> list[Provider]:
         if f.forbidden_aggs & aggs:
             continue
         if not all(
-            (inv := invs.get((row.id, rc))) is not None
-            and record_of(inv, name).fits(amount, used.get((row.id, rc), 0))
+            _has_room(invs.get((row.id, rc)), name, f.resources[name], used.get((row.id, rc), 0))
             for name, rc in wanted_classes.items()
-            for amount in (f.resources[name],)
         ):
             continue
         out.append(row)
     return _views(s, out)
+
+
+def _has_room(inv: m.Inventory | None, name: str, amount: int, used: int) -> bool:
+    return inv is not None and record_of(inv, name).fits(amount, used)
 
 
 def aggregate_map(s: Session) -> dict[int, set[str]]:
@@ -250,7 +248,7 @@ def aggregate_map(s: Session) -> dict[int, set[str]]:
         select(m.ProviderAggregate.resource_provider_id, m.Aggregate.uuid).join(
             m.Aggregate, m.Aggregate.id == m.ProviderAggregate.aggregate_id
         )
-    ).tuples():
+    ):
         found[rp].add(agg)
     return found
 
@@ -270,9 +268,7 @@ def record_of(inv: m.Inventory, name: str) -> InventoryRecord:
 # ---- providers ---------------------------------------------------------------------------------
 
 
-def create(
-    s: Session, uuid: str, name: str, parent_uuid: str | None, now: float
-) -> Provider:
+def create(s: Session, uuid: str, name: str, parent_uuid: str | None, now: float) -> Provider:
     if s.scalar(select(m.ResourceProvider.id).where(m.ResourceProvider.uuid == uuid)):
         raise Duplicate("uuid", uuid)
     if s.scalar(select(m.ResourceProvider.id).where(m.ResourceProvider.name == name)):
@@ -285,9 +281,7 @@ def create(
                 "parent provider UUID cannot be same as UUID. Please set parent provider UUID "
                 "to None if there is no parent.",
             )
-        parent = s.scalar(
-            select(m.ResourceProvider).where(m.ResourceProvider.uuid == parent_uuid)
-        )
+        parent = s.scalar(select(m.ResourceProvider).where(m.ResourceProvider.uuid == parent_uuid))
         if parent is None:
             raise ActionError("create", "parent provider UUID does not exist.")
     row = m.ResourceProvider(
@@ -348,9 +342,7 @@ def update(
             if row.parent_provider_id not in (None, parent.id) and not allow_reparenting:
                 raise ActionError("update", "re-parenting a provider is not currently allowed.")
             if parent.id in {rp.id for rp in subtree}:
-                raise ActionError(
-                    "update", "creating loop in the provider tree is not allowed."
-                )
+                raise ActionError("update", "creating loop in the provider tree is not allowed.")
             if row.parent_provider_id != parent.id:
                 row.parent_provider_id = parent.id
                 for rp in subtree:
@@ -368,18 +360,18 @@ def update(
 
 def delete_provider(s: Session, uuid: str) -> None:
     row = _row(s, uuid)
-    if s.scalar(select(m.ResourceProvider.id).where(m.ResourceProvider.parent_provider_id == row.id)):
+    if s.scalar(
+        select(m.ResourceProvider.id).where(m.ResourceProvider.parent_provider_id == row.id)
+    ):
         raise CannotDeleteParent()
     if s.scalar(
-        select(func.count()).select_from(m.Allocation).where(
-            m.Allocation.resource_provider_id == row.id
-        )
+        select(func.count())
+        .select_from(m.Allocation)
+        .where(m.Allocation.resource_provider_id == row.id)
     ):
         raise ProviderInUse()
     s.execute(delete(m.Inventory).where(m.Inventory.resource_provider_id == row.id))
-    s.execute(
-        delete(m.ProviderAggregate).where(m.ProviderAggregate.resource_provider_id == row.id)
-    )
+    s.execute(delete(m.ProviderAggregate).where(m.ProviderAggregate.resource_provider_id == row.id))
     s.execute(delete(m.ProviderTrait).where(m.ProviderTrait.resource_provider_id == row.id))
     s.delete(row)
 
@@ -449,11 +441,11 @@ def set_inventories(
     over = []
     used = {rc: amount for (rp, rc), amount in used_amounts(s).items() if rp == row.id}
     for name, (rc, rec) in wanted.items():
-        inv = existing.get(rc)
-        if inv is None:
-            inv = m.Inventory(resource_provider_id=row.id, resource_class_id=rc, created_at=now)
-            s.add(inv)
-        _write(s, inv, rec, now)
+        found = existing.get(rc)
+        if found is None:
+            found = m.Inventory(resource_provider_id=row.id, resource_class_id=rc, created_at=now)
+            s.add(found)
+        _write(s, found, rec, now)
         if used.get(rc, 0) > rec.capacity:
             over.append(name)
     bump(s, row.id)
@@ -550,9 +542,7 @@ def set_aggregates(
     s: Session, uuid: str, aggregates: list[str], bump_generation: bool, now: float
 ) -> Provider:
     row = _row(s, uuid)
-    s.execute(
-        delete(m.ProviderAggregate).where(m.ProviderAggregate.resource_provider_id == row.id)
-    )
+    s.execute(delete(m.ProviderAggregate).where(m.ProviderAggregate.resource_provider_id == row.id))
     for agg_uuid in aggregates:
         agg = s.scalar(select(m.Aggregate).where(m.Aggregate.uuid == agg_uuid))
         if agg is None:

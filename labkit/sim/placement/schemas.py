@@ -192,9 +192,7 @@ ALLOCATIONS_1_28["required"].append("consumer_generation")
 _MAPPINGS: Schema = {
     "type": "object",
     "minProperties": 1,
-    "patternProperties": {
-        "[a-zA-Z0-9_-]{1,64}": {"type": "array", "minItems": 1, "items": _UUID}
-    },
+    "patternProperties": {"[a-zA-Z0-9_-]{1,64}": {"type": "array", "minItems": 1, "items": _UUID}},
 }
 ALLOCATIONS_1_34 = _with(ALLOCATIONS_1_28, mappings=_MAPPINGS)
 ALLOCATIONS_1_38 = _with(

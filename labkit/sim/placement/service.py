@@ -30,8 +30,8 @@ from labkit.sim.core.conf import ConfError
 from labkit.sim.core.context import RequestContext
 from labkit.sim.core.http import Call, HttpError, Route, Routes, ServiceApp, is_public
 from labkit.sim.core.service import ServiceFailed, ServiceProcess
-from labkit.sim.core.store import Database
 from labkit.sim.core.status import reason_phrase
+from labkit.sim.core.store import Database
 from labkit.sim.placement import classes, microversion, models
 from labkit.sim.placement.config import CONF_PATH, PlacementConf
 from labkit.sim.placement.errors import PlacementError, detail_text
@@ -254,7 +254,9 @@ class PlacementApp(ServiceApp):
             content_type, body = webob_style.body(
                 error.status, None, detail=error.detail, accept=accept
             )
-            return Response(body, status_code=error.status, media_type=content_type, headers=headers)
+            return Response(
+                body, status_code=error.status, media_type=content_type, headers=headers
+            )
         entry: dict[str, object] = {
             "status": error.status,
             "title": reason_phrase(error.status),

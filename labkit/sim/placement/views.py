@@ -17,9 +17,7 @@ def provider_links(url: Url, provider: Provider, v: Version) -> list[dict[str, s
     rels += ["aggregates"] if v.at_least(1) else []
     rels += ["traits"] if v.at_least(6) else []
     rels += ["allocations"] if v.at_least(11) else []
-    return [{"rel": "self", "href": base}] + [
-        {"rel": rel, "href": f"{base}/{rel}"} for rel in rels
-    ]
+    return [{"rel": "self", "href": base}] + [{"rel": rel, "href": f"{base}/{rel}"} for rel in rels]
 
 
 def provider(url: Url, p: Provider, v: Version) -> dict[str, Any]:

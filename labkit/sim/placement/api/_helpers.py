@@ -147,11 +147,19 @@ def ok(call: Call, data: Any, status: int = 200, headers: dict[str, str] | None 
     if version(call).at_least(15):
         out["Cache-Control"] = "no-cache"
         out["Last-Modified"] = http_date(now(call))
-    return Response(json.dumps(data), status_code=status, media_type="application/json", headers=out)
+    return Response(
+        json.dumps(data), status_code=status, media_type="application/json", headers=out
+    )
 
 
 def empty(status: int = 204, headers: dict[str, str] | None = None) -> Response:
     return Response(b"", status_code=status, headers=headers)
+
+
+def location(call: Call, path: str) -> str:
+    """A ``Location`` header: WebOb makes the handler's relative one absolute."""
+    found = call.request.url
+    return f"{found.scheme}://{found.netloc}{url(call, path)}"
 
 
 def url(call: Call, path: str) -> str:

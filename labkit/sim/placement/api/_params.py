@@ -52,7 +52,9 @@ def traits(call: Call, key: str = "required") -> tuple[list[set[str]], set[str]]
     return required, forbidden
 
 
-def _one_traits(value: str, allow_forbidden: bool, allow_any: bool) -> tuple[list[set[str]], set[str]]:
+def _one_traits(
+    value: str, allow_forbidden: bool, allow_any: bool
+) -> tuple[list[set[str]], set[str]]:
     if value.startswith("in:"):
         if not allow_any:
             raise bad_request(

@@ -47,7 +47,9 @@ def _groups(call: Call) -> list[candidates.Group]:
             group.member_of, group.forbidden_aggs = _params.member_of(call, key)
         else:
             group.in_tree = _params.in_tree(value)
-    orphans = [f"required{g.suffix}" for g in by_suffix.values() if g.required_traits and not g.resources]
+    orphans = [
+        f"required{g.suffix}" for g in by_suffix.values() if g.required_traits and not g.resources
+    ]
     if orphans:
         raise bad_request(
             "All traits parameters must be associated with resources.  Found the following "
@@ -116,8 +118,12 @@ def _request(call: Call, params: dict[str, str]) -> candidates.Request:
     return request
 
 
-def _view(call: Call, found: list[candidates.Candidate], summaries: list[candidates.Summary],
-          request: candidates.Request) -> dict[str, Any]:
+def _view(
+    call: Call,
+    found: list[candidates.Candidate],
+    summaries: list[candidates.Summary],
+    request: candidates.Request,
+) -> dict[str, Any]:
     v = version(call)
     if v.at_least(12):
         a_reqs: list[dict[str, Any]] = []

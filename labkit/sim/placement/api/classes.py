@@ -12,11 +12,11 @@ from labkit.sim.placement.api._helpers import (
     check_accept,
     empty,
     enforce,
+    location,
     now,
     ok,
     query,
     reading,
-    require_json,
     since,
     url,
     version,
@@ -28,7 +28,10 @@ routes = Routes()
 
 
 def _class_view(call: Call, name: str) -> dict[str, object]:
-    return {"name": name, "links": [{"rel": "self", "href": url(call, f"/resource_classes/{name}")}]}
+    return {
+        "name": name,
+        "links": [{"rel": "self", "href": url(call, f"/resource_classes/{name}")}],
+    }
 
 
 def _no_class(name: str) -> PlacementError:
@@ -55,7 +58,7 @@ def create_class(call: Call) -> Response:
             classes.create_class(s, name, now(call))
         except errors.Duplicate:
             raise conflict(f"Conflicting resource class already exists: {name}") from None
-    return empty(201, {"Location": url(call, f"/resource_classes/{name}")})
+    return empty(201, {"Location": location(call, f"/resource_classes/{name}")})
 
 
 @routes.get("/resource_classes/{name}")
@@ -98,7 +101,7 @@ def put_class(call: Call, name: str) -> Response:
         except errors.ResourceClassNotFound:
             classes.create_class(s, name, now(call))
             status = 201
-    return empty(status, {"Location": url(call, f"/resource_classes/{name}")})
+    return empty(status, {"Location": location(call, f"/resource_classes/{name}")})
 
 
 @routes.delete("/resource_classes/{name}")
@@ -175,7 +178,7 @@ def put_trait(call: Call, name: str) -> Response:
         ) from None
     with writing(call) as s:
         _, created = classes.ensure_trait(s, name, now(call))
-    return empty(201 if created else 204, {"Location": url(call, f"/traits/{name}")})
+    return empty(201 if created else 204, {"Location": location(call, f"/traits/{name}")})
 
 
 @routes.delete("/traits/{name}")
@@ -192,6 +195,3 @@ def delete_trait(call: Call, name: str) -> Response:
         except errors.PlacementException as exc:
             raise bad_request(str(exc)) from None
     return empty()
-
-
-__all__ = ["require_json", "routes"]

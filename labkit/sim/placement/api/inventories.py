@@ -13,11 +13,11 @@ from labkit.sim.placement.api._helpers import (
     check_accept,
     empty,
     enforce,
+    location,
     now,
     ok,
     reading,
     since,
-    url,
     version,
     writing,
 )
@@ -29,10 +29,8 @@ _FIELDS = ("total", "reserved", "min_unit", "max_unit", "step_size", "allocation
 
 
 def _record(uuid: str, resource_class: str, data: dict[str, Any]) -> providers.InventoryRecord:
-    """make_inventory_object: defaults filled in, max_unit below min_unit refused."""
-    values = {k: data[k] for k in _FIELDS if k in data}
-    rec = providers.InventoryRecord(resource_class, **values)
-    return rec
+    """make_inventory_object: Placement's defaults for what the body leaves out."""
+    return providers.InventoryRecord(resource_class, **{k: data[k] for k in _FIELDS if k in data})
 
 
 def _generation(call: Call, uuid: str) -> int:
@@ -87,8 +85,8 @@ def create_inventory(call: Call, uuid: str) -> Response:
             raise bad_request(
                 f"Unable to create inventory for resource provider {uuid}: {exc}"
             ) from None
-    location = url(call, f"/resource_providers/{uuid}/inventories/{rec.resource_class}")
-    return ok(call, views.inventory(rec, rp.generation), 201, {"Location": location})
+    where = location(call, f"/resource_providers/{uuid}/inventories/{rec.resource_class}")
+    return ok(call, views.inventory(rec, rp.generation), 201, {"Location": where})
 
 
 @routes.put("/resource_providers/{uuid}/inventories")
@@ -168,8 +166,7 @@ def update_inventory(call: Call, uuid: str, resource_class: str) -> Response:
             raise PlacementError(404, str(exc), in_handler=False) from None
         except errors.NotFound as exc:
             raise bad_request(
-                "No inventory record with resource class for resource provider "
-                f"{uuid}: {exc}"
+                f"No inventory record with resource class for resource provider {uuid}: {exc}"
             ) from None
         except errors.InvalidCapacity as exc:
             raise bad_request(

@@ -23,8 +23,7 @@ from labkit.sim.placement.errors import PlacementError, bad_request, conflict
 
 routes = Routes()
 _GENERATION_CHANGED = (
-    "Resource provider's generation already changed. Please update the generation and try "
-    "again."
+    "Resource provider's generation already changed. Please update the generation and try again."
 )
 
 
@@ -37,7 +36,9 @@ def list_provider_traits(call: Call, uuid: str) -> Response:
         try:
             rp = providers.get(s, uuid)
         except errors.ProviderNotFound as exc:
-            raise PlacementError(404, f"No resource provider with uuid {uuid} found: {exc}") from None
+            raise PlacementError(
+                404, f"No resource provider with uuid {uuid} found: {exc}"
+            ) from None
         names = providers.traits_of(s, rp.id)
     return ok(call, {"traits": names, "resource_provider_generation": rp.generation})
 

@@ -15,6 +15,7 @@ from labkit.sim.placement.api._helpers import (
     check_accept,
     empty,
     enforce,
+    location,
     now,
     ok,
     query,
@@ -75,7 +76,9 @@ def create_provider(call: Call) -> Response:
     enforce(call, "placement:resource_providers:create")
     v = version(call)
     data = body(call, schemas.PROVIDER_POST_1_14 if v.at_least(14) else schemas.PROVIDER_POST)
-    rp_uuid = str(uuidlib.UUID(data["uuid"])) if data.get("uuid") else app(call).runtime.ids.dashed_id()
+    rp_uuid = (
+        str(uuidlib.UUID(data["uuid"])) if data.get("uuid") else app(call).runtime.ids.dashed_id()
+    )
     name = data["name"]
     if not name:
         raise bad_request(
@@ -84,7 +87,9 @@ def create_provider(call: Call) -> Response:
         )
     with writing(call) as s:
         try:
-            created = providers.create(s, rp_uuid, name, data.get("parent_provider_uuid"), now(call))
+            created = providers.create(
+                s, rp_uuid, name, data.get("parent_provider_uuid"), now(call)
+            )
         except errors.Duplicate as exc:
             raise conflict(
                 f"Conflicting resource provider {exc.column}: {exc.value} already exists.",
@@ -94,13 +99,13 @@ def create_provider(call: Call) -> Response:
             raise bad_request(
                 f'Unable to create resource provider "{name}", {rp_uuid}: {exc}'
             ) from None
-    location = url(call, f"/resource_providers/{rp_uuid}")
+    where = location(call, f"/resource_providers/{rp_uuid}")
     if v.at_least(20):
         link = lambda path: url(call, path)  # noqa: E731
-        response = ok(call, views.provider(link, created, v), headers={"Location": location})
+        response = ok(call, views.provider(link, created, v), headers={"Location": where})
         response.headers["Cache-Control"] = "no-cache"
         return response
-    return empty(201, {"Location": location})
+    return empty(201, {"Location": where})
 
 
 @routes.get("/resource_providers/{uuid}")

@@ -7,8 +7,7 @@ import json
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, public
-from labkit.sim.placement import microversion
-from labkit.sim.placement.api._helpers import app, now, version
+from labkit.sim.placement.api._helpers import now, version
 from labkit.sim.placement.errors import PlacementError
 from labkit.sim.placement.service import UNROUTED, PlacementApp, http_date
 
@@ -55,5 +54,3 @@ def unrouted(call: Call) -> Response:
 
 for _method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
     routes.add(_method, UNROUTED, unrouted)
-
-__all__ = ["app", "microversion", "routes"]
