@@ -78,6 +78,10 @@ class SimSettings(_Strict):
     # keystone.conf [identity] password_hash_rounds. Keystone's bcrypt default is 12; the sim
     # defaults to bcrypt's minimum so that a token costs milliseconds (notebook 02 says so).
     password_hash_rounds: int = Field(default=4, ge=4, le=31)
+    # Seconds between the steps of a server's boot (scheduling -> networking -> ... ->
+    # active): 0 = instant (tests, benchmarks). In deterministic mode the steady clock moves
+    # by that much instead of anyone waiting.
+    pace: float = Field(default=0.0, ge=0.0, le=30.0)
 
 
 class Passwords(_Strict):

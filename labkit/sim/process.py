@@ -51,6 +51,7 @@ def sim_config(env: SimEnv, paths: StatePaths, port: int | None = None) -> SimCo
         deterministic=config.sim_deterministic(env.sim.deterministic),
         seed=env.sim.seed,
         password_hash_rounds=env.sim.password_hash_rounds,
+        pace=env.sim.pace,
         admin_password=env.passwords.admin,
         demo_password=env.passwords.demo,
         network_cidr=env.management_network.cidr,

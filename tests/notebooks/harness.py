@@ -11,7 +11,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-ORDER = ("00-welcome", "01-hosts", "02-keystone", "03-glance")
+ORDER = ("00-welcome", "01-hosts", "02-keystone", "03-glance", "04-nova")
 SANITIZE = REPO / "tests" / "notebooks" / "sanitize.cfg"
 
 

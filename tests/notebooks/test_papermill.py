@@ -42,6 +42,13 @@ EXPECTED = {
         "Only an admin can make an image public",
         "os_glance_failed_import='fs'",
     ],
+    "04-nova": [
+        "ACTIVE",
+        "compute__do_build_and_run_instance",
+        "nova-compute    worker1",
+        "No valid host was found",
+        "nova-compute is down",
+    ],
 }
 
 

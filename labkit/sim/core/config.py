@@ -32,6 +32,7 @@ class SimConfig:
     deterministic: bool = False
     seed: int = 2015
     password_hash_rounds: int = 4
+    pace: float = 0.0  # seconds between a boot's steps (0 = instant)
     admin_password: str = "ADMIN_PASS"
     demo_password: str = "DEMO_PASS"
     network_cidr: str = "10.64.0.0/24"

@@ -22,7 +22,7 @@ from labkit.sim.core.service import ServiceFailed, ServiceProcess
 from labkit.sim.core.store import Database
 from labkit.sim.machines import models as mm
 from labkit.sim.machines import packages
-from labkit.sim.rooms import BASE_SERVICES
+from labkit.sim.rooms import BASE_SERVICES, ROOMS
 
 __all__ = ["BASE_SERVICES", "Machines"]
 AMQP_REFUSED = (
@@ -214,7 +214,9 @@ class Machines:
     def restore(self) -> list[str]:
         """After a sim restart, bring back the daemons that were running before it stopped."""
         problems = []
-        for row in self.services():
+        # In the order a cloud comes up: base services, then the rooms as the room table
+        # lists them (Nova's computes reconcile with Placement and Neutron when they start).
+        for row in sorted(self.services(), key=lambda r: (start_rank(r.name), r.host)):
             daemon = self.daemons.get((row.host, row.name))
             if row.state == "running" and daemon is not None:
                 try:
@@ -409,3 +411,13 @@ def database_file(machines: Machines, name: str) -> Path | None:
         if name in machines.databases(host):
             return machines.runtime.state_dir / "mysql" / host / f"{name}.db"
     return None
+
+
+def start_rank(service: str) -> int:
+    """Where a service comes in a cloud's start order: base services, then by room."""
+    if service in BASE_SERVICES:
+        return 0
+    for index, room in enumerate(ROOMS, start=1):
+        if service in room.services:
+            return index * 10 + room.services.index(service)
+    return 1000

@@ -74,6 +74,7 @@ class NovaCompute(NovaProcess):
             return
         self.register_service()
         self._register_node()
+        self._init_host()
 
     def before_release(self) -> None:
         self.record_stop()
@@ -175,6 +176,40 @@ class NovaCompute(NovaProcess):
             f"/resource_providers/{uuid}/traits",
             json={"resource_provider_generation": generation, "traits": list(TRAITS)},
         )
+
+    def _init_host(self) -> None:
+        """What a (re)started nova-compute does with its servers (``init_host``): a build
+        that was under way when the process died is not resumed -- the server goes to ERROR
+        and its claim in Placement is freed; a delete that was under way is finished."""
+        with self.main_cell() as s:
+            rows = list(
+                s.scalars(
+                    select(m.Instance).where(
+                        m.Instance.host == self.service_host(), m.Instance.deleted.is_(False)
+                    )
+                )
+            )
+            stuck = [r.uuid for r in rows if r.vm_state == "building"]
+            deleting = [r.uuid for r in rows if r.task_state == "deleting"]
+        ctx = self.runtime.root_context(self.name, self.host)
+        for uuid in stuck:
+            self.log.warning(
+                "[-] [instance: %s] Instance build was interrupted: setting ERROR", uuid
+            )
+            with self.main_cell() as s:
+                row = s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).one()
+                flavor = dict(row.flavor)
+            if row.task_state in ("networking", "block_device_mapping", "spawning"):
+                self._claim(flavor, -1)
+            self._fail(
+                ctx,
+                uuid,
+                None,
+                f"Build of instance {uuid} was interrupted by a restart of nova-compute on "
+                f"{self.service_host()}",
+            )
+        for uuid in deleting:
+            self.terminate_instance(ctx, uuid)
 
     # ---- RPC: the boot -------------------------------------------------------------------
     def build_and_run_instance(

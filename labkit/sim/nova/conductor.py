@@ -30,6 +30,32 @@ class NovaConductor(NovaProcess):
 
     def after_configure(self) -> None:
         self.register_service()
+        self._recover_build_requests()
+
+    def _recover_build_requests(self) -> None:
+        """Build requests whose message died with the process (the sim restarted, RabbitMQ
+        with it) are buried in cell0 and their claims freed, so nothing stays BUILD forever
+        and Placement keeps no allocation for a server that does not run."""
+        cells = self.nova_cells
+        if not cells.api.tables_exist():
+            return
+        with cells.api.read() as s:
+            builds = [dict(b.instance) for b in s.scalars(select(m.BuildRequest))]
+        if not builds or cells.cell0() is None:
+            return
+        ctx = self.runtime.root_context(self.name, self.host)
+        for instance in builds:
+            uuid = instance["uuid"]
+            self.log.warning("[-] [instance: %s] build request left over from a restart", uuid)
+            try:
+                self.placement.request("DELETE", f"/allocations/{uuid}")
+            except Exception as exc:  # Placement may not be up yet; the claim stays, logged
+                self.log.error("[-] could not free allocations of %s: %s", uuid, exc)
+            message = (
+                f"Build of instance {uuid} aborted: nova-conductor restarted before it was "
+                "scheduled"
+            )
+            self._bury_in_cell0(ctx, instance, message, message)
 
     def before_release(self) -> None:
         self.record_stop()

@@ -107,7 +107,7 @@ class NovaRoom:
         self.ctx = ctx
         self.processes: dict[tuple[str, str], NovaProcess] = {}
         self.servicegroup = ServiceGroup(self)
-        self.pace = 0.0  # seconds between a boot's steps; 0 = instant (tests, benchmarks)
+        self.pace = ctx.runtime.config.pace  # seconds between a boot's steps; 0 = instant
 
 
 class NovaProcess(ServiceProcess):
