@@ -112,6 +112,21 @@ class Compute:
             table.add(f.name, f.id, f.vcpus, f.ram, f.disk)
         return table
 
+    def guests(self) -> list[dict[str, str]]:
+        """Every server as the topology draws it: name, address, host (admin's view)."""
+        conn = self.identity.connect("admin")
+        out = []
+        for s in conn.compute.servers(details=True, all_projects=True):
+            addresses = [a["addr"] for net in (s.addresses or {}).values() for a in net]
+            out.append(
+                {
+                    "name": s.name,
+                    "address": addresses[0] if addresses else "",
+                    "host": s.compute_host or "",
+                }
+            )
+        return sorted(out, key=lambda g: g["name"])
+
     # ---- a boot, followed -------------------------------------------------------------------
     def boot(
         self,

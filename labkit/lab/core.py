@@ -283,8 +283,10 @@ class Lab:
         return self.hosts.read_file(host, path)
 
     def draw_topology(self) -> Diagram:
-        """The seed's picture, drawn from this lab. Introduced in notebooks/01-hosts."""
-        return self.hosts.draw_topology(self.env.name)
+        """The seed's picture, drawn from this lab, with its servers once Nova runs.
+        Introduced in notebooks/01-hosts."""
+        guests = self.compute.guests() if "nova-compute" in self.installed_layers() else []
+        return self.hosts.draw_topology(self.env.name, guests)
 
     def hosts_table(self) -> Table:
         """Requirements vs this lab's hosts. Introduced in notebooks/01-hosts."""

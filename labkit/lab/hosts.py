@@ -36,11 +36,13 @@ class Hosts:
         """A (small) file on one of the lab's hosts."""
         return str(self.files().file(host, path)["content"])
 
-    def draw_topology(self, env_name: str) -> Diagram:
-        """The seed's picture, drawn from this lab."""
+    def draw_topology(self, env_name: str, guests: list[dict[str, str]] | None = None) -> Diagram:
+        """The seed's picture, drawn from this lab (and its servers, ``guests``)."""
         from labkit.diagrams import Diagram, graphs
 
         state = {**self.state(), "title": f"Lab {env_name!r}: hosts and network"}
+        if guests:
+            state["guests"] = guests
         return Diagram(graphs.topology(state))
 
     def requirements_table(self) -> Table:
