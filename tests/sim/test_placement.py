@@ -331,3 +331,28 @@ def test_no_token_is_keystonemiddlewares_401(admin_pl: Any) -> None:
         "The request you have made requires authentication."
     )
     assert "OpenStack-API-Version" not in response.headers
+
+
+def test_the_router_answers_after_authentication(admin_pl: Any) -> None:
+    wrong = ph.request(admin_pl, "PATCH", "/resource_providers", "1.36")
+    assert wrong.status_code == 405
+    assert wrong.headers["Allow"] == "GET, POST"
+    assert ph.error(wrong)["detail"] == (
+        "The method PATCH is not allowed for this resource. \n\n The method specified is not "
+        "allowed for this resource."
+    )
+    nowhere = ph.request(admin_pl, "GET", "/no/such/thing", "1.36")
+    assert nowhere.status_code == 404
+    assert ph.error(nowhere)["detail"] == "The resource could not be found.\n\n   "
+    anonymous = admin_pl.session.get(
+        admin_pl.placement.get_endpoint() + "/no/such/thing",
+        authenticated=False,
+        raise_exc=False,
+    )
+    assert anonymous.status_code == 401
+
+
+def test_routes_a_microversion_does_not_have_are_404(admin_pl: Any) -> None:
+    assert ph.request(admin_pl, "GET", "/traits", "1.5").status_code == 404
+    assert ph.request(admin_pl, "POST", "/allocations", "1.12", {}).status_code == 404
+    assert ph.request(admin_pl, "GET", "/usages", "1.8").status_code == 404

@@ -16,9 +16,6 @@ LIMITATIONS (not emulated, or emulated differently):
     ``group_policy=isolate`` with several suffixed groups finds nothing, and
     ``same_subtree`` is accepted but not applied; ``mappings`` name that one provider;
   - ``POST /reshaper`` (1.30) is not emulated (404);
-  - the standard traits are a subset of os-traits (the COMPUTE_* traits of a libvirt host,
-    common x86 CPU flags, architectures, disk kinds, MISC_SHARES_VIA_AGGREGATE); the
-    resource classes are all of os-resource-classes 1.1.0;
   - ``Last-Modified`` (from 1.15) is the time of the answer, not the newest
     ``updated_at`` of what is shown;
   - policy: Zed's defaults with ``enforce_new_defaults = False`` (the admin role may do

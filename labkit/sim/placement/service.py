@@ -147,6 +147,8 @@ class PlacementApp(ServiceApp):
     def __init__(self, process: PlacementService, routes: Routes) -> None:
         super().__init__(process.runtime, routes, process)
         self.placement = process
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+            routes.add(method, UNROUTED, self._unrouted)
 
     # ---- routing: authenticate before a 404/405, as Placement's middleware order does ------
     def _reroute(self, request: Request, path: str) -> str:
@@ -166,9 +168,18 @@ class PlacementApp(ServiceApp):
             request, self._reroute(request, path), parent, caller, caller_host
         )
 
-    @staticmethod
-    def original_path(call: Call) -> str:
-        return str(call.request.scope.get(_ORIGINAL_PATH, call.path))
+    def _unrouted(self, call: Call) -> Response:
+        """Placement's router, reached after authentication: 405 for a path that exists with
+        other methods, else 404."""
+        path = str(call.request.scope.get(_ORIGINAL_PATH, call.path))
+        allowed = [
+            r.method
+            for r in self.routes
+            if r.template != UNROUTED and r.method != "HEAD" and r.regex.match(path)
+        ]
+        if allowed:
+            raise self.method_not_allowed(call, allowed)
+        raise PlacementError(404, in_handler=False)
 
     # ---- the pipeline -----------------------------------------------------------------------
     def prepare(self, call: Call, route: Route) -> None:

@@ -1,4 +1,4 @@
-"""``GET /``: the version document (no token needed), and what no route matches."""
+"""``GET /``: the version document (no token needed)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, public
 from labkit.sim.placement.api._helpers import now, version
-from labkit.sim.placement.errors import PlacementError
-from labkit.sim.placement.service import UNROUTED, PlacementApp, http_date
+from labkit.sim.placement.service import http_date
 
 routes = Routes()
 
@@ -35,22 +34,3 @@ def home(call: Call) -> Response:
     return Response(
         json.dumps(document), status_code=200, media_type="application/json", headers=headers
     )
-
-
-def unrouted(call: Call) -> Response:
-    """Placement's router after authentication: 405 for a known path, else 404."""
-    face = call.service
-    assert isinstance(face, PlacementApp)
-    path = face.original_path(call)
-    allowed = [
-        r.method
-        for r in face.routes
-        if r.template != UNROUTED and r.method != "HEAD" and r.regex.match(path)
-    ]
-    if allowed:
-        raise face.method_not_allowed(call, allowed)
-    raise PlacementError(404, in_handler=False)
-
-
-for _method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
-    routes.add(_method, UNROUTED, unrouted)
