@@ -356,3 +356,64 @@ def test_routes_a_microversion_does_not_have_are_404(admin_pl: Any) -> None:
     assert ph.request(admin_pl, "GET", "/traits", "1.5").status_code == 404
     assert ph.request(admin_pl, "POST", "/allocations", "1.12", {}).status_code == 404
     assert ph.request(admin_pl, "GET", "/usages", "1.8").status_code == 404
+
+
+def test_a_second_install_changes_nothing_and_the_upgrade_check_passes(
+    sim_lab: Any, admin_pl: Any
+) -> None:
+    results = sim_lab.install("placement", show=False)
+    verification = results[-1]
+    assert verification.step.title == "Verify: placement-status upgrade check"
+    assert sum("Result: Success" in line for line in verification.output) == 3
+    changed = [r.step.title for r in results[:-1] if r.status == "changed"]
+    assert changed == []
+
+
+def test_post_allocations_writes_all_consumers_or_none(admin_pl: Any, unique: Any) -> None:
+    rp = ph.new_provider(admin_pl, unique("post"), {"VCPU": {"total": 3}})
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def entry(vcpus: int) -> dict[str, Any]:
+        return {
+            "allocations": {rp: {"resources": {"VCPU": vcpus}}},
+            "project_id": "p",
+            "user_id": "u",
+            "consumer_generation": None,
+        }
+
+    too_much = ph.request(
+        admin_pl, "POST", "/allocations", "1.28", {first: entry(2), second: entry(2)}
+    )
+    assert too_much.status_code == 409
+    assert "The requested amount would exceed the capacity." in ph.error(too_much)["detail"]
+    assert ph.request(admin_pl, "GET", f"/allocations/{first}", "1.28").json() == {
+        "allocations": {}
+    }
+    fits = ph.request(admin_pl, "POST", "/allocations", "1.28", {first: entry(1), second: entry(2)})
+    assert fits.status_code == 204, fits.text
+    listed = ph.request(admin_pl, "GET", f"/resource_providers/{rp}/allocations", "1.28").json()
+    assert listed["allocations"] == {
+        first: {"resources": {"VCPU": 1}, "consumer_generation": 1},
+        second: {"resources": {"VCPU": 2}, "consumer_generation": 1},
+    }
+    bad = ph.request(admin_pl, "PUT", "/allocations/not-a-uuid", "1.28", {})
+    assert bad.status_code == 400
+    assert ph.error(bad)["detail"].endswith("Malformed consumer_uuid: not-a-uuid  ")
+
+
+def test_a_child_provider_lives_in_its_parents_tree(admin_pl: Any, unique: Any) -> None:
+    parent = ph.new_provider(admin_pl, unique("parent"))
+    child = str(uuid.uuid4())
+    made = ph.request(
+        admin_pl,
+        "POST",
+        "/resource_providers",
+        "1.20",
+        {"name": unique("child"), "uuid": child, "parent_provider_uuid": parent},
+    ).json()
+    assert (made["parent_provider_uuid"], made["root_provider_uuid"]) == (parent, parent)
+    tree = ph.request(admin_pl, "GET", "/resource_providers", "1.14", params={"in_tree": child})
+    assert {p["uuid"] for p in tree.json()["resource_providers"]} == {parent, child}
+    refused = ph.request(admin_pl, "DELETE", f"/resource_providers/{parent}", "1.36")
+    assert refused.status_code == 409
+    assert ph.error(refused)["code"] == "placement.resource_provider.cannot_delete_parent"
