@@ -13,7 +13,10 @@ Prints
   ``GET /v3/auth/tokens`` (X-Auth-Token + X-Subject-Token, what keystonemiddleware sends);
 * the same issue and validation through keystoneauth (a fresh ``v3.Password`` plugin per
   issue, one shared ``requests`` connection pool), as openstacksdk and keystonemiddleware
-  make them.
+  make them;
+* the same three requests handed straight to the sim's ASGI app in this process (no TCP, no
+  uvicorn, sim stopped), min and p50: on a shared machine the minimum is the figure that
+  stays put from run to run, so it is the one to compare before and after a change.
 
 Targets: issue p50 < 2 ms and validation p50 < 1 ms over raw HTTP, at the sim env's
 ``password_hash_rounds = 4``; a real Zed Keystone on this kind of machine issues in 262 ms
@@ -22,7 +25,10 @@ p50 (bcrypt cost 12). Figures, not a test: nothing fails on a number.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -130,6 +136,81 @@ def _keystoneauth(auth_url: str, password: str, count: int) -> dict[str, Latency
     return {"validate": time_calls(validate, count), "issue": time_calls(issue, count)}
 
 
+def _in_process(state_dir: Path, password: str, count: int) -> dict[str, tuple[float, float]]:
+    """(min, p50) in ms of GET /v3/, validate and issue, calling the ASGI app directly."""
+    # The server process blocks this import too (labkit.sim.server): it builds a grammar
+    # for seconds when Jupyter's dependencies installed it, and the sim never needs it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    from labkit.sim.core.config import SimConfig
+    from labkit.sim.sim import Sim
+
+    sim = Sim(SimConfig.load(state_dir))
+    body = json.dumps(_password_body(password)).encode()
+    json_headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+
+    async def call(
+        method: str, path: str, headers: list[tuple[bytes, bytes]], payload: bytes
+    ) -> tuple[int, dict[bytes, bytes]]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": payload, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1"), *headers],
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 80),
+        }
+        await sim.app(scope, receive, send)
+        return sent[0]["status"], dict(sent[0]["headers"])
+
+    async def series() -> dict[str, tuple[float, float]]:
+        issue = ("POST", "/identity/v3/auth/tokens", json_headers, body)
+        _status, headers = await call(*issue)
+        token = headers[b"x-subject-token"]
+        validate = (
+            "GET",
+            "/identity/v3/auth/tokens",
+            [(b"x-auth-token", token), (b"x-subject-token", token)],
+            b"",
+        )
+        out = {}
+        for name, request in (
+            ("floor", ("GET", "/identity/v3/", [], b"")),
+            ("validate", validate),
+            ("issue", issue),
+        ):
+            for _ in range(20):
+                await call(*request)
+            samples = []
+            for _ in range(count):
+                t0 = time.perf_counter()
+                status, _headers = await call(*request)
+                samples.append((time.perf_counter() - t0) * 1000)
+                if status >= 400:
+                    raise RuntimeError(f"{request[0]} {request[1]} answered {status}")
+            samples.sort()
+            out[name] = (samples[0], samples[len(samples) // 2])
+        return out
+
+    try:
+        return asyncio.run(series())
+    finally:
+        sim.close()
+
+
 def run(count: int = 1000) -> dict[str, float]:
     from labkit.lab import Lab
     from labkit.sim import process
@@ -162,6 +243,7 @@ def run(count: int = 1000) -> dict[str, float]:
             ka = _keystoneauth(creds.auth_url, creds.password, count)
         finally:
             process.stop(lab.paths)
+        inproc = _in_process(lab.paths.root, creds.password, count)
 
     print(load)
     print(
@@ -180,6 +262,14 @@ def run(count: int = 1000) -> dict[str, float]:
     print(f"through keystoneauth, {count} sequential calls each:")
     print("  " + ka["issue"].line("v3.Password -> get_auth_ref (issue)"))
     print("  " + ka["validate"].line("session.get(auth/tokens) (validate)"))
+    print(f"in-process ASGI app (no TCP, no uvicorn), {count} sequential calls each:")
+    for name, label in (
+        ("floor", "GET /v3/"),
+        ("issue", "POST /v3/auth/tokens"),
+        ("validate", "GET /v3/auth/tokens"),
+    ):
+        low, mid = inproc[name]
+        print(f"  {label:<44} min {low:6.2f} ms  p50 {mid:6.2f} ms")
     issue_p50 = raw["issue"].p50
     print(
         f"real Zed Keystone issues in {REAL_ZED_ISSUE_P50_MS:.0f} ms p50: the sim is "
@@ -187,6 +277,8 @@ def run(count: int = 1000) -> dict[str, float]:
         f"{REAL_ZED_ISSUE_P50_MS / ka['issue'].p50:.0f}x through keystoneauth"
     )
     figures = {"cold_start_s": cold, **{f"sim_cpu_{k}_ms": v for k, v in cpu.items()}}
+    for name, (low, mid) in inproc.items():
+        figures[f"inproc_{name}_min_ms"], figures[f"inproc_{name}_p50_ms"] = low, mid
     for group, series in (("raw", raw), ("ka", ka)):
         for name, lat in series.items():
             figures[f"{group}_{name}_p50_ms"] = lat.p50
