@@ -113,7 +113,7 @@ LAYERS: tuple[Layer, ...] = (
         title="Compute: Nova + Placement",
         summary="servers: API, conductor, scheduler, one compute per worker",
         notebook="04-nova",
-        services=("nova-api", "nova-conductor", "nova-scheduler", "nova-compute", "placement"),
+        services=("nova-api", "nova-conductor", "nova-scheduler", "nova-compute", "placement-api"),
         ports=(Port(8774, "nova-api"), Port(8778, "placement"), Port(6080, "novncproxy")),
         install_layers=("placement", "nova-controller", "nova-compute"),
     ),
