@@ -28,6 +28,12 @@ class PlanContext:
     network_url: str  # the catalog's network endpoint (sdk appends /v2.0)
     hash_rounds: int | None  # keystone.conf [identity] password_hash_rounds, when set
     local: bool = False  # local lab hosts (labkit hosts up): no CAP_SYS_TIME, shared clock
+    # The flat provider network guests use: the management network's router, the addresses
+    # Neutron may hand out, and the hosts' interface on that network (``eth0`` on the sim's
+    # and on local lab hosts; envs do not name interfaces yet).
+    network_gateway: str = "10.64.0.1"
+    guest_pool: tuple[str, str] = ("10.64.0.100", "10.64.0.199")
+    provider_interface: str = "eth0"
 
     @property
     def workers(self) -> tuple[Host, ...]:
@@ -64,4 +70,6 @@ class PlanContext:
             network_url=network,
             hash_rounds=rounds,
             local=isinstance(env, SshEnv) and env.local,
+            network_gateway=env.management_network.gateway,
+            guest_pool=env.management_network.guest_pool,
         )

@@ -88,6 +88,23 @@ ROOMS: tuple[RoomSpec, ...] = (
         services=("nova-api", "nova-conductor", "nova-scheduler", "nova-compute"),
         explain="labkit.explain.nova",
     ),
+    RoomSpec(
+        name="neutron",
+        title="Neutron (network v2.0)",
+        service_type="network",
+        prefix="/networking",
+        port=9696,
+        layer="networking",
+        install_layers=("networking",),
+        services=(
+            "neutron-api",
+            "neutron-rpc-server",
+            "neutron-linuxbridge-agent",
+            "neutron-dhcp-agent",
+            "neutron-metadata-agent",
+        ),
+        explain="labkit.explain.neutron",
+    ),
 )
 
 

@@ -204,6 +204,129 @@ chdir = /var/lib/placement
 wsgi-file = /usr/bin/placement-api
 """
 
+# Neutron (Debian 12: neutron 2:21.0.0, Zed). neutron-common's postinst copies these into
+# /etc/neutron; its defaults are Debian's: Open vSwitch + VXLAN self-service networks, the
+# router/metering/qos service plugins, SQLite, region_name = regionOne.
+_NEUTRON_VERSION = "2:21.0.0-7+deb12u1"
+_NEUTRON_CONF = """\
+[DEFAULT]
+auth_strategy = keystone
+core_plugin = ml2
+service_plugins = router,metering,qos
+notify_nova_on_port_status_changes = True
+notify_nova_on_port_data_changes = True
+interface_driver = openvswitch
+
+[agent]
+root_helper = sudo neutron-rootwrap /etc/neutron/rootwrap.conf
+
+[database]
+connection = sqlite:///var/lib/neutron/neutrondb
+
+[experimental]
+
+[keystone_authtoken]
+auth_url = http://localhost:5000
+project_name = service
+project_domain_name = Default
+username = neutron
+user_domain_name = Default
+www_authenticate_uri = http://localhost:5000
+region_name = regionOne
+auth_type = password
+
+[nova]
+auth_type = password
+project_domain_name = default
+user_domain_name = default
+
+[oslo_concurrency]
+lock_path = /var/lock/neutron
+
+[oslo_policy]
+policy_file = /etc/neutron/policy.json
+policy_dirs = /etc/neutron/policy.d
+
+[quotas]
+"""
+
+_ML2_CONF = """\
+[DEFAULT]
+
+[ml2]
+type_drivers = flat,vxlan
+tenant_network_types = vxlan
+mechanism_drivers = openvswitch,l2population
+extension_drivers = port_security,qos
+
+[ml2_type_flat]
+flat_networks = external
+
+[ml2_type_vxlan]
+vni_ranges = 1:1000
+
+[securitygroup]
+enable_security_group = True
+enable_ipset = True
+"""
+
+_DHCP_AGENT_INI = """\
+[DEFAULT]
+interface_driver = openvswitch
+enable_isolated_metadata = True
+
+[agent]
+
+[ovs]
+"""
+
+_LINUXBRIDGE_AGENT_INI = """\
+[DEFAULT]
+
+[agent]
+
+[linux_bridge]
+
+[network_log]
+
+[securitygroup]
+
+[vxlan]
+"""
+
+_METADATA_AGENT_INI = """\
+[DEFAULT]
+
+[agent]
+
+[cache]
+"""
+
+_NEUTRON_API_UWSGI = """\
+[uwsgi]
+buffer-size = 65535
+rem-header = Content-Length
+master = true
+thunder-lock = true
+plugins = python3
+lazy-apps = true
+paste-logger = true
+no-orphans = true
+die-on-term = true
+enable-threads = true
+processes = 8
+threads = 32
+listen = 100
+add-header = Connection: close
+paste = config:/etc/neutron/api-paste.ini
+logto = /var/log/neutron/neutron-api.log
+name = neutron-api
+uid = neutron
+gid = neutron
+chdir = /var/lib/neutron
+wsgi-file = /usr/bin/neutron-api
+"""
+
 KNOWN: dict[str, Package] = {
     p.name: p
     for p in [
@@ -268,6 +391,62 @@ KNOWN: dict[str, Package] = {
         ),
         Package("glance-common", "2:25.0.0-2", depends=("python3-glance",), size_kb=300),
         Package("python3-glance", "2:25.0.0-2", size_kb=8000),
+        Package(
+            "neutron-server",
+            _NEUTRON_VERSION,
+            depends=("neutron-api", "neutron-rpc-server"),
+            size_kb=10,
+        ),
+        Package(
+            "neutron-api",
+            _NEUTRON_VERSION,
+            {"/etc/neutron/neutron-api-uwsgi.ini": _NEUTRON_API_UWSGI},
+            ("neutron-api",),
+            depends=("neutron-common",),
+            size_kb=140,
+        ),
+        Package(
+            "neutron-rpc-server",
+            _NEUTRON_VERSION,
+            services=("neutron-rpc-server",),
+            depends=("neutron-common",),
+            size_kb=35,
+        ),
+        Package(
+            "neutron-common",
+            _NEUTRON_VERSION,
+            {
+                "/etc/neutron/neutron.conf": _NEUTRON_CONF,
+                "/etc/neutron/plugins/ml2/ml2_conf.ini": _ML2_CONF,
+                "/etc/neutron/dhcp_agent.ini": _DHCP_AGENT_INI,
+            },
+            depends=("python3-neutron",),
+            size_kb=590,
+        ),
+        Package("python3-neutron", _NEUTRON_VERSION, size_kb=17800),
+        Package(
+            "neutron-linuxbridge-agent",
+            _NEUTRON_VERSION,
+            {"/etc/neutron/plugins/ml2/linuxbridge_agent.ini": _LINUXBRIDGE_AGENT_INI},
+            ("neutron-linuxbridge-agent",),
+            depends=("neutron-common",),
+            size_kb=50,
+        ),
+        Package(
+            "neutron-dhcp-agent",
+            _NEUTRON_VERSION,
+            services=("neutron-dhcp-agent",),
+            depends=("neutron-common",),
+            size_kb=80,
+        ),
+        Package(
+            "neutron-metadata-agent",
+            _NEUTRON_VERSION,
+            {"/etc/neutron/metadata_agent.ini": _METADATA_AGENT_INI},
+            ("neutron-metadata-agent",),
+            depends=("neutron-common",),
+            size_kb=160,
+        ),
         Package(
             "placement-api",
             "8.0.0-2",

@@ -1,0 +1,106 @@
+"""What the Neutron API modules share: the process, the caller, bodies, lists, answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.responses import Response
+
+from labkit.sim.core.http import Call, empty_response, json_response
+from labkit.sim.neutron import listing, policy
+from labkit.sim.neutron.attributes import Attr, filters
+from labkit.sim.neutron.db import Repo, Tx
+from labkit.sim.neutron.errors import http_bad_request
+from labkit.sim.neutron.notify import AgentNotifier
+from labkit.sim.neutron.policy import Context
+from labkit.sim.neutron.service import NeutronApi
+
+
+def app(call: Call) -> NeutronApi:
+    """The neutron-api process answering this call."""
+    process = call.service.process
+    assert isinstance(process, NeutronApi)
+    return process
+
+
+def ctx(call: Call) -> Context:
+    caller = call.auth
+    assert isinstance(caller, Context)
+    return caller
+
+
+def repo(call: Call) -> Repo:
+    return app(call).db
+
+
+def notifier(call: Call) -> AgentNotifier | None:
+    return app(call).notifier
+
+
+def body(call: Call) -> Any:
+    """The JSON body; Neutron's BodyValidationHook refuses what is not a JSON object."""
+    if not call.body:
+        raise http_bad_request("Resource body required")
+    try:
+        data = json.loads(call.body)
+    except (ValueError, UnicodeDecodeError):
+        raise http_bad_request("Body contains invalid data") from None
+    if not isinstance(data, dict):
+        raise http_bad_request("Body contains invalid data")
+    return data
+
+
+def query(call: Call) -> list[tuple[str, str]]:
+    return list(call.query.multi_items())
+
+
+def show(call: Call, resource: str, item: dict[str, Any]) -> Response:
+    wanted = listing.fields(query(call))
+    item = policy.strip_hidden(ctx(call), resource, item)
+    return json_response({resource: listing.select_fields(item, wanted)})
+
+
+def created(call: Call, resource: str, item: dict[str, Any]) -> Response:
+    settle(call)
+    return json_response({resource: policy.strip_hidden(ctx(call), resource, item)}, 201)
+
+
+def updated(call: Call, resource: str, item: dict[str, Any]) -> Response:
+    settle(call)
+    return json_response({resource: policy.strip_hidden(ctx(call), resource, item)})
+
+
+def deleted(call: Call) -> Response:
+    settle(call)
+    return empty_response(204)
+
+
+def settle(call: Call) -> None:
+    n = notifier(call)
+    if n is not None:
+        n.settle()
+
+
+def listed(
+    call: Call,
+    collection: str,
+    resource: str,
+    attrs: dict[str, Attr],
+    build: Callable[[Tx, Context], list[dict[str, Any]]],
+) -> Response:
+    """A list: filters checked and applied, hidden attributes left out, fields, paging."""
+    pairs = query(call)
+    wanted_filters = filters(pairs, attrs)
+    caller = ctx(call)
+    with repo(call).read() as tx:
+        items = build(tx, caller)
+    items = listing.apply(items, wanted_filters)
+    items = [policy.strip_hidden(caller, resource, i) for i in items]
+    page, links = listing.page(items, pairs, collection, call.url)
+    wanted = listing.fields(pairs)
+    out: dict[str, Any] = {collection: [listing.select_fields(i, wanted) for i in page]}
+    if links:
+        out[f"{collection}_links"] = links
+    return json_response(out)

@@ -1,0 +1,74 @@
+"""``/v2.0/networks``: create, list, show, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from labkit.sim.core.http import Call, Routes
+from labkit.sim.neutron import agents, attributes, networks, views
+from labkit.sim.neutron.api._helpers import (
+    body,
+    created,
+    ctx,
+    deleted,
+    listed,
+    notifier,
+    repo,
+    show,
+    updated,
+)
+from labkit.sim.neutron.db import Tx
+from labkit.sim.neutron.policy import Context
+
+routes = Routes()
+
+
+def _visible(tx: Tx, caller: Context) -> list[dict[str, Any]]:
+    return views.networks(tx, networks.candidates(tx, caller))
+
+
+@routes.get("/v2.0/networks")
+def index(call: Call) -> Response:
+    return listed(call, "networks", "network", attributes.NETWORK, _visible)
+
+
+@routes.post("/v2.0/networks")
+def create(call: Call) -> Response:
+    caller = ctx(call)
+    data = attributes.prepare(caller, body(call), "network", attributes.NETWORK, True)
+    with repo(call).write() as tx:
+        row = networks.create(tx, caller, data)
+        item = views.networks(tx, [row])[0]
+    return created(call, "network", item)
+
+
+@routes.get("/v2.0/networks/{network_id}")
+def get(call: Call, network_id: str) -> Response:
+    with repo(call).read() as tx:
+        item = views.networks(tx, [networks.get(tx, ctx(call), network_id)])[0]
+    return show(call, "network", item)
+
+
+@routes.put("/v2.0/networks/{network_id}")
+def update(call: Call, network_id: str) -> Response:
+    caller = ctx(call)
+    data = attributes.prepare(caller, body(call), "network", attributes.NETWORK, False)
+    with repo(call).write() as tx:
+        row = networks.update(tx, caller, networks.get(tx, caller, network_id), data)
+        item = views.networks(tx, [row])[0]
+    return updated(call, "network", item)
+
+
+@routes.delete("/v2.0/networks/{network_id}")
+def delete(call: Call, network_id: str) -> Response:
+    caller = ctx(call)
+    with repo(call).write() as tx:
+        row = networks.get(tx, caller, network_id)
+        hosts = [a.host for a in agents.dhcp_agents_for(tx, row.id)]
+        networks.delete(tx, caller, row)
+        sender = notifier(call)
+        if sender is not None and hosts:
+            tx.after_commit(lambda: sender.dhcp(hosts, "network_delete_end", network_id))
+    return deleted(call)

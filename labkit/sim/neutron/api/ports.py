@@ -1,0 +1,70 @@
+"""``/v2.0/ports``: create, list, show, update, delete -- what Nova does for every VM
+(create, then bind with ``binding:host_id``, ``device_owner`` ``compute:nova``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from labkit.sim.core.http import Call, Routes
+from labkit.sim.neutron import attributes, ports, views
+from labkit.sim.neutron.api._helpers import (
+    body,
+    created,
+    ctx,
+    deleted,
+    listed,
+    notifier,
+    repo,
+    show,
+    updated,
+)
+from labkit.sim.neutron.db import Tx
+from labkit.sim.neutron.policy import Context
+
+routes = Routes()
+
+
+def _visible(tx: Tx, caller: Context) -> list[dict[str, Any]]:
+    return views.ports(tx, ports.candidates(tx, caller))
+
+
+@routes.get("/v2.0/ports")
+def index(call: Call) -> Response:
+    return listed(call, "ports", "port", attributes.PORT, _visible)
+
+
+@routes.post("/v2.0/ports")
+def create(call: Call) -> Response:
+    caller = ctx(call)
+    data = attributes.prepare(caller, body(call), "port", attributes.PORT, True)
+    with repo(call).write() as tx:
+        row = ports.create(tx, caller, data, notifier(call))
+        item = views.ports(tx, [row])[0]
+    return created(call, "port", item)
+
+
+@routes.get("/v2.0/ports/{port_id}")
+def get(call: Call, port_id: str) -> Response:
+    with repo(call).read() as tx:
+        item = views.ports(tx, [ports.get(tx, ctx(call), port_id)])[0]
+    return show(call, "port", item)
+
+
+@routes.put("/v2.0/ports/{port_id}")
+def update(call: Call, port_id: str) -> Response:
+    caller = ctx(call)
+    data = attributes.prepare(caller, body(call), "port", attributes.PORT, False)
+    with repo(call).write() as tx:
+        row = ports.update(tx, caller, ports.get(tx, caller, port_id), data, notifier(call))
+        item = views.ports(tx, [row])[0]
+    return updated(call, "port", item)
+
+
+@routes.delete("/v2.0/ports/{port_id}")
+def delete(call: Call, port_id: str) -> Response:
+    caller = ctx(call)
+    with repo(call).write() as tx:
+        ports.delete(tx, caller, ports.get(tx, caller, port_id), notifier(call))
+    return deleted(call)

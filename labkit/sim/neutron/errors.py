@@ -1,0 +1,235 @@
+"""Neutron's errors: the exception names and texts of neutron-lib, rendered as Neutron does.
+
+Every error Neutron answers goes through ``convert_exception_to_http_exc``: the body is
+``{"NeutronError": {"type": <the exception's class name>, "message": <its text>, "detail":
+""}}`` and the status comes from neutron-lib's fault map (NotFound 404, Conflict and InUse
+409, BadRequest 400, NotAuthorized and policy failures 403, ServiceUnavailable 503).
+Errors raised by WebOb itself (``webob.exc.HTTPBadRequest`` for a body that fails attribute
+validation, ``HTTPNotFound`` for an unknown URL) carry the WebOb class name as their type.
+
+The constructors here keep neutron-lib's names (``NetworkNotFound``, ``IpAddressGenerationFailure``
+...) and its message templates, so a learner can search for what the sim answers.
+"""
+
+from __future__ import annotations
+
+from labkit.sim.core.http import HttpError
+
+
+class NeutronError(HttpError):
+    """One Neutron error answer: its ``type`` is what clients see as NeutronError.type."""
+
+    def __init__(
+        self, status: int, kind: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, status=status, headers=headers)
+        self.kind = kind
+
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"NeutronError": {"type": self.kind, "message": self.message, "detail": ""}}
+
+
+# ---- webob.exc, raised by Neutron's API layer ---------------------------------------------------
+
+
+def http_bad_request(message: str) -> NeutronError:
+    return NeutronError(400, "HTTPBadRequest", message)
+
+
+def http_not_found(message: str = "The resource could not be found.") -> NeutronError:
+    return NeutronError(404, "HTTPNotFound", message)
+
+
+def http_forbidden(message: str) -> NeutronError:
+    return NeutronError(403, "HTTPForbidden", message)
+
+
+def http_method_not_allowed(allowed: list[str]) -> NeutronError:
+    # str() of webob's HTTPMethodNotAllowed is its inherited explanation.
+    return NeutronError(
+        405,
+        "HTTPMethodNotAllowed",
+        "The server could not comply with the request since it is either malformed or "
+        "otherwise incorrect.",
+        headers={"Allow": ", ".join(sorted(set(allowed)))},
+    )
+
+
+def http_not_implemented(message: str) -> NeutronError:
+    return NeutronError(501, "HTTPNotImplemented", message)
+
+
+# ---- neutron_lib.exceptions -----------------------------------------------------------------
+
+
+def invalid_input(error_message: str) -> NeutronError:
+    return NeutronError(400, "InvalidInput", f"Invalid input for operation: {error_message}.")
+
+
+def bad_request(resource: str, msg: str) -> NeutronError:
+    return NeutronError(400, "BadRequest", f"Bad {resource} request: {msg}.")
+
+
+def network_not_found(net_id: str) -> NeutronError:
+    return NeutronError(404, "NetworkNotFound", f"Network {net_id} could not be found.")
+
+
+def subnet_not_found(subnet_id: str) -> NeutronError:
+    return NeutronError(404, "SubnetNotFound", f"Subnet {subnet_id} could not be found.")
+
+
+def port_not_found(port_id: str) -> NeutronError:
+    return NeutronError(404, "PortNotFound", f"Port {port_id} could not be found.")
+
+
+def agent_not_found(agent_id: str) -> NeutronError:
+    return NeutronError(404, "AgentNotFound", f"Agent {agent_id} could not be found.")
+
+
+def security_group_not_found(sg_id: str) -> NeutronError:
+    return NeutronError(404, "SecurityGroupNotFound", f"Security group {sg_id} does not exist")
+
+
+def security_group_rule_not_found(rule_id: str) -> NeutronError:
+    return NeutronError(
+        404, "SecurityGroupRuleNotFound", f"Security group rule {rule_id} does not exist"
+    )
+
+
+def extension_not_found(alias: str) -> NeutronError:
+    return NeutronError(404, "HTTPNotFound", f"Extension with alias {alias} does not exist")
+
+
+def ip_generation_failure(net_id: str) -> NeutronError:
+    return NeutronError(
+        409, "IpAddressGenerationFailure", f"No more IP addresses available on network {net_id}."
+    )
+
+
+def ip_already_allocated(ip: str, subnet_id: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "IpAddressAlreadyAllocated",
+        f"IP address {ip} already allocated in subnet {subnet_id}",
+    )
+
+
+def invalid_ip_for_network(ip: str) -> NeutronError:
+    return NeutronError(
+        400,
+        "InvalidIpForNetwork",
+        f"IP address {ip} is not a valid IP for any of the subnets on the specified network.",
+    )
+
+
+def invalid_ip_for_subnet(ip: str) -> NeutronError:
+    return NeutronError(
+        400,
+        "InvalidIpForSubnet",
+        f"IP address {ip} is not a valid IP for the specified subnet.",
+    )
+
+
+def mac_in_use(net_id: str, mac: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "MacAddressInUse",
+        f"Unable to complete operation for network {net_id}. The mac address {mac} is in use.",
+    )
+
+
+def network_in_use(net_id: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "NetworkInUse",
+        f"Unable to complete operation on network {net_id}. There are one or more ports "
+        "still in use on the network.",
+    )
+
+
+def subnet_in_use(subnet_id: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "SubnetInUse",
+        f"Unable to complete operation on subnet {subnet_id}: One or more ports have an IP "
+        "allocation from this subnet.",
+    )
+
+
+def flat_network_in_use(physnet: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "FlatNetworkInUse",
+        f"Unable to create the flat network. Physical network {physnet} is in use.",
+    )
+
+
+def over_quota(resources: list[str]) -> NeutronError:
+    listed = "[" + ", ".join(f"'{r}'" for r in resources) + "]"
+    return NeutronError(409, "OverQuota", f"Quota exceeded for resources: {listed}.")
+
+
+def invalid_allocation_pool(pool: str) -> NeutronError:
+    return NeutronError(400, "InvalidAllocationPool", f"The allocation pool {pool} is not valid.")
+
+
+def out_of_bounds_pool(pool: str, cidr: str) -> NeutronError:
+    return NeutronError(
+        400,
+        "OutOfBoundsAllocationPool",
+        f"The allocation pool {pool} spans beyond the subnet cidr {cidr}.",
+    )
+
+
+def overlapping_pools(pool_1: str, pool_2: str, cidr: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "OverlappingAllocationPools",
+        f"Found overlapping allocation pools: {pool_1} {pool_2} for subnet {cidr}.",
+    )
+
+
+def gateway_conflicts_with_pool(gateway: str, pool: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "GatewayConflictWithAllocationPools",
+        f"Gateway ip {gateway} conflicts with allocation pool {pool}.",
+    )
+
+
+def port_in_use(port_id: str, net_id: str, device_id: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "PortInUse",
+        f"Unable to complete operation on port {port_id} for network {net_id}. Port already "
+        f"has an attached device {device_id}.",
+    )
+
+
+def security_group_in_use(sg_id: str) -> NeutronError:
+    return NeutronError(409, "SecurityGroupInUse", f"Security Group {sg_id} in use.")
+
+
+def cannot_remove_default() -> NeutronError:
+    return NeutronError(
+        409,
+        "SecurityGroupCannotRemoveDefault",
+        "Insufficient rights for removing default security group.",
+    )
+
+
+def policy_not_authorized(rule: str) -> NeutronError:
+    """oslo.policy's PolicyNotAuthorized: the rule is the check Neutron built."""
+    return NeutronError(403, "PolicyNotAuthorized", f"{rule} is disallowed by policy")
+
+
+def admin_required(reason: str) -> NeutronError:
+    return NeutronError(403, "AdminRequired", f"User does not have admin privileges: {reason}.")
+
+
+def quota_resource_unknown(unknown: list[str]) -> NeutronError:
+    return NeutronError(404, "QuotaResourceUnknown", f"Unknown quota resources {unknown}.")
+
+
+def service_unavailable(message: str = "The service is unavailable.") -> NeutronError:
+    return NeutronError(503, "ServiceUnavailable", message)

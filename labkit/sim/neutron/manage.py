@@ -1,0 +1,45 @@
+"""``neutron-db-manage`` in the sim: ``upgrade heads`` (or ``head``) and ``current``.
+
+Like the real command it reads the ``--config-file`` arguments it is given for ``[database]
+connection`` -- the Install Guide passes neutron.conf and ml2_conf.ini -- so a wrong password
+or a missing grant fails here first.
+"""
+
+from __future__ import annotations
+
+from labkit.sim.core.store import Database
+from labkit.sim.neutron import models as m
+
+# Zed's heads (neutron/db/migration/alembic_migrations/versions/*_HEAD).
+EXPAND_HEAD = "5881373af7f5"
+CONTRACT_HEAD = "5c85685d616d"
+
+
+def upgrade(db: Database) -> list[str]:
+    lines = [
+        "INFO  [alembic.runtime.migration] Context impl MySQLImpl.",
+        "INFO  [alembic.runtime.migration] Will assume non-transactional DDL.",
+        "  Running upgrade for neutron ...",
+    ]
+    if db.tables_exist():
+        return [*lines, "  OK"]
+    db.create_all()
+    with db.write() as s:
+        s.add(m.AlembicVersion(version_num=EXPAND_HEAD, note="expand"))
+        s.add(m.AlembicVersion(version_num=CONTRACT_HEAD, note="contract"))
+    return [
+        *lines,
+        "INFO  [alembic.runtime.migration] Running upgrade  -> kilo",
+        "INFO  [alembic.runtime.migration] Running upgrade kilo -> 354db87e3225",
+        "INFO  [alembic.runtime.migration] Running upgrade ... -> "
+        f"{EXPAND_HEAD}, delete SG port bindings on SG deletion",
+        f"INFO  [alembic.runtime.migration] Running upgrade ... -> {CONTRACT_HEAD}",
+        "  OK",
+    ]
+
+
+def current(db: Database) -> list[str]:
+    lines = ["  Running current for neutron ..."]
+    if not db.tables_exist():
+        return [*lines, "  OK"]
+    return [*lines, f"{EXPAND_HEAD} (head)", f"{CONTRACT_HEAD} (head)", "  OK"]

@@ -1,0 +1,286 @@
+"""Rows to the JSON Neutron answers with, one function per resource.
+
+Each takes a transaction and a batch of rows (lists load their children in one query per
+table) and returns dicts with every attribute Zed's ML2 plugin shows for the extensions it
+loads in the Install Guide's setup: standard attributes (``description``, ``tags``,
+``revision_number``, ``created_at``/``updated_at`` as ``...Z``), ``tenant_id`` beside
+``project_id``, ``provider:*``, ``router:external``, ``binding:*`` ... Who may read which
+attribute is :mod:`.policy`'s business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from labkit.sim.neutron import ipam
+from labkit.sim.neutron import models as m
+from labkit.sim.neutron.db import Tx
+
+
+def isotime(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def agent_time(ts: float) -> str:
+    """Agents' timestamps are shown without the T and Z: ``2030-01-01 09:00:00``."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _standard(row: Any, tags: list[str]) -> dict[str, Any]:
+    return {
+        "description": row.description,
+        "tags": tags,
+        "created_at": isotime(row.created_at),
+        "updated_at": isotime(row.updated_at),
+        "revision_number": row.revision_number,
+    }
+
+
+def networks(tx: Tx, rows: Sequence[m.Network]) -> list[dict[str, Any]]:
+    ids = [r.id for r in rows]
+    subnets: dict[str, list[str]] = {i: [] for i in ids}
+    segments: dict[str, m.NetworkSegment] = {}
+    zones: dict[str, list[str]] = {i: [] for i in ids}
+    if ids:
+        for sid, net_id in tx.s.execute(
+            select(m.Subnet.id, m.Subnet.network_id)
+            .where(m.Subnet.network_id.in_(ids))
+            .order_by(m.Subnet.standard_attr_id)
+        ):
+            subnets[net_id].append(sid)
+        for segment_row in tx.s.scalars(
+            select(m.NetworkSegment).where(m.NetworkSegment.network_id.in_(ids))
+        ):
+            segments.setdefault(segment_row.network_id, segment_row)
+        for net_id, zone in tx.s.execute(
+            select(m.NetworkDhcpAgentBinding.network_id, m.Agent.availability_zone)
+            .join(m.Agent, m.Agent.id == m.NetworkDhcpAgentBinding.dhcp_agent_id)
+            .where(m.NetworkDhcpAgentBinding.network_id.in_(ids))
+        ):
+            if zone and zone not in zones[net_id]:
+                zones[net_id].append(zone)
+    tags = tx.tags([r.standard_attr_id for r in rows])
+    out = []
+    for r in rows:
+        seg = segments.get(r.id)
+        out.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "tenant_id": r.project_id,
+                "admin_state_up": r.admin_state_up,
+                "mtu": r.mtu,
+                "status": r.status,
+                "subnets": subnets[r.id],
+                "shared": r.shared,
+                "availability_zone_hints": list(r.availability_zone_hints or []),
+                "availability_zones": sorted(zones[r.id]),
+                "ipv4_address_scope": None,
+                "ipv6_address_scope": None,
+                "router:external": r.external,
+                "port_security_enabled": r.port_security_enabled,
+                **_standard(r, tags[r.standard_attr_id]),
+                "project_id": r.project_id,
+                "provider:network_type": seg.network_type if seg else None,
+                "provider:physical_network": seg.physical_network if seg else None,
+                "provider:segmentation_id": seg.segmentation_id if seg else None,
+            }
+        )
+    return out
+
+
+def pools_of(tx: Tx, subnet_ids: list[str]) -> dict[str, list[ipam.Range]]:
+    out: dict[str, list[ipam.Range]] = {i: [] for i in subnet_ids}
+    if subnet_ids:
+        for pool in tx.s.scalars(
+            select(m.IPAllocationPool)
+            .where(m.IPAllocationPool.subnet_id.in_(subnet_ids))
+            .order_by(m.IPAllocationPool.id)
+        ):
+            out[pool.subnet_id].append((ipam.address(pool.first_ip), ipam.address(pool.last_ip)))
+    return out
+
+
+def subnets(tx: Tx, rows: Sequence[m.Subnet]) -> list[dict[str, Any]]:
+    pools = pools_of(tx, [r.id for r in rows])
+    tags = tx.tags([r.standard_attr_id for r in rows])
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "tenant_id": r.project_id,
+            "network_id": r.network_id,
+            "ip_version": r.ip_version,
+            "subnetpool_id": r.subnetpool_id,
+            "enable_dhcp": r.enable_dhcp,
+            "ipv6_ra_mode": r.ipv6_ra_mode,
+            "ipv6_address_mode": r.ipv6_address_mode,
+            "gateway_ip": r.gateway_ip,
+            "cidr": r.cidr,
+            "allocation_pools": ipam.pools_json(pools[r.id]),
+            "host_routes": list(r.host_routes or []),
+            "dns_nameservers": list(r.dns_nameservers or []),
+            "service_types": list(r.service_types or []),
+            **_standard(r, tags[r.standard_attr_id]),
+            "project_id": r.project_id,
+        }
+        for r in rows
+    ]
+
+
+def fixed_ips_of(tx: Tx, port_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {i: [] for i in port_ids}
+    if port_ids:
+        for alloc in tx.s.scalars(
+            select(m.IPAllocation)
+            .where(m.IPAllocation.port_id.in_(port_ids))
+            .order_by(m.IPAllocation.seq)
+        ):
+            out[alloc.port_id].append(
+                {"subnet_id": alloc.subnet_id, "ip_address": alloc.ip_address}
+            )
+    return out
+
+
+def security_groups_of(tx: Tx, port_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {i: [] for i in port_ids}
+    if port_ids:
+        for binding in tx.s.scalars(
+            select(m.SecurityGroupPortBinding).where(
+                m.SecurityGroupPortBinding.port_id.in_(port_ids)
+            )
+        ):
+            out[binding.port_id].append(binding.security_group_id)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def ports(tx: Tx, rows: Sequence[m.Port]) -> list[dict[str, Any]]:
+    ids = [r.id for r in rows]
+    ips = fixed_ips_of(tx, ids)
+    groups = security_groups_of(tx, ids)
+    bindings: dict[str, m.PortBinding] = {}
+    if ids:
+        for binding_row in tx.s.scalars(
+            select(m.PortBinding).where(m.PortBinding.port_id.in_(ids))
+        ):
+            bindings[binding_row.port_id] = binding_row
+    tags = tx.tags([r.standard_attr_id for r in rows])
+    out = []
+    for r in rows:
+        b = bindings.get(r.id)
+        out.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "network_id": r.network_id,
+                "tenant_id": r.project_id,
+                "mac_address": r.mac_address,
+                "admin_state_up": r.admin_state_up,
+                "status": r.status,
+                "device_id": r.device_id,
+                "device_owner": r.device_owner,
+                "fixed_ips": ips[r.id],
+                "allowed_address_pairs": list(r.allowed_address_pairs or []),
+                "extra_dhcp_opts": list(r.extra_dhcp_opts or []),
+                "security_groups": groups[r.id],
+                **_standard(r, tags[r.standard_attr_id]),
+                "binding:vnic_type": b.vnic_type if b else "normal",
+                "binding:profile": dict(b.profile or {}) if b else {},
+                "binding:host_id": b.host if b else "",
+                "binding:vif_type": b.vif_type if b else "unbound",
+                "binding:vif_details": dict(b.vif_details or {}) if b else {},
+                "port_security_enabled": r.port_security_enabled,
+                "numa_affinity_policy": None,
+                "device_profile": None,
+                "project_id": r.project_id,
+            }
+        )
+    return out
+
+
+def rules(tx: Tx, rows: Sequence[m.SecurityGroupRule]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "tenant_id": r.project_id,
+            "security_group_id": r.security_group_id,
+            "ethertype": r.ethertype,
+            "direction": r.direction,
+            "protocol": r.protocol,
+            "port_range_min": r.port_range_min,
+            "port_range_max": r.port_range_max,
+            "remote_ip_prefix": r.remote_ip_prefix,
+            "remote_address_group_id": r.remote_address_group_id,
+            "normalized_cidr": _normalized(r.remote_ip_prefix),
+            "remote_group_id": r.remote_group_id,
+            "description": r.description,
+            "created_at": isotime(r.created_at),
+            "updated_at": isotime(r.updated_at),
+            "revision_number": r.revision_number,
+            "project_id": r.project_id,
+        }
+        for r in rows
+    ]
+
+
+def _normalized(prefix: str | None) -> str | None:
+    if not prefix:
+        return None
+    return str(ipam.network(prefix))
+
+
+def security_groups(tx: Tx, rows: Sequence[m.SecurityGroup]) -> list[dict[str, Any]]:
+    ids = [r.id for r in rows]
+    by_group: dict[str, list[m.SecurityGroupRule]] = {i: [] for i in ids}
+    if ids:
+        for rule in tx.s.scalars(
+            select(m.SecurityGroupRule)
+            .where(m.SecurityGroupRule.security_group_id.in_(ids))
+            .order_by(m.SecurityGroupRule.standard_attr_id)
+        ):
+            by_group[rule.security_group_id].append(rule)
+    tags = tx.tags([r.standard_attr_id for r in rows])
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "tenant_id": r.project_id,
+            "description": r.description,
+            "security_group_rules": rules(tx, by_group[r.id]),
+            "stateful": r.stateful,
+            "tags": tags[r.standard_attr_id],
+            "created_at": isotime(r.created_at),
+            "updated_at": isotime(r.updated_at),
+            "revision_number": r.revision_number,
+            "project_id": r.project_id,
+            "shared": False,
+        }
+        for r in rows
+    ]
+
+
+def agents(rows: Sequence[m.Agent], alive: dict[str, bool]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "agent_type": r.agent_type,
+            "binary": r.binary,
+            "topic": r.topic,
+            "host": r.host,
+            "admin_state_up": r.admin_state_up,
+            "created_at": agent_time(r.created_at),
+            "started_at": agent_time(r.started_at),
+            "heartbeat_timestamp": agent_time(r.heartbeat_timestamp),
+            "alive": alive[r.id],
+            "configurations": dict(r.configurations or {}),
+            "description": r.description,
+            "resource_versions": dict(r.resource_versions or {}),
+            "availability_zone": r.availability_zone,
+            "resources_synced": None,
+        }
+        for r in rows
+    ]
