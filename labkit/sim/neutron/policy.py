@@ -128,7 +128,7 @@ def _attr_allowed(
         return network_owner == ctx.project_id
     if resource == "port" and attr == "device_owner":
         return not str(value).startswith("network:") or network_owner == ctx.project_id
-    if resource == "port" and attr == "allowed_address_pairs":
+    if resource == "port" and attr in ("allowed_address_pairs", "port_security_enabled"):
         return network_owner == ctx.project_id
     return True
 

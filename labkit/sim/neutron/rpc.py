@@ -23,9 +23,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from labkit.sim.core.context import RequestContext
 from labkit.sim.core.service import RoomContext, ServiceProcess
-from labkit.sim.neutron import agents, ports, views
+from labkit.sim.neutron import agents, cleanup, ports, views
 from labkit.sim.neutron import models as m
 from labkit.sim.neutron.config import NEUTRON_CONF, NeutronConf
 from labkit.sim.neutron.db import Repo
@@ -187,13 +189,11 @@ class PluginEndpoint:
         repo = self.server.repo
         if repo is None:
             return
-        from sqlalchemy import select
-
         with repo.write() as tx:
-            for port in tx.s.scalars(
-                select(m.Port).where(m.Port.network_id == network_id, m.Port.device_id == device_id)
-            ):
-                from labkit.sim.neutron import cleanup
+            found = select(m.Port).where(
+                m.Port.network_id == network_id, m.Port.device_id == device_id
+            )
+            for port in list(tx.s.scalars(found)):
 
                 cleanup.remove_port(tx, port)
 

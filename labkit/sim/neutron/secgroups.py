@@ -19,7 +19,7 @@ from sqlalchemy import select
 from labkit.sim.neutron import models as m
 from labkit.sim.neutron import quotas
 from labkit.sim.neutron.db import Tx
-from labkit.sim.neutron.errors import security_group_not_found
+from labkit.sim.neutron.errors import security_group_not_found, security_group_rule_not_found
 from labkit.sim.neutron.policy import Context
 
 DEFAULT_DESCRIPTION = "Default security group"
@@ -107,8 +107,6 @@ def get_group(tx: Tx, ctx: Context, group_id: str) -> m.SecurityGroup:
 
 
 def get_rule(tx: Tx, ctx: Context, rule_id: str) -> m.SecurityGroupRule:
-    from labkit.sim.neutron.errors import security_group_rule_not_found
-
     row = tx.s.get(m.SecurityGroupRule, rule_id)
     if row is None:
         raise security_group_rule_not_found(rule_id)

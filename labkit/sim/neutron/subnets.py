@@ -23,6 +23,8 @@ from labkit.sim.neutron.errors import (
     bad_request,
     http_forbidden,
     invalid_input,
+    network_not_found,
+    policy_not_authorized,
     subnet_in_use,
     subnet_not_found,
 )
@@ -132,8 +134,6 @@ def create(tx: Tx, ctx: Context, body: dict[str, Any]) -> m.Subnet:
     if network is None or not (
         ctx.is_admin or network.project_id == ctx.project_id or network.shared or network.external
     ):
-        from labkit.sim.neutron.errors import network_not_found
-
         raise network_not_found(body["network_id"])
     project = body["project_id"]
     if not (ctx.is_admin or ctx.is_advsvc) and not network.shared and network.project_id != project:
@@ -229,8 +229,6 @@ def delete(tx: Tx, ctx: Context, row: m.Subnet) -> None:
     network = tx.s.get(m.Network, row.network_id)
     owner = network.project_id if network else ""
     if not (ctx.is_admin or owner == ctx.project_id):
-        from labkit.sim.neutron.errors import policy_not_authorized
-
         raise policy_not_authorized("rule:delete_subnet")
     holders = tx.s.execute(
         select(m.Port.id, m.Port.device_owner)

@@ -14,7 +14,7 @@ from labkit.sim.core.http import Call, Routes, json_response
 from labkit.sim.neutron import attributes, quotas
 from labkit.sim.neutron.api._helpers import body, ctx, deleted, repo
 from labkit.sim.neutron.attributes import Attr
-from labkit.sim.neutron.errors import NeutronError, http_not_implemented
+from labkit.sim.neutron.errors import http_not_implemented
 from labkit.sim.neutron.policy import Context, enforce_admin
 
 routes = Routes()
@@ -110,6 +110,3 @@ def delete(call: Call, project_id: str) -> Response:
     with repo(call).write() as tx:
         quotas.reset(tx, project_id)
     return deleted(call)
-
-
-__all__ = ["NeutronError", "routes"]
