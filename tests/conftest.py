@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -77,14 +77,27 @@ def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     yield from private_sim(tmp_path_factory, "labstate")
 
 
+class CurrentConnection:
+    """The lab's connection for a user, as it is now: openstacksdk reads the catalog once
+    per connection and the lab makes a new one after each install, so a session fixture that
+    kept the first would miss services installed later (Placement, Neutron, Nova)."""
+
+    def __init__(self, lab: Lab, user: str) -> None:
+        self._lab = lab
+        self._user = user
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lab.connect(self._user), name)
+
+
 @pytest.fixture(scope="session")
 def admin(sim_lab: Lab) -> Connection:
-    return sim_lab.connect("admin")
+    return CurrentConnection(sim_lab, "admin")  # type: ignore[return-value]
 
 
 @pytest.fixture(scope="session")
 def demo(sim_lab: Lab) -> Connection:
-    return sim_lab.connect("demo")
+    return CurrentConnection(sim_lab, "demo")  # type: ignore[return-value]
 
 
 def openstack_cli(lab: Lab) -> Callable[..., subprocess.CompletedProcess[str]]:

@@ -23,7 +23,9 @@ def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 # per definition, so the root definitions would keep pointing at the shared sim.
 @pytest.fixture(scope="session")
 def admin(sim_lab: object) -> object:
-    return sim_lab.connect("admin")  # type: ignore[attr-defined]
+    from tests.conftest import CurrentConnection
+
+    return CurrentConnection(sim_lab, "admin")  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

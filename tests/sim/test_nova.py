@@ -43,6 +43,28 @@ def _json(cli: Osc, *args: str) -> Any:
     return json.loads(cli(*args, "-f", "json").stdout)
 
 
+def _as_admin_in(lab: Any, project: Any) -> Any:
+    """The admin user, scoped to another project (as `--os-project-id` would)."""
+    creds = lab.credentials("admin")
+    return openstack.connect(
+        auth_url=creds.auth_url,
+        username=creds.username,
+        password=creds.password,
+        user_domain_name=creds.user_domain,
+        project_id=project.id,
+        region_name=creds.region,
+    )
+
+
+def _project_with_quota(admin: Any, name: str, **quota: int) -> Any:
+    project = admin.identity.create_project(name=name, domain_id="default")
+    admin.identity.assign_project_role_to_user(
+        project, admin.identity.find_user("admin"), admin.identity.find_role("admin")
+    )
+    admin.compute.update_quota_set(project.id, **quota)
+    return project
+
+
 def _boot(admin: Any, name: str, flavor: str = "m1.tiny", **extra: Any) -> Any:
     image = admin.image.find_image("cirros")
     server = admin.compute.create_server(
@@ -120,7 +142,8 @@ def test_stop_start_reboot_and_console_log(admin: Any, cli: Osc) -> None:
 
 
 def test_a_flavor_too_big_for_every_host_is_no_valid_host(admin: Any) -> None:
-    flavor = admin.compute.create_flavor(name="huge", vcpus=512, ram=1024, disk=1)
+    # 5 TB of root disk: no host has it (and disk is not a Nova quota)
+    flavor = admin.compute.create_flavor(name="huge", vcpus=1, ram=512, disk=5000)
     try:
         image = admin.image.find_image("cirros")
         server = admin.compute.create_server(
@@ -138,12 +161,8 @@ def test_a_flavor_too_big_for_every_host_is_no_valid_host(admin: Any) -> None:
 
 
 def test_quota_exceeded_is_nova_403(admin: Any, nova_lab: Any) -> None:
-    project = admin.identity.create_project(name="tiny-quota", domain_id="default")
-    admin.identity.assign_project_role_to_user(
-        project, admin.identity.find_user("admin"), admin.identity.find_role("admin")
-    )
-    admin.compute.update_quota_set(project.id, cores=1)
-    conn = nova_lab.connect("admin").connect_as_project(project.id)
+    project = _project_with_quota(admin, "tiny-quota", cores=1)
+    conn = _as_admin_in(nova_lab, project)
     flavor = conn.compute.find_flavor("m1.medium")
     image = conn.image.find_image("cirros")
     with pytest.raises(openstack.exceptions.ForbiddenException) as caught:
@@ -156,12 +175,8 @@ def test_quota_exceeded_is_nova_403(admin: Any, nova_lab: Any) -> None:
 
 
 def test_fifty_concurrent_creates_against_a_quota_of_ten(admin: Any, nova_lab: Any) -> None:
-    project = admin.identity.create_project(name="ten", domain_id="default")
-    admin.identity.assign_project_role_to_user(
-        project, admin.identity.find_user("admin"), admin.identity.find_role("admin")
-    )
-    admin.compute.update_quota_set(project.id, instances=10)
-    conn = nova_lab.connect("admin").connect_as_project(project.id)
+    project = _project_with_quota(admin, "ten", instances=10)
+    conn = _as_admin_in(nova_lab, project)
     flavor = conn.compute.find_flavor("m1.nano")
     image = conn.image.find_image("cirros")
 

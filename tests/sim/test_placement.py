@@ -19,9 +19,11 @@ COMPUTE = {
 
 
 @pytest.fixture(scope="module")
-def admin_pl(sim_lab: Any, admin: Any) -> Any:
+def admin_pl(sim_lab: Any) -> Any:
     sim_lab.ensure("placement")
-    return admin
+    # A connection made after the install: the session's `admin` may predate Placement's
+    # catalog entry (openstacksdk reads the catalog once per connection).
+    return sim_lab.connect("admin")
 
 
 def test_root_needs_no_token_and_says_1_39(admin_pl: Any) -> None:

@@ -276,13 +276,34 @@ class NovaCompute(NovaProcess):
                 wanted: list[dict[str, Any]] = [{"uuid": networks[0]["id"]}]
             else:
                 wanted = list(requested)
+            group_ids = self._security_group_ids(project, groups)
             info = []
             for request in wanted:
-                port = self._create_port(ctx, instance_uuid, project, request, groups)
+                port = self._create_port(ctx, instance_uuid, project, request, group_ids)
                 info.append(port)
             return info
         except ServiceUnreachable as exc:
             raise BuildAborted(f"Build of instance {instance_uuid} aborted: {exc}") from None
+
+    def _security_group_ids(self, project: str, names: list[str]) -> list[str]:
+        """Names (or ids) of the server's security groups -> Neutron ids, as
+        ``nova/network/neutron.py _process_security_groups`` resolves them."""
+        if not names:
+            return []
+        answer = self.neutron.request("GET", f"/security-groups?project_id={project}")
+        groups = answer.json().get("security_groups", []) if answer.status_code == 200 else []
+        ids = []
+        for wanted in names:
+            match = [g["id"] for g in groups if wanted in (g["id"], g["name"])]
+            if not match:
+                raise BuildAborted(f"Security group {wanted} not found.")
+            if len(match) > 1:
+                raise BuildAborted(
+                    f"Multiple security groups found matching '{wanted}'. Use an ID to be "
+                    "more specific."
+                )
+            ids.append(match[0])
+        return ids
 
     def _networks_for(self, project: str) -> list[dict[str, Any]]:
         own = self.neutron.request("GET", f"/networks?project_id={project}&shared=False")
