@@ -194,7 +194,6 @@ class PluginEndpoint:
                 m.Port.network_id == network_id, m.Port.device_id == device_id
             )
             for port in list(tx.s.scalars(found)):
-
                 cleanup.remove_port(tx, port)
 
     def update_device_up(self, ctx: RequestContext, device: str, agent_id: str, host: str) -> None:
