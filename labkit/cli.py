@@ -13,6 +13,7 @@ instructors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -112,6 +113,8 @@ def cmd_sim_logs(args: argparse.Namespace) -> int:
         print("show one with: labkit sim logs SERVICE [-n LINES] [-f]")
         return 0
     path = logs / f"{args.service}.log"
+    with contextlib.suppress(LabkitError):  # a running sim writes out what it buffered
+        lab.sim.log(args.service, tail=1)
     if not path.is_file():
         raise LabkitError(f"No log {path}.", "Run `labkit sim logs` to list the logs there are.")
     if args.follow:

@@ -134,11 +134,22 @@ def _endpoint_fix(ctx: Context) -> str:
             "this cloud offers."
         )
     name = layer.install_layers[-1]
-    return (
-        f"Install the {layer.title} layer: lab.ensure('{name}') (or the install cells of "
-        f"notebook {layer.notebook}); its install registers the service and endpoints. Then "
-        "`openstack catalog list` shows them."
+    notebook = (
+        f" (or the install cells of notebook {layer.notebook})"
+        if _notebook_exists(layer.notebook)
+        else ""
     )
+    return (
+        f"Install the {layer.title} layer: lab.ensure('{name}'){notebook}; its install "
+        "registers the service and endpoints. Then `openstack catalog list` shows them."
+    )
+
+
+def _notebook_exists(name: str) -> bool:
+    """Whether the lab's notebooks/ folder (next to the labkit package) has this notebook."""
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parents[2] / "notebooks" / f"{name}.ipynb").is_file()
 
 
 def _is_login(facts: Facts) -> bool:

@@ -135,6 +135,7 @@ def test_a_server_with_a_wrong_password_consumes_nothing(bus: Bus, runtime: Runt
     with pytest.raises(MessagingTimeout):
         client.call("ping", n=1)
     assert endpoint.calls == []
+    runtime.flush_logs()
     log = (runtime.logs_dir / "svc-scheduler.log").read_text()
     assert "ACCESS_REFUSED" in log
 
@@ -146,6 +147,7 @@ def test_a_sender_that_cannot_log_in_logs_the_amqp_error(bus: Bus, runtime: Runt
     client.cast("ping", n=1)
     assert bus.wait_idle(2)
     assert endpoint.calls == []
+    runtime.flush_logs()
     assert (
         "AMQP server on controller:5672 is unreachable"
         in (runtime.logs_dir / "nova-api.log").read_text()

@@ -217,6 +217,7 @@ def advance_clock(call: Call) -> Response:
 def logs(call: Call, service: str) -> Response:
     if not service.replace("-", "").isalnum():
         raise HttpError("bad log name", status=400)
+    call.runtime.flush_logs()
     path = call.runtime.logs_dir / f"{service}.log"
     if not path.is_file():
         raise HttpError(f"no log {service}.log", status=404)

@@ -9,8 +9,10 @@ real cloud. :class:`labkit.sim.sim.Sim` builds the runtime first and everything 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -34,13 +36,25 @@ class Counter(CoreBase):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class _SimClockFormatter(logging.Formatter):
+class _SimTime(logging.Filter):
+    """Stamps each record with the sim's time when it is logged (lines are written later)."""
+
     def __init__(self, clock: Clock) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        super().__init__()
         self._clock = clock
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.sim_time = self._clock.now()
+        return True
+
+
+class _SimClockFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return self._clock.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        moment: datetime = record.__dict__["sim_time"]
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 _CRASH_MARGIN = 100_000
@@ -74,6 +88,8 @@ class Runtime:
         self._loggers: dict[str, logging.Logger] = {}
         self._lock = threading.Lock()
         self.tracer = Tracer(self.db, self.now)
+        # The threads request handlers run on (their threads start on first use).
+        self.executor = ThreadPoolExecutor(max_workers=40, thread_name_prefix="sim-request")
         self.internal_errors = 0
         self.persist_counters(clean_shutdown=False)  # until a clean shutdown says so
 
@@ -152,9 +168,12 @@ class Runtime:
                 # with its own files, so each runtime owns its loggers.
                 logger = logging.Logger(f"labkit.sim.{name}", logging.INFO)
                 logger.propagate = False
-                handler = logging.FileHandler(self.logs_dir / f"{name}.log")
-                handler.setFormatter(_SimClockFormatter(self.clock))
-                logger.addHandler(handler)
+                logger.addFilter(_SimTime(self.clock))
+                target = logging.FileHandler(self.logs_dir / f"{name}.log")
+                target.setFormatter(_SimClockFormatter())
+                # Lines are written with the trace, every half second (an error at once),
+                # not one write per request on the request's path.
+                logger.addHandler(logging.handlers.MemoryHandler(10_000, logging.ERROR, target))
                 self._loggers[name] = logger
             return self._loggers[name]
 
@@ -162,7 +181,16 @@ class Runtime:
         """Write buffered trace rows and the deterministic counters (every half second and at
         shutdown, off every request's path)."""
         self.tracer.flush()
+        self.flush_logs()
         self.persist_counters(clean_shutdown)
+
+    def flush_logs(self) -> None:
+        """Write the log lines buffered since the last flush (before a log is read)."""
+        with self._lock:
+            loggers = list(self._loggers.values())
+        for logger in loggers:
+            for handler in logger.handlers:
+                handler.flush()
 
     def record_internal_error(self, service: str, what: str, request_id: str, text: str) -> None:
         """A bug in the sim (never a client's fault): counted, and logged loudly."""
@@ -172,10 +200,15 @@ class Runtime:
         self.logger("sim").error("unhandled error in %s %s\n%s", service, what, text)
 
     def close(self) -> None:
-        """Close the log files (several sims can live in one test process)."""
+        """Close the log files and the request threads (several sims can live in one test
+        process)."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             for logger in self._loggers.values():
                 for handler in list(logger.handlers):
+                    handler.flush()
                     handler.close()
+                    if isinstance(handler, logging.handlers.MemoryHandler) and handler.target:
+                        handler.target.close()
                     logger.removeHandler(handler)
             self._loggers.clear()

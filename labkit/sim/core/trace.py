@@ -106,9 +106,9 @@ class Tracer:
     ) -> None:
         """Record a hop that has finished (``started`` = its ``time.perf_counter()`` start)."""
         duration = (time.perf_counter() - started) * 1000 if started is not None else 0.0
-        row = {
+        row = {  # sim_time and detail are turned into text at flush, off the request's path
             "at": time.time() - duration / 1000,
-            "sim_time": self._now().isoformat(),
+            "sim_time": self._now(),
             "request_id": hop.request_id,
             "global_request_id": hop.global_request_id,
             "span": hop.span,
@@ -121,7 +121,7 @@ class Tracer:
             "action": hop.action,
             "status": status,
             "duration_ms": round(duration, 3),
-            "detail": json.dumps(detail, default=str),
+            "detail": detail,
         }
         with self._lock:
             self._buffer.append(row)
@@ -151,6 +151,9 @@ class Tracer:
     def flush(self) -> None:
         with self._lock:
             rows, self._buffer = self._buffer, []
+        for row in rows:
+            row["sim_time"] = row["sim_time"].isoformat()
+            row["detail"] = json.dumps(row["detail"], default=str)
         if rows:
             with self._db.write() as s:
                 s.execute(insert(TraceEvent), rows)

@@ -31,6 +31,13 @@ AMQP_REFUSED = (
 )
 
 
+# Where MariaDB's bind-address may be set (the install guide's file, then Debian's).
+MARIADB_CONF_FILES = (
+    "/etc/mysql/mariadb.conf.d/99-openstack.cnf",
+    "/etc/mysql/mariadb.conf.d/50-server.cnf",
+)
+
+
 class DatabaseUnreachable(Exception):
     """What oslo.db would report (its message is pymysql's)."""
 
@@ -67,6 +74,7 @@ class Machines:
         self.db = runtime.database("machines", mm.Base.metadata)
         self.db.create_all()
         self.hosts = {h.name: h for h in runtime.config.hosts}
+        self._database_errors: dict[tuple[str, str], tuple[object, str | None]] = {}
         # The emulated OpenStack processes, one per (host, name): rooms add theirs.
         self.daemons: dict[tuple[str, str], ServiceProcess] = {}
         self._memcached = {name: Memcached(runtime) for name in self.hosts}
@@ -271,10 +279,7 @@ class Machines:
         return out
 
     def _bind_address(self, host: str) -> str:
-        for path in (
-            "/etc/mysql/mariadb.conf.d/99-openstack.cnf",
-            "/etc/mysql/mariadb.conf.d/50-server.cnf",
-        ):
+        for path in MARIADB_CONF_FILES:
             text = self.read(host, path)
             if text and (value := ini.get(text, "mysqld", "bind-address")):
                 return value
@@ -285,12 +290,33 @@ class Machines:
         return Database(self._database_path(from_host, url), metadata)
 
     def database_error(self, from_host: str, url: str) -> str | None:
-        """Why a service on ``from_host`` cannot reach its database now (pymysql's text)."""
+        """Why a service on ``from_host`` cannot reach its database now (pymysql's text).
+
+        Services ask on every request, so the answer is kept while nothing it depends on
+        changed: the hosts' state (services, databases, grants -- this database) and
+        MariaDB's config files."""
+        stamp = (self.db.data_version(), self._mariadb_conf_stamp())
+        known = self._database_errors.get((from_host, url))
+        if known is not None and known[0] == stamp:
+            return known[1]
         try:
             self._database_path(from_host, url)
+            error = None
         except DatabaseUnreachable as exc:
-            return str(exc)
-        return None
+            error = str(exc)
+        self._database_errors[(from_host, url)] = (stamp, error)
+        return error
+
+    def _mariadb_conf_stamp(self) -> tuple[tuple[int, int, int], ...]:
+        stamps = []
+        for host in self.hosts:
+            for path in MARIADB_CONF_FILES:
+                try:
+                    st = self.path(host, path).stat()
+                    stamps.append((st.st_ino, st.st_mtime_ns, st.st_size))
+                except FileNotFoundError:
+                    stamps.append((0, 0, -1))
+        return tuple(stamps)
 
     def _database_path(self, from_host: str, url: str) -> Path:
         if url.startswith("sqlite:"):
