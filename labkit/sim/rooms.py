@@ -1,6 +1,6 @@
 """The table of rooms: every OpenStack service the sim emulates, in the order it is built.
 
-One row per room. Everything that needs to know which services exist reads this table
+One row per room, in the order a cloud comes up (each after what it needs). Everything that needs to know which services exist reads this table
 instead of keeping its own list:
 
 - :class:`labkit.sim.sim.Sim` builds each room (``<package>.build(ctx)``) and mounts its HTTP
@@ -78,17 +78,6 @@ ROOMS: tuple[RoomSpec, ...] = (
         explain="labkit.explain.placement",
     ),
     RoomSpec(
-        name="nova",
-        title="Nova (compute v2.1, microversions 2.1-2.93)",
-        service_type="compute",
-        prefix="/compute",
-        port=8774,
-        layer="compute",
-        install_layers=("nova-controller", "nova-compute"),
-        services=("nova-api", "nova-conductor", "nova-scheduler", "nova-compute"),
-        explain="labkit.explain.nova",
-    ),
-    RoomSpec(
         name="neutron",
         title="Neutron (network v2.0)",
         service_type="network",
@@ -104,6 +93,17 @@ ROOMS: tuple[RoomSpec, ...] = (
             "neutron-metadata-agent",
         ),
         explain="labkit.explain.neutron",
+    ),
+    RoomSpec(
+        name="nova",
+        title="Nova (compute v2.1, microversions 2.1-2.93)",
+        service_type="compute",
+        prefix="/compute",
+        port=8774,
+        layer="compute",
+        install_layers=("nova-controller", "nova-compute"),
+        services=("nova-api", "nova-conductor", "nova-scheduler", "nova-compute"),
+        explain="labkit.explain.nova",
     ),
 )
 

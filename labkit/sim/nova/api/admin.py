@@ -8,6 +8,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
+from labkit.sim.nova import instances
 from labkit.sim.nova import models as m
 from labkit.sim.nova.api._helpers import is_uuid, microversion_at_least, nova, require_admin
 from labkit.sim.nova.errors import bad_request, not_found
@@ -264,3 +265,30 @@ def zones_detail(call: Call) -> Response:
 def aggregates(call: Call) -> Response:
     require_admin(call, "os_compute_api:os-aggregates:index")
     return json_response({"aggregates": []})
+
+
+# ---- server external events (Neutron's network-vif-plugged) -----------------------------
+
+
+@routes.post("/v2.1/os-server-external-events")
+def external_events(call: Call) -> Response:
+    """Neutron tells Nova a port went up (``network-vif-plugged``); Nova answers per event.
+    The sim's compute does not wait for these, so they are acknowledged and recorded."""
+    require_admin(call, "os_compute_api:os-server-external-events:create")
+    data = call.json()
+    events = data.get("events") if isinstance(data, dict) else None
+    if not isinstance(events, list) or not events:
+        raise bad_request("Invalid input for field/attribute events.")
+    cells = nova(call).nova_cells
+    out = []
+    for event in events:
+        if not isinstance(event, dict) or "name" not in event or "server_uuid" not in event:
+            raise bad_request("Invalid input for field/attribute events.")
+        uuid = str(event["server_uuid"])
+        found = instances.find(cells, uuid) if is_uuid(uuid) else None
+        known = found is not None and found[1].get("host")
+        out.append(
+            {**event, "status": "completed" if known else "failed", "code": 200 if known else 404}
+        )
+    status = 200 if any(e["code"] == 200 for e in out) else 404
+    return json_response({"events": out}, status)
