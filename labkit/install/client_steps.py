@@ -7,10 +7,15 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from labkit.install import identity
+from labkit.install import identity, networking
 from labkit.install import steps as st
 
-CLIENT_STEPS: tuple[type[st.Step], ...] = (st.IdentityObjects, st.Image, st.Flavors)
+CLIENT_STEPS: tuple[type[st.Step], ...] = (
+    st.IdentityObjects,
+    st.Image,
+    st.Flavors,
+    networking.ProviderNetwork,
+)
 
 
 def is_client_step(step: st.Step) -> bool:
@@ -37,6 +42,8 @@ def check(conn: Any, step: st.Step, secrets: dict[str, str]) -> bool:
         return _active_image(conn, step) is not None
     if isinstance(step, st.Flavors):
         return not _missing_flavors(conn, step)
+    if isinstance(step, networking.ProviderNetwork):
+        return networking.provider_network_exists(conn, step)
     raise TypeError(step.kind)
 
 
@@ -47,6 +54,8 @@ def apply(conn: Any, step: st.Step, secrets: dict[str, str]) -> tuple[int, list[
         return _upload(conn, step)
     if isinstance(step, st.Flavors):
         return _create_flavors(conn, step)
+    if isinstance(step, networking.ProviderNetwork):
+        return networking.create_provider_network(conn, step)
     raise TypeError(step.kind)
 
 
