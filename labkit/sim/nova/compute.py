@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -251,8 +252,15 @@ class NovaCompute(NovaProcess):
             progress=100,
         )
         self._event_finish(event, "Success")
+        with self.main_cell() as s:
+            row = s.scalars(select(m.Instance).where(m.Instance.uuid == instance_uuid)).one()
+            created = row.created_at
+        took = self.runtime.now() - datetime.fromisoformat(created).replace(tzinfo=UTC)
         self.log.info(
-            "[%s] [instance: %s] Took a moment to build instance.", ctx.request_id, instance_uuid
+            "[%s] [instance: %s] Took %.2f seconds to build instance.",
+            ctx.request_id,
+            instance_uuid,
+            took.total_seconds(),
         )
 
     def _allocate_network(
