@@ -21,6 +21,7 @@ from labkit.install.context import PlanContext
 from labkit.install.runner import Runner, StepResult
 from labkit.lab.backends import Backend, SimBackend, backend_for
 from labkit.lab.compute import Compute
+from labkit.lab.drills import Drills
 from labkit.lab.hosts import Hosts
 from labkit.lab.identity import Identity
 from labkit.lab.images import Images
@@ -61,6 +62,7 @@ class Lab:
         self.installs = Installs(self.backend, self.identity)
         self.images = Images(self.backend, self.identity)
         self.compute = Compute(self.backend, self.identity)
+        self.drills = Drills(self)
         # `!openstack` in the next cell should work without lab.use_cli() first.
         put_cli_on_path()
 
@@ -377,6 +379,14 @@ class Lab:
 
     def request_logs(self, request_id: str) -> Text:
         return self.compute.logs(request_id)
+
+    def drill(self, name: str) -> Text:
+        """Inject a classic fault: computes-down, flavor-too-big, quota-exhausted,
+        rabbitmq-stopped. ``lab.end_drill(name)`` undoes it."""
+        return self.drills.start(name)
+
+    def end_drill(self, name: str) -> Text:
+        return self.drills.end(name)
 
     def advance_clock(self, seconds: int) -> str:
         """Let sim time pass (deterministic sims only move their clock with requests)."""

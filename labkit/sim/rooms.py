@@ -1,7 +1,7 @@
 """The table of rooms: every OpenStack service the sim emulates, in the order it is built.
 
-One row per room, in the order a cloud comes up (each after what it needs). Everything that needs to know which services exist reads this table
-instead of keeping its own list:
+One row per room, in the order a cloud comes up (each after what it needs). Everything
+that needs to know which services exist reads this table instead of keeping its own list:
 
 - :class:`labkit.sim.sim.Sim` builds each room (``<package>.build(ctx)``) and mounts its HTTP
   faces at their prefixes; the room registers its processes and commands itself;
