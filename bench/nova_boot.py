@@ -132,9 +132,7 @@ def run() -> None:
         print(f"100 hosts installed (every layer) in {time.perf_counter() - started:.1f} s")
         try:
             conn = lab.connect("admin")
-            conn.compute.update_quota_set(
-                conn.current_project_id, instances=-1, cores=-1, ram=-1
-            )
+            conn.compute.update_quota_set(conn.current_project_id, instances=-1, cores=-1, ram=-1)
             flavor = conn.compute.find_flavor("m1.nano")
             image = conn.image.find_image("cirros")
             pid = lab.sim.health()["pid"]

@@ -20,7 +20,7 @@ _KNOWN = (
         "The scheduler picked {host}, but the conductor could not find it in the API "
         "database's host mappings: `nova-manage cell_v2 discover_hosts` has not run since "
         "nova-compute started on {host}. The server was buried in cell0.",
-        "On the controller: `su -s /bin/sh -c \"nova-manage cell_v2 discover_hosts --verbose\" "
+        'On the controller: `su -s /bin/sh -c "nova-manage cell_v2 discover_hosts --verbose" '
         "nova` (labkit's nova-compute layer ends with it), then boot again.",
     ),
     (
@@ -70,8 +70,7 @@ _KNOWN = (
         r"Flavor's (?:disk|memory) is too small for requested image",
         "compute",
         "The flavor is smaller than the image needs",
-        "The image's size (or its min_disk/min_ram) does not fit the flavor's root disk "
-        "or RAM.",
+        "The image's size (or its min_disk/min_ram) does not fit the flavor's root disk or RAM.",
         "Pick a bigger flavor: `openstack flavor list`.",
     ),
     (

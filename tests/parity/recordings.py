@@ -30,8 +30,6 @@ _TIME = re.compile(
 )
 
 
-
-
 @dataclass
 class Recording:
     name: str

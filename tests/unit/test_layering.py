@@ -72,4 +72,3 @@ def test_no_import_cycles_in_the_sim() -> None:
                 graph.add_edge(module, target)
     cycles = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
     assert not cycles, f"import cycles: {[sorted(c) for c in cycles]}"
-
