@@ -122,6 +122,26 @@ def _line_around(text: str, start: int, end: int) -> str:
 _REGISTRY: dict[str, Entry] = {}
 _loaded: list[str] = []
 
+# (name, pattern over the error text, layer, title, cause, fix): a service's known failures
+# as data, most specific first (glance.py, placement.py, neutron.py, nova.py).
+Known = tuple[str, str, str, str, str, str]
+
+
+def pattern_entries(known: Sequence[Known], priority: int = 30) -> list[Entry]:
+    """Entries matched by a pattern alone, tried in the order given."""
+    return [
+        Entry(
+            name=name,
+            pattern=pattern,
+            layer=layer,
+            title=title,
+            cause=cause,
+            fix=fix,
+            priority=priority + index,
+        )
+        for index, (name, pattern, layer, title, cause, fix) in enumerate(known)
+    ]
+
 
 def register(entry: Entry) -> Entry:
     """Add (or replace, by name) an entry."""

@@ -8,7 +8,7 @@ Introduced in notebooks/03-glance.
 
 from __future__ import annotations
 
-from labkit.explain import Entry
+from labkit.explain import pattern_entries
 
 # (name, pattern over the error text or glance-api log, layer, title, cause, fix), most
 # specific first.
@@ -173,15 +173,4 @@ _KNOWN = (
     ),
 )
 
-ENTRIES = [
-    Entry(
-        name=name,
-        pattern=pattern,
-        layer=layer,
-        title=title,
-        cause=cause,
-        fix=fix,
-        priority=30 + index,
-    )
-    for index, (name, pattern, layer, title, cause, fix) in enumerate(_KNOWN)
-]
+ENTRIES = pattern_entries(_KNOWN)

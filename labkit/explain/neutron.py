@@ -7,7 +7,7 @@ a Neutron log): Neutron's own answers carry neutron-lib's exception names and te
 
 from __future__ import annotations
 
-from labkit.explain import Entry
+from labkit.explain import pattern_entries
 
 # (name, pattern over the error text or a Neutron log, layer, title, cause, fix), most
 # specific first.
@@ -130,15 +130,4 @@ _KNOWN = (
     ),
 )
 
-ENTRIES = [
-    Entry(
-        name=name,
-        pattern=pattern,
-        layer=layer,
-        title=title,
-        cause=cause,
-        fix=fix,
-        priority=30 + index,
-    )
-    for index, (name, pattern, layer, title, cause, fix) in enumerate(_KNOWN)
-]
+ENTRIES = pattern_entries(_KNOWN)

@@ -8,7 +8,7 @@ Introduced in notebooks/04-nova.
 
 from __future__ import annotations
 
-from labkit.explain import Entry
+from labkit.explain import pattern_entries
 
 # (name, pattern, layer, title, cause, fix), most specific first.
 _KNOWN = (
@@ -115,15 +115,4 @@ _KNOWN = (
     ),
 )
 
-ENTRIES = [
-    Entry(
-        name=name,
-        pattern=pattern,
-        layer=layer,
-        title=title,
-        cause=cause,
-        fix=fix,
-        priority=30 + index,
-    )
-    for index, (name, pattern, layer, title, cause, fix) in enumerate(_KNOWN)
-]
+ENTRIES = pattern_entries(_KNOWN)
