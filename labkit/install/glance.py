@@ -11,16 +11,12 @@ from urllib.parse import urlsplit
 
 from labkit.install import steps as st
 from labkit.install.context import PlanContext
+from labkit.install.service_auth import keystone_authtoken
 
 NAME = "glance"
 REQUIRES = ("keystone",)
 CONF = "/etc/glance/glance-api.conf"
 STORE_DIR = "/var/lib/glance/images/"
-
-
-def identity_root(ctx: PlanContext) -> str:
-    """Keystone's unversioned URL, what the guide puts in [keystone_authtoken]."""
-    return ctx.identity_url.rstrip("/").removesuffix("/v3")
 
 
 def _mirror_port(ctx: PlanContext) -> int | None:
@@ -37,7 +33,6 @@ def _mirror_port(ctx: PlanContext) -> int | None:
 
 def plan(ctx: PlanContext) -> list[st.Step]:
     c = ctx.controller.name
-    keystone = identity_root(ctx)
     image = ctx.image_url
     steps: list[st.Step] = [
         st.Database(
@@ -82,16 +77,7 @@ def plan(ctx: PlanContext) -> list[st.Step]:
             host=c,
             path=CONF,
             settings=(
-                ("keystone_authtoken", "www_authenticate_uri", keystone),
-                ("keystone_authtoken", "auth_url", keystone),
-                ("keystone_authtoken", "memcached_servers", f"{c}:11211"),
-                ("keystone_authtoken", "auth_type", "password"),
-                ("keystone_authtoken", "project_domain_name", "Default"),
-                ("keystone_authtoken", "user_domain_name", "Default"),
-                ("keystone_authtoken", "project_name", "service"),
-                ("keystone_authtoken", "username", "glance"),
-                ("keystone_authtoken", "password", "GLANCE_PASS"),
-                ("keystone_authtoken", "region_name", ctx.region),
+                *keystone_authtoken(ctx, "glance", "GLANCE_PASS"),
                 ("paste_deploy", "flavor", "keystone"),
             ),
             why=f"Debian's glance-api.conf ships region_name = regionOne (lower-case r) "

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from labkit.install import steps as st
 from labkit.install.context import PlanContext
-from labkit.install.glance import identity_root
+from labkit.install.service_auth import keystone_authtoken, login
 
 NAME = "networking"
 REQUIRES = ("keystone",)
@@ -120,7 +120,6 @@ def _transport(ctx: PlanContext) -> tuple[str, str, str]:
 
 def server_steps(ctx: PlanContext) -> list[st.Step]:
     c = ctx.controller.name
-    keystone = identity_root(ctx)
     url = ctx.network_url
     return [
         st.Database(
@@ -170,24 +169,8 @@ def server_steps(ctx: PlanContext) -> list[st.Step]:
                 ("DEFAULT", "auth_strategy", "keystone"),
                 ("DEFAULT", "notify_nova_on_port_status_changes", "true"),
                 ("DEFAULT", "notify_nova_on_port_data_changes", "true"),
-                ("keystone_authtoken", "www_authenticate_uri", keystone),
-                ("keystone_authtoken", "auth_url", keystone),
-                ("keystone_authtoken", "memcached_servers", f"{c}:11211"),
-                ("keystone_authtoken", "auth_type", "password"),
-                ("keystone_authtoken", "project_domain_name", "Default"),
-                ("keystone_authtoken", "user_domain_name", "Default"),
-                ("keystone_authtoken", "project_name", "service"),
-                ("keystone_authtoken", "username", "neutron"),
-                ("keystone_authtoken", "password", "NEUTRON_PASS"),
-                ("keystone_authtoken", "region_name", ctx.region),
-                ("nova", "auth_url", keystone),
-                ("nova", "auth_type", "password"),
-                ("nova", "project_domain_name", "Default"),
-                ("nova", "user_domain_name", "Default"),
-                ("nova", "region_name", ctx.region),
-                ("nova", "project_name", "service"),
-                ("nova", "username", "nova"),
-                ("nova", "password", "NOVA_PASS"),
+                *keystone_authtoken(ctx, "neutron", "NEUTRON_PASS"),
+                *login(ctx, "nova", "nova", "NOVA_PASS"),
                 ("oslo_concurrency", "lock_path", "/var/lib/neutron/tmp"),
                 ("experimental", "linuxbridge", "true"),
             ),

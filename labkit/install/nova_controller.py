@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from labkit.install import steps as st
 from labkit.install.context import PlanContext
-from labkit.install.glance import identity_root
+from labkit.install.service_auth import keystone_authtoken, login
 
 NAME = "nova-controller"
 REQUIRES = ("glance", "placement", "networking")
@@ -32,52 +32,25 @@ def db_url(host: str, name: str) -> str:
     return f"mysql+pymysql://nova:NOVA_DBPASS@{host}/{name}"
 
 
-def _login(
-    ctx: PlanContext, section: str, user: str, password: str
-) -> tuple[tuple[str, str, str], ...]:
-    """A ``[section]`` keystoneauth login, as the guide writes it for service users."""
-    v3 = f"{identity_root(ctx)}/v3"
-    return (
-        (section, "auth_url", v3),
-        (section, "auth_type", "password"),
-        (section, "project_domain_name", "Default"),
-        (section, "user_domain_name", "Default"),
-        (section, "region_name", ctx.region),
-        (section, "project_name", "service"),
-        (section, "username", user),
-        (section, "password", password),
-    )
-
-
 def common_settings(ctx: PlanContext, my_ip: str) -> tuple[tuple[str, str, str], ...]:
     """The nova.conf every Nova host needs: RabbitMQ, Keystone, Glance, Placement, Neutron.
     Also what the nova-compute layer writes on each worker."""
     c = ctx.controller.name
-    keystone = identity_root(ctx)
     return (
         ("DEFAULT", "transport_url", f"rabbit://openstack:RABBIT_PASS@{c}:5672/"),
         ("DEFAULT", "my_ip", my_ip),
         ("api", "auth_strategy", "keystone"),
-        ("keystone_authtoken", "www_authenticate_uri", keystone),
-        ("keystone_authtoken", "auth_url", keystone),
-        ("keystone_authtoken", "memcached_servers", f"{c}:11211"),
-        ("keystone_authtoken", "auth_type", "password"),
-        ("keystone_authtoken", "project_domain_name", "Default"),
-        ("keystone_authtoken", "user_domain_name", "Default"),
-        ("keystone_authtoken", "project_name", "service"),
-        ("keystone_authtoken", "username", "nova"),
-        ("keystone_authtoken", "password", "NOVA_PASS"),
-        ("keystone_authtoken", "region_name", ctx.region),
+        *keystone_authtoken(ctx, "nova", "NOVA_PASS"),
         ("service_user", "send_service_user_token", "true"),
         ("service_user", "auth_strategy", "keystone"),
-        *_login(ctx, "service_user", "nova", "NOVA_PASS"),
+        *login(ctx, "service_user", "nova", "NOVA_PASS"),
         ("vnc", "enabled", "true"),
         ("vnc", "server_listen", "$my_ip"),
         ("vnc", "server_proxyclient_address", "$my_ip"),
         ("glance", "api_servers", ctx.image_url),
         ("oslo_concurrency", "lock_path", "/var/lib/nova/tmp"),
-        *_login(ctx, "placement", "placement", "PLACEMENT_PASS"),
-        *_login(ctx, "neutron", "neutron", "NEUTRON_PASS"),
+        *login(ctx, "placement", "placement", "PLACEMENT_PASS"),
+        *login(ctx, "neutron", "neutron", "NEUTRON_PASS"),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from labkit.install import steps as st
 from labkit.install.context import PlanContext
+from labkit.install.service_auth import keystone_authtoken
 
 NAME = "placement"
 REQUIRES = ("keystone",)
@@ -18,15 +19,8 @@ CONF = "/etc/placement/placement.conf"
 UWSGI = "/etc/placement/placement-api-uwsgi.ini"
 
 
-def identity_root(ctx: PlanContext) -> str:
-    """Keystone's unversioned URL (the guide writes ``http://controller:5000/v3`` for
-    auth_url; keystonemiddleware accepts both)."""
-    return ctx.identity_url.rstrip("/").removesuffix("/v3")
-
-
 def plan(ctx: PlanContext) -> list[st.Step]:
     c = ctx.controller.name
-    keystone = identity_root(ctx)
     url = ctx.placement_url
     database = f"mysql+pymysql://placement:PLACEMENT_DBPASS@{c}/placement"
     return [
@@ -71,16 +65,7 @@ def plan(ctx: PlanContext) -> list[st.Step]:
             path=CONF,
             settings=(
                 ("api", "auth_strategy", "keystone"),
-                ("keystone_authtoken", "auth_url", f"{keystone}/v3"),
-                ("keystone_authtoken", "www_authenticate_uri", keystone),
-                ("keystone_authtoken", "memcached_servers", f"{c}:11211"),
-                ("keystone_authtoken", "auth_type", "password"),
-                ("keystone_authtoken", "project_domain_name", "Default"),
-                ("keystone_authtoken", "user_domain_name", "Default"),
-                ("keystone_authtoken", "project_name", "service"),
-                ("keystone_authtoken", "username", "placement"),
-                ("keystone_authtoken", "password", "PLACEMENT_PASS"),
-                ("keystone_authtoken", "region_name", ctx.region),
+                *keystone_authtoken(ctx, "placement", "PLACEMENT_PASS"),
             ),
             why=f"Debian's placement.conf ships region_name = regionOne (lower-case r) while "
             f"Keystone's endpoints were registered in {ctx.region}: left as is, every "
