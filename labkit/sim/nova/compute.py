@@ -30,6 +30,7 @@ from sqlalchemy import select
 from labkit.sim.core.context import RequestContext
 from labkit.sim.core.service import ServiceFailed
 from labkit.sim.nova import models as m
+from labkit.sim.nova import moves
 from labkit.sim.nova.clients import ServiceUnreachable, glance_image
 from labkit.sim.nova.service import NovaProcess
 
@@ -462,6 +463,32 @@ class NovaCompute(NovaProcess):
         self._set(ctx, uuid, vm_state=vm_state, task_state=None, power_state=power)
         if event is not None:
             self._event_finish(event, "Success")
+
+    # ---- RPC: rebuild and resize (the steps are in moves.py) -----------------------------
+    def rebuild_instance(
+        self, ctx: RequestContext, instance_uuid: str, image_ref: str, orig_image_ref: str
+    ) -> None:
+        moves.rebuild_instance(self, ctx, instance_uuid, image_ref)
+
+    def prep_resize(self, ctx: RequestContext, instance_uuid: str, migration_uuid: str) -> None:
+        moves.prep_resize(self, ctx, instance_uuid, migration_uuid)
+
+    def resize_instance(self, ctx: RequestContext, instance_uuid: str, migration_uuid: str) -> None:
+        moves.resize_instance(self, ctx, instance_uuid, migration_uuid)
+
+    def finish_resize(self, ctx: RequestContext, instance_uuid: str, migration_uuid: str) -> None:
+        moves.finish_resize(self, ctx, instance_uuid, migration_uuid)
+
+    def confirm_resize(self, ctx: RequestContext, instance_uuid: str, migration_uuid: str) -> None:
+        moves.confirm_resize(self, ctx, instance_uuid, migration_uuid)
+
+    def revert_resize(self, ctx: RequestContext, instance_uuid: str, migration_uuid: str) -> None:
+        moves.revert_resize(self, ctx, instance_uuid, migration_uuid)
+
+    def finish_revert_resize(
+        self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        moves.finish_revert_resize(self, ctx, instance_uuid, migration_uuid)
 
     # ---- bookkeeping -------------------------------------------------------------------
     def _set(self, ctx: RequestContext, uuid: str, **values: Any) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from labkit.sim.core.bus import MessagingTimeout, RemoteError
 from labkit.sim.core.context import RequestContext
 from labkit.sim.nova import models as m
+from labkit.sim.nova import moves
 from labkit.sim.nova.scheduler import NO_VALID_HOST
 from labkit.sim.nova.service import NovaProcess
 
@@ -97,6 +98,18 @@ class NovaConductor(NovaProcess):
             return
         for uuid, choices in zip(uuids, selections, strict=True):
             self._build_on(ctx, builds[uuid], specs.get(uuid, spec), choices)
+
+    def migrate_server(
+        self, ctx: RequestContext, instance_uuid: str, flavor: dict[str, Any]
+    ) -> None:
+        """A resize: a destination from the scheduler, then ``prep_resize`` there."""
+        moves.migrate_server(self, ctx, instance_uuid, flavor)
+
+    def rebuild_instance(
+        self, ctx: RequestContext, instance_uuid: str, image_ref: str, orig_image_ref: str
+    ) -> None:
+        """A rebuild, on the server's own host."""
+        moves.rebuild_server(self, ctx, instance_uuid, image_ref, orig_image_ref)
 
     # ---- steps -------------------------------------------------------------------------
     def _build_on(

@@ -6,10 +6,30 @@ from labkit.sim.core.http import Routes
 
 
 def all_routes() -> Routes:
-    from labkit.sim.nova.api import admin, flavors, keypairs, quotas, servers, versions
+    from labkit.sim.nova.api import (
+        admin,
+        flavor_access,
+        flavors,
+        keypairs,
+        quotas,
+        server_metadata,
+        servers,
+        simple_tenant_usage,
+        versions,
+    )
 
     table = Routes()
-    for module in (versions, servers, flavors, admin, quotas, keypairs):
+    for module in (
+        versions,
+        servers,
+        server_metadata,
+        flavors,
+        flavor_access,
+        admin,
+        quotas,
+        keypairs,
+        simple_tenant_usage,
+    ):
         for route in module.routes:
             table.add(route.method, route.template, route.handler)
     return table

@@ -1,4 +1,7 @@
-"""``/flavors``: list, detail, show, create (integer, UUID or generated id), delete, extra specs."""
+"""``/flavors``: list, detail, show, create (integer, UUID or generated id), delete, extra specs.
+
+Private flavors (``os-flavor-access:is_public`` false) are seen by admins and by the projects
+given access (:mod:`flavor_access`)."""
 
 from __future__ import annotations
 
@@ -31,19 +34,50 @@ def _get(call: Call, flavor_id: str) -> m.Flavor:
     return row
 
 
+def _is_public_filter(call: Call) -> bool | None:
+    """``_parse_is_public``: an admin may ask for public (default), private or ``none`` (all)
+    flavors; everyone else gets public ones and those shared with their project."""
+    if not caller(call).is_admin:
+        return True
+    raw = call.query.get("is_public")
+    if raw is None:
+        return True
+    if raw.lower() == "none":
+        return None
+    parsed = _boolean(raw)
+    if parsed is None:
+        raise bad_request(f"Invalid is_public filter [{raw}]")
+    return parsed
+
+
+def _boolean(value: Any) -> bool | None:
+    """oslo's strict bool_from_string (and real booleans): None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "t", "true", "on", "y", "yes"):
+        return True
+    if text in ("0", "f", "false", "off", "n", "no"):
+        return False
+    return None
+
+
 def _listing(call: Call) -> list[m.Flavor]:
+    who = caller(call)
     with nova(call).nova_cells.api.read() as s:
         rows = [
             r for r in s.scalars(select(m.Flavor).order_by(m.Flavor.memory_mb, m.Flavor.flavorid))
         ]
-    rows = [r for r in rows if _visible(call, r) and not r.disabled]
-    is_public = call.query.get("is_public", "true").lower()
-    if is_public in ("true", "1", "yes") and not caller(call).is_admin:
-        rows = [r for r in rows if r.is_public or caller(call).project_id in (r.projects or [])]
-    elif is_public in ("false", "0", "no"):
-        rows = [r for r in rows if not r.is_public]
-    elif is_public in ("true", "1", "yes"):
-        rows = [r for r in rows if r.is_public]
+    if not who.is_admin:
+        rows = [r for r in rows if not r.disabled]
+    is_public = _is_public_filter(call)
+    if is_public is not None:
+        # Nova's query: is_public matches, or (asking for public) the project has access
+        rows = [
+            r
+            for r in rows
+            if r.is_public == is_public or (is_public and who.project_id in (r.projects or []))
+        ]
     for key, attr in (("minRam", "memory_mb"), ("minDisk", "root_gb")):
         if key in call.query:
             try:
@@ -101,6 +135,18 @@ def _int(body: dict[str, Any], key: str, minimum: int, required: bool = True) ->
     return number
 
 
+def _public_flag(value: Any) -> bool:
+    parsed = _boolean(value)
+    if parsed is None:
+        raise bad_request(
+            f"Invalid input for field/attribute os-flavor-access:is_public. Value: {value}. "
+            f"{value!r} is not one of [True, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', "
+            "'YES', 'Yes', 'yes', False, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', "
+            "'NO', 'No', 'no']"
+        )
+    return parsed
+
+
 @routes.post("/v2.1/flavors")
 def create(call: Call) -> Response:
     require_admin(call, "os_compute_api:os-flavor-manage:create")
@@ -124,7 +170,7 @@ def create(call: Call) -> Response:
         ephemeral_gb=_int(body, "OS-FLV-EXT-DATA:ephemeral", 0, required=False),
         swap=_int(body, "swap", 0, required=False),
         rxtx_factor=float(body.get("rxtx_factor", 1.0)),
-        is_public=bool(body.get("os-flavor-access:is_public", True)),
+        is_public=_public_flag(body.get("os-flavor-access:is_public", True)),
         description=body.get("description"),
         created_at=api.now_iso(),
     )

@@ -1,4 +1,7 @@
-"""``/servers``: create (the boot's first hop), list, show, delete, actions, instance actions."""
+"""``/servers``: create (the boot's first hop), list, show, delete, actions, instance actions.
+
+The actions that move or remake a server (rebuild, resize and its confirm/revert) are in
+:mod:`server_moves`; the checks every action shares in :mod:`_instance`."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from starlette.responses import Response
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
 from labkit.sim.nova import instances, quota, views
 from labkit.sim.nova import models as m
+from labkit.sim.nova.api import _instance as srv
+from labkit.sim.nova.api import server_moves
 from labkit.sim.nova.api._helpers import (
     body_of,
     caller,
@@ -23,9 +28,7 @@ from labkit.sim.nova.api._helpers import (
     owner_or_admin,
     query_int,
 )
-from labkit.sim.nova.clients import glance_image
 from labkit.sim.nova.errors import (
-    NovaError,
     bad_request,
     conflict,
     instance_not_found,
@@ -38,15 +41,6 @@ routes = Routes()
 # never exceed a quota between the check and the write (Nova rechecks after; same effect).
 _CREATE_LOCK = threading.Lock()
 _NAME = re.compile(r"^\S(.*\S)?$", re.DOTALL)
-
-
-def _lookup(call: Call, server_id: str) -> tuple[m.CellMapping | None, dict[str, Any]]:
-    found = instances.find(nova(call).nova_cells, server_id) if is_uuid(server_id) else None
-    if found is None:
-        raise instance_not_found(server_id)
-    cell, inst = found
-    owner_or_admin(call, inst["project_id"], "os_compute_api:servers:show")
-    return cell, inst
 
 
 # ---- create -------------------------------------------------------------------------------------
@@ -84,9 +78,9 @@ def create(call: Call) -> Response:
     groups = [g.get("name") for g in body.get("security_groups") or [] if isinstance(g, dict)]
     hints = call.json().get("os:scheduler_hints") or {}
     group = _server_group(call, str(hints.get("group"))) if hints.get("group") else None
-    metadata = body.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise bad_request("Invalid input for field/attribute metadata.")
+    metadata = srv.check_metadata("metadata", body.get("metadata") or {})
+    srv.check_metadata_quota(call, who.project_id, metadata)
+    tags = _tags(body.get("tags") or [])
     user_data = body.get("user_data")
     if user_data is not None:
         try:
@@ -123,8 +117,8 @@ def create(call: Call) -> Response:
                     "hostname": re.sub(r"[^a-z0-9-]", "-", display.lower())[:63],
                     "launch_index": index,
                     "reservation_id": reservation,
-                    "metadata": {str(k): str(v) for k, v in metadata.items()},
-                    "tags": list(body.get("tags") or []),
+                    "metadata": dict(metadata),
+                    "tags": tags,
                     "security_groups": [g for g in groups if g] or ["default"],
                     "created_at": now,
                     "updated_at": None,
@@ -181,7 +175,7 @@ def _flavor(call: Call, ref: Any) -> m.Flavor:
     flavor_id = str(ref).rstrip("/").rsplit("/", 1)[-1]
     with nova(call).nova_cells.api.read() as s:
         row = s.scalars(select(m.Flavor).where(m.Flavor.flavorid == flavor_id)).first()
-    if row is None or row.disabled:
+    if row is None or row.disabled or not srv.visible_flavor(call, row):
         raise bad_request(f"Flavor {flavor_id} could not be found.")
     return row
 
@@ -202,26 +196,12 @@ def _image(call: Call, ref: Any, bdms: Any, flavor: m.Flavor) -> dict[str, Any]:
             "Block Device Mapping is Invalid: Boot sequence for the instance and image/block "
             "device mapping combination is not valid."
         )
-    api = nova(call)
-    try:
-        answer = glance_image(api.http_client, api.glance_url(), caller(call).token, image_id)
-    except Exception as exc:
-        raise NovaError(f"Image service unavailable: {exc}", status=503) from None
-    if answer.status_code != 200:
+    image = srv.fetch_image(call, image_id)
+    if image is None:
         raise bad_request(f"Image {image_id} could not be found.")
-    image = dict(answer.json())
     if image.get("status") != "active":
         raise bad_request(f"Image {image_id} is not active.")
-    size_gb = int(image.get("size") or 0) / (1 << 30)
-    if flavor.root_gb and size_gb > flavor.root_gb:
-        raise bad_request(
-            f"Flavor's disk is too small for requested image. Flavor disk is "
-            f"{flavor.root_gb << 30} bytes, image is {image.get('size')} bytes."
-        )
-    if int(image.get("min_disk") or 0) > flavor.root_gb and flavor.root_gb:
-        raise bad_request("Flavor's disk is too small for requested image.")
-    if int(image.get("min_ram") or 0) > flavor.memory_mb:
-        raise bad_request("Flavor's memory is too small for requested image.")
+    srv.check_flavor_image(views.flavor_for_instance(flavor), image)
     props = {k: image[k] for k in ("hypervisor_type", "architecture") if image.get(k)}
     return {"id": image_id, "properties": props}
 
@@ -283,6 +263,20 @@ def _server_group(call: Call, group_id: str) -> dict[str, Any]:
     return {"uuid": group_id, "policy": policy, "hosts": hosts}
 
 
+def _tags(value: Any) -> list[str]:
+    """Server tags (2.52 on create): at most 50 strings of 1..60 characters without '/' or
+    ','; kept sorted, as Nova's tag table returns them."""
+    if not isinstance(value, list) or len(value) > 50:
+        raise bad_request(f"Invalid input for field/attribute tags. Value: {value}.")
+    for tag in value:
+        if not isinstance(tag, str) or not 0 < len(tag) <= 60 or "/" in tag or "," in tag:
+            raise bad_request(
+                f"Invalid input for field/attribute tags. Value: {value}. {tag!r} does not "
+                "match '^[^,/]*$'"
+            )
+    return sorted(set(value))
+
+
 # ---- read ----------------------------------------------------------------------------------------
 
 
@@ -321,6 +315,8 @@ def _filtered(call: Call) -> list[dict[str, Any]]:
                 for i in found
                 if (i["flavor"]["flavorid"] if key == "flavor" else i.get("image_ref")) == value
             ]
+    if microversion_at_least(call, "2.26"):
+        found = _tag_filtered(call, found)
     marker = call.query.get("marker")
     if marker:
         ids = [i["uuid"] for i in found]
@@ -335,6 +331,35 @@ def _filtered(call: Call) -> list[dict[str, Any]]:
     return found
 
 
+def _tag_filtered(call: Call, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``tags`` (all of them), ``tags-any``, ``not-tags`` (not all of them),
+    ``not-tags-any`` (none of them): comma-separated, as Nova's DB filters read them."""
+
+    def wanted(name: str) -> set[str] | None:
+        raw = call.query.get(name)
+        return {t for t in raw.split(",") if t} if raw else None
+
+    every, some, not_every, none_of = (
+        wanted("tags"),
+        wanted("tags-any"),
+        wanted("not-tags"),
+        wanted("not-tags-any"),
+    )
+    out = []
+    for inst in found:
+        have = set(inst.get("tags") or [])
+        if every is not None and not every <= have:
+            continue
+        if some is not None and not some & have:
+            continue
+        if not_every is not None and not_every <= have:
+            continue
+        if none_of is not None and none_of & have:
+            continue
+        out.append(inst)
+    return out
+
+
 @routes.get("/v2.1/servers")
 def list_servers(call: Call) -> Response:
     return json_response({"servers": [views.server_brief(call, i) for i in _filtered(call)]})
@@ -347,7 +372,7 @@ def list_detail(call: Call) -> Response:
 
 @routes.get("/v2.1/servers/{server_id}")
 def show(call: Call, server_id: str) -> Response:
-    _, inst = _lookup(call, server_id)
+    _, inst = srv.lookup(call, server_id)
     return json_response({"server": views.server(call, inst)})
 
 
@@ -357,9 +382,8 @@ def show(call: Call, server_id: str) -> Response:
 @routes.delete("/v2.1/servers/{server_id}")
 def delete(call: Call, server_id: str) -> Response:
     api = nova(call)
-    cell, inst = _lookup(call, server_id)
-    if inst.get("locked") and not caller(call).is_admin:
-        raise conflict(f"Instance {server_id} is locked")
+    cell, inst = srv.lookup(call, server_id)
+    srv.check_lock(call, inst)
     cells = api.nova_cells
     if cell is None:  # still a build request: the conductor will find it gone
         with cells.api.write() as s:
@@ -368,29 +392,18 @@ def delete(call: Call, server_id: str) -> Response:
                 if row is not None:
                     s.delete(row)
         return empty_response(204)
-    _record_action(call, cell, inst, "delete")
+    if inst.get("vm_state") == "resized":
+        server_moves.confirm_before_delete(call, cell, inst)
+        cell, inst = srv.lookup(call, server_id)
+        cell = srv.placed(cell, inst, "delete")
+    srv.record_action(call, cell, inst, "delete")
     host = inst.get("host")
-    if host and inst.get("vm_state") != "error" and _compute_up(call, host):
-        _set(call, cell, server_id, task_state="deleting")
+    if host and inst.get("vm_state") != "error" and srv.compute_up(call, host):
+        srv.save(call, cell, server_id, task_state="deleting")
         api.rpc_client("compute", host).cast("terminate_instance", instance_uuid=server_id)
     else:
         _local_delete(call, cell, inst)
     return empty_response(204)
-
-
-def _compute_up(call: Call, host: str) -> bool:
-    api = nova(call)
-    found = api.nova_cells.cell1()
-    if found is None:
-        return False
-    with found[1].read() as s:
-        service = s.scalars(
-            select(m.Service).where(m.Service.host == host, m.Service.binary == "nova-compute")
-        ).first()
-    if service is None:
-        return False
-    now = api.runtime.now().timestamp()
-    return api.room.servicegroup.is_up(service, now, api.nova_conf.service_down_time)
 
 
 def _local_delete(call: Call, cell: m.CellMapping, inst: dict[str, Any]) -> None:
@@ -404,7 +417,7 @@ def _local_delete(call: Call, cell: m.CellMapping, inst: dict[str, Any]) -> None
         api.placement.request("DELETE", f"/allocations/{uuid}")
     except Exception as exc:  # the delete goes on; Nova logs and moves on too
         api.log.warning("[%s] cleanup of %s failed: %s", call.request_id, uuid, exc)
-    _set(
+    srv.save(
         call,
         cell,
         uuid,
@@ -413,30 +426,6 @@ def _local_delete(call: Call, cell: m.CellMapping, inst: dict[str, Any]) -> None
         deleted=True,
         terminated_at=api.now_iso(),
     )
-
-
-def _set(call: Call, cell: m.CellMapping, uuid: str, **values: Any) -> None:
-    with nova(call).nova_cells.cell(cell).write() as s:
-        row = s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).one()
-        for key, value in values.items():
-            setattr(row, key, value)
-        row.updated_at = nova(call).now_iso()
-
-
-def _record_action(call: Call, cell: m.CellMapping, inst: dict[str, Any], action: str) -> None:
-    now = nova(call).now_iso()
-    with nova(call).nova_cells.cell(cell).write() as s:
-        s.add(
-            m.InstanceAction(
-                instance_uuid=inst["uuid"],
-                action=action,
-                request_id=call.request_id,
-                user_id=caller(call).user_id,
-                project_id=caller(call).project_id,
-                start_time=now,
-                updated_at=now,
-            )
-        )
 
 
 @routes.post("/v2.1/servers/{server_id}/action")
@@ -448,8 +437,8 @@ def action(call: Call, server_id: str) -> Response:
     handler = _ACTIONS.get(name)
     if handler is None:
         raise bad_request(f"There is no such action: {name}")
-    cell, inst = _lookup(call, server_id)
-    response: Response = handler(call, cell, inst, args if isinstance(args, dict) else {})
+    cell, inst = srv.lookup(call, server_id)
+    response: Response = handler(call, cell, inst, args)
     return response
 
 
@@ -470,8 +459,7 @@ def _power_action(
     **kwargs: Any,
 ) -> Response:
     cell = _need_host(cell, inst, method)
-    if inst.get("locked") and not caller(call).is_admin:
-        raise conflict(f"Instance {inst['uuid']} is locked")
+    srv.check_lock(call, inst)
     if inst.get("vm_state") not in allowed or inst.get("task_state"):
         attr, value = (
             ("task_state", inst.get("task_state"))
@@ -479,29 +467,24 @@ def _power_action(
             else ("vm_state", inst.get("vm_state"))
         )
         raise invalid_state(inst["uuid"], attr, value, method)
-    _record_action(call, cell, inst, method if method != "stop" else "stop")
-    _set(call, cell, inst["uuid"], task_state=task)
+    srv.record_action(call, cell, inst, method)
+    srv.save(call, cell, inst["uuid"], task_state=task)
     nova(call).rpc_client("compute", inst["host"]).cast(rpc, instance_uuid=inst["uuid"], **kwargs)
     return empty_response(202)
 
 
-def _stop(
-    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
-) -> Response:
+def _stop(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: Any) -> Response:
     return _power_action(
         call, cell, inst, "stop", ("active", "error"), "powering-off", "stop_instance"
     )
 
 
-def _start(
-    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
-) -> Response:
+def _start(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: Any) -> Response:
     return _power_action(call, cell, inst, "start", ("stopped",), "powering-on", "start_instance")
 
 
-def _reboot(
-    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
-) -> Response:
+def _reboot(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: Any) -> Response:
+    args = raw if isinstance(raw, dict) else {}
     kind = str(args.get("type", "")).upper()
     if kind not in ("SOFT", "HARD"):
         raise bad_request(
@@ -521,9 +504,8 @@ def _reboot(
     )
 
 
-def _console(
-    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
-) -> Response:
+def _console(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: Any) -> Response:
+    args = raw if isinstance(raw, dict) else {}
     if (
         cell is None
         or inst.get("vm_state") not in ("active", "stopped", "error")
@@ -546,22 +528,19 @@ def _console(
     return json_response({"output": "\n".join(lines) + ("\n" if lines else "")})
 
 
-def _lock(
-    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
-) -> Response:
+def _lock(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: Any) -> Response:
+    args = raw if isinstance(raw, dict) else {}
     cell = _need_host(cell, inst, "lock") if cell is None else cell
     reason = args.get("locked_reason") if microversion_at_least(call, "2.73") else None
-    _record_action(call, cell, inst, "lock")
-    _set(call, cell, inst["uuid"], locked=True, locked_reason=reason)
+    srv.record_action(call, cell, inst, "lock")
+    srv.save(call, cell, inst["uuid"], locked=True, locked_reason=reason)
     return empty_response(202)
 
 
-def _unlock(
-    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], args: dict[str, Any]
-) -> Response:
+def _unlock(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: Any) -> Response:
     cell = _need_host(cell, inst, "unlock") if cell is None else cell
-    _record_action(call, cell, inst, "unlock")
-    _set(call, cell, inst["uuid"], locked=False, locked_reason=None)
+    srv.record_action(call, cell, inst, "unlock")
+    srv.save(call, cell, inst["uuid"], locked=False, locked_reason=None)
     return empty_response(202)
 
 
@@ -572,6 +551,7 @@ _ACTIONS: dict[str, Any] = {
     "os-getConsoleOutput": _console,
     "lock": _lock,
     "unlock": _unlock,
+    **server_moves.ACTIONS,
 }
 
 
