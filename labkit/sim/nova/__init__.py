@@ -10,13 +10,32 @@ port), block_device_mapping and spawning to ACTIVE. Every hop is in the trace; i
 actions and events, services and their heartbeats, hypervisors, flavors, quotas and limits
 answer as Zed's API does (checked against recordings in ``tests/parity``).
 
+``server rebuild`` and ``server resize`` (with ``resize confirm`` / ``resize revert``) go the
+same way through the conductor, the scheduler and the computes, with Zed's instance action
+events and Placement allocations moved as Nova moves them (the old flavor held by the
+migration until confirm or revert; :mod:`labkit.sim.nova.moves`). Server metadata and tags,
+flavor access (private flavors) and ``os-simple-tenant-usage`` are served too.
+
 LIMITATIONS (not emulated, or emulated differently):
   - one cell (cell1) besides cell0; no cells v1, no multi-cell listing order;
   - nova-compute writes to the cell database directly (real computes go through the
     conductor's object indirection) and finds it through the controller's configuration;
   - the hypervisor runs no guest yet: ``spawn`` writes a believable console log; there is no
-    VNC/serial console, no volumes (boot from volume, attach), no snapshots, shelve,
-    migrate, resize, rebuild, rescue, suspend or pause;
+    VNC/serial console, no volumes (boot from volume, attach), no snapshots, shelve, cold
+    migrate (``migrate``), live migration, evacuate, rescue, suspend or pause;
+  - resize: the scheduler may choose the server's own host (the sim behaves as with
+    ``allow_resize_to_same_host = True``); the migration record is kept with the request
+    spec in the API database (Nova: the cell's ``migrations`` table), so there is no
+    os-migrations or server migrations API; no automatic confirm after
+    ``resize_confirm_window``; no reschedule to an alternate host when prep_resize fails;
+    a private flavor can be the target whatever the project's access (as in Nova);
+  - rebuild: always on the server's own host, without the scheduler's re-check of a new
+    image; ``preserve_ephemeral``, ``personality`` and trusted certificates are accepted and
+    ignored;
+  - task states the server status view does not map are not entered
+    (``rebuild_block_device_mapping``, ``rebuild_spawning``, ``resize_migrated``); a stopped
+    server shows SHUTOFF rather than REBUILD/RESIZE while it is rebuilt or resized, and a
+    revert shows VERIFY_RESIZE rather than REVERT_RESIZE;
   - service heartbeats are not written every ``report_interval``: a running service that
     reaches RabbitMQ counts as just seen, a stopped one as seen when it stopped;
   - scheduler: the filters ComputeFilter, ComputeCapabilitiesFilter (hypervisor_type,
@@ -26,8 +45,11 @@ LIMITATIONS (not emulated, or emulated differently):
   - policy: Zed's defaults reduced to admin, owner-or-admin and reader checks;
   - keypairs: ssh and x509 types stored as given; key generation before 2.92 makes RSA keys;
   - quotas: the DB driver counting from the cells (no unified limits, no
-    ``count_usage_from_placement``); os-simple-tenant-usage, migrations, server tags and
-    metadata APIs, volume attachments and interfaces APIs are not served.
+    ``count_usage_from_placement``); migrations, volume attachments, interfaces, server
+    password and diagnostics APIs are not served; ``PUT /servers/{id}`` (rename) is not
+    served; the server list filters by tags (2.26) but not by metadata;
+  - os-simple-tenant-usage counts a server from its last ``launched_at`` (a resize or
+    rebuild relaunches it, as in Nova) and bills the flavor it has now for the whole window.
 """
 
 from __future__ import annotations
