@@ -18,10 +18,13 @@ def identity_root(ctx: PlanContext) -> str:
     return ctx.identity_url.rstrip("/").removesuffix("/v3")
 
 
-def keystone_authtoken(ctx: PlanContext, user: str, password: str) -> tuple[Setting, ...]:
+def keystone_authtoken(
+    ctx: PlanContext, user: str, password: str, slash: bool = False
+) -> tuple[Setting, ...]:
     """``[keystone_authtoken]`` for a service that checks tokens as ``user``. The region is
-    set because Debian's files ship ``regionOne`` (lower-case r)."""
-    keystone = identity_root(ctx)
+    set because Debian's files ship ``regionOne`` (lower-case r). ``slash``: the URLs end in
+    ``/``, as the guide writes them for Nova (clients see it in WWW-Authenticate)."""
+    keystone = identity_root(ctx) + ("/" if slash else "")
     section = "keystone_authtoken"
     return (
         (section, "www_authenticate_uri", keystone),

@@ -48,6 +48,17 @@ class _SimTime(logging.Filter):
         return True
 
 
+class _Buffered(logging.handlers.MemoryHandler):
+    """A MemoryHandler that outlives ``logging.config.dictConfig``: uvicorn configures
+    logging after the sim has made its loggers, and dictConfig closes every existing handler
+    (a plain MemoryHandler then drops its target, and every line after it). Closing here
+    only writes out what is buffered; the file handler reopens its file on the next line.
+    :meth:`Runtime.close` closes the files for good."""
+
+    def close(self) -> None:
+        self.flush()
+
+
 class _SimClockFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -173,7 +184,9 @@ class Runtime:
                 target.setFormatter(_SimClockFormatter())
                 # Lines are written with the trace, every half second (an error at once),
                 # not one write per request on the request's path.
-                logger.addHandler(logging.handlers.MemoryHandler(10_000, logging.ERROR, target))
+                # The sim's own log is rare and read when something went wrong: unbuffered.
+                flush_level = logging.INFO if name == "sim" else logging.ERROR
+                logger.addHandler(_Buffered(10_000, flush_level, target))
                 self._loggers[name] = logger
             return self._loggers[name]
 
@@ -207,8 +220,8 @@ class Runtime:
             for logger in self._loggers.values():
                 for handler in list(logger.handlers):
                     handler.flush()
-                    handler.close()
                     if isinstance(handler, logging.handlers.MemoryHandler) and handler.target:
                         handler.target.close()
+                    logging.Handler.close(handler)
                     logger.removeHandler(handler)
             self._loggers.clear()

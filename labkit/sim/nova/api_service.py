@@ -83,8 +83,36 @@ class NovaApiApp(ServiceApp):
         self.nova = process
 
     def prepare(self, call: Call, route: Route) -> None:
+        if is_public(route):
+            call.extra["version"] = str(self._version(call))
+            return
+        if self.nova.dependency_error():
+            raise NovaError(
+                "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ "
+                "and attach the Nova API log if possible.\n"
+                "<class 'oslo_db.exception.DBConnectionError'>",
+                status=500,
+            )
+        # keystonemiddleware answers before Nova looks at the microversion: a 401 has no
+        # version headers, a 406 needs a valid token.
+        info = self._authenticate(call)
+        version = self._version(call)
+        call.extra["version"] = str(version)
+        call.auth = Caller(
+            user_id=info.user_id,
+            project_id=info.project_id or "",
+            roles=info.roles,
+            token=call.headers.get("x-auth-token", ""),
+            version=version,
+        )
+        if call.ctx is not None:
+            call.ctx.user_id, call.ctx.project_id = info.user_id, info.project_id or ""
+            call.ctx.roles = tuple(sorted(info.roles))
+            call.ctx.auth_token = call.auth.token
+
+    def _version(self, call: Call) -> mv.Version:
         try:
-            version = mv.negotiate(
+            return mv.negotiate(
                 call.headers.get("openstack-api-version"),
                 call.headers.get("x-openstack-nova-api-version"),
             )
@@ -97,28 +125,6 @@ class NovaApiApp(ServiceApp):
             ) from None
         except mv.Malformed as exc:
             raise NovaError(f"Invalid API version request string {exc}", status=400) from None
-        call.extra["version"] = str(version)
-        if is_public(route):
-            return
-        if self.nova.dependency_error():
-            raise NovaError(
-                "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ "
-                "and attach the Nova API log if possible.\n"
-                "<class 'oslo_db.exception.DBConnectionError'>",
-                status=500,
-            )
-        info = self._authenticate(call)
-        call.auth = Caller(
-            user_id=info.user_id,
-            project_id=info.project_id or "",
-            roles=info.roles,
-            token=call.headers.get("x-auth-token", ""),
-            version=version,
-        )
-        if call.ctx is not None:
-            call.ctx.user_id, call.ctx.project_id = info.user_id, info.project_id or ""
-            call.ctx.roles = tuple(sorted(info.roles))
-            call.ctx.auth_token = call.auth.token
 
     def _authenticate(self, call: Call) -> TokenInfo:
         auth = self.nova.auth
