@@ -32,7 +32,7 @@ from labkit.sim.core.service import ServiceFailed
 from labkit.sim.nova import models as m
 from labkit.sim.nova import moves
 from labkit.sim.nova.clients import ServiceUnreachable, glance_image
-from labkit.sim.nova.service import NovaProcess
+from labkit.sim.nova.errors import BuildAborted
 
 POWER_NOSTATE, POWER_RUNNING, POWER_SHUTDOWN = 0, 1, 4
 TRAITS = (
@@ -45,11 +45,7 @@ TRAITS = (
 )
 
 
-class BuildAborted(Exception):
-    """The build failed on this host; the message is the instance fault's."""
-
-
-class NovaCompute(NovaProcess):
+class NovaCompute(moves.NovaCompute):
     name = "nova-compute"
     topic = "compute"
     needs_api_db = False  # the Install Guide gives compute nodes no [api_database]

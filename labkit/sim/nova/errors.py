@@ -24,6 +24,10 @@ _KEYS = {
 }
 
 
+class BuildAborted(Exception):
+    """A build failed on its compute host; the message becomes the instance's fault."""
+
+
 class NovaError(HttpError):
     def body(self) -> dict[str, dict[str, object]]:
         return {

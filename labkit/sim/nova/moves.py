@@ -33,7 +33,7 @@ conductor and the computes all reach it.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
@@ -42,11 +42,31 @@ from labkit.sim.core.context import RequestContext
 from labkit.sim.nova import instances
 from labkit.sim.nova import models as m
 from labkit.sim.nova.clients import ServiceUnreachable
+from labkit.sim.nova.errors import BuildAborted
 from labkit.sim.nova.scheduler import NO_VALID_HOST
 from labkit.sim.nova.service import NovaCells, NovaProcess
 
-if TYPE_CHECKING:
-    from labkit.sim.nova.compute import NovaCompute
+
+class NovaCompute(NovaProcess):
+    """What the steps here need of nova-compute: :class:`labkit.sim.nova.compute.NovaCompute`
+    derives from this, so compute.py imports this module and not the other way round."""
+
+    def _set(self, ctx: RequestContext, uuid: str, **values: Any) -> None:
+        raise NotImplementedError
+
+    def _claim(self, flavor: dict[str, Any], sign: int) -> None:
+        raise NotImplementedError
+
+    def _spawn(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        image_ref: str,
+        flavor: dict[str, Any],
+        network_info: list[dict[str, Any]],
+    ) -> None:
+        raise NotImplementedError
+
 
 POWER_RUNNING, POWER_SHUTDOWN = 1, 4
 
@@ -79,12 +99,13 @@ def save_migration(cells: NovaCells, instance_uuid: str, **values: Any) -> dict[
     return migration
 
 
-def set_spec_flavor(cells: NovaCells, instance_uuid: str, flavor: dict[str, Any]) -> None:
-    """RequestSpec.flavor follows a resize (and goes back on revert), as in Nova."""
+def set_spec(cells: NovaCells, instance_uuid: str, **values: Any) -> None:
+    """The request spec follows the server: its flavor through a resize (and back on
+    revert), its image properties through a rebuild, as Nova saves them."""
     with cells.api.write() as s:
         spec = s.get(m.RequestSpec, instance_uuid)
         if spec is not None:
-            spec.spec = {**(spec.spec or {}), "flavor": dict(flavor)}
+            spec.spec = {**(spec.spec or {}), **values}
 
 
 # ---- instance actions and fields -----------------------------------------------------------
@@ -239,7 +260,7 @@ def migrate_server(
         _resize_failed(conductor, ctx, inst, (outer, inner), message, moved=moved)
         return
     chosen = selections[0][0]
-    set_spec_flavor(cells, instance_uuid, flavor)
+    set_spec(cells, instance_uuid, flavor=dict(flavor))
     save_migration(
         cells, instance_uuid, dest_compute=chosen["service_host"], dest_node=chosen["nodename"]
     )
@@ -340,7 +361,6 @@ def rebuild_instance(
 ) -> None:
     """``ComputeManager.rebuild_instance``: the guest is spawned again from the new image on
     the same host, with the same ports and the same claim."""
-    from labkit.sim.nova.compute import BuildAborted
 
     event = event_start(compute, instance_uuid, "rebuild", "compute_rebuild_instance")
     inst = _instance(compute, instance_uuid)
@@ -483,6 +503,7 @@ def confirm_resize(
         _error_out(compute, ctx, instance_uuid, event, str(exc))
         return
     if inst is None or migration.get("status") == "confirmed":
+        event_finish(compute, event, "Success")  # nothing left to clean up
         return
     compute._claim(migration["old_flavor"], -1)
     try:
