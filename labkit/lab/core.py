@@ -382,7 +382,7 @@ class Lab:
 
     def drill(self, name: str) -> Text:
         """Inject a classic fault: computes-down, flavor-too-big, quota-exhausted,
-        rabbitmq-stopped. ``lab.end_drill(name)`` undoes it."""
+        image-deleted-mid-boot, rabbitmq-stopped. ``lab.end_drill(name)`` undoes it."""
         return self.drills.start(name)
 
     def end_drill(self, name: str) -> Text:

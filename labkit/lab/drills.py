@@ -64,6 +64,13 @@ DRILLS = {
             "openstack quota show --usage demo; openstack limits show --absolute",
         ),
         Drill(
+            "image-deleted-mid-boot",
+            "a server 'doomed' boots from an image 'doomed-image' that is deleted while the "
+            "build waits in nova-compute's queue",
+            "the server goes to ERROR with 'Image ... could not be found.'",
+            "openstack server show doomed -c fault; openstack server event show doomed REQ",
+        ),
+        Drill(
             "rabbitmq-stopped",
             "RabbitMQ stops on the controller",
             "server create answers 202 but the server stays BUILD; services go down",
@@ -120,12 +127,38 @@ class Drills:
             servers = list(conn.compute.servers(all_projects=True, project_id=project.id))
             conn.compute.update_quota_set(project.id, instances=len(servers))
             done = f"project demo may run {len(servers)} servers, and runs {len(servers)}"
+        elif name == "image-deleted-mid-boot":
+            done = self._image_deleted_mid_boot()
         elif name == "rabbitmq-stopped":
             lab.stop_service("rabbitmq-server")
             done = f"rabbitmq-server stopped on the controller; {self._let_time_pass()}"
         else:  # a drill in DRILLS without a start: a labkit bug
             raise LabkitError(f"drill {name} has no start", "This is a labkit bug.")
         return drill.text(done)
+
+    def _image_deleted_mid_boot(self) -> str:
+        """Boot from a fresh image while nova-compute's build message is held in its queue,
+        delete the image, then let the message go: the compute finds the image gone."""
+        lab = self.lab
+        if not isinstance(lab.backend, SimBackend):
+            raise LabkitError(
+                "This drill holds a message on the sim's bus; real RabbitMQ has no such knob.",
+                "Run it on the sim, or delete an image by hand while a big one boots.",
+            )
+        conn = lab.connect("admin")
+        glance = sdk.image(conn)
+        image = glance.create_image(
+            name="doomed-image", disk_format="raw", container_format="bare", data=b"x" * 4096
+        )
+        lab.sim.hold("build_and_run_instance")
+        try:
+            server = lab.boot("doomed", flavor="m1.nano", image="doomed-image", wait=False)
+            lab.sim.quiesce(30)  # scheduled and placed: the build waits in compute's queue
+            glance.delete_image(image)
+        finally:
+            lab.sim.release("build_and_run_instance")
+        conn.compute.wait_for_server(server, status="ERROR", interval=0.5, wait=60)
+        return "server doomed was placed, its image deleted, then nova-compute built it"
 
     def end(self, name: str) -> Text:
         drill = self._drill(name)
@@ -144,6 +177,12 @@ class Drills:
             project = sdk.identity(conn).find_project("demo", ignore_missing=False)
             conn.compute.revert_quota_set(project.id)
             done = "project demo is back to the default quotas"
+        elif name == "image-deleted-mid-boot":
+            server = conn.compute.find_server("doomed")
+            if server is not None:
+                conn.compute.delete_server(server)
+                conn.compute.wait_for_delete(server, interval=0.5, wait=60)
+            done = "server doomed deleted"
         else:
             lab.start_service("rabbitmq-server")
             done = "rabbitmq-server started again; services reconnect by themselves"

@@ -95,6 +95,13 @@ class SimClient:
         """Let sim time pass in deterministic mode; returns the new sim time."""
         return str(self._call("POST", "/clock/advance", params={"seconds": seconds})["sim_time"])
 
+    def hold(self, method: str) -> None:
+        """Keep the bus's messages of one RPC method queued until :meth:`release`."""
+        self._call("POST", "/bus/hold", params={"method": method})
+
+    def release(self, method: str) -> None:
+        self._call("POST", "/bus/release", params={"method": method})
+
     def quiesce(self, timeout: float = 30.0) -> bool:
         """Wait until the sim's background work (messages on its bus) is done."""
         try:

@@ -231,3 +231,29 @@ def test_a_stopped_compute_goes_down_and_gets_no_servers(
         nova_lab.start_service("nova-compute", host="worker1")
     state = {(s["Host"], s["Binary"]): s["State"] for s in _json(cli, "compute", "service", "list")}
     assert state[("worker1", "nova-compute")] == "up"
+
+
+def test_drill_image_deleted_mid_boot_ends_in_error(nova_lab: Any, admin: Any) -> None:
+    shown = str(nova_lab.drill("image-deleted-mid-boot"))
+    assert "lab.end_drill('image-deleted-mid-boot')" in shown
+    server = admin.compute.find_server("doomed")
+    server = admin.compute.get_server(server.id)
+    assert server.status == "ERROR"
+    assert "could not be found" in server.fault["message"]
+    nova_lab.end_drill("image-deleted-mid-boot")
+    assert admin.compute.find_server("doomed") is None
+
+
+def test_drill_rabbitmq_stopped_takes_services_down_until_it_is_back(
+    nova_lab: Any, cli: Osc
+) -> None:
+    nova_lab.drill("rabbitmq-stopped")
+    try:
+        state = {
+            (s["Host"], s["Binary"]): s["State"] for s in _json(cli, "compute", "service", "list")
+        }
+        assert set(state.values()) == {"down"}
+    finally:
+        nova_lab.end_drill("rabbitmq-stopped")
+    state = {(s["Host"], s["Binary"]): s["State"] for s in _json(cli, "compute", "service", "list")}
+    assert set(state.values()) == {"up"}

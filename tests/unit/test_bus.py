@@ -269,3 +269,17 @@ def test_deterministic_timeouts_move_the_steady_clock_instead_of_waiting(
     assert (rt.now() - before).total_seconds() >= 60  # rpc_response_timeout passed
     bus.close()
     rt.close()
+
+
+def test_held_messages_wait_until_released(bus: Bus) -> None:
+    endpoint = Recorder()
+    _serve(bus, "compute", "worker1", endpoint)
+    bus.hold("ping")
+    client = bus.client("nova-conductor", "controller", "compute", lambda: GOOD_URL, "worker1")
+    client.cast("ping", n=1)
+    assert bus.wait_idle(1)  # held messages are not pending work
+    assert endpoint.calls == []
+    assert bus.queued() == {"compute.worker1": 1}
+    bus.release("ping")
+    assert endpoint.done.wait(5)
+    assert endpoint.calls == [("ping", 1)]

@@ -186,6 +186,21 @@ def bus(call: Call) -> Response:
     return json_response({"queues": _sim(call).bus.queued(), "pending": _sim(call).bus.pending()})
 
 
+@routes.post("/bus/{action}")
+def bus_hold(call: Call, action: str) -> Response:
+    """``hold`` / ``release`` the messages of one RPC method (``?method=``), for drills."""
+    method = call.query.get("method", "")
+    if not method.isidentifier():
+        raise HttpError("method must be an RPC method name", status=400)
+    if action == "hold":
+        _sim(call).bus.hold(method)
+    elif action == "release":
+        _sim(call).bus.release(method)
+    else:
+        raise HttpError("action must be hold or release", status=404)
+    return json_response({"queues": _sim(call).bus.queued()})
+
+
 @routes.post("/quiesce")
 def quiesce(call: Call) -> Response:
     """Wait until background work on the bus is done (scripts and tests; ``?timeout=`` s)."""

@@ -247,6 +247,7 @@ class Bus:
         self._seq = itertools.count(1)
         self._busy = 0  # messages being handled right now
         self._closed = False
+        self._held: set[str] = set()  # RPC methods whose messages wait in their queue (drills)
         self._dispatcher: threading.Thread | None = None
         self._dispatcher_ident: int | None = None
         self._rr = itertools.count()
@@ -312,7 +313,12 @@ class Bus:
             sender_host=client.host,
             reply=reply,
         )
-        if reply is not None and self.deterministic and self._on_dispatcher():
+        if (
+            reply is not None
+            and self.deterministic
+            and self._on_dispatcher()
+            and method not in self._held
+        ):
             # A call from a handler: run it inline, in order, on the dispatcher itself.
             with self.cond:
                 server = self._pick(message.target)
@@ -357,6 +363,8 @@ class Bus:
         best: deque[_Message] | None = None
         for key in server.queues():
             queue = self._queues.get(key)
+            if queue and queue[0].method in self._held:
+                continue
             if queue and (best is None or queue[0].seq < best[0].seq):
                 best = queue
         return best.popleft() if best is not None else None
@@ -413,7 +421,11 @@ class Bus:
                     self.cond.notify_all()
 
     def _oldest_deliverable(self) -> tuple[RpcServer, _Message] | None:
-        candidates = sorted((q[0].seq, key) for key, q in self._queues.items() if q)
+        candidates = sorted(
+            (q[0].seq, key)
+            for key, q in self._queues.items()
+            if q and q[0].method not in self._held
+        )
         for _, key in candidates:
             server = self._pick(key)
             if server is not None:
@@ -472,7 +484,9 @@ class Bus:
         """Messages queued for a server that is consuming, plus those being handled."""
         with self.cond:
             waiting = sum(
-                len(q) for key, q in self._queues.items() if q and self._pick(key) is not None
+                len(q)
+                for key, q in self._queues.items()
+                if q and q[0].method not in self._held and self._pick(key) is not None
             )
             return waiting + self._busy
 
@@ -485,6 +499,17 @@ class Bus:
             with self.cond:
                 self.cond.wait(timeout=0.05)
         return self.pending() == 0
+
+    def hold(self, method: str) -> None:
+        """Keep messages of ``method`` in their queues (a consumer that is slow to pick them
+        up): a drill can then change the world before the message is handled."""
+        with self.cond:
+            self._held.add(method)
+
+    def release(self, method: str) -> None:
+        with self.cond:
+            self._held.discard(method)
+            self.cond.notify_all()
 
     def queued(self) -> dict[str, int]:
         """Messages waiting per queue (what ``rabbitmqctl list_queues`` shows)."""
