@@ -316,6 +316,24 @@ def test_deleting_a_server_awaiting_confirmation_leaves_nothing_in_placement(
     assert _usage(cli, project.id) == {}
 
 
+def test_a_resize_no_host_can_take_leaves_the_server_as_it_was(
+    admin: Any, cli: Osc, nova_lab: Any
+) -> None:
+    huge = admin.compute.create_flavor(name="m1.huge-disk", vcpus=1, ram=512, disk=5000)
+    server = _boot(admin, "cannot-grow")
+    before = _allocations(cli, server.id)
+    admin.compute.resize_server(server, huge)
+    assert nova_lab.sim.quiesce(60)
+    server = admin.compute.get_server(server.id)
+    assert (server.status, server.task_state) == ("ACTIVE", None)
+    assert server.flavor["original_name"] == "m1.tiny"
+    assert _allocations(cli, server.id) == before  # the migration gave it back
+    events = dict(_events(admin, server, "resize"))
+    assert events == {"conductor_migrate_server": "Error", "cold_migrate": "Error"}
+    admin.compute.delete_server(server)
+    admin.compute.delete_flavor(huge)
+
+
 def test_resize_refuses_what_nova_refuses(admin: Any) -> None:
     _, conn = _project(admin, "resize-quota", cores=1)
     server = _boot(conn, "resize-bad")

@@ -111,6 +111,17 @@ def rebuild(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: A
                     f"{user_data!r} is not a 'base64'"
                 ) from None
         changes["user_data"] = user_data
+    if "hostname" in args:
+        hostname = args["hostname"]
+        pattern = "^[a-zA-Z0-9]+[a-zA-Z0-9-]*[a-zA-Z0-9]+$"
+        if not isinstance(hostname, str) or not 2 <= len(hostname) <= 63:
+            raise bad_request(f"Invalid input for field/attribute hostname. Value: {hostname}.")
+        if not re.match(pattern, hostname):
+            raise bad_request(
+                f"Invalid input for field/attribute hostname. Value: {hostname}. "
+                f"{hostname!r} does not match '{pattern}'"
+            )
+        changes["hostname"] = hostname
     password = args.get("adminPass")
     if password is not None and not isinstance(password, str):
         raise bad_request(
@@ -131,6 +142,9 @@ def rebuild(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: A
     if "metadata" in changes:
         srv.check_metadata_quota(call, inst["project_id"], changes["metadata"])
     orig_image = inst.get("image_ref") or ""
+    if orig_image != image_ref:  # the scheduler's image filter must see the new image
+        props = {k: image[k] for k in ("hypervisor_type", "architecture") if image.get(k)}
+        moves.set_spec(api.nova_cells, inst["uuid"], image=props)
     srv.save(
         call,
         cell,
@@ -282,7 +296,7 @@ def revert_resize(
     # reverting a downsize grows the server again: that growth must fit the quota
     _check_upsize_quota(call, inst["project_id"], migration["new_flavor"], migration["old_flavor"])
     cells = nova(call).nova_cells
-    moves.set_spec_flavor(cells, inst["uuid"], migration["old_flavor"])
+    moves.set_spec(cells, inst["uuid"], flavor=dict(migration["old_flavor"]))
     srv.save(call, cell, inst["uuid"], task_state="resize_reverting")
     moves.save_migration(cells, inst["uuid"], status="reverting")
     srv.record_action(call, cell, inst, "revertResize")
