@@ -8,40 +8,51 @@ from typing import Any
 from labkit.sim.core.http import Call
 from labkit.sim.nova.api._helpers import caller, links, microversion_at_least
 
-_STATUS = {
-    "active": "ACTIVE",
-    "building": "BUILD",
-    "stopped": "SHUTOFF",
-    "paused": "PAUSED",
-    "suspended": "SUSPENDED",
-    "rescued": "RESCUE",
-    "resized": "VERIFY_RESIZE",
-    "error": "ERROR",
-    "deleted": "DELETED",
-    "soft-delete": "SOFT_DELETED",
-    "shelved": "SHELVED",
-    "shelved_offloaded": "SHELVED_OFFLOADED",
-}
-_TASK_STATUS = {
+_REBOOT = {
     "rebooting": "REBOOT",
     "reboot_pending": "REBOOT",
     "reboot_started": "REBOOT",
     "rebooting_hard": "HARD_REBOOT",
     "reboot_pending_hard": "HARD_REBOOT",
     "reboot_started_hard": "HARD_REBOOT",
-    "rebuilding": "REBUILD",
-    "resize_prep": "RESIZE",
-    "resize_migrating": "RESIZE",
-    "resize_finish": "RESIZE",
-    "deleting": "ACTIVE",
+}
+_REBUILD = dict.fromkeys(
+    ("rebuilding", "rebuild_block_device_mapping", "rebuild_spawning"), "REBUILD"
+)
+_RESIZE = dict.fromkeys(
+    ("resize_prep", "resize_migrating", "resize_migrated", "resize_finish"), "RESIZE"
+)
+# Nova's state map (nova/api/openstack/common.py): per vm_state, a default status and what
+# some task states show instead.
+_STATE_MAP: dict[str, tuple[str, dict[str, str]]] = {
+    "active": (
+        "ACTIVE",
+        {
+            **_REBOOT,
+            **_REBUILD,
+            **_RESIZE,
+            "updating_password": "PASSWORD",
+            "migrating": "MIGRATING",
+        },
+    ),
+    "building": ("BUILD", {}),
+    "stopped": ("SHUTOFF", {**_REBUILD, **_RESIZE}),
+    "resized": ("VERIFY_RESIZE", {"resize_reverting": "REVERT_RESIZE"}),
+    "paused": ("PAUSED", {"migrating": "MIGRATING"}),
+    "suspended": ("SUSPENDED", {}),
+    "rescued": ("RESCUE", {}),
+    "error": ("ERROR", {**_REBUILD}),
+    "deleted": ("DELETED", {}),
+    "soft-delete": ("SOFT_DELETED", {}),
+    "shelved": ("SHELVED", {}),
+    "shelved_offloaded": ("SHELVED_OFFLOADED", {}),
 }
 
 
 def status(instance: dict[str, Any]) -> str:
-    vm, task = instance.get("vm_state"), instance.get("task_state")
-    if vm == "active" and task in _TASK_STATUS:
-        return _TASK_STATUS[task]
-    return _STATUS.get(str(vm), "UNKNOWN")
+    vm, task = str(instance.get("vm_state")), instance.get("task_state")
+    default, by_task = _STATE_MAP.get(vm, ("UNKNOWN", {}))
+    return by_task.get(str(task), default) if task else default
 
 
 def host_id(instance: dict[str, Any]) -> str:
