@@ -72,6 +72,14 @@ def private_sim(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator
 
 
 @pytest.fixture(scope="session")
+def nova_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A sim with every layer up to nova-compute, shared by the Nova tests of a worker."""
+    for lab in private_sim(tmp_path_factory, "nova"):
+        lab.ensure("nova-compute")
+        yield lab
+
+
+@pytest.fixture(scope="session")
 def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """The session's shared sim (one per xdist worker)."""
     yield from private_sim(tmp_path_factory, "labstate")

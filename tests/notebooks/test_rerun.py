@@ -14,6 +14,8 @@ import papermill
 import pytest
 
 from tests.notebooks import harness
+from tests.notebooks.test_papermill import EXPECTED, RERUN
+from tests.notebooks.test_papermill import outputs_text as papermill_text
 
 # Cells whose output differs on a second run by design, with why (their prose allows it).
 CHANGES_ON_RERUN = {
@@ -61,7 +63,7 @@ def _outputs(nb: nbformat.NotebookNode) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["02-keystone", "03-glance"])
+@pytest.mark.parametrize("name", RERUN)
 def test_a_second_run_on_the_same_lab_says_the_same(name: str, tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     saved = harness.apply(harness.kernel_environment(state_dir, harness.free_port()))
@@ -81,6 +83,12 @@ def test_a_second_run_on_the_same_lab_says_the_same(name: str, tmp_path: Path) -
     finally:
         harness.stop_sim(state_dir)
         harness.restore(saved)
+    # The first run is also this notebook's "runs alone on a fresh sim" test (see
+    # test_papermill.py, which leaves the notebooks run here to this test).
+    assert runs[0].metadata.papermill.exception is not True
+    text = papermill_text(runs[0])
+    for expected in EXPECTED[name]:
+        assert expected in text, f"{name}: {expected!r} not in the first run's outputs"
     first, second = (_outputs(nb) for nb in runs)
     allowed = CHANGES_ON_RERUN.get(name, {})
     assert set(allowed) <= set(first), "a listed cell is gone from the notebook"

@@ -8,24 +8,17 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openstack
 import pytest
 
-from tests.conftest import openstack_cli, private_sim
+from tests.conftest import openstack_cli
 
 pytestmark = pytest.mark.slow
 Osc = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture(scope="module")
-def nova_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    for lab in private_sim(tmp_path_factory, "nova"):
-        lab.ensure("nova-compute")
-        yield lab
 
 
 @pytest.fixture(scope="module")

@@ -8,24 +8,17 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import openstack
 import pytest
 
-from tests.conftest import openstack_cli, private_sim
+from tests.conftest import openstack_cli
 
 pytestmark = pytest.mark.slow
 Osc = Callable[..., subprocess.CompletedProcess[str]]
 WAIT = {"interval": 0.2, "wait": 60}
-
-
-@pytest.fixture(scope="module")
-def nova_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    for lab in private_sim(tmp_path_factory, "nova-actions"):
-        lab.ensure("nova-compute")
-        yield lab
 
 
 @pytest.fixture(scope="module")
