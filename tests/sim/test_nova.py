@@ -250,3 +250,28 @@ def test_drill_rabbitmq_stopped_takes_services_down_until_it_is_back(
         nova_lab.end_drill("rabbitmq-stopped")
     state = {(s["Host"], s["Binary"]): s["State"] for s in _json(cli, "compute", "service", "list")}
     assert set(state.values()) == {"up"}
+
+
+def test_a_batch_spreads_over_the_hosts(admin: Any) -> None:
+    # One request for four servers: each pick leaves its host with less free RAM, so the
+    # RAM weigher sends the next one to the other host (as Nova's consume_from_request).
+    admin.compute.update_quota_set(admin.current_project_id, instances=-1, cores=-1, ram=-1)
+    image = admin.image.find_image("cirros")
+    flavor = admin.compute.find_flavor("m1.small")
+    admin.compute.create_server(
+        name="batch",
+        flavor_id=flavor.id,
+        image_id=image.id,
+        networks="none",
+        min_count=4,
+        max_count=4,
+    )
+    servers = list(admin.compute.servers(details=True, name="^batch"))
+    assert len(servers) == 4
+    hosts = [
+        admin.compute.wait_for_server(s, status="ACTIVE", interval=0.2, wait=60).compute_host
+        for s in servers
+    ]
+    assert sorted(set(hosts)) == ["controller", "worker1"], hosts
+    for server in servers:
+        admin.compute.delete_server(server)

@@ -147,6 +147,15 @@ class NovaScheduler(NovaProcess):
                 raise NoValidHost()
             alternates = [h for h in hosts if h is not picked][: conf.max_attempts - 1]
             chosen.append([_selection(picked)] + [_selection(h) for h in alternates])
+            # As Nova's HostState.consume_from_request: the next instance of the request
+            # sees this host with less free, so a batch spreads as the weighers intend.
+            picked.free_ram_mb -= resources["MEMORY_MB"]
+            picked.free_vcpus -= resources["VCPU"]
+            picked.free_disk_gb -= resources["DISK_GB"]
+            for host in hosts:
+                host.weight, host.scores = 0.0, {}
+            self._weigh(hosts, conf)
+            hosts.sort(key=lambda s: (-s.weight, s.host))
         return chosen
 
     # ---- steps -------------------------------------------------------------------------
