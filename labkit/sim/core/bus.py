@@ -74,6 +74,10 @@ class Runtime(Protocol):
 
     def after_mutation(self) -> None: ...
 
+    def root_context(
+        self, component: str, host: str = "", request_id: str = ""
+    ) -> RequestContext: ...
+
     def wait(self, seconds: float, until: threading.Event | None = None) -> bool: ...
 
     def logger(self, name: str) -> Any: ...
@@ -525,11 +529,7 @@ class Bus:
 
     def _background_context(self, client: RpcClient) -> RequestContext:
         """Work no request started (a periodic task) still gets a root span."""
-        root = getattr(self.runtime, "root_context", None)
-        if root is not None:
-            ctx: RequestContext = root(client.component, client.host)
-            return ctx
-        return RequestContext(request_id=_fake_msg_id(), span="r0", component=client.component)
+        return self.runtime.root_context(client.component, client.host)
 
 
 def _broker_address(transport_url: str) -> str:

@@ -249,8 +249,7 @@ def _compute_filter(
         return False, "no nova-compute service for this node"
     if service.disabled:
         return False, f"disabled: {service.disabled_reason or 'no reason given'}"
-    now = sched.runtime.now().timestamp()
-    if not sched.room.servicegroup.is_up(service, now, sched.nova_conf.service_down_time):
+    if not sched.service_is_up(service):
         return False, "nova-compute is down (no heartbeat within service_down_time)"
     return True, "service up and enabled"
 

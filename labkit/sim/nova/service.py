@@ -272,6 +272,12 @@ class NovaProcess(ServiceProcess):
                 row.last_seen_up = self.runtime.now().timestamp()
                 row.updated_at = self.now_iso()
 
+    def service_is_up(self, service: m.Service) -> bool:
+        """Nova's servicegroup check, with this process's clock and service_down_time."""
+        return self.room.servicegroup.is_up(
+            service, self.runtime.now().timestamp(), self.nova_conf.service_down_time
+        )
+
     def glance_url(self) -> str:
         """``[glance] api_servers`` (the Install Guide sets it), else the sim's own."""
         conf = self.nova_conf

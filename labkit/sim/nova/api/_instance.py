@@ -112,8 +112,7 @@ def compute_up(call: Call, host: str) -> bool:
         ).first()
     if service is None:
         return False
-    now = api.runtime.now().timestamp()
-    return api.room.servicegroup.is_up(service, now, api.nova_conf.service_down_time)
+    return api.service_is_up(service)
 
 
 # ---- images and flavors --------------------------------------------------------------------

@@ -24,9 +24,7 @@ def _services(call: Call) -> list[tuple[m.Service, bool]]:
         return []
     with found[1].read() as s:
         rows = list(s.scalars(select(m.Service).order_by(m.Service.id)))
-    now = api.runtime.now().timestamp()
-    group = api.room.servicegroup
-    return [(r, group.is_up(r, now, api.nova_conf.service_down_time)) for r in rows]
+    return [(r, api.service_is_up(r)) for r in rows]
 
 
 def _service_view(call: Call, row: m.Service, up: bool) -> dict[str, Any]:
@@ -134,13 +132,10 @@ def _nodes(call: Call) -> list[tuple[m.ComputeNode, m.Service | None, bool]]:
     with found[1].read() as s:
         nodes = list(s.scalars(select(m.ComputeNode).order_by(m.ComputeNode.id)))
         services = {r.id: r for r in s.scalars(select(m.Service))}
-    now = api.runtime.now().timestamp()
     out = []
     for node in nodes:
         service = services.get(node.service_id)
-        up = service is not None and api.room.servicegroup.is_up(
-            service, now, api.nova_conf.service_down_time
-        )
+        up = service is not None and api.service_is_up(service)
         out.append((node, service, up))
     return out
 
