@@ -2,7 +2,7 @@
 
     runtime (config, clock, ids, logs, trace)
       -> simulated hosts (files, packages, MariaDB, RabbitMQ, memcached) and their shell
-      -> message bus (its broker is the hosts' RabbitMQ)
+      -> message bus (its broker is the hosts' RabbitMQ) and the wire (networks, firewalls)
       -> every room of labkit.sim.rooms.ROOMS, each given a RoomContext
       -> the lab's own services (control API, image mirror) and the ASGI app
 
@@ -26,6 +26,7 @@ from labkit.sim.core.config import SimConfig
 from labkit.sim.core.http import ServiceApp
 from labkit.sim.core.runtime import Runtime
 from labkit.sim.core.service import Room, RoomContext
+from labkit.sim.core.wire import Wire
 from labkit.sim.machines.machines import Machines
 from labkit.sim.machines.shell import Shell
 from labkit.sim.rooms import ROOMS, by_port
@@ -38,7 +39,10 @@ class Sim:
         self.machines = Machines(self.runtime)
         self.shell = Shell(self.machines)
         self.bus = Bus(self.runtime, self.machines.amqp_error, config.deterministic)
-        self.context = RoomContext(self.runtime, self.machines, self.bus, self.http_client)
+        self.wire = Wire()
+        self.context = RoomContext(
+            self.runtime, self.machines, self.bus, self.http_client, self.wire
+        )
         self.rooms: list[Room] = [
             importlib.import_module(spec.package).build(self.context) for spec in ROOMS
         ]

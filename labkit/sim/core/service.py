@@ -18,9 +18,9 @@ message bus. :class:`ServiceProcess` is that shape for the sim:
 The simulated hosts keep one process per ``(host, name)``: ``nova-compute`` can run on every
 worker and be stopped on one of them.
 
-A room's ``build(ctx)`` receives a :class:`RoomContext` -- the runtime, the hosts, the bus and
-the in-process HTTP client -- and returns a :class:`Room`. ``labkit/sim/ROOMS.md`` describes
-the whole pattern.
+A room's ``build(ctx)`` receives a :class:`RoomContext` -- the runtime, the hosts, the bus, the
+in-process HTTP client and the wire -- and returns a :class:`Room`. ``labkit/sim/ROOMS.md``
+describes the whole pattern.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from labkit.sim.core.bus import Bus, RpcServer
 from labkit.sim.core.http import HttpError, ServiceApp
 from labkit.sim.core.runtime import Runtime
 from labkit.sim.core.store import Database
+from labkit.sim.core.wire import Wire
 
 if TYPE_CHECKING:
     import logging
@@ -79,6 +80,7 @@ class RoomContext:
     hosts: Hosts
     bus: Bus
     http_client: HttpClientFactory  # in-process HTTP to the other services (see .inproc)
+    wire: Wire  # the networks as packets see them: endpoints, each host's firewall
 
 
 # ``handler(host, argv, user) -> (exit code, output lines)``: a command a room installs on
