@@ -126,10 +126,14 @@ def _short(address: str, cidr: str) -> str:
 
 
 def topology(state: State) -> nx.Graph:
-    """Management network, router and hosts with the services running on them.
+    """Management network, router and hosts with the services running on them; once
+    Neutron and Nova run, each host's Linux bridge, dnsmasq and the servers on it.
 
     ``state`` has the shape of ``lab.sim.hosts()``: ``{"network": {"cidr", "gateway"},
-    "hosts": [{"name", "address", "roles", "services": [{"name", "state"}]}]}``.
+    "hosts": [{"name", "address", "roles", "services": [{"name", "state"}]}]}``, optionally
+    with ``"bridges"`` (hosts whose Linux bridge agent runs), ``"dhcp"`` (host -> dnsmasq's
+    address) and ``"guests"`` (``{"name", "address", "host"}`` plus, from Neutron,
+    ``"status"``, ``"port_status"``, ``"groups"``, ``"rules"``: the ingress rules in words).
     """
     network = state["network"]
     cidr = network["cidr"]
@@ -146,6 +150,8 @@ def topology(state: State) -> nx.Graph:
             "router", kind="router", label="Router", address=gateway, short=_short(gateway, cidr)
         )
         g.add_edge("router", "network", address=gateway)
+    bridges = set(state.get("bridges", []))
+    dhcp = dict(state.get("dhcp", {}))
     for index, host in enumerate(state["hosts"]):
         services = [(s["name"], s.get("state", "running")) for s in host.get("services", [])]
         g.add_node(
@@ -158,21 +164,50 @@ def topology(state: State) -> nx.Graph:
             roles=list(host.get("roles", [])),
             services=sorted(services),
             size=_size(host),
+            bridge=host["name"] in bridges,
+            dnsmasq=_short(dhcp[host["name"]], cidr) if host["name"] in dhcp else "",
         )
         g.add_edge(f"host:{host['name']}", "network", address=host["address"])
     for guest in state.get("guests", []):
+        node = f"guest:{guest['name']}:{guest.get('address', '')}"
         g.add_node(
-            f"guest:{guest['name']}",
+            node,
             kind="guest",
             label=guest["name"],
             address=guest.get("address", ""),
+            short=_short(guest["address"], cidr) if guest.get("address") else "",
             host=guest.get("host", ""),
+            status=guest.get("status", ""),
+            port_status=guest.get("port_status", ""),
+            groups=list(guest.get("groups", [])),
+            rules=list(guest.get("rules", [])),
         )
         if guest.get("host"):
-            g.add_edge(f"guest:{guest['name']}", f"host:{guest['host']}", relation="runs on")
+            g.add_edge(node, f"host:{guest['host']}", relation="runs on")
         if guest.get("address"):
-            g.add_edge(f"guest:{guest['name']}", "network", address=guest["address"])
+            g.add_edge(node, "network", address=guest["address"])
     return g
+
+
+def guest_lines(d: Mapping[str, Any]) -> list[str]:
+    """How a guest reads in the topology: its name, address and state, then what its
+    security groups let in (only when Neutron told us its port)."""
+    head = f"{d['label']} {d['short'] or d['address']}".strip()
+    state = [
+        x for x in (d.get("status", ""), d.get("port_status") and f"port {d['port_status']}") if x
+    ]
+    lines = [head + (f"  ({', '.join(state)})" if state else "")]
+    if d.get("groups"):
+        allowed = d["rules"] or ["nothing from outside its groups"]
+        lines += [f"  {'in:' if i == 0 else '   '} {rule}" for i, rule in enumerate(allowed)]
+    return lines
+
+
+def host_guests(g: nx.Graph, host: str) -> list[dict[str, Any]]:
+    return sorted(
+        (d for _, d in g.nodes(data=True) if d["kind"] == "guest" and d["host"] == host),
+        key=lambda d: (d["label"], d["address"]),
+    )
 
 
 def _size(host: Mapping[str, Any]) -> str:
@@ -334,9 +369,16 @@ def _describe_topology(g: nx.Graph) -> str:
             lines.append(
                 "      " + ", ".join(f"{n} {s}" if s != "running" else n for n, s in d["services"])
             )
-    for _, d in g.nodes(data=True):
+    for d in hosts:
+        if d.get("bridge") or d.get("dnsmasq"):
+            extra = ["Linux bridge"] if d.get("bridge") else []
+            extra += [f"dnsmasq {d['dnsmasq']}"] if d.get("dnsmasq") else []
+            lines.append(f"  {d['label']}: " + ", ".join(extra))
+    for _, d in sorted(g.nodes(data=True), key=lambda nd: str(nd[0])):
         if d["kind"] == "guest":
-            lines.append(f"  guest {d['label']} {d['address']} on {d['host']}")
+            first, *rest = guest_lines(d)
+            lines.append(f"  guest {first}" + (f" on {d['host']}" if d["host"] else ""))
+            lines += [f"    {line.strip()}" for line in rest]  # the rules, one per line
     if g.graph.get("guest_pool"):
         low, high = g.graph["guest_pool"]
         lines.append(f"  guests get addresses {low} - {high} (dnsmasq)")

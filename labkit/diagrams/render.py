@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from labkit.diagrams import style
+from labkit.diagrams import graphs, style
 from labkit.diagrams.graphs import FAILED_NOTE, messages
 
 Drawer = Callable[[nx.Graph, Axes], None]
@@ -298,11 +298,18 @@ def _arc_size(g: nx.Graph) -> tuple[float, float]:
 # ---- topology --------------------------------------------------------------------------------
 
 
+def _host_lines(g: nx.Graph, d: dict[str, Any]) -> int:
+    """Lines in a host's box: its services, its bridge and dnsmasq, its guests."""
+    network = int(bool(d.get("bridge"))) + int(bool(d.get("dnsmasq")))
+    guests = sum(len(graphs.guest_lines(x)) for x in graphs.host_guests(g, d["label"]))
+    return max(len(d["services"]), 1) + network + guests + (1 if guests else 0)
+
+
 def _topology_net_y(g: nx.Graph) -> float:
     """Height of the network line: the tallest host box fits under it."""
     hosts = [d for _, d in g.nodes(data=True) if d["kind"] == "host"]
-    most = max((len(d["services"]) for d in hosts), default=0)
-    return 0.3 + 0.8 + 1.1 + 0.22 * max(most, 1)
+    most = max((_host_lines(g, d) for d in hosts), default=1)
+    return 0.3 + 0.8 + 1.1 + 0.22 * most
 
 
 def _topology_size(g: nx.Graph) -> tuple[float, float]:
@@ -341,7 +348,7 @@ def _draw_topology(g: nx.Graph, ax: Axes) -> None:
     step = (width - 0.8) / max(len(hosts), 1)
     for index, d in enumerate(hosts):
         cx = 0.4 + step * (index + 0.5)
-        box_h = 1.1 + 0.22 * max(len(d["services"]), 1)
+        box_h = 1.1 + 0.22 * _host_lines(g, d)
         y = net_y - 0.8 - box_h
         colour = style.layer_colour("hosts")
         _box(ax, cx - box_w / 2, y, box_w, box_h, "#fafafa", edge=colour, lw=2)
@@ -386,9 +393,36 @@ def _draw_topology(g: nx.Graph, ax: Axes) -> None:
                 name + ("" if state == "running" else f" ({state})"),
                 size=style.SMALL_SIZE,
             )
+        _draw_host_network(g, ax, d, cx - box_w / 2 + 0.12, y + box_h - 1.05)
     _text(ax, 0.4, net_y + 1.75, g.graph["title"], size=style.TITLE_SIZE, weight="bold")
     ax.set_xlim(0, width)
     ax.set_ylim(0, net_y + 2.1)
+
+
+def _draw_host_network(g: nx.Graph, ax: Axes, d: dict[str, Any], x: float, top: float) -> None:
+    """Under a host's services: its Linux bridge, dnsmasq, and the guests plugged into it."""
+    row = max(len(d["services"]), 1)
+    network = (["Linux bridge (brq…) on eth0"] if d.get("bridge") else []) + (
+        [f"dnsmasq {d['dnsmasq']}: DHCP + metadata proxy"] if d.get("dnsmasq") else []
+    )
+    for line in network:
+        _text(ax, x + 0.23, top - 0.22 * row, line, size=style.SMALL_SIZE, colour=style.MUTED)
+        row += 1
+    guests = graphs.host_guests(g, d["label"])
+    if guests:
+        row += 1
+    for guest in guests:
+        for i, line in enumerate(graphs.guest_lines(guest)):
+            _text(
+                ax,
+                x + (0.23 if i == 0 else 0.35),
+                top - 0.22 * row,
+                line.strip(),
+                size=style.SMALL_SIZE if i == 0 else 7.5,
+                weight="bold" if i == 0 else "normal",
+                colour=style.INK,
+            )
+            row += 1
 
 
 # ---- the catalog -----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from labkit.lab.hosts import Hosts
 from labkit.lab.identity import Identity
 from labkit.lab.images import Images
 from labkit.lab.installs import Installs, install_order
+from labkit.lab.network import Network
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -62,6 +63,7 @@ class Lab:
         self.installs = Installs(self.backend, self.identity)
         self.images = Images(self.backend, self.identity)
         self.compute = Compute(self.backend, self.identity)
+        self.network = Network(self.identity)
         self.drills = Drills(self)
         # `!openstack` in the next cell should work without lab.use_cli() first.
         put_cli_on_path()
@@ -287,8 +289,15 @@ class Lab:
     def draw_topology(self) -> Diagram:
         """The seed's picture, drawn from this lab, with its servers once Nova runs.
         Introduced in notebooks/01-hosts."""
-        guests = self.compute.guests() if "nova-compute" in self.installed_layers() else []
-        return self.hosts.draw_topology(self.env.name, guests)
+        layers = self.installed_layers()
+        if "networking" in layers:  # bridges, dnsmasq, and each server's port and rules
+            return self.hosts.draw_topology(self.env.name, **self.network.state())
+        guests = self.compute.guests() if "nova-compute" in layers else []
+        return self.hosts.draw_topology(self.env.name, guests=guests)
+
+    def security_groups_table(self, user: str = "demo") -> Table:
+        """Every rule of ``user``'s project's security groups. Introduced in 05-access."""
+        return self.network.security_groups(user)
 
     def hosts_table(self) -> Table:
         """Requirements vs this lab's hosts. Introduced in notebooks/01-hosts."""

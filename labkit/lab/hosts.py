@@ -36,13 +36,13 @@ class Hosts:
         """A (small) file on one of the lab's hosts."""
         return str(self.files().file(host, path)["content"])
 
-    def draw_topology(self, env_name: str, guests: list[dict[str, str]] | None = None) -> Diagram:
-        """The seed's picture, drawn from this lab (and its servers, ``guests``)."""
+    def draw_topology(self, env_name: str, **network: Any) -> Diagram:
+        """The seed's picture, drawn from this lab, with what ``network`` adds: ``guests``
+        (its servers), ``bridges`` and ``dhcp`` (see :func:`labkit.diagrams.graphs.topology`)."""
         from labkit.diagrams import Diagram, graphs
 
         state = {**self.state(), "title": f"Lab {env_name!r}: hosts and network"}
-        if guests:
-            state["guests"] = guests
+        state.update({k: v for k, v in network.items() if v})
         return Diagram(graphs.topology(state))
 
     def requirements_table(self) -> Table:

@@ -126,8 +126,32 @@ def test_topology_with_a_guest() -> None:
         "guests": [{"name": "server1", "address": "10.64.0.100", "host": "worker1"}],
     }
     g = graphs.topology(state)
-    assert g.has_edge("guest:server1", "host:worker1")
-    assert "guest server1 10.64.0.100 on worker1" in graphs.describe(g)
+    assert g.has_edge("guest:server1:10.64.0.100", "host:worker1")
+    assert "guest server1 .100 on worker1" in graphs.describe(g)
+
+
+def test_topology_with_the_provider_network_and_rules() -> None:
+    state = {
+        **SIM_HOSTS,
+        "bridges": ["controller", "worker1"],
+        "dhcp": {"controller": "10.64.0.100"},
+        "guests": [
+            {
+                "name": "server1",
+                "address": "10.64.0.105",
+                "host": "worker1",
+                "status": "ACTIVE",
+                "port_status": "ACTIVE",
+                "groups": ["default"],
+                "rules": ["tcp/22 from 0.0.0.0/0"],
+            },
+            {"name": "closed", "address": "10.64.0.106", "host": "worker1", "groups": ["x"]},
+        ],
+    }
+    text = graphs.describe(graphs.topology(state))
+    assert "controller: Linux bridge, dnsmasq .100" in text
+    assert "guest server1 .105  (ACTIVE, port ACTIVE) on worker1\n    in: tcp/22 from" in text
+    assert "guest closed .106 on worker1\n    in: nothing from outside its groups" in text
 
 
 def test_catalog_orders_interfaces_public_internal_admin() -> None:
