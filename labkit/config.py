@@ -81,4 +81,16 @@ class StatePaths:
 
     @property
     def known_hosts(self) -> Path:
+        """Host keys labkit trusts: the lab hosts' (``labkit hosts trust``) and, keyed by
+        their addresses, the guests' (read from each guest's console log)."""
         return self.root / "known_hosts"
+
+    @property
+    def ssh_config(self) -> Path:
+        """The OpenSSH client config for the guests (written when the sim starts)."""
+        return self.root / "ssh_config"
+
+    @property
+    def gateway_info(self) -> Path:
+        """Where the running sim's gateway into the guests listens (its server writes it)."""
+        return self.root / "gateway.json"

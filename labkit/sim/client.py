@@ -1,4 +1,5 @@
-"""labkit's client for the sim's ``/_sim`` control API (health, hosts, steps, logs, trace)."""
+"""labkit's client for the sim's ``/_sim`` control API (health, hosts, steps, logs, trace,
+the wire)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ class SimClient:
 
     def hosts(self) -> dict[str, Any]:
         return dict(self._call("GET", "/hosts"))
+
+    def wire(self) -> dict[str, Any]:
+        """The gateway into the guests (``gateway.host``/``port``/``router``), the endpoints
+        on the provider network and each host's firewall (``iptables -S`` lines)."""
+        return dict(self._call("GET", "/wire"))
 
     def file(self, host: str, path: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/hosts/{host}/file", params={"path": path}))

@@ -5,6 +5,12 @@ pid (and when that process started, so a recycled pid is not taken for it), port
 lock file keeps two notebooks (or a notebook and a terminal) from starting the same sim
 twice. How to lock, detach, check and stop a process differs between Linux, macOS and
 Windows: :mod:`labkit.portable` makes those choices.
+
+The sim process itself records where its gateway into the guests listens in
+``gateway.json`` next to ``sim.json`` (host, port, router address; see
+:mod:`labkit.sim.gateway`). Once the sim answers, :func:`start` writes ``ssh_config`` there
+too: the OpenSSH client config whose ``ProxyCommand`` goes through that gateway
+(:func:`labkit.sim.nc.write_ssh_config`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from labkit import config, portable
 from labkit.config import StatePaths
 from labkit.envs import SimEnv
 from labkit.errors import SimStartFailed
+from labkit.sim import nc
 from labkit.sim.core.config import SimConfig, SimHost
 from labkit.sim.server import stop_request
 
@@ -103,6 +110,7 @@ def start(
     with _locked(paths):
         handle = running(paths)
         if handle is not None:
+            write_ssh_config(env, paths)
             return handle
         cfg = sim_config(env, paths, port)
         cfg.save()
@@ -135,10 +143,17 @@ def start(
                     "url": url,
                 }
                 paths.sim_info.write_text(json.dumps(info))
+                write_ssh_config(env, paths)
                 return handle
             time.sleep(0.05)
         proc.terminate()
         raise SimStartFailed(f"no answer on {url} within {timeout:.0f} s", _tail(log_path))
+
+
+def write_ssh_config(env: SimEnv, paths: StatePaths) -> Path:
+    """``<state folder>/ssh_config``: ``Host`` the env's provider range, ``ProxyCommand``
+    through this sim's gateway, host keys from ``<state folder>/known_hosts`` only."""
+    return nc.write_ssh_config(paths.root, env.management_network.cidr, env.name)
 
 
 def _server_environment() -> dict[str, str]:
@@ -167,6 +182,7 @@ def stop(paths: StatePaths, timeout: float = 10.0) -> bool:
         pid = int(info["pid"])
         paths.sim_info.unlink(missing_ok=True)
         if not _process_alive(info):
+            paths.gateway_info.unlink(missing_ok=True)  # left by a sim that was killed
             return False
         # Asked politely, the sim flushes its trace and deterministic counters on the way out.
         portable.ask_to_exit(pid, stop_request(paths.root))
@@ -175,6 +191,7 @@ def stop(paths: StatePaths, timeout: float = 10.0) -> bool:
             time.sleep(0.05)
         if _process_alive(info):
             portable.kill(pid)
+        paths.gateway_info.unlink(missing_ok=True)  # the sim removes it on a clean stop
         return True
 
 

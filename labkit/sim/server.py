@@ -4,6 +4,10 @@ Started in the background by ``labkit sim up`` (and ``lab.ensure()``), which wri
 ``sim-config.json`` into the state folder first. Runs until SIGTERM or Ctrl-C, or until the
 file :func:`stop_request` names appears -- the way to ask for a clean stop where there are no
 signals to send (Windows, or ``LABKIT_PORTABLE=1``; see :mod:`labkit.portable`).
+
+Besides the HTTP port it opens the lab's gateway into the guests (:mod:`labkit.sim.gateway`,
+recorded in ``gateway.json``) -- here, not when a :class:`~labkit.sim.sim.Sim` is built, so a
+sim made inside a test opens no socket.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ from typing import TYPE_CHECKING
 
 from labkit import portable
 from labkit.sim.core.config import SimConfig
+from labkit.sim.gateway import Gateway
+from labkit.sim.nc import GATEWAY_FILE
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from labkit.sim.sim import Sim
 
 STOP_POLL_S = 0.2
 STARTUP_FAILURE = 3  # uvicorn's own exit status when the server never started
@@ -63,6 +71,7 @@ def serve(state_dir: Path) -> int:
     sim = Sim(config)
     log = sim.runtime.logger("sim")
     log.info("sim %s listening on %s", config.env_name, config.base_url)
+    gateway = _open_gateway(sim, log)
     log.info("%s", portable.summary())
     server = uvicorn.Server(
         uvicorn.Config(
@@ -82,9 +91,28 @@ def serve(state_dir: Path) -> int:
     threading.Thread(
         target=_exit_when_asked, args=(server, request, log), name="stop-request", daemon=True
     ).start()
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C in a foreground `serve`
-        server.run()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C in a foreground `serve`
+            server.run()
+    finally:
+        gateway.stop()
+        (state_dir / GATEWAY_FILE).unlink(missing_ok=True)
     return 0 if server.started else STARTUP_FAILURE
+
+
+def _open_gateway(sim: Sim, log: logging.Logger) -> Gateway:
+    """Listen for the learner's connections into the guests (as the router at the env's
+    management gateway), record the port in ``gateway.json`` and show it in ``/_sim/wire``."""
+    from labkit.sim.control.api import ControlApp
+
+    config = sim.config
+    gateway = Gateway(sim.wire, config.network_gateway, config.network_cidr, log, config.bind)
+    gateway.start()
+    gateway.record(config.state_dir)
+    found = sim.app.route(ControlApp.prefix)
+    if found is not None and isinstance(found[0], ControlApp):
+        found[0].attach_gateway(gateway)
+    return gateway
 
 
 def main(argv: list[str] | None = None) -> int:

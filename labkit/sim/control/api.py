@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
@@ -12,6 +13,9 @@ from labkit.sim.core.http import Call, HttpError, Routes, ServiceApp, json_respo
 from labkit.sim.core.runtime import Runtime
 from labkit.sim.machines.machines import Machines, is_safe_path
 from labkit.sim.machines.shell import Shell
+
+if TYPE_CHECKING:
+    from labkit.sim.gateway import Gateway
 
 routes = Routes()
 
@@ -25,6 +29,11 @@ class ControlApp(ServiceApp):
         self.machines = machines
         self.shell = shell
         self.bus = bus
+        self.gateway: Gateway | None = None  # the server process attaches its gateway
+
+    def attach_gateway(self, gateway: Gateway) -> None:
+        """The lab's door into the guests (:mod:`labkit.sim.gateway`), shown by ``/wire``."""
+        self.gateway = gateway
 
     def bad_json(self) -> HttpError:
         return HttpError("request body is not valid JSON", status=400)
@@ -88,6 +97,36 @@ def hosts(call: Call) -> Response:
                 "gateway": call.runtime.config.network_gateway,
             },
         }
+    )
+
+
+@routes.get("/wire")
+def wire(call: Call) -> Response:
+    """The provider network as the router sees it: the gateway clients connect through
+    (host, port, router address), every endpoint on the wire, and each host's firewall as
+    ``iptables -S`` lists the Linux bridge agent's chains."""
+    gateway = _sim(call).gateway
+    if gateway is None:
+        raise HttpError(
+            "this sim has no gateway: it runs inside another program, not as "
+            "`python -m labkit.sim serve`",
+            status=404,
+        )
+    endpoints = [
+        {
+            "address": e.address,
+            "network_id": e.network_id,
+            "host": e.host,
+            "port_id": e.port_id,
+            "listening": sorted(f"{proto}/{port}" for proto, port in e.listeners)
+            + sorted(f"http/{port}" for port in e.http),
+            "answers_ping": e.answers_ping,
+        }
+        for e in sorted(gateway.wire.endpoints(), key=lambda e: (e.network_id, e.address))
+    ]
+    firewalls = {fw.host: fw.iptables_save() for fw in gateway.wire.firewalls()}
+    return json_response(
+        {"gateway": gateway.describe(), "endpoints": endpoints, "firewalls": firewalls}
     )
 
 
