@@ -70,3 +70,36 @@ def quota_exceeded(resource: str, requested: int, used: int, allowed: int) -> No
         f"Quota exceeded for {resource}: Requested {requested}, but already used {used} "
         f"of {allowed} {resource}"
     )
+
+
+def unexpected(exc_class: str) -> NovaError:
+    """What Nova's fault wrapper answers when an exception it did not expect escapes a
+    handler (a Neutron it cannot reach, a Neutron error it does not map): 500, the class on
+    the message's last line."""
+    return NovaError(
+        "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and "
+        f"attach the Nova API log if possible.\n<class '{exc_class}'>",
+        status=500,
+    )
+
+
+# ---- key pairs (nova/exception.py) -------------------------------------------------------------
+
+
+def keypair_not_found(name: str, user_id: str) -> NovaError:
+    return not_found(f"Keypair {name} not found for user {user_id}")
+
+
+def invalid_keypair(reason: str) -> NovaError:
+    """InvalidKeypair, answered with 400."""
+    return bad_request(f"Keypair data is invalid: {reason}")
+
+
+def keypair_exists(name: str) -> NovaError:
+    """KeyPairExists, answered with 409."""
+    return conflict(f"Key pair '{name}' already exists.")
+
+
+def invalid_name(reason: str) -> NovaError:
+    """InvalidName: a schema's name format check failed (400)."""
+    return bad_request(f"An invalid 'name' value was provided. The name must be: {reason}")

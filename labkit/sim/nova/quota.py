@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from labkit.sim.nova import instances
 from labkit.sim.nova import models as m
-from labkit.sim.nova.errors import quota_exceeded
+from labkit.sim.nova.errors import forbidden, quota_exceeded
 from labkit.sim.nova.service import NovaCells
 
 # [quota] defaults in Zed.
@@ -39,6 +40,20 @@ def usage(cells: NovaCells, project_id: str) -> dict[str, int]:
             list(s.scalars(select(m.InstanceGroup).where(m.InstanceGroup.project_id == project_id)))
         )
     return used
+
+
+def key_pairs_in_use(session: Session, user_id: str) -> int:
+    """Key pairs are counted per *user* (``_keypair_get_count_by_user``), not per project."""
+    return len(list(session.scalars(select(m.KeyPair.id).where(m.KeyPair.user_id == user_id))))
+
+
+def check_key_pairs(limit: int, in_use: int) -> None:
+    """``KeypairAPI._check_key_pair_quotas``: one more key pair for a user who has ``in_use``
+    against the ``key_pairs`` limit of the caller's *project* (-1: unlimited). Over it is
+    KeypairLimitExceeded, an OverQuota the API answers with 403. Nova checks before it makes
+    the key and checks again when it stores it ([quota] recheck_quota)."""
+    if 0 <= limit < in_use + 1:
+        raise forbidden("Quota exceeded, too many key pairs.")
 
 
 def check_create(
