@@ -10,7 +10,14 @@ the agent never appears in ``openstack network agent list`` (or goes down there)
   each physnet; a missing interface stops the agent ("Interface X for physical network Y
   does not exist. Agent terminated!"). With VXLAN enabled (the default) it needs
   ``local_ip``, one of the host's addresses. When the server binds a port to its host it
-  gets ``port_update``, plugs the port and reports ``update_device_up``.
+  gets ``port_update``, plugs the port, programs the port's security-group filter on the
+  host's firewall (the sim's :class:`~labkit.sim.core.wire.Firewall`) and reports
+  ``update_device_up``. When rules or members of groups change it hears
+  ``security_groups_rule_updated`` / ``security_groups_member_updated`` on
+  ``q-agent-notifier-security_group-update`` and refreshes the filters of the ports the
+  change touches; either way it asks the server ``security_group_info_for_devices``.
+  ``[securitygroup] firewall_driver`` unset (or ``noop``) or ``enable_security_group =
+  false`` plugs ports unfiltered: everything passes.
 - **DHCP agent**: hosts networks with DHCP subnets; for each it asks the server for its DHCP
   port (``create_dhcp_port``), the address dnsmasq will answer from. Its
   ``interface_driver`` must match the L2 agent (``linuxbridge``) or it cannot plug that port.
@@ -26,8 +33,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from labkit.sim.core.bus import MessagingTimeout, RemoteError
 from labkit.sim.core.context import RequestContext
 from labkit.sim.core.service import RoomContext, ServiceFailed, ServiceProcess
+from labkit.sim.core.wire import PortFilter, Rule
 from labkit.sim.neutron import agents
 from labkit.sim.neutron.config import (
     DHCP_CONF,
@@ -44,8 +53,10 @@ from labkit.sim.neutron.notify import (
     REPORTS_TOPIC,
     on_bus_thread,
 )
+from labkit.sim.neutron.secgroups import SG_UPDATE_TOPIC
 
 HOST_INTERFACES = ("eth0", "lo")
+NOOP_FIREWALLS = ("", "noop", "neutron.agent.firewall.NoopFirewallDriver")
 DEFAULT_TRANSPORT = "rabbit://guest:guest@localhost:5672/"
 LINUXBRIDGE_DRIVERS = ("linuxbridge", "neutron.agent.linux.interface.BridgeInterfaceDriver")
 
@@ -148,6 +159,11 @@ class LinuxBridgeAgent(NeutronAgent):
         self.rpc.append(
             ctx.bus.server(self.name, host, PORT_UPDATE_TOPIC, self, self.transport_url)
         )
+        self.rpc.append(ctx.bus.server(self.name, host, SG_UPDATE_TOPIC, self, self.transport_url))
+        # The ports plugged here and what the server last said of each (its groups, the
+        # remote groups its rules name). Kept across restarts: the tap devices and their
+        # iptables chains outlive the agent process.
+        self.filtered: dict[str, dict[str, Any]] = {}
 
     def _address(self) -> str:
         return next((h.address for h in self.runtime.config.hosts if h.name == self.host), "")
@@ -185,16 +201,151 @@ class LinuxBridgeAgent(NeutronAgent):
 
     # ---- RPC: q-agent-notifier-port-update ---------------------------------------------------
     def port_update(self, ctx: RequestContext, port_id: str, network_id: str) -> None:
-        """A port bound here: plug its tap device into the network's bridge, report it up."""
+        """A port bound here: plug its tap device into the network's bridge, filter it,
+        report it up."""
         self.log.info("[%s] Port %s updated.", ctx.root_request_id, port_id)
+        known = self.filtered.setdefault(port_id, {})
+        known.setdefault("network_id", network_id)
+        if not self._refresh_firewall(ctx, [port_id]):
+            return
         self.call_server(
             "update_device_up", device=port_id, agent_id=f"lb-{self.host}", host=self.report_host
         )
 
     def port_delete(self, ctx: RequestContext, port_id: str) -> None:
+        self.filtered.pop(port_id, None)
+        self.ctx.wire.firewall(self.host).remove(port_id)
         self.log.info(
             "[%s] port_delete message processed for port %s", ctx.root_request_id, port_id
         )
+
+    # ---- RPC: q-agent-notifier-security_group-update (fanout) -------------------------------
+    def security_groups_rule_updated(self, ctx: RequestContext, security_groups: list[str]) -> None:
+        """The rules of these groups changed: refresh the ports that are in them."""
+        self.log.info("[%s] Security group rule updated %r", ctx.root_request_id, security_groups)
+        self._security_group_updated(ctx, security_groups, "security_groups")
+
+    def security_groups_member_updated(
+        self, ctx: RequestContext, security_groups: list[str]
+    ) -> None:
+        """Ports joined or left these groups: refresh the ports whose rules name them."""
+        self.log.info("[%s] Security group member updated %r", ctx.root_request_id, security_groups)
+        self._security_group_updated(ctx, security_groups, "security_group_source_groups")
+
+    def _security_group_updated(
+        self, ctx: RequestContext, security_groups: list[str], attribute: str
+    ) -> None:
+        wanted = set(security_groups)
+        ports = [p for p, known in self.filtered.items() if wanted & set(known.get(attribute, []))]
+        if ports:
+            self._refresh_firewall(ctx, ports)
+
+    # ---- the firewall ------------------------------------------------------------------------
+    @property
+    def firewall_enabled(self) -> bool:
+        """is_firewall_enabled() and a firewall driver other than noop."""
+        conf = self.agent_conf
+        return bool(
+            conf and conf.enable_security_group and conf.firewall_driver not in NOOP_FIREWALLS
+        )
+
+    def _refresh_firewall(self, ctx: RequestContext, port_ids: list[str]) -> bool:
+        """Ask the server for the ports' security-group information and program it. The
+        noop driver filters nothing and asks nothing. False when the server could not be
+        asked (the port is not reported up; a real agent would resync later)."""
+        if not self.firewall_enabled:
+            self.log.info(
+                "[%s] Skipping method refresh_firewall as firewall is disabled or configured "
+                "as NoopFirewallDriver.",
+                ctx.root_request_id,
+            )
+            devices = {
+                p: {"id": p, "network_id": self.filtered.get(p, {}).get("network_id", "")}
+                for p in port_ids
+            }
+            self._program_firewall({"devices": devices, "security_groups": {}, "sg_member_ips": {}})
+            return True
+        self.log.info("[%s] Refresh firewall rules", ctx.root_request_id)
+        try:
+            info = self.call_server(
+                "security_group_info_for_devices",
+                devices=[f"tap{p[:11]}" for p in port_ids],
+                call_version="1.3",
+            )
+        except (MessagingTimeout, RemoteError) as exc:
+            self.log.error(
+                "[%s] Error occurred while processing for ports %s: %s",
+                ctx.root_request_id,
+                port_ids,
+                exc,
+            )
+            return False
+        self._program_firewall(info)
+        return True
+
+    def _program_firewall(self, info: dict[str, Any]) -> None:
+        """Turn the server's ``security_group_info_for_devices`` answer into one
+        :class:`PortFilter` per port on this host's firewall (the iptables chains
+        ``neutron-linuxbri-i<port>`` / ``-o<port>``): the rules of each of the port's
+        groups, a remote group resolved to its members' addresses (``sg_member_ips``),
+        plus the provider rules that let DHCP replies in. A port without port security,
+        or any port under the noop driver, passes everything."""
+        firewall = self.ctx.wire.firewall(self.host)
+        members = info.get("sg_member_ips") or {}
+        by_group = info.get("security_groups") or {}
+        for port_id, device in (info.get("devices") or {}).items():
+            secured = self.firewall_enabled and bool(device.get("port_security_enabled", True))
+            rules: list[Rule] = []
+            for group_id in device.get("security_groups") or []:
+                rules += [_wire_rule(r, members) for r in by_group.get(group_id, [])]
+            rules += [_wire_rule(r, members) for r in device.get("security_group_rules") or []]
+            self.filtered[port_id] = {
+                "network_id": device.get("network_id", ""),
+                "security_groups": list(device.get("security_groups") or []),
+                "security_group_source_groups": list(
+                    device.get("security_group_source_groups") or []
+                ),
+            }
+            port_filter = PortFilter(
+                port_id=port_id,
+                network_id=str(device.get("network_id", "")),
+                mac=str(device.get("mac_address", "")),
+                ips=tuple(str(ip) for ip in device.get("fixed_ips") or []),
+                rules=tuple(dict.fromkeys(rules)) if secured else (),
+                port_security=secured,
+            )
+            firewall.apply(port_filter)
+            self.log.info(
+                "Update port filter for %s (%d rules%s)",
+                port_filter.device,
+                len(port_filter.rules),
+                "" if secured else ", port security disabled",
+            )
+
+
+def _wire_rule(rule: dict[str, Any], members: dict[str, dict[str, list[Any]]]) -> Rule:
+    """One rule of the server's answer as the firewall holds it: the remote prefix is
+    ``source_ip_prefix`` for ingress and ``dest_ip_prefix`` for egress (the provider rules'
+    ``dest_ip_prefix`` on ingress is the port's own address, not a remote)."""
+    direction = str(rule.get("direction", "ingress"))
+    ethertype = str(rule.get("ethertype", "IPv4"))
+    remote_key = "source_ip_prefix" if direction == "ingress" else "dest_ip_prefix"
+    remote_group = rule.get("remote_group_id")
+    remote_ips = None
+    if remote_group:
+        pairs = (members.get(remote_group) or {}).get(ethertype) or []
+        remote_ips = frozenset(str(pair[0]) for pair in pairs)
+    protocol = rule.get("protocol")
+    return Rule(
+        direction=direction,
+        ethertype=ethertype,
+        protocol=None if protocol is None else str(protocol),
+        port_min=rule.get("port_range_min"),
+        port_max=rule.get("port_range_max"),
+        remote_prefix=rule.get(remote_key),
+        remote_group_id=remote_group,
+        remote_ips=remote_ips,
+    )
 
 
 class DhcpAgent(NeutronAgent):

@@ -25,7 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.sim.neutron.errors import NeutronError, http_bad_request, invalid_input
+from labkit.sim.neutron.errors import (
+    NeutronError,
+    default_already_exists,
+    http_bad_request,
+    invalid_cidr,
+    invalid_ethertype,
+    invalid_input,
+    invalid_port_value,
+    invalid_protocol,
+)
 from labkit.sim.neutron.policy import Context
 
 
@@ -135,10 +144,17 @@ def v_uuid_or_none(value: Any) -> str | None:
 
 
 def v_values(*allowed: Any) -> Validator:
+    """validate_values: the attribute maps pass no display text, so neutron-lib says
+    ``valid_values`` literally (``Invalid input for direction. Reason: up is not in
+    valid_values.``)."""
+
     def check(value: Any) -> str | None:
-        if value in allowed:
-            return None
-        return f"{value} is not in {list(allowed)}"
+        try:
+            if value in allowed:
+                return None
+        except TypeError:  # an unhashable value compared with the allowed ones
+            pass
+        return f"{value} is not in valid_values"
 
     return check
 
@@ -305,10 +321,101 @@ def v_list_of_dicts(value: Any) -> str | None:
 
 
 def v_name_not_default(value: Any) -> str | None:
+    """_validate_name_not_default: a string of at most 255 characters, and not ``default``
+    in any case -- which the validator *raises* (409), not reports (400)."""
     problem = v_string(255)(value)
     if problem:
         return problem
-    return "'default' is not an allowed value" if value == "default" else None
+    if value.lower() == "default":
+        raise default_already_exists()
+    return None
+
+
+# ---- security group rule converters (neutron.extensions.securitygroup) -----------------------
+
+# neutron-lib's IP_PROTOCOL_MAP, in its order: the names a rule's protocol may have.
+IP_PROTOCOL_MAP: dict[str, int] = {
+    "ah": 51,
+    "dccp": 33,
+    "egp": 8,
+    "esp": 50,
+    "gre": 47,
+    "hopopt": 0,
+    "icmp": 1,
+    "igmp": 2,
+    "ip": 0,
+    "ipip": 4,
+    "ipv6-encap": 41,
+    "ipv6-frag": 44,
+    "ipv6-icmp": 58,
+    "icmpv6": 58,  # the legacy name, kept for backward compatibility
+    "ipv6-nonxt": 59,
+    "ipv6-opts": 60,
+    "ipv6-route": 43,
+    "ospf": 89,
+    "pgm": 113,
+    "rsvp": 46,
+    "sctp": 132,
+    "tcp": 6,
+    "udp": 17,
+    "udplite": 136,
+    "vrrp": 112,
+}
+SG_PROTOCOLS: list[str | None] = [None, *IP_PROTOCOL_MAP]  # sg_supported_protocols
+ETHERTYPES = ["IPv4", "IPv6"]  # sg_supported_ethertypes
+
+
+def convert_protocol(value: Any) -> str | None:
+    """A name (any case) or a number 0-255; numbers are kept as strings (bug 1381379).
+    ``any`` is no protocol name: the CLI turns ``--protocol any`` into no protocol."""
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        try:
+            number = int(value)
+        except (ValueError, TypeError):
+            number = None
+        if number is not None:
+            if 0 <= number <= 255:
+                return value if isinstance(value, str) else str(number)
+        elif isinstance(value, str) and value.lower() in IP_PROTOCOL_MAP:
+            return value.lower()
+    raise invalid_protocol(value, repr(SG_PROTOCOLS))
+
+
+def convert_ethertype(value: Any) -> str:
+    """``ipv4`` -> ``IPv4``; anything else is refused."""
+    if isinstance(value, str):
+        for ethertype in ETHERTYPES:
+            if ethertype.lower() == value.lower():
+                return ethertype
+    raise invalid_ethertype(value, repr(ETHERTYPES))
+
+
+def convert_port(value: Any) -> int | None:
+    """convert_validate_port_value: None, or anything int() makes 0-65535 of."""
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (ValueError, TypeError):
+        raise invalid_port_value(value) from None
+    if not 0 <= number <= 65535:
+        raise invalid_port_value(value)
+    return number
+
+
+def convert_ip_prefix(value: Any) -> str | None:
+    """convert_ip_prefix_to_cidr: the prefix with its length added, host bits kept
+    (``10.0.0.5`` -> ``10.0.0.5/32``, ``10.0.0.5/24`` stays); empty means none."""
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise invalid_cidr(value)
+    try:
+        return str(ipaddress.ip_interface(value.strip()))
+    except ValueError:
+        raise invalid_cidr(value) from None
 
 
 # ---- the maps ---------------------------------------------------------------------------------
@@ -471,29 +578,37 @@ SECURITY_GROUP: dict[str, Attr] = {
     "tenant_id": _PROJECT,
     "project_id": _PROJECT,
     "security_group_rules": Attr(),
-    "stateful": _flag(post=True, put=True, default=True),
+    # stateful-security-group: settable, but (in Zed) no filter
+    "stateful": Attr(post=True, put=True, default=True, convert=to_bool),
     "shared": _flag(),
     **_STANDARD_FILTERS,
 }
 
 SECURITY_GROUP_RULE: dict[str, Attr] = {
     "id": _ID,
-    "security_group_id": Attr(post=True, default=REQUIRED, validate=v_uuid, is_filter=True),
+    # type:string of a UUID's length, not type:uuid: an unknown id is a 404 further on
+    "security_group_id": Attr(post=True, default=REQUIRED, validate=v_string(36), is_filter=True),
     "remote_group_id": Attr(post=True, default=None, is_filter=True),
     "remote_address_group_id": Attr(post=True, default=None, is_filter=True),
     "direction": Attr(
         post=True, default=REQUIRED, validate=v_values("ingress", "egress"), is_filter=True
     ),
-    "protocol": Attr(post=True, default=None, is_filter=True),
+    "protocol": Attr(post=True, default=None, convert=convert_protocol, is_filter=True),
     "port_range_min": Attr(
-        post=True, default=None, convert=to_int_or_none, is_filter=True, filter_convert=to_int
+        post=True, default=None, convert=convert_port, is_filter=True, filter_convert=to_int
     ),
     "port_range_max": Attr(
-        post=True, default=None, convert=to_int_or_none, is_filter=True, filter_convert=to_int
+        post=True, default=None, convert=convert_port, is_filter=True, filter_convert=to_int
     ),
-    "ethertype": Attr(post=True, default="IPv4", validate=v_values("IPv4", "IPv6"), is_filter=True),
-    "remote_ip_prefix": Attr(post=True, default=None, is_filter=True),
-    "normalized_cidr": Attr(),
+    "ethertype": Attr(
+        post=True,
+        default="IPv4",
+        convert=convert_ethertype,
+        validate=v_values(*ETHERTYPES),
+        is_filter=True,
+    ),
+    "remote_ip_prefix": Attr(post=True, default=None, convert=convert_ip_prefix, is_filter=True),
+    "normalized_cidr": Attr(is_filter=True),
     "tenant_id": _PROJECT,
     "project_id": _PROJECT,
     "description": _DESCRIPTION,

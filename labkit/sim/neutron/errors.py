@@ -206,6 +206,10 @@ def port_in_use(port_id: str, net_id: str, device_id: str) -> NeutronError:
     )
 
 
+# ---- security groups (neutron.extensions.securitygroup, neutron_lib.exceptions.port_security) ---
+# InvalidInput subclasses answer 400, InUse and Conflict 409, NotFound 404.
+
+
 def security_group_in_use(sg_id: str) -> NeutronError:
     return NeutronError(409, "SecurityGroupInUse", f"Security Group {sg_id} in use.")
 
@@ -215,6 +219,148 @@ def cannot_remove_default() -> NeutronError:
         409,
         "SecurityGroupCannotRemoveDefault",
         "Insufficient rights for removing default security group.",
+    )
+
+
+def cannot_update_default() -> NeutronError:
+    return NeutronError(
+        409, "SecurityGroupCannotUpdateDefault", "Updating default security group not allowed."
+    )
+
+
+def default_already_exists() -> NeutronError:
+    """Raised by the ``name_not_default`` validator: a group may not be *named* default."""
+    return NeutronError(
+        409, "SecurityGroupDefaultAlreadyExists", "Default security group already exists."
+    )
+
+
+def security_group_conflict(reason: str) -> NeutronError:
+    return NeutronError(
+        409, "SecurityGroupConflict", f"Error {reason} while attempting the operation."
+    )
+
+
+def rule_exists(rule_id: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "SecurityGroupRuleExists",
+        f"Security group rule already exists. Rule id is {rule_id}.",
+    )
+
+
+def invalid_protocol(protocol: object, values: str) -> NeutronError:
+    return NeutronError(
+        400,
+        "SecurityGroupRuleInvalidProtocol",
+        f"Security group rule protocol {protocol} not supported. Only protocol values "
+        f"{values} and integer representations [0 to 255] are supported.",
+    )
+
+
+def invalid_ethertype(ethertype: object, values: str) -> NeutronError:
+    return NeutronError(
+        400,
+        "SecurityGroupRuleInvalidEtherType",
+        f"Security group rule for ethertype '{ethertype}' not supported. Allowed values are "
+        f"{values}.",
+    )
+
+
+def invalid_port_value(port: object) -> NeutronError:
+    return NeutronError(400, "SecurityGroupInvalidPortValue", f"Invalid value for port {port}")
+
+
+def invalid_port_range() -> NeutronError:
+    return NeutronError(
+        400,
+        "SecurityGroupInvalidPortRange",
+        "For TCP/UDP protocols, port_range_min must be <= port_range_max",
+    )
+
+
+def invalid_protocol_for_port(protocol: object, valid: str) -> NeutronError:
+    return NeutronError(
+        400,
+        "SecurityGroupInvalidProtocolForPort",
+        f"Ports cannot be specified for protocol {protocol}. Ports are only supported for {valid}.",
+    )
+
+
+def protocol_required_with_ports() -> NeutronError:
+    return NeutronError(
+        400,
+        "SecurityGroupProtocolRequiredWithPorts",
+        "Must also specify protocol if port range is given.",
+    )
+
+
+def invalid_icmp_value(field: str, attr: str, value: object) -> NeutronError:
+    return NeutronError(
+        400,
+        "SecurityGroupInvalidIcmpValue",
+        f"Invalid value for ICMP {field} ({attr}) {value}. It must be 0 to 255.",
+    )
+
+
+def missing_icmp_type(value: object) -> NeutronError:
+    return NeutronError(
+        400,
+        "SecurityGroupMissingIcmpType",
+        f"ICMP code (port-range-max) {value} is provided but ICMP type (port-range-min) is "
+        "missing.",
+    )
+
+
+def ethertype_conflicts_with_protocol(ethertype: str, protocol: object) -> NeutronError:
+    return NeutronError(
+        400,
+        "SecurityGroupEthertypeConflictWithProtocol",
+        f"Invalid ethertype {ethertype} for protocol {protocol}.",
+    )
+
+
+def rule_parameter_conflict(ethertype: str, cidr: str) -> NeutronError:
+    return NeutronError(
+        400,
+        "SecurityGroupRuleParameterConflict",
+        f"Conflicting value ethertype {ethertype} for CIDR {cidr}",
+    )
+
+
+def multiple_remote_entities() -> NeutronError:
+    # sic: neutron's class is spelled "Entites"
+    return NeutronError(
+        400,
+        "SecurityGroupMultipleRemoteEntites",
+        "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be "
+        "provided.",
+    )
+
+
+def invalid_cidr(value: object) -> NeutronError:
+    return NeutronError(400, "InvalidCIDR", f"Invalid CIDR {value} given as IP prefix.")
+
+
+def address_group_not_found(ag_id: object) -> NeutronError:
+    return NeutronError(404, "AddressGroupNotFound", f"Address group {ag_id} could not be found.")
+
+
+def port_security_required_for_groups() -> NeutronError:
+    return NeutronError(
+        400,
+        "PortSecurityAndIPRequiredForSecurityGroups",
+        "Port security must be enabled and port must have an IP address in order to use "
+        "security groups.",
+    )
+
+
+def port_has_security_group() -> NeutronError:
+    return NeutronError(
+        409,
+        "PortSecurityPortHasSecurityGroup",
+        "Port has security group associated. Cannot disable port security or IP address "
+        "until security group is removed.",
     )
 
 

@@ -10,6 +10,13 @@ a binding to the host whose VM (or DHCP server) uses it.
   reaches the network's physnet -- ``binding:vif_type`` ``bridge`` -- else the binding fails
   (``binding_failed``). A bound port stays ``DOWN`` until the host's agent reports the device
   up; then it is ``ACTIVE``.
+- **Security groups** (``security_groups``, ``port_security_enabled``): a new port gets its
+  project's default group unless it names its own, or belongs to the network itself
+  (``network:dhcp`` ...), which security groups never filter. Without port security a port
+  can have no groups: naming some is a 400 (``PortSecurityAndIPRequiredForSecurityGroups``),
+  turning port security off while it keeps some a 409 (``PortSecurityPortHasSecurityGroup``).
+  A port joining or leaving groups makes the server tell every Linux bridge agent
+  (``security_groups_member_updated``), and a bound port's own host is sent ``port_update``.
 """
 
 from __future__ import annotations
@@ -33,7 +40,9 @@ from labkit.sim.neutron.errors import (
     ip_already_allocated,
     ip_generation_failure,
     mac_in_use,
+    port_has_security_group,
     port_not_found,
+    port_security_required_for_groups,
     subnet_not_found,
 )
 from labkit.sim.neutron.notify import AgentNotifier
@@ -336,22 +345,9 @@ def create(tx: Tx, ctx: Context, body: dict[str, Any], notifier: AgentNotifier |
     port_security = body.get("port_security_enabled", NOT_SPECIFIED)
     if port_security is NOT_SPECIFIED:
         port_security = network.port_security_enabled
-    groups = body.get("security_groups", NOT_SPECIFIED)
-    if groups is NOT_SPECIFIED:
-        if is_trusted(device_owner) or not port_security:
-            groups = []
-        else:
-            default = secgroups.ensure_default(tx, ctx, project)
-            groups = [default] if default else []
-    else:
-        if groups and not port_security:
-            raise NeutronError(
-                409,
-                "PortSecurityAndIPRequiredForSecurityGroups",
-                "Port security must be enabled and port must have an IP address in order to "
-                "use security groups.",
-            )
-        groups = secgroups.groups_for_port(tx, project, groups)
+    groups = _groups_for_new_port(
+        tx, ctx, project, device_owner, bool(port_security), body.get("security_groups")
+    )
     mac = body.get("mac_address", NOT_SPECIFIED)
     if mac is NOT_SPECIFIED:
         mac = _new_mac(tx, network.id)
@@ -394,7 +390,43 @@ def create(tx: Tx, ctx: Context, body: dict[str, Any], notifier: AgentNotifier |
     host = _given(body, "binding:host_id")
     if host:
         bind(tx, port, host, notifier)
+    if device_owner != DHCP_OWNER:
+        secgroups.notify_member_updated(tx, notifier, groups)
     return port
+
+
+def _groups_for_new_port(
+    tx: Tx, ctx: Context, project: str, device_owner: str, port_security: bool, wanted: Any
+) -> list[str]:
+    """The groups a new port gets (ML2's port-security processing, then the group checks):
+    none for the network's own ports; the project's default group when none are named;
+    none allowed without port security."""
+    given = wanted is not NOT_SPECIFIED and wanted is not None
+    if port_security:
+        if not given and not is_trusted(device_owner):
+            default = secgroups.ensure_default(tx, ctx, project)
+            return [default] if default else []
+    elif given and wanted:
+        raise port_security_required_for_groups()
+    if not given or is_trusted(device_owner):
+        return []
+    return [g.id for g in secgroups.groups_for_port(tx, ctx, project, list(wanted))]
+
+
+def _port_security_update(
+    tx: Tx, port: m.Port, changes: dict[str, Any], new_security: bool
+) -> None:
+    """_portsec_ext_port_update_processing: a port without port security may not be given
+    groups (400), and may not keep the ones it has unless the same request removes them
+    (409)."""
+    if new_security:
+        return
+    wanted = changes.get("security_groups", NOT_SPECIFIED)
+    if wanted is not NOT_SPECIFIED and wanted:
+        raise port_security_required_for_groups()
+    removes = "security_groups" in changes and not wanted
+    if not removes and secgroups.groups_of_port(tx, port.id):
+        raise port_has_security_group()
 
 
 def _given(body: dict[str, Any], key: str) -> Any:
@@ -412,6 +444,7 @@ def update(
         raise port_not_found(port.id)
     policy.enforce_update(ctx, "port", target, changes, owner)
     binding = tx.s.get(m.PortBinding, port.id)
+    before = (port.mac_address, port.port_security_enabled, port.admin_state_up)
     if "mac_address" in changes:
         mac = str(changes["mac_address"]).lower()
         if mac != port.mac_address:
@@ -425,6 +458,7 @@ def update(
             if _mac_taken(tx, port.network_id, mac):
                 raise mac_in_use(port.network_id, mac)
             port.mac_address = mac
+    old_addresses = current_addresses(tx, port.id)
     if "fixed_ips" in changes:
         pairs = plan_addresses(
             tx,
@@ -435,10 +469,16 @@ def update(
             keep=current_addresses(tx, port.id),
         )
         _store_addresses(tx, port, pairs)
-    if "security_groups" in changes:
-        secgroups.bind_port(
-            tx, port.id, secgroups.groups_for_port(tx, port.project_id, changes["security_groups"])
-        )
+    old_groups = secgroups.groups_of_port(tx, port.id)
+    new_security = bool(changes.get("port_security_enabled", port.port_security_enabled))
+    _port_security_update(tx, port, changes, new_security)
+    new_groups = old_groups
+    wanted = changes.get("security_groups")
+    if "security_groups" in changes and sorted(set(wanted or [])) != old_groups:
+        # the request names no project: any group the caller can see may be used
+        rows = secgroups.groups_for_port(tx, ctx, changes.get("project_id"), list(wanted or []))
+        new_groups = sorted(g.id for g in rows)
+        secgroups.bind_port(tx, port.id, [g.id for g in rows])
     for key in (
         "name",
         "description",
@@ -458,8 +498,29 @@ def update(
             binding.profile = dict(changes["binding:profile"] or {})
     if "binding:host_id" in changes:
         bind(tx, port, changes["binding:host_id"], notifier)
+    addresses_changed = "fixed_ips" in changes and old_addresses != current_addresses(tx, port.id)
+    if new_groups != old_groups and port.device_owner != DHCP_OWNER:
+        secgroups.notify_member_updated(tx, notifier, old_groups + new_groups)
+    elif addresses_changed and port.device_owner != DHCP_OWNER:
+        secgroups.notify_member_updated(tx, notifier, new_groups)
+    after = (port.mac_address, port.port_security_enabled, port.admin_state_up)
+    if "binding:host_id" not in changes and (
+        new_groups != old_groups or addresses_changed or before != after
+    ):
+        _tell_agent(tx, port, notifier)
     tx.bump(port)
     return port
+
+
+def _tell_agent(tx: Tx, port: m.Port, notifier: AgentNotifier | None) -> None:
+    """ML2's ``need_port_update_notify``: a bound port whose groups, addresses, MAC, port
+    security or admin state changed is sent to its host's agent again (``port_update``),
+    which refreshes its filter."""
+    binding = tx.s.get(m.PortBinding, port.id)
+    if notifier is None or binding is None or not binding.host or binding.vif_type != BRIDGE:
+        return
+    host, port_id, network_id = binding.host, port.id, port.network_id
+    tx.after_commit(lambda: notifier.port_update(host, port_id, network_id))
 
 
 def delete(tx: Tx, ctx: Context, port: m.Port, notifier: AgentNotifier | None) -> None:
@@ -474,6 +535,9 @@ def delete(tx: Tx, ctx: Context, port: m.Port, notifier: AgentNotifier | None) -
     binding = tx.s.get(m.PortBinding, port.id)
     host = binding.host if binding else ""
     port_id = port.id
+    groups = secgroups.groups_of_port(tx, port.id)
+    if port.device_owner != DHCP_OWNER:
+        secgroups.notify_member_updated(tx, notifier, groups)
     cleanup.remove_port(tx, port)
     if host and notifier is not None:
         tx.after_commit(lambda: notifier.port_delete(host, port_id))

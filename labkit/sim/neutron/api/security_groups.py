@@ -1,8 +1,13 @@
-"""``/v2.0/security-groups`` and ``/v2.0/security-group-rules``: list and show.
+"""``/v2.0/security-groups`` and ``/v2.0/security-group-rules``.
 
-Listing security groups makes sure the project listed (the ``project_id`` filter, else the
+Groups: list, show, create, update (``name``, ``description``, ``stateful``), delete.
+Rules: list, show, create, delete -- Zed has no rule update (its plugin has no
+``update_security_group_rule``), so ``PUT`` on a rule is not routed here.
+
+Listing groups or rules makes sure the project listed (the ``project_id`` filter, else the
 caller's) has its ``default`` group, as Neutron does -- the first ``openstack security group
-list`` of a new project creates it.
+list`` of a new project creates it. A rule created or deleted is announced to the Linux
+bridge agents once committed (:func:`labkit.sim.neutron.secgroups.notify_rule_updated`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,18 @@ from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes
 from labkit.sim.neutron import attributes, secgroups, views
-from labkit.sim.neutron.api._helpers import ctx, listed, query, repo, show
+from labkit.sim.neutron.api._helpers import (
+    body,
+    created,
+    ctx,
+    deleted,
+    listed,
+    notifier,
+    query,
+    repo,
+    show,
+    updated,
+)
 from labkit.sim.neutron.db import Tx
 from labkit.sim.neutron.policy import Context
 
@@ -28,14 +44,31 @@ def _rules(tx: Tx, caller: Context) -> list[dict[str, Any]]:
     return views.rules(tx, secgroups.visible_rules(tx, caller))
 
 
-@routes.get("/v2.0/security-groups")
-def index(call: Call) -> Response:
+def _ensure_default(call: Call, attrs: dict[str, attributes.Attr]) -> None:
     caller = ctx(call)
-    wanted = attributes.filters(query(call), attributes.SECURITY_GROUP)
+    wanted = attributes.filters(query(call), attrs)
     if caller.project_id:
         with repo(call).write() as tx:
             secgroups.ensure_default(tx, caller, secgroups.project_filter(wanted, caller))
+
+
+# ---- groups -------------------------------------------------------------------------------------
+
+
+@routes.get("/v2.0/security-groups")
+def index(call: Call) -> Response:
+    _ensure_default(call, attributes.SECURITY_GROUP)
     return listed(call, "security_groups", "security_group", attributes.SECURITY_GROUP, _groups)
+
+
+@routes.post("/v2.0/security-groups")
+def create(call: Call) -> Response:
+    caller = ctx(call)
+    data = attributes.prepare(caller, body(call), "security_group", attributes.SECURITY_GROUP, True)
+    with repo(call).write() as tx:
+        row = secgroups.create_group(tx, caller, data)
+        item = views.security_groups(tx, [row])[0]
+    return created(call, "security_group", item)
 
 
 @routes.get("/v2.0/security-groups/{group_id}")
@@ -45,11 +78,47 @@ def get(call: Call, group_id: str) -> Response:
     return show(call, "security_group", item)
 
 
+@routes.put("/v2.0/security-groups/{group_id}")
+def update(call: Call, group_id: str) -> Response:
+    caller = ctx(call)
+    data = attributes.prepare(
+        caller, body(call), "security_group", attributes.SECURITY_GROUP, False
+    )
+    with repo(call).write() as tx:
+        row = secgroups.update_group(tx, caller, group_id, data)
+        item = views.security_groups(tx, [row])[0]
+    return updated(call, "security_group", item)
+
+
+@routes.delete("/v2.0/security-groups/{group_id}")
+def delete(call: Call, group_id: str) -> Response:
+    with repo(call).write() as tx:
+        secgroups.delete_group(tx, ctx(call), group_id)
+    return deleted(call)
+
+
+# ---- rules --------------------------------------------------------------------------------------
+
+
 @routes.get("/v2.0/security-group-rules")
 def rules_index(call: Call) -> Response:
+    _ensure_default(call, attributes.SECURITY_GROUP_RULE)
     return listed(
         call, "security_group_rules", "security_group_rule", attributes.SECURITY_GROUP_RULE, _rules
     )
+
+
+@routes.post("/v2.0/security-group-rules")
+def rule_create(call: Call) -> Response:
+    caller = ctx(call)
+    data = attributes.prepare(
+        caller, body(call), "security_group_rule", attributes.SECURITY_GROUP_RULE, True
+    )
+    with repo(call).write() as tx:
+        row = secgroups.create_rule(tx, caller, data)
+        secgroups.notify_rule_updated(tx, notifier(call), [row.security_group_id])
+        item = views.rules(tx, [row])[0]
+    return created(call, "security_group_rule", item)
 
 
 @routes.get("/v2.0/security-group-rules/{rule_id}")
@@ -57,3 +126,11 @@ def rule_get(call: Call, rule_id: str) -> Response:
     with repo(call).read() as tx:
         item = views.rules(tx, [secgroups.get_rule(tx, ctx(call), rule_id)])[0]
     return show(call, "security_group_rule", item)
+
+
+@routes.delete("/v2.0/security-group-rules/{rule_id}")
+def rule_delete(call: Call, rule_id: str) -> Response:
+    with repo(call).write() as tx:
+        group_id = secgroups.delete_rule(tx, ctx(call), rule_id)
+        secgroups.notify_rule_updated(tx, notifier(call), [group_id])
+    return deleted(call)
