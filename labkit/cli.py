@@ -8,6 +8,7 @@ instructors.
     labkit check ENV                          is the lab up and answering?
     labkit lab [--env ENV]                    JupyterLab on notebooks/
     labkit hosts up|down|status|trust ENV    local lab hosts (real-host tier)
+    labkit ssh SERVER [-i KEY] [-l USER] [-- COMMAND ...]   log in to a server's guest
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -75,6 +77,13 @@ def cmd_sim_up(args: argparse.Namespace) -> int:
     print(
         f"  For the openstack CLI: export OS_CLIENT_CONFIG_FILE={lab.paths.clouds_yaml}; "
         "openstack --os-cloud lab-admin token issue"
+    )
+    config = lab.paths.ssh_config
+    print(f"  ssh_config: {config}")
+    print(
+        f"  For SSH into guests: ssh -F {config} -i KEY ubuntu@ADDRESS (or `labkit ssh "
+        f"SERVER`); to use plain `ssh`, add the line `Include {config}` at the top of "
+        "~/.ssh/config yourself -- labkit never edits it."
     )
     return 0
 
@@ -235,6 +244,29 @@ def _check_sim_services(lab: Lab) -> int:
     return failed
 
 
+# ---- ssh into a guest ------------------------------------------------------------------------
+
+
+def cmd_ssh(args: argparse.Namespace) -> int:
+    """Record the guest's host keys from its console log, then become the system ``ssh``."""
+    lab = _lab(args)
+    command = list(args.command or [])
+    if command[:1] == ["--"]:
+        command = command[1:]
+    argv = lab.access.ssh_command(args.server, key=args.identity, user=args.login, command=command)
+    print(f"+ {shlex.join(argv)}", file=sys.stderr)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    try:
+        os.execvp(argv[0], argv)
+    except FileNotFoundError:
+        raise LabkitError(
+            "No `ssh` client on this machine.",
+            "Install OpenSSH's client, or use lab.ssh(SERVER) in a notebook (paramiko).",
+        ) from None
+    return 0  # not reached: ssh replaced this process
+
+
 # ---- JupyterLab ----------------------------------------------------------------------------
 
 
@@ -322,6 +354,20 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--ip", default="127.0.0.1")
     lab.add_argument("--port", type=int, default=8888)
     lab.set_defaults(func=cmd_lab)
+
+    ssh = sub.add_parser(
+        "ssh",
+        help="log in to a server's guest (host keys from its console log)",
+        description="Record SERVER's SSH host keys from its console log in the lab's "
+        "known_hosts, then run the system ssh (on the sim: -F <state>/ssh_config, whose "
+        "ProxyCommand goes through the sim's gateway).",
+    )
+    ssh.add_argument("server", help="server name or id")
+    ssh.add_argument("-i", dest="identity", default=None, help="private key file")
+    ssh.add_argument("-l", dest="login", default=None, help="user (default: the image's)")
+    ssh.add_argument("--env", default=None, help="env name or file (default: sim)")
+    ssh.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ... to run")
+    ssh.set_defaults(func=cmd_ssh)
 
     _register_hosts(sub)
     return parser

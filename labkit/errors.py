@@ -118,3 +118,33 @@ class RegistryMiss(LabkitError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return LabkitError.__str__(self)
+
+
+class GuestAccessError(LabkitError):
+    """Reaching a server's guest over SSH failed (``lab.ssh``, ``labkit ssh``): the message
+    says which hop and the hint what to run next -- usually ``lab.why_no_ssh(SERVER)``."""
+
+    layer = "networking"
+
+
+class GuestConnectFailed(GuestAccessError):
+    """The TCP connection to the guest was not established.
+
+    ``verdict`` is what happened to it: ``filtered`` (dropped by a security group: timed
+    out), ``refused`` (the guest answered with a reset: nothing listens), ``unreachable``
+    (nobody has the address)."""
+
+    def __init__(self, server: str, address: str, port: int, verdict: str, text: str) -> None:
+        self.server = server
+        self.address = address
+        self.port = port
+        self.verdict = verdict
+        what = {
+            "filtered": "timed out: the port is filtered (no security-group rule lets it in)",
+            "refused": "was refused: the guest is up but nothing listens there (still booting?)",
+            "unreachable": "found no route: no running guest has that address",
+        }.get(verdict, f"failed: {text}")
+        super().__init__(
+            f"SSH to {address}:{port} ({server}) {what}.",
+            f"Run lab.why_no_ssh({server!r}) to check each hop.",
+        )

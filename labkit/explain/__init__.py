@@ -30,9 +30,13 @@ from typing import Any
 from labkit.explain.view import Explanation
 from labkit.sim.rooms import ROOMS
 
-# Modules holding ENTRIES, imported on the first explain() call: the lab's own, then one per
-# room of the sim (labkit.sim.rooms), in the rooms' order.
-MODULES: list[str] = ["labkit.explain.lab", *(room.explain for room in ROOMS if room.explain)]
+# Modules holding ENTRIES, imported on the first explain() call: the lab's own, SSH into
+# guests, then one per room of the sim (labkit.sim.rooms), in the rooms' order.
+MODULES: list[str] = [
+    "labkit.explain.lab",
+    "labkit.explain.access",
+    *(room.explain for room in ROOMS if room.explain),
+]
 
 _STATUS_PATTERNS = (
     re.compile(r"\(HTTP (\d{3})\)"),

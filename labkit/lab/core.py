@@ -19,6 +19,7 @@ from labkit.image_sources import ImageSource
 from labkit.install import steps as st
 from labkit.install.context import PlanContext
 from labkit.install.runner import Runner, StepResult
+from labkit.lab.access import Access
 from labkit.lab.backends import Backend, SimBackend, backend_for
 from labkit.lab.compute import Compute
 from labkit.lab.drills import Drills
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from labkit.diagrams import Diagram
     from labkit.explain.view import Explanation
     from labkit.images import Timeline
+    from labkit.lab.access import GuestSession, Output, SshDiagnosis
     from labkit.sim.client import SimClient
     from labkit.sim.process import SimHandle
     from labkit.widgets.image_import import ImportWatch
@@ -65,6 +67,7 @@ class Lab:
         self.compute = Compute(self.backend, self.identity)
         self.network = Network(self.identity)
         self.drills = Drills(self)
+        self.access = Access(self.backend, self.identity)
         # `!openstack` in the next cell should work without lab.use_cli() first.
         put_cli_on_path()
 
@@ -400,3 +403,26 @@ class Lab:
     def advance_clock(self, seconds: int) -> str:
         """Let sim time pass (deterministic sims only move their clock with requests)."""
         return self.sim.advance_clock(seconds)
+
+    # ---- SSH into guests (notebooks/05-access) -------------------------------------------------
+    def ssh(
+        self,
+        server: Any,
+        key: str | Path | None = None,
+        user: str | None = None,
+        command: str | None = None,
+        timeout: float | None = None,
+    ) -> GuestSession | Output:
+        """Log in to a server's guest with paramiko, trusting only the host keys its console
+        log shows; with ``command``, run it and return its output. On the sim the connection
+        goes through the sim's gateway. Introduced in notebooks/05-access."""
+        return self.access.ssh(server, key=key, user=user, command=command, timeout=timeout)
+
+    def why_no_ssh(self, server: Any, key: str | Path | None = None) -> SshDiagnosis:
+        """Each hop SSH to ``server`` needs, checked in order; the first that fails is named
+        with its fix. Introduced in notebooks/05-access."""
+        return self.access.why_no_ssh(server, key=key)
+
+    def ssh_config(self) -> Path:
+        """The OpenSSH client config for the sim's guests (``ssh -F PATH ...``)."""
+        return self.paths.ssh_config
