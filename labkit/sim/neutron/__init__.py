@@ -21,9 +21,17 @@ LIMITATIONS (not emulated, or emulated differently):
     integration, IPv6 prefix delegation; a network has exactly one segment;
   - type drivers: flat, vlan and vxlan; mechanism driver: only ``linuxbridge`` binds ports
     (``openvswitch``, ``ovn`` ... load but never bind);
-  - security groups: list and show only (each project's ``default`` group is created as
-    Neutron creates it); creating, changing and deleting groups and rules is not emulated yet,
-    and no traffic is filtered;
+  - security groups: groups and rules are created, changed and deleted with Zed's checks,
+    texts and quotas, and each host's Linux bridge agent programs its firewall (the sim's
+    wire) from ``security_group_info_for_devices``. Not emulated: bulk creation (a list of
+    groups or rules in one body answers "Bulk operation not supported"), groups shared by RBAC
+    (``shared`` is always false), address groups (a ``remote_address_group_id`` is never
+    found), ``PUT`` on a rule (405: Zed's plugin has no rule update); the agents' fanout is one
+    cast per Linux bridge agent the server knows (the bus has no fanout exchange), and an
+    agent does not resync at start -- what was sent while it was stopped waits in its queue;
+    the firewall judges connections, not packets: stateless groups filter like stateful ones,
+    no source ports, no anti-spoofing; under the noop driver an agent plugs ports unfiltered
+    without asking the server anything;
   - nothing moves packets: no bridges, no dnsmasq, no metadata proxy; the DHCP port exists
     and is ``ACTIVE`` but answers nobody. The simulated hosts have one interface, ``eth0``;
   - agents report on their first start over the bus; later heartbeats are recorded when due
