@@ -432,6 +432,37 @@ def test_another_projects_group_is_not_there(
     assert demo_groups <= {g.id for g in admin.network.security_groups()}
 
 
+def test_an_admins_rule_in_a_members_group_is_seen_but_not_deleted_by_the_member(
+    admin: Any, demo: Any, lab: Any, cleanup: Any, unique: Any
+) -> None:
+    group = make_group(demo, lab, cleanup, unique("shared-rules"))
+    made = raw(
+        admin,
+        lab,
+        "POST",
+        "/security-group-rules",
+        json={
+            "security_group_rule": {
+                "security_group_id": group["id"],
+                "direction": "ingress",
+                "protocol": "udp",
+                "port_range_min": 53,
+                "port_range_max": 53,
+            }
+        },
+    )
+    assert made.status_code == 201, made.text
+    rule = made.json()["security_group_rule"]
+    assert rule["project_id"] == admin.current_project_id  # the caller's project, as in Zed
+    assert rule["id"] in {r.id for r in rules_of(demo, group["id"])}
+    assert error(raw(demo, lab, "DELETE", f"/security-group-rules/{rule['id']}")) == (
+        403,
+        "PolicyNotAuthorized",
+        "rule:delete_security_group_rule is disallowed by policy",
+    )
+    assert raw(admin, lab, "DELETE", f"/security-group-rules/{rule['id']}").status_code == 204
+
+
 # ---- groups: the rules Neutron enforces --------------------------------------------------------
 
 
@@ -675,7 +706,7 @@ def test_stateful_and_stateless_groups_do_not_mix_on_a_port(
     assert [p.id for p in demo.network.ports(security_group_ids=[loose["id"]])] == []
 
 
-# ---- the agents hear about it ---------------------------------------------------------------------
+# ---- the agents hear about it --------------------------------------------------------------------
 
 
 def hops(lab: Any, response: Any) -> list[dict[str, Any]]:

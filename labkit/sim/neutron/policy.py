@@ -5,13 +5,16 @@ check for a context that is admin (``role:admin``). What decides for everyone el
 
 - **visibility** (``get_*``): networks of one's own project, shared networks and external
   networks; subnets of one's own project or on shared networks; ports of one's own project
-  or on networks one owns; security groups and rules of one's own project. What cannot be
-  seen answers 404, as if it did not exist;
+  or on networks one owns; security groups of one's own project, and rules of one's own
+  project or in one's own groups (``sg_owner``: an admin's rule in a member's group is the
+  member's to see, not to delete). What cannot be seen answers 404, as if it did not exist;
 - **attributes**: ``provider:*`` of networks and ``binding:host_id``/``vif_type``/
   ``vif_details``/``profile`` of ports are admin-only, so they are left out of what others
   see; setting them (and ``shared``, ``router:external``) is admin-only too;
 - **changes**: only the owner (or an admin) updates or deletes a resource; subnets follow
-  the network's owner; ``fixed_ips`` with an ``ip_address`` needs the network's owner.
+  the network's owner; ``fixed_ips`` with an ``ip_address`` needs the network's owner, and
+  so does ``port_security_enabled`` -- a member cannot turn off port security on a port of
+  the admin's shared provider network.
 
 A refused change answers 403 with oslo.policy's text, which names the rule Neutron built:
 ``(rule:create_network and rule:create_network:shared) is disallowed by policy``.
