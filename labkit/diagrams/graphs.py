@@ -10,6 +10,7 @@ what it says.
 from __future__ import annotations
 
 import ipaddress
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -330,6 +331,8 @@ def describe(g: nx.Graph) -> str:
         return _describe_arc(g)
     if kind == "timeline":
         return _describe_timeline(g)
+    if kind == "beyond":
+        return _describe_beyond(g)
     return f"{kind} graph: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
 
 
@@ -511,4 +514,104 @@ def _describe_timeline(g: nx.DiGraph) -> str:
             lines.append(f"  {'':<10}    {prop}")
     if g.graph["failed"]:
         lines.append(f"  {FAILED_NOTE}")
+    return "\n".join(lines)
+
+
+# ---- the map grown: what to layer in later (notebooks/08-beyond) -----------------------------
+
+
+def beyond(
+    installed: Iterable[str] = (),
+    highlight: str | Iterable[str] | None = None,
+    note: str = "",
+) -> nx.DiGraph:
+    """The lab's layers (the seed's layer 1) and the later layers placed on the seed's layers
+    2-4, each later layer pointing at the layers it builds on.
+
+    ``installed``: installer names done in this lab (``lab.installed_layers()``): a minimal
+    layer is *installed* when all its installers are, *not installed* when some are missing,
+    and has *no installer* when the lab installs nothing for it (hosts, projects).
+    ``highlight``: later-layer keys or group names (``"storage"``) to point at.
+    ``note``: a line under the map (what the lab could not tell).
+    Introduced in notebooks/08-beyond.
+    """
+    from labkit import beyond as later_map
+
+    done = set(installed)
+    wanted = [highlight] if isinstance(highlight, str) else list(highlight or [])
+    hot: set[str] = set()
+    for name in wanted:
+        hot |= {layer.key for layer in later_map.select(name)}
+    g = nx.DiGraph(
+        kind="beyond",
+        title="Beyond minimal: the layers to add later",
+        seed_layers=dict(later_map.SEED_LAYERS),
+        groups=dict(later_map.GROUPS),
+        highlight=sorted(hot),
+        note=note,
+    )
+    for layer in layer_map.LAYERS:
+        if not layer.install_layers:
+            state = "no installer"
+        elif all(name in done for name in layer.install_layers):
+            state = "installed"
+        else:
+            state = "not installed"
+        g.add_node(
+            layer.key,
+            kind="minimal",
+            number=layer.number,
+            title=layer.title,
+            services=list(layer.services),
+            notebook=layer.notebook,
+            state=state,
+        )
+    for order, later in enumerate(later_map.LATER):
+        g.add_node(
+            later.key,
+            kind="later",
+            order=order,
+            name=later.name,
+            title=later.title,
+            group=later.group,
+            seed_layer=later.seed_layer,
+            processes=[p.name for p in later.processes],
+            catalog=list(later.catalog_types),
+            needs=[later_map.name_of(key) for key in later.needs],
+            highlight=later.key in hot,
+        )
+    for later in later_map.LATER:
+        for key in later.needs:
+            g.add_edge(later.key, key, relation="builds on")
+    return g
+
+
+def _describe_beyond(g: nx.DiGraph) -> str:
+    nodes = dict(g.nodes(data=True))
+    minimal = sorted(
+        (d for d in nodes.values() if d["kind"] == "minimal"), key=lambda d: -d["number"]
+    )
+    lines = [g.graph["title"]]
+    lines.append(f"  this lab -- the seed's layer 1, {g.graph['seed_layers'][1].lower()}:")
+    for d in minimal:
+        state = {"installed": "installed", "not installed": "not installed yet"}.get(
+            d["state"], f"(no installer: {d['notebook']})"
+        )
+        lines.append(f"    {d['number']} {d['title']:<26} {state}")
+    for number in sorted((n for n in g.graph["seed_layers"] if n > 1), reverse=True):
+        later = sorted(
+            (d for d in nodes.values() if d["kind"] == "later" and d["seed_layer"] == number),
+            key=lambda d: d["order"],
+        )
+        lines.append(f"  later -- the seed's layer {number}, {g.graph['seed_layers'][number]}:")
+        for d in later:
+            mark = ">>" if d["highlight"] else "  "
+            catalog = ", ".join(d["catalog"]) or "no catalog entry"
+            lines.append(f"  {mark}{d['name']} -- {d['title']} [{catalog}]")
+            body = f"{', '.join(d['processes'])}; builds on {', '.join(d['needs'])}"
+            lines += textwrap.wrap(
+                body, 92, initial_indent=" " * 8, subsequent_indent=" " * 8, break_on_hyphens=False
+            )
+    if g.graph.get("note"):
+        lines.append(f"  {g.graph['note']}")
     return "\n".join(lines)

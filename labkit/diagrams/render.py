@@ -746,6 +746,220 @@ def _draw_staged(g: nx.Graph, ax: Axes, top_y: float, times: list[float], xs: li
     )
 
 
+# ---- the map grown: what to layer in later (notebooks/08-beyond) -----------------------------
+
+# Everything in inches: the axes span the figure 1:1.
+_BY_WIDTH = 14.0
+_BY_STACK_X, _BY_STACK_W, _BY_ROW_H, _BY_ROW_GAP = 0.3, 3.8, 0.62, 0.1
+_BY_AREA_X, _BY_AREA_W = 4.5, 9.2
+_BY_PER_ROW, _BY_BOX_H, _BY_BOX_GAP = 3, 1.1, 0.1
+_BY_BAND_LABEL, _BY_BAND_GAP, _BY_BOTTOM = 0.32, 0.16, 0.3
+# Each notebook section takes a colour of the dip, so a group reads as one on the map.
+_BY_GROUP_LAYER = {
+    "networking": "networking",
+    "storage": "glance",
+    "faces": "projects",
+    "compute": "compute",
+    "operations": "hosts",
+}
+
+
+def _beyond_bands(g: nx.Graph) -> list[tuple[int, list[dict[str, Any]]]]:
+    """The seed's layers 2-4, bottom up, each with its later layers in order."""
+    later = [d for _, d in g.nodes(data=True) if d["kind"] == "later"]
+    numbers = sorted({d["seed_layer"] for d in later})
+    return [
+        (n, sorted((d for d in later if d["seed_layer"] == n), key=lambda d: d["order"]))
+        for n in numbers
+    ]
+
+
+def _band_height(count: int) -> float:
+    rows = -(-count // _BY_PER_ROW)
+    return _BY_BAND_LABEL + rows * (_BY_BOX_H + _BY_BOX_GAP) - _BY_BOX_GAP + 0.1
+
+
+def _beyond_top(g: nx.Graph) -> float:
+    bands = _beyond_bands(g)
+    area = sum(_band_height(len(items)) for _, items in bands) + _BY_BAND_GAP * (len(bands) - 1)
+    minimal = sum(1 for _, d in g.nodes(data=True) if d["kind"] == "minimal")
+    stack = minimal * (_BY_ROW_H + _BY_ROW_GAP) - _BY_ROW_GAP + _BY_BAND_LABEL
+    return _BY_BOTTOM + max(area, stack)
+
+
+def _beyond_size(g: nx.Graph) -> tuple[float, float]:
+    return _BY_WIDTH, _beyond_top(g) + 1.0
+
+
+def _draw_beyond(g: nx.DiGraph, ax: Axes) -> None:
+    top = _beyond_top(g)
+    _draw_beyond_stack(g, ax)
+    y = _BY_BOTTOM
+    box_w = (_BY_AREA_W - (_BY_PER_ROW - 1) * _BY_BOX_GAP) / _BY_PER_ROW
+    for number, items in _beyond_bands(g):
+        height = _band_height(len(items))
+        _box(
+            ax,
+            _BY_AREA_X - 0.1,
+            y - 0.05,
+            _BY_AREA_W + 0.2,
+            height,
+            "#fafafa",
+            edge=style.MUTED,
+            lw=0.6,
+            ls="--",
+        )
+        _text(
+            ax,
+            _BY_AREA_X,
+            y + height - 0.2,
+            f"the seed's layer {number} \u00b7 {g.graph['seed_layers'][number]}",
+            size=style.TEXT_SIZE,
+            weight="bold",
+            colour=style.MUTED,
+            va="center",
+        )
+        rows = -(-len(items) // _BY_PER_ROW)
+        for index, d in enumerate(items):
+            row, col = divmod(index, _BY_PER_ROW)
+            bx = _BY_AREA_X + col * (box_w + _BY_BOX_GAP)
+            by = y + (rows - 1 - row) * (_BY_BOX_H + _BY_BOX_GAP)
+            _draw_later_box(ax, d, bx, by, box_w)
+        y += height + _BY_BAND_GAP
+    _draw_beyond_legend(g, ax)
+    _text(ax, _BY_STACK_X, top + 0.6, g.graph["title"], size=style.TITLE_SIZE, weight="bold")
+    _text(
+        ax,
+        _BY_STACK_X,
+        top + 0.28,
+        "left: this lab, \u2713 where installed; right: the later layers on the seed's "
+        "picture, each with the processes it brings and what it builds on",
+        size=style.SMALL_SIZE,
+        colour=style.MUTED,
+    )
+    if g.graph.get("note"):
+        _text(ax, _BY_STACK_X, top + 0.04, g.graph["note"], size=7.5, colour=style.HIGHLIGHT)
+    ax.set_xlim(0, _BY_WIDTH)
+    ax.set_ylim(0, top + 1.0)
+
+
+def _draw_beyond_stack(g: nx.Graph, ax: Axes) -> None:
+    """The lab's seven layers, bottom up, installed ones full colour and ticked."""
+    stack = sorted(
+        ((key, d) for key, d in g.nodes(data=True) if d["kind"] == "minimal"),
+        key=lambda kd: kd[1]["number"],
+    )
+    y = _BY_BOTTOM
+    for key, d in stack:
+        colour = style.layer_colour(key)
+        dim = d["state"] == "not installed"
+        alpha = style.DIM_ALPHA if dim else 1.0
+        _box(ax, _BY_STACK_X, y, _BY_STACK_W, _BY_ROW_H, colour, alpha=alpha, lw=0.8)
+        ink = style.text_on(colour) if not dim else style.INK
+        _text(
+            ax,
+            _BY_STACK_X + 0.12,
+            y + _BY_ROW_H * 0.62,
+            f"{d['number']}  {d['title']}",
+            size=9.5,
+            weight="bold",
+            colour=ink,
+            va="center",
+        )
+        side = {
+            "installed": "\u2713 installed",
+            "not installed": "not installed yet",
+        }.get(d["state"], d["notebook"])
+        _text(
+            ax,
+            _BY_STACK_X + 0.12,
+            y + _BY_ROW_H * 0.24,
+            side,
+            size=7.5,
+            colour=ink,
+            va="center",
+            weight="bold" if d["state"] == "installed" else "normal",
+        )
+        y += _BY_ROW_H + _BY_ROW_GAP
+    _text(
+        ax,
+        _BY_STACK_X,
+        y + 0.1,
+        "the seed's layer 1 \u00b7 this lab",
+        size=style.TEXT_SIZE,
+        weight="bold",
+        colour=style.MUTED,
+        va="center",
+    )
+
+
+def _draw_later_box(ax: Axes, d: dict[str, Any], x: float, y: float, w: float) -> None:
+    hot = bool(d["highlight"])
+    _box(
+        ax,
+        x,
+        y,
+        w,
+        _BY_BOX_H,
+        style.PAPER,
+        edge=style.HIGHLIGHT if hot else style.MUTED,
+        lw=2.2 if hot else 0.7,
+        radius=0.05,
+    )
+    stripe = style.layer_colour(_BY_GROUP_LAYER.get(d["group"], ""))
+    _box(ax, x, y, 0.09, _BY_BOX_H, stripe, edge=stripe, lw=0.0, radius=0.02)
+    left, top = x + 0.17, y + _BY_BOX_H
+    _text(
+        ax,
+        left,
+        top - 0.17,
+        f"{d['name']} \u00b7 {d['title']}",
+        size=8.8,
+        weight="bold",
+        colour=style.HIGHLIGHT if hot else style.INK,
+        va="center",
+    )
+    lines = textwrap.wrap(", ".join(d["processes"]), 52, break_on_hyphens=False)
+    if len(lines) > 3:
+        lines = lines[:3]
+        lines[-1] = lines[-1] + " \u2026"
+    for i, line in enumerate(lines):
+        _text(ax, left, top - 0.37 - 0.14 * i, line, size=6.8, va="center")
+    catalog = ", ".join(d["catalog"]) or "none"
+    _text(ax, left, y + 0.27, f"catalog: {catalog}", size=6.5, colour=style.MUTED, va="center")
+    _text(
+        ax,
+        left,
+        y + 0.12,
+        f"builds on {', '.join(d['needs'])}",
+        size=6.5,
+        colour=style.MUTED,
+        va="center",
+    )
+
+
+def _draw_beyond_legend(g: nx.Graph, ax: Axes) -> None:
+    """The notebook's sections, each with its colour, in the corner above the lab's stack."""
+    minimal = sum(1 for _, d in g.nodes(data=True) if d["kind"] == "minimal")
+    y = _BY_BOTTOM + minimal * (_BY_ROW_H + _BY_ROW_GAP) + 0.45
+    groups = list(g.graph["groups"].items())
+    for index, (key, title) in enumerate(reversed(groups)):
+        colour = style.layer_colour(_BY_GROUP_LAYER.get(key, ""))
+        row_y = y + 0.24 * index
+        _box(ax, _BY_STACK_X, row_y - 0.08, 0.16, 0.16, colour, edge=colour, lw=0.0, radius=0.02)
+        _text(ax, _BY_STACK_X + 0.25, row_y, title, size=7.5, colour=style.INK, va="center")
+    _text(
+        ax,
+        _BY_STACK_X,
+        y + 0.24 * len(groups),
+        "the notebook's sections",
+        size=style.SMALL_SIZE,
+        weight="bold",
+        colour=style.MUTED,
+        va="center",
+    )
+
+
 def _draw_generic(g: nx.Graph, ax: Axes) -> None:
     pos = nx.spring_layout(g, seed=2015)
     nx.draw_networkx(
@@ -760,4 +974,5 @@ _DRAWERS: dict[str, tuple[Drawer, Callable[[nx.Graph], tuple[float, float]]]] = 
     "catalog": (_draw_catalog, _catalog_size),
     "flow": (_draw_flow, _flow_size),
     "timeline": (_draw_timeline, _timeline_size),
+    "beyond": (_draw_beyond, _beyond_size),
 }

@@ -426,3 +426,38 @@ class Lab:
     def ssh_config(self) -> Path:
         """The OpenSSH client config for the sim's guests (``ssh -F PATH ...``)."""
         return self.paths.ssh_config
+
+    # ---- beyond minimal (notebooks/08-beyond) --------------------------------------------------
+    def draw_beyond(self, highlight: str | None = None) -> Diagram:
+        """The layer map grown: this lab's layers (installed ones ticked) and the later layers
+        on the seed's layers 2-4; ``highlight`` a layer (``"cinder"``) or a section
+        (``"storage"``). Introduced in notebooks/08-beyond."""
+        from labkit.diagrams import Diagram, graphs
+
+        note = "" if self.backend.has_hosts else "an existing cloud: its catalog says what it runs"
+        return Diagram(graphs.beyond(self.installed_layers(), highlight=highlight, note=note))
+
+    def beyond_table(self, which: str | None = None) -> Table:
+        """The later layers (all, one section's or one): what each adds, its processes, catalog
+        type and Zed Install Guide. Introduced in notebooks/08-beyond."""
+        from labkit import beyond
+
+        return beyond.table(which)
+
+    def beyond_changes(self, which: str) -> Table:
+        """What would change in this lab to add a later layer or a section's layers."""
+        from labkit import beyond
+
+        return beyond.changes(which)
+
+    def production_table(self) -> Table:
+        """This lab next to a production cloud: HA, TLS, keys. Introduced in 08-beyond."""
+        from labkit import beyond
+
+        return beyond.production_table()
+
+    def deployment_tools(self) -> Table:
+        """The tools that deploy OpenStack at scale. Introduced in notebooks/08-beyond."""
+        from labkit import beyond
+
+        return beyond.deployment_tools_table()
