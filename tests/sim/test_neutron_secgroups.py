@@ -804,3 +804,21 @@ def test_a_port_joining_a_group_tells_the_agents(
     assert {
         e["source_host"] for e in events if e["action"] == "security_group_info_for_devices"
     } == {"worker1"}
+
+
+def test_the_networks_own_ports_are_plugged_unfiltered(
+    admin: Any, lab: Any, provider: Any, cleanup: Any
+) -> None:
+    """The server leaves ``network:*`` ports out of its answer; the agent lets everything
+    through them (process_trusted_ports)."""
+    port = admin.network.create_port(network_id=provider.id, device_owner="network:router_gateway")
+    cleanup.append(("port", port.id))
+    assert port.security_group_ids == []
+    bound = raw(
+        admin, lab, "PUT", f"/ports/{port.id}", json={"port": {"binding:host_id": "worker1"}}
+    )
+    assert bound.status_code == 200
+    asked = [e for e in hops(lab, bound) if e["action"] == "security_group_info_for_devices"]
+    assert [e["source_host"] for e in asked] == ["worker1"]
+    log = "\n".join(lab.sim.log(AGENT, 100))
+    assert f"Update port filter for tap{port.id[:11]} (unfiltered)" in log

@@ -29,7 +29,7 @@ host's management address.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -259,11 +259,7 @@ class LinuxBridgeAgent(NeutronAgent):
                 "as NoopFirewallDriver.",
                 ctx.root_request_id,
             )
-            devices = {
-                p: {"id": p, "network_id": self.filtered.get(p, {}).get("network_id", "")}
-                for p in port_ids
-            }
-            self._program_firewall({"devices": devices, "security_groups": {}, "sg_member_ips": {}})
+            self._program_firewall({}, unfiltered=port_ids)
             return True
         self.log.info("[%s] Refresh firewall rules", ctx.root_request_id)
         try:
@@ -280,17 +276,33 @@ class LinuxBridgeAgent(NeutronAgent):
                 exc,
             )
             return False
-        self._program_firewall(info)
+        # Asked for but not answered: the network's own ports (DHCP ...), which the server
+        # leaves out -- process_trusted_ports lets everything through them.
+        answered = set(info.get("devices") or {})
+        self._program_firewall(info, unfiltered=[p for p in port_ids if p not in answered])
         return True
 
-    def _program_firewall(self, info: dict[str, Any]) -> None:
+    def _program_firewall(self, info: dict[str, Any], unfiltered: Sequence[str] = ()) -> None:
         """Turn the server's ``security_group_info_for_devices`` answer into one
         :class:`PortFilter` per port on this host's firewall (the iptables chains
         ``neutron-linuxbri-i<port>`` / ``-o<port>``): the rules of each of the port's
         groups, a remote group resolved to its members' addresses (``sg_member_ips``),
         plus the provider rules that let DHCP replies in. A port without port security,
-        or any port under the noop driver, passes everything."""
+        any port under the noop driver and the ``unfiltered`` ones (trusted ports the
+        server left out) are plugged with no filter: everything passes."""
         firewall = self.ctx.wire.firewall(self.host)
+        for port_id in unfiltered:
+            known = self.filtered.setdefault(port_id, {})
+            known.update(security_groups=[], security_group_source_groups=[])
+            plugged = PortFilter(
+                port_id=port_id,
+                network_id=str(known.get("network_id", "")),
+                mac="",
+                ips=(),
+                port_security=False,
+            )
+            firewall.apply(plugged)
+            self.log.info("Update port filter for %s (unfiltered)", plugged.device)
         members = info.get("sg_member_ips") or {}
         by_group = info.get("security_groups") or {}
         for port_id, device in (info.get("devices") or {}).items():
