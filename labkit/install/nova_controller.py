@@ -87,7 +87,9 @@ def plan(ctx: PlanContext) -> list[st.Step]:
             title="Install nova-api, nova-conductor and nova-scheduler",
             host=c,
             names=("nova-api", "nova-conductor", "nova-scheduler"),
-            why="Debian installs them stopped and unconfigured.",
+            why="Debian installs them stopped and unconfigured. The nova-api package brings "
+            "two services: nova-api (the compute API, port 8774) and nova-api-metadata (what "
+            "guests learn about themselves, port 8775).",
         ),
         st.IniSet(
             title="Point nova.conf at its databases",
@@ -108,6 +110,19 @@ def plan(ctx: PlanContext) -> list[st.Step]:
             why="Debian's nova.conf ships region_name = regionOne, '[placement] username "
             "= =' and my_ip = 192.0.2.2: each would break the lab, so each is set. "
             "[placement] and [neutron] are the logins Nova uses to call those services.",
+        ),
+        st.IniSet(
+            title="Let the metadata API trust Neutron's metadata proxy",
+            host=c,
+            path=CONF,
+            settings=(
+                ("neutron", "service_metadata_proxy", "true"),
+                ("neutron", "metadata_proxy_shared_secret", "METADATA_SECRET"),
+            ),
+            why="Guests ask 169.254.169.254 for their name, SSH key and user data; Neutron's "
+            "metadata agent passes the question on with the guest's instance id, signed with "
+            "this secret. It must be the one in metadata_agent.ini: with another one, Nova "
+            "answers 403 and guests boot without their key.",
         ),
         st.IniSet(
             title="Run 2 uwsgi processes for nova-api instead of 8",
@@ -160,7 +175,7 @@ def plan(ctx: PlanContext) -> list[st.Step]:
         ),
         *(
             st.Service(title=f"Start {name}", host=c, name=name, restart_on=(CONF,))
-            for name in ("nova-api", "nova-scheduler", "nova-conductor")
+            for name in ("nova-api", "nova-api-metadata", "nova-scheduler", "nova-conductor")
         ),
         st.WaitHttp(title="Wait until nova-api answers", host=c, url=compute, timeout=120),
         st.Flavors(

@@ -45,6 +45,7 @@ DEBIAN_12_ZED = Profile(
         "glance-api": "bin/glance-api",
         "placement-api": "placement-api-uwsgi.ini",
         "nova-api": "nova-api-uwsgi.ini",
+        "nova-api-metadata": "nova-api-metadata-uwsgi.ini",
         "nova-scheduler": "bin/nova-scheduler",
         "nova-conductor": "bin/nova-conductor",
         "nova-compute": "bin/nova-compute",

@@ -45,6 +45,33 @@ class SimClient:
         on the provider network and each host's firewall (``iptables -S`` lines)."""
         return dict(self._call("GET", "/wire"))
 
+    def wire_http(
+        self,
+        source: str,
+        path: str,
+        method: str = "GET",
+        destination: str = "169.254.169.254",
+        port: int = 80,
+        headers: dict[str, str] | None = None,
+        body: str = "",
+        network_id: str | None = None,
+    ) -> dict[str, Any]:
+        """An HTTP request on the sim's wire from ``source``, as a guest with that address
+        sends it (the metadata service by default): ``{"ok", "status", "headers", "body",
+        "body_base64"}``, or ``{"ok": False, "verdict", "error"}`` without a connection."""
+        request: dict[str, Any] = {
+            "source": source,
+            "path": path,
+            "method": method,
+            "destination": destination,
+            "port": port,
+            "headers": headers or {},
+            "body": body,
+        }
+        if network_id:
+            request["network_id"] = network_id
+        return dict(self._call("POST", "/wire/http", json=request))
+
     def file(self, host: str, path: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/hosts/{host}/file", params={"path": path}))
 

@@ -3,6 +3,7 @@
     runtime (config, clock, ids, logs, trace)
       -> simulated hosts (files, packages, MariaDB, RabbitMQ, memcached) and their shell
       -> message bus (its broker is the hosts' RabbitMQ) and the wire (networks, firewalls)
+      -> the hypervisors and their guests (labkit.sim.guests), the router on the wire
       -> every room of labkit.sim.rooms.ROOMS, each given a RoomContext
       -> the lab's own services (control API, image mirror) and the ASGI app
 
@@ -26,7 +27,8 @@ from labkit.sim.core.config import SimConfig
 from labkit.sim.core.http import ServiceApp
 from labkit.sim.core.runtime import Runtime
 from labkit.sim.core.service import Room, RoomContext
-from labkit.sim.core.wire import Wire
+from labkit.sim.core.wire import Endpoint, Wire
+from labkit.sim.guests import Guests
 from labkit.sim.machines.machines import Machines
 from labkit.sim.machines.shell import Shell
 from labkit.sim.rooms import ROOMS, by_port
@@ -40,14 +42,17 @@ class Sim:
         self.shell = Shell(self.machines)
         self.bus = Bus(self.runtime, self.machines.amqp_error, config.deterministic)
         self.wire = Wire()
+        # the router at the network's gateway: answers ping from every network
+        self.wire.attach(Endpoint(address=config.network_gateway, network_id=""))
+        self.guests = Guests(self.runtime, self.wire, self.bus)
         self.context = RoomContext(
-            self.runtime, self.machines, self.bus, self.http_client, self.wire
+            self.runtime, self.machines, self.bus, self.http_client, self.wire, self.guests
         )
         self.rooms: list[Room] = [
             importlib.import_module(spec.package).build(self.context) for spec in ROOMS
         ]
         faces: list[ServiceApp] = [
-            control.create(self.runtime, self.machines, self.shell, self.bus),
+            control.create(self.runtime, self.machines, self.shell, self.bus, self.wire),
             mirror.create(self.runtime),
         ]
         for room in self.rooms:
@@ -71,13 +76,20 @@ class Sim:
         found: tuple[ServiceApp, str] | None = None
         if port == self.config.port and host in (self.config.bind, "127.0.0.1", "localhost"):
             found = self.app.route(path)
-        elif (on := self.machines.resolve_host(host)) and (spec := by_port(port or 80)):
+        elif on := self.machines.resolve_host(host):
+            # A face listens on its own port if it names one, else on its room's.
+            wanted, spec = port or 80, by_port(port or 80)
             found = next(
                 (
                     (face, path)
                     for room in self.rooms
                     for face in room.faces
-                    if face.prefix == spec.prefix and face.host == on
+                    if face.host == on
+                    and (
+                        face.port == wanted
+                        if face.port is not None
+                        else spec is not None and face.prefix == spec.prefix
+                    )
                 ),
                 None,
             )
@@ -87,5 +99,6 @@ class Sim:
 
     def close(self) -> None:
         """Stop the background work and write what is buffered (a clean shutdown)."""
+        self.guests.close()
         self.bus.close()
         self.runtime.flush(clean_shutdown=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ from labkit.install.steps import step_from_dict
 from labkit.sim.core.bus import Bus
 from labkit.sim.core.http import Call, HttpError, Routes, ServiceApp, json_response
 from labkit.sim.core.runtime import Runtime
+from labkit.sim.core.wire import METADATA_ADDRESS, Wire, WireError, WireRequest
 from labkit.sim.machines.machines import Machines, is_safe_path
 from labkit.sim.machines.shell import Shell
 
@@ -24,11 +26,14 @@ class ControlApp(ServiceApp):
     name = "sim"
     prefix = "/_sim"
 
-    def __init__(self, runtime: Runtime, machines: Machines, shell: Shell, bus: Bus) -> None:
+    def __init__(
+        self, runtime: Runtime, machines: Machines, shell: Shell, bus: Bus, wire: Wire | None = None
+    ) -> None:
         super().__init__(runtime, routes)
         self.machines = machines
         self.shell = shell
         self.bus = bus
+        self.wire = wire  # the sim's networks (for /wire/http)
         self.gateway: Gateway | None = None  # the server process attaches its gateway
 
     def attach_gateway(self, gateway: Gateway) -> None:
@@ -127,6 +132,67 @@ def wire(call: Call) -> Response:
     firewalls = {fw.host: fw.iptables_save() for fw in gateway.wire.firewalls()}
     return json_response(
         {"gateway": gateway.describe(), "endpoints": endpoints, "firewalls": firewalls}
+    )
+
+
+@routes.post("/wire/http")
+def wire_http(call: Call) -> Response:
+    """An HTTP request sent on the wire from an address, as a guest there would send it (a
+    lab and debugging tool: ``curl http://169.254.169.254/...`` from inside a guest).
+
+    Body: ``source`` (the sender's address), ``path``, and optionally ``method`` (GET),
+    ``destination`` (169.254.169.254), ``port`` (80), ``headers``, ``body`` (text) and
+    ``network_id`` (default: the network the source address is attached to). The answer is
+    ``{"ok": true, "status", "headers", "body", "body_base64"}``, or ``{"ok": false,
+    "verdict", "error"}`` when no connection is made (``refused``, ``filtered`` ...)."""
+    wire = _sim(call).wire
+    if wire is None:
+        raise HttpError("this sim has no wire", status=404)
+    data = call.json()
+    if not isinstance(data, dict) or not isinstance(data.get("source"), str):
+        raise HttpError('expected {"source": ADDRESS, "path": "/..."}', status=400)
+    source, path = data["source"], data.get("path", "/")
+    method, headers = data.get("method", "GET"), data.get("headers") or {}
+    destination, port = data.get("destination", METADATA_ADDRESS), data.get("port", 80)
+    body = data.get("body", "")
+    if not (
+        isinstance(path, str)
+        and path.startswith("/")
+        and isinstance(method, str)
+        and isinstance(headers, dict)
+        and isinstance(destination, str)
+        and isinstance(port, int)
+        and isinstance(body, str)
+    ):
+        raise HttpError("path must start with /; headers is an object; port a number", status=400)
+    network_id = data.get("network_id")
+    if not network_id:
+        sender = wire.endpoint(source)
+        if sender is None:
+            raise HttpError(
+                f"no endpoint on the wire has the address {source}: give network_id", status=400
+            )
+        network_id = sender.network_id
+    request = WireRequest(
+        source=source,
+        network_id=str(network_id),
+        method=method.upper(),
+        path=path,
+        headers={str(k): str(v) for k, v in headers.items()},
+        body=body.encode(),
+    )
+    try:
+        answer = wire.http(request, destination, port)
+    except WireError as exc:
+        return json_response({"ok": False, "verdict": exc.verdict.value, "error": str(exc)})
+    return json_response(
+        {
+            "ok": True,
+            "status": answer.status,
+            "headers": answer.headers,
+            "body": answer.body.decode(errors="replace"),
+            "body_base64": base64.b64encode(answer.body).decode(),
+        }
     )
 
 
@@ -283,5 +349,7 @@ def logs(call: Call, service: str) -> Response:
     return json_response({"service": service, "lines": lines})
 
 
-def create(runtime: Runtime, machines: Machines, shell: Shell, bus: Bus) -> ControlApp:
-    return ControlApp(runtime, machines, shell, bus)
+def create(
+    runtime: Runtime, machines: Machines, shell: Shell, bus: Bus, wire: Wire | None = None
+) -> ControlApp:
+    return ControlApp(runtime, machines, shell, bus, wire)

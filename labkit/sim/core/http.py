@@ -239,6 +239,9 @@ class ServiceApp:
 
     name: str = "service"  # also the access log's file name: logs/<name>.log
     prefix: str = "/"
+    # The port the real service listens on, when it is not its room's (RoomSpec.port):
+    # nova-api-metadata's 8775 is Nova's second port. None = the room's.
+    port: int | None = None
     max_body: int | None = None  # bytes; None = unlimited (streaming routes read their own)
     request_id_header: str = "x-openstack-request-id"
 

@@ -476,7 +476,15 @@ KNOWN: dict[str, Package] = {
             size_kb=400,
         ),
         Package("python3-nova", "2:26.2.2-1", size_kb=14000),
-        Package("nova-api", "2:26.2.2-1", {}, ("nova-api",), depends=("nova-common",)),
+        # Debian's nova-api ships two init scripts: nova-api (the compute API, uwsgi on
+        # :8774) and nova-api-metadata (the metadata API, uwsgi on :8775).
+        Package(
+            "nova-api",
+            "2:26.2.2-1",
+            {},
+            ("nova-api", "nova-api-metadata"),
+            depends=("nova-common",),
+        ),
         Package("nova-conductor", "2:26.2.2-1", {}, ("nova-conductor",), depends=("nova-common",)),
         Package("nova-scheduler", "2:26.2.2-1", {}, ("nova-scheduler",), depends=("nova-common",)),
         Package(

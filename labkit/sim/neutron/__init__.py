@@ -32,8 +32,15 @@ LIMITATIONS (not emulated, or emulated differently):
     the firewall judges connections, not packets: stateless groups filter like stateful ones,
     no source ports, no anti-spoofing; under the noop driver an agent plugs ports unfiltered
     without asking the server anything;
-  - nothing moves packets: no bridges, no dnsmasq, no metadata proxy; the DHCP port exists
-    and is ``ACTIVE`` but answers nobody. The simulated hosts have one interface, ``eth0``;
+  - nothing moves packets: no bridges, no dnsmasq; the DHCP port exists and is ``ACTIVE``
+    but answers nobody. The simulated hosts have one interface, ``eth0``;
+  - metadata: the DHCP agent's proxy (haproxy at 169.254.169.254:80 on each network with a
+    DHCP subnet, under ``enable_isolated_metadata`` or ``force_metadata``) and the metadata
+    agent behind it (``get_ports`` over RPC, the signed request to nova-api-metadata) are
+    emulated over the wire, HTTP only; no router-side proxies (no routers), no IPv6
+    metadata address, no agent-side cache (``[cache]``), no ``nova_metadata_protocol =
+    https`` or client certificates; the proxies stop with the DHCP agent (real haproxy
+    processes outlive it), and ``nova_metadata_host`` on the loopback means this host;
   - agents report on their first start over the bus; later heartbeats are recorded when due
     (every ``report_interval``) whenever neutron-api serves a request or an agent or the RPC
     server stops, not by a timer -- a RabbitMQ outage is noticed at the next of those;
@@ -74,7 +81,9 @@ def build(ctx: RoomContext) -> Room:
     api.http = NeutronApp(api, all_routes())
     rpc = NeutronRpcServer(ctx, controller)
     agents: list[NeutronAgent] = [LinuxBridgeAgent(ctx, h.name) for h in ctx.runtime.config.hosts]
-    agents += [DhcpAgent(ctx, controller), MetadataAgent(ctx, controller)]
+    dhcp, metadata = DhcpAgent(ctx, controller), MetadataAgent(ctx, controller)
+    dhcp.metadata_agent = metadata  # its metadata proxies' backend (a unix socket)
+    agents += [dhcp, metadata]
     rpc.agents = agents
     api.refresh_agents = rpc.catch_up
     for agent in agents:

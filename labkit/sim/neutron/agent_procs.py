@@ -21,7 +21,12 @@ the agent never appears in ``openstack network agent list`` (or goes down there)
 - **DHCP agent**: hosts networks with DHCP subnets; for each it asks the server for its DHCP
   port (``create_dhcp_port``), the address dnsmasq will answer from. Its
   ``interface_driver`` must match the L2 agent (``linuxbridge``) or it cannot plug that port.
-- **Metadata agent**: only reports; the metadata proxy comes with the next layer.
+  With ``enable_isolated_metadata`` (or ``force_metadata``) it also runs the network's
+  metadata proxy at 169.254.169.254:80 (:mod:`.metadata_proxy`), until the network goes
+  away or the agent stops.
+- **Metadata agent**: behind those proxies: finds the guest's port, signs its instance id
+  with ``metadata_proxy_shared_secret`` and forwards the request to nova-api-metadata at
+  ``nova_metadata_host:nova_metadata_port`` (:mod:`.metadata_proxy`).
 
 The simulated hosts each have one network interface, ``eth0`` (and ``lo``), with the
 host's management address.
@@ -36,7 +41,14 @@ from typing import Any, ClassVar
 from labkit.sim.core.bus import MessagingTimeout, RemoteError
 from labkit.sim.core.context import RequestContext
 from labkit.sim.core.service import RoomContext, ServiceFailed, ServiceProcess
-from labkit.sim.core.wire import PortFilter, Rule
+from labkit.sim.core.wire import (
+    METADATA_ADDRESS,
+    Endpoint,
+    PortFilter,
+    Rule,
+    WireRequest,
+    WireResponse,
+)
 from labkit.sim.neutron import agents
 from labkit.sim.neutron.config import (
     DHCP_CONF,
@@ -46,6 +58,7 @@ from labkit.sim.neutron.config import (
     NEUTRON_CONF,
     AgentConf,
 )
+from labkit.sim.neutron.metadata_proxy import ProxyHandler, haproxy
 from labkit.sim.neutron.notify import (
     DHCP_TOPIC,
     PLUGIN_TOPIC,
@@ -371,6 +384,11 @@ class DhcpAgent(NeutronAgent):
         super().__init__(ctx, host)
         self.rpc.append(ctx.bus.server(self.name, host, DHCP_TOPIC, self, self.transport_url))
         self.networks: set[str] = set()
+        # The networks whose metadata proxy (haproxy in qdhcp-<net>) this agent runs, and
+        # what the proxies hand requests to: the metadata agent on this host (set by the
+        # room; haproxy's backend is its unix socket, /var/lib/neutron/metadata_proxy).
+        self.proxied: set[str] = set()
+        self.metadata_agent: MetadataAgent | None = None
 
     def check(self, conf: AgentConf) -> None:
         if not conf.interface_driver:
@@ -386,8 +404,32 @@ class DhcpAgent(NeutronAgent):
         }
 
     def release(self) -> None:
+        for network_id in list(self.proxied):
+            self._metadata_proxy(network_id, False)
         self.networks = set()
         super().release()
+
+    def _metadata_proxy(self, network_id: str, enabled: bool) -> None:
+        """Start or stop the network's metadata proxy: the address 169.254.169.254 in its
+        namespace, an haproxy on port 80 there."""
+        conf = self.agent_conf
+        if enabled and conf is not None and (conf.enable_isolated_metadata or conf.force_metadata):
+            if network_id not in self.proxied:
+                self.ctx.wire.attach(
+                    Endpoint(
+                        address=METADATA_ADDRESS,
+                        network_id=network_id,
+                        http={80: haproxy(network_id, self._metadata_backend)},
+                    )
+                )
+                self.proxied.add(network_id)
+        elif network_id in self.proxied:
+            self.ctx.wire.detach(network_id, METADATA_ADDRESS)
+            self.proxied.discard(network_id)
+
+    def _metadata_backend(self) -> MetadataAgent | None:
+        agent = self.metadata_agent
+        return agent if agent is not None and agent.host == self.host else None
 
     def _enable(self, ctx: RequestContext, network_id: str) -> None:
         conf = self.agent_conf
@@ -407,6 +449,7 @@ class DhcpAgent(NeutronAgent):
             self.networks.add(network_id)
         else:
             self.networks.discard(network_id)
+        self._metadata_proxy(network_id, bool(port))
 
     # ---- RPC: dhcp_agent.<host> ---------------------------------------------------------------
     def sync_state(self, ctx: RequestContext, network_id: str, network_ids: list[str]) -> None:
@@ -427,6 +470,7 @@ class DhcpAgent(NeutronAgent):
 
     def network_delete_end(self, ctx: RequestContext, network_id: str) -> None:
         self.networks.discard(network_id)
+        self._metadata_proxy(network_id, False)
 
 
 class MetadataAgent(NeutronAgent):
@@ -434,6 +478,32 @@ class MetadataAgent(NeutronAgent):
     agent_type = agents.METADATA
     binary = "neutron-metadata-agent"
     extra_files = (METADATA_CONF,)
+    handler: ProxyHandler | None = None
+
+    def configure(self, conf_file: Path) -> None:
+        super().configure(conf_file)
+        assert self.agent_conf is not None
+        self.handler = ProxyHandler(
+            self.agent_conf,
+            self.host,
+            self.ctx.http_client(self.name, self.host),
+            lambda filters: list(self.call_server("get_ports", filters=filters)),
+            self.log,
+        )
+
+    def release(self) -> None:
+        if self.handler is not None:
+            self.handler.http.close()
+        self.handler = None
+        super().release()
+
+    def proxy(self, request: WireRequest) -> WireResponse | None:
+        """A request from a metadata proxy (with its X-Forwarded-For and
+        X-Neutron-Network-ID); None while the agent does not run."""
+        handler = self.handler
+        if handler is None or not self.running:
+            return None
+        return handler(request)
 
     def configurations(self) -> dict[str, Any]:
         conf = self.agent_conf or AgentConf()

@@ -200,6 +200,7 @@ class AgentConf:
     interface_driver: str = ""
     dhcp_driver: str = "neutron.agent.linux.dhcp.Dnsmasq"
     enable_isolated_metadata: bool = False
+    force_metadata: bool = False
     dhcp_lease_duration: int = 86400
     # metadata agent
     nova_metadata_host: str = "127.0.0.1"
@@ -229,6 +230,7 @@ class AgentConf:
             interface_driver=conf.get("DEFAULT", "interface_driver"),
             dhcp_driver=conf.get("DEFAULT", "dhcp_driver", "neutron.agent.linux.dhcp.Dnsmasq"),
             enable_isolated_metadata=conf.get_bool("DEFAULT", "enable_isolated_metadata", False),
+            force_metadata=conf.get_bool("DEFAULT", "force_metadata", False),
             dhcp_lease_duration=conf.get_int("DEFAULT", "dhcp_lease_duration", 86400),
             nova_metadata_host=conf.get("DEFAULT", "nova_metadata_host", "127.0.0.1"),
             nova_metadata_port=conf.get_int("DEFAULT", "nova_metadata_port", 8775),

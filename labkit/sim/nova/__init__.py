@@ -16,6 +16,13 @@ events and Placement allocations moved as Nova moves them (the old flavor held b
 migration until confirm or revert; :mod:`labkit.sim.nova.moves`). Server metadata and tags,
 flavor access (private flavors) and ``os-simple-tenant-usage`` are served too.
 
+``nova-api-metadata`` (port 8775 on the controller, behind Neutron's metadata proxy and
+agent) serves each guest its OpenStack and EC2 metadata trees -- ``meta_data.json`` with its
+key, ``user_data``, ``network_data.json`` from its ports, the vendor data, the EC2
+``meta-data/`` tree -- checking the agent's ``X-Instance-ID-Signature`` against
+``metadata_proxy_shared_secret`` when ``[neutron] service_metadata_proxy`` is on; the same
+files make a server's config drive (:func:`labkit.sim.nova.metadata.documents`).
+
 LIMITATIONS (not emulated, or emulated differently):
   - one cell (cell1) besides cell0; no cells v1, no multi-cell listing order;
   - nova-compute writes to the cell database directly (real computes go through the
@@ -48,6 +55,15 @@ LIMITATIONS (not emulated, or emulated differently):
     ``count_usage_from_placement``); migrations, volume attachments, interfaces, server
     password and diagnostics APIs are not served; ``PUT /servers/{id}`` (rename) is not
     served; the server list filters by tags (2.26) but not by metadata;
+  - metadata: the trees of Zed (OpenStack 2012-08-10 to 2020-10-14, EC2 1.0 to
+    2009-04-04) built from the cell's row and from Neutron asked when the instance is first
+    looked up (Nova reads its network info cache), cached ``metadata_cache_expiration``
+    seconds of sim time; no injected files (``content/``), dynamic vendor data,
+    load-balancer providers (``X-Metadata-Provider`` finds no subnets), tagged devices,
+    pinned CPUs or floating IPs (``public-ipv4`` is empty); EC2 ids are the instance's row
+    id and the order in which the cell first saw each image (Nova's mapping tables); a
+    password a guest POSTs is kept in the sim's memory (Nova: ``system_metadata``), so it
+    is gone after a sim restart; a path below an EC2 leaf is a 404 (Nova stumbles: 500);
   - os-simple-tenant-usage counts a server from its last ``launched_at`` (a resize or
     rebuild relaunches it, as in Nova) and bills the flavor it has now for the whole window.
 """
@@ -60,19 +76,24 @@ from labkit.sim.nova.api import all_routes
 from labkit.sim.nova.api_service import NovaApi, NovaApiApp
 from labkit.sim.nova.compute import NovaCompute
 from labkit.sim.nova.conductor import NovaConductor
+from labkit.sim.nova.metadata_api import NovaMetadataApi, NovaMetadataApp
 from labkit.sim.nova.scheduler import NovaScheduler
 from labkit.sim.nova.service import NovaProcess, NovaRoom
 
 
 def build(ctx: RoomContext) -> Room:
-    """The controller's three services, a compute on every host with the worker role, and
-    nova-manage (from nova-common)."""
+    """The controller's services (nova-api, nova-api-metadata, the conductor and the
+    scheduler), a compute on every host with the worker role, and nova-manage (from
+    nova-common)."""
     room = NovaRoom(ctx)
     controller = ctx.runtime.config.controller.name
     api = NovaApi(ctx, controller, room)
     api.http = NovaApiApp(api, all_routes())
+    metadata_api = NovaMetadataApi(ctx, controller, room)  # Debian's nova-api ships it too
+    metadata_api.http = NovaMetadataApp(metadata_api)
     processes: list[NovaProcess] = [
         api,
+        metadata_api,
         NovaConductor(ctx, controller, room),
         NovaScheduler(ctx, controller, room),
     ]

@@ -23,6 +23,10 @@ DEFAULT_FILTERS = (
     "ServerGroupAntiAffinityFilter",
     "ServerGroupAffinityFilter",
 )
+# [api] config_drive_skip_versions (Zed): of the EC2 versions, the drive keeps 2009-04-04.
+DEFAULT_SKIP_VERSIONS = (
+    "1.0 2007-01-19 2007-03-01 2007-08-29 2007-10-10 2007-12-15 2008-02-01 2008-09-01"
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,14 @@ class NovaConf:
     neutron: ServiceAuth = field(default_factory=ServiceAuth)
     metadata_proxy_shared_secret: str = ""
     service_metadata_proxy: bool = False
+    # [api]: the metadata service (nova-api-metadata)
+    use_forwarded_for: bool = False
+    dhcp_domain: str = "novalocal"
+    vendordata_providers: tuple[str, ...] = ("StaticJSON",)
+    vendordata_jsonfile_path: str = ""
+    metadata_cache_expiration: int = 15
+    config_drive_skip_versions: str = DEFAULT_SKIP_VERSIONS
+    force_config_drive: bool = False  # [DEFAULT], read by the compute hosts
 
     @classmethod
     def read(cls, path: Path, compute_path: Path | None = None) -> NovaConf:
@@ -125,6 +137,15 @@ class NovaConf:
             neutron=ServiceAuth.from_conf(conf, "neutron"),
             metadata_proxy_shared_secret=conf.get("neutron", "metadata_proxy_shared_secret"),
             service_metadata_proxy=conf.get_bool("neutron", "service_metadata_proxy"),
+            use_forwarded_for=conf.get_bool("api", "use_forwarded_for", False),
+            dhcp_domain=conf.get("api", "dhcp_domain", "novalocal"),
+            vendordata_providers=tuple(conf.get_list("api", "vendordata_providers", "StaticJSON")),
+            vendordata_jsonfile_path=conf.get("api", "vendordata_jsonfile_path"),
+            metadata_cache_expiration=conf.get_int("api", "metadata_cache_expiration", 15),
+            config_drive_skip_versions=conf.get(
+                "api", "config_drive_skip_versions", DEFAULT_SKIP_VERSIONS
+            ),
+            force_config_drive=conf.get_bool("DEFAULT", "force_config_drive", False),
         )
 
 

@@ -81,12 +81,8 @@ def create(call: Call) -> Response:
     metadata = srv.check_metadata("metadata", body.get("metadata") or {})
     srv.check_metadata_quota(call, who.project_id, metadata)
     tags = _tags(body.get("tags") or [])
-    user_data = body.get("user_data")
-    if user_data is not None:
-        try:
-            base64.b64decode(user_data, validate=True)
-        except (ValueError, TypeError):
-            raise bad_request("User data needs to be valid base 64.") from None
+    user_data = _user_data(body.get("user_data"))
+    config_drive = _config_drive(body.get("config_drive"))
     cells = api.nova_cells
     now = api.now_iso()
     reservation = f"r-{api.runtime.ids.hex_id()[:8]}"
@@ -113,7 +109,7 @@ def create(call: Call) -> Response:
                     "key_name": key_name,
                     "key_data": key_data,
                     "user_data": user_data,
-                    "config_drive": "True" if body.get("config_drive") else "",
+                    "config_drive": config_drive,
                     "hostname": re.sub(r"[^a-z0-9-]", "-", display.lower())[:63],
                     "launch_index": index,
                     "reservation_id": reservation,
@@ -164,6 +160,39 @@ def create(call: Call) -> Response:
     return json_response(
         {"server": server}, 202, {"Location": f"{call.root_url}/v2.1/servers/{first}"}
     )
+
+
+# parameter_types.boolean: what Nova's schema accepts for config_drive
+_BOOLEANS = [True, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes"]
+_BOOLEANS += [False, "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"]
+
+
+def _user_data(value: Any) -> str | None:
+    """``user_data``: base64 text of at most 65535 characters (the create schema)."""
+    if value is None:
+        return None
+    prefix = f"Invalid input for field/attribute user_data. Value: {value}."
+    if not isinstance(value, str):
+        raise bad_request(f"{prefix} {value!r} is not of type 'string'")
+    if len(value) > 65535:
+        raise bad_request(f"{prefix} {value!r} is too long")
+    try:
+        base64.decodebytes(value.encode())  # Nova's base64 format check: lenient decoding
+    except (ValueError, TypeError):
+        raise bad_request(f"{prefix} {value!r} is not a 'base64'") from None
+    return value
+
+
+def _config_drive(value: Any) -> str:
+    """``config_drive`` as Nova stores it: ``"True"`` or ``""`` (``_check_config_drive``)."""
+    if value is None:
+        return ""
+    if not isinstance(value, bool | str) or value not in _BOOLEANS:
+        raise bad_request(
+            f"Invalid input for field/attribute config_drive. Value: {value}. "
+            f"{value!r} is not one of {_BOOLEANS!r}"
+        )
+    return "True" if str(value).lower() in ("true", "1", "on", "yes") else ""
 
 
 def _flavor(call: Call, ref: Any) -> m.Flavor:
