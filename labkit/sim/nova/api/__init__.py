@@ -12,6 +12,7 @@ def all_routes() -> Routes:
         flavors,
         keypairs,
         quotas,
+        security_groups,
         server_metadata,
         servers,
         simple_tenant_usage,
@@ -28,6 +29,7 @@ def all_routes() -> Routes:
         admin,
         quotas,
         keypairs,
+        security_groups,
         simple_tenant_usage,
     ):
         for route in module.routes:

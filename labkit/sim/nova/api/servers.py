@@ -17,6 +17,7 @@ from labkit.sim.core.http import Call, Routes, empty_response, json_response
 from labkit.sim.nova import instances, quota, views
 from labkit.sim.nova import models as m
 from labkit.sim.nova.api import _instance as srv
+from labkit.sim.nova.api import security_groups as secgroups
 from labkit.sim.nova.api import server_moves
 from labkit.sim.nova.api._helpers import (
     body_of,
@@ -76,6 +77,7 @@ def create(call: Call) -> Response:
     if zone and zone.split(":")[0] != api.nova_conf.default_availability_zone:
         raise bad_request("The requested availability zone is not available")
     groups = [g.get("name") for g in body.get("security_groups") or [] if isinstance(g, dict)]
+    group_ids = secgroups.check_requested(call, [g for g in groups if isinstance(g, str) and g])
     hints = call.json().get("os:scheduler_hints") or {}
     group = _server_group(call, str(hints.get("group"))) if hints.get("group") else None
     metadata = srv.check_metadata("metadata", body.get("metadata") or {})
@@ -115,7 +117,7 @@ def create(call: Call) -> Response:
                     "reservation_id": reservation,
                     "metadata": dict(metadata),
                     "tags": tags,
-                    "security_groups": [g for g in groups if g] or ["default"],
+                    "security_groups": group_ids or ["default"],
                     "created_at": now,
                     "updated_at": None,
                 }
@@ -396,7 +398,7 @@ def list_servers(call: Call) -> Response:
 
 @routes.get("/v2.1/servers/detail")
 def list_detail(call: Call) -> Response:
-    return json_response({"servers": [views.server(call, i) for i in _filtered(call)]})
+    return json_response({"servers": views.servers(call, _filtered(call))})
 
 
 @routes.get("/v2.1/servers/{server_id}")
@@ -581,6 +583,7 @@ _ACTIONS: dict[str, Any] = {
     "lock": _lock,
     "unlock": _unlock,
     **server_moves.ACTIONS,
+    **secgroups.ACTIONS,
 }
 
 
