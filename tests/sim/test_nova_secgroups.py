@@ -238,3 +238,34 @@ def test_create_resolves_the_groups_it_is_given_in_neutron(
         assert _port_groups(admin, booted) == [{web.id}]
     finally:
         admin.compute.delete_server(booted)
+
+
+def test_two_ports_show_each_group_twice_and_a_refusal_on_one_undoes_the_other(
+    admin: Any, web: Any, unique: Callable[[str], str]
+) -> None:
+    network = admin.network.find_network("provider")
+    twice = _boot(admin, unique("two-nics"), networks=[{"uuid": network.id}] * 2)
+    try:
+        assert _shown_groups(admin, twice) == ["default", "default"]  # one per port, as Nova
+        first, second = admin.network.ports(device_id=twice.id)
+        default = first.security_group_ids[0]
+        # the second port (Nova's order too) already has "web": adding it again is refused
+        # there after the first port took it -- and the first port gets its list back
+        admin.network.update_port(second, security_group_ids=[default, web.id])
+        code, _, text = _fault(_action(admin, twice, {"addSecurityGroup": {"name": "web"}}))
+        assert code == 400 and "Duplicate" in text
+        assert _port_groups(admin, twice) == [{default}, {default, web.id}]
+        # removing takes it from the ports that have it
+        assert _action(admin, twice, {"removeSecurityGroup": {"name": "web"}}).status_code == 202
+        assert _port_groups(admin, twice) == [{default}, {default}]
+        # a port without port security cannot take groups: nothing changes anywhere
+        admin.network.update_port(second, security_group_ids=[], port_security_enabled=False)
+        code, _, text = _fault(_action(admin, twice, {"addSecurityGroup": {"name": "web"}}))
+        assert (code, text) == (
+            400,
+            "Network requires port_security_enabled and subnet associated in order to apply "
+            "security groups.",
+        )
+        assert _port_groups(admin, twice) == [{default}, set()]
+    finally:
+        admin.compute.delete_server(twice)
