@@ -28,6 +28,7 @@ from tests.conftest import openstack_cli
 pytestmark = pytest.mark.slow
 Osc = Callable[..., subprocess.CompletedProcess[str]]
 METADATA_AGENT_INI = "/etc/neutron/metadata_agent.ini"
+NOVA_CONF = "/etc/nova/nova.conf"
 USER_DATA = "#cloud-config\nhostname: from-user-data\nruncmd:\n  - [touch, /tmp/ran]\n"
 
 
@@ -137,7 +138,7 @@ def test_config_drive_and_user_data_are_stored_on_the_server(
 ) -> None:
     shown = json.loads(cli("server", "show", "meta1", "-f", "json").stdout)
     assert shown["config_drive"] == "True"
-    assert json.loads(cli("server", "show", "plain1", "-f", "json").stdout)["config_drive"] == ""
+    assert admin.compute.get_server(plain.server.id).has_config_drive == ""
     raw = admin.compute.get(f"/servers/{guest.server.id}", microversion="2.3").json()["server"]
     assert base64.b64decode(raw["OS-EXT-SRV-ATTR:user_data"]).decode() == USER_DATA
 
@@ -318,6 +319,29 @@ def test_no_nova_metadata_api_is_the_agents_500(guest: Guest, nova_lab: Any) -> 
         assert "An unknown error has occurred. Please try your request again." in answer["body"]
         assert "Unexpected error." in "\n".join(nova_lab.sim.log("neutron-metadata-agent", tail=5))
     assert guest.get("/openstack/latest/meta_data.json")["status"] == 200
+
+
+def test_without_service_metadata_proxy_nova_goes_by_the_source_address(
+    guest: Guest, nova_lab: Any
+) -> None:
+    """Nova then ignores the agent's headers and looks up the request's source -- the
+    controller, not the guest -- unless it may trust X-Forwarded-For."""
+    off = ("neutron", "service_metadata_proxy", "false")
+    with configured(nova_lab, NOVA_CONF, "nova-api-metadata", off):
+        assert guest.get("/openstack/latest/meta_data.json")["status"] == 404
+        log = "\n".join(nova_lab.sim.log("nova-api-metadata", tail=20))
+        assert "'service_metadata_proxy' option must be enabled" in log
+        assert "Failed to get metadata for IP 10.64.0.2" in log
+    trusting = ("api", "use_forwarded_for", "true")
+    with configured(nova_lab, NOVA_CONF, "nova-api-metadata", off, trusting):
+        assert guest.json("/openstack/latest/meta_data.json")["uuid"] == guest.server.id
+
+
+def test_nothing_listens_elsewhere_on_the_wire(guest: Guest) -> None:
+    answer = guest.lab.sim.wire_http(
+        guest.address, "/", destination="10.64.0.254", network_id=guest.network_id
+    )
+    assert answer == {"ok": False, "verdict": "unreachable", "error": "No route to host"}
 
 
 # ---- the config drive is the same tree ----------------------------------------------------------

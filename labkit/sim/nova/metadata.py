@@ -608,76 +608,102 @@ def gather(
 def _from_neutron(
     neutron: NeutronClient, instance_uuid: str, order: list[str]
 ) -> tuple[list[Vif], list[str]]:
-    """The instance's VIFs as Nova's network info model builds them from Neutron
-    (``_get_subnets_from_port``: a subnet with ``enable_dhcp`` always has a DHCP server --
-    the DHCP port's address, else the gateway), and its security groups' names."""
+    """The instance's VIFs as Nova's network info model builds them from Neutron, and its
+    security groups' names.
+
+    A subnet's ``dhcp_server`` is the address of the network's DHCP port in it, else its
+    gateway when it has ``enable_dhcp`` (``_get_subnets_from_port``). Only whether it is set
+    shows in the trees (``ipv4_dhcp``, a null MTU), so the DHCP ports and the network (its
+    MTU) are asked for only when the answer can change the result: Neutron calls cost."""
     answer = neutron.request("GET", "/ports", params={"device_id": instance_uuid})
     ports = answer.json().get("ports", []) if answer.status_code == 200 else []
     rank = {port_id: index for index, port_id in enumerate(order)}
     ports.sort(key=lambda p: (rank.get(p["id"], len(rank)), p.get("created_at") or ""))
-    networks: dict[str, dict[str, Any]] = {}
-    dhcp: dict[str, list[dict[str, Any]]] = {}
-    vifs: list[Vif] = []
-    group_ids: list[str] = []
-    for port in ports:
-        net_id = port["network_id"]
-        if net_id not in networks:
-            got = neutron.request("GET", f"/networks/{net_id}")
-            networks[net_id] = got.json().get("network", {}) if got.status_code == 200 else {}
+    subnet_ids = list(
+        dict.fromkeys(ip["subnet_id"] for port in ports for ip in port.get("fixed_ips", []))
+    )
+    found: dict[str, dict[str, Any]] = {}
+    if subnet_ids:
+        got = neutron.request("GET", "/subnets", params=[("id", i) for i in subnet_ids])
+        found = {sub["id"]: sub for sub in _items(got, "subnets")}
+    dhcp_ports: dict[str, list[dict[str, Any]]] = {}
+    mtus: dict[str, int | None] = {}
+
+    def dhcp_server(sub: dict[str, Any]) -> str | None:
+        if sub.get("enable_dhcp") and sub.get("gateway_ip"):
+            return str(sub["gateway_ip"])  # or the DHCP port's address: set either way
+        net_id = sub["network_id"]
+        if net_id not in dhcp_ports:
             got = neutron.request(
                 "GET", "/ports", params={"network_id": net_id, "device_owner": "network:dhcp"}
             )
-            dhcp[net_id] = got.json().get("ports", []) if got.status_code == 200 else []
-        subnet_ids = list(dict.fromkeys(ip["subnet_id"] for ip in port.get("fixed_ips", [])))
-        subnets: list[Subnet] = []
-        if subnet_ids:
-            got = neutron.request("GET", "/subnets", params=[("id", i) for i in subnet_ids])
-            for sub in got.json().get("subnets", []) if got.status_code == 200 else []:
-                server = next(
-                    (
-                        ip["ip_address"]
-                        for p in dhcp[net_id]
-                        for ip in p.get("fixed_ips", [])
-                        if ip["subnet_id"] == sub["id"]
-                    ),
-                    None,
-                )
-                if server is None and sub.get("enable_dhcp"):
-                    server = sub.get("gateway_ip")
-                subnets.append(
-                    Subnet(
-                        cidr=sub["cidr"],
-                        gateway=sub.get("gateway_ip"),
-                        ips=tuple(
-                            ip["ip_address"]
-                            for ip in port.get("fixed_ips", [])
-                            if ip["subnet_id"] == sub["id"]
-                        ),
-                        dns=tuple(sub.get("dns_nameservers") or ()),
-                        routes=tuple(
-                            (r["destination"], r["nexthop"]) for r in sub.get("host_routes") or ()
-                        ),
-                        dhcp_server=server,
-                        ipv6_address_mode=sub.get("ipv6_address_mode"),
-                    )
-                )
+            dhcp_ports[net_id] = _items(got, "ports")
+        return next(
+            (
+                str(ip["ip_address"])
+                for port in dhcp_ports[net_id]
+                for ip in port.get("fixed_ips", [])
+                if ip["subnet_id"] == sub["id"]
+            ),
+            None,
+        )
+
+    def mtu(net_id: str) -> int | None:
+        if net_id not in mtus:
+            got = neutron.request("GET", f"/networks/{net_id}")
+            mtus[net_id] = (
+                got.json().get("network", {}).get("mtu") if got.status_code == 200 else None
+            )
+        return mtus[net_id]
+
+    vifs: list[Vif] = []
+    group_ids: list[str] = []
+    for port in ports:
+        mine = list(dict.fromkeys(ip["subnet_id"] for ip in port.get("fixed_ips", [])))
+        subnets = tuple(
+            Subnet(
+                cidr=sub["cidr"],
+                gateway=sub.get("gateway_ip"),
+                ips=tuple(
+                    ip["ip_address"]
+                    for ip in port.get("fixed_ips", [])
+                    if ip["subnet_id"] == sub["id"]
+                ),
+                dns=tuple(sub.get("dns_nameservers") or ()),
+                routes=tuple(
+                    (r["destination"], r["nexthop"]) for r in sub.get("host_routes") or ()
+                ),
+                dhcp_server=dhcp_server(sub),
+                ipv6_address_mode=sub.get("ipv6_address_mode"),
+            )
+            for sub in (found[i] for i in mine if i in found)
+        )
+        dhcp = any(s.dhcp_server for s in subnets)
         vifs.append(
             Vif(
                 port_id=port["id"],
                 mac=port.get("mac_address", ""),
-                network_id=net_id,
+                network_id=port["network_id"],
                 vif_type=port.get("binding:vif_type") or "bridge",
-                mtu=networks[net_id].get("mtu"),
-                subnets=tuple(subnets),
+                mtu=None if dhcp or not subnets else mtu(port["network_id"]),
+                subnets=subnets,
             )
         )
         group_ids += [g for g in port.get("security_groups", []) if g not in group_ids]
     names: list[str] = []
     if group_ids:
-        got = neutron.request("GET", "/security-groups", params=[("id", g) for g in group_ids])
-        if got.status_code == 200:
-            names = [g["name"] for g in got.json().get("security_groups", [])]
+        query = [("id", g) for g in group_ids] + [("fields", "id"), ("fields", "name")]
+        names = [
+            g["name"]
+            for g in _items(
+                neutron.request("GET", "/security-groups", params=query), "security_groups"
+            )
+        ]
     return vifs, names
+
+
+def _items(answer: Any, key: str) -> list[dict[str, Any]]:
+    return list(answer.json().get(key, [])) if answer.status_code == 200 else []
 
 
 def load(
