@@ -540,6 +540,7 @@ def test_quota_show_and_over_quota(
     admin: Any, demo: Any, osc: Any, lab: Any, provider: Any, ports_to_delete: list[str]
 ) -> None:
     project = demo.current_project_id
+    list(demo.network.security_groups())  # the project's default group, whatever ran before
     quota = osc_json(osc, f"quota show --network {project}")
     by_name = {q["Resource"]: q["Limit"] for q in quota} if isinstance(quota, list) else quota
     assert by_name.get("networks", by_name.get("network")) == 100
