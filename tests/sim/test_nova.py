@@ -275,3 +275,18 @@ def test_a_batch_spreads_over_the_hosts(admin: Any) -> None:
     assert sorted(set(hosts)) == ["controller", "worker1"], hosts
     for server in servers:
         admin.compute.delete_server(server)
+
+
+def test_another_projects_server_is_not_found_not_forbidden(nova_lab: Any, admin: Any) -> None:
+    """Nova reads instances project-only for non-admins: 404, as if it did not exist."""
+    import openstack.exceptions
+
+    server = _boot(admin, "not-yours")
+    demo = nova_lab.connect("demo")
+    try:
+        with pytest.raises(openstack.exceptions.NotFoundException) as missing:
+            demo.compute.get_server(server.id)
+        assert missing.value.status_code == 404
+        assert f"Instance {server.id} could not be found." in str(missing.value)
+    finally:
+        admin.compute.delete_server(server)

@@ -104,9 +104,10 @@ class ServiceClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """``path`` below the service's endpoint. Raises ServiceUnreachable."""
+        extra = kwargs.pop("headers", {})  # kept for the retry after a 401
         for attempt in (1, 2):
             token, endpoint = self._login(renew=attempt == 2)
-            headers = {"X-Auth-Token": token, **self.headers, **kwargs.pop("headers", {})}
+            headers = {"X-Auth-Token": token, **self.headers, **extra}
             try:
                 response = self.http.request(method, f"{endpoint}{path}", headers=headers, **kwargs)
             except httpx.HTTPError as exc:

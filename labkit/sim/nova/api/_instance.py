@@ -17,7 +17,7 @@ from sqlalchemy import select
 from labkit.sim.core.http import Call
 from labkit.sim.nova import instances, quota
 from labkit.sim.nova import models as m
-from labkit.sim.nova.api._helpers import caller, is_uuid, nova, owner_or_admin
+from labkit.sim.nova.api._helpers import caller, is_uuid, nova
 from labkit.sim.nova.clients import glance_image
 from labkit.sim.nova.errors import (
     NovaError,
@@ -40,7 +40,11 @@ def lookup(call: Call, server_id: str) -> tuple[m.CellMapping | None, dict[str, 
     if found is None:
         raise instance_not_found(server_id)
     cell, inst = found
-    owner_or_admin(call, inst["project_id"], "os_compute_api:servers:show")
+    who = caller(call)
+    if not (who.is_admin or who.project_id == inst["project_id"]):
+        # Nova's database API reads instances project_only for non-admins: another
+        # project's server is simply not found (404), never a policy error.
+        raise instance_not_found(server_id)
     return cell, inst
 
 
