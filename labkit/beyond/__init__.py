@@ -45,10 +45,8 @@ from labkit.beyond.production import (
     DEPLOYMENT_TOOLS,
     MINIMAL_GUIDE,
     PRODUCTION,
-    SEED_FATES,
     DeploymentTool,
     ProductionPoint,
-    SeedLayerFate,
 )
 from labkit.display import Table
 from labkit.errors import RegistryMiss
@@ -63,14 +61,12 @@ __all__ = [
     "MINIMAL_NAMES",
     "PRODUCTION",
     "RELEASE",
-    "SEED_FATES",
     "SEED_LAYERS",
     "DeploymentTool",
     "LaterLayer",
     "Link",
     "Process",
     "ProductionPoint",
-    "SeedLayerFate",
     "catalog_types",
     "changes",
     "deployment_tools_table",

@@ -582,7 +582,8 @@ LATER: tuple[LaterLayer, ...] = (
         ),
         needs=("keystone",),
         changes=(
-            "Keystone: a creator role (users who store secrets need it)",
+            "Keystone: a creator role -- Zed's default policy lets only admin and creator store "
+            "secrets",
             "a secret store: the default simple_crypto plugin keeps its key-encryption key in "
             "barbican.conf -- fine for a lab; production uses an HSM (PKCS#11) or Vault",
             "Nova and Cinder: [key_manager] backend = barbican, for encrypted volumes",

@@ -1,5 +1,4 @@
-"""What a production cloud does differently from this lab, the tools people deploy with,
-and what became of the seed's other layers.
+"""What a production cloud does differently from this lab, and the tools people deploy with.
 
 Introduced in notebooks/08-beyond.
 """
@@ -9,22 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labkit.beyond.model import DOCS, RELEASE, Link
-
-
-# The seed's map had more layers; what became of the ones not above (OpenStack governance).
-@dataclass(frozen=True)
-class SeedLayerFate:
-    name: str
-    seed_says: str
-    fate: str
-
-
-SEED_FATES: tuple[SeedLayerFate, ...] = (
-    SeedLayerFate("Sahara", "Hadoop as a service", "retired in 2024 (data processing)"),
-    SeedLayerFate("Murano", "application catalog", "retired in 2024"),
-    SeedLayerFate("Zaqar", "simple queue service", "still an OpenStack project (messaging)"),
-)
-
 
 # ---- production ---------------------------------------------------------------------------
 
@@ -72,7 +55,7 @@ PRODUCTION: tuple[ProductionPoint, ...] = (
         "memcached",
         "one memcached",
         "one per controller, all listed in memcached_servers: it is a cache, nothing to replicate",
-        Link("High Availability Guide", HA_GUIDE),
+        Link("HA Guide: Memcached", f"{HA_GUIDE}intro-os-ha-memcached.html"),
     ),
     ProductionPoint(
         "routers",
