@@ -37,6 +37,7 @@ from sqlalchemy import MetaData
 from labkit.sim.core.authtoken import Cache
 from labkit.sim.core.bus import Bus, RpcServer
 from labkit.sim.core.http import HttpError, ServiceApp
+from labkit.sim.core.hypervisor import Hypervisors
 from labkit.sim.core.runtime import Runtime
 from labkit.sim.core.store import Database
 from labkit.sim.core.wire import Wire
@@ -81,6 +82,7 @@ class RoomContext:
     bus: Bus
     http_client: HttpClientFactory  # in-process HTTP to the other services (see .inproc)
     wire: Wire  # the networks as packets see them: endpoints, each host's firewall
+    hypervisors: Hypervisors  # every compute host's hypervisor: the guests (labkit.sim.guests)
 
 
 # ``handler(host, argv, user) -> (exit code, output lines)``: a command a room installs on
