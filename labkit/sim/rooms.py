@@ -102,7 +102,13 @@ ROOMS: tuple[RoomSpec, ...] = (
         port=8774,
         layer="compute",
         install_layers=("nova-controller", "nova-compute"),
-        services=("nova-api", "nova-conductor", "nova-scheduler", "nova-compute"),
+        services=(
+            "nova-api",
+            "nova-api-metadata",
+            "nova-conductor",
+            "nova-scheduler",
+            "nova-compute",
+        ),
         explain="labkit.explain.nova",
     ),
 )
