@@ -50,6 +50,7 @@ from labkit.beyond.production import (
 )
 from labkit.display import Table
 from labkit.errors import RegistryMiss
+from labkit.layers import Port
 from labkit.sim.rooms import ROOMS
 
 __all__ = [
@@ -122,35 +123,53 @@ def catalog_types(layers: Iterable[LaterLayer] = LATER) -> dict[str, str]:
 
 
 def table(which: str | None = None) -> Table:
-    """The later layers: what each adds, the processes it brings and where, its catalog type
-    and its Zed Install Guide. Introduced in notebooks/08-beyond."""
-    layers = select(which)
+    """The later layers: what each adds, the processes it brings and where, the ports they
+    listen on, its catalog type and its Zed Install Guide. Introduced in notebooks/08-beyond."""
     title = GROUPS.get(which or "", "") or "Beyond minimal: the layers to add later"
     t = Table(
-        ["layer", "adds", "brings (Debian packages)", "catalog type", "Install Guide (Zed)"],
+        [
+            "layer",
+            "adds",
+            "brings (Debian packages)",
+            "ports",
+            "catalog type",
+            "Install Guide (Zed)",
+        ],
         title=title,
     )
-    for layer in layers:
+    for layer in select(which):
         t.add(
             layer.label,
             layer.summary,
             layer.brings(),
-            ", ".join(layer.catalog_types) or "(none)",
+            ", ".join(_port(port) for port in layer.ports),
+            layer.catalog(),
             layer.guide.url,
         )
     return t
 
 
 def changes(which: str) -> Table:
-    """What would change in this lab for one layer or one group, a row per change.
-
-    Introduced in notebooks/08-beyond."""
+    """For one layer or one section's: what it adds, what the seed said of it, the processes it
+    runs, and what would change in this lab, a row each. Introduced in notebooks/08-beyond."""
     title = GROUPS[which] if which in GROUPS else _title(which)
-    t = Table(["layer", "what would change in this lab"], title=title)
+    t = Table(["layer", "", "what it is, and what would change in this lab"], title=title)
     for layer in select(which):
+        t.add(layer.name, "adds", layer.adds)
+        t.add("", "the seed", layer.seed_says)
+        for index, process in enumerate(layer.processes):
+            t.add(
+                "",
+                "runs" if index == 0 else "",
+                f"{process.name} ({process.where}): {process.does}",
+            )
         for index, change in enumerate(layer.changes):
-            t.add(layer.name if index == 0 else "", change)
+            t.add("", "would change" if index == 0 else "", change)
     return t
+
+
+def _port(port: Port) -> str:
+    return f"{port.number}" if port.protocol == "tcp" else f"{port.number}/{port.protocol}"
 
 
 def _title(key: str) -> str:

@@ -44,7 +44,7 @@ LATER: tuple[LaterLayer, ...] = (
             ),
         ),
         catalog_types=("network",),
-        catalog_note="the same Neutron: no new service in the catalog",
+        catalog_note="the same Neutron: no new entry",
         ports=(Port(4789, "VXLAN", "udp"),),
         guide=Link(
             "Networking Option 2: Self-service networks -- controller node",
@@ -76,7 +76,6 @@ LATER: tuple[LaterLayer, ...] = (
             "floating IP (openstack floating ip create provider; openstack server add "
             "floating ip)",
         ),
-        first_command="openstack router create r1",
     ),
     LaterLayer(
         key="designate",
@@ -101,7 +100,7 @@ LATER: tuple[LaterLayer, ...] = (
             Process(
                 "designate-sink",
                 "controller",
-                "optional: turns Nova and Neutron notifications into records",
+                "turns Nova and Neutron notifications into records (optional)",
             ),
         ),
         catalog_types=("dns",),
@@ -125,7 +124,6 @@ LATER: tuple[LaterLayer, ...] = (
             "neutron.conf: external_dns_driver = designate and a [designate] section; a "
             "network with a dns_domain then gets an A record per port with a dns_name",
         ),
-        first_command="openstack zone create --email admin@example.org example.org.",
     ),
     LaterLayer(
         key="octavia",
@@ -160,7 +158,7 @@ LATER: tuple[LaterLayer, ...] = (
                 "Install and configure for Ubuntu", install_guide("octavia", "install-ubuntu.html")
             ),
         ),
-        needs=("compute", "glance", "neutron-selfservice", "barbican"),
+        needs=("compute", "glance", "networking"),
         changes=(
             "an amphora image (amphora-x64-haproxy) in Glance and a flavor for the amphorae",
             "a management network, lb-mgmt-net, with a port bound to the controller and an "
@@ -168,7 +166,6 @@ LATER: tuple[LaterLayer, ...] = (
             "certificates for the TLS between the controller and the amphorae",
             "every load balancer is a server: room on the workers (Barbican for TLS listeners)",
         ),
-        first_command="openstack loadbalancer create --vip-subnet-id SUBNET --name lb1",
     ),
     # ---- storage --------------------------------------------------------------------------
     LaterLayer(
@@ -194,10 +191,10 @@ LATER: tuple[LaterLayer, ...] = (
                 "cinder-volume", "storage node", "makes LVM volumes in the group cinder-volumes"
             ),
             Process("tgt", "storage node", "exports the volumes over iSCSI"),
-            Process("cinder-backup", "storage node", "optional: backs volumes up to Swift"),
+            Process("cinder-backup", "storage node", "backs volumes up to Swift (optional)"),
         ),
         catalog_types=("volumev3",),
-        catalog_note="the Zed guide registers volumev3; the official type is block-storage",
+        catalog_note="official type: block-storage",
         ports=(Port(8776, "cinder-api"), Port(3260, "iSCSI (tgt)")),
         guide=Link("Cinder Installation Guide", install_guide("cinder")),
         pages=(
@@ -229,9 +226,9 @@ LATER: tuple[LaterLayer, ...] = (
             "service tokens: nova.conf and cinder.conf get [service_user] with "
             "send_service_user_token = true, as the Zed guide now requires",
             "then: openstack volume create --size 1 v1; openstack server add volume server1 "
-            "v1; or openstack server create --boot-from-volume 10 for a persistent root disk",
+            "v1; or openstack server create --image trusty --boot-from-volume 10 ... for a "
+            "persistent root disk",
         ),
-        first_command="openstack volume create --size 1 v1",
     ),
     LaterLayer(
         key="swift",
@@ -292,7 +289,6 @@ LATER: tuple[LaterLayer, ...] = (
             "optional: Glance's images in Swift (glance_store's swift store) instead of "
             "/var/lib/glance/images/ on the controller",
         ),
-        first_command="openstack container create c1",
     ),
     LaterLayer(
         key="manila",
@@ -312,7 +308,7 @@ LATER: tuple[LaterLayer, ...] = (
             Process("manila-share", "share node", "makes the shares with its driver"),
         ),
         catalog_types=("share", "sharev2"),
-        catalog_note="two entries, as the guide registers them; official: shared-file-system",
+        catalog_note="official type: shared-file-system",
         ports=(Port(8786, "manila-api"), Port(2049, "NFS")),
         guide=Link("Manila Installation Tutorial", install_guide("manila")),
         pages=(
@@ -335,7 +331,6 @@ LATER: tuple[LaterLayer, ...] = (
             "option 2 first",
             "guests need an NFS client and a route to the share's export address",
         ),
-        first_command="openstack share create NFS 1",
     ),
     # ---- faces ----------------------------------------------------------------------------
     LaterLayer(
@@ -358,7 +353,7 @@ LATER: tuple[LaterLayer, ...] = (
             ),
         ),
         catalog_types=(),
-        catalog_note="none: Horizon is a client of the catalog, like the CLI",
+        catalog_note="a client of the catalog, like the CLI",
         ports=(Port(80, "apache2 (http)"), Port(443, "apache2 (https)")),
         guide=Link("Horizon Installation Guide", install_guide("horizon")),
         pages=(
@@ -377,7 +372,6 @@ LATER: tuple[LaterLayer, ...] = (
             "(port 6080) goes from the browser straight to Nova",
             "only Keystone is required: each panel appears when its service is in the catalog",
         ),
-        first_command="open http://10.64.0.2/horizon/ and log in as demo",
     ),
     LaterLayer(
         key="heat",
@@ -398,7 +392,7 @@ LATER: tuple[LaterLayer, ...] = (
             Process("heat-engine", "controller", "turns templates into calls to the other APIs"),
         ),
         catalog_types=("orchestration", "cloudformation"),
-        catalog_note="cloudformation is heat-api-cfn's AWS-style API",
+        catalog_note="cloudformation: heat-api-cfn's AWS-style API",
         ports=(Port(8004, "heat-api"), Port(8000, "heat-api-cfn")),
         guide=Link("Installing Heat", install_guide("heat")),
         pages=(
@@ -416,7 +410,6 @@ LATER: tuple[LaterLayer, ...] = (
             "what a template may create is what the cloud has: in this lab servers, ports and "
             "security groups -- volumes need Cinder, routers Neutron's L3",
         ),
-        first_command="openstack stack create -t server.yaml s1",
     ),
     # ---- compute --------------------------------------------------------------------------
     LaterLayer(
@@ -466,7 +459,6 @@ LATER: tuple[LaterLayer, ...] = (
             "a deploy kernel and ramdisk (ironic-python-agent) in Glance, and a provisioning "
             "network with DHCP and PXE (TFTP or HTTP)",
         ),
-        first_command="openstack baremetal node create --driver ipmi --name node1",
     ),
     LaterLayer(
         key="magnum",
@@ -486,7 +478,7 @@ LATER: tuple[LaterLayer, ...] = (
             Process("magnum-conductor", "controller", "turns clusters into Heat stacks"),
         ),
         catalog_types=("container-infra",),
-        catalog_note="the official type is container-infrastructure-management",
+        catalog_note="official type: container-infrastructure-management",
         ports=(Port(9511, "magnum-api"),),
         guide=Link("Magnum Installation Guide", install_guide("magnum")),
         pages=(
@@ -505,7 +497,6 @@ LATER: tuple[LaterLayer, ...] = (
             "(x509keypair)",
             "room: a cluster is several servers; the lab's two hosts would hold a small one",
         ),
-        first_command="openstack coe cluster template create ...",
     ),
     LaterLayer(
         key="trove",
@@ -535,15 +526,14 @@ LATER: tuple[LaterLayer, ...] = (
             Link("Install and configure for Ubuntu", install_guide("trove", "install-ubuntu.html")),
             Link("Manual Trove Installation", install_guide("trove", "install-manual.html")),
         ),
-        needs=("compute", "glance", "networking", "cinder"),
+        needs=("compute", "glance", "networking"),
         changes=(
             "a management network from the controller's Trove services to the guest agent in "
             "every database server, beside the project's own network",
             "a guest image with trove-guestagent and Docker in Glance, registered as a "
             "datastore version with trove-manage",
-            "Cinder for the data volumes; an object store (Swift) for backups",
+            "Cinder if the databases should live on volumes; Swift for backups and replication",
         ),
-        first_command="openstack database instance create ...",
     ),
     # ---- operations -----------------------------------------------------------------------
     LaterLayer(
@@ -588,7 +578,6 @@ LATER: tuple[LaterLayer, ...] = (
             "barbican.conf -- fine for a lab; production uses an HSM (PKCS#11) or Vault",
             "Nova and Cinder: [key_manager] backend = barbican, for encrypted volumes",
         ),
-        first_command="openstack secret store --name s1 --payload hello",
     ),
     LaterLayer(
         key="telemetry",
@@ -617,10 +606,7 @@ LATER: tuple[LaterLayer, ...] = (
             Process("ceilometer-agent-compute", "every worker", "polls libvirt for each guest"),
         ),
         catalog_types=("metric", "alarming"),
-        catalog_note=(
-            "Gnocchi's metric and Aodh's alarming; Ceilometer has no API of its own any more "
-            "(the guide registers a 'metering' service with no endpoints)"
-        ),
+        catalog_note="Gnocchi's and Aodh's; Ceilometer has no API of its own any more",
         ports=(Port(8041, "gnocchi-api"), Port(8042, "aodh-api")),
         guide=Link("Ceilometer Installation Guide", install_guide("ceilometer")),
         pages=(
@@ -648,6 +634,5 @@ LATER: tuple[LaterLayer, ...] = (
             "Glance, Cinder, Neutron and Swift send notifications too once configured (the "
             "guide has a page for each)",
         ),
-        first_command="openstack metric resource list",
     ),
 )

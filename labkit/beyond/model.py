@@ -54,7 +54,6 @@ class LaterLayer:
     ports: tuple[Port, ...] = ()
     pages: tuple[Link, ...] = ()  # further pages of the guide
     catalog_note: str = ""  # why there is no type, or what the types mean
-    first_command: str = ""  # what a user types first once it runs
 
     @property
     def label(self) -> str:
@@ -66,6 +65,15 @@ class LaterLayer:
         for process in self.processes:
             hosts.setdefault(process.where, []).append(process.name)
         return hosts
+
+    def catalog(self) -> str:
+        """``volumev3 (official type: block-storage)``; ``(none: a client of the catalog ...)``."""
+        types = ", ".join(self.catalog_types) or "none"
+        if not self.catalog_note:
+            return types
+        return (
+            f"{types} ({self.catalog_note})" if self.catalog_types else f"none: {self.catalog_note}"
+        )
 
     def brings(self) -> str:
         """``cinder-api, cinder-scheduler (controller); cinder-volume, tgt (storage node)``."""

@@ -124,10 +124,14 @@ def test_the_map_draws_headless() -> None:
 
 def test_tables() -> None:
     overview = str(beyond.table())
-    assert "Horizon: dashboard" in overview and "(none)" in overview
+    assert "Horizon: dashboard" in overview and "none: a client of the catalog" in overview
+    assert "volumev3 (official type: block-storage)" in overview
     assert "https://docs.openstack.org/cinder/zed/install/" in overview
     storage = beyond.changes("storage")
-    assert len(storage.rows) == sum(len(x.changes) for x in beyond.select("storage"))
+    rows = sum(len(x.changes) + len(x.processes) + 2 for x in beyond.select("storage"))
+    assert len(storage.rows) == rows
+    assert "cinder-volume (storage node): makes LVM volumes" in str(storage)
+    assert storage.rows[0][:2] == ("Cinder", "adds")
     assert "[cinder] os_region_name = RegionOne" in str(storage)
     assert str(beyond.changes("heat")).startswith("Heat: orchestration")
     assert "rabbit_quorum_queue" in str(beyond.production_table())
