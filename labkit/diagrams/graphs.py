@@ -16,6 +16,7 @@ from typing import Any
 
 import networkx as nx
 
+from labkit import beyond as later_map
 from labkit import layers as layer_map
 
 State = Mapping[str, Any]
@@ -333,6 +334,10 @@ def describe(g: nx.Graph) -> str:
         return _describe_timeline(g)
     if kind == "beyond":
         return _describe_beyond(g)
+    if kind == "projects":
+        return _describe_projects(g)
+    if kind == "quotas":
+        return _describe_quotas(g)
     return f"{kind} graph: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
 
 
@@ -535,8 +540,6 @@ def beyond(
     ``note``: a line under the map (what the lab could not tell).
     Introduced in notebooks/08-beyond.
     """
-    from labkit import beyond as later_map
-
     done = set(installed)
     wanted = [highlight] if isinstance(highlight, str) else list(highlight or [])
     hot: set[str] = set()
@@ -614,4 +617,177 @@ def _describe_beyond(g: nx.DiGraph) -> str:
             )
     if g.graph.get("note"):
         lines.append(f"  {g.graph['note']}")
+    return "\n".join(lines)
+
+
+# ---- domains, projects, users and quotas (notebooks/06-projects-quotas) ----------------------
+
+
+def projects(state: State, title: str = "Domains, projects and users") -> nx.DiGraph:
+    """The seed's picture of Keystone's side: domains own projects and users; users hold
+    roles on projects.
+
+    ``state``: ``{"domains": [{"name", "projects": [{"name", "quota": {"cores", "ram"}}]}],
+    "users": [{"name", "domain", "roles": [(project, role), ...]}]}`` (``ram`` in MB).
+    Introduced in notebooks/06-projects-quotas.
+    """
+    g = nx.DiGraph(kind="projects", title=title)
+    for order, domain in enumerate(state.get("domains", [])):
+        did = f"domain:{domain['name']}"
+        g.add_node(did, kind="domain", label=domain["name"], order=order)
+        for index, project in enumerate(domain.get("projects", [])):
+            pid = f"project:{project['name']}"
+            g.add_node(
+                pid,
+                kind="project",
+                label=project["name"],
+                domain=domain["name"],
+                order=index,
+                quota=dict(project.get("quota", {})),
+            )
+            g.add_edge(did, pid, relation="owns")
+    for index, user in enumerate(state.get("users", [])):
+        uid = f"user:{user['name']}"
+        g.add_node(uid, kind="user", label=user["name"], domain=user["domain"], order=index)
+        if f"domain:{user['domain']}" in g:
+            g.add_edge(f"domain:{user['domain']}", uid, relation="home of")
+        for project, role in user.get("roles", []):
+            if f"project:{project}" in g:
+                g.add_edge(uid, f"project:{project}", relation=role)
+    return g
+
+
+def quota_text(resource: str, amount: int) -> str:
+    """``8 GB`` for RAM in MB (the seed's unit), the number otherwise."""
+    if resource == "ram" and amount >= 1024 and amount % 1024 == 0:
+        return f"{amount // 1024} GB"
+    if resource == "ram":
+        return f"{amount} MB"
+    return str(amount)
+
+
+def _describe_projects(g: nx.DiGraph) -> str:
+    lines = [g.graph["title"] + ":"]
+    domains = sorted(
+        (n for n, d in g.nodes(data=True) if d["kind"] == "domain"),
+        key=lambda n: g.nodes[n]["order"],
+    )
+    for did in domains:
+        lines.append(f"  domain {g.nodes[did]['label']}")
+        kids = sorted(g.successors(did), key=lambda n: (g.nodes[n]["kind"], g.nodes[n]["order"]))
+        for pid in (n for n in kids if g.nodes[n]["kind"] == "project"):
+            d = g.nodes[pid]
+            quota = ", ".join(
+                f"{quota_text(k, v)} {'vCPU' if k == 'cores' else k}" for k, v in d["quota"].items()
+            )
+            lines.append(f"    project {d['label']}" + (f"  ({quota})" if quota else ""))
+        for uid in (n for n in kids if g.nodes[n]["kind"] == "user"):
+            roles = [
+                f"{g.edges[uid, p]['relation']} of {g.nodes[p]['label']}" for p in g.successors(uid)
+            ]
+            lines.append(f"    user {g.nodes[uid]['label']}: {', '.join(roles) or 'no role'}")
+    return "\n".join(lines)
+
+
+QUOTA_PARTS = ("in_use", "reserved", "free")
+
+
+def quotas(rows: Sequence[Mapping[str, Any]], by: str = "project", title: str = "") -> nx.DiGraph:
+    """Per project (or summed per domain, ``by="domain"``), each resource's limit split into
+    in use, reserved and free.
+
+    ``rows``: ``{"domain", "project", "service", "resource", "limit", "in_use", "reserved"}``
+    each, as Nova's ``/os-quota-sets/{id}/detail`` and Neutron's ``/quotas/{id}/details``
+    report them; a limit of -1 is unlimited (and makes a domain's sum unlimited).
+    Introduced in notebooks/06-projects-quotas.
+    """
+    if by not in ("project", "domain"):
+        raise ValueError(f"by must be 'project' or 'domain', not {by!r}")
+    default = "Quotas per project" if by == "project" else "Quotas per domain (projects summed)"
+    g = nx.DiGraph(kind="quotas", by=by, title=title or default)
+    groups: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = str(row["project"] if by == "project" else row["domain"])
+        group = groups.setdefault(
+            key, {"domain": row["domain"], "projects": [], "bars": {}, "order": len(groups)}
+        )
+        if row["project"] not in group["projects"]:
+            group["projects"].append(row["project"])
+        bar = group["bars"].setdefault(
+            row["resource"],
+            {
+                "service": row["service"],
+                "limit": 0,
+                "in_use": 0,
+                "reserved": 0,
+                "order": len(group["bars"]),
+            },
+        )
+        limit = int(row["limit"])
+        bar["limit"] = -1 if limit < 0 or bar["limit"] < 0 else bar["limit"] + limit
+        bar["in_use"] += int(row["in_use"])
+        bar["reserved"] += int(row.get("reserved", 0))
+    for name, group in groups.items():
+        gid = f"{by}:{name}"
+        g.add_node(
+            gid,
+            kind="group",
+            label=name,
+            domain=group["domain"],
+            projects=list(group["projects"]),
+            order=group["order"],
+        )
+        for resource, bar in group["bars"].items():
+            limit = bar["limit"]
+            free = None if limit < 0 else max(0, limit - bar["in_use"] - bar["reserved"])
+            bid = f"{gid}:{resource}"
+            g.add_node(
+                bid,
+                kind="bar",
+                resource=resource,
+                service=bar["service"],
+                limit=limit,
+                in_use=bar["in_use"],
+                reserved=bar["reserved"],
+                free=free,
+                over=limit >= 0 and bar["in_use"] + bar["reserved"] > limit,
+                order=bar["order"],
+            )
+            g.add_edge(gid, bid)
+    return g
+
+
+def quota_groups(g: nx.DiGraph) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The groups of a quota graph in order, each with its bars in order."""
+    out = []
+    for gid, d in sorted(
+        ((n, d) for n, d in g.nodes(data=True) if d["kind"] == "group"),
+        key=lambda nd: nd[1]["order"],
+    ):
+        bars = sorted((g.nodes[b] for b in g.successors(gid)), key=lambda b: b["order"])
+        out.append((d, bars))
+    return out
+
+
+def _describe_quotas(g: nx.DiGraph) -> str:
+    lines = [g.graph["title"] + " (limit: in use + reserved + free):"]
+    for group, bars in quota_groups(g):
+        head = f"  {group['label']}"
+        if g.graph["by"] == "project":
+            head += f" (domain {group['domain']})"
+        else:
+            head += f" ({', '.join(group['projects'])})"
+        lines.append(head)
+        for b in bars:
+            unit = " MB" if b["resource"] == "ram" else ""
+            if b["limit"] < 0:
+                amounts = f"unlimited: {b['in_use']}{unit} in use, {b['reserved']} reserved"
+            else:
+                pct = 100 * (b["in_use"] + b["reserved"]) / b["limit"] if b["limit"] else 100.0
+                amounts = (
+                    f"{b['limit']}{unit}: {b['in_use']} in use + {b['reserved']} reserved + "
+                    f"{b['free']} free ({pct:.0f}% taken)"
+                )
+            over = "  OVER" if b["over"] else ""
+            lines.append(f"    {b['resource']:<20} {amounts}{over}")
     return "\n".join(lines)
