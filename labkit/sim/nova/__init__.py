@@ -10,6 +10,10 @@ port), block_device_mapping and spawning to ACTIVE. Every hop is in the trace; i
 actions and events, services and their heartbeats, hypervisors, flavors, quotas and limits
 answer as Zed's API does (checked against recordings in ``tests/parity``).
 
+The computes drive each server's guest (:mod:`labkit.sim.guests`) as the libvirt driver
+drives a domain: spawned at the end of the build, powered off and on by stop, start and
+reboot, destroyed by delete, re-imaged by rebuild and moved with its disk by resize.
+
 ``server rebuild`` and ``server resize`` (with ``resize confirm`` / ``resize revert``) go the
 same way through the conductor, the scheduler and the computes, with Zed's instance action
 events and Placement allocations moved as Nova moves them (the old flavor held by the
@@ -27,9 +31,12 @@ LIMITATIONS (not emulated, or emulated differently):
   - one cell (cell1) besides cell0; no cells v1, no multi-cell listing order;
   - nova-compute writes to the cell database directly (real computes go through the
     conductor's object indirection) and finds it through the controller's configuration;
-  - the hypervisor runs no guest yet: ``spawn`` writes a believable console log; there is no
-    VNC/serial console, no volumes (boot from volume, attach), no snapshots, shelve, cold
-    migrate (``migrate``), live migration, evacuate, rescue, suspend or pause;
+  - the hypervisor is :mod:`labkit.sim.guests`: a guest boots, runs cloud-init and answers
+    SSH, and ``os-getConsoleOutput`` is its serial console (asked of the compute over RPC);
+    nova-compute does not wait for Neutron's ``network-vif-plugged`` before starting it and
+    runs no power-state sync; there is no VNC/SPICE/serial console proxy, no volumes (boot
+    from volume, attach), no snapshots, shelve, cold migrate (``migrate``), live migration,
+    evacuate, rescue, suspend or pause;
   - resize: the scheduler may choose the server's own host (the sim behaves as with
     ``allow_resize_to_same_host = True``); the migration record is kept with the request
     spec in the API database (Nova: the cell's ``migrations`` table), so there is no

@@ -7,34 +7,75 @@ DISK_GB inventories (allocation ratios and reservations from nova.conf), as
 
 ``build_and_run_instance`` (cast by the conductor to ``compute.<host>``) walks Zed's states:
 ``building/scheduling`` -> ``networking`` (a Neutron port for the server, bound to this host)
--> ``block_device_mapping`` -> ``spawning`` (the image checked with Glance, the guest
-"booted" by the simulated libvirt driver, its console log written) -> ``active`` with power
-state Running, all inside the instance action event ``compute__do_build_and_run_instance``.
-A failure puts the server in ERROR with a fault, frees its claim in Placement and records
-the event as Error.
+-> ``block_device_mapping`` -> ``spawning`` (the image checked with Glance, then the
+simulated libvirt driver defines the domain -- the flavor's CPUs, memory and disk, a NIC per
+port, the config drive if asked for -- and starts it on this host's hypervisor,
+``ctx.hypervisors``) -> ``active`` with power state Running, all inside the instance action
+event ``compute__do_build_and_run_instance``. A failure puts the server in ERROR with a
+fault, frees its claim in Placement and records the event as Error.
+
+The guest then boots on its own (:mod:`labkit.sim.guests`): cloud-init, the metadata
+service, sshd. Stop, start, reboot and delete power it off and on or destroy it; the
+console log Nova serves (``get_console_output``, an RPC *call* from nova-api) is the
+guest's serial console. A nova-compute restart leaves running guests running, as a real
+one does (``init_host``).
 
 LIMITATIONS of this module: nova-compute writes to the cell database directly (real
-nova-compute goes through nova-conductor's object indirection); the "hypervisor" runs no
-guest yet (the next issue brings guests you can SSH into).
+nova-compute goes through nova-conductor's object indirection); it does not wait for
+Neutron's ``network-vif-plugged`` event before starting the domain (the guest itself waits a
+moment for its ports to be plugged); no power-state sync loop (a guest that stops by itself
+is not noticed).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from labkit.sim.core.bus import RemoteError
 from labkit.sim.core.context import RequestContext
+from labkit.sim.core.hypervisor import GuestNic, GuestNotFound, GuestSpec
 from labkit.sim.core.service import ServiceFailed
+from labkit.sim.nova import metadata, moves
 from labkit.sim.nova import models as m
-from labkit.sim.nova import moves
 from labkit.sim.nova.clients import ServiceUnreachable, glance_image
 from labkit.sim.nova.errors import BuildAborted
+from labkit.sim.nova.instances import sanitize_hostname
 
 POWER_NOSTATE, POWER_RUNNING, POWER_SHUTDOWN = 0, 1, 4
+# Glance's own image fields; the rest are the image's properties (os_distro, os_admin_user...)
+_IMAGE_FIELDS = {
+    "id",
+    "name",
+    "status",
+    "visibility",
+    "protected",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "owner",
+    "size",
+    "virtual_size",
+    "min_ram",
+    "min_disk",
+    "created_at",
+    "updated_at",
+    "tags",
+    "self",
+    "file",
+    "schema",
+    "disk_format",
+    "container_format",
+    "direct_url",
+    "locations",
+    "os_hidden",
+    "stores",
+}
 TRAITS = (
     "COMPUTE_NET_ATTACH_INTERFACE",
     "COMPUTE_VOLUME_ATTACH_WITH_TAG",
@@ -208,6 +249,28 @@ class NovaCompute(moves.NovaCompute):
             )
         for uuid in deleting:
             self.terminate_instance(ctx, uuid)
+        running = [
+            r.uuid
+            for r in rows
+            if r.vm_state in ("active", "resized")
+            and r.power_state == POWER_RUNNING
+            and r.task_state is None
+        ]
+        for uuid in running:
+            self._ensure_running(ctx, uuid)
+
+    def _ensure_running(self, ctx: RequestContext, uuid: str) -> None:
+        """A guest this host should be running: left alone if it runs (a nova-compute
+        restart does not stop VMs); started again after a restart of the whole sim (its
+        disk kept), or defined anew if the hypervisor never knew it."""
+        try:
+            self.ctx.hypervisors.power_on(uuid)
+        except GuestNotFound:
+            self.log.warning(
+                "[-] [instance: %s] Instance not found on the hypervisor: defining it again", uuid
+            )
+            with contextlib.suppress(BuildAborted):
+                self._respawn(ctx, uuid)
 
     # ---- RPC: the boot -------------------------------------------------------------------
     def build_and_run_instance(
@@ -365,13 +428,27 @@ class NovaCompute(moves.NovaCompute):
         name = (
             network.json()["network"]["name"] if network.status_code == 200 else port["network_id"]
         )
-        return {
+        info: dict[str, Any] = {
             "port_id": port["id"],
             "network_id": port["network_id"],
             "network_name": name,
             "mac_address": port.get("mac_address", ""),
             "fixed_ips": [ip["ip_address"] for ip in port.get("fixed_ips", [])],
         }
+        if network.status_code == 200:
+            info["mtu"] = network.json()["network"].get("mtu") or 1500
+        info.update(self._subnet_of(port))
+        return info
+
+    def _subnet_of(self, port: dict[str, Any]) -> dict[str, Any]:
+        """The first fixed IP's subnet: its CIDR and gateway (the guest's ``ip addr`` and
+        default route), as Nova's network info cache holds them."""
+        for fixed in port.get("fixed_ips", []):
+            answer = self.neutron.request("GET", f"/subnets/{fixed.get('subnet_id')}")
+            if answer.status_code == 200:
+                subnet = answer.json()["subnet"]
+                return {"cidr": subnet.get("cidr", ""), "gateway": subnet.get("gateway_ip")}
+        return {}
 
     def _spawn(
         self,
@@ -398,9 +475,140 @@ class NovaCompute(moves.NovaCompute):
                         f"Build of instance {instance_uuid} aborted: Image {image_ref} is "
                         f"unacceptable: status is {image.get('status')}"
                     )
-        addresses = ", ".join(ip for port in network_info for ip in port["fixed_ips"]) or "-"
-        console = _boot_log(instance_uuid, image.get("name") or image_ref, flavor, addresses)
-        self._set(ctx, instance_uuid, console=console)
+        spec = self._guest_spec(instance_uuid, image, image_ref, flavor, network_info)
+        self.ctx.hypervisors.spawn(spec)
+
+    def _move_guest(
+        self, ctx: RequestContext, uuid: str, flavor: dict[str, Any], power_on: bool
+    ) -> None:
+        """``finish_migration``: the guest's disk started here with ``flavor`` (the image
+        may be gone by now: its name is only needed for a disk the hypervisor never had)."""
+        with self.main_cell() as s:
+            row = s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).one()
+            image_ref, network_info = row.image_ref, list(row.network_info or [])
+        image = self._image_if_any(ctx, image_ref)
+        self.ctx.hypervisors.spawn(self._guest_spec(uuid, image, image_ref, flavor, network_info))
+        if not power_on:
+            self.ctx.hypervisors.power_off(uuid)
+
+    def _image_if_any(self, ctx: RequestContext, image_ref: str) -> dict[str, Any]:
+        if ctx.auth_token and image_ref:
+            with contextlib.suppress(Exception):
+                answer = glance_image(
+                    self.http_client, self.glance_url(), ctx.auth_token, image_ref
+                )
+                if answer.status_code == 200:
+                    found: dict[str, Any] = answer.json()
+                    return found
+        return {"name": image_ref}
+
+    def _respawn(self, ctx: RequestContext, uuid: str) -> None:
+        """Define and start a guest the hypervisor does not know, from the instance."""
+        with self.main_cell() as s:
+            row = s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).one()
+            image_ref, flavor, network_info = row.image_ref, dict(row.flavor), row.network_info
+        self._spawn(ctx, uuid, image_ref, flavor, list(network_info or []))
+
+    # ---- the libvirt driver's domain ------------------------------------------------------
+    def _guest_spec(
+        self,
+        uuid: str,
+        image: dict[str, Any],
+        image_ref: str,
+        flavor: dict[str, Any],
+        network_info: list[dict[str, Any]],
+    ) -> GuestSpec:
+        """The domain Nova's libvirt driver would define for this instance."""
+        with self.main_cell() as s:
+            row = s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).one()
+            instance = {
+                "config_drive": row.config_drive,
+                "display_name": row.display_name,
+                "project_id": row.project_id,
+            }
+        properties = {
+            k: str(v) for k, v in image.items() if k not in _IMAGE_FIELDS and v is not None
+        }
+        name = instance["display_name"] or ""
+        drive = None
+        if metadata.config_drive_wanted(instance, self.nova_conf.force_config_drive, properties):
+            try:
+                drive = metadata.documents(self, uuid)
+            except (LookupError, ServiceUnreachable) as exc:
+                raise BuildAborted(
+                    f"Build of instance {uuid} aborted: Failed to build the config drive: {exc}"
+                ) from None
+        return GuestSpec(
+            uuid=uuid,
+            name=name,
+            hostname=sanitize_hostname(name, f"Server-{uuid}"),
+            host=self.host,  # the machine whose L2 agent plugs the ports
+            project_id=instance["project_id"],
+            image_name=str(image.get("name") or image_ref),
+            vcpus=int(flavor["vcpus"]),
+            memory_mb=int(flavor["memory_mb"]),
+            disk_gb=int(flavor.get("root_gb") or 0),
+            nics=tuple(self._nics(network_info)),
+            image_properties=properties,
+            config_drive=drive,
+        )
+
+    def _nics(self, network_info: list[dict[str, Any]]) -> list[GuestNic]:
+        nics = []
+        for port in network_info:
+            v4 = [ip for ip in port.get("fixed_ips", []) if ":" not in ip]
+            if not v4:
+                continue
+            details = port if port.get("cidr") else self._port_details(port["port_id"])
+            nics.append(
+                GuestNic(
+                    port_id=port["port_id"],
+                    network_id=port["network_id"],
+                    mac=port.get("mac_address", ""),
+                    address=v4[0],
+                    cidr=details.get("cidr") or f"{v4[0]}/32",
+                    gateway=details.get("gateway"),
+                    mtu=int(details.get("mtu") or 1500),
+                )
+            )
+        return nics
+
+    def _port_details(self, port_id: str) -> dict[str, Any]:
+        """What an older network info cache lacks, asked from Neutron."""
+        try:
+            answer = self.neutron.request("GET", f"/ports/{port_id}")
+            if answer.status_code != 200:
+                return {}
+            port = answer.json()["port"]
+            details = self._subnet_of(port)
+            network = self.neutron.request("GET", f"/networks/{port['network_id']}")
+            if network.status_code == 200:
+                details["mtu"] = network.json()["network"].get("mtu") or 1500
+            return details
+        except ServiceUnreachable:
+            return {}
+
+    # ---- RPC: the console ----------------------------------------------------------------
+    def get_console_output(
+        self, ctx: RequestContext, instance_uuid: str, tail_length: Any = None
+    ) -> str:
+        """The guest's serial console (``console.log``), its last ``tail_length`` lines as
+        Nova's ``_tail_log`` cuts them."""
+        self.log.info("[%s] [instance: %s] Get console output", ctx.request_id, instance_uuid)
+        try:
+            lines = self.ctx.hypervisors.console(instance_uuid)
+        except GuestNotFound:
+            raise RemoteError(
+                "InstanceNotFound", f"Instance {instance_uuid} could not be found."
+            ) from None
+        output = "".join(f"{line}\n" for line in lines)
+        if tail_length is None:
+            return output
+        try:
+            length = int(tail_length)
+        except (TypeError, ValueError):
+            length = 0
+        return "\n".join(output.split("\n")[-length:]) if length else ""
 
     # ---- RPC: the other actions ----------------------------------------------------------
     def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
@@ -411,6 +619,7 @@ class NovaCompute(moves.NovaCompute):
             action = _action(s, instance_uuid, "delete")
             event = self._event_start(s, action, "compute_terminate_instance") if action else None
             flavor, was_active = dict(row.flavor), row.vm_state != "error"
+        self.ctx.hypervisors.destroy(instance_uuid)
         try:
             ports = self.neutron.request("GET", f"/ports?device_id={instance_uuid}")
             for port in ports.json().get("ports", []) if ports.status_code == 200 else []:
@@ -440,22 +649,69 @@ class NovaCompute(moves.NovaCompute):
             self._event_finish(event, "Success")
 
     def stop_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        self._power(ctx, instance_uuid, "stop", "compute_stop_instance", "stopped", POWER_SHUTDOWN)
-
-    def start_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        self._power(ctx, instance_uuid, "start", "compute_start_instance", "active", POWER_RUNNING)
-
-    def reboot_instance(self, ctx: RequestContext, instance_uuid: str, reboot_type: str) -> None:
         self._power(
-            ctx, instance_uuid, "reboot", "compute_reboot_instance", "active", POWER_RUNNING
+            ctx,
+            instance_uuid,
+            "stop",
+            "compute_stop_instance",
+            "stopped",
+            POWER_SHUTDOWN,
+            lambda: self.ctx.hypervisors.power_off(instance_uuid),
         )
 
+    def start_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        self._power(
+            ctx,
+            instance_uuid,
+            "start",
+            "compute_start_instance",
+            "active",
+            POWER_RUNNING,
+            lambda: self._guest_up(ctx, instance_uuid, self.ctx.hypervisors.power_on),
+        )
+
+    def reboot_instance(self, ctx: RequestContext, instance_uuid: str, reboot_type: str) -> None:
+        hard = str(reboot_type).upper() == "HARD"
+        self._power(
+            ctx,
+            instance_uuid,
+            "reboot",
+            "compute_reboot_instance",
+            "active",
+            POWER_RUNNING,
+            lambda: self._guest_up(
+                ctx, instance_uuid, lambda uuid: self.ctx.hypervisors.reboot(uuid, hard)
+            ),
+        )
+
+    def _guest_up(self, ctx: RequestContext, uuid: str, action: Callable[[str], None]) -> None:
+        """Power on or reboot the domain; one the hypervisor lost is defined again (a hard
+        reboot's ``_hard_reboot`` recreates it from the instance)."""
+        try:
+            action(uuid)
+        except GuestNotFound:
+            self._respawn(ctx, uuid)
+
     def _power(
-        self, ctx: RequestContext, uuid: str, name: str, event_name: str, vm_state: str, power: int
+        self,
+        ctx: RequestContext,
+        uuid: str,
+        name: str,
+        event_name: str,
+        vm_state: str,
+        power: int,
+        driver: Callable[[], None],
     ) -> None:
         with self.main_cell() as s:
             action = _action(s, uuid, name)
             event = self._event_start(s, action, event_name) if action else None
+        try:
+            driver()
+        except BuildAborted as exc:
+            self.log.error("[%s] [instance: %s] %s", ctx.request_id, uuid, exc)
+            self._set(ctx, uuid, task_state=None)
+            self._event_finish(event, "Error", traceback=str(exc))
+            return
         self._set(ctx, uuid, vm_state=vm_state, task_state=None, power_state=power)
         if event is not None:
             self._event_finish(event, "Success")
@@ -586,21 +842,3 @@ def _neutron_message(text: str) -> str:
         return str(json.loads(text)["NeutronError"]["message"])
     except (ValueError, KeyError, TypeError):
         return text[:200]
-
-
-def _boot_log(uuid: str, image: str, flavor: dict[str, Any], addresses: str) -> list[str]:
-    """What the serial console shows of a cloud image's first boot (trimmed)."""
-    ram = int(flavor["memory_mb"])
-    return [
-        "[    0.000000] Linux version 5.15.0-generic (buildd@lcy02-amd64) #1 SMP",
-        "[    0.000000] Command line: BOOT_IMAGE=/vmlinuz root=LABEL=cloudimg-rootfs console=ttyS0",
-        f"[    0.000000] Memory: {ram * 1024 - 65536}K/{ram * 1024}K available",
-        f"[    0.012000] smpboot: Allowing {flavor['vcpus']} CPUs, 0 hotplug CPUs",
-        "[    1.204000] EXT4-fs (vda1): mounted filesystem with ordered data mode.",
-        f"[    2.100000] cloud-init[412]: Cloud-init v. 23.1 running 'init-local' ({image})",
-        f"[    2.900000] cloud-init[501]: ci-info: | eth0 | True | {addresses} |",
-        f"[    3.400000] cloud-init[501]: instance-id: {uuid}",
-        "[    4.000000] cloud-init[620]: Cloud-init v. 23.1 finished. Datasource "
-        "DataSourceOpenStack.",
-        "Ubuntu login:",
-    ]

@@ -7,6 +7,7 @@ and listings read all three, as Nova's API does.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -109,3 +110,20 @@ def count_usage(cells: NovaCells, project_id: str) -> dict[str, int]:
         usage["cores"] += int(inst["flavor"]["vcpus"])
         usage["ram"] += int(inst["flavor"]["memory_mb"])
     return usage
+
+
+# ---- hostnames -----------------------------------------------------------------------------
+
+
+def sanitize_hostname(name: str, default: str | None = None) -> str:
+    """The hostname Nova derives from a display name (``nova/utils.py sanitize_hostname``):
+    Latin-1 only, at most 63 characters (dnsmasq's limit), spaces, underscores and dots
+    made dashes, anything else but letters, digits and dashes dropped, lowercase, no
+    leading or trailing dots or dashes; ``default`` (Nova's ``Server-<uuid>``, taken as it
+    is) when nothing is left."""
+    text = name.encode("latin-1", "ignore").decode("latin-1")[:63]
+    text = re.sub(r"[ _.]", "-", text)
+    text = re.sub(r"[^\w.-]+", "", text).lower().strip(".-")
+    if not text and default is not None:
+        return default[:63]
+    return text

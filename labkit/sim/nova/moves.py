@@ -22,8 +22,15 @@ Resize (``nova/conductor/tasks/migrate.py`` and the compute manager):
 
 Rebuild: nova-api sets ``rebuilding`` and casts ``rebuild_instance`` to the conductor
 (event ``rebuild_server``), which casts it to the server's compute (event
-``compute_rebuild_instance``): the image is checked with Glance, the guest "re-spawned"
-(a new console log) and the server comes back ACTIVE (SHUTOFF if it was stopped).
+``compute_rebuild_instance``): the image is checked with Glance, the guest destroyed and
+spawned again from the image (a new disk: new host keys, cloud-init runs as for a new
+server) and the server comes back ACTIVE (SHUTOFF if it was stopped).
+
+The guest follows a resize as a disk does: powered off on the source by
+``resize_instance``, started on the destination with the new flavor by ``finish_resize``
+(same disk: same host keys, cloud-init's per-instance work not run again), powered off
+there by ``revert_resize`` and started again on the source with the old flavor by
+``finish_revert_resize``.
 
 Nova keeps the migration in the cell's ``migrations`` table; the sim keeps it with the
 server's request spec in the API database (``spec["migration"]``), where nova-api, the
@@ -65,6 +72,12 @@ class NovaCompute(NovaProcess):
         flavor: dict[str, Any],
         network_info: list[dict[str, Any]],
     ) -> None:
+        raise NotImplementedError
+
+    def _move_guest(
+        self, ctx: RequestContext, uuid: str, flavor: dict[str, Any], power_on: bool
+    ) -> None:
+        """Start the guest's disk on this host with ``flavor`` (``finish_migration``)."""
         raise NotImplementedError
 
 
@@ -368,10 +381,13 @@ def rebuild_instance(
         return
     was_stopped = inst["vm_state"] == "stopped"
     compute._set(ctx, instance_uuid, task_state="rebuilding", power_state=POWER_SHUTDOWN)
+    compute.ctx.hypervisors.destroy(instance_uuid)  # the old disk goes
     try:
         compute._spawn(
             ctx, instance_uuid, image_ref, dict(inst["flavor"]), list(inst["network_info"])
         )
+        if was_stopped:  # Nova starts the rebuilt guest, then stops it again
+            compute.ctx.hypervisors.power_off(instance_uuid)
     except BuildAborted as exc:
         message = str(exc).replace("Build of instance", "Rebuild of instance")
         compute.log.error("[%s] [instance: %s] %s", ctx.request_id, instance_uuid, message)
@@ -452,6 +468,7 @@ def resize_instance(
         return
     save_migration(compute.nova_cells, instance_uuid, status="migrating")
     compute._set(ctx, instance_uuid, task_state="resize_migrating")
+    compute.ctx.hypervisors.power_off(instance_uuid)  # migrate_disk_and_power_off
     save_migration(compute.nova_cells, instance_uuid, status="post-migrating")
     compute._set(ctx, instance_uuid, host=migration["dest_compute"], node=migration["dest_node"])
     event_finish(compute, event, "Success")
@@ -472,10 +489,11 @@ def finish_resize(
             return
         compute._set(ctx, instance_uuid, task_state="resize_finish")
         _bind_ports(compute, inst, compute.service_host())
-    except (MoveFailed, ServiceUnreachable) as exc:
+        powered = migration.get("old_vm_state") != "stopped"
+        compute._move_guest(ctx, instance_uuid, dict(migration["new_flavor"]), powered)
+    except (MoveFailed, ServiceUnreachable, BuildAborted) as exc:
         _error_out(compute, ctx, instance_uuid, event, str(exc))
         return
-    powered = migration.get("old_vm_state") != "stopped"
     save_migration(compute.nova_cells, instance_uuid, status="finished")
     compute._set(
         ctx,
@@ -536,6 +554,7 @@ def revert_resize(
         _error_out(compute, ctx, instance_uuid, event, str(exc))
         return
     compute._claim(migration["new_flavor"], -1)
+    compute.ctx.hypervisors.power_off(instance_uuid)  # the destination's domain goes
     event_finish(compute, event, "Success")
     compute.rpc_client("compute", migration["source_compute"]).cast(
         "finish_revert_resize", instance_uuid=instance_uuid, migration_uuid=migration_uuid
@@ -559,6 +578,11 @@ def finish_revert_resize(
         _error_out(compute, ctx, instance_uuid, event, f"Reverting allocation failed: {exc}")
         return
     powered = migration.get("old_vm_state") != "stopped"
+    try:
+        compute._move_guest(ctx, instance_uuid, dict(migration["old_flavor"]), powered)
+    except (ServiceUnreachable, BuildAborted) as exc:
+        _error_out(compute, ctx, instance_uuid, event, f"Reverting the guest failed: {exc}")
+        return
     save_migration(compute.nova_cells, instance_uuid, status="reverted")
     compute._set(
         ctx,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.responses import Response
 
+from labkit.sim.core.bus import MessagingTimeout, RemoteError
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
 from labkit.sim.nova import instances, quota, views
 from labkit.sim.nova import models as m
@@ -30,6 +31,7 @@ from labkit.sim.nova.api._helpers import (
     query_int,
 )
 from labkit.sim.nova.errors import (
+    NovaError,
     bad_request,
     conflict,
     instance_not_found,
@@ -536,27 +538,39 @@ def _reboot(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: A
 
 
 def _console(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: Any) -> Response:
+    """``os-getConsoleOutput``: nova-api asks the server's compute over RPC (a *call*,
+    ``rpc_response_timeout``), which reads the guest's serial console from its
+    hypervisor and keeps the last ``length`` lines as Nova's ``_tail_log`` does."""
     args = raw if isinstance(raw, dict) else {}
-    if (
-        cell is None
-        or inst.get("vm_state") not in ("active", "stopped", "error")
-        or not inst.get("host")
-    ):
-        raise conflict(f"Instance {inst['uuid']} is not ready")
-    lines = list(inst.get("console") or [])
     length = args.get("length")
     if length is not None:
-        try:
-            count = int(length)
-        except (TypeError, ValueError):
-            raise bad_request(
-                f"Invalid input for field/attribute length. Value: {length}."
-            ) from None
-        if count < -1:
+        text = str(length)
+        if isinstance(length, bool) or not re.fullmatch(r"-?[0-9]+", text) or int(text) < -1:
             raise bad_request(f"Invalid input for field/attribute length. Value: {length}.")
-        if count >= 0:
-            lines = lines[-count:] if count else []
-    return json_response({"output": "\n".join(lines) + ("\n" if lines else "")})
+    if cell is None or not inst.get("host"):
+        raise conflict(f"Instance {inst['uuid']} is not ready")
+    try:
+        output = (
+            nova(call)
+            .rpc_client("compute", inst["host"])
+            .call("get_console_output", instance_uuid=inst["uuid"], tail_length=length)
+        )
+    except RemoteError as exc:
+        if exc.exc_type in ("InstanceNotFound", "ConsoleNotAvailable"):
+            raise not_found(exc.value) from None
+        raise _unexpected(exc.exc_type) from None
+    except MessagingTimeout:
+        raise _unexpected("oslo_messaging.exceptions.MessagingTimeout") from None
+    # Nova drops the control characters an XML body could not carry (tab and newline stay)
+    return json_response({"output": re.sub(r"[\x00-\x08\x0b-\x1f]", "", str(output))})
+
+
+def _unexpected(kind: str) -> NovaError:
+    return NovaError(
+        "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and "
+        f"attach the Nova API log if possible.\n<class '{kind}'>",
+        status=500,
+    )
 
 
 def _lock(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: Any) -> Response:
