@@ -254,6 +254,45 @@ def test_a_config_drive_guest_needs_no_metadata_service(guests: Guests) -> None:
         assert "100% packet loss" in run(client, "ping -c 1 10.64.0.1")[1]
 
 
+def _read_until(channel: paramiko.Channel, marker: str) -> str:
+    seen = b""
+    while marker.encode() not in seen:
+        chunk = channel.recv(4096)  # the channel's timeout fails a guest that never answers
+        if not chunk:
+            break
+        seen += chunk
+    return seen.decode()
+
+
+def test_an_interactive_shell_with_a_terminal(guests: Guests) -> None:
+    prompt = "ubuntu@web-server-1:~$ "
+    with guests.login(guests.web) as client:
+        channel = client.invoke_shell(term="xterm")
+        channel.settimeout(10)
+        welcome = _read_until(channel, prompt)
+        channel.sendall(b"hostname\r")
+        answer = _read_until(channel, prompt)
+        channel.sendall(b"exit\r")
+        farewell = _read_until(channel, "logout\r\n")
+        status = channel.recv_exit_status()
+    assert welcome.startswith("Welcome to Ubuntu 14.04.6 LTS")
+    assert answer == f"hostname\r\nweb-server-1\r\n{prompt}"  # the echo, the answer, a prompt
+    assert farewell == "exit\r\nlogout\r\n" and status == 0
+
+
+def test_a_nova_compute_restart_leaves_the_guest_running(guests: Guests) -> None:
+    host = guests.conn.compute.get_server(guests.web.id).compute_host
+    boots = guests.console(guests.web).count("running 'init' at")
+    with guests.login(guests.web) as client:
+        guests.lab.stop_service("nova-compute", host)
+        try:
+            assert run(client, "whoami")[1] == "ubuntu\n"  # the session lives on
+        finally:
+            guests.lab.start_service("nova-compute", host)
+        assert run(client, "uptime")[0] == 0
+    assert guests.console(guests.web).count("running 'init' at") == boots  # no reboot
+
+
 def _verdict(guests: Guests, address: str) -> str:
     try:
         guests.dial(address).close()

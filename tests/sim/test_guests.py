@@ -1,5 +1,6 @@
-"""The guests' pure parts, without a sim: the shell with the flavor's figures, cloud-init
-against a metadata service that answers (or does not), and the host keys it prints.
+"""The guests without a sim: the shell with the flavor's figures, cloud-init against a
+metadata service that answers (or does not), the host keys it prints, and one guest of
+:class:`~labkit.sim.guests.Guests` on a wire of its own, logged in to with paramiko.
 
 The metadata service and the network here are small fakes that answer as the wire does
 (a response, or a WireError with its verdict); everything else is the guests' own code.
@@ -10,17 +11,34 @@ What the console shows is read back with labkit's own console parser
 from __future__ import annotations
 
 import base64
+import io
 import json
+import socket
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
+import paramiko
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from labkit import guestkeys
-from labkit.sim.core.hypervisor import GuestNic
-from labkit.sim.core.wire import Verdict, WireError, WireResponse
+from labkit.sim.core.config import SimConfig
+from labkit.sim.core.hypervisor import GuestNic, GuestNotFound, GuestSpec
+from labkit.sim.core.runtime import Runtime
+from labkit.sim.core.wire import (
+    METADATA_ADDRESS,
+    Endpoint,
+    PortFilter,
+    Rule,
+    Verdict,
+    Wire,
+    WireError,
+    WireResponse,
+)
+from labkit.sim.guests import Guests
 from labkit.sim.guests.boot import BootClock, ConsoleLog
 from labkit.sim.guests.cloudinit import CloudInit, ConfigDrive, MetadataService
 from labkit.sim.guests.keys import make_host_keys
@@ -401,3 +419,83 @@ def test_deterministic_host_keys_follow_their_seed() -> None:
 )
 def test_the_hostname_is_novas_sanitised_display_name(name: str, hostname: str) -> None:
     assert sanitize_hostname(name, f"Server-{UUID}") == hostname
+
+
+# ---- the hypervisor, in-process ----------------------------------------------------------------
+
+
+def test_a_guest_boots_answers_ssh_and_keeps_its_disk(tmp_path: Path) -> None:
+    """Guests on a wire of their own: a metadata endpoint, a plugged port, paramiko on a
+    socket pair handed to the guest's listener as the gateway hands one over."""
+    private = ed25519.Ed25519PrivateKey.generate()
+    public = private.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    metadata = FakeMetadata(_documents(public.decode()))
+    wire = Wire()
+    wire.attach(Endpoint(METADATA_ADDRESS, NIC.network_id, http={80: lambda r: metadata(r.path)}))
+    rules = (Rule("egress", "IPv4"), Rule("ingress", "IPv4", "tcp", 22, 22))
+    wire.firewall("worker1").apply(
+        PortFilter(NIC.port_id, NIC.network_id, NIC.mac, (NIC.address,), rules)
+    )
+    runtime = Runtime(SimConfig(state_dir=tmp_path, port=1, deterministic=True))
+    spec = GuestSpec(UUID, "web_1", "web-1", "worker1", "p", "trusty", 2, 4096, 40, (NIC,))
+    key = paramiko.Ed25519Key.from_private_key(
+        io.StringIO(
+            private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.OpenSSH,
+                serialization.NoEncryption(),
+            ).decode()
+        )
+    )
+
+    def login(guests: Guests) -> tuple[paramiko.SSHClient, str]:
+        deadline = time.monotonic() + 10
+        while (found := wire.endpoint(NIC.address, NIC.network_id)) is None or (
+            "tcp",
+            22,
+        ) not in found.listeners:
+            assert time.monotonic() < deadline, "\n".join(guests.console(UUID))
+            time.sleep(0.01)
+        ours, theirs = socket.socketpair()
+        found.listeners[("tcp", 22)].accept(theirs)
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        client.connect(
+            NIC.address,
+            username="ubuntu",
+            pkey=key,
+            sock=ours,
+            look_for_keys=False,
+            allow_agent=False,
+        )
+        host_key = client.get_transport().get_remote_server_key().get_base64()  # type: ignore[union-attr]
+        return client, host_key
+
+    guests = Guests(runtime, wire)
+    try:
+        guests.spawn(spec)
+        client, first_key = login(guests)
+        _, out, _ = client.exec_command("hostname; nproc")
+        assert out.read().decode() == "web-1\n2\n"
+        guests.power_off(UUID)
+        assert wire.endpoint(NIC.address, NIC.network_id) is None  # off the wire
+        assert client.get_transport() is None or not client.get_transport().is_active()  # type: ignore[union-attr]
+        console = guests.console(UUID)
+        assert console[-1].endswith("reboot: Power down")
+    finally:
+        guests.close()  # the sim stops: the disk and console are saved
+    again = Guests(runtime, wire)
+    try:
+        assert again.console(UUID) == console and not again.running(UUID)
+        again.power_on(UUID)
+        client, second_key = login(again)
+        assert second_key == first_key  # the same disk: the same host keys
+        assert metadata.paths.count("/openstack") == 1  # cloud-init's cache: no second crawl
+        again.destroy(UUID)
+        with pytest.raises(GuestNotFound):
+            again.console(UUID)
+    finally:
+        again.close()
+        runtime.close()

@@ -411,7 +411,7 @@ def _exit(sh: Session, args: list[str], stdin: str | None) -> Result:
         code = int(args[0]) if args else sh.status
     except ValueError:
         code = 2
-    return Result(code & 0xFF, "logout\n" if not sh.script else "", "", exit=True)
+    return Result(code & 0xFF, "", "", exit=True)
 
 
 @command("clear")

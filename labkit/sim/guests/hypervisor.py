@@ -119,6 +119,7 @@ class Guest:
         self.generation = 0
         self.booted_at: datetime = guests.runtime.now()
         self.first_boot_at: str = ""  # the deterministic host keys' seed
+        self.boots = 0  # power-ons of this disk (each boot's small irregularities differ)
         self.endpoints: list[Endpoint] = []
         self.sshd: Sshd | None = None
         self.clock: BootClock | None = None
@@ -131,6 +132,7 @@ class Guest:
             if self.running:
                 return
             self.generation += 1
+            self.boots += 1
             self.running = True
             self.booted_at = self.guests.runtime.now()
             if not self.first_boot_at:
@@ -168,7 +170,7 @@ class Guest:
     async def _boot(self, generation: int) -> None:
         spec, system = self.spec, self.system
         system.vcpus, system.memory_mb, system.disk_gb = spec.vcpus, spec.memory_mb, spec.disk_gb
-        clock = self.clock = BootClock(self.booted_at, f"{spec.uuid}/{generation}")
+        clock = self.clock = BootClock(self.booted_at, f"{spec.uuid}/{self.boots}")
         for uptime, text in kernel_lines(system.profile, spec.vcpus, spec.memory_mb, spec.disk_gb):
             self.console.write(f"[{uptime + (clock.jitter(0.002) if uptime else 0):12.6f}] {text}")
         clock.uptime = 1.9 + clock.jitter(0.4)
@@ -335,6 +337,7 @@ class Guest:
             "console": self.console.lines(),
             "running": self.running,
             "first_boot_at": self.first_boot_at,
+            "boots": self.boots,
         }
 
 
@@ -522,6 +525,7 @@ class Guests:
         system = GuestSystem.from_dict(data["system"], profile)
         guest = Guest(self, spec, system, ConsoleLog(data.get("console", [])))
         guest.first_boot_at = data.get("first_boot_at", "")
+        guest.boots = int(data.get("boots", 0))
         return guest  # powered off: a restarted sim has no domain running yet
 
     def save(self, guest: Guest) -> None:

@@ -140,7 +140,8 @@ class Sshd:
 
     async def _interactive(self, process: asyncssh.SSHServerProcess[Any], shell: Shell) -> None:
         tty = process.get_terminal_type() is not None
-        process.stdout.write(shell.motd())
+        if tty:  # pam_motd greets a login with a terminal
+            process.stdout.write(shell.motd())
         while True:
             if tty:
                 process.stdout.write(shell.prompt())
@@ -158,6 +159,8 @@ class Sshd:
             result = await self._blocking(_runner(shell, line.rstrip("\r\n")))
             self._write(process, result)
             if result.exit:
+                if tty:
+                    process.stdout.write("logout\n")
                 return
 
     @staticmethod
