@@ -250,9 +250,7 @@ def _check_sim_services(lab: Lab) -> int:
 def cmd_ssh(args: argparse.Namespace) -> int:
     """Record the guest's host keys from its console log, then become the system ``ssh``."""
     lab = _lab(args)
-    command = list(args.command or [])
-    if command[:1] == ["--"]:
-        command = command[1:]
+    command = list(args.remote_command or [])
     argv = lab.access.ssh_command(args.server, key=args.identity, user=args.login, command=command)
     print(f"+ {shlex.join(argv)}", file=sys.stderr)
     sys.stderr.flush()
@@ -366,7 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     ssh.add_argument("-i", dest="identity", default=None, help="private key file")
     ssh.add_argument("-l", dest="login", default=None, help="user (default: the image's)")
     ssh.add_argument("--env", default=None, help="env name or file (default: sim)")
-    ssh.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ... to run")
+    ssh.add_argument(
+        "remote_command", nargs="*", metavar="command", help="what to run instead of a shell"
+    )
     ssh.set_defaults(func=cmd_ssh)
 
     _register_hosts(sub)
@@ -391,9 +391,26 @@ def _register_hosts(subparsers: Any) -> None:
     register(subparsers)
 
 
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line; what follows ``--`` is the remote command of ``labkit ssh``
+    (argparse alone would not take it once the options come between)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    tail: list[str] = []
+    if "--" in words:
+        at = words.index("--")
+        words, tail = words[:at], words[at + 1 :]
+    parser = build_parser()
+    args = parser.parse_args(words)
+    if tail:
+        if getattr(args, "func", None) is not cmd_ssh:
+            parser.error(f"unrecognized arguments: -- {shlex.join(tail)}")
+        args.remote_command = [*args.remote_command, *tail]
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(argv)
         return int(args.func(args))
     except LabkitError as exc:
         print(f"labkit: {exc}", file=sys.stderr)

@@ -312,21 +312,25 @@ def host_pattern(address: str, port: int = 22) -> str:
 def record_known_hosts(path: Path, address: str, keys: tuple[HostKey, ...], port: int = 22) -> int:
     """Make ``keys`` the keys recorded for ``address`` in ``path`` (lines for other hosts
     are kept; earlier lines for this address go -- a new server may have the address of a
-    deleted one). Written atomically, mode 0600. Returns how many lines were replaced."""
+    deleted one). Written atomically, mode 0600, and only when something changes. Returns
+    how many lines were replaced."""
     pattern = host_pattern(address, port)
+    wanted = [key.known_hosts_line(address, port) for key in keys]
     kept: list[str] = []
-    replaced = 0
+    mine: list[str] = []
     if path.exists():
         for line in path.read_text().splitlines():
             names = line.split(None, 1)[0] if line.strip() else ""
             if not line.startswith("#") and pattern in names.split(","):
-                replaced += 1
+                mine.append(line)
                 continue
             kept.append(line)
-    kept += [key.known_hosts_line(address, port) for key in keys]
+    if mine == wanted:
+        return 0
+    lines = kept + wanted
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(kept) + ("\n" if kept else ""))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    tmp.write_text("\n".join(lines) + ("\n" if lines else ""))
     tmp.chmod(0o600)
     tmp.replace(path)
-    return replaced
+    return len(mine)

@@ -275,9 +275,9 @@ def _rule_lets_in(rule: Any, protocol: str, port: int | None, source: str | None
         return False
     if source is not None:
         version = ipaddress.ip_address(source).version
-        if rule.ethertype != f"IPv{version}":
+        if rule.ether_type != f"IPv{version}":
             return False
-    elif rule.ethertype != "IPv4":
+    elif rule.ether_type != "IPv4":
         return False
     if protocol == "tcp" and rule.port_range_min is not None and port is not None:
         top = rule.port_range_max if rule.port_range_max is not None else rule.port_range_min
@@ -493,8 +493,9 @@ class Access:
         except paramiko.AuthenticationException as exc:
             client.close()
             shown = key if isinstance(key, str | Path) else "ssh-agent and ~/.ssh/id_*"
+            reason = str(exc).rstrip(".") or "public key refused"
             raise GuestAccessError(
-                f"{login}@{target.address} ({target.name}) refused the key {shown}: {exc}.",
+                f"{login}@{target.address} ({target.name}) refused the key {shown}: {reason}.",
                 f"Offer the private key of the keypair {target.server.key_name!r} the server "
                 f"was booted with (and the image's user, {target.user!r}); "
                 f"lab.why_no_ssh({target.name!r}, key=...) compares them.",
@@ -690,7 +691,9 @@ class Access:
 
     def _hop_rule(self, state: dict[str, Any], report: SshDiagnosis) -> Check:
         check = self._rule_check(state, "tcp", SSH_PORT, "a security group lets tcp/22 in")
-        ping = self._rule_check(state, "icmp", None, "(ping) a security group lets icmp in")
+        ping = self._rule_check(
+            state, "icmp", None, "ping (not needed for SSH): a security group lets icmp in"
+        )
         report.extra.append(ping)
         return check
 
@@ -799,7 +802,9 @@ class Access:
             sock = self.dial(target, SSH_PORT, BANNER_TIMEOUT, wait=False)
         except GuestConnectFailed as exc:
             fixes = {
-                "filtered": "Add the tcp/22 rule (see above); a filtered SYN just times out.",
+                "filtered": "The rule is there but packets are still dropped: has the Linux "
+                "bridge agent on the server's host applied it (`openstack network agent "
+                "list`)? Is your address inside the rule's remote prefix?",
                 "refused": "The guest is up but sshd is not listening: wait for the boot to "
                 f"finish, or reboot it (`openstack server reboot {srv.name}`).",
                 "unreachable": "Nothing answers at the address: is the guest running on its "

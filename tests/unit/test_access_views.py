@@ -17,7 +17,7 @@ from labkit.lab.access import Check, Output, SshDiagnosis, _rule_lets_in, fixed_
 def rule(**kw: Any) -> SimpleNamespace:
     base = {
         "direction": "ingress",
-        "ethertype": "IPv4",
+        "ether_type": "IPv4",
         "protocol": "tcp",
         "port_range_min": 22,
         "port_range_max": 22,
@@ -41,7 +41,7 @@ def rule(**kw: Any) -> SimpleNamespace:
         ({"protocol": "6"}, True),
         ({"protocol": "udp"}, False),
         ({"direction": "egress"}, False),
-        ({"ethertype": "IPv6", "remote_ip_prefix": None}, False),
+        ({"ether_type": "IPv6", "remote_ip_prefix": None}, False),
         ({"remote_group_id": "group-1"}, False),  # members of a group: not the router
     ],
 )

@@ -160,6 +160,10 @@ def test_record_replaces_only_this_address(host_keys: list[HostKey], tmp_path: P
     ]
     assert lines[3:] == [f"10.64.0.105 {k.type} {k.blob}" for k in host_keys[:2]]
     assert path.stat().st_mode & 0o777 == 0o600
+    before = path.read_text()
+    assert guestkeys.record_known_hosts(path, "10.64.0.105", tuple(host_keys[:2])) == 0
+    assert path.read_text() == before
+    assert list(path.parent.glob(".*tmp")) == []
     if shutil.which("ssh-keygen"):  # OpenSSH finds the recorded keys under the address
         found = subprocess.run(
             ["ssh-keygen", "-F", "10.64.0.105", "-f", str(path)], capture_output=True, text=True
