@@ -168,6 +168,8 @@ class Guest:
 
     # ---- the boot ----------------------------------------------------------------------------
     async def _boot(self, generation: int) -> None:
+        if not self.alive(generation):
+            return  # powered off before the loop got to it
         spec, system = self.spec, self.system
         system.vcpus, system.memory_mb, system.disk_gb = spec.vcpus, spec.memory_mb, spec.disk_gb
         clock = self.clock = BootClock(self.booted_at, f"{spec.uuid}/{self.boots}")
