@@ -41,7 +41,9 @@ def rule_summary(rule: Any) -> str:
 
 
 def _ingress(rules: Iterable[Any], ethertype: str = "IPv4") -> list[str]:
-    return [rule_summary(r) for r in rules if r.direction == "ingress" and r.ethertype == ethertype]
+    return [
+        rule_summary(r) for r in rules if r.direction == "ingress" and r.ether_type == ethertype
+    ]
 
 
 class Network:
@@ -67,7 +69,7 @@ class Network:
             key=lambda r: (
                 groups.get(r.security_group_id, ""),
                 r.direction != "ingress",
-                r.ethertype,
+                r.ether_type,
                 r.protocol or "",
                 r.port_range_min or 0,
             )
@@ -84,7 +86,7 @@ class Network:
             table.add(
                 groups.get(r.security_group_id, r.security_group_id[:8]),
                 r.direction,
-                r.ethertype,
+                r.ether_type,
                 r.protocol or "any",
                 ports,
                 remote,
