@@ -86,6 +86,12 @@ class StatePaths:
         return self.root / "known_hosts"
 
     @property
+    def ssh_key(self) -> Path:
+        """The learner's own SSH key for the lab's guests (``lab.ssh_key()`` makes it); its
+        public half is next to it, ``.pub``."""
+        return self.root / "id_ed25519"
+
+    @property
     def ssh_config(self) -> Path:
         """The OpenSSH client config for the guests (written when the sim starts)."""
         return self.root / "ssh_config"

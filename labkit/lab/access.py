@@ -376,6 +376,34 @@ class Access:
     def known_hosts(self) -> Path:
         return self.backend.paths.known_hosts
 
+    def ssh_key(self) -> Path:
+        """The learner's SSH key pair for the guests, made once (``ssh-keygen -t ed25519``
+        with no passphrase) and kept in the lab's state folder -- what ``~/.ssh/id_ed25519``
+        is on a laptop, without touching the learner's own keys. Returns the private key's
+        path; ``.pub`` next to it is what ``openstack keypair create --public-key`` takes."""
+        path = self.backend.paths.ssh_key
+        public = path.with_suffix(".pub")
+        if path.is_file() and public.is_file():
+            return path
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        key = ed25519.Ed25519PrivateKey.generate()
+        private = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+        blob = key.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)  # ssh refuses a private key others can read
+        path.write_bytes(private)
+        public.write_text(blob.decode() + " learner@labkit\n")
+        return path
+
     # ---- connecting ----------------------------------------------------------------------
     def dial(
         self, target: Target, port: int = SSH_PORT, timeout: float | None = None, wait: bool = True

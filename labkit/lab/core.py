@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from labkit.explain.view import Explanation
     from labkit.images import Timeline
     from labkit.lab.access import GuestSession, Output, SshDiagnosis
+    from labkit.lab.fit import FitPrediction
+    from labkit.lab.isolation import Attempt, Isolation
+    from labkit.lab.projects import Projects
     from labkit.sim.client import SimClient
     from labkit.sim.process import SimHandle
     from labkit.widgets.image_import import ImportWatch
@@ -427,6 +430,11 @@ class Lab:
         """The OpenSSH client config for the sim's guests (``ssh -F PATH ...``)."""
         return self.paths.ssh_config
 
+    def ssh_key(self) -> Path:
+        """The learner's SSH key for the guests (made on first use); ``.pub`` is next to it.
+        Introduced in notebooks/05-access."""
+        return self.access.ssh_key()
+
     # ---- beyond minimal (notebooks/08-beyond) --------------------------------------------------
     def draw_beyond(self, highlight: str | None = None) -> Diagram:
         """The layer map grown: this lab's layers (installed ones ticked) and the later layers
@@ -461,3 +469,80 @@ class Lab:
         from labkit import beyond
 
         return beyond.deployment_tools_table()
+
+    # ---- projects & quotas (notebooks/06-projects-quotas) --------------------------------------
+    @property
+    def projects(self) -> Projects:
+        """The facade of notebook 06: the seed's domains, projects, users and their quotas."""
+        if "_projects" not in self.__dict__:
+            from labkit.lab.projects import Projects
+
+            self.__dict__["_projects"] = Projects(self.backend, self.identity)
+        return self.__dict__["_projects"]  # type: ignore[no-any-return]
+
+    @property
+    def isolation(self) -> Isolation:
+        from labkit.lab.isolation import Isolation
+
+        return Isolation(self.projects)
+
+    def create_projects(self) -> Table:
+        """The seed's domains, projects, users and roles, made where missing (idempotent).
+        Introduced in notebooks/06-projects-quotas."""
+        return self.projects.create()
+
+    def draw_projects(self) -> Diagram:
+        """Domains, projects (with their vCPU and RAM quotas), users and roles, from Keystone."""
+        return self.projects.draw_projects()
+
+    def connect_as(self, user: str) -> Connection:
+        """An openstacksdk connection as one of notebook 06's users (alice, bob ...)."""
+        return self.projects.connect(user)
+
+    def set_quotas(self) -> Table:
+        """``openstack quota set`` for the seed's projects: Nova's and Neutron's limits."""
+        return self.projects.set_quotas()
+
+    def quotas_table(self, project: str) -> Table:
+        """``openstack quota show --usage PROJECT``: limit, in use, reserved, free."""
+        return self.projects.quotas_table(project)
+
+    def draw_quotas(self, *projects: str, by: str = "project") -> Diagram:
+        """Each resource's limit as a bar: in use, reserved, free -- per project, or summed per
+        domain (``by="domain"``). Introduced in notebooks/06-projects-quotas."""
+        return self.projects.draw_quotas(projects or None, by=by)
+
+    def will_it_fit(self, project: str, flavor: str, count: int = 1) -> FitPrediction:
+        """Before booting: do ``count`` servers of ``flavor`` fit ``project``'s quota and the
+        hosts (Placement), which resource limits, which host takes each one.
+        Introduced in notebooks/06-projects-quotas."""
+        return self.projects.will_it_fit(project, flavor, count)
+
+    def boot_as(
+        self, user: str, name: str, flavor: str = "m1.tiny", image: str = "cirros", count: int = 1
+    ) -> list[Any]:
+        """``openstack server create --min N --max N`` as ``user``; waits for ACTIVE/ERROR."""
+        return self.projects.boot_as(user, name, flavor, image, count)
+
+    def check_fit(self, prediction: FitPrediction, servers: list[Any]) -> Table:
+        """A :meth:`will_it_fit` prediction next to what the boot did."""
+        return self.projects.check_fit(prediction, servers)
+
+    def delete_project_servers(self, *projects: str) -> Table:
+        """Delete every server of these projects (default: the seed's) and wait."""
+        return self.projects.delete_servers(*projects)
+
+    def try_as(self, user: str, action: str, target: str = "") -> Attempt:
+        """Try one thing as ``user`` (``"show server", "bob-web"``) and see the answer."""
+        return self.isolation.try_as(user, action, target)
+
+    def isolation_table(self, attempts: list[tuple[str, str, str]]) -> Table:
+        """Each ``(user, action, target)`` tried, with the status and words of the answer."""
+        return self.isolation.table(attempts)
+
+    def make_private_things(self, user: str) -> Table:
+        """As ``user``: a private image and a keypair named after it (idempotent)."""
+        return self.isolation.make_private_things(user)
+
+    def remove_private_things(self, user: str) -> None:
+        self.isolation.remove_private_things(user)
