@@ -38,6 +38,7 @@ import concurrent.futures
 import contextlib
 import ipaddress
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -372,8 +373,12 @@ class Guests:
         self._workers: concurrent.futures.ThreadPoolExecutor | None = None
         self._fetchers: concurrent.futures.ThreadPoolExecutor | None = None
         self._closed = False
-        # libvirt's own log (libvirtd.log): what the hypervisors did, with timings
-        self.log = runtime.logger("libvirt")
+
+    @property
+    def log(self) -> logging.Logger:
+        """libvirt's own log (``logs/libvirt.log``): what the hypervisors did, with timings
+        (opened at the first line, not when the sim is built)."""
+        return self.runtime.logger("libvirt")
 
     # ---- the Hypervisors protocol ------------------------------------------------------------
     def spawn(self, spec: GuestSpec) -> None:
