@@ -678,7 +678,8 @@ def _describe_projects(g: nx.DiGraph) -> str:
         for pid in (n for n in kids if g.nodes[n]["kind"] == "project"):
             d = g.nodes[pid]
             quota = ", ".join(
-                f"{quota_text(k, v)} {'vCPU' if k == 'cores' else k}" for k, v in d["quota"].items()
+                f"{quota_text(k, v)} {'vCPU' if k == 'cores' else k.upper()}"
+                for k, v in d["quota"].items()
             )
             lines.append(f"    project {d['label']}" + (f"  ({quota})" if quota else ""))
         for uid in (n for n in kids if g.nodes[n]["kind"] == "user"):

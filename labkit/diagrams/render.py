@@ -15,7 +15,7 @@ from typing import Any
 import networkx as nx
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 from labkit.diagrams import graphs, style
 from labkit.diagrams.graphs import FAILED_NOTE, messages
@@ -960,6 +960,238 @@ def _draw_beyond_legend(g: nx.Graph, ax: Axes) -> None:
     )
 
 
+# ---- domains, projects, users (notebooks/06-projects-quotas) --------------------------------
+
+_PJ_BOX_W, _PJ_BOX_H, _PJ_GAP = 2.3, 0.95, 0.35
+_PJ_USER_W, _PJ_USER_H = 1.5, 0.5
+_ROLE_COLOURS = {"admin": style.FAIL, "member": style.OK, "reader": "#1e88e5"}
+
+
+def _pj_domains(g: nx.Graph) -> list[tuple[str, list[str], list[str]]]:
+    """Each domain with its projects and users, in order."""
+    out = []
+    for did, _ in sorted(
+        ((n, d) for n, d in g.nodes(data=True) if d["kind"] == "domain"),
+        key=lambda nd: nd[1]["order"],
+    ):
+        kids = sorted(g.successors(did), key=lambda n: g.nodes[n]["order"])
+        projects = [n for n in kids if g.nodes[n]["kind"] == "project"]
+        rank = {p: i for i, p in enumerate(projects)}
+        # Users sit under the project they have a role on, so arrows rarely cross.
+        placed = {
+            u: (
+                min([rank[p] for p in g.successors(u) if p in rank] or [len(rank)]),
+                g.nodes[u]["label"],
+            )
+            for u in kids
+            if g.nodes[u]["kind"] == "user"
+        }
+        users = sorted(placed, key=lambda u: placed[u])
+        out.append((did, projects, users))
+    return out
+
+
+def _pj_width(projects: list[str], users: list[str]) -> float:
+    wide = max(len(projects) * (_PJ_BOX_W + _PJ_GAP), len(users) * (_PJ_USER_W + _PJ_GAP))
+    return max(wide, _PJ_BOX_W + _PJ_GAP) + _PJ_GAP
+
+
+def _projects_size(g: nx.Graph) -> tuple[float, float]:
+    width = sum(_pj_width(p, u) + 0.4 for _, p, u in _pj_domains(g)) + 0.4
+    return max(6.0, width), 4.6
+
+
+def _draw_projects(g: nx.DiGraph, ax: Axes) -> None:
+    x = 0.4
+    centres: dict[str, tuple[float, float, float, float]] = {}  # node -> x, y, w, h
+    for did, projects, users in _pj_domains(g):
+        width = _pj_width(projects, users)
+        _box(ax, x, 0.25, width, 3.65, "#f5f5f5", edge=style.MUTED, lw=1.0, ls="--")
+        _text(ax, x + 0.15, 3.65, f"domain {g.nodes[did]['label']}", weight="bold", va="center")
+        px = x + (width - len(projects) * (_PJ_BOX_W + _PJ_GAP) + _PJ_GAP) / 2
+        for pid in projects:
+            d = g.nodes[pid]
+            colour = style.layer_colour("projects")
+            _box(ax, px, 2.2, _PJ_BOX_W, _PJ_BOX_H, colour, lw=1.0)
+            _text(
+                ax,
+                px + _PJ_BOX_W / 2,
+                2.2 + _PJ_BOX_H * 0.66,
+                d["label"],
+                weight="bold",
+                ha="center",
+                va="center",
+            )
+            quota = d["quota"]
+            words = []
+            if "cores" in quota:
+                words.append(f"{quota['cores']} vCPU" if quota["cores"] >= 0 else "any vCPU")
+            if "ram" in quota:
+                words.append(
+                    graphs.quota_text("ram", quota["ram"]) if quota["ram"] >= 0 else "any RAM"
+                )
+            _text(
+                ax,
+                px + _PJ_BOX_W / 2,
+                2.2 + _PJ_BOX_H * 0.28,
+                " \u00b7 ".join(words),
+                size=style.SMALL_SIZE,
+                ha="center",
+                va="center",
+            )
+            centres[pid] = (px, 2.2, _PJ_BOX_W, _PJ_BOX_H)
+            px += _PJ_BOX_W + _PJ_GAP
+        ux = x + (width - len(users) * (_PJ_USER_W + _PJ_GAP) + _PJ_GAP) / 2
+        for uid in users:
+            _box(ax, ux, 0.55, _PJ_USER_W, _PJ_USER_H, style.PAPER, lw=0.9)
+            _text(
+                ax,
+                ux + _PJ_USER_W / 2,
+                0.55 + _PJ_USER_H / 2,
+                g.nodes[uid]["label"],
+                ha="center",
+                va="center",
+            )
+            centres[uid] = (ux, 0.55, _PJ_USER_W, _PJ_USER_H)
+            ux += _PJ_USER_W + _PJ_GAP
+        x += width + 0.4
+    for u, v, data in g.edges(data=True):
+        if g.nodes[u]["kind"] != "user" or v not in centres or u not in centres:
+            continue
+        ux_, uy, uw, uh = centres[u]
+        vx, vy, vw, _ = centres[v]
+        start, end = (ux_ + uw / 2, uy + uh), (vx + vw / 2, vy)
+        colour = _ROLE_COLOURS.get(data["relation"], style.INK)
+        _arrow(ax, start, end, colour=colour, lw=1.4)
+        mid = (start[0] + (end[0] - start[0]) * 0.3, start[1] + (end[1] - start[1]) * 0.3)
+        _text(
+            ax,
+            mid[0],
+            mid[1],
+            data["relation"],
+            size=style.SMALL_SIZE,
+            colour=colour,
+            ha="center",
+            va="center",
+            backgroundcolor=style.PAPER,
+        )
+    width, _ = _projects_size(g)
+    _text(ax, 0.4, 4.25, g.graph["title"], size=style.TITLE_SIZE, weight="bold", va="center")
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, 4.6)
+
+
+# ---- quotas as bars (notebooks/06-projects-quotas) -----------------------------------------
+
+_QB_ROW, _QB_HEAD, _QB_GAP = 0.36, 0.6, 0.5  # a bar's row, a panel's title, between services
+_QB_LABEL, _QB_BAR_W, _QB_PANEL_W = 1.75, 2.2, 4.9  # within a panel: label | bar | figures
+_QB_COLS = 3
+_QUOTA_COLOURS = {"in_use": "#1e88e5", "reserved": style.WARN, "free": "#e0e0e0"}
+
+
+def _panel_height(bars: list[dict[str, Any]]) -> float:
+    services = len({b["service"] for b in bars})
+    return _QB_HEAD + len(bars) * _QB_ROW + max(0, services - 1) * _QB_GAP * 0.5 + 0.25
+
+
+def _quota_rows(g: nx.Graph) -> list[list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
+    groups = graphs.quota_groups(g)
+    return [groups[i : i + _QB_COLS] for i in range(0, len(groups), _QB_COLS)]
+
+
+def _quotas_size(g: nx.Graph) -> tuple[float, float]:
+    rows = _quota_rows(g)
+    cols = max((len(r) for r in rows), default=1)
+    height = sum(max(_panel_height(bars) for _, bars in row) for row in rows)
+    return max(cols * _QB_PANEL_W + 0.4, 7.5), height + 1.2
+
+
+def _draw_quotas(g: nx.DiGraph, ax: Axes) -> None:
+    width, height = _quotas_size(g)
+    top = height - 0.45
+    _text(ax, 0.2, top, g.graph["title"], size=style.TITLE_SIZE, weight="bold", va="center")
+    lx = width - 3.9
+    for key, label in (("in_use", "in use"), ("reserved", "reserved"), ("free", "free")):
+        _box(ax, lx, top - 0.08, 0.25, 0.16, _QUOTA_COLOURS[key], lw=0.0, radius=0.02)
+        _text(ax, lx + 0.32, top, label, size=style.SMALL_SIZE, va="center")
+        lx += 1.25
+    y = top - 0.45
+    for row in _quota_rows(g):
+        row_h = max(_panel_height(bars) for _, bars in row)
+        for col, (group, bars) in enumerate(row):
+            _draw_quota_panel(g, ax, group, bars, 0.2 + col * _QB_PANEL_W, y)
+        y -= row_h
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+
+
+def _draw_quota_panel(
+    g: nx.Graph, ax: Axes, group: dict[str, Any], bars: list[dict[str, Any]], x: float, y: float
+) -> None:
+    """One project's (or domain's) bars, from ``y`` down."""
+    where = (
+        f"domain {group['domain']}" if g.graph["by"] == "project" else ", ".join(group["projects"])
+    )
+    _text(ax, x, y - 0.22, group["label"], weight="bold", va="center")
+    _text(ax, x, y - 0.45, where, size=7.5, colour=style.MUTED, va="center")
+    y -= _QB_HEAD
+    service = bars[0]["service"] if bars else ""
+    for bar in bars:
+        if bar["service"] != service:
+            service = bar["service"]
+            y -= _QB_GAP * 0.5
+        y -= _QB_ROW
+        _draw_quota_bar(ax, bar, x, y)
+
+
+def _draw_quota_bar(ax: Axes, bar: dict[str, Any], x: float, y: float) -> None:
+    h = _QB_ROW * 0.62
+    unit = " MB" if bar["resource"] == "ram" else ""
+    name = bar["resource"].replace("security_group", "sec. group").replace("_", " ")
+    _text(ax, x + _QB_LABEL - 0.08, y + h / 2, name, ha="right", va="center", size=style.SMALL_SIZE)
+    left = x + _QB_LABEL
+    if bar["limit"] < 0:
+        _box(ax, left, y, _QB_BAR_W, h, "#f5f5f5", edge=style.MUTED, lw=0.6, ls=":", radius=0.02)
+        _text(
+            ax,
+            left + 0.08,
+            y + h / 2,
+            f"unlimited \u00b7 {bar['in_use']}{unit} in use",
+            size=7.5,
+            colour=style.MUTED,
+            va="center",
+        )
+        return
+    limit = max(bar["limit"], 1)
+    scale = _QB_BAR_W / max(limit, bar["in_use"] + bar["reserved"])
+    at = left
+    for key in ("in_use", "reserved", "free"):
+        amount = bar[key] or 0
+        if amount > 0:
+            ax.add_patch(
+                Rectangle(
+                    (at, y), amount * scale, h, facecolor=_QUOTA_COLOURS[key], edgecolor=style.PAPER
+                )
+            )
+            at += amount * scale
+    ax.add_patch(
+        Rectangle((left, y), limit * scale, h, fill=False, edgecolor=style.INK, linewidth=0.7)
+    )
+    figures = f"{bar['in_use']}/{bar['limit']}{unit}"
+    if bar["reserved"]:
+        figures += f" +{bar['reserved']} res."
+    _text(
+        ax,
+        left + _QB_BAR_W + 0.08,
+        y + h / 2,
+        figures,
+        size=7.5,
+        colour=style.FAIL if bar["over"] else style.INK,
+        va="center",
+        weight="bold" if bar["over"] else "normal",
+    )
+
+
 def _draw_generic(g: nx.Graph, ax: Axes) -> None:
     pos = nx.spring_layout(g, seed=2015)
     nx.draw_networkx(
@@ -975,4 +1207,6 @@ _DRAWERS: dict[str, tuple[Drawer, Callable[[nx.Graph], tuple[float, float]]]] = 
     "flow": (_draw_flow, _flow_size),
     "timeline": (_draw_timeline, _timeline_size),
     "beyond": (_draw_beyond, _beyond_size),
+    "projects": (_draw_projects, _projects_size),
+    "quotas": (_draw_quotas, _quotas_size),
 }

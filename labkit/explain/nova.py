@@ -37,6 +37,20 @@ _KNOWN = (
         "lab.scheduler_decision(server) shows which filter dropped which host.",
     ),
     (
+        "nova.quota-several",
+        r"Quota exceeded for (?P<resources>\w+(?:, \w+)+): Requested (?P<req>\d+(?:, \d+)+), "
+        r"but already used (?P<used>\d+(?:, \d+)+) of (?P<limit>\d+(?:, \d+)+)",
+        "compute",
+        "The request would go past several quotas at once: {resources}",
+        "Nova counted what the project holds and added the request: {resources} would each go "
+        "past its limit ({limit}, in that order); {used} are in use and the request asks for "
+        "{req} more. Nothing was created.",
+        "Ask for fewer or smaller servers, delete servers you no longer need (`openstack "
+        "server list`; ERROR ones count too), or as admin raise the limits: `openstack quota "
+        "set --cores N --ram MB --instances N PROJECT`. In a notebook, "
+        "lab.will_it_fit(project, flavor, count) answers before you boot.",
+    ),
+    (
         "nova.quota",
         r"Quota exceeded for (?P<resource>\w+): Requested (?P<req>\d+), but already used "
         r"(?P<used>\d+) of (?P<limit>\d+)",
@@ -46,6 +60,27 @@ _KNOWN = (
         "{req} more.",
         "Delete servers you no longer need (`openstack server list`), or as admin raise it: "
         "`openstack quota set --{resource} N PROJECT`.",
+    ),
+    (
+        "nova.port-limit",
+        r"Maximum number of ports exceeded",
+        "networking",
+        "The project has no Neutron port left for the server",
+        "Before it makes anything, nova-api asks Neutron how many ports the project may still "
+        "create (validate_networks): each server needs one per network, and the project's "
+        "port quota is used up. Nothing was created.",
+        "`openstack quota show --usage PROJECT` (port); delete ports nobody uses (`openstack "
+        "port list`), or as admin `openstack quota set --ports N PROJECT`.",
+    ),
+    (
+        "nova.keypair-quota",
+        r"Quota exceeded, too many key pairs",
+        "compute",
+        "The user has as many key pairs as the key_pairs quota allows",
+        "Key pairs belong to a user, but the limit is the key_pairs quota of the project the "
+        "token is scoped to (100 by default).",
+        "`openstack keypair list`; delete the ones you no longer use, or as admin `openstack "
+        "quota set --key-pairs N PROJECT`.",
     ),
     (
         "nova.flavor-not-found",

@@ -430,6 +430,11 @@ class Lab:
         """The OpenSSH client config for the sim's guests (``ssh -F PATH ...``)."""
         return self.paths.ssh_config
 
+    def server_address(self, server: Any) -> str:
+        """The fixed address ``openstack server show`` prints for ``server`` (name or id).
+        Introduced in notebooks/05-access."""
+        return self.access.target(server).address
+
     def ssh_key(self) -> Path:
         """The learner's SSH key for the guests (made on first use); ``.pub`` is next to it.
         Introduced in notebooks/05-access."""
