@@ -7,10 +7,11 @@ and listings read all three, as Nova's API does.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import JSON, Text, select, type_coerce
 
 from labkit.sim.nova import models as m
 from labkit.sim.nova.service import NovaCells
@@ -68,6 +69,17 @@ def find(cells: NovaCells, uuid: str) -> tuple[m.CellMapping | None, dict[str, A
         build = s.get(m.BuildRequest, uuid)
         if build is not None:
             return None, dict(build.instance)
+        if mapping.cell_id is None:
+            # The conductor placed the server between the two reads: it drops the build
+            # request and sets the mapping's cell in one commit, so the mapping read again
+            # names the cell (Nova's API looks it up again in this case too).
+            mapping = s.scalars(
+                select(m.InstanceMapping)
+                .where(m.InstanceMapping.instance_uuid == uuid)
+                .execution_options(populate_existing=True)
+            ).first()
+            if mapping is None:  # and deleted since
+                return None
         cell = s.get(m.CellMapping, mapping.cell_id) if mapping.cell_id is not None else None
     if cell is None:
         return None
@@ -78,37 +90,95 @@ def find(cells: NovaCells, uuid: str) -> tuple[m.CellMapping | None, dict[str, A
         return cell, as_dict(row)
 
 
+# ---- listing -------------------------------------------------------------------------------
+# A listing of 1,000 servers (``server list``, and every quota check) must not build 1,000
+# ORM objects nor run SQLAlchemy's JSON processor 7,000 times: it selects plain columns, the
+# JSON ones as their stored text, and decodes that text itself. It leaves out the console
+# log, which only ``os-getConsoleOutput`` reads (through :func:`find`).
+
+_LIST_FIELDS = tuple(name for name in _FIELDS if name != "console")
+_JSON_FIELDS = frozenset(
+    name
+    for name in (*_LIST_FIELDS, "metadata_")
+    if isinstance(getattr(m.Instance, name).type, JSON)
+)
+_JSON_LIST_FIELDS = tuple(name for name in _LIST_FIELDS if name in _JSON_FIELDS)
+_LIST_COLUMNS = tuple(
+    type_coerce(getattr(m.Instance, name), Text)
+    if name in _JSON_FIELDS
+    else getattr(m.Instance, name)
+    for name in (*_LIST_FIELDS, "metadata_", "id")
+)
+_EMPTY_JSON: dict[str, Any] = {"[]": list, "{}": dict, "null": lambda: None}
+
+
+def _decode(text: str | None) -> Any:
+    """What SQLAlchemy's JSON type would give for the stored text; a fresh object each time
+    (callers may change it), the empty ones made without the parser."""
+    if text is None:
+        return None
+    empty = _EMPTY_JSON.get(text)
+    return empty() if empty is not None else json.loads(text)
+
+
+def _listed(row: Any) -> dict[str, Any]:
+    """One selected row, shaped as :func:`as_dict` shapes an Instance (without ``console``)."""
+    data = dict(zip(_LIST_FIELDS, row, strict=False))
+    for name in _JSON_LIST_FIELDS:
+        data[name] = _decode(data[name])
+    data["metadata"] = _decode(row[-2]) or {}
+    data["id"] = row[-1]
+    return data
+
+
 def listing(
     cells: NovaCells, project_id: str | None, include_deleted: bool = False
 ) -> list[dict[str, Any]]:
-    """Every server of a project (or of all projects), newest first, as Nova sorts them."""
+    """Every server of a project (or of all projects), newest first, as Nova sorts them.
+    Each is shaped as :func:`as_dict` shapes it, without the console log."""
     found: list[dict[str, Any]] = []
     with cells.api.read() as s:
-        query = select(m.BuildRequest)
+        query = select(m.BuildRequest.instance)
         if project_id:
             query = query.where(m.BuildRequest.project_id == project_id)
-        found += [dict(b.instance) for b in s.scalars(query)]
+        found += [dict(instance) for instance in s.scalars(query)]
     for _, db in cells.all():
         with db.read() as s:
-            query2 = select(m.Instance)
+            query2 = select(*_LIST_COLUMNS)
             if project_id:
                 query2 = query2.where(m.Instance.project_id == project_id)
             if not include_deleted:
                 query2 = query2.where(m.Instance.deleted.is_(False))
-            found += [as_dict(r) for r in s.scalars(query2)]
+            found += [_listed(row) for row in s.execute(query2)]
     found.sort(key=lambda i: (i.get("created_at") or "", i["uuid"]), reverse=True)
     return found
 
 
 def count_usage(cells: NovaCells, project_id: str) -> dict[str, int]:
-    """instances, cores and ram in use by a project (Nova counts from the cells)."""
+    """instances, cores and ram in use by a project (Nova counts from the cells): the
+    project's build requests and its servers not deleted, reading only the two fields the
+    count needs (every create asks, so it must not load whole servers)."""
     usage = {"instances": 0, "cores": 0, "ram": 0}
-    for inst in listing(cells, project_id):
-        if inst.get("vm_state") == "deleted":
-            continue
+    flavors: list[dict[str, Any]] = []
+    with cells.api.read() as s:
+        for instance in s.scalars(
+            select(m.BuildRequest.instance).where(m.BuildRequest.project_id == project_id)
+        ):
+            if instance.get("vm_state") != "deleted":
+                flavors.append(instance["flavor"])
+    for _, db in cells.all():
+        with db.read() as s:
+            flavors += s.scalars(
+                select(m.Instance.flavor).where(
+                    m.Instance.project_id == project_id,
+                    m.Instance.deleted.is_(False),
+                    m.Instance.vm_state != "deleted",
+                )
+            )
+    for flavor in flavors:
         usage["instances"] += 1
-        usage["cores"] += int(inst["flavor"]["vcpus"])
-        usage["ram"] += int(inst["flavor"]["memory_mb"])
+        usage["cores"] += int(flavor["vcpus"])
+        usage["ram"] += int(flavor["memory_mb"])
     return usage
 
 

@@ -165,13 +165,13 @@ class NovaScheduler(NovaProcess):
             with db.read() as s:
                 nodes = list(s.scalars(select(m.ComputeNode)))
                 services = {x.id: x for x in s.scalars(select(m.Service))}
-                instances = list(
-                    s.scalars(
-                        select(m.Instance).where(
-                            m.Instance.deleted.is_(False), m.Instance.host.is_not(None)
-                        )
-                    )
-                )
+                on_host: dict[str, list[str]] = {}
+                for uuid, host in s.execute(
+                    select(m.Instance.uuid, m.Instance.host)
+                    .where(m.Instance.deleted.is_(False), m.Instance.host.is_not(None))
+                    .order_by(m.Instance.id)
+                ):
+                    on_host.setdefault(str(host), []).append(uuid)
             for node in nodes:
                 summary = summaries.get(node.uuid)
                 if summary is None:
@@ -188,7 +188,7 @@ class NovaScheduler(NovaProcess):
                         free_vcpus=_free(res, "VCPU"),
                         host_ip=node.host_ip,
                         hypervisor_type=node.hypervisor_type,
-                        instances=[i.uuid for i in instances if i.host == node.host],
+                        instances=list(on_host.get(node.host, [])),
                     )
                 )
         return states

@@ -154,17 +154,19 @@ def _check_and_insert(
             for rc, amount in resources.items():
                 wanted[(rp_uuid, rc)] += amount
     ids = {rc: classes.class_id(s, rc) for _, rc in wanted}
-    used = providers.used_amounts(s)
+    rp_ids = [rp.id for rp in rps.values()]
+    used = providers.used_amounts(s, rp_ids)
+    inventories = {
+        (inv.resource_provider_id, inv.resource_class_id): inv
+        for inv in s.scalars(
+            select(m.Inventory).where(m.Inventory.resource_provider_id.in_(rp_ids))
+        )
+    }
     for want in writes:
         for rp_uuid, resources in want.allocations.items():
             rp = rps[rp_uuid]
             for rc, amount in resources.items():
-                inv = s.scalar(
-                    select(m.Inventory).where(
-                        m.Inventory.resource_provider_id == rp.id,
-                        m.Inventory.resource_class_id == ids[rc],
-                    )
-                )
+                inv = inventories.get((rp.id, ids[rc]))
                 if inv is None:
                     raise InvalidInventory(rc, rp_uuid)
                 record = providers.record_of(inv, rc)

@@ -172,18 +172,19 @@ def aggregates_of(s: Session, provider_id: int) -> list[str]:
     )
 
 
-def used_amounts(s: Session) -> dict[tuple[int, int], int]:
-    """(provider id, resource class id) -> amount used, for every provider."""
-    return {
-        (rp, rc): int(used or 0)
-        for rp, rc, used in s.execute(
-            select(
-                m.Allocation.resource_provider_id,
-                m.Allocation.resource_class_id,
-                func.sum(m.Allocation.used),
-            ).group_by(m.Allocation.resource_provider_id, m.Allocation.resource_class_id)
-        )
-    }
+def used_amounts(
+    s: Session, provider_ids: Iterable[int] | None = None
+) -> dict[tuple[int, int], int]:
+    """(provider id, resource class id) -> amount used, for every provider or only for
+    ``provider_ids`` (a claim needs its own providers' sums, not the whole cloud's)."""
+    query = select(
+        m.Allocation.resource_provider_id,
+        m.Allocation.resource_class_id,
+        func.sum(m.Allocation.used),
+    ).group_by(m.Allocation.resource_provider_id, m.Allocation.resource_class_id)
+    if provider_ids is not None:
+        query = query.where(m.Allocation.resource_provider_id.in_(list(provider_ids)))
+    return {(rp, rc): int(used or 0) for rp, rc, used in s.execute(query)}
 
 
 def list_providers(s: Session, f: ProviderFilters) -> list[Provider]:
@@ -439,7 +440,7 @@ def set_inventories(
         if rc not in keep:
             s.delete(inv)
     over = []
-    used = {rc: amount for (rp, rc), amount in used_amounts(s).items() if rp == row.id}
+    used = {rc: amount for (_, rc), amount in used_amounts(s, [row.id]).items()}
     for name, (rc, rec) in wanted.items():
         found = existing.get(rc)
         if found is None:

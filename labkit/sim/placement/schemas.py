@@ -7,6 +7,7 @@ and limits are the API's, so jsonschema's messages read as Placement's do.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from labkit.sim.placement.standards import CUSTOM_PATTERN, NAME_PATTERN
@@ -241,8 +242,10 @@ USAGES_QUERY_1_38 = _with(
 )
 
 
+@functools.cache
 def candidates_query(v_minor: int) -> Schema:
-    """GET /allocation_candidates' query schema at microversion 1.v_minor (1.10 up)."""
+    """GET /allocation_candidates' query schema at microversion 1.v_minor (1.10 up); one
+    object per microversion, so its checked validator is reused (``_helpers._validate``)."""
     props: Schema = {"resources": {"type": "string"}}
     schema: Schema = {
         "type": "object",

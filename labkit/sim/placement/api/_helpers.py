@@ -86,11 +86,29 @@ _FORMATS = jsonschema.FormatChecker()
 _FORMATS.checks("uuid")(is_uuid_like)
 
 
+# Checking a schema against its meta-schema costs more than validating a body with it, and
+# jsonschema.validate() does both on every call: each schema is checked and its validator
+# built once. The cache holds the schema itself, so its id() cannot be reused by another.
+_VALIDATORS: dict[int, tuple[dict[str, Any], Any]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    cached = _VALIDATORS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    validator = cls(schema, format_checker=_FORMATS)
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
+
+
 def _validate(data: Any, schema: dict[str, Any], prefix: str) -> None:
-    try:
-        jsonschema.validate(data, schema, format_checker=_FORMATS)
-    except jsonschema.ValidationError as exc:
-        raise bad_request(f"{prefix}{exc}") from None
+    """jsonschema.validate() with a validator made once per schema: the same error, the
+    best match among all, as Placement's util.validate reports it."""
+    error = jsonschema.exceptions.best_match(_validator(schema).iter_errors(data))
+    if error is not None:
+        raise bad_request(f"{prefix}{error}")
 
 
 def require_json(call: Call) -> None:
