@@ -281,9 +281,10 @@ def test_another_projects_server_is_not_found_not_forbidden(nova_lab: Any, admin
     """Nova reads instances project-only for non-admins: 404, as if it did not exist."""
     import openstack.exceptions
 
-    server = _boot(admin, "not-yours")
+    server = _boot(admin, "Not yours!")
     demo = nova_lab.connect("demo")
     try:
+        assert server.hostname == "not-yours"  # Nova's sanitize_hostname of the name
         with pytest.raises(openstack.exceptions.NotFoundException) as missing:
             demo.compute.get_server(server.id)
         assert missing.value.status_code == 404

@@ -114,7 +114,7 @@ def create(call: Call) -> Response:
                     "key_data": key_data,
                     "user_data": user_data,
                     "config_drive": config_drive,
-                    "hostname": re.sub(r"[^a-z0-9-]", "-", display.lower())[:63],
+                    "hostname": instances.sanitize_hostname(display, f"Server-{uuid}"),
                     "launch_index": index,
                     "reservation_id": reservation,
                     "metadata": dict(metadata),
