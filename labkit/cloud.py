@@ -152,12 +152,14 @@ def put_cli_on_path() -> None:
     its tables whole.
 
     A kernel started from the venv's python (JupyterLab, nbval, papermill) does not have the
-    venv's bin/ on PATH unless the venv was activated. The folder is added only when no
-    ``openstack`` is found at all, so a CLI the learner put on PATH themselves still wins.
+    venv's bin/ on PATH unless the venv was activated. The folder is added (at the end) when
+    no ``openstack`` or no ``labkit`` is found at all, so a CLI the learner put on PATH
+    themselves still wins.
     ``!`` runs commands on an 80-column pty, where cliff would wrap tokens and URLs
     mid-word; a wide CLIFF_MAX_TERM_WIDTH (unless already set) keeps them on one line.
     """
     os.environ.setdefault("CLIFF_MAX_TERM_WIDTH", "400")
     bin_dir = Path(sys.executable).parent
-    if shutil.which("openstack") is None and shutil.which("openstack", path=str(bin_dir)):
-        os.environ["PATH"] = str(bin_dir) + os.pathsep + os.environ.get("PATH", "")
+    missing = [c for c in ("openstack", "labkit") if shutil.which(c) is None]
+    if missing and all(shutil.which(c, path=str(bin_dir)) for c in missing):
+        os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + str(bin_dir)
