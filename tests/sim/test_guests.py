@@ -100,6 +100,8 @@ def test_an_m1_medium_guest_shows_the_flavors_figures() -> None:
     assert mem[0] == "Mem:" and 3800 < int(mem[1]) < 4096  # the kernel keeps its share
     root = next(line for line in sh.run("df -h").out.splitlines() if line.endswith(" /"))
     assert root.split()[:2] == ["/dev/vda1", "39G"]  # 40 GiB less ext4's overhead
+    only_root = sh.run("df -h /home/ubuntu").out.splitlines()
+    assert len(only_root) == 2 and only_root[1].startswith("/dev/vda1")  # the path's own fs
     assert "inet 10.64.0.105/24 brd 10.64.0.255 scope global eth0" in sh.run("ip addr").out
     assert "default via 10.64.0.1 dev eth0" in sh.run("ip route").out
 

@@ -223,6 +223,16 @@ def _df(sh: Session, args: list[str], stdin: str | None) -> Result:
         ("/dev/vda1", size, used, "/"),
         ("tmpfs", ram_gib / 2, 0.0, "/dev/shm"),
     ]
+    paths = [a for a in args if not a.startswith("-")]
+    if paths:  # each path's file system: the longest mount point that contains it
+        picked = []
+        for path in paths:
+            absolute = sh.path(path)
+            mounts = [
+                r for r in rows if absolute == r[3] or absolute.startswith(r[3].rstrip("/") + "/")
+            ]
+            picked.append(max(mounts, key=lambda r: len(r[3])))
+        rows = list(dict.fromkeys(picked))
     if "-h" in args:
         lines = ["Filesystem      Size  Used Avail Use% Mounted on"]
         for name, total, taken, mount in rows:
