@@ -102,6 +102,7 @@ class Runtime:
         # The threads request handlers run on (their threads start on first use).
         self.executor = ThreadPoolExecutor(max_workers=40, thread_name_prefix="sim-request")
         self.internal_errors = 0
+        self._persisted: list[tuple[str, int]] = []
         self.persist_counters(clean_shutdown=False)  # until a clean shutdown says so
 
     # ---- time and ids ---------------------------------------------------------------------
@@ -152,6 +153,10 @@ class Runtime:
                 ("ids", self.ids.counter),
                 ("clean", int(clean_shutdown)),
             ]
+        # Called every half second: a write transaction only when a counter moved.
+        if values == self._persisted:
+            return
+        self._persisted = values
         with self.db.write() as s:
             for name, value in values:
                 row = s.get(Counter, name)

@@ -154,9 +154,9 @@ class Tracer:
         for row in rows:
             row["sim_time"] = row["sim_time"].isoformat()
             row["detail"] = json.dumps(row["detail"], default=str)
-        if rows:
+        if rows:  # one executemany of the table's INSERT (the ORM's bulk path costs more)
             with self._db.write() as s:
-                s.execute(insert(TraceEvent), rows)
+                s.execute(insert(TraceEvent.__table__), rows)  # type: ignore[arg-type]
 
     def events(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from labkit.sim.core.http import Call
@@ -50,6 +51,39 @@ _STATE_MAP: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+# The microversions a server's shape changes at. A list renders one request's answer for
+# every server, so what the request says -- its microversion, the caller's admin role, the
+# URL root of its links -- is worked out once per request (:func:`_view`), not per server.
+_SHAPE_VERSIONS = ("2.3", "2.9", "2.16", "2.19", "2.26", "2.47", "2.63", "2.73")
+
+
+@dataclass(frozen=True)
+class _View:
+    root: str  # the service root links are made from (``Call.root_url``)
+    is_admin: bool
+    at_least: frozenset[str]  # the _SHAPE_VERSIONS this request's microversion reaches
+
+
+def _view(call: Call) -> _View:
+    found = call.extra.get("nova.view")
+    if not isinstance(found, _View):
+        found = _View(
+            root=call.root_url,
+            is_admin=caller(call).is_admin,
+            at_least=frozenset(v for v in _SHAPE_VERSIONS if microversion_at_least(call, v)),
+        )
+        call.extra["nova.view"] = found
+    return found
+
+
+def _links(view: _View, kind: str, ident: str) -> list[dict[str, str]]:
+    """``_helpers.links`` with the root already worked out."""
+    return [
+        {"rel": "self", "href": f"{view.root}/v2.1/{kind}/{ident}"},
+        {"rel": "bookmark", "href": f"{view.root}/{kind}/{ident}"},
+    ]
+
+
 def status(instance: dict[str, Any]) -> str:
     vm, task = str(instance.get("vm_state")), instance.get("task_state")
     default, by_task = _STATE_MAP.get(vm, ("UNKNOWN", {}))
@@ -75,7 +109,8 @@ def _usg_time(value: str | None) -> str | None:
 
 
 def flavor_in_server(call: Call, flavor: dict[str, Any]) -> dict[str, Any]:
-    if microversion_at_least(call, "2.47"):
+    view = _view(call)
+    if "2.47" in view.at_least:
         out = {
             "vcpus": flavor["vcpus"],
             "ram": flavor["memory_mb"],
@@ -84,10 +119,10 @@ def flavor_in_server(call: Call, flavor: dict[str, Any]) -> dict[str, Any]:
             "swap": flavor.get("swap", 0),
             "original_name": flavor["name"],
         }
-        if caller(call).is_admin or True:  # os_compute_api:servers:show:flavor-extra-specs
-            out["extra_specs"] = dict(flavor.get("extra_specs") or {})
+        # os_compute_api:servers:show:flavor-extra-specs: every caller, by default
+        out["extra_specs"] = dict(flavor.get("extra_specs") or {})
         return out
-    return {"id": flavor["flavorid"], "links": links(call, "flavors", flavor["flavorid"])[1:]}
+    return {"id": flavor["flavorid"], "links": _links(view, "flavors", flavor["flavorid"])[1:]}
 
 
 def addresses(instance: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -109,7 +144,7 @@ def server_brief(call: Call, instance: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": instance["uuid"],
         "name": instance["display_name"],
-        "links": links(call, "servers", instance["uuid"]),
+        "links": _links(_view(call), "servers", instance["uuid"]),
     }
 
 
@@ -120,7 +155,7 @@ def server(
 ) -> dict[str, Any]:
     """One server in full. ``groups`` are security-group bindings already fetched for a
     list (:func:`servers`); without them this server's are asked of Neutron."""
-    who = caller(call)
+    view = _view(call)
     image = instance.get("image_ref") or ""
     out: dict[str, Any] = {
         **server_brief(call, instance),
@@ -129,7 +164,7 @@ def server(
         "user_id": instance["user_id"],
         "metadata": dict(instance.get("metadata") or {}),
         "hostId": host_id(instance),
-        "image": {"id": image, "links": links(call, "images", image)[1:]} if image else "",
+        "image": {"id": image, "links": _links(view, "images", image)[1:]} if image else "",
         "flavor": flavor_in_server(call, instance["flavor"]),
         "created": _time(instance.get("created_at")),
         "updated": _time(instance.get("updated_at") or instance.get("created_at")),
@@ -152,11 +187,11 @@ def server(
     bound = groups if groups is not None else secgroups.bindings(call, [instance["uuid"]])
     if bound.get(instance["uuid"]):
         out["security_groups"] = bound[instance["uuid"]]
-    if who.is_admin:
+    if view.is_admin:
         out["OS-EXT-SRV-ATTR:host"] = instance.get("host")
         out["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{int(instance.get('id') or 0):08x}"
         out["OS-EXT-SRV-ATTR:hypervisor_hostname"] = instance.get("node")
-        if microversion_at_least(call, "2.3"):
+        if "2.3" in view.at_least:
             out["OS-EXT-SRV-ATTR:reservation_id"] = instance.get("reservation_id", "")
             out["OS-EXT-SRV-ATTR:launch_index"] = instance.get("launch_index", 0)
             out["OS-EXT-SRV-ATTR:hostname"] = instance.get("hostname", "")
@@ -164,17 +199,17 @@ def server(
             out["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
             out["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
             out["OS-EXT-SRV-ATTR:user_data"] = instance.get("user_data")
-    if microversion_at_least(call, "2.9"):
+    if "2.9" in view.at_least:
         out["locked"] = bool(instance.get("locked"))
-    if microversion_at_least(call, "2.16") and instance.get("host"):
+    if "2.16" in view.at_least and instance.get("host"):
         out["host_status"] = "UP"
-    if microversion_at_least(call, "2.19"):
+    if "2.19" in view.at_least:
         out["description"] = instance.get("display_description")
-    if microversion_at_least(call, "2.26"):
+    if "2.26" in view.at_least:
         out["tags"] = list(instance.get("tags") or [])
-    if microversion_at_least(call, "2.63"):
+    if "2.63" in view.at_least:
         out["trusted_image_certificates"] = None
-    if microversion_at_least(call, "2.73"):
+    if "2.73" in view.at_least:
         out["locked_reason"] = instance.get("locked_reason")
     fault = instance.get("fault")
     if fault and out["status"] in ("ERROR", "DELETED"):
@@ -183,7 +218,7 @@ def server(
             "created": _time(fault.get("created")),
             "message": fault["message"],
         }
-        if who.is_admin:
+        if view.is_admin:
             shown["details"] = fault.get("details", "")
         out["fault"] = shown
     return out
