@@ -1135,11 +1135,13 @@ def _draw_quota_panel(
     _text(ax, x, y - 0.22, group["label"], weight="bold", va="center")
     _text(ax, x, y - 0.45, where, size=7.5, colour=style.MUTED, va="center")
     y -= _QB_HEAD
-    service = bars[0]["service"] if bars else ""
+    service = ""
     for bar in bars:
         if bar["service"] != service:
+            y -= _QB_GAP * 0.5 if service else 0.0
             service = bar["service"]
-            y -= _QB_GAP * 0.5
+            label = {"compute": "Nova", "network": "Neutron"}.get(service, service)
+            _text(ax, x, y - _QB_ROW * 0.69, label, size=7.0, colour=style.MUTED, va="center")
         y -= _QB_ROW
         _draw_quota_bar(ax, bar, x, y)
 

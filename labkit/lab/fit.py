@@ -391,7 +391,10 @@ class FitPrediction:
                 mark="fail" if verdict == "over" else "",
             )
         room = self.quota_room
-        t.note = f"The quota allows {'any number of' if room is None else room} more such servers."
+        if room is None:
+            t.note = "The quota allows any number of such servers."
+        else:
+            t.note = f"The quota allows {room} more such server{'' if room == 1 else 's'}."
         return t
 
     def hosts_table(self) -> Table:
@@ -425,6 +428,8 @@ class FitPrediction:
         else:
             more = "" if self.capacity_exact else "at least "
             t.note = f"Room on the hosts for {more}{self.capacity_room} such servers in all."
+        if not self.quota_ok:
+            t.note += " (Not reached: nova-api refuses the request first.)"
         return t
 
     def verdict_lines(self) -> list[str]:
