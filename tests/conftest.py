@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests import osc_fork
+from tests import osc_fork, sim_templates
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -51,15 +51,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def private_sim(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Lab]:
+def private_sim(
+    tmp_path_factory: pytest.TempPathFactory, name: str, layer: str | None = None
+) -> Iterator[Lab]:
     """A sim with base + keystone installed on its own port and state folder (both given to
     the Lab, nothing set in os.environ); on teardown, fail if it ever answered a client with
-    an internal error."""
+    an internal error.
+
+    With ``layer``, everything up to that layer is installed: copied from this run's
+    template of it (tests/sim_templates.py: installed from scratch once, each copy checked
+    by the installer), for fixtures that want a lab with those layers, not an install."""
     from labkit.lab import Lab
 
-    state_root = tmp_path_factory.mktemp(name)
-    lab = Lab.from_env(REPO / "envs" / "sim.yaml", state_root=state_root, sim_port=free_port())
-    lab.ensure("keystone")
+    if layer is None:
+        state_root = tmp_path_factory.mktemp(name)
+        lab = Lab.from_env(REPO / "envs" / "sim.yaml", state_root=state_root, sim_port=free_port())
+        lab.ensure("keystone")
+    else:
+        lab = sim_templates.lab_from_template(tmp_path_factory, name, layer)
     yield lab
     from labkit.sim import process
 
@@ -76,9 +85,7 @@ def private_sim(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator
 @pytest.fixture(scope="session")
 def nova_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A sim with every layer up to nova-compute, shared by the Nova tests of a worker."""
-    for lab in private_sim(tmp_path_factory, "nova"):
-        lab.ensure("nova-compute")
-        yield lab
+    yield from private_sim(tmp_path_factory, "nova", layer="nova-compute")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,9 @@
 
 Collections are compared by the structure of their items, and the shared session sim holds
 whatever other tests made (users with a default project, roles with options ...). A fresh
-sim holds what a freshly installed cloud holds, like the recorded one.
+sim holds what a freshly installed cloud holds, like the recorded one: every layer up to
+nova-compute, as the recorded cloud had (copied from the run's template, see
+tests/sim_templates.py; the tests' own ``ensure`` calls then find it all done).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from tests.conftest import private_sim
 
 @pytest.fixture(scope="session")
 def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    yield from private_sim(tmp_path_factory, "paritystate")
+    yield from private_sim(tmp_path_factory, "paritystate", layer="nova-compute")
 
 
 # Session fixtures that depend on sim_lab are redefined here too: pytest caches one instance

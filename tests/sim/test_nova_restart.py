@@ -18,21 +18,24 @@ import pytest
 import yaml
 
 from labkit.lab import Lab
-from tests.conftest import REPO, free_port
+from tests import sim_templates
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture()
-def paced_lab(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+def paced_lab(
+    tmp_path: Any, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Lab]:
     env = yaml.safe_load((REPO / "envs" / "sim.yaml").read_text())
     env["sim"]["pace"] = 0.3  # a boot takes about a second: time to kill it halfway
     env["sim"]["deterministic"] = False
     path = tmp_path / "paced.yaml"
     path.write_text(yaml.safe_dump(env))
     monkeypatch.delenv("LABKIT_SIM_DETERMINISTIC", raising=False)
-    lab = Lab.from_env(str(path), state_root=tmp_path / "state", sim_port=free_port())
-    lab.ensure("nova-compute")
+    # Nova installed (at full speed, once per run: tests/sim_templates.py), then paced.
+    lab = sim_templates.lab_from_template(tmp_path_factory, "paced", "nova-compute", env=path)
     yield lab
     from labkit.sim import process
 
