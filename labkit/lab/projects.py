@@ -255,6 +255,8 @@ class Projects:
     def project_id(self, ref: str) -> str:
         """A project's id from its name (seed projects by their domain), ``domain/name``, or
         its id."""
+        from openstack import exceptions
+
         identity = sdk.identity(self.admin)
         domain: str | None = None
         name = ref
@@ -264,10 +266,20 @@ class Projects:
             for spec in self.seed.projects:
                 if spec.name == ref:
                     domain = spec.domain
-        if domain:
-            found = identity.find_project(name, domain_id=self._domain_id(domain))
-        else:
-            found = identity.find_project(name)
+        try:
+            if domain:
+                found = identity.find_project(name, domain_id=self._domain_id(domain))
+            else:
+                found = identity.find_project(name)
+        except exceptions.ForbiddenException:
+            # Not an admin (an existing cloud): its own project is all it may look up.
+            access = sdk.session_access(self.admin)
+            if ref in (access.project_id, access.project_name):
+                return str(access.project_id)
+            raise LabkitError(
+                f"This user may not look up project {ref!r}.",
+                "Name the project of your own token, or use an admin's clouds.yaml entry.",
+            ) from None
         if found is None:
             raise LabkitError(
                 f"No project {ref!r}.", "Run lab.create_projects(), or check the name."
@@ -432,9 +444,15 @@ class Projects:
         return rows
 
     def _domain_of(self, project_id: str) -> str:
+        from openstack import exceptions
+
         identity = sdk.identity(self.admin)
-        project = identity.get_project(project_id)
-        return str(identity.get_domain(project.domain_id).name)
+        try:
+            project = identity.get_project(project_id)
+            return str(identity.get_domain(project.domain_id).name)
+        except exceptions.ForbiddenException:  # not an admin: its own project's domain
+            access = sdk.session_access(self.admin)
+            return str(access.project_domain_name or "?")
 
     def quotas_table(self, project: str) -> Table:
         """``openstack quota show --usage PROJECT``, Nova's and Neutron's resources."""
@@ -658,24 +676,31 @@ class Projects:
         )
 
     def check_fit(self, prediction: fitting.FitPrediction, servers: Sequence[Any]) -> Table:
-        """The prediction next to what happened: each server's predicted and actual host."""
+        """The prediction next to what happened: each server's predicted and actual host.
+        Hosts are compared as a whole (which server of a request lands where first is the
+        scheduler's order, not the names')."""
         t = Table(["server", "predicted", "happened"], title="Prediction vs. the boot")
         for index, server in enumerate(servers):
-            predicted = (
-                prediction.placed[index]
-                if prediction.fits and index < len(prediction.placed)
-                else "ERROR (no valid host)"
-            )
+            if prediction.fits is None:
+                predicted = "ACTIVE, host unknown (Placement not readable)"
+            elif prediction.fits and index < len(prediction.placed):
+                predicted = prediction.placed[index]
+            else:
+                predicted = "ERROR (no valid host)"
             if server.status == "ACTIVE":
                 happened = f"ACTIVE on {server.compute_host}"
             else:
                 fault = (server.fault or {}).get("message", "")
                 happened = f"{server.status}" + (f": {fault}" if fault else "")
             t.add(server.name, predicted, happened)
-        predicted_hosts = Counter(prediction.placed) if prediction.fits else Counter()
-        actual = Counter(str(s.compute_host) for s in servers if s.status == "ACTIVE")
         all_ok = all(s.status == "ACTIVE" for s in servers)
-        held = (bool(prediction.fits) == all_ok) and (not all_ok or predicted_hosts == actual)
+        if prediction.fits is None:
+            held = all_ok
+        elif prediction.fits:
+            actual = Counter(str(s.compute_host) for s in servers if s.status == "ACTIVE")
+            held = all_ok and actual == Counter(prediction.placed)
+        else:
+            held = all(s.status == "ERROR" for s in servers)
         t.note = "The prediction held." if held else "The prediction did NOT hold."
         return t
 
