@@ -153,7 +153,7 @@ def _check_and_insert(
         for rp_uuid, resources in want.allocations.items():
             for rc, amount in resources.items():
                 wanted[(rp_uuid, rc)] += amount
-    ids = {rc: classes.class_id(s, rc) for _, rc in wanted}
+    ids = classes.class_ids(s, (rc for _, rc in wanted))
     rp_ids = [rp.id for rp in rps.values()]
     used = providers.used_amounts(s, rp_ids)
     inventories = {

@@ -48,6 +48,22 @@ def class_id(s: Session, name: str) -> int:
     return found
 
 
+def class_ids(s: Session, names: Iterable[str]) -> dict[str, int]:
+    """:func:`class_id` of each name, in one query; the first unknown name (in the order
+    given) is the ResourceClassNotFound, as asking one by one would report it."""
+    wanted = list(dict.fromkeys(names))
+    found = {
+        a: b
+        for a, b in s.execute(
+            select(m.ResourceClass.name, m.ResourceClass.id).where(m.ResourceClass.name.in_(wanted))
+        )
+    }
+    for name in wanted:
+        if name not in found:
+            raise ResourceClassNotFound(name)
+    return found
+
+
 def class_names(s: Session) -> dict[int, str]:
     return {a: b for a, b in s.execute(select(m.ResourceClass.id, m.ResourceClass.name))}
 
