@@ -67,7 +67,10 @@ from labkit.sim.guests.sshd import Sshd
 from labkit.sim.guests.system import GuestSystem
 
 T = TypeVar("T")
-PLUG_WAIT = 5.0  # seconds a booting guest waits for Neutron to plug its ports
+# Seconds a booting guest waits for Neutron to plug its ports: its DHCP client keeps asking
+# for about a minute (dhclient), and the L2 agent plugs ports one after the other -- a
+# hundred boots at once keep it busy for many seconds.
+PLUG_WAIT = 60.0
 WORKERS = 16
 
 
