@@ -85,16 +85,19 @@ def lab_from_template(
     name: str,
     layer: str,
     env: str | os.PathLike[str] = SIM_ENV,
+    state_root: Path | None = None,
+    port: int | None = None,
 ) -> Lab:
-    """A running lab on a copy of the ``layer`` template, in a new temporary folder named
-    after ``name``, on a free port; ``env`` may differ from sim.yaml in its ``sim:``
-    settings (pace, determinism: a template is kept per mode), not in hosts or networks
-    (the check below would fail)."""
+    """A running lab on a copy of the ``layer`` template, in ``state_root`` (default: a new
+    temporary folder named after ``name``), on ``port`` (default: a free one). ``env`` may
+    differ from sim.yaml in its ``sim:`` settings (pace, determinism: a template is kept per
+    mode), not in hosts or networks (the check below would fail)."""
     from labkit.sim import process
     from tests.conftest import free_port
 
-    port = free_port()
-    lab = Lab.from_env(env, state_root=tmp_path_factory.mktemp(name), sim_port=port)
+    port = port or free_port()
+    state_root = state_root or tmp_path_factory.mktemp(name)
+    lab = Lab.from_env(env, state_root=state_root, sim_port=port)
     assert isinstance(lab.env, SimEnv), f"{env} is not a sim env"
     # Ids and times go on from the template's: its mode must be the one this lab runs in.
     source = template(tmp_path_factory, layer, config.sim_deterministic(lab.env.sim.deterministic))

@@ -8,12 +8,21 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests import osc_fork
 
+if TYPE_CHECKING:
+    import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-ORDER = ("00-welcome", "01-hosts", "02-keystone", "03-glance", "04-nova")
+ORDER = ("00-welcome", "01-hosts", "02-keystone", "03-glance", "04-nova", "08-beyond")
+# Notebooks whose first cell only ensures these layers (``Lab.from_env(env).ensure(...)``,
+# which shows nothing) and whose outputs never show installing them: run alone on a fresh
+# sim, they start on a copy of the run's template of that layer instead of installing it
+# (tests/sim_templates.py). Notebooks that *show* an install (01-04) install, always.
+START_FROM = {"08-beyond": "nova-compute"}
 SANITIZE = REPO / "tests" / "notebooks" / "sanitize.cfg"
 
 
@@ -60,6 +69,20 @@ def restore(saved: dict[str, str | None]) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def start_from_template(
+    tmp_path_factory: pytest.TempPathFactory, name: str, state_dir: Path, port: int
+) -> None:
+    """If ``name`` is in START_FROM: a running sim in ``state_dir`` on ``port`` with its
+    layer installed, as the notebook's first cell would leave it. Call it after
+    :func:`apply` (the kernel's deterministic mode picks the template)."""
+    if name in START_FROM:
+        from tests import sim_templates
+
+        sim_templates.lab_from_template(
+            tmp_path_factory, name, START_FROM[name], state_root=state_dir, port=port
+        )
 
 
 def stop_sim(state_dir: Path) -> None:

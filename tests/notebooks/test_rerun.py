@@ -64,11 +64,14 @@ def _outputs(nb: nbformat.NotebookNode) -> dict[str, str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", RERUN)
-def test_a_second_run_on_the_same_lab_says_the_same(name: str, tmp_path: Path) -> None:
-    state_dir = tmp_path / "state"
-    saved = harness.apply(harness.kernel_environment(state_dir, harness.free_port()))
+def test_a_second_run_on_the_same_lab_says_the_same(
+    name: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    state_dir, port = tmp_path / "state", harness.free_port()
+    saved = harness.apply(harness.kernel_environment(state_dir, port))
     runs = []
     try:
+        harness.start_from_template(tmp_path_factory, name, state_dir, port)
         for run in ("first", "second"):
             runs.append(
                 papermill.execute_notebook(
