@@ -21,7 +21,7 @@ Two ways in:
   argv, environment and file descriptors to the zygote: on PATH, a notebook kernel's
   ``!openstack ...`` (papermill, nbval) gets the same speed-up with its pty intact.
 
-Where ``fork`` is missing (Windows), or with ``LABKIT_TEST_CLI=exec``, both fall back to
+Off Linux (see :func:`enabled`), or with ``LABKIT_TEST_CLI=exec``, both fall back to
 running the real script. Only the standard library is imported here at module level, so
 the shim starts in milliseconds.
 """
@@ -51,7 +51,10 @@ _zygote: dict[str, Any] = {}
 
 
 def enabled() -> bool:
-    return hasattr(os, "fork") and os.environ.get("LABKIT_TEST_CLI", "fork") != "exec"
+    """Fork on Linux by default (macOS frameworks are not all fork-safe; Windows has no
+    fork); ``LABKIT_TEST_CLI=exec`` or ``=fork`` decides instead."""
+    choice = os.environ.get("LABKIT_TEST_CLI", "fork" if sys.platform == "linux" else "exec")
+    return choice == "fork" and hasattr(os, "fork")
 
 
 # ---- the client side ----------------------------------------------------------------------------
