@@ -319,4 +319,8 @@ def _reopen_stdio() -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], int(sys.argv[2]))
+    path, parent = sys.argv[1], int(sys.argv[2])
+    # Imports may read the program's name (cliff's App.NAME does, for every usage line):
+    # make it the script's before anything of the CLI is imported.
+    sys.argv = [CLI]
+    _serve(path, parent)
