@@ -11,7 +11,9 @@ So the tests keep one *zygote* per test process: a Python process that has impor
 stdin/stdout/stderr (the caller's file descriptors are passed over the socket), that runs
 ``openstackclient.shell.main(argv)`` exactly as the ``openstack`` script does and exits with
 its status. Nothing is shared between two commands but what the imports made, as with two
-runs of the script; the client, its arguments and its requests are the real ones.
+runs of the script; the client, its arguments and its requests are the real ones. (One
+difference: the forks share the zygote's string-hash seed, so a set of strings iterates
+in the same order in every command of a test run -- not across runs.)
 
 Two ways in:
 
@@ -33,6 +35,7 @@ import contextlib
 import json
 import locale
 import os
+import random
 import shutil
 import signal
 import socket
@@ -274,6 +277,7 @@ def _command(conn: socket.socket) -> None:
             os.dup2(fd, target)
             os.close(fd)
         _reopen_stdio()
+        random.seed()  # as a new interpreter would; not the zygote's sequence in every fork
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
