@@ -9,6 +9,7 @@ instructors.
     labkit lab [--env ENV]                    JupyterLab on notebooks/
     labkit hosts up|down|status|trust ENV    local lab hosts (real-host tier)
     labkit ssh SERVER [-i KEY] [-l USER] [-- COMMAND ...]   log in to a server's guest
+    labkit clean ENV [ENV ...] [--dry-run] [--reset]   delete what the notebooks made
 """
 
 from __future__ import annotations
@@ -265,6 +266,48 @@ def cmd_ssh(args: argparse.Namespace) -> int:
     return 0  # not reached: ssh replaced this process
 
 
+# ---- clean up -------------------------------------------------------------------------------
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    """Notebook 99 from a terminal, for each env: what the notebooks made, deleted in
+    dependency order, then what is left. Installed services stay (``--reset`` also wipes a
+    sim's state folder, as ``labkit sim reset``; ``labkit hosts down`` stops local lab
+    hosts)."""
+    from labkit.sim import process
+
+    if args.reset and args.dry_run:
+        raise LabkitError("--dry-run and --reset contradict each other.", "Choose one.")
+    failed = 0
+    for name in args.envs:
+        lab = Lab.from_env(name, state_root=_state_root(args))
+        if args.reset and not isinstance(lab.env, SimEnv):
+            raise LabkitError(
+                f"--reset wipes a sim's state; {lab.env.name} is a {lab.env.kind} env.",
+                "Leave out --reset (real hosts: `labkit hosts down ENV` stops local ones).",
+            )
+        print(f"== {lab.env.name} ({lab.env.kind}) ==")
+        sim_was_down = isinstance(lab.env, SimEnv) and process.running(lab.paths) is None
+        cleanup = lab.cleanup
+        before = cleanup.leftovers()
+        print(before)
+        if before.rows and not args.dry_run:
+            done = cleanup.clean()
+            print()
+            print(done)
+            after = cleanup.leftovers()
+            print()
+            print(after)
+            failed += len(after.rows)
+        if args.reset:
+            process.reset(lab.paths)
+            print(f"sim state wiped ({lab.paths.root})")
+        elif sim_was_down and process.running(lab.paths) is not None:
+            process.stop(lab.paths)  # started only to look: leave it as it was
+        print()
+    return 1 if failed else 0
+
+
 # ---- JupyterLab ----------------------------------------------------------------------------
 
 
@@ -368,6 +411,22 @@ def build_parser() -> argparse.ArgumentParser:
         "remote_command", nargs="*", metavar="command", help="what to run instead of a shell"
     )
     ssh.set_defaults(func=cmd_ssh)
+
+    clean = sub.add_parser(
+        "clean",
+        help="delete what the notebooks made (servers ... domains); services stay",
+        description="For each ENV: list what the lab's notebooks made that is still in the "
+        "cloud, delete it in dependency order (servers and their ports, key pairs, rules, "
+        "images, quotas, then notebook 06's users, projects and domains) and list what is "
+        "left. Installed services stay. On an existing cloud only what the notebooks make "
+        "under their own names and owners is touched; try --dry-run first.",
+    )
+    clean.add_argument("envs", nargs="+", metavar="env", help="env name or file")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would go")
+    clean.add_argument(
+        "--reset", action="store_true", help="sim only: then wipe its state (labkit sim reset)"
+    )
+    clean.set_defaults(func=cmd_clean)
 
     _register_hosts(sub)
     return parser

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from labkit.explain.view import Explanation
     from labkit.images import Timeline
     from labkit.lab.access import GuestSession, Output, SshDiagnosis
+    from labkit.lab.cleanup import Cleanup
     from labkit.lab.fit import FitPrediction
     from labkit.lab.isolation import Attempt, Isolation
     from labkit.lab.projects import Projects
@@ -551,3 +552,21 @@ class Lab:
 
     def remove_private_things(self, user: str) -> None:
         self.isolation.remove_private_things(user)
+
+    # ---- clean up (notebooks/99-cleanup) -------------------------------------------------------
+    @property
+    def cleanup(self) -> Cleanup:
+        """The facade of notebook 99: what the notebooks made, found and deleted again."""
+        from labkit.lab.cleanup import Cleanup
+
+        return Cleanup(self.backend, self.identity, connect=self.projects.connect)
+
+    def leftovers(self) -> Table:
+        """What the lab's notebooks made that is still in the cloud, notebook by notebook.
+        Introduced in notebooks/99-cleanup."""
+        return self.cleanup.leftovers()
+
+    def clean(self) -> Table:
+        """Delete what :meth:`leftovers` lists, servers first and domains last; installed
+        services stay. Introduced in notebooks/99-cleanup."""
+        return self.cleanup.clean()
