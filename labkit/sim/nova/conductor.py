@@ -9,13 +9,24 @@ instance action with the API's request id, drops the build request and casts
 ``build_and_run_instance`` to ``compute.<host>``. On NoValidHost (or no answer from the
 scheduler) the instances are buried in cell0 in ERROR, with a fault and the action event
 ``conductor_schedule_and_build_instances`` -- as Zed records only failures here.
+
+A server may be deleted while it is being scheduled: nova-api then deletes its build
+request (``_delete_while_booting``). Whoever deletes the build request first wins -- the
+delete is one ``DELETE ... WHERE instance_uuid = ?`` whose row count says who did it, as
+``BuildRequest.destroy()`` raises BuildRequestNotFound for the loser. The conductor looks
+twice: before it creates the instance in the cell (gone: it frees the claim and stops) and
+when it drops the build request afterwards (gone: the user won in between, so it destroys
+the instance it just made and frees the claim -- "the build request was deleted before
+the instance was created", ``_delete_build_request``). Either way nothing is left behind:
+no server listed but not found, no claim in Placement, no quota held.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from labkit.sim.core.bus import MessagingTimeout, RemoteError
 from labkit.sim.core.context import RequestContext
@@ -77,7 +88,8 @@ class NovaConductor(NovaProcess):
                     select(m.RequestSpec).where(m.RequestSpec.instance_uuid.in_(instance_uuids))
                 )
             }
-        uuids = [u for u in instance_uuids if u in builds]  # deleted while queued: skip
+        # deleted while queued: skip (the API drops build request and spec together)
+        uuids = [u for u in instance_uuids if u in builds and u in specs]
         if not uuids:
             return
         spec = specs[uuids[0]]
@@ -130,8 +142,22 @@ class NovaConductor(NovaProcess):
             self.placement.request("DELETE", f"/allocations/{instance['uuid']}")
             self._bury_in_cell0(ctx, instance, message, f"HostMappingNotFound: {message}")
             return
-        now = self.now_iso()
         uuid = instance["uuid"]
+        # One last look before the instance is made: was the server deleted meanwhile?
+        with cells.api.read() as s:
+            still_wanted = s.get(m.BuildRequest, uuid) is not None
+        if not still_wanted:
+            self.log.debug(
+                "[%s] [instance: %s] While scheduling instance, the build request was "
+                "already deleted.",
+                ctx.request_id,
+                uuid,
+            )
+            with cells.api.write() as s:  # no orphan mapping (the API drops it too)
+                s.execute(delete(m.InstanceMapping).where(m.InstanceMapping.instance_uuid == uuid))
+            self._free_claim(ctx, uuid)
+            return
+        now = self.now_iso()
         with cells.cell(cell).write() as s:
             row = _instance_row(instance)
             row.host, row.node = host, choices[0]["nodename"]
@@ -148,19 +174,25 @@ class NovaConductor(NovaProcess):
                 )
             )
         with cells.api.write() as s:
-            mapping_row = s.get(m.InstanceMapping, uuid)
-            if mapping_row is not None:
-                mapping_row.cell_id = cell.id
-            build = s.get(m.BuildRequest, uuid)
-            if build is not None:
-                s.delete(build)
-            group = spec.get("group") or {}
-            if group.get("uuid"):
-                found = s.scalars(
-                    select(m.InstanceGroup).where(m.InstanceGroup.uuid == group["uuid"])
-                ).first()
-                if found is not None and uuid not in found.members:
-                    found.members = [*found.members, uuid]
+            built = _destroy_build_request(s, uuid)
+            if built:
+                mapping_row = s.get(m.InstanceMapping, uuid)
+                if mapping_row is not None:
+                    mapping_row.cell_id = cell.id
+                self._join_group(s, uuid, spec)
+        if not built:
+            # The user deleted the server after the look above: the instance just made is
+            # destroyed, its claim freed, and nothing is sent to the compute host.
+            self.log.debug(
+                "[%s] [instance: %s] The build request was deleted before the instance was "
+                "created: destroying it.",
+                ctx.request_id,
+                uuid,
+            )
+            self._destroy_instance(cells.cell(cell), uuid)
+            self._free_claim(ctx, uuid)
+            self.runtime.tracer.note(ctx, "state", "deleted while booting", "deleted", host=host)
+            return
         self.runtime.tracer.note(ctx, "state", "instance in cell", cell.name, host=host)
         self.rpc_client("compute", host).cast(
             "build_and_run_instance",
@@ -169,6 +201,33 @@ class NovaConductor(NovaProcess):
             requested_networks=spec.get("networks", "auto"),
             host_list=choices,
         )
+
+    def _join_group(self, s: Session, uuid: str, spec: dict[str, Any]) -> None:
+        """Record the server in its server group (``os:scheduler_hints: group``)."""
+        group = spec.get("group") or {}
+        if group.get("uuid"):
+            found = s.scalars(
+                select(m.InstanceGroup).where(m.InstanceGroup.uuid == group["uuid"])
+            ).first()
+            if found is not None and uuid not in found.members:
+                found.members = [*found.members, uuid]
+
+    def _free_claim(self, ctx: RequestContext, uuid: str) -> None:
+        """``delete_allocation_for_instance``: what the scheduler claimed for a server that
+        will not be built. Best effort: a failure is logged (the claim stays)."""
+        try:
+            self.placement.request("DELETE", f"/allocations/{uuid}")
+        except Exception as exc:
+            self.log.error("[%s] could not free allocations of %s: %s", ctx.request_id, uuid, exc)
+
+    def _destroy_instance(self, db: Any, uuid: str) -> None:
+        """``instance.destroy()``: the cell's record is marked deleted (never shown again,
+        counted in no quota)."""
+        with db.write() as s:
+            row = s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).first()
+            if row is not None and not row.deleted:
+                row.vm_state, row.task_state = "deleted", None
+                row.deleted, row.terminated_at = True, self.now_iso()
 
     def _bury_in_cell0(
         self, ctx: RequestContext, instance: dict[str, Any], message: str, detail: str
@@ -213,13 +272,23 @@ class NovaConductor(NovaProcess):
                 )
             )
         with cells.api.write() as s:
-            mapping = s.get(m.InstanceMapping, instance["uuid"])
-            if mapping is not None:
-                mapping.cell_id = cell0.id
-            build = s.get(m.BuildRequest, instance["uuid"])
-            if build is not None:
-                s.delete(build)
+            buried = _destroy_build_request(s, instance["uuid"])
+            if buried:
+                mapping = s.get(m.InstanceMapping, instance["uuid"])
+                if mapping is not None:
+                    mapping.cell_id = cell0.id
+        if not buried:
+            # "Instance was deleted before we finished scheduling": not kept in cell0 either.
+            self._destroy_instance(db, instance["uuid"])
+            return
         self.runtime.tracer.note(ctx, "state", "buried in cell0", "error", reason=message)
+
+
+def _destroy_build_request(s: Session, uuid: str) -> bool:
+    """Delete the build request in one statement; True if this call deleted it (False: the
+    user's delete got there first, ``BuildRequestNotFound``)."""
+    gone = s.execute(delete(m.BuildRequest).where(m.BuildRequest.instance_uuid == uuid))
+    return bool(gone.rowcount)  # type: ignore[attr-defined]
 
 
 def _instance_row(instance: dict[str, Any]) -> m.Instance:

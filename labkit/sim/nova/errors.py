@@ -8,6 +8,8 @@ notImplemented. The texts are Nova's own (``nova/exception.py``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from labkit.sim.core.http import HttpError
 
 _KEYS = {
@@ -64,12 +66,31 @@ def invalid_state(uuid: str, attr: str, state: str | None, method: str) -> NovaE
     return conflict(f"Cannot '{method}' instance {uuid} while it is in {attr} {state}")
 
 
-def quota_exceeded(resource: str, requested: int, used: int, allowed: int) -> NovaError:
-    """OverQuota, as nova/compute/api.py words it for a server create (403)."""
+def quota_exceeded(
+    overs: Sequence[str],
+    requested: Sequence[object],
+    used: Sequence[int],
+    allowed: Sequence[int],
+) -> NovaError:
+    """TooManyInstances (an OverQuota, answered with 403): every resource over its limit,
+    sorted, in one message, each list joined with ", " in the same order --
+    ``Quota exceeded for cores, instances: Requested 8, 8, but already used 3, 3 of 10, 10
+    cores, instances`` (``compute/utils.py get_over_quota_detail``)."""
+    names = ", ".join(overs)
+
+    def joined(values: Sequence[object]) -> str:
+        return ", ".join(str(v) for v in values)
+
     return forbidden(
-        f"Quota exceeded for {resource}: Requested {requested}, but already used {used} "
-        f"of {allowed} {resource}"
+        f"Quota exceeded for {names}: Requested {joined(requested)}, but already used "
+        f"{joined(used)} of {joined(allowed)} {names}"
     )
+
+
+def port_limit_exceeded(message: str = "Maximum number of ports exceeded") -> NovaError:
+    """PortLimitExceeded, an OverQuota: nova-api answers 403 when the project's Neutron port
+    quota cannot hold the ports of the servers asked for (``validate_networks``)."""
+    return forbidden(message)
 
 
 def unexpected(exc_class: str) -> NovaError:

@@ -97,6 +97,7 @@ def find(cells: NovaCells, uuid: str) -> tuple[m.CellMapping | None, dict[str, A
 # log, which only ``os-getConsoleOutput`` reads (through :func:`find`).
 
 _LIST_FIELDS = tuple(name for name in _FIELDS if name != "console")
+_UUID_AT = _LIST_FIELDS.index("uuid")
 _JSON_FIELDS = frozenset(
     name
     for name in (*_LIST_FIELDS, "metadata_")
@@ -135,13 +136,20 @@ def listing(
     cells: NovaCells, project_id: str | None, include_deleted: bool = False
 ) -> list[dict[str, Any]]:
     """Every server of a project (or of all projects), newest first, as Nova sorts them.
-    Each is shaped as :func:`as_dict` shapes it, without the console log."""
+    Each is shaped as :func:`as_dict` shapes it, without the console log.
+
+    The build requests are read first, then each cell. The conductor writes a server into
+    its cell *before* it drops the build request, and may do both between those reads, so
+    one server can be found twice: each uuid is listed once, the first copy found kept --
+    the build request's, as ``compute/api.py get_all``'s unique filter keeps it (both
+    copies say BUILD; the next listing has only the cell's)."""
     found: list[dict[str, Any]] = []
     with cells.api.read() as s:
         query = select(m.BuildRequest.instance)
         if project_id:
             query = query.where(m.BuildRequest.project_id == project_id)
         found += [dict(instance) for instance in s.scalars(query)]
+    seen = {instance["uuid"] for instance in found}
     for _, db in cells.all():
         with db.read() as s:
             query2 = select(*_LIST_COLUMNS)
@@ -149,33 +157,41 @@ def listing(
                 query2 = query2.where(m.Instance.project_id == project_id)
             if not include_deleted:
                 query2 = query2.where(m.Instance.deleted.is_(False))
-            found += [_listed(row) for row in s.execute(query2)]
+            for row in s.execute(query2):
+                if row[_UUID_AT] not in seen:
+                    seen.add(row[_UUID_AT])
+                    found.append(_listed(row))
     found.sort(key=lambda i: (i.get("created_at") or "", i["uuid"]), reverse=True)
     return found
 
 
 def count_usage(cells: NovaCells, project_id: str) -> dict[str, int]:
     """instances, cores and ram in use by a project (Nova counts from the cells): the
-    project's build requests and its servers not deleted, reading only the two fields the
-    count needs (every create asks, so it must not load whole servers)."""
+    project's build requests and its servers not deleted, reading only the fields the
+    count needs (every create asks, so it must not load whole servers). A server the
+    conductor is moving into its cell between the reads is counted once (see
+    :func:`listing`)."""
     usage = {"instances": 0, "cores": 0, "ram": 0}
-    flavors: list[dict[str, Any]] = []
+    flavors: dict[str, dict[str, Any]] = {}
     with cells.api.read() as s:
-        for instance in s.scalars(
-            select(m.BuildRequest.instance).where(m.BuildRequest.project_id == project_id)
+        for uuid, instance in s.execute(
+            select(m.BuildRequest.instance_uuid, m.BuildRequest.instance).where(
+                m.BuildRequest.project_id == project_id
+            )
         ):
             if instance.get("vm_state") != "deleted":
-                flavors.append(instance["flavor"])
+                flavors[uuid] = instance["flavor"]
     for _, db in cells.all():
         with db.read() as s:
-            flavors += s.scalars(
-                select(m.Instance.flavor).where(
+            for uuid, flavor in s.execute(
+                select(m.Instance.uuid, m.Instance.flavor).where(
                     m.Instance.project_id == project_id,
                     m.Instance.deleted.is_(False),
                     m.Instance.vm_state != "deleted",
                 )
-            )
-    for flavor in flavors:
+            ):
+                flavors.setdefault(uuid, flavor)
+    for flavor in flavors.values():
         usage["instances"] += 1
         usage["cores"] += int(flavor["vcpus"])
         usage["ram"] += int(flavor["memory_mb"])

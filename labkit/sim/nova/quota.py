@@ -59,21 +59,68 @@ def check_key_pairs(limit: int, in_use: int) -> None:
 def check_create(
     cells: NovaCells, project_id: str, flavor: m.Flavor, min_count: int, max_count: int
 ) -> int:
-    """How many of ``max_count`` servers fit the project's quota (at least ``min_count``), or
-    Nova's 403 naming the first resource that does not fit."""
-    allowed = limits(cells, project_id)
-    used = instances.count_usage(cells, project_id)
-    per = {"instances": 1, "cores": flavor.vcpus, "ram": flavor.memory_mb}
-    fits = max_count
-    for resource, each in per.items():
-        limit = allowed[resource]
-        if limit < 0 or each == 0:
-            continue
-        fits = min(fits, (limit - used[resource]) // each)
-    if fits >= min_count:
-        return fits
-    for resource, each in per.items():
-        limit = allowed[resource]
-        if limit >= 0 and used[resource] + each * min_count > limit:
-            raise quota_exceeded(resource, each * min_count, used[resource], limit)
-    raise quota_exceeded("instances", min_count, used["instances"], allowed["instances"])
+    """How many servers of ``flavor`` a create may make: ``max_count`` if the project's quota
+    holds them all, else as many as it holds but at least ``min_count``; Nova's 403 if not
+    even ``min_count`` fit (see :func:`servers_allowed`)."""
+    return servers_allowed(
+        limits(cells, project_id),
+        instances.count_usage(cells, project_id),
+        flavor.vcpus,
+        flavor.memory_mb,
+        min_count,
+        max_count,
+    )
+
+
+def servers_allowed(
+    allowed: dict[str, int],
+    used: dict[str, int],
+    vcpus: int,
+    memory_mb: int,
+    min_count: int,
+    max_count: int,
+) -> int:
+    """``compute/utils.py check_num_instances_quota`` with the DB driver, step by step:
+
+    1. Ask for all ``max_count`` at once: instances += max_count, cores += max_count x
+       vcpus, ram += max_count x memory_mb. Each resource whose limit is not -1 and would be
+       passed is *over*; none over: all ``max_count`` may be made.
+    2. Otherwise work out the headroom (limit - used; an unlimited cores or ram gets the
+       instances' headroom times the flavor's size) and how many servers it holds:
+       ``allowed`` = the instances' headroom, lowered by cores // vcpus and ram //
+       memory_mb.
+    3. ``min_count <= allowed``: check again for ``allowed`` servers and make that many
+       (a request for 1-5 where 3 fit makes 3). Else TooManyInstances, naming every
+       resource over, sorted: ``Quota exceeded for cores, instances: Requested 8, 8, but
+       already used 3, 3 of 10, 10 cores, instances``, where the instances asked for read
+       ``min-max`` when they differ, and cores and ram are for ``max_count`` servers.
+
+    As in Zed, an *unlimited* instances quota (-1) leaves a headroom of -1 - used, so
+    when cores or ram are over, no smaller count is tried (the request is refused).
+    """
+    deltas = {"instances": max_count, "cores": max_count * vcpus, "ram": max_count * memory_mb}
+    overs = sorted(r for r, delta in deltas.items() if 0 <= allowed[r] < used[r] + delta)
+    if not overs:
+        return max_count
+    headroom = {r: allowed[r] - used[r] for r in deltas}
+    for resource, size in (("cores", vcpus), ("ram", memory_mb)):
+        if allowed[resource] == -1:  # get_headroom: follow the instances' headroom
+            headroom[resource] = headroom["instances"] * size if size else headroom["instances"]
+    fits = headroom["instances"]
+    if vcpus:
+        fits = min(fits, headroom["cores"] // vcpus)
+    if memory_mb:
+        fits = min(fits, headroom["ram"] // memory_mb)
+    if fits > 0 and min_count <= fits <= max_count:
+        return servers_allowed(allowed, used, vcpus, memory_mb, min_count, fits)
+    asked: dict[str, object] = {
+        "instances": str(min_count) if min_count == max_count else f"{min_count}-{max_count}",
+        "cores": deltas["cores"],
+        "ram": deltas["ram"],
+    }
+    raise quota_exceeded(
+        overs,
+        [asked[r] for r in overs],
+        [allowed[r] - headroom[r] for r in overs],
+        [allowed[r] for r in overs],
+    )

@@ -5,6 +5,7 @@
 
 1. ask Placement for allocation candidates for the flavor's VCPU / MEMORY_MB / DISK_GB
    (Placement already drops hosts without room: the RAM, disk and core filters of old);
+   DISK_GB is root + ephemeral + swap rounded up to whole GB (:func:`resources_from_flavor`);
 2. turn each candidate provider into a host state (the compute node and its service);
 3. run the enabled filters -- ComputeFilter, ComputeCapabilitiesFilter,
    ImagePropertiesFilter, ServerGroupAntiAffinityFilter, ServerGroupAffinityFilter (and
@@ -13,6 +14,9 @@
    multiplied by its ``*_weight_multiplier``) and sort;
 5. claim the instance's resources on the best host with ``PUT /allocations/{instance}``
    (a 409 means someone else took them: try the next host), and return it with alternates.
+   When one instance of a multi-server request finds no host, the claims already made for
+   the earlier ones are deleted before NoValidHost is raised (``_ensure_sufficient_hosts``
+   -> ``_cleanup_allocations``): a failed request holds nothing in Placement.
 
 Every decision is recorded in the trace (a ``note`` event under the select_destinations hop)
 so notebooks/04 can draw the decision table. No candidates or no host left is
@@ -21,6 +25,7 @@ NoValidHost, "No valid host was found. There are not enough hosts available."
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,12 +76,7 @@ class NovaScheduler(NovaProcess):
         self, ctx: RequestContext, spec: dict[str, Any], instance_uuids: list[str]
     ) -> list[list[dict[str, Any]]]:
         conf = self.nova_conf
-        flavor = spec["flavor"]
-        resources = {
-            "VCPU": int(flavor["vcpus"]),
-            "MEMORY_MB": int(flavor["memory_mb"]),
-            "DISK_GB": int(flavor["root_gb"]) + int(flavor.get("ephemeral_gb", 0)),
-        }
+        resources = resources_from_flavor(spec["flavor"])
         query = ",".join(f"{k}:{v}" for k, v in resources.items() if v)
         try:
             answer = self.placement.request(
@@ -140,11 +140,27 @@ class NovaScheduler(NovaProcess):
         if not hosts:
             raise NoValidHost()
         chosen: list[list[dict[str, Any]]] = []
+        claimed: list[str] = []
         request_by_rp = {next(iter(r["allocations"])): r for r in requests}
         for uuid in instance_uuids:
-            picked = self._claim(ctx, uuid, hosts, request_by_rp, spec)
+            try:
+                picked = self._claim(ctx, uuid, hosts, request_by_rp, spec)
+            except Exception:
+                self._cleanup_allocations(ctx, claimed)
+                raise
             if picked is None:
+                self.log.debug(
+                    "[%s] Unable to successfully claim against any host.", ctx.request_id
+                )
+                self.log.debug(
+                    "[%s] There are %d hosts available but %d instances requested to build.",
+                    ctx.request_id,
+                    len(claimed),
+                    len(instance_uuids),
+                )
+                self._cleanup_allocations(ctx, claimed)
                 raise NoValidHost()
+            claimed.append(uuid)
             alternates = [h for h in hosts if h is not picked][: conf.max_attempts - 1]
             chosen.append([_selection(picked)] + [_selection(h) for h in alternates])
             # As Nova's HostState.consume_from_request: the next instance of the request
@@ -207,6 +223,30 @@ class NovaScheduler(NovaProcess):
                 host.scores[name] = round(score, 4)
                 host.weight += score
 
+    def _cleanup_allocations(self, ctx: RequestContext, instance_uuids: list[str]) -> None:
+        """Delete the claims made for ``instance_uuids`` (Nova's ``_cleanup_allocations``,
+        ``delete_allocation_for_instance(force=True)`` each): the request failed as a whole,
+        so none of its servers may keep resources. Best effort, as Nova: a failure is logged."""
+        if not instance_uuids:
+            return
+        self.log.debug("[%s] Cleaning up allocations for %s", ctx.request_id, instance_uuids)
+        for uuid in instance_uuids:
+            try:
+                answer = self.placement.request("DELETE", f"/allocations/{uuid}")
+            except ServiceUnreachable as exc:
+                self.log.error(
+                    "[%s] could not delete allocations of %s: %s", ctx.request_id, uuid, exc
+                )
+                continue
+            if answer.status_code not in (204, 404):
+                self.log.error(
+                    "[%s] Placement answered %s deleting the allocations of %s: %s",
+                    ctx.request_id,
+                    answer.status_code,
+                    uuid,
+                    answer.text[:300],
+                )
+
     def _claim(
         self,
         ctx: RequestContext,
@@ -236,6 +276,19 @@ class NovaScheduler(NovaProcess):
                 answer.status_code,
             )
         return None
+
+
+def resources_from_flavor(flavor: dict[str, Any]) -> dict[str, int]:
+    """What one server of ``flavor`` asks Placement for (``nova/scheduler/utils.py``
+    ``ResourceRequest``): its VCPU and MEMORY_MB, and DISK_GB = root + ephemeral + swap,
+    the swap's MB rounded *up* to whole GB (``convert_mb_to_ceil_gb``): a 512 MB swap
+    takes a whole GB of the host's disk. A resource of 0 is left out of the query."""
+    swap_gb = math.ceil(int(flavor.get("swap") or 0) / 1024)
+    return {
+        "VCPU": int(flavor["vcpus"]),
+        "MEMORY_MB": int(flavor["memory_mb"]),
+        "DISK_GB": int(flavor["root_gb"]) + int(flavor.get("ephemeral_gb") or 0) + swap_gb,
+    }
 
 
 # ---- filters ---------------------------------------------------------------------------------

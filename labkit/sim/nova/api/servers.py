@@ -10,6 +10,7 @@ import re
 import threading
 from typing import Any
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from starlette.responses import Response
 
@@ -30,6 +31,7 @@ from labkit.sim.nova.api._helpers import (
     owner_or_admin,
     query_int,
 )
+from labkit.sim.nova.clients import ServiceUnreachable, as_user
 from labkit.sim.nova.errors import (
     NovaError,
     bad_request,
@@ -37,6 +39,8 @@ from labkit.sim.nova.errors import (
     instance_not_found,
     invalid_state,
     not_found,
+    port_limit_exceeded,
+    unexpected,
 )
 
 routes = Routes()
@@ -87,6 +91,9 @@ def create(call: Call) -> Response:
     tags = _tags(body.get("tags") or [])
     user_data = _user_data(body.get("user_data"))
     config_drive = _config_drive(body.get("config_drive"))
+    # Neutron's port quota first (validate_networks), then Nova's own, each of which may
+    # lower max_count down to min_count or refuse the request.
+    max_count = _ports_allow(call, networks, min_count, max_count)
     cells = api.nova_cells
     now = api.now_iso()
     reservation = f"r-{api.runtime.ids.hex_id()[:8]}"
@@ -268,6 +275,66 @@ def _networks(call: Call, value: Any) -> Any:
     return out
 
 
+def _ports_allow(call: Call, networks: Any, min_count: int, max_count: int) -> int:
+    """How many of ``max_count`` servers the project's Neutron port quota can take, as
+    ``nova/network/neutron.py validate_networks`` and ``compute/api.py _provision_instances``
+    work it out before anything is made:
+
+    - each server needs one port per requested network (``auto`` or an empty list: one;
+      ``none`` and ready-made ports (``{"port": ...}``): none -- nothing to check then);
+    - Neutron is asked, with the caller's token, for the project's ``port`` limit
+      (``GET /v2.0/quotas/{project}``; -1: unlimited) and its ports
+      (``GET /v2.0/ports?tenant_id=...&fields=id``);
+    - more ports than the limit already: 403 "The number of defined ports: N is over the
+      limit: L"; room for fewer than ``min_count`` servers: 403 "Maximum number of ports
+      exceeded" (PortLimitExceeded); room for fewer than ``max_count``: that many.
+    """
+    if networks == "none":
+        return max_count
+    if networks == "auto" or not networks:  # auto, or an empty list: one network found
+        per_server = 1
+    else:
+        per_server = sum(1 for n in networks if not n.get("port"))
+    if not per_server:
+        return max_count
+    project = caller(call).project_id
+    limit = (_from_neutron(call, f"/quotas/{project}", "quota") or {}).get("port", -1)
+    if limit == -1:
+        return max_count
+    ports = _from_neutron(call, f"/ports?tenant_id={project}&fields=id", "ports") or []
+    free = int(limit) - len(ports)
+    if free < 0:
+        raise port_limit_exceeded(
+            f"The number of defined ports: {len(ports)} is over the limit: {limit}"
+        )
+    room = max_count if free >= per_server * max_count else free // per_server
+    if room < min_count:
+        raise port_limit_exceeded()
+    if room < max_count:
+        nova(call).log.info(
+            "[%s] max count reduced from %d to %d due to network port quota",
+            call.request_id,
+            max_count,
+            room,
+        )
+    return room
+
+
+def _from_neutron(call: Call, path: str, key: str) -> Any:
+    """``GET path`` from Neutron as the caller (neutronclient with the user's token);
+    anything but a 200 is an error Nova does not expect: 500."""
+    api = nova(call)
+    try:
+        answer = api.neutron.request("GET", path, auth=as_user(caller(call).token))
+    except ServiceUnreachable as exc:
+        api.log.error("[%s] Neutron: %s", call.request_id, exc)
+        raise unexpected("neutronclient.common.exceptions.ConnectionFailed") from None
+    if answer.status_code != 200:
+        api.log.error("[%s] Neutron Error: %s", call.request_id, answer.text[:300])
+        raise unexpected("neutronclient.common.exceptions.NeutronClientException")
+    return answer.json().get(key)
+
+
 def _keypair(call: Call, name: Any) -> tuple[str | None, str | None]:
     if not name:
         return None, None
@@ -417,14 +484,13 @@ def delete(call: Call, server_id: str) -> Response:
     api = nova(call)
     cell, inst = srv.lookup(call, server_id)
     srv.check_lock(call, inst)
-    cells = api.nova_cells
-    if cell is None:  # still a build request: the conductor will find it gone
-        with cells.api.write() as s:
-            for model in (m.BuildRequest, m.RequestSpec, m.InstanceMapping):
-                row = s.get(model, server_id)
-                if row is not None:
-                    s.delete(row)
-        return empty_response(204)
+    if cell is None:
+        if _delete_while_booting(call, server_id):
+            return empty_response(204)
+        # The conductor took the build request first: the server is in a cell now (or
+        # buried in cell0), so the normal delete follows.
+        cell, inst = srv.lookup(call, server_id)
+        cell = srv.placed(cell, inst, "delete")
     if inst.get("vm_state") == "resized":
         server_moves.confirm_before_delete(call, cell, inst)
         cell, inst = srv.lookup(call, server_id)
@@ -437,6 +503,29 @@ def delete(call: Call, server_id: str) -> Response:
     else:
         _local_delete(call, cell, inst)
     return empty_response(204)
+
+
+def _delete_while_booting(call: Call, uuid: str) -> bool:
+    """Delete a server that is still a build request (``compute/api.py
+    _delete_while_booting``): deleting its build request is what stops the boot. One
+    ``DELETE`` statement decides the race with the conductor, which drops the build request
+    when it puts the server in a cell: a row deleted here means the API won -- the request
+    spec and mapping go too, and whatever the scheduler already claimed is freed
+    (``_local_delete_cleanup``); the conductor, finding the build request gone, makes
+    nothing or destroys what it made. No row: the conductor won and the caller deletes the
+    server where it now is."""
+    api = nova(call)
+    with api.nova_cells.api.write() as s:
+        gone = s.execute(sql_delete(m.BuildRequest).where(m.BuildRequest.instance_uuid == uuid))
+        if not gone.rowcount:  # type: ignore[attr-defined]
+            return False
+        s.execute(sql_delete(m.RequestSpec).where(m.RequestSpec.instance_uuid == uuid))
+        s.execute(sql_delete(m.InstanceMapping).where(m.InstanceMapping.instance_uuid == uuid))
+    try:
+        api.placement.request("DELETE", f"/allocations/{uuid}")
+    except ServiceUnreachable as exc:  # Nova logs "Allocation delete failed" and goes on
+        api.log.warning("[%s] cleanup of %s failed: %s", call.request_id, uuid, exc)
+    return True
 
 
 def _local_delete(call: Call, cell: m.CellMapping, inst: dict[str, Any]) -> None:
