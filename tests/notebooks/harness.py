@@ -22,7 +22,12 @@ ORDER = ("00-welcome", "01-hosts", "02-keystone", "03-glance", "04-nova", "08-be
 # which shows nothing) and whose outputs never show installing them: run alone on a fresh
 # sim, they start on a copy of the run's template of that layer instead of installing it
 # (tests/sim_templates.py). Notebooks that *show* an install (01-04) install, always.
-START_FROM = {"08-beyond": "nova-compute"}
+# (05 and 06 take effect once they are in ORDER, with their EXPECTED in test_papermill.py.)
+START_FROM = {
+    "05-access": "nova-compute",
+    "06-projects-quotas": "nova-compute",
+    "08-beyond": "nova-compute",
+}
 SANITIZE = REPO / "tests" / "notebooks" / "sanitize.cfg"
 
 
