@@ -251,9 +251,13 @@ class Cleanup:
         self.backend.start()  # a sim stopped since: its state is still there
         services = {s for s in ("compute", "network", "image") if self.admin.endpoint_for(s)}
         found: list[Thing] = []
-        seen: set[tuple[str, str]] = set()  # admin and demo are one user on an existing cloud
+        # Once each: admin and demo are one user on an existing cloud. A key pair's name is
+        # only unique per user.
+        seen: set[tuple[str, ...]] = set()
         for thing in [*self._made_things(services), *self._seed_things(services)]:
-            key = (thing.kind, thing.ident or thing.name)
+            key: tuple[str, ...] = (thing.kind, thing.ident or thing.name)
+            if thing.kind == "keypair":
+                key += (thing.extra, thing.where)
             if key not in seen:
                 seen.add(key)
                 found.append(thing)
@@ -268,22 +272,36 @@ class Cleanup:
         return str(access.project_id), str(access.project_name)
 
     def _made_things(self, services: set[str]) -> list[Thing]:
+        """What :attr:`made` names, each list read once per user (as that user: it works
+        without the admin role on an existing cloud)."""
         out: list[Thing] = []
+        listings: dict[tuple[str, str], list[Any]] = {}
+
+        def listed(user: str, what: str) -> list[Any]:
+            if (user, what) not in listings:
+                conn = self._connect(user)
+                calls: dict[str, Callable[[], Any]] = {
+                    "servers": conn.compute.servers,
+                    "keypairs": conn.compute.keypairs,
+                    "images": sdk.image(conn).images,
+                }
+                listings[user, what] = list(calls[what]())
+            return listings[user, what]
+
         if "compute" in services:
             for m in self._made("server"):
-                conn = self._connect(m.user)
                 _, project = self._project(m.user)
-                for s in conn.compute.servers():
+                for s in listed(m.user, "servers"):
                     if s.name != m.name or (m.flavor and _flavor_name(s) != m.flavor):
                         continue
                     where = f"project {project}"
                     out.append(Thing(m.notebook, "server", m.name, where, s.id, m.user))
                     if "network" in services:
-                        for p in conn.network.ports(device_id=s.id):
+                        for p in self._connect(m.user).network.ports(device_id=s.id):
                             name = f"port of {m.name}"
                             out.append(Thing(m.notebook, "port", name, where, p.id, m.user))
             for m in self._made("keypair"):
-                for k in self._connect(m.user).compute.keypairs():
+                for k in listed(m.user, "keypairs"):
                     if k.name == m.name:
                         where = f"user {m.user}"
                         out.append(Thing(m.notebook, "keypair", k.name, where, k.name, m.user))
@@ -295,9 +313,8 @@ class Cleanup:
             out += self._rules()
         if "image" in services:
             for m in self._made("image"):
-                conn = self._connect(m.user)
                 pid, project = self._project(m.user)
-                for i in sdk.image(conn).images():
+                for i in listed(m.user, "images"):
                     if i.name == m.name and i.owner == pid:
                         where = f"{i.visibility}, project {project}"
                         out.append(Thing(m.notebook, "image", m.name, where, i.id, m.user))
@@ -305,17 +322,9 @@ class Cleanup:
             pid, project = self._project(m.user)
             changed = self._quota_drift(pid, services)
             if changed:
-                name = f"{project} ({', '.join(changed)})"
-                out.append(
-                    Thing(
-                        m.notebook,
-                        "quota",
-                        name,
-                        f"project {project}",
-                        pid,
-                        extra=" ".join(changed),
-                    )
-                )
+                name = f"{' and '.join(changed)} limits"
+                where = f"project {project}"
+                out.append(Thing(m.notebook, "quota", name, where, pid, extra=" ".join(changed)))
         for m in self._made("user"):
             user = sdk.identity(self.admin).find_user(m.name, domain_id="default")
             if user is not None:
@@ -385,7 +394,7 @@ class Cleanup:
                     out.append(Thing(nb, "port", name, where, port.id))
             changed = self._quota_drift(pid, services)
             if changed:
-                name = f"{project} ({', '.join(changed)})"
+                name = f"{' and '.join(changed)} limits"
                 out.append(Thing(nb, "quota", name, where, pid, extra=" ".join(changed)))
         if projects and "network" in services:
             # Listed without a project filter: a filter would make Neutron create the

@@ -1,11 +1,15 @@
-"""Notebook 99's clean-up through the real clients, on the session's ``nova_lab``.
+"""Notebook 99's clean-up through the real clients.
 
-The lab's own recipe (server1, mykey, trusty ...) names things other tests of this worker
-use, so these tests give :class:`Cleanup` a recipe of their own: a domain, project and user
-with a random tag play notebook 06's seed and notebook 05's ``demo``. What the recipe names
-must go; what merely looks like it (another flavor, another port, another owner, another
-name) must stay; and the lab's base things must be untouched. Every check reads the cloud
-back through openstacksdk.
+On the session's ``nova_lab``: the lab's own recipe (server1, mykey, trusty ...) names things
+other tests of this worker use, so those tests give :class:`Cleanup` a recipe of their own:
+a domain, project and user with a random tag play notebook 06's seed and notebook 05's
+``demo``. What the recipe names must go; what merely looks like it (another flavor, another
+port, another owner, another name) must stay; and the lab's base things must be untouched.
+
+On a lab of its own (a copy of the run's nova-compute template): ``labkit clean`` with the
+lab's real recipe, after each notebook's things were made as the notebooks make them.
+
+Every check reads the cloud back through openstacksdk.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from labkit.lab import sdk
+from labkit import cli
+from labkit.lab import Lab, sdk
 from labkit.lab.cleanup import Cleanup, Made
 from labkit.lab.projects import Projects, ProjectSpec, Seed, UserSpec
+from tests.conftest import REPO, private_sim
 
 pytestmark = pytest.mark.slow
 TAG = os.urandom(3).hex()
@@ -143,14 +149,14 @@ def test_clean_takes_what_the_recipe_names_and_leaves_look_alikes(
             ("rule", "icmp from 0.0.0.0/0"),
             ("rule", "tcp/22 from 0.0.0.0/0"),
             ("image", f"img-{TAG}"),
-            ("quota", f"{PROJECT} (Nova)"),
+            ("quota", "Nova limits"),
         ]
     )
     table = cleanup.clean()
     results = {(row[0], row[1]): row[3] for row in table.rows}
     assert results[("server", f"srv-{TAG}")] == "deleted"
     assert results[("port", f"port of srv-{TAG}")] == "went with its server"  # Nova made it
-    assert results[("quota", f"{PROJECT} (Nova)")] == "set back to the defaults"
+    assert results[("quota", "Nova limits")] == "set back to the defaults"
     assert table.note == "All 7 gone."
 
     admin = nova_lab.connect("admin")
@@ -224,3 +230,99 @@ def test_clean_takes_the_seed_domain_whole_and_leaves_the_lab_base(
         "groups": sorted(g.id for g in admin.network.security_groups() if g.project_id != pid),
     }
     assert cleanup.things() == []
+
+
+# ---- the lab's own recipe, on a lab of its own --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def own_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    yield from private_sim(tmp_path_factory, "cleanup", layer="nova-compute")
+
+
+def _base(lab: Lab) -> dict[str, Any]:
+    admin = lab.connect("admin")
+    identity = sdk.identity(admin)
+    demo_project = identity.find_project("demo").id
+    return {
+        "domains": sorted(d.name for d in identity.domains()),
+        "projects": sorted(p.name for p in identity.projects()),
+        "users": sorted(u.name for u in identity.users()),
+        "flavors": sorted(f.name for f in admin.compute.flavors()),
+        "networks": sorted(n.name for n in admin.network.networks()),
+        "demo rules": sorted(
+            (r.direction, r.ether_type, r.protocol or "", r.port_range_min or 0)
+            for r in admin.network.security_group_rules(project_id=demo_project)
+        ),
+    }
+
+
+def test_labkit_clean_takes_what_the_notebooks_leave_and_keeps_the_cloud(
+    own_lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = own_lab
+    admin, demo = lab.connect("admin"), lab.connect("demo")
+    base = _base(lab)
+    # 02: a user left by an interrupted run; 04: server1 (and the flavor-too-big and
+    # quota-exhausted drills, not ended); 05: the rules, the key pair, demo's server1.
+    sdk.identity(admin).create_user(name="learner", password="secret", domain_id="default")
+    lab.compute.boot("server1")
+    lab.drill("flavor-too-big")
+    group = next(demo.network.security_groups(name="default", project_id=demo.current_project_id))
+    _rule(demo, group.id, "icmp", None, "0.0.0.0/0")
+    _rule(demo, group.id, "tcp", 22, "0.0.0.0/0")
+    demo.compute.create_keypair(name="mykey", public_key=_public_key())
+    lab.compute.boot("server1", user="demo", key_name="mykey")
+    lab.drill("quota-exhausted")
+    sdk.image(demo).create_image(
+        name="demo-private", disk_format="qcow2", container_format="bare", visibility="private"
+    )
+    # 06: the seed's domains, projects, users, quotas, a server and bob's private things.
+    lab.create_projects()
+    lab.set_quotas()
+    lab.boot_as("alice", "web", flavor="m1.nano")
+    lab.make_private_things("bob")
+    rows = lab.leftovers().rows
+    listed = {(r[0], r[1], r[2]) for r in rows}
+    assert {
+        ("02-keystone", "user", "learner"),
+        ("03-glance", "image", "cirros"),
+        ("03-glance", "image", "trusty"),
+        ("03-glance", "image", "demo-private"),
+        ("04-nova", "server", "server1"),
+        ("04-nova", "flavor", "m1.huge"),
+        ("04-nova", "quota", "Nova limits"),
+        ("05-access", "server", "server1"),
+        ("05-access", "port", "port of server1"),
+        ("05-access", "keypair", "mykey"),
+        ("05-access", "rule", "icmp from 0.0.0.0/0"),
+        ("05-access", "rule", "tcp/22 from 0.0.0.0/0"),
+        ("06-projects-quotas", "server", "web"),
+        ("06-projects-quotas", "keypair", "bob-key"),
+        ("06-projects-quotas", "image", "bob-private"),
+        ("06-projects-quotas", "domain", "domain1"),
+        ("06-projects-quotas", "domain", "domain2"),
+    } <= listed
+
+    argv = ["--state-dir", str(lab.paths.root.parent), "clean", str(REPO / "envs" / "sim.yaml")]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"All {len(rows)} gone." in out, out
+    assert out.rstrip().endswith("Nothing the lab made is left.")
+    assert cli.main(argv) == 0  # again: nothing to do, and it says so
+    assert "Nothing the lab made is left." in capsys.readouterr().out
+
+    assert list(admin.compute.servers(all_projects=True)) == []
+    assert list(demo.compute.keypairs()) == []
+    assert list(sdk.image(admin).images()) == []
+    pid = demo.current_project_id
+    nova = admin.compute.get(f"/os-quota-sets/{pid}").json()["quota_set"]
+    assert nova == admin.compute.get(f"/os-quota-sets/{pid}/defaults").json()["quota_set"]
+    # The cloud itself stays: its domains, projects, users, flavors, network and demo's
+    # default rules are as they were before the notebooks' things were made.
+    assert _base(lab) == base
+    # ... and it still works: the installers of Glance and nova-compute upload their images
+    # again, as a notebook's lab.ensure(...) does on its next run.
+    for layer in ("glance", "nova-compute"):
+        lab.install(layer, show=False)
+    assert sorted(i.name for i in sdk.image(admin).images()) == ["cirros", "trusty"]
