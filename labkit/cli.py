@@ -5,10 +5,12 @@ instructors.
     labkit sim stop-service|start-service NAME [--host HOST]
     labkit install ENV [LAYER ...]           run installers (sim or real hosts)
     labkit openrc admin|demo [--env ENV]     export lines for the openstack CLI
-    labkit check ENV                          is the lab up and answering?
+    labkit check ENV [ENV ...]                is the lab up and answering? (many: one table)
     labkit lab [--env ENV]                    JupyterLab on notebooks/
     labkit hosts up|down|status|trust ENV    local lab hosts (real-host tier)
     labkit ssh SERVER [-i KEY] [-l USER] [-- COMMAND ...]   log in to a server's guest
+    labkit run NOTEBOOKS... --env ENV...      instructors: notebooks x labs, then a report
+    labkit progress ENV                       which exercises a lab has really done
     labkit clean ENV [ENV ...] [--dry-run] [--reset]   delete what the notebooks made
 """
 
@@ -189,7 +191,11 @@ def cmd_openrc(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    lab = _lab(args)
+    from labkit.instructor import commands
+
+    if commands.is_many(args.envs):  # the instructors' form: one table for many labs
+        return commands.cmd_check_many(args)
+    lab = Lab.from_env(args.envs[0], state_root=_state_root(args))
     if isinstance(lab.env, SshEnv):
         from labkit.hosts.cli import check_ssh_env
 
@@ -387,7 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
     rc.set_defaults(func=cmd_openrc)
 
     check = sub.add_parser("check", help="preflight: is the lab up and answering?")
-    check.add_argument("env")
+    check.add_argument(
+        "envs",
+        nargs="+",
+        metavar="env",
+        help="env name or file; several (or ENV:LABEL, @FILE) for one table of many labs",
+    )
     check.set_defaults(func=cmd_check)
 
     lab = sub.add_parser("lab", help="JupyterLab on notebooks/")
@@ -429,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     clean.set_defaults(func=cmd_clean)
 
     _register_hosts(sub)
+    from labkit.instructor.commands import register as register_instructor_commands
+
+    register_instructor_commands(sub)  # run, progress
     return parser
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from labkit.diagrams import Diagram
     from labkit.explain.view import Explanation
     from labkit.images import Timeline
+    from labkit.instructor.progress import Progress
     from labkit.lab.access import GuestSession, Output, SshDiagnosis
     from labkit.lab.cleanup import Cleanup
     from labkit.lab.fit import FitPrediction
@@ -570,3 +571,13 @@ class Lab:
         """Delete what :meth:`leftovers` lists, servers first and domains last; installed
         services stay. Introduced in notebooks/99-cleanup."""
         return self.cleanup.clean()
+
+    # ---- progress (instructors, and learners' "check my progress") ------------------------------
+    def check_progress(self) -> Progress:
+        """Which layers and exercises of the notebooks' arc this lab has really completed,
+        read from the lab itself (layers installed, a token, an active image, a server, a
+        tcp/22 rule, a keypair, a guest login ...), with a hint for the next step -- the same
+        checks the instructor's report shows. ``labkit progress ENV`` from a terminal."""
+        from labkit.instructor.progress import check_progress
+
+        return check_progress(self)

@@ -1,0 +1,227 @@
+"""``labkit run`` as an instructor uses it: notebooks 00-03 against three attendees' sims at
+once, one of them broken on purpose before the run, then the report.
+
+The broken lab is attendee ``c``: Keystone installed, then the admin user's password changed
+through Keystone's API (``openstack user set --password``), as an attendee might by
+mistake. Notebook 02's install needs admin's token for its last steps, and the installer
+cannot repair a password it does not own, so the notebook fails there -- whereas a wrong
+``[database] connection`` in keystone.conf (the issue's other example) is written back by
+that same install and does not survive the run.
+
+Everything is checked from what the run leaves behind: the output notebooks, report.json
+(the model), report.html (parsed with the standard library) and the terminal summary --
+against the notebooks' own cells, not hard-coded indices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labkit import cli
+from labkit.instructor import attendees
+from labkit.instructor.report import RunReport
+from tests import osc_fork
+from tests.notebooks import harness
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOKS = [harness.NOTEBOOKS / f"{name}.ipynb" for name in harness.ORDER[:4]]
+
+
+def _cell_index(notebook: Path, text: str) -> int:
+    """The index (as nbformat counts) of the code cell whose source holds ``text``."""
+    cells = json.loads(notebook.read_text())["cells"]
+    found = [i for i, c in enumerate(cells) if text in "".join(c["source"])]
+    assert len(found) == 1, f"{text!r} is in cells {found} of {notebook.name}"
+    return found[0]
+
+
+class _Rows(HTMLParser):
+    """The rows of the table with id ``summary``: each row's class and cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[str, list[str]]] = []
+        self._in_summary = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table" and a.get("id") == "summary":
+            self._in_summary = True
+        elif self._in_summary and tag == "tr":
+            self.rows.append((a.get("class") or "", []))
+        elif self._in_summary and tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._in_summary = False
+        elif tag == "td" and self._cell is not None and self.rows:
+            self.rows[-1][1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+@pytest.fixture(scope="module")
+def workshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Three attendees' labs; ``c`` broken before the run, and running (an attendee's lab
+    that is up), ``a`` and ``b`` not made yet (the run's notebooks make them)."""
+    root = tmp_path_factory.mktemp("workshop")
+    labs = attendees.parse(["sim:a", "sim:b", "sim:c"], root)
+    broken = labs[2].lab()
+    broken.ensure("keystone")
+    conn = broken.connect("admin")
+    conn.identity.update_user(conn.identity.find_user("admin"), password="changed-by-mistake")
+    try:
+        yield {"root": root, "labs": labs, "out": root / "run"}
+    finally:
+        from labkit.sim import process
+
+        for one in labs:
+            process.stop(one.lab().paths)
+
+
+def _labkit_run(workshop: dict[str, Any], *extra: str, envs: tuple[str, ...]) -> int:
+    argv = ["--state-dir", str(workshop["root"]), "run", *map(str, NOTEBOOKS)]
+    for env in envs:
+        argv += ["--env", env]
+    argv += ["--out", str(workshop["out"]), "--cell-timeout", "240", "--env-timeout", "400"]
+    return cli.main([*argv, *extra])
+
+
+@pytest.fixture(scope="module")
+def first_run(
+    workshop: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """``labkit run`` once: three labs, two at a time (a 2-core machine), with the tests'
+    fast ``openstack`` on the kernels' PATH (as the notebook tests; the real CLI otherwise)."""
+    with pytest.MonkeyPatch.context() as patch:
+        shim = osc_fork.shim_dir()
+        if shim is not None:
+            patch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+            patch.setenv(osc_fork.SOCKET_VAR, osc_fork.socket_path())
+        capture = tmp_path_factory.mktemp("stdout") / "out.txt"
+        with open(capture, "w") as out, contextlib.redirect_stdout(out):
+            code = _labkit_run(workshop, "--parallel", "2", envs=("sim:a", "sim:b", "sim:c"))
+    out_dir: Path = workshop["out"]
+    yield {
+        "code": code,
+        "stdout": capture.read_text(),
+        "report": RunReport.from_json((out_dir / "report.json").read_text()),
+        "html": (out_dir / "report.html").read_text(),
+    }
+
+
+def test_the_healthy_labs_pass_every_notebook(first_run: dict[str, Any]) -> None:
+    report: RunReport = first_run["report"]
+    assert report.notebooks == [n.stem for n in NOTEBOOKS]
+    for label in ("a", "b"):
+        env = report.env(label)
+        assert env.passed == report.notebooks, env.notebooks
+        assert env.verdict == "ok", [f for f in env.probe if f.status == "fail"]
+        assert all(n.seconds and n.seconds > 0 for n in env.notebooks)
+        # The probe saw what notebooks 00-03 make, from the lab itself.
+        done = {f.key for f in env.probe if f.status == "ok"}
+        assert {"lab", "base", "services", "keystone", "token", "glance", "image"} <= done
+        assert env.probe[[f.key for f in env.probe].index("nova")].status == "todo"
+
+
+def test_the_report_names_the_broken_lab_its_failing_cell_and_layer(
+    first_run: dict[str, Any],
+) -> None:
+    report: RunReport = first_run["report"]
+    assert first_run["code"] == 1
+    broken = report.env("c")
+    assert broken.passed == ["00-welcome", "01-hosts"]
+    failure = broken.first_failure
+    assert failure is not None
+    keystone = NOTEBOOKS[2]
+    assert failure.notebook == "02-keystone"
+    assert failure.cell == _cell_index(keystone, 'results = lab.install("keystone")')
+    assert 'lab.install("keystone")' in failure.source_head
+    assert failure.error_name == "Unauthorized"
+    assert "HTTP 401" in failure.error_message
+    assert failure.layer == "keystone"
+    assert "Keystone" in failure.layer_title
+    assert failure.cause and failure.fix
+    # Notebook 03 starts with lab.ensure("keystone"), which fails the same way.
+    glance = broken.notebooks[3]
+    assert glance.status == "failed" and glance.failure is not None
+    assert glance.failure.cell == _cell_index(NOTEBOOKS[3], 'ensure("keystone")')
+    # The probe agrees, on its own: no token for admin, explained as Keystone's.
+    token = next(f for f in broken.probe if f.key == "token")
+    assert token.status == "fail" and token.explained_layer == "keystone"
+    assert broken.verdict == "broken"
+
+
+def test_each_output_notebook_is_kept(first_run: dict[str, Any], workshop: dict[str, Any]) -> None:
+    report: RunReport = first_run["report"]
+    for env in report.envs:
+        for run in env.notebooks:
+            path = workshop["out"] / run.output
+            assert path.is_file() and path.parent.name == env.label
+            params = json.loads(path.read_text())["metadata"]["papermill"]["parameters"]
+            assert params["env"].endswith("sim.yaml")
+
+
+def test_the_terminal_shows_progress_and_the_summary(first_run: dict[str, Any]) -> None:
+    text: str = first_run["stdout"]
+    finished = [line for line in text.splitlines() if line.startswith("[")]
+    assert len(finished) == 12, text
+    assert any(" c " in line and "02-keystone" in line and "failed" in line for line in finished)
+    summary = text[text.index("lab  passed") :]
+    row = next(line for line in summary.splitlines() if line.startswith("c "))
+    assert "2/4" in row and "02-keystone cell" in row and "keystone" in row and "broken" in row
+    assert "c: broken: a notebook failed and the probe agrees" in summary
+
+
+def test_the_html_report_has_one_row_per_lab(first_run: dict[str, Any]) -> None:
+    rows = _Rows()
+    rows.feed(first_run["html"])
+    by_lab = {cells[0]: (cls, cells) for cls, cells in rows.rows if cells}  # not the head
+    assert sorted(by_lab) == ["a", "b", "c"]
+    assert by_lab["a"][0] == "ok" and by_lab["b"][0] == "ok"
+    cls, cells = by_lab["c"]
+    assert cls == "broken"
+    assert cells[1] == "2/4" and cells[2].startswith("02-keystone cell") and cells[3] == "keystone"
+    assert "http://" not in first_run["html"].split("<body>")[0]  # no external assets
+
+
+def test_resume_keeps_what_passed_and_reruns_what_failed(
+    first_run: dict[str, Any], workshop: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run again with --resume (and --fail-fast): lab a has nothing left to run; lab c
+    runs notebook 02 again, fails there again and stops, so 03 is not run this time."""
+    out: Path = workshop["out"]
+    kept = [*(out / "a").glob("*.ipynb"), *(out / "c").glob("0[01]-*.ipynb")]
+    before = {p: p.stat().st_mtime_ns for p in kept}
+    code = _labkit_run(workshop, "--resume", "--fail-fast", envs=("sim:a", "sim:c"))
+    text = capsys.readouterr().out
+    assert code == 1
+    assert "a: " in text and "kept from an earlier run: 00-welcome, 01-hosts, 02-keystone, " in text
+    finished = [line for line in text.splitlines() if line.startswith("[")]
+    assert len(finished) == 1 and "c 02-keystone" in " ".join(finished[0].split()), finished
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # not run again
+    report = RunReport.from_json((out / "report.json").read_text())
+    assert [n.resumed for n in report.env("a").notebooks] == [True] * 4
+    c = report.env("c")
+    assert [(n.status, n.resumed) for n in c.notebooks] == [
+        ("passed", True),
+        ("passed", True),
+        ("failed", False),
+        ("not-run", False),
+    ]
+    assert c.first_failure is not None and c.first_failure.notebook == "02-keystone"
+    assert c.verdict == "broken"
