@@ -20,7 +20,7 @@ hosts. On the sim, ``labkit sim reset`` wipes everything instead; on local lab h
 The order matters, because the services refuse to delete what is still in use:
 
 1. **servers**, then wait until they are gone (a server holds its ports, its image and its
-   project's quota);
+   project's quota), and notebook 07's **server group**;
 2. **ports** still there (Nova deletes the ports it made for a server; what is left is not
    attached any more);
 3. **key pairs**, **security-group rules**, then 06's **security groups** (a group a port
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 # The kinds, in the order they are deleted.
 KINDS = (
     "server",
+    "server group",
     "port",
     "keypair",
     "rule",
@@ -66,7 +67,12 @@ KINDS = (
     "domain",
 )
 _WORD = {"keypair": "key pair", "quota": "quota set"}
-_PLURAL = {"security group": "security groups", "keypair": "key pairs", "quota": "quota sets"}
+_PLURAL = {
+    "server group": "server groups",
+    "security group": "security groups",
+    "keypair": "key pairs",
+    "quota": "quota sets",
+}
 
 # What a rule recipe of notebook 05 opens: (protocol, port). Ingress, IPv4, from anywhere.
 RULE_RECIPES = {"icmp": ("icmp", None), "tcp/22": ("tcp", 22)}
@@ -82,7 +88,7 @@ class Made:
     on an existing cloud -- a ``cirros`` image there is the operators'."""
 
     notebook: str
-    kind: str  # server, keypair, rule, image, flavor, quota, user
+    kind: str  # server, server group, keypair, rule, image, flavor, quota, user
     name: str  # for a rule: a key of RULE_RECIPES; for a quota: the user whose project
     user: str = "admin"
     flavor: str | None = None
@@ -107,6 +113,10 @@ LAB_MADE: tuple[Made, ...] = (
     Made("05-access", "keypair", "mykey", user="demo"),
     Made("05-access", "rule", "icmp", user="demo"),
     Made("05-access", "rule", "tcp/22", user="demo"),
+    *(Made("07-scale-out", "server", f"spread-{i}", flavor="m1.small") for i in range(1, 7)),
+    *(Made("07-scale-out", "server", f"apart-{i}", flavor="m1.tiny") for i in range(1, 5)),
+    Made("07-scale-out", "server", "lonely", flavor="m1.tiny"),
+    Made("07-scale-out", "server group", "apart"),
 )
 SEED_NOTEBOOK = "06-projects-quotas"
 
@@ -283,6 +293,7 @@ class Cleanup:
                 calls: dict[str, Callable[[], Any]] = {
                     "servers": conn.compute.servers,
                     "keypairs": conn.compute.keypairs,
+                    "server groups": conn.compute.server_groups,
                     "images": sdk.image(conn).images,
                 }
                 listings[user, what] = list(calls[what]())
@@ -300,6 +311,12 @@ class Cleanup:
                         for p in self._connect(m.user).network.ports(device_id=s.id):
                             name = f"port of {m.name}"
                             out.append(Thing(m.notebook, "port", name, where, p.id, m.user))
+            for m in self._made("server group"):
+                for g in listed(m.user, "server groups"):
+                    if g.name == m.name:
+                        _, project = self._project(m.user)
+                        where = f"project {project}"
+                        out.append(Thing(m.notebook, "server group", g.name, where, g.id, m.user))
             for m in self._made("keypair"):
                 for k in listed(m.user, "keypairs"):
                     if k.name == m.name:
@@ -378,12 +395,18 @@ class Cleanup:
                         )
             out.append(Thing(nb, "domain", domain.name, "Keystone", domain.id))
         servers: dict[str, str] = {}
+        groups = []
+        if projects and "compute" in services:
+            groups = list(admin.compute.server_groups(all_projects=True))
         for pid, project in projects.items():
             where = f"project {project}"
             if "compute" in services:
                 for s in admin.compute.servers(all_projects=True, project_id=pid):
                     servers[str(s.id)] = str(s.name)
                     out.append(Thing(nb, "server", s.name, where, s.id))
+                for sg in groups:
+                    if sg.project_id == pid:
+                        out.append(Thing(nb, "server group", sg.name, where, sg.id))
             if "network" in services:
                 for port in admin.network.ports(project_id=pid):
                     name = (
@@ -482,6 +505,8 @@ class Cleanup:
         kind = thing.kind
         if kind == "server":
             conn.compute.delete_server(thing.ident, ignore_missing=False)
+        elif kind == "server group":
+            conn.compute.delete_server_group(thing.ident, ignore_missing=False)
         elif kind == "port":
             conn.network.delete_port(thing.ident, ignore_missing=False)
         elif kind == "keypair":

@@ -39,6 +39,7 @@ SEED = Seed(
 NB = "05-test"
 RECIPE = (
     Made(NB, "server", f"srv-{TAG}", user=USER, flavor="m1.nano"),
+    Made(NB, "server group", f"grp-{TAG}", user=USER),
     Made(NB, "keypair", f"key-{TAG}", user=USER),
     Made(NB, "rule", "icmp", user=USER),
     Made(NB, "rule", "tcp/22", user=USER),
@@ -99,6 +100,10 @@ def made(nova_lab: Any, people: Projects) -> dict[str, Any]:
     other_flavor = people.boot_as(USER, f"srv-{TAG}", flavor="m1.tiny")[0]
     other_name = people.boot_as(USER, f"keep-{TAG}", flavor="m1.nano")[0]
     ports = [p.id for p in conn.network.ports(device_id=lab_server.id)]
+    groups = [
+        conn.compute.create_server_group(name=f"{prefix}grp-{TAG}", policy="anti-affinity").id
+        for prefix in ("", "keep-")
+    ]
     key = _public_key()
     conn.compute.create_keypair(name=f"key-{TAG}", public_key=key)
     conn.compute.create_keypair(name=f"keep-key-{TAG}", public_key=key)
@@ -119,6 +124,7 @@ def made(nova_lab: Any, people: Projects) -> dict[str, Any]:
     return {
         "servers": (lab_server.id, other_flavor.id, other_name.id),
         "ports": ports,
+        "server groups": groups,
         "rules": rules,
         "group": group.id,
         "images": (lab_image.id, kept_image.id, admin_image.id),
@@ -145,6 +151,7 @@ def test_clean_takes_what_the_recipe_names_and_leaves_look_alikes(
         [
             ("server", f"srv-{TAG}"),
             ("port", f"port of srv-{TAG}"),
+            ("server group", f"grp-{TAG}"),
             ("keypair", f"key-{TAG}"),
             ("rule", "icmp from 0.0.0.0/0"),
             ("rule", "tcp/22 from 0.0.0.0/0"),
@@ -157,7 +164,7 @@ def test_clean_takes_what_the_recipe_names_and_leaves_look_alikes(
     assert results[("server", f"srv-{TAG}")] == "deleted"
     assert results[("port", f"port of srv-{TAG}")] == "went with its server"  # Nova made it
     assert results[("quota", "Nova limits")] == "set back to the defaults"
-    assert table.note == "All 7 gone."
+    assert table.note == "All 8 gone."
 
     admin = nova_lab.connect("admin")
     lab_server, other_flavor, other_name = made["servers"]
@@ -166,6 +173,7 @@ def test_clean_takes_what_the_recipe_names_and_leaves_look_alikes(
     assert lab_server not in _server_ids(admin, pid)
     assert all(admin.network.find_port(p) is None for p in made["ports"])
     conn = people.connect(USER)
+    assert [g.id for g in conn.compute.server_groups()] == [made["server groups"][1]]
     assert {k.name for k in conn.compute.keypairs()} == {f"keep-key-{TAG}"}
     rules = {r.id for r in admin.network.security_group_rules(security_group_id=made["group"])}
     assert made["rules"]["icmp"] not in rules and made["rules"]["tcp/22"] not in rules
@@ -208,6 +216,7 @@ def test_clean_takes_the_seed_domain_whole_and_leaves_the_lab_base(
     results = {(row[0], row[1]): row[3] for row in table.rows}
     assert results[("domain", DOMAIN)] == "deleted (disabled first)"
     assert results[("keypair", f"keep-key-{TAG}")] == "deleted"
+    assert results[("server group", f"keep-grp-{TAG}")] == "deleted"
     assert results[("security group", "default")] == "deleted"
     # Deleted in dependency order: servers first, the domain last.
     kinds = [row[0] for row in table.rows]
@@ -219,6 +228,7 @@ def test_clean_takes_the_seed_domain_whole_and_leaves_the_lab_base(
     assert _server_ids(admin, pid) == set()
     assert all(g.project_id != pid for g in admin.network.security_groups())
     assert list(admin.compute.keypairs(user_id=user.id)) == []
+    assert [g for g in admin.compute.server_groups(all_projects=True) if g.project_id == pid] == []
     owned = [i for i in sdk.image(admin).images() if i.owner == pid]
     assert owned == []
     assert made["images"][2] in {i.id for i in sdk.image(admin).images()}  # admin's: kept
@@ -277,6 +287,8 @@ def test_labkit_clean_takes_what_the_notebooks_leave_and_keeps_the_cloud(
     sdk.image(demo).create_image(
         name="demo-private", disk_format="qcow2", container_format="bare", visibility="private"
     )
+    # 07: the anti-affinity group (its servers are 04's and 05's kind: names and flavors).
+    admin.compute.create_server_group(name="apart", policy="anti-affinity")
     # 06: the seed's domains, projects, users, quotas, a server and bob's private things.
     lab.create_projects()
     lab.set_quotas()
@@ -297,6 +309,7 @@ def test_labkit_clean_takes_what_the_notebooks_leave_and_keeps_the_cloud(
         ("05-access", "keypair", "mykey"),
         ("05-access", "rule", "icmp from 0.0.0.0/0"),
         ("05-access", "rule", "tcp/22 from 0.0.0.0/0"),
+        ("07-scale-out", "server group", "apart"),
         ("06-projects-quotas", "server", "web"),
         ("06-projects-quotas", "keypair", "bob-key"),
         ("06-projects-quotas", "image", "bob-private"),
@@ -314,6 +327,7 @@ def test_labkit_clean_takes_what_the_notebooks_leave_and_keeps_the_cloud(
 
     assert list(admin.compute.servers(all_projects=True)) == []
     assert list(demo.compute.keypairs()) == []
+    assert list(admin.compute.server_groups(all_projects=True)) == []
     assert list(sdk.image(admin).images()) == []
     pid = demo.current_project_id
     nova = admin.compute.get(f"/os-quota-sets/{pid}").json()["quota_set"]

@@ -99,6 +99,7 @@ def test_deletion_order_puts_servers_first_and_domains_last() -> None:
     kinds = [t.kind for t in sorted(THINGS, key=by_deletion)]
     assert kinds == ["server", "rule", "image", "image", "project", "domain"]
     assert KINDS.index("server") < KINDS.index("port") < KINDS.index("security group")
+    assert KINDS.index("server") < KINDS.index("server group")
     assert KINDS.index("keypair") < KINDS.index("user")  # Nova keeps a deleted user's keys
     assert KINDS.index("quota") < KINDS.index("project") < KINDS.index("domain")
 
