@@ -229,6 +229,14 @@ def _result(run: _LabRun, notebooks: list[Path], options: RunOptions) -> EnvResu
 
     a = run.attendee
     lab = a.lab()
+    if a.is_sim and not run.jobs and lab.installed_layers():
+        # Every notebook was kept (--resume): nothing started this lab's sim, so start it
+        # for the probe (the run stops it again). A sim that stopped *during* the run is
+        # left down: the probe must report that.
+        from labkit.sim import process
+
+        if process.running(lab.paths) is None:
+            lab.up()
     runs = [
         read_notebook_run(
             source.stem,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -216,6 +217,8 @@ def test_resume_keeps_what_passed_and_reruns_what_failed(
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # not run again
     report = RunReport.from_json((out / "report.json").read_text())
     assert [n.resumed for n in report.env("a").notebooks] == [True] * 4
+    # Nothing ran for a: its sim was started for the probe alone (and stopped after).
+    assert report.env("a").verdict == "ok", report.env("a").probe
     c = report.env("c")
     assert [(n.status, n.resumed) for n in c.notebooks] == [
         ("passed", True),
@@ -225,3 +228,45 @@ def test_resume_keeps_what_passed_and_reruns_what_failed(
     ]
     assert c.first_failure is not None and c.first_failure.notebook == "02-keystone"
     assert c.verdict == "broken"
+
+
+def test_check_many_labs_is_one_table(
+    first_run: dict[str, Any], workshop: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After the run: a's sim was stopped (the run started it), c's still runs (it was up
+    before the run) but refuses admin's password."""
+    code = cli.main(["--state-dir", str(workshop["root"]), "check", "sim:a", "sim:c"])
+    text = capsys.readouterr().out
+    assert code == 1
+    rows = {line.split()[0]: line for line in text.splitlines() if line[:2] in ("a ", "c ")}
+    assert "FAIL The lab answers: no sim running" in rows["a"]
+    assert "labkit sim up --env sim" in rows["a"]
+    assert " ok " in rows["c"] and "FAIL Keystone issues a token: Unauthorized" in rows["c"]
+    assert "0 of 2 labs ready; 2 failed" in text
+
+
+def test_progress_reads_the_arc_from_the_lab(
+    first_run: dict[str, Any], workshop: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["--state-dir", str(workshop["root"]), "progress", "sim:a", "sim:c"])
+    text = capsys.readouterr().out
+    assert code == 1  # c is broken
+    a_part, c_part = text.split("Progress of lab c")
+    # a: notebooks 00-03 done (its sim started to look, then stopped again).
+    assert "Progress of lab a: 6 of 12 done" in a_part
+    assert _status(a_part, "An image is active") == "done"
+    assert _status(a_part, "A server booted") == "not yet"
+    assert "Next: nova installed -- open notebooks/04-nova.ipynb." in a_part
+    assert "started to look, stopped again" in a_part
+    assert _status(c_part, "Keystone installed") == "done"
+    assert _status(c_part, "Keystone issues a token") == "BROKEN"
+    assert "Repair first: keystone issues a token fails" in c_part
+
+
+def _status(table: str, exercise: str) -> str:
+    """The status column of an exercise's row in a progress table."""
+    for line in table.splitlines():
+        columns = re.split(r"\s{2,}", line.strip())
+        if len(columns) >= 3 and columns[1] == exercise:
+            return columns[2]
+    raise AssertionError(f"no row {exercise!r} in:\n{table}")
