@@ -3,6 +3,8 @@
     labkit run NOTEBOOKS... --env ENV... [--parallel N] [--out DIR] [--cell-timeout S]
                [--env-timeout S] [--resume] [--fail-fast] [--keep-sims]
     labkit progress ENV                     how far along the arc a lab really is
+    labkit sims up --count N [--install LAYER] [--boot]   a sim per attendee on this machine
+    labkit sims status|down LAB...
     labkit check ENV ENV ...                (many labs: one table; see labkit.instructor.preflight)
 
 ``ENV`` is an env name or file, ``ENV:LABEL`` (one attendee's lab on that env: a sim of its
@@ -89,8 +91,35 @@ def cmd_progress(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_sims(args: argparse.Namespace) -> int:
+    from labkit.instructor import attendees, sims
+
+    if args.sims_command == "up":
+        layers = [args.install] if args.install else []
+        _, rows = sims.up(
+            args.count,
+            env=args.env,
+            prefix=args.prefix,
+            root=_state_root(args),
+            out=Path(args.out).expanduser().resolve(),
+            layers=layers,
+            boot=args.boot,
+            parallel=args.parallel,
+        )
+        print(sims.table(rows))
+        return 0 if all(r.running for r in rows) else 1
+    labs = attendees.parse(list(args.labs), _state_root(args))
+    if args.sims_command == "down":
+        for line in sims.down(labs):
+            print(line)
+        return 0
+    rows = [sims.row(a) for a in labs if a.is_sim]
+    print(sims.table(rows))
+    return 0 if all(r.running for r in rows) else 3
+
+
 def register(sub: Any) -> None:
-    """Add ``run`` and ``progress`` to ``labkit``'s subcommands."""
+    """Add ``run``, ``progress`` and ``sims`` to ``labkit``'s subcommands."""
     from labkit.instructor.run import default_parallel
 
     run = sub.add_parser(
@@ -128,3 +157,29 @@ def register(sub: Any) -> None:
     )
     progress.add_argument("envs", nargs="+", metavar="env", help=ENV_HELP)
     progress.set_defaults(func=cmd_progress)
+
+    from labkit import install
+
+    sims = sub.add_parser(
+        "sims", help="instructors: many sims on this machine, one per attendee"
+    ).add_subparsers(dest="sims_command", required=True)
+    up = sims.add_parser(
+        "up",
+        help="start N sims with their own state folders and ports",
+        description="Start N sims (PREFIX01 ...), each as --env sim:LABEL would; write "
+        "OUT/attendees.yaml, OUT/LABEL.env and OUT/LABEL/clouds.yaml; print each sim's memory.",
+    )
+    up.add_argument("--count", type=int, required=True, help="how many attendees")
+    up.add_argument("--env", default="sim", help="the sim env file each one uses")
+    up.add_argument("--prefix", default="attendee", help="labels: PREFIX01, PREFIX02 ...")
+    up.add_argument("--out", default="workshop", help="where the attendees' files go")
+    up.add_argument(
+        "--install", choices=install.names(), help="install this layer and those below it"
+    )
+    up.add_argument("--boot", action="store_true", help="boot one server in each (m1.tiny)")
+    up.add_argument("--parallel", type=int, default=default_parallel(), help="sims at once")
+    for name, text in (("status", "each attendee's sim and its memory"), ("down", "stop them")):
+        one = sims.add_parser(name, help=text)
+        one.add_argument("labs", nargs="+", metavar="lab", help=ENV_HELP)
+    for parser in sims.choices.values():
+        parser.set_defaults(func=cmd_sims)

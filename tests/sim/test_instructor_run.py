@@ -270,3 +270,43 @@ def _status(table: str, exercise: str) -> str:
         if len(columns) >= 3 and columns[1] == exercise:
             return columns[2]
     raise AssertionError(f"no row {exercise!r} in:\n{table}")
+
+
+def test_sims_up_gives_each_attendee_a_sim_and_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`labkit sims up --count 2`: two sims on their own ports and folders, the attendees
+    file that `labkit run --env @...` takes, an env file and clouds.yaml each, and memory."""
+    root, out = tmp_path / "state", tmp_path / "workshop"
+    listing = out / "attendees.yaml"
+    try:
+        code = cli.main(["--state-dir", str(root), "sims", "up", "--count", "2", "--out", str(out)])
+        text = capsys.readouterr().out
+        assert code == 0, text
+        labs = attendees.parse([f"@{listing}"], root)
+        assert [a.label for a in labs] == ["attendee01", "attendee02"]
+        assert len({a.port for a in labs}) == 2
+        for a in labs:
+            assert a.lab().paths.root == root / "attendees" / a.label / "sim"
+            row = next(line for line in text.splitlines() if line.startswith(a.label))
+            assert f"{a.label}  {a.port}  yes" in row
+            rss = int(row.split()[-2])
+            assert 20 < rss < 1024, row  # MiB: a live process, not a unit slip
+            variables = dict(
+                line.removeprefix("export ").split("=", 1)
+                for line in (out / f"{a.label}.env").read_text().splitlines()
+            )
+            assert variables["LABKIT_SIM_PORT"] == str(a.port)
+            assert variables["OS_CLIENT_CONFIG_FILE"] == str(out / a.label / "clouds.yaml")
+            assert (out / a.label / "clouds.yaml").is_file()
+        assert "such sims fit in 24 GiB" in text
+        # The same file names them again for `sims down`, which leaves their state.
+        assert cli.main(["--state-dir", str(root), "sims", "down", f"@{listing}"]) == 0
+        assert "attendee01: stopped" in capsys.readouterr().out
+        assert cli.main(["--state-dir", str(root), "sims", "status", f"@{listing}"]) == 3
+    finally:
+        from labkit.sim import process
+
+        if listing.is_file():
+            for a in attendees.parse([f"@{listing}"], root):
+                process.stop(a.lab().paths)
