@@ -150,7 +150,7 @@ def _lab_answers(ctx: _Ctx, spec: _Spec) -> Finding:
 def _layer_installed(ctx: _Ctx, spec: _Spec) -> Finding:
     if not ctx.has(*spec.needs):
         return spec.finding("todo", f"{' + '.join(spec.needs)} not installed yet")
-    return spec.finding("ok", f"installed: {', '.join(sorted(ctx.installed))}")
+    return spec.finding("ok", f"{' + '.join(spec.needs)} installed")
 
 
 def _services_running(ctx: _Ctx, spec: _Spec) -> Finding:
@@ -243,12 +243,14 @@ def _server_booted(ctx: _Ctx, spec: _Spec) -> Finding:
         return spec.finding("ok", f"ACTIVE now: {', '.join(sorted(active))}")
     # Deleted servers stay in Nova's usage records (`openstack usage list`), over a year
     # of the cloud's own clock (a deterministic sim's is not this machine's).
-    end = parse_time(ctx.lab.now()) + timedelta(days=1)
+    # Nova parses start/end without a UTC offset (400 "Invalid datetime string" with one),
+    # and lists each server only for detailed=1 (not "True").
+    end = (parse_time(ctx.lab.now()) + timedelta(days=1)).replace(tzinfo=None, microsecond=0)
     start = end - timedelta(days=366)
     booted = sorted(
         {
             str(getattr(u, "name", None) or (u.get("name") if isinstance(u, dict) else ""))
-            for usage in ctx.conn.compute.usages(start=start, end=end, detailed=True)
+            for usage in ctx.conn.compute.usages(start=start, end=end, detailed="1")
             for u in (usage.server_usages or [])
         }
         - {""}
@@ -373,7 +375,7 @@ def _guest_login(ctx: _Ctx, spec: _Spec) -> Finding:
         return spec.finding("was", "a guest's host keys are in the lab's known_hosts")
     active = [s.name for s in ctx.servers if s.status == "ACTIVE"]
     why = (
-        f"no ACTIVE server booted with the lab's key ({', '.join(active)} use other keys)"
+        f"no ACTIVE server booted with the lab's key ({', '.join(active)}: other keys)"
         if active
         else "no ACTIVE server to log in to"
     )

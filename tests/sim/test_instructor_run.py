@@ -310,3 +310,50 @@ def test_sims_up_gives_each_attendee_a_sim_and_files(
         if listing.is_file():
             for a in attendees.parse([f"@{listing}"], root):
                 process.stop(a.lab().paths)
+
+
+def test_progress_follows_notebook_05s_exercises_through_the_lab(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """On a lab with Nova: nothing of notebook 05 done; then a tcp/22 rule, the lab's key as
+    a keypair and a server booted with it (a real SSH login checks it); then all of it
+    deleted as notebook 05's last cell does -- done before, and the lab still shows it."""
+    from tests.conftest import private_sim
+
+    for lab in private_sim(tmp_path_factory, "progress", layer="nova-compute"):
+        before = lab.check_progress()
+        found = {f.key: f.status for f in before.findings}
+        assert [found[k] for k in ("token", "image", "nova")] == ["ok", "ok", "ok"]
+        assert [found[k] for k in ("server-booted", "ssh-rule", "keypair", "guest-login")] == [
+            "todo"
+        ] * 4
+        assert before.next.notebook == "notebooks/04-nova.ipynb"
+
+        key = lab.ssh_key()
+        demo = lab.connect("demo")
+        demo.compute.create_keypair(name="mykey", public_key=key.with_suffix(".pub").read_text())
+        group = demo.network.find_security_group("default", project_id=demo.current_project_id)
+        rule = demo.network.create_security_group_rule(
+            security_group_id=group.id,
+            direction="ingress",
+            protocol="tcp",
+            port_range_min=22,
+            port_range_max=22,
+        )
+        server = lab.boot("server1", "m1.tiny", "cirros", user="demo", key_name="mykey")
+        assert server.status == "ACTIVE"
+        now = lab.check_progress()
+        by_key = {f.key: f for f in now.findings}
+        assert by_key["guest-login"].status == "ok"
+        assert by_key["guest-login"].detail == "logged in to server1: hostname server1"
+        assert by_key["keypair"].detail == "mykey (demo, the lab key)"
+        assert by_key["ssh-rule"].status == by_key["server-booted"].status == "ok"
+
+        demo.compute.delete_server(server)
+        demo.compute.wait_for_delete(server)
+        demo.compute.delete_keypair("mykey")
+        demo.network.delete_security_group_rule(rule)
+        after = {f.key: f.status for f in lab.check_progress().findings}
+        assert [after[k] for k in ("server-booted", "ssh-rule", "keypair", "guest-login")] == [
+            "was"
+        ] * 4
