@@ -274,8 +274,9 @@ def _command(conn: socket.socket) -> None:
             head += _recv_exact(conn, 8 - len(head))
         request = json.loads(_recv_exact(conn, int.from_bytes(head, "big")))
         for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-            os.close(fd)
+            if fd != target:
+                os.dup2(fd, target)
+                os.close(fd)
         _reopen_stdio()
         random.seed()  # as a new interpreter would; not the zygote's sequence in every fork
         os.environ.clear()
@@ -286,9 +287,12 @@ def _command(conn: socket.socket) -> None:
         from openstackclient.shell import main
 
         try:
-            status = main(request["argv"])
+            status = _exit_status(main(request["argv"]))
         except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            status = _exit_status(exc.code)
+        # What the interpreter does on the way out: exit handlers (logging's flush of
+        # --log-file ...), then the streams -- all before the caller reads the outputs.
+        atexit._run_exitfuncs()
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         conn.sendall(f"{status}\n".encode())
@@ -298,7 +302,17 @@ def _command(conn: socket.socket) -> None:
         traceback.print_exc()
         sys.stderr.flush()
     finally:
-        os._exit(status if isinstance(status, int) and 0 <= status < 256 else 1)
+        os._exit(status)
+
+
+def _exit_status(code: object) -> int:
+    """The status ``sys.exit(code)`` gives (a message goes to stderr, as Python prints it)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
 
 
 def _reopen_stdio() -> None:
