@@ -17,12 +17,20 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-ORDER = ("00-welcome", "01-hosts", "02-keystone", "03-glance", "04-nova", "08-beyond")
+ORDER = (
+    "00-welcome",
+    "01-hosts",
+    "02-keystone",
+    "03-glance",
+    "04-nova",
+    "05-access",
+    "06-projects-quotas",
+    "08-beyond",
+)
 # Notebooks whose first cell only ensures these layers (``Lab.from_env(env).ensure(...)``,
 # which shows nothing) and whose outputs never show installing them: run alone on a fresh
 # sim, they start on a copy of the run's template of that layer instead of installing it
 # (tests/sim_templates.py). Notebooks that *show* an install (01-04) install, always.
-# (05 and 06 take effect once they are in ORDER, with their EXPECTED in test_papermill.py.)
 START_FROM = {
     "05-access": "nova-compute",
     "06-projects-quotas": "nova-compute",

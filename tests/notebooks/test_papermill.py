@@ -49,6 +49,19 @@ EXPECTED = {
         "No valid host was found",
         "nova-compute is down",
     ],
+    "05-access": [
+        "Security group rule already exists.",
+        "Welcome to server1, booted by the lab.",
+        "Connection timed out",
+        "fails at: a security group lets tcp/22 in",
+        "every hop checks out",
+        "in: any from its own group",
+    ],
+    "06-projects-quotas": [
+        "member: alice on project1",
+        "project1  cores 10, ram 8192, instances 5",
+        "Quota exceeded for ram",
+    ],
     "08-beyond": [
         "5 Compute: Nova + Placement  installed",  # the layer map, read from this lab
         "| nova      | compute   |",  # !openstack service list
