@@ -210,7 +210,9 @@ def notebook_status(path: Path) -> tuple[NotebookStatus, float | None, dict[str,
         cell_pm = _meta(cell, "papermill")
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if cell_pm.get("status") == "failed" or cell_pm.get("exception") or errors:
-            error = errors[0] if errors else {}
+            # The one that says most: a time limit's, else the cell's own first error.
+            named = [e for e in errors if e.get("ename") in TIMEOUT_NAMES]
+            error = (named or errors or [{}])[0]
             raw = {
                 "cell": index,
                 "execution_count": cell.get("execution_count"),

@@ -50,7 +50,7 @@ from labkit.instructor.report import (
     summary,
     to_html,
 )
-from labkit.instructor.worker import mark_unfinished
+from labkit.instructor.worker import ensure_output, mark_unfinished
 
 Say = Callable[[str], None]
 
@@ -193,6 +193,7 @@ def _run_lab(run: _LabRun, options: RunOptions, printer: _Printer) -> None:
         timer.daemon = True
         timer.start()
     running: dict[str, str] | None = None
+    done: set[str] = set()
     try:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(job))
@@ -206,6 +207,7 @@ def _run_lab(run: _LabRun, options: RunOptions, printer: _Printer) -> None:
                 running = next(j for j in run.jobs if j["notebook"] == event["notebook"])
             elif event.get("event") == "done":
                 running = None
+                done.add(event["notebook"])
                 printer.finished(run.attendee.label, event)
         code = proc.wait()
     finally:
@@ -215,9 +217,14 @@ def _run_lab(run: _LabRun, options: RunOptions, printer: _Printer) -> None:
             _end_worker(proc, run.attendee)
     if timed_out.is_set():
         run.error = f"the lab's time ran out after {options.env_timeout:.0f} s (--env-timeout)"
-        if running is not None:
-            mark_unfinished(Path(running["output"]), "LabTimeout", run.error, timeout=True)
-            run.error += f" during {running['notebook']}"
+        # The notebook running then -- or, if the worker had not started one yet, the next.
+        pending = [j for j in run.jobs if j["notebook"] not in done]
+        current = running or (pending[0] if pending else None)
+        if current is not None:
+            output = Path(current["output"])
+            ensure_output(Path(current["input"]), output)
+            mark_unfinished(output, "LabTimeout", run.error, timeout=True)
+            run.error += f" during {current['notebook']}"
         printer.line(f"{run.attendee.label}: {run.error}")
     elif code not in (0, 1):
         run.error = f"the worker exited with status {code}; see {run.folder / 'worker.log'}"

@@ -33,18 +33,35 @@ def mark_unfinished(path: Path, name: str, message: str, timeout: bool) -> None:
         nb = read_notebook(path)
     except (OSError, ValueError):
         return
+    if not isinstance(nb.get("cells"), list):
+        return
     code = [c for c in nb["cells"] if c.get("cell_type") == "code"]
     started = [c for c in code if (c.get("metadata", {}).get("papermill") or {}).get("start_time")]
     target = started[-1] if started else (code[0] if code else None)
     if target is not None:
         error = {"output_type": "error", "ename": name, "evalue": message, "traceback": [message]}
-        target.setdefault("outputs", []).append(error)
+        outputs = target.setdefault("outputs", [])
+        if timeout:  # nbclient interrupts a cell whose time is up: say why, not just that
+            outputs[:] = [o for o in outputs if o.get("ename") != "KeyboardInterrupt"]
+        outputs.append(error)
         meta = target.setdefault("metadata", {}).setdefault("papermill", {})
         meta["status"], meta["exception"] = "failed", True
     metadata = nb.setdefault("metadata", {})
     metadata.setdefault("papermill", {})["exception"] = True
     metadata["labkit"] = {"status": "timeout" if timeout else "failed", "reason": message}
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _cell_timeout(job: dict[str, Any]) -> str:
+    return f"the cell ran longer than {job.get('cell_timeout'):.0f} s (--cell-timeout)"
+
+
+def ensure_output(source: Path, target: Path) -> None:
+    """An output notebook to write into even when papermill never got to write one (the
+    kernel did not start, the lab's time ran out first): the source, as it is."""
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
 
 
 def _emit(out: TextIO, **event: Any) -> None:
@@ -75,18 +92,15 @@ def run_job(job: dict[str, Any], out: TextIO) -> int:
                 execution_timeout=job.get("cell_timeout"),
                 request_save_on_cell_execute=True,
             )
-        except PapermillExecutionError:
-            pass  # papermill wrote the error into the notebook
+        except PapermillExecutionError as exc:
+            # papermill wrote the error into the notebook. A KeyboardInterrupt in a batch run
+            # is nbclient interrupting a cell that ran out of time.
+            if exc.ename == "KeyboardInterrupt" and job.get("cell_timeout"):
+                mark_unfinished(target, "CellTimeoutError", _cell_timeout(job), timeout=True)
         except TimeoutError as exc:  # nbclient's CellTimeoutError
-            mark_unfinished(
-                target,
-                "CellTimeoutError",
-                f"A cell ran longer than {job.get('cell_timeout')} s (--cell-timeout): {exc}",
-                timeout=True,
-            )
+            mark_unfinished(target, "CellTimeoutError", f"{_cell_timeout(job)}: {exc}", True)
         except Exception as exc:  # the kernel died, the notebook could not be read ...
-            if not target.is_file():
-                target.write_text(source.read_text())
+            ensure_output(source, target)
             mark_unfinished(target, type(exc).__name__, str(exc), timeout=False)
         status, _, raw = notebook_status(target)
         failures += status != "passed"

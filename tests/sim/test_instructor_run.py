@@ -357,3 +357,54 @@ def test_progress_follows_notebook_05s_exercises_through_the_lab(
         assert [after[k] for k in ("server-booted", "ssh-rule", "keypair", "guest-login")] == [
             "was"
         ] * 4
+
+
+def _sleepy_notebook(folder: Path) -> Path:
+    """A notebook with the lab notebooks' parameters cell, then a cell that sleeps."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cell = {"cell_type": "code", "execution_count": None, "outputs": []}
+    cells = [
+        {**cell, "metadata": {"tags": ["parameters"]}, "source": 'env = "sim"'},
+        {**cell, "metadata": {}, "source": "print('before')"},
+        {**cell, "metadata": {}, "source": "import time\ntime.sleep(120)"},
+        {**cell, "metadata": {}, "source": "print('printed-later')"},
+    ]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = {"cells": cells, "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5}
+    path = folder / "sleepy.ipynb"
+    path.write_text(json.dumps(nb))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("limits", "error", "lab_error"),
+    [
+        (["--cell-timeout", "3", "--env-timeout", "0"], "CellTimeoutError", ""),
+        # Long enough for a kernel to start on a busy machine and reach the sleeping cell.
+        (["--cell-timeout", "0", "--env-timeout", "30"], "LabTimeout", "time ran out after 30 s"),
+    ],
+)
+def test_a_cell_or_a_lab_that_runs_too_long_is_stopped_and_named(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    limits: list[str],
+    error: str,
+    lab_error: str,
+) -> None:
+    notebook = _sleepy_notebook(tmp_path / "notebooks")
+    out = tmp_path / "run"
+    argv = ["--state-dir", str(tmp_path / "state"), "run", str(notebook), "--env", "sim:slow"]
+    code = cli.main([*argv, "--out", str(out), *limits])
+    text = capsys.readouterr().out
+    assert code == 1, text
+    env = RunReport.from_json((out / "report.json").read_text()).env("slow")
+    run = env.notebooks[0]
+    assert run.status == "timeout" and run.failure is not None, (env.error, text)
+    assert (run.failure.cell, run.failure.error_name) == (2, error)
+    assert "time.sleep(120)" in run.failure.source_head
+    assert lab_error in env.error
+    assert env.verdict == "notebook-failed"  # the lab itself (nothing installed) is fine
+    # The output notebook tells the same story to whoever opens it.
+    kept = json.loads((out / "slow" / "sleepy.ipynb").read_text())
+    assert kept["metadata"]["labkit"]["status"] == "timeout" or error == "CellTimeoutError"
+    assert not any("printed-later" in str(c.get("outputs")) for c in kept["cells"])
