@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -269,3 +270,87 @@ def load_env(name_or_path: str | os.PathLike[str]) -> Env:
     except yaml.YAMLError as exc:
         raise EnvError(str(path), [f"not valid YAML: {exc}"]) from None
     return parse_env(data, str(path))
+
+
+# ---- hosts a lab added to itself (notebooks/07-scale-out) ------------------------------------
+
+EXTRA_HOSTS_FILE = "extra-hosts.yaml"
+
+
+def extra_hosts_path(state_dir: Path) -> Path:
+    """``<state folder>/extra-hosts.yaml``: the hosts ``lab.add_worker`` added to this lab.
+
+    They belong to the lab, not to the env file in ``envs/`` (which every lab of that env
+    shares, and which labkit never edits): every later ``Lab.from_env`` and every start of
+    the sim merge them in, and ``labkit sim reset`` -- which deletes the state folder --
+    takes them away again."""
+    return state_dir / EXTRA_HOSTS_FILE
+
+
+def read_extra_hosts(state_dir: Path) -> list[dict[str, Any]]:
+    """The host entries recorded in ``state_dir`` (none when there is no file)."""
+    path = extra_hosts_path(state_dir)
+    if not path.is_file():
+        return []
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise EnvError(str(path), [f"not valid YAML: {exc}"]) from None
+    hosts = data.get("hosts") if isinstance(data, dict) else None
+    if not isinstance(hosts, list) or not all(isinstance(h, dict) for h in hosts):
+        raise EnvError(str(path), ["field hosts: must be a list of hosts (name, address, ...)"])
+    return hosts
+
+
+_E = TypeVar("_E", bound=SimEnv | SshEnv | CloudEnv)
+
+
+def with_hosts(env: _E, hosts: Sequence[dict[str, Any]], origin: str) -> _E:
+    """``env`` with ``hosts`` (env-file host entries) appended, validated as one env: a name
+    or an address used twice, an address off the management network, are refused as an
+    :class:`EnvError` naming ``origin`` too. Hosts whose name the env has are left out."""
+    if isinstance(env, CloudEnv):
+        return env
+    names = {h.name for h in env.hosts}
+    extra = [dict(h) for h in hosts if h.get("name") not in names]
+    if not extra:
+        return env
+    data: dict[str, Any] = env.model_dump(mode="json")
+    data["hosts"] = [*data["hosts"], *extra]
+    try:
+        merged = parse_env(data, env.path)
+    except EnvError as exc:
+        raise EnvError(
+            f"{env.path} + {origin}",
+            exc.problems,
+            f"Fix or delete {origin} (`labkit sim reset` deletes the whole lab).",
+        ) from None
+    assert isinstance(merged, type(env))
+    return merged
+
+
+def with_extra_hosts(env: _E, state_dir: Path) -> _E:
+    """``env`` with the hosts recorded in ``state_dir`` appended (:func:`with_hosts`). A
+    recorded host whose name the env file has itself is left out: the env file wins."""
+    if isinstance(env, CloudEnv):
+        return env
+    return with_hosts(env, read_extra_hosts(state_dir), str(extra_hosts_path(state_dir)))
+
+
+def record_extra_host(state_dir: Path, host: Host) -> Path:
+    """Add ``host`` to ``state_dir``'s extra hosts (replacing an entry of the same name)."""
+    entry = host.model_dump(mode="json", exclude_defaults=True)
+    hosts = read_extra_hosts(state_dir)
+    names = [h.get("name") for h in hosts]
+    if host.name in names:
+        hosts[names.index(host.name)] = entry
+    else:
+        hosts.append(entry)
+    path = extra_hosts_path(state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        "# Hosts this lab added to itself (lab.add_worker); merged into the env on every\n"
+        "# start. `labkit sim reset` removes them with the rest of the lab.\n"
+    )
+    path.write_text(header + yaml.safe_dump({"hosts": hosts}, sort_keys=False))
+    return path

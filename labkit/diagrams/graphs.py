@@ -338,6 +338,10 @@ def describe(g: nx.Graph) -> str:
         return _describe_projects(g)
     if kind == "quotas":
         return _describe_quotas(g)
+    if kind == "host_usage":
+        return _describe_host_usage(g)
+    if kind == "scores":
+        return _describe_scores(g)
     return f"{kind} graph: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
 
 
@@ -791,4 +795,172 @@ def _describe_quotas(g: nx.DiGraph) -> str:
                 )
             over = "  OVER" if b["over"] else ""
             lines.append(f"    {b['resource']:<20} {amounts}{over}")
+    return "\n".join(lines)
+
+
+# ---- scale out: placement per host, the scheduler's scores (notebooks/07-scale-out) ----------
+
+WEIGHERS = ("RAMWeigher", "CPUWeigher", "DiskWeigher")
+_RC_UNITS = {"MEMORY_MB": " MB", "DISK_GB": " GB"}
+
+
+def host_usage(
+    rows: Sequence[Mapping[str, Any]],
+    servers: Mapping[str, Sequence[str]] | None = None,
+    title: str = "",
+) -> nx.DiGraph:
+    """Placement's view of each host: per resource class, what is used of what it may hand
+    out, and which servers the host runs.
+
+    ``rows``: ``{"host", "resource_class", "used", "capacity"}`` each (capacity = (total -
+    reserved) x allocation ratio, as Placement counts room); ``servers``: host -> server
+    names. Introduced in notebooks/07-scale-out.
+    """
+    servers = servers or {}
+    g = nx.DiGraph(kind="host_usage", title=title or "Placement: used / capacity per host")
+    for row in rows:
+        hid = f"host:{row['host']}"
+        if hid not in g:
+            g.add_node(
+                hid,
+                kind="host",
+                label=str(row["host"]),
+                order=g.number_of_nodes(),
+                servers=list(servers.get(str(row["host"]), [])),
+            )
+        bid = f"{hid}:{row['resource_class']}"
+        used, capacity = int(row["used"]), int(row["capacity"])
+        g.add_node(
+            bid,
+            kind="bar",
+            resource_class=str(row["resource_class"]),
+            used=used,
+            capacity=capacity,
+            share=used / capacity if capacity > 0 else 0.0,
+            order=len(list(g.successors(hid))),
+        )
+        g.add_edge(hid, bid)
+    return g
+
+
+def usage_hosts(g: nx.DiGraph) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The hosts of a usage graph in order, each with its bars in order."""
+    hosts = sorted(
+        ((n, d) for n, d in g.nodes(data=True) if d["kind"] == "host"),
+        key=lambda nd: nd[1]["order"],
+    )
+    return [
+        (d, sorted((g.nodes[b] for b in g.successors(n)), key=lambda b: b["order"]))
+        for n, d in hosts
+    ]
+
+
+def usage_text(bar: Mapping[str, Any]) -> str:
+    """``4096/15872 MB (26%)``."""
+    unit = _RC_UNITS.get(bar["resource_class"], "")
+    return f"{bar['used']}/{bar['capacity']}{unit} ({100 * bar['share']:.0f}%)"
+
+
+def _describe_host_usage(g: nx.DiGraph) -> str:
+    lines = [g.graph["title"] + ":"]
+    for host, bars in usage_hosts(g):
+        count = len(host["servers"])
+        head = f"  {host['label']}: {count} server" + ("" if count == 1 else "s")
+        lines.append(head + (f" ({', '.join(host['servers'])})" if count else ""))
+        for bar in bars:
+            lines.append(f"    {bar['resource_class']:<10} {usage_text(bar)}")
+    return "\n".join(lines)
+
+
+def scheduler_scores(
+    detail: Mapping[str, Any],
+    chosen: str,
+    hosts: Sequence[str] = (),
+    title: str = "",
+) -> nx.DiGraph:
+    """One scheduling decision per host: not offered by Placement (no room), dropped by a
+    filter (which, why), or weighed -- each weigher's score and the total. Higher wins;
+    equal totals go to the first host by name.
+
+    ``detail`` is what nova-scheduler records for a request (the sim's ``scheduler
+    decision`` trace note): ``{"resources", "candidates", "filters": [{"host", "filter",
+    "passed", "why"}], "weights": {host: {"total", "RAMWeigher", ...}}}``; ``chosen`` the
+    host it picked first (``NoValidHost`` when none); ``hosts`` every compute host, to show
+    those Placement did not offer. Introduced in notebooks/07-scale-out.
+    """
+    resources = dict(detail.get("resources", {}))
+    candidates = list(detail.get("candidates", []))
+    weights: Mapping[str, Mapping[str, float]] = detail.get("weights", {})
+    names = list(dict.fromkeys([*hosts, *candidates]))
+    g = nx.DiGraph(
+        kind="scores",
+        title=title or "The scheduler's scores for one request",
+        resources=resources,
+        chosen=chosen,
+    )
+    for order, name in enumerate(sorted(names)):
+        dropped = next(
+            (
+                f
+                for f in detail.get("filters", [])
+                if f["host"] == name and not f.get("passed", False)
+            ),
+            None,
+        )
+        scores = dict(weights.get(name, {}))
+        if name not in candidates:
+            fate = "no room"
+        elif dropped is not None:
+            fate = "dropped"
+        else:
+            fate = "weighed"
+        g.add_node(
+            f"host:{name}",
+            kind="host",
+            label=name,
+            order=order,
+            fate=fate,
+            filter=dropped["filter"] if dropped else "",
+            why=dropped.get("why", "") if dropped else "",
+            scores={w: float(scores.get(w, 0.0)) for w in WEIGHERS if fate == "weighed"},
+            total=float(scores.get("total", 0.0)),
+            chosen=name == chosen,
+        )
+    return g
+
+
+def score_hosts(g: nx.DiGraph) -> list[dict[str, Any]]:
+    return sorted(
+        (d for _, d in g.nodes(data=True) if d["kind"] == "host"), key=lambda d: d["order"]
+    )
+
+
+def resources_text(resources: Mapping[str, Any]) -> str:
+    """``1 VCPU, 2048 MB RAM, 20 GB disk``: what one server of the request needs."""
+    words = {"VCPU": "{} VCPU", "MEMORY_MB": "{} MB RAM", "DISK_GB": "{} GB disk"}
+    return ", ".join(words.get(k, f"{{}} {k}").format(v) for k, v in resources.items())
+
+
+def score_line(d: Mapping[str, Any]) -> str:
+    if d["fate"] == "no room":
+        return "not offered by Placement: no room for the flavor"
+    if d["fate"] == "dropped":
+        return f"dropped by {d['filter']}: {d['why']}"
+    parts = " + ".join(f"{w} {v:g}" for w, v in d["scores"].items())
+    return f"{d['total']:g} = {parts}"
+
+
+def _describe_scores(g: nx.DiGraph) -> str:
+    need = resources_text(g.graph["resources"])
+    lines = [g.graph["title"] + (f" (each server: {need})" if need else "") + ":"]
+    hosts = score_hosts(g)
+    width = max((len(d["label"]) for d in hosts), default=4)
+    for d in hosts:
+        mark = "  << chosen" if d["chosen"] else ""
+        lines.append(f"  {d['label']:<{width}}  {score_line(d)}{mark}")
+    weighed = [d for d in hosts if d["fate"] == "weighed"]
+    if not weighed:
+        lines.append("  No host left: NoValidHost.")
+    elif len({d["total"] for d in weighed}) < len(weighed):
+        lines.append("  Equal totals: the first host by name wins.")
     return "\n".join(lines)

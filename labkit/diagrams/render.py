@@ -1194,6 +1194,210 @@ def _draw_quota_bar(ax: Axes, bar: dict[str, Any], x: float, y: float) -> None:
     )
 
 
+# ---- scale out: usage per host, the scheduler's scores (notebooks/07-scale-out) --------------
+
+_HU_LABEL, _HU_BAR_W, _HU_PANEL_W, _HU_ROW = 1.05, 1.9, 4.5, 0.36
+_HU_COLS = 3
+_USAGE_COLOURS = {"used": "#1e88e5", "free": "#e0e0e0"}
+_WEIGHER_COLOURS = {"RAMWeigher": "#1e88e5", "CPUWeigher": "#fb8c00", "DiskWeigher": "#43a047"}
+
+
+def _usage_server_lines(host: dict[str, Any]) -> list[str]:
+    names = host["servers"]
+    head = f"{len(names)} server" + ("" if len(names) == 1 else "s")
+    return textwrap.wrap(f"{head}: {', '.join(names)}" if names else head, 52)
+
+
+def _usage_panel_height(host: dict[str, Any], bars: list[dict[str, Any]]) -> float:
+    return 0.5 + 0.2 * len(_usage_server_lines(host)) + _HU_ROW * len(bars) + 0.3
+
+
+def _usage_rows(g: nx.Graph) -> list[list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
+    hosts = graphs.usage_hosts(g)
+    return [hosts[i : i + _HU_COLS] for i in range(0, len(hosts), _HU_COLS)]
+
+
+def _host_usage_size(g: nx.Graph) -> tuple[float, float]:
+    rows = _usage_rows(g)
+    cols = max((len(r) for r in rows), default=1)
+    height = sum(max(_usage_panel_height(h, b) for h, b in row) for row in rows)
+    return max(cols * _HU_PANEL_W + 0.4, 7.5), height + 1.1
+
+
+def _draw_host_usage(g: nx.DiGraph, ax: Axes) -> None:
+    width, height = _host_usage_size(g)
+    top = height - 0.45
+    _text(ax, 0.2, top, g.graph["title"], size=style.TITLE_SIZE, weight="bold", va="center")
+    lx = width - 2.6
+    for key, label in (("used", "used"), ("free", "free")):
+        _box(ax, lx, top - 0.08, 0.25, 0.16, _USAGE_COLOURS[key], lw=0.0, radius=0.02)
+        _text(ax, lx + 0.32, top, label, size=style.SMALL_SIZE, va="center")
+        lx += 1.1
+    y = top - 0.4
+    for row in _usage_rows(g):
+        for col, (host, bars) in enumerate(row):
+            _draw_usage_panel(ax, host, bars, 0.2 + col * _HU_PANEL_W, y)
+        y -= max(_usage_panel_height(h, b) for h, b in row)
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+
+
+def _draw_usage_panel(
+    ax: Axes, host: dict[str, Any], bars: list[dict[str, Any]], x: float, y: float
+) -> None:
+    """One host: its name, its servers, a bar per resource class, from ``y`` down."""
+    _text(ax, x, y - 0.2, host["label"], weight="bold", va="center", size=11)
+    y -= 0.42
+    for line in _usage_server_lines(host):
+        _text(ax, x, y, line, size=7.5, colour=style.MUTED, va="center")
+        y -= 0.2
+    y -= 0.1
+    for bar in bars:
+        y -= _HU_ROW
+        h = _HU_ROW * 0.62
+        _text(
+            ax,
+            x + _HU_LABEL - 0.08,
+            y + h / 2,
+            bar["resource_class"],
+            ha="right",
+            va="center",
+            size=style.SMALL_SIZE,
+        )
+        left = x + _HU_LABEL
+        ax.add_patch(
+            Rectangle(
+                (left, y),
+                _HU_BAR_W,
+                h,
+                facecolor=_USAGE_COLOURS["free"],
+                edgecolor=style.INK,
+                linewidth=0.7,
+            )
+        )
+        share = min(max(bar["share"], 0.0), 1.0)
+        if share > 0:
+            ax.add_patch(
+                Rectangle(
+                    (left, y),
+                    _HU_BAR_W * share,
+                    h,
+                    facecolor=_USAGE_COLOURS["used"],
+                    edgecolor=style.INK,
+                    linewidth=0.7,
+                )
+            )
+        _text(ax, left + _HU_BAR_W + 0.08, y + h / 2, graphs.usage_text(bar), size=7.5, va="center")
+
+
+_SC_LABEL, _SC_BAR_W, _SC_ROW = 1.5, 4.2, 0.5
+
+
+def _scores_size(g: nx.Graph) -> tuple[float, float]:
+    return 10.5, 1.3 + _SC_ROW * len(graphs.score_hosts(g)) + 0.45
+
+
+def _draw_scores(g: nx.DiGraph, ax: Axes) -> None:
+    width, height = _scores_size(g)
+    top = height - 0.4
+    _text(ax, 0.2, top, g.graph["title"], size=style.TITLE_SIZE, weight="bold", va="center")
+    need = graphs.resources_text(g.graph["resources"])
+    if need:
+        _text(
+            ax,
+            0.2,
+            top - 0.35,
+            f"each server: {need}",
+            size=style.SMALL_SIZE,
+            colour=style.MUTED,
+            va="center",
+        )
+    lx = 0.2 + _SC_LABEL
+    for name, colour in _WEIGHER_COLOURS.items():
+        _box(ax, lx, top - 0.8, 0.25, 0.16, colour, lw=0.0, radius=0.02)
+        _text(ax, lx + 0.32, top - 0.72, name, size=style.SMALL_SIZE, va="center")
+        lx += 1.55
+    hosts = graphs.score_hosts(g)
+    weighed = [d for d in hosts if d["fate"] == "weighed"]
+    scale = _SC_BAR_W / max([1.0, *(d["total"] for d in weighed)])
+    y = top - 0.95
+    left = 0.2 + _SC_LABEL
+    for d in hosts:
+        y -= _SC_ROW
+        h = _SC_ROW * 0.6
+        _text(
+            ax,
+            left - 0.12,
+            y + h / 2,
+            d["label"],
+            ha="right",
+            va="center",
+            weight="bold" if d["chosen"] else "normal",
+        )
+        if d["fate"] != "weighed":
+            _box(
+                ax, left, y, _SC_BAR_W, h, "#f5f5f5", edge=style.MUTED, lw=0.6, ls=":", radius=0.02
+            )
+            reason = graphs.score_line(d)
+            _text(
+                ax,
+                left + 0.08,
+                y + h / 2,
+                textwrap.shorten(reason, 110),
+                size=7.5,
+                colour=style.FAIL if d["fate"] == "dropped" else style.MUTED,
+                va="center",
+            )
+            continue
+        at = left
+        for name, value in d["scores"].items():
+            if value > 0:
+                ax.add_patch(
+                    Rectangle(
+                        (at, y),
+                        value * scale,
+                        h,
+                        facecolor=_WEIGHER_COLOURS.get(name, style.MUTED),
+                        edgecolor=style.PAPER,
+                    )
+                )
+                at += value * scale
+        ax.plot([left, left], [y - 0.05, y + h + 0.05], color=style.INK, linewidth=0.8)
+        label = f"{d['total']:g}" + ("   \u25c0 chosen" if d["chosen"] else "")
+        _text(
+            ax,
+            at + 0.1,
+            y + h / 2,
+            label,
+            size=style.SMALL_SIZE,
+            va="center",
+            weight="bold" if d["chosen"] else "normal",
+            colour=style.OK if d["chosen"] else style.INK,
+        )
+    if not weighed:
+        _text(
+            ax,
+            left,
+            y - 0.3,
+            "No host left: NoValidHost",
+            colour=style.FAIL,
+            weight="bold",
+            va="center",
+        )
+    elif len({d["total"] for d in weighed}) < len(weighed):
+        _text(
+            ax,
+            left,
+            y - 0.3,
+            "Equal totals: the first host by name wins.",
+            size=style.SMALL_SIZE,
+            colour=style.MUTED,
+            va="center",
+        )
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+
+
 def _draw_generic(g: nx.Graph, ax: Axes) -> None:
     pos = nx.spring_layout(g, seed=2015)
     nx.draw_networkx(
@@ -1211,4 +1415,6 @@ _DRAWERS: dict[str, tuple[Drawer, Callable[[nx.Graph], tuple[float, float]]]] = 
     "beyond": (_draw_beyond, _beyond_size),
     "projects": (_draw_projects, _projects_size),
     "quotas": (_draw_quotas, _quotas_size),
+    "host_usage": (_draw_host_usage, _host_usage_size),
+    "scores": (_draw_scores, _scores_size),
 }

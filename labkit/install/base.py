@@ -7,6 +7,7 @@ expired. The controller runs all of them; the workers only keep time with the co
 
 from __future__ import annotations
 
+from labkit.envs import Host
 from labkit.install import steps as st
 from labkit.install.context import PlanContext
 
@@ -26,56 +27,65 @@ character-set-server = utf8
 """
 
 
+def host_steps(ctx: PlanContext, host: Host) -> list[st.Step]:
+    """What every host gets, the controller and each worker alike: chrony (and crudini),
+    the controller serving the lab's time and the workers following it. A worker added
+    later (notebooks/07-scale-out) starts with these."""
+    c = ctx.controller.name
+    is_controller = host.name == c
+    steps: list[st.Step] = [
+        st.Packages(
+            title=f"Install chrony and crudini on {host.name}",
+            host=host.name,
+            names=("chrony", "crudini"),
+            why="Tokens carry expiry times; hosts whose clocks disagree reject each other's. "
+            "crudini edits config files the way the guide's steps say.",
+        )
+    ]
+    if ctx.local:
+        steps.append(
+            st.ReplaceLine(
+                title=f"Let chronyd run without setting the clock on {host.name}",
+                host=host.name,
+                path="/etc/default/chrony",
+                pattern=r"^DAEMON_OPTS=.*",
+                line='DAEMON_OPTS="-F 1 -x"',
+                why="Local lab hosts share this machine's kernel clock and may not set it.",
+            )
+        )
+    chrony = (
+        (
+            "# The controller keeps the lab's time and serves it to the workers.\n"
+            f"local stratum 10\nallow {ctx.network_cidr}\n"
+        )
+        if is_controller
+        else f"# Keep time with the controller.\nserver {c} iburst\n"
+    )
+    steps.append(
+        st.WriteFile(
+            title=f"Configure chrony on {host.name}",
+            host=host.name,
+            path="/etc/chrony/conf.d/openstack-lab.conf",
+            content=chrony,
+            why="The controller is the time source; workers follow it.",
+        )
+    )
+    steps.append(
+        st.Service(
+            title=f"Start chrony on {host.name}",
+            host=host.name,
+            name="chrony",
+            restart_on=("/etc/chrony/conf.d/openstack-lab.conf", "/etc/default/chrony"),
+        )
+    )
+    return steps
+
+
 def plan(ctx: PlanContext) -> list[st.Step]:
     c = ctx.controller.name
     steps: list[st.Step] = []
     for host in ctx.hosts:
-        is_controller = host.name == c
-        steps.append(
-            st.Packages(
-                title=f"Install chrony and crudini on {host.name}",
-                host=host.name,
-                names=("chrony", "crudini"),
-                why="Tokens carry expiry times; hosts whose clocks disagree reject each other's. "
-                "crudini edits config files the way the guide's steps say.",
-            )
-        )
-        if ctx.local:
-            steps.append(
-                st.ReplaceLine(
-                    title=f"Let chronyd run without setting the clock on {host.name}",
-                    host=host.name,
-                    path="/etc/default/chrony",
-                    pattern=r"^DAEMON_OPTS=.*",
-                    line='DAEMON_OPTS="-F 1 -x"',
-                    why="Local lab hosts share this machine's kernel clock and may not set it.",
-                )
-            )
-        chrony = (
-            (
-                "# The controller keeps the lab's time and serves it to the workers.\n"
-                f"local stratum 10\nallow {ctx.network_cidr}\n"
-            )
-            if is_controller
-            else f"# Keep time with the controller.\nserver {c} iburst\n"
-        )
-        steps.append(
-            st.WriteFile(
-                title=f"Configure chrony on {host.name}",
-                host=host.name,
-                path="/etc/chrony/conf.d/openstack-lab.conf",
-                content=chrony,
-                why="The controller is the time source; workers follow it.",
-            )
-        )
-        steps.append(
-            st.Service(
-                title=f"Start chrony on {host.name}",
-                host=host.name,
-                name="chrony",
-                restart_on=("/etc/chrony/conf.d/openstack-lab.conf", "/etc/default/chrony"),
-            )
-        )
+        steps += host_steps(ctx, host)
     steps += [
         st.Packages(
             title="Install the OpenStack client",

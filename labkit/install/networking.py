@@ -30,6 +30,8 @@ METADATA = "/etc/neutron/metadata_agent.ini"
 UWSGI = "/etc/neutron/neutron-api-uwsgi.ini"
 PHYSNET = "provider"  # the guide's name for the physical network, and for the network
 DB_URL = "mysql+pymysql://neutron:NEUTRON_DBPASS@{host}/neutron"
+# A Linux bridge agent restarts when one of these changed in the same run.
+AGENT_RESTARTS = (CONF, ML2, LINUXBRIDGE)
 DB_MANAGE = f"neutron-db-manage --config-file {CONF} --config-file {ML2} upgrade heads"
 
 
@@ -279,10 +281,24 @@ def agent_steps(ctx: PlanContext, host: str) -> list[st.Step]:
     return steps
 
 
+def host_steps(ctx: PlanContext, host: str) -> list[st.Step]:
+    """The Linux bridge agent on a host other than the controller, configured and started:
+    what the guide's "Install and configure compute node" does for Neutron, and what a
+    worker added later (notebooks/07-scale-out) gets."""
+    return [
+        *agent_steps(ctx, host),
+        st.Service(
+            title=f"Start the Linux bridge agent on {host}",
+            host=host,
+            name="neutron-linuxbridge-agent",
+            restart_on=AGENT_RESTARTS,
+        ),
+    ]
+
+
 def plan(ctx: PlanContext) -> list[st.Step]:
     c = ctx.controller.name
     others = [h.name for h in ctx.hosts if h.name != c]
-    agent_restarts = (CONF, ML2, LINUXBRIDGE)
     steps = server_steps(ctx) + agent_steps(ctx, c)
     steps += [
         st.Service(
@@ -299,7 +315,7 @@ def plan(ctx: PlanContext) -> list[st.Step]:
             title=f"Start the Linux bridge agent on {c}",
             host=c,
             name="neutron-linuxbridge-agent",
-            restart_on=agent_restarts,
+            restart_on=AGENT_RESTARTS,
         ),
         st.Service(
             title="Start the DHCP agent", host=c, name="neutron-dhcp-agent", restart_on=(CONF, DHCP)
@@ -312,15 +328,7 @@ def plan(ctx: PlanContext) -> list[st.Step]:
         ),
     ]
     for host in others:
-        steps += agent_steps(ctx, host)
-        steps.append(
-            st.Service(
-                title=f"Start the Linux bridge agent on {host}",
-                host=host,
-                name="neutron-linuxbridge-agent",
-                restart_on=agent_restarts,
-            )
-        )
+        steps += host_steps(ctx, host)
     steps.append(
         ProviderNetwork(
             title=f"Create the provider network {PHYSNET} and its subnet",

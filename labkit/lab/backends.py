@@ -211,6 +211,19 @@ class SimBackend(_LabBackend):
         self.write_clouds_yaml()
         return handle
 
+    def restart(self) -> SimHandle:
+        """Stop this state folder's sim and start it again on the port it answered on, with
+        the env's hosts as they are now (a host added by ``lab.add_worker``). The state
+        stays: the sim brings back every service that was running."""
+        from labkit.sim import process
+
+        port = self.sim_port  # the catalog and clouds.yaml name this port
+        process.stop(self.paths)
+        handle = process.start(self.env, self.paths, port=port)
+        self._port, self._client = handle.port, None
+        self.write_clouds_yaml()
+        return handle
+
     def plan_context(self) -> PlanContext:
         return PlanContext.for_env(self.env, sim_port=self.sim_port)
 

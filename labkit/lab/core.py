@@ -12,7 +12,7 @@ from labkit import config
 from labkit.cloud import Credentials, put_cli_on_path
 from labkit.config import StatePaths
 from labkit.display import Aliases, Table, Text
-from labkit.envs import CloudEnv, Env, load_env
+from labkit.envs import CloudEnv, Env, load_env, with_extra_hosts
 from labkit.errors import LabkitError
 from labkit.hostfiles import HostFiles, ServiceChange
 from labkit.image_sources import ImageSource
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from labkit.lab.fit import FitPrediction
     from labkit.lab.isolation import Attempt, Isolation
     from labkit.lab.projects import Projects
+    from labkit.lab.scale import Scale, WorkerAdded
     from labkit.sim.client import SimClient
     from labkit.sim.process import SimHandle
     from labkit.widgets.image_import import ImportWatch
@@ -62,9 +63,10 @@ class Lab:
         sim_port: int | None = None,
         backend: Backend | None = None,
     ) -> None:
-        self.env = env
         self.paths = StatePaths.for_env(env.name, state_root)
-        self.backend = backend or backend_for(env, self.paths, sim_port)
+        # ... with the hosts this lab added to itself (lab.add_worker, 07-scale-out)
+        self.env = with_extra_hosts(env, self.paths.root)
+        self.backend = backend or backend_for(self.env, self.paths, sim_port)
         self.identity = Identity(self.backend)
         self.hosts = Hosts(self.backend)
         self.installs = Installs(self.backend, self.identity)
@@ -571,6 +573,60 @@ class Lab:
         """Delete what :meth:`leftovers` lists, servers first and domains last; installed
         services stay. Introduced in notebooks/99-cleanup."""
         return self.cleanup.clean()
+
+    # ---- scale out (notebooks/07-scale-out) ----------------------------------------------------
+    @property
+    def scale(self) -> Scale:
+        """The facade of notebook 07: one more worker, and where servers land."""
+        from labkit.lab.scale import Scale
+
+        return Scale(self)
+
+    def add_worker(
+        self,
+        name: str = "worker2",
+        cpus: int | None = None,
+        ram_gb: float | None = None,
+        disk_gb: float | None = None,
+        address: str | None = None,
+        show: bool = False,
+    ) -> WorkerAdded:
+        """The seed's "multiple servings": one more worker with the base, nova-compute and
+        networking layers' steps for it and ``discover_hosts`` (idempotent). On the sim a new
+        simulated host (the seed's 8 GB recipe unless sized), kept in the state folder; on
+        real hosts one the env file names. Shows the worker's state.
+        Introduced in notebooks/07-scale-out."""
+        return self.scale.add_worker(name, cpus, ram_gb, disk_gb, address, show)
+
+    def show_worker_plan(self, name: str = "worker2") -> PlanView | Text:
+        """The steps :meth:`add_worker` runs for ``name``, as a person would type them."""
+        return self.scale.show_plan(name)
+
+    def worker_table(self, name: str = "worker2") -> Table:
+        """One worker as the cloud sees it: services, cell, hypervisor, resource provider."""
+        return self.scale.worker_table(name)
+
+    def draw_usage(self) -> Diagram:
+        """Placement's used / capacity per host and resource class, with each host's servers.
+        Introduced in notebooks/07-scale-out."""
+        return self.scale.draw_usage()
+
+    def draw_scores(self, server: Any) -> Diagram | Text:
+        """The weighers' scores per host for the request that booted ``server`` (and the hosts
+        filters dropped). Introduced in notebooks/07-scale-out."""
+        return self.scale.draw_scores(server)
+
+    def where_servers(self, prefix: str) -> Table:
+        """Where the servers named ``prefix`` or ``prefix-N`` landed, once none is building."""
+        return self.scale.where(prefix)
+
+    def remove_servers(self, *prefixes: str) -> Table:
+        """Delete every server named ``prefix`` or ``prefix-N`` (any project) and wait."""
+        return self.scale.remove_servers(*prefixes)
+
+    def remove_server_groups(self, *names: str) -> Table:
+        """Delete every server group with one of these names (any project)."""
+        return self.scale.remove_server_groups(*names)
 
     # ---- progress (instructors, and learners' "check my progress") ------------------------------
     def check_progress(self) -> Progress:

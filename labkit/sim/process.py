@@ -30,7 +30,7 @@ import httpx
 
 from labkit import config, portable
 from labkit.config import StatePaths
-from labkit.envs import SimEnv
+from labkit.envs import SimEnv, with_extra_hosts
 from labkit.errors import SimStartFailed
 from labkit.sim import nc
 from labkit.sim.core.config import SimConfig, SimHost
@@ -50,6 +50,10 @@ class SimHandle:
 
 
 def sim_config(env: SimEnv, paths: StatePaths, port: int | None = None) -> SimConfig:
+    """What the sim process of ``paths`` is told (``sim-config.json``): the env's settings
+    and hosts, plus the hosts the lab added to itself (:func:`labkit.envs.with_extra_hosts`),
+    whoever starts it."""
+    env = with_extra_hosts(env, paths.root)
     return SimConfig(
         state_dir=paths.root,
         port=config.sim_port(port, env.sim.port),
