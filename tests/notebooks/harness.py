@@ -25,7 +25,9 @@ ORDER = (
     "04-nova",
     "05-access",
     "06-projects-quotas",
+    "07-scale-out",
     "08-beyond",
+    "99-cleanup",
 )
 # Notebooks whose first cell only ensures these layers (``Lab.from_env(env).ensure(...)``,
 # which shows nothing) and whose outputs never show installing them: run alone on a fresh
@@ -34,6 +36,7 @@ ORDER = (
 START_FROM = {
     "05-access": "nova-compute",
     "06-projects-quotas": "nova-compute",
+    "07-scale-out": "nova-compute",
     "08-beyond": "nova-compute",
 }
 SANITIZE = REPO / "tests" / "notebooks" / "sanitize.cfg"
