@@ -381,7 +381,7 @@ def _sleepy_notebook(folder: Path) -> Path:
     [
         (["--cell-timeout", "3", "--env-timeout", "0"], "CellTimeoutError", ""),
         # Long enough for a kernel to start on a busy machine and reach the sleeping cell.
-        (["--cell-timeout", "0", "--env-timeout", "30"], "LabTimeout", "time ran out after 30 s"),
+        (["--cell-timeout", "0", "--env-timeout", "20"], "LabTimeout", "time ran out after 20 s"),
     ],
 )
 def test_a_cell_or_a_lab_that_runs_too_long_is_stopped_and_named(
