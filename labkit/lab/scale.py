@@ -173,13 +173,22 @@ class Scale:
 
         On the sim a new host (``cpus``/``ram_gb``/``disk_gb``, default the seed's recipe; the
         next free ``address``) is recorded in the state folder and the sim restarted with
-        it. Every host then gets :meth:`steps` applied (``show`` prints them as an install
-        does) and the result is the worker's state."""
+        it; asked again, the sizes must be the host's. On real hosts ``name`` must be a
+        worker of the env file (sizes are what the machine has, not asked). The host then
+        gets :meth:`steps` applied (``show`` prints them as an install does) and the result
+        is the worker's state."""
         lab = self.lab
         self._refuse_cloud()
         host = self._existing(name)
         if host is not None:
-            self._check_same(host, cpus, ram_gb, disk_gb, address)
+            if "worker" not in host.roles:
+                workers = ", ".join(h.name for h in getattr(lab.env, "workers", ()))
+                raise LabkitError(
+                    f"{name} is in this lab but is not a worker.",
+                    f"Its workers are {workers}; add_worker with a new name adds another.",
+                )
+            if isinstance(lab.backend, SimBackend):  # real hosts are the size they are
+                self._check_same(host, cpus, ram_gb, disk_gb, address)
         elif not isinstance(lab.backend, SimBackend):
             raise self._no_such_host(name)
         if "nova-compute" not in lab.installed_layers():
@@ -216,8 +225,6 @@ class Scale:
     def _check_same(
         host: Host, cpus: int | None, ram_gb: float | None, disk_gb: float | None, address: Any
     ) -> None:
-        if "worker" not in host.roles:
-            raise LabkitError(f"{host.name} is in this lab but is not a worker.", "")
         asked = {"cpus": cpus, "ram_gb": ram_gb, "disk_gb": disk_gb, "address": address}
         differs = [
             f"{k} {_plain(getattr(host, k))} (asked {_plain(v)})"

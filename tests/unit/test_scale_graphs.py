@@ -257,6 +257,9 @@ def test_add_worker_says_what_to_do_where_it_cannot_make_a_host(tmp_path: Path) 
     with pytest.raises(LabkitError, match="it does not make them") as caught:
         remote.add_worker("worker2")
     assert "labkit hosts trust lab-2node" in caught.value.hint
+    # a worker the env file names is installed as it is (its size is the machine's) ...
+    with pytest.raises(LabkitError, match="nova-compute is not installed"):
+        remote.add_worker("worker1", cpus=99)
     sim = Lab.from_env(ENVS / "sim.yaml", state_root=tmp_path, sim_port=18004)
     with pytest.raises(LabkitError, match=r"already in this lab, with cpus 8 \(asked 2\)"):
         sim.add_worker("worker1", cpus=2)
