@@ -5,6 +5,7 @@ Every test talks to the sim the way a learner does: the ``openstack`` CLI or ope
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import subprocess
@@ -291,3 +292,32 @@ def test_another_projects_server_is_not_found_not_forbidden(nova_lab: Any, admin
         assert f"Instance {server.id} could not be found." in str(missing.value)
     finally:
         admin.compute.delete_server(server)
+
+
+def test_anti_affinity_hint_as_openstacksdk_sends_it(admin: Any) -> None:
+    """openstacksdk (and so `server create --hint group=ID`) sends the hints under
+    OS-SCH-HNT:scheduler_hints; Nova reads that spelling too."""
+    group = admin.compute.create_server_group(name="apart-sdk", policy="anti-affinity")
+    image, flavor = admin.image.find_image("cirros"), admin.compute.find_flavor("m1.tiny")
+    made = []
+    try:
+        for n in (1, 2, 3):
+            server = admin.compute.create_server(
+                name=f"apart-sdk-{n}",
+                image_id=image.id,
+                flavor_id=flavor.id,
+                networks="none",
+                scheduler_hints={"group": group.id},
+            )
+            made.append(server)
+            with contextlib.suppress(Exception):
+                admin.compute.wait_for_server(server, interval=0.2, wait=60)
+        first, second, third = (admin.compute.get_server(s.id) for s in made)
+        assert first.status == second.status == "ACTIVE"
+        assert first.compute_host != second.compute_host  # two hosts, one member each
+        assert third.status == "ERROR"
+        assert "No valid host was found" in third.fault["message"]
+    finally:
+        for server in made:
+            admin.compute.delete_server(server)
+        admin.compute.delete_server_group(group)

@@ -84,7 +84,10 @@ def create(call: Call) -> Response:
         raise bad_request("The requested availability zone is not available")
     groups = [g.get("name") for g in body.get("security_groups") or [] if isinstance(g, dict)]
     group_ids = secgroups.check_requested(call, [g for g in groups if isinstance(g, str) and g])
-    hints = call.json().get("os:scheduler_hints") or {}
+    # Nova reads either spelling (servers.py create: os:scheduler_hints, else the extension's
+    # OS-SCH-HNT:scheduler_hints, which openstacksdk and so `server create --hint` send).
+    raw = call.json()
+    hints = raw.get("os:scheduler_hints") or raw.get("OS-SCH-HNT:scheduler_hints") or {}
     group = _server_group(call, str(hints.get("group"))) if hints.get("group") else None
     metadata = srv.check_metadata("metadata", body.get("metadata") or {})
     srv.check_metadata_quota(call, who.project_id, metadata)
