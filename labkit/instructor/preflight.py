@@ -21,7 +21,7 @@ from pathlib import Path
 from labkit.display import Table
 from labkit.envs import SshEnv
 from labkit.instructor.attendees import Attendee
-from labkit.instructor.probe import SPECS, Finding, run_check
+from labkit.instructor.probe import SPECS, Finding, run_check, sim_up_command
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def check_lab(a: Attendee) -> LabCheck:
             found[0] = wanted["lab"].finding(
                 "fail",
                 found[0].detail,
-                fix=f"`labkit sim up --env {a.env.name}`",
+                fix=f"`{sim_up_command(lab)}`",
             )
     answers, services, token = (_word(f) for f in found)
     return LabCheck(a.label, a.env.kind, a.where(), answers, services, token, _first_failure(found))

@@ -142,9 +142,21 @@ def _lab_answers(ctx: _Ctx, spec: _Spec) -> Finding:
     return spec.finding(
         status,
         f"no sim running for {ctx.lab.paths.root}",
-        fix=f"`labkit sim up --env {env.name}` or lab.ensure() in a notebook",
+        fix=f"`{sim_up_command(ctx.lab)}` or lab.ensure() in a notebook",
         explained_layer="lab",
     )
+
+
+def sim_up_command(lab: Lab) -> str:
+    """The command that starts this lab's sim: plain for the learner's own lab, with its
+    state folder and port for an attendee's (``labkit sim up`` alone would start another)."""
+    from labkit import config
+
+    root = lab.paths.root.parent
+    if root == config.default_state_root():
+        return f"labkit sim up --env {lab.env.name}"
+    env = lab.env.path or lab.env.name
+    return f"labkit --state-dir {root} sim up --env {env} --port {lab.sim_port}"
 
 
 def _layer_installed(ctx: _Ctx, spec: _Spec) -> Finding:

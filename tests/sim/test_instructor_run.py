@@ -240,7 +240,8 @@ def test_check_many_labs_is_one_table(
     assert code == 1
     rows = {line.split()[0]: line for line in text.splitlines() if line[:2] in ("a ", "c ")}
     assert "FAIL The lab answers: no sim running" in rows["a"]
-    assert "labkit sim up --env sim" in rows["a"]
+    a_root = workshop["root"] / "attendees" / "a"
+    assert f"fix: `labkit --state-dir {a_root} sim up --env " in rows["a"]  # a's sim, no other
     assert " ok " in rows["c"] and "FAIL Keystone issues a token: Unauthorized" in rows["c"]
     assert "0 of 2 labs ready; 2 failed" in text
 
