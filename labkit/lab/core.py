@@ -606,7 +606,7 @@ class Lab:
         """One worker as the cloud sees it: services, cell, hypervisor, resource provider."""
         return self.scale.worker_table(name)
 
-    def draw_usage(self) -> Diagram:
+    def draw_usage(self) -> Diagram | Text:
         """Placement's used / capacity per host and resource class, with each host's servers.
         Introduced in notebooks/07-scale-out."""
         return self.scale.draw_usage()
@@ -617,15 +617,15 @@ class Lab:
         return self.scale.draw_scores(server)
 
     def where_servers(self, prefix: str) -> Table:
-        """Where the servers named ``prefix`` or ``prefix-N`` landed, once none is building."""
+        """Where this lab's servers named ``prefix`` or ``prefix-N`` landed, once none builds."""
         return self.scale.where(prefix)
 
     def remove_servers(self, *prefixes: str) -> Table:
-        """Delete every server named ``prefix`` or ``prefix-N`` (any project) and wait."""
+        """Delete the admin project's servers named ``prefix`` or ``prefix-N``, and wait."""
         return self.scale.remove_servers(*prefixes)
 
     def remove_server_groups(self, *names: str) -> Table:
-        """Delete every server group with one of these names (any project)."""
+        """Delete the admin project's server groups with one of these names."""
         return self.scale.remove_server_groups(*names)
 
     # ---- progress (instructors, and learners' "check my progress") ------------------------------

@@ -365,19 +365,30 @@ class Scale:
         return t
 
     # ---- watching placement ---------------------------------------------------------------
-    def draw_usage(self, title: str = "") -> Diagram:
+    def draw_usage(self, title: str = "") -> Diagram | Text:
         """Placement's view per host: used / capacity for VCPU, MEMORY_MB and DISK_GB, with
-        the servers each host runs."""
+        the servers each host runs (every project's: an admin's view)."""
+        from openstack import exceptions
+
         from labkit.diagrams import Diagram, graphs
 
         conn = self._conn
+        try:
+            rows = placement_usage(conn)
+            listed = list(conn.compute.servers(details=True, all_projects=True))
+        except exceptions.ForbiddenException:
+            return Text(
+                "Placement's inventories and usages, and every project's servers, are for "
+                "admins: this cloud's clouds.yaml entry may not read them. `openstack "
+                "hypervisor list` shows what it may."
+            )
         servers: dict[str, list[str]] = {}
-        for s in conn.compute.servers(details=True, all_projects=True):
+        for s in listed:
             if s.compute_host:
                 servers.setdefault(s.compute_host, []).append(s.name)
         return Diagram(
             graphs.host_usage(
-                placement_usage(conn),
+                rows,
                 servers={h: sorted(names, key=_launch_key) for h, names in servers.items()},
                 title=title,
             )
@@ -414,16 +425,12 @@ class Scale:
         return Diagram(graphs.scheduler_scores(detail, chosen, hosts=hosts, title=title))
 
     def where(self, prefix: str, wait: bool = True, timeout: float = 120.0) -> Table:
-        """Where the servers named ``prefix`` or ``prefix-N`` landed (admin's view, every
-        project), once none is still building."""
+        """Where the lab user's servers named ``prefix`` or ``prefix-N`` landed, once none is
+        still building (the host shows to an admin only)."""
         compute = self._conn.compute
         deadline = time.monotonic() + timeout
         while True:
-            found = [
-                s
-                for s in compute.servers(details=True, all_projects=True)
-                if _named(s.name, prefix)
-            ]
+            found = [s for s in compute.servers(details=True) if _named(s.name, prefix)]
             if not wait or all(s.status not in ("BUILD",) for s in found):
                 break
             if time.monotonic() > deadline:
@@ -453,11 +460,12 @@ class Scale:
 
     # ---- clean up ---------------------------------------------------------------------------
     def remove_servers(self, *prefixes: str, timeout: float = 120.0) -> Table:
-        """Delete every server named ``prefix`` or ``prefix-N`` (any project) and wait."""
+        """Delete the lab user's servers named ``prefix`` or ``prefix-N`` and wait (its own
+        project's only: on an existing cloud, other projects' servers of that name stay)."""
         compute = self._conn.compute
         t = Table(["servers", "deleted"], title="Clean up: servers")
         for prefix in prefixes:
-            found = [s for s in compute.servers(all_projects=True) if _named(s.name, prefix)]
+            found = [s for s in compute.servers() if _named(s.name, prefix)]
             for s in found:
                 compute.delete_server(s)
             for s in found:
@@ -467,11 +475,11 @@ class Scale:
         return t
 
     def remove_server_groups(self, *names: str) -> Table:
-        """Delete every server group with one of these names (any project)."""
+        """Delete the lab user's server groups with one of these names (its project's)."""
         compute = self._conn.compute
         t = Table(["server group", "deleted"], title="Clean up: server groups")
         for name in names:
-            found = [g for g in compute.server_groups(all_projects=True) if g.name == name]
+            found = [g for g in compute.server_groups() if g.name == name]
             for group in found:
                 compute.delete_server_group(group)
             t.add(name, f"{len(found)} group" + ("" if len(found) == 1 else "s"))

@@ -172,12 +172,9 @@ def test_anti_affinity_puts_each_member_on_its_own_host_and_refuses_one_more(
     assert _json(cli, "server", "group", "list") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim bug: nova-api reads only os:scheduler_hints; openstacksdk and the CLI send "
-    "OS-SCH-HNT:scheduler_hints, which Nova accepts too (servers.py create)",
-)
 def test_the_clis_hint_group_is_honoured(scale_lab: Lab, cli: Osc) -> None:
+    """`server create --hint group=ID`, as notebook 07 boots the group's members: the CLI
+    (openstacksdk) sends the hints as OS-SCH-HNT:scheduler_hints."""
     group = _json(cli, "server", "group", "create", "--policy", "anti-affinity", "t-hint")
     try:
         for i in (1, 2, 3):  # the weighers alone would put the third on controller again
