@@ -152,8 +152,8 @@ def put_cli_on_path() -> None:
     its tables whole.
 
     A kernel started from the venv's python (JupyterLab, nbval, papermill) does not have the
-    venv's bin/ on PATH unless the venv was activated. The folder is added (at the end) when
-    no ``openstack`` or no ``labkit`` is found at all, so a CLI the learner put on PATH
+    venv's bin/ on PATH unless the venv was activated. The folder is added when no
+    ``openstack`` or no ``labkit`` is found at all, so a CLI the learner put on PATH
     themselves still wins.
     ``!`` runs commands on an 80-column pty, where cliff would wrap tokens and URLs
     mid-word; a wide CLIFF_MAX_TERM_WIDTH (unless already set) keeps them on one line.
@@ -162,4 +162,10 @@ def put_cli_on_path() -> None:
     bin_dir = Path(sys.executable).parent
     missing = [c for c in ("openstack", "labkit") if shutil.which(c) is None]
     if missing and all(shutil.which(c, path=str(bin_dir)) for c in missing):
-        os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + str(bin_dir)
+        path = os.environ.get("PATH", "")
+        # first when the CLI itself is missing; after the rest when only `labkit` is, so an
+        # `openstack` already on PATH (the learner's, or the tests' fast shim) still wins
+        first = "openstack" in missing
+        os.environ["PATH"] = (
+            str(bin_dir) + os.pathsep + path if first else path + os.pathsep + str(bin_dir)
+        )
