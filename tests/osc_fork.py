@@ -239,7 +239,9 @@ def _serve(path: str, parent: int) -> None:
     listener.bind(path)
     listener.listen(64)
     listener.settimeout(1.0)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    # Reap each command when it ends: its CPU time then counts in this process's children's
+    # (and, once this process is waited for, in the test run's), as a script run's would.
+    signal.signal(signal.SIGCHLD, _reap)
     sys.stdout.buffer.write(b"ready\n")
     sys.stdout.flush()
     while os.getppid() == parent:  # gone with the test process that started it
@@ -252,6 +254,12 @@ def _serve(path: str, parent: int) -> None:
             listener.close()
             _command(conn)  # never returns
         conn.close()
+
+
+def _reap(_signum: int, _frame: object) -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def _recv_exact(conn: socket.socket, size: int) -> bytes:
