@@ -188,3 +188,29 @@ def test_cli_flags_reach_the_lab_and_a_clean_stop_leaves_a_readable_log(tmp_path
     assert "sim-process.log is empty" in logs.stdout
     assert str(tmp_path / "sim" / "logs" / "sim.log") in logs.stdout
     assert f"listening on http://127.0.0.1:{port}" in logs.stdout
+
+
+def test_keystone_manage_with_a_value_oslo_config_refuses_fails_as_the_command_does(
+    tmp_path: Path,
+) -> None:
+    """A bad integer in keystone.conf: keystone-manage dies with oslo.config's error (exit
+    1), never an internal error of the sim."""
+    lab = _fresh_lab(tmp_path)
+    try:
+        lab.ensure("keystone")
+        edit = st.IniSet(
+            title="break",
+            host="controller",
+            path="/etc/keystone/keystone.conf",
+            settings=(("token", "expiration", "one hour"),),
+        )
+        apply_plan([edit], lab.runner())
+        rotate = st.Command(
+            title="rotate", host="controller", command="keystone-manage fernet_rotate"
+        )
+        answer = lab.sim.step("controller", rotate.to_dict(), "apply", {}, set())
+        assert answer["exit_code"] == 1, answer
+        assert "ConfigFileValueError" in "\n".join(answer["output"]), answer
+        assert lab.sim.health()["internal_errors"] == 0
+    finally:
+        process.stop(lab.paths)

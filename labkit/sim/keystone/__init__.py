@@ -25,6 +25,7 @@ import shlex
 
 from sqlalchemy import select
 
+from labkit.sim.core.conf import ConfError
 from labkit.sim.core.service import Command, Room, RoomContext
 from labkit.sim.keystone import manage
 from labkit.sim.keystone import models as m
@@ -101,6 +102,8 @@ def keystone_manage(process: KeystoneService, host: str, argv: list[str]) -> tup
         conf = _conf(process, host)
     except FileNotFoundError:
         return 1, [f"ConfigFileNotFound: {CONF_PATH}"]
+    except ConfError as exc:  # oslo.config refuses the value: the command dies, as it does
+        return 1, [f"CRITICAL keystone [-] Unhandled error: ConfigFileValueError: {exc}"]
     machines = process.ctx.hosts
     if args.command in ("fernet_setup", "fernet_rotate"):
         path = machines.path(host, conf.key_repository)
