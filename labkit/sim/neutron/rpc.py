@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from labkit.sim.core.context import RequestContext
+from labkit.sim.core.context import RequestContext, bound
 from labkit.sim.core.service import RoomContext, ServiceProcess
 from labkit.sim.neutron import agents, cleanup, ipam, ports, secgroups, views
 from labkit.sim.neutron import models as m
@@ -130,7 +130,10 @@ class NeutronRpcServer(ServiceProcess):
                 if stale:
                     due.append(agent)
         for agent in due:
-            self.record(agent.state())
+            # An agent reports from its own periodic task: what the report sets off (a DHCP
+            # agent's sync_state ...) is not part of the request that noticed it was due.
+            with bound(self.runtime.root_context(agent.binary, agent.report_host)):
+                self.record(agent.state())
 
     # ---- DHCP ------------------------------------------------------------------------------
     def sync_dhcp(self, host: str) -> None:
