@@ -11,9 +11,10 @@ So the tests keep one *zygote* per test process: a Python process that has impor
 stdin/stdout/stderr (the caller's file descriptors are passed over the socket), that runs
 ``openstackclient.shell.main(argv)`` exactly as the ``openstack`` script does and exits with
 its status. Nothing is shared between two commands but what the imports made, as with two
-runs of the script; the client, its arguments and its requests are the real ones. (One
-difference: the forks share the zygote's string-hash seed, so a set of strings iterates
-in the same order in every command of a test run -- not across runs.)
+runs of the script; the client, its arguments and its requests are the real ones. Two
+differences: the forks share the zygote's string-hash seed (a set of strings iterates in
+the same order in every command of a test run, not across runs), and ``--wait`` polls
+every 0.25 s instead of every 5 s (:func:`_shorten_polls`).
 
 Two ways in:
 
@@ -209,6 +210,23 @@ def _stop_zygote() -> None:
 # ---- the zygote -----------------------------------------------------------------------------
 
 
+def _shorten_polls(seconds: float) -> None:
+    """``--wait`` (``server create --wait``, ``server resize --wait`` ...) polls the server
+    every 5 s in osc-lib's ``wait_for_status``/``wait_for_delete``; a sim's boot is done in
+    well under a second, so a test or notebook sat through 5 s per ``--wait``. The forks
+    poll every ``seconds`` instead: the same GETs, more often (no state-changing request,
+    so a sim's steady clock and ids are untouched; the progress callback prints nothing
+    while Nova's progress is 0). LABKIT_TEST_CLI_POLL=5 polls as the CLI does."""
+    from osc_lib import utils
+
+    for function in (utils.wait_for_status, utils.wait_for_delete):
+        code, defaults = function.__code__, list(function.__defaults__ or ())
+        names = code.co_varnames[: code.co_argcount][-len(defaults) :]
+        if "sleep_time" in names:
+            defaults[names.index("sleep_time")] = seconds
+            function.__defaults__ = tuple(defaults)
+
+
 def _warm_up() -> None:
     """Import what every command needs, and every command plugin, as a run would."""
     import importlib
@@ -235,6 +253,7 @@ def _warm_up() -> None:
 
 def _serve(path: str, parent: int) -> None:
     _warm_up()
+    _shorten_polls(float(os.environ.get("LABKIT_TEST_CLI_POLL", "0.25")))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
