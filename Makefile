@@ -6,8 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ENV    ?= sim
+CHROMIUM       := /usr/bin/chromium
+CHROMIUM_STAMP := $(VENV)/.chromium-stamp
 
-.PHONY: lab test test-unit test-sim test-notebooks test-real bench lint typecheck sim-up sim-down clean
+.PHONY: lab test test-browser test-hub test-unit test-sim test-notebooks test-real bench lint typecheck sim-up sim-down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "labkit needs Python 3.11 or newer")'
@@ -24,9 +26,30 @@ lab: $(STAMP)
 
 ## Run every default test: lint, types, unit, sim (through the real clients), parity,
 ## notebooks (nbval + papermill).
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(CHROMIUM_STAMP) lint typecheck
 	$(BIN)/python -m pytest -n 2 tests
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
+
+## The browser tests' Chromium comes from the distribution (Playwright drives it and never
+## downloads one). Installed here when missing and we are root (a fresh CI machine); else the
+## command to run is printed and tests/browser fail with the same words.
+$(CHROMIUM_STAMP):
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for the browser tests (about a minute) ..."; \
+	  apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	  || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; \
+	else \
+	  echo "The browser tests need Chromium at $(CHROMIUM): sudo apt-get install -y --no-install-recommends chromium"; \
+	fi
+	@if [ -x $(CHROMIUM) ]; then mkdir -p $(VENV) && touch $@; fi
+
+test-browser: $(STAMP) $(CHROMIUM_STAMP)
+	$(BIN)/python -m pytest tests/browser
+
+## Opt-in: a real JupyterHub with two users, each running notebook 02 on their own sim.
+test-hub: $(STAMP)
+	LABKIT_HUB=1 $(BIN)/python -m pytest tests/hub -p no:xdist -v
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
