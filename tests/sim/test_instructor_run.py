@@ -30,6 +30,7 @@ from labkit import cli
 from labkit.instructor import attendees
 from labkit.instructor.report import RunReport
 from tests import osc_fork
+from tests.browser import harness as browser_harness
 from tests.notebooks import harness
 
 pytestmark = pytest.mark.slow
@@ -198,6 +199,27 @@ def test_the_html_report_has_one_row_per_lab(first_run: dict[str, Any]) -> None:
     assert cls == "broken"
     assert cells[1] == "2/4" and cells[2].startswith("02-keystone cell") and cells[3] == "keystone"
     assert "http://" not in first_run["html"].split("<body>")[0]  # no external assets
+
+
+# The browser fixtures (tests/browser/harness.py): one Chromium per session, a page per test.
+browser = browser_harness.browser
+page = browser_harness.page
+screenshot = browser_harness.screenshot
+
+
+def test_the_html_report_renders_in_a_browser(
+    first_run: dict[str, Any], workshop: dict[str, Any], page: Any, screenshot: Any
+) -> None:
+    """The report this run wrote, in the distribution's Chromium: a row per lab as
+    report.json has it, c's first failing cell and its layer on screen, c's explanation
+    reached by its link, and screenshots that show the table (tests/browser/artifacts)."""
+    from tests.browser.report_page import check_report_page
+
+    html: Path = workshop["out"] / "report.html"
+    report: RunReport = first_run["report"]
+    assert [e.label for e in report.envs] == ["a", "b", "c"]
+    shots = check_report_page(page, html, report, screenshot, "labkit-run-report")
+    assert shots["table"].stat().st_size > 0
 
 
 def test_resume_keeps_what_passed_and_reruns_what_failed(
