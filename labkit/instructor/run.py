@@ -42,6 +42,7 @@ from typing import Any
 
 from labkit.errors import LabkitError
 from labkit.instructor.attendees import Attendee, environment_without_cloud_settings
+from labkit.instructor.live import RunProgress
 from labkit.instructor.report import (
     EnvResult,
     RunReport,
@@ -81,12 +82,13 @@ class _LabRun:
 
 
 class _Printer:
-    """Lines from several threads, whole, with a running count."""
+    """Lines from several threads, whole, with a running count and the lab's bar."""
 
-    def __init__(self, say: Say, total: int) -> None:
+    def __init__(self, say: Say, total: int, progress: RunProgress) -> None:
         self._say, self._total, self._done = say, total, 0
         self._lock = threading.Lock()
         self.width = 8
+        self.progress = progress
 
     def line(self, text: str) -> None:
         with self._lock:
@@ -98,8 +100,8 @@ class _Printer:
             where = f"  cell {event['cell']}: {event['error']}" if event.get("error") else ""
             self._say(
                 f"[{self._done:>{len(str(self._total))}}/{self._total}] {label:<{self.width}} "
-                f"{event['notebook']:<20} {event['status']:<8} {event['seconds']:>6.1f} s"
-                f"{where[:160]}"
+                f"{event['notebook']:<20} {event['status']:<8} {event['seconds']:>6.1f} s  "
+                f"{self.progress.bar(label)}{where[:160]}"
             )
 
 
@@ -160,7 +162,12 @@ def _end_worker(proc: subprocess.Popen[str], attendee: Attendee) -> None:
 
 
 def _run_lab(run: _LabRun, options: RunOptions, printer: _Printer) -> None:
+    progress, label = printer.progress, run.attendee.label
     if not run.jobs:
+        return
+    if progress.stop_requested.is_set():
+        run.error = "not run: the run was interrupted"
+        progress.apply(label, {"event": "lab-error", "error": run.error})
         return
     run.folder.mkdir(parents=True, exist_ok=True)
     job = {
@@ -183,6 +190,7 @@ def _run_lab(run: _LabRun, options: RunOptions, printer: _Printer) -> None:
             start_new_session=True,
         )
     timed_out = threading.Event()
+    progress.on_stop(label, lambda: _end_worker(proc, run.attendee))
 
     def time_up() -> None:
         timed_out.set()
@@ -205,36 +213,51 @@ def _run_lab(run: _LabRun, options: RunOptions, printer: _Printer) -> None:
                 continue
             if event.get("event") == "start":
                 running = next(j for j in run.jobs if j["notebook"] == event["notebook"])
+                progress.apply(label, event)
             elif event.get("event") == "done":
                 running = None
                 done.add(event["notebook"])
-                printer.finished(run.attendee.label, event)
+                progress.apply(label, event)
+                printer.finished(label, event)
         code = proc.wait()
     finally:
+        progress.on_stop(label, None)
         if timer is not None:
             timer.cancel()
         if proc.poll() is None:  # the runner itself was interrupted
             _end_worker(proc, run.attendee)
-    if timed_out.is_set():
-        run.error = f"the lab's time ran out after {options.env_timeout:.0f} s (--env-timeout)"
+    stopped = progress.stop_requested.is_set() and not timed_out.is_set()
+    if timed_out.is_set() or stopped:
+        if stopped:
+            run.error = "stopped: the run was interrupted"
+        else:
+            run.error = f"the lab's time ran out after {options.env_timeout:.0f} s (--env-timeout)"
         # The notebook running then -- or, if the worker had not started one yet, the next.
         pending = [j for j in run.jobs if j["notebook"] not in done]
         current = running or (pending[0] if pending else None)
         if current is not None:
             output = Path(current["output"])
             ensure_output(Path(current["input"]), output)
-            mark_unfinished(output, "LabTimeout", run.error, timeout=True)
+            if stopped:
+                mark_unfinished(output, "KeyboardInterrupt", run.error, timeout=False)
+            else:
+                mark_unfinished(output, "LabTimeout", run.error, timeout=True)
             run.error += f" during {current['notebook']}"
         printer.line(f"{run.attendee.label}: {run.error}")
     elif code not in (0, 1):
         run.error = f"the worker exited with status {code}; see {run.folder / 'worker.log'}"
         printer.line(f"{run.attendee.label}: {run.error}")
+    if run.error:
+        progress.apply(label, {"event": "lab-error", "error": run.error})
 
 
-def _result(run: _LabRun, notebooks: list[Path], options: RunOptions) -> EnvResult:
+def _result(
+    run: _LabRun, notebooks: list[Path], options: RunOptions, progress: RunProgress
+) -> EnvResult:
     from labkit.instructor.probe import probe
 
     a = run.attendee
+    progress.apply(a.label, {"event": "probe"})
     lab = a.lab()
     if a.is_sim and not run.jobs and lab.installed_layers():
         # Every notebook was kept (--resume): nothing started this lab's sim, so start it
@@ -255,7 +278,7 @@ def _result(run: _LabRun, notebooks: list[Path], options: RunOptions) -> EnvResu
         for source in notebooks
     ]
     findings = probe(lab).findings
-    return EnvResult(
+    result = EnvResult(
         label=a.label,
         env=a.env_file.name,
         kind=a.env.kind,
@@ -264,15 +287,19 @@ def _result(run: _LabRun, notebooks: list[Path], options: RunOptions) -> EnvResu
         probe=findings,
         error=run.error,
     )
+    final = {n.notebook: ("kept" if n.resumed else n.status) for n in runs}
+    progress.apply(a.label, {"event": "verdict", "verdict": result.verdict, "notebooks": final})
+    return result
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def run(options: RunOptions, say: Say = print) -> RunReport:
+def run(options: RunOptions, say: Say = print, progress: RunProgress | None = None) -> RunReport:
     """Run, probe, report (see the module docstring). Returns the report, also written to
-    ``OUT/report.json`` and ``OUT/report.html``."""
+    ``OUT/report.json`` and ``OUT/report.html``. ``progress`` follows the run as it goes
+    (:mod:`labkit.instructor.live`: the live table of ``lab.run``)."""
     from labkit.sim import process
 
     if options.parallel < 1:
@@ -287,7 +314,13 @@ def run(options: RunOptions, say: Say = print) -> RunReport:
         if r.attendee.is_sim and process.running(r.attendee.lab().paths) is not None
     }
     total = sum(len(r.jobs) for r in runs)
-    printer = _Printer(say, max(total, 1))
+    progress = progress if progress is not None else RunProgress()
+    names = [n.stem for n in notebooks]
+    progress.plan(
+        (r.attendee.label, {"notebooks": names, "kept": r.kept, "where": r.attendee.where()})
+        for r in runs
+    )
+    printer = _Printer(say, max(total, 1), progress)
     printer.width = max(len(r.attendee.label) for r in runs)
     say(
         f"labkit run: {len(runs)} lab(s) x {len(notebooks)} notebook(s), "
@@ -302,7 +335,7 @@ def run(options: RunOptions, say: Say = print) -> RunReport:
                 future.result()
         say("probing each lab through its APIs ...")
         with ThreadPoolExecutor(max_workers=options.parallel) as pool:
-            results = list(pool.map(lambda r: _result(r, notebooks, options), runs))
+            results = list(pool.map(lambda r: _result(r, notebooks, options, progress), runs))
     finally:
         if not options.keep_sims:
             for r in runs:
