@@ -9,7 +9,7 @@ ENV    ?= sim
 CHROMIUM       := /usr/bin/chromium
 CHROMIUM_STAMP := $(VENV)/.chromium-stamp
 
-.PHONY: lab test test-browser test-hub test-unit test-sim test-notebooks test-real bench lint typecheck sim-up sim-down clean
+.PHONY: lab horizon test test-browser test-hub test-unit test-sim test-notebooks test-real bench lint typecheck sim-up sim-down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "labkit needs Python 3.11 or newer")'
@@ -19,14 +19,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+## The dashboard's own environment: the real Horizon 23.0.0 (Zed) with Django 3.2 and Zed's
+## clients, which clash with labkit's (labkit/horizon/venv.py). Built once, ~1.5-3 min.
+HORIZON_STAMP := .venv-horizon/.labkit-horizon-stamp
+$(HORIZON_STAMP): $(STAMP) labkit/horizon/requirements.txt labkit/horizon/venv.py
+	$(BIN)/python -m labkit.horizon.venv
+horizon: $(HORIZON_STAMP)
+
 ## Start the lab: the sim (or ENV=...) and JupyterLab on notebooks/.
-lab: $(STAMP)
+lab: $(STAMP) $(HORIZON_STAMP)
 	$(BIN)/labkit sim up --env $(ENV)
 	$(BIN)/labkit lab --env $(ENV)
 
 ## Run every default test: lint, types, unit, sim (through the real clients), parity,
 ## notebooks (nbval + papermill).
-test: $(STAMP) $(CHROMIUM_STAMP) lint typecheck
+test: $(STAMP) $(HORIZON_STAMP) $(CHROMIUM_STAMP) lint typecheck
 	$(BIN)/python -m pytest -n 2 tests
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
 

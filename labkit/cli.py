@@ -3,6 +3,7 @@ instructors.
 
     labkit sim up|down|status|logs|reset     the embedded emulator
     labkit sim stop-service|start-service NAME [--host HOST]
+    labkit horizon up|down|status [--port N]  the dashboard (the real Horizon) next to the sim
     labkit install ENV [LAYER ...]           run installers (sim or real hosts)
     labkit openrc admin|demo [--env ENV]     export lines for the openstack CLI
     labkit check ENV [ENV ...]                is the lab up and answering? (many: one table)
@@ -92,9 +93,12 @@ def cmd_sim_up(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_down(args: argparse.Namespace) -> int:
+    from labkit.horizon import server as dashboard
     from labkit.sim import process
 
     lab = _sim_lab(args)
+    if dashboard.stop(lab.paths.root):
+        print("dashboard stopped")
     print("sim stopped" if process.stop(lab.paths) else "no sim was running")
     return 0
 
@@ -113,6 +117,10 @@ def cmd_sim_status(args: argparse.Namespace) -> int:
     print(f"  deterministic: {health['deterministic']}; sim clock: {health['sim_time']}")
     for name, state in sorted(health["services"].items()):
         print(f"  {name:<28} {state}")
+    from labkit.horizon.cli import status_line
+
+    if line := status_line(lab.paths.root):
+        print(line)
     return 0
 
 
@@ -440,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     clean.set_defaults(func=cmd_clean)
 
     _register_hosts(sub)
+    from labkit.horizon.cli import register as register_horizon
+
+    register_horizon(sub)  # labkit horizon up|down|status
     from labkit.instructor.commands import register as register_instructor_commands
 
     register_instructor_commands(sub)  # run, progress

@@ -53,6 +53,9 @@ def _register_layers() -> None:
     for room in ROOMS:
         for layer in room.install_layers:
             register(layer, f"labkit.install.{layer.replace('-', '_')}")
+    # Section 7: the dashboard, on top of every service it shows (not a room of the sim:
+    # the real Horizon runs next to it).
+    register("horizon", "labkit.install.horizon")
 
 
 _register_layers()

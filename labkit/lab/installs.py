@@ -65,6 +65,12 @@ class Installs:
         progress = InstallProgress(layer, show)
         results = apply_plan(self.plan(layer), self.backend.runner(), progress, layer=layer)
         progress.finish(results)
+        # A layer may start something on this machine once its plan ran (Horizon next to
+        # the sim: labkit.install.horizon.after_install).
+        after = getattr(install.get(layer), "after_install", None)
+        for line in after(self.backend) if after else []:
+            if show:
+                print(line)
         self._record(layer)
         if layer == "keystone":
             self.backend.write_clouds_yaml()
