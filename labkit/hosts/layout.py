@@ -4,8 +4,9 @@ Every kernel object labkit makes for an env carries the prefix ``lk<tag>``, wher
 derived from the env's state folder. So two envs -- or the same env file brought up in two
 state folders, as the real tests do -- never share a name, ``down`` can find everything by
 prefix even if its records were lost, and all names fit Linux's 15-character limit
-(IFNAMSIZ): bridge ``lk<tag>br``, machine side of host i's veth ``lk<tag>v<i>``, host i's
-network namespace ``lk<tag>n<i>``.
+(IFNAMSIZ): bridge ``lk<tag>br``, machine side of host i's veth ``lk<tag>v<i>`` (the host's eth0,
+management) and ``lk<tag>p<i>`` (the host's eth1, provider), host i's network namespace
+``lk<tag>n<i>``.
 
 Folders: ``<state root>/<env>/hosts/<host>/root`` is a host's Debian root; the cache
 (``LABKIT_CACHE_DIR`` or ``<state root>/cache``) keeps the rootfs tarball and the apt proxy's
@@ -35,6 +36,9 @@ class LocalHost:
     netns: str
     veth: str  # the machine's end of the host's veth pair, enslaved to the bridge
     base: Path  # <state>/<env>/hosts/<name>
+    # The machine's end of the host's second veth pair: the host's ``eth1``, its provider
+    # interface (no address; Neutron's Linux bridge agent plugs guests into it).
+    provider_veth: str = ""
 
     @property
     def root(self) -> Path:
@@ -121,6 +125,7 @@ def layout(
             netns=f"lk{tag}n{i}",
             veth=f"lk{tag}v{i}",
             base=base / h.name,
+            provider_veth=f"lk{tag}p{i}",
         )
         for i, h in enumerate(env.hosts)
     )
@@ -135,6 +140,11 @@ def layout(
         base=base,
         cache=cache_dir or default_cache_dir(state_root),
     )
-    for name in [out.bridge, *(h.veth for h in hosts), *(h.netns for h in hosts)]:
+    for name in [
+        out.bridge,
+        *(h.veth for h in hosts),
+        *(h.provider_veth for h in hosts),
+        *(h.netns for h in hosts),
+    ]:
         assert len(name) <= IFNAMSIZ, name
     return out

@@ -14,6 +14,7 @@ booted again with its installed packages kept.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -295,6 +296,7 @@ def up(
                     f"{known_hosts_file} (labkit generated this key itself, so it is "
                     "trusted without `labkit hosts trust`)"
                 )
+        _record_pid_namespaces(lay)
         with steps.step("strict SSH login to every host"):
             for host in lay.hosts:
                 with HostConnection.for_host(env, host.name, state_root=state_root) as conn:
@@ -406,6 +408,14 @@ def down(
                 if left:
                     steps.note(f"still alive: {left}")
                 alive += left
+        with steps.step("wait until no process of the hosts' PID namespaces is left"):
+            # dnsmasq and haproxy (in Neutron's qdhcp-* namespaces) and QEMU (libvirt's
+            # guests) run in a host's PID namespace but not in its network namespace: the
+            # kernel kills them when the host's init exits; wait for that, then check.
+            left_behind = _wait_for_pid_namespaces(lay, grace=15.0)
+            if left_behind:
+                steps.note(f"still alive: {left_behind}")
+            alive += left_behind
         strays = [
             n
             for n in netns.netns_names()
@@ -440,6 +450,7 @@ def down(
     remaining = leftovers(env, state_root=state_root, cache_dir=cache_dir)
     if remaining:
         raise Leftovers(env.name, remaining)
+    _pidns_file(lay).unlink(missing_ok=True)  # inode numbers are reused once freed
     say(f"Local lab hosts of {env.name} removed; nothing left on this machine.")
     return steps.timings
 
@@ -455,9 +466,77 @@ def leftovers(
     found += [f"apt proxy process {p}" for p in proxy_pids(lay)]
     found += [f"image mirror process {p}" for p in image_mirror.pids(lay)]
     found += [f"process {p} working in {lay.base}" for p in _processes_using(lay.base)]
+    found += [
+        f"process {pid} ({name}) in the PID namespace of a lab host"
+        for pid, name in processes_in_pid_namespaces(recorded_pid_namespaces(lay))
+    ]
     if lay.base.exists():
         found.append(f"folder {lay.base}")
     return found
+
+
+# -- the hosts' PID namespaces ------------------------------------------------------------------
+# A host's own processes are found through its network namespace, but not all of them live
+# there: the DHCP agent's dnsmasq and the metadata proxy's haproxy run in Neutron's qdhcp-*
+# namespaces, made inside the host. Every one of them is in the host's PID namespace, though,
+# so `up` records each host's PID namespace (its inode, as /proc/PID/ns/pid names it) and
+# `down` checks that no process of any of them is left.
+
+
+def _pidns_file(lay: LocalLayout) -> Path:
+    return lay.base.parent / "hosts-pid-namespaces"
+
+
+def _record_pid_namespaces(lay: LocalLayout) -> None:
+    found = set(recorded_pid_namespaces(lay))
+    for host in lay.hosts:
+        init = boot.find_init(host)
+        if init is not None:
+            try:
+                found.add(os.readlink(f"/proc/{init}/ns/pid"))
+            except OSError:
+                continue
+    _pidns_file(lay).parent.mkdir(parents=True, exist_ok=True)
+    _pidns_file(lay).write_text("".join(f"{ns}\n" for ns in sorted(found)))
+
+
+def recorded_pid_namespaces(lay: LocalLayout) -> set[str]:
+    try:
+        return set(_pidns_file(lay).read_text().split())
+    except OSError:
+        return set()
+
+
+def processes_in_pid_namespaces(namespaces: set[str]) -> list[tuple[int, str]]:
+    """(pid, command name) of every process on the machine in one of ``namespaces``."""
+    if not namespaces:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "ns/pid") not in namespaces:
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            name = (entry / "comm").read_text().strip()
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            found.append((int(entry.name), name))
+    return found
+
+
+def _wait_for_pid_namespaces(lay: LocalLayout, grace: float) -> list[int]:
+    namespaces = recorded_pid_namespaces(lay)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and processes_in_pid_namespaces(namespaces):
+        time.sleep(0.2)
+    for pid, _ in processes_in_pid_namespaces(namespaces):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    return [pid for pid, _ in processes_in_pid_namespaces(namespaces)]
 
 
 def _processes_using(folder: Path) -> list[int]:

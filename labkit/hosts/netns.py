@@ -95,13 +95,41 @@ def ensure_bridge(lay: LocalLayout) -> bool:
     return True
 
 
+PROVIDER_INTERFACE = "eth1"
+
+
 def ensure_host_net(lay: LocalLayout, host: LocalHost) -> None:
-    """The host's namespace with eth0 (address, default route via the gateway) and lo."""
+    """The host's namespace with lo, eth0 (address, default route via the gateway) and
+    eth1, the provider interface.
+
+    The Install Guide's hosts have two interfaces: management (with an address) and provider
+    (none: Neutron's Linux bridge agent enslaves it to the bridge of the flat provider
+    network, and would move any address it had onto that bridge). Both veths end on the
+    lab's one bridge, so the provider network is the management network's segment -- the
+    env's provider subnet is its management CIDR, guests get the gateway 10.64.0.1 -- while
+    the agent never touches eth0, the interface SSH and every service use.
+    """
     if host.netns not in netns_names():
         ip("netns", "add", host.netns)
     if not link_exists(host.veth):
         ip("link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", host.netns)
     ip("link", "set", host.veth, "master", lay.bridge, "up")
+    if host.provider_veth and not link_exists(host.provider_veth):
+        ip(
+            "link",
+            "add",
+            host.provider_veth,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            PROVIDER_INTERFACE,
+            "netns",
+            host.netns,
+        )
+    if host.provider_veth:
+        ip("link", "set", host.provider_veth, "master", lay.bridge, "up")
+        ip("-n", host.netns, "link", "set", PROVIDER_INTERFACE, "up")
     inside = ["-n", host.netns]
     ip(*inside, "link", "set", "lo", "up")
     addr = f"{host.address}/{lay.prefixlen}"

@@ -29,8 +29,10 @@ class PlanContext:
     hash_rounds: int | None  # keystone.conf [identity] password_hash_rounds, when set
     local: bool = False  # local lab hosts (labkit hosts up): no CAP_SYS_TIME, shared clock
     # The flat provider network guests use: the management network's router, the addresses
-    # Neutron may hand out, and the hosts' interface on that network (``eth0`` on the sim's
-    # and on local lab hosts; envs do not name interfaces yet).
+    # Neutron may hand out, and the hosts' interface on that network: ``eth0`` on the sim's
+    # hosts (envs do not name interfaces yet), ``eth1`` on local lab hosts, which get a
+    # second, address-less interface on the lab's bridge (the Install Guide's management +
+    # provider layout; see labkit.hosts.netns.ensure_host_net).
     network_gateway: str = "10.64.0.1"
     guest_pool: tuple[str, str] = ("10.64.0.100", "10.64.0.199")
     provider_interface: str = "eth0"
@@ -72,4 +74,5 @@ class PlanContext:
             local=isinstance(env, SshEnv) and env.local,
             network_gateway=env.management_network.gateway,
             guest_pool=env.management_network.guest_pool,
+            provider_interface="eth1" if isinstance(env, SshEnv) and env.local else "eth0",
         )

@@ -16,6 +16,19 @@ from labkit.install.nova_controller import CONF, common_settings
 NAME = "nova-compute"
 REQUIRES = ("nova-controller",)
 COMPUTE_CONF = "/etc/nova/nova-compute.conf"
+QEMU_CONF = "/etc/libvirt/qemu.conf"
+# A boot sector (mov al,0x10; out 0xf4,al; hlt; then 0x55 0xAA at byte 510) that makes QEMU
+# exit through its isa-debug-exit device with status (0x10 << 1) | 1 = 33: if KVM works the
+# probe ends at once with 33, if it hangs `timeout` ends it with 124, if it aborts with
+# another status. Octal escapes: dash's printf has no \x.
+KVM_PROBE = (
+    "test -c /dev/kvm && "
+    "{ printf '\\260\\020\\346\\364\\364' > /tmp/kvm-probe.img && "
+    "truncate -s 510 /tmp/kvm-probe.img && printf '\\125\\252' >> /tmp/kvm-probe.img; } && "
+    "{ timeout 20 qemu-system-x86_64 -machine accel=kvm -nodefaults -display none "
+    "-device isa-debug-exit -drive file=/tmp/kvm-probe.img,format=raw,if=floppy "
+    ">/dev/null 2>&1; test $? -eq 33; }"
+)
 
 
 def host_steps(ctx: PlanContext, host: Host) -> list[st.Step]:
@@ -23,40 +36,72 @@ def host_steps(ctx: PlanContext, host: Host) -> list[st.Step]:
     seed's "follow sections 5 and 6.2 again" for one more worker is these steps (and the
     networking layer's :func:`labkit.install.networking.host_steps`) on the new host."""
     c = ctx.controller.name
+    node_settings: list[tuple[str, str, str]] = [
+        *common_settings(ctx, host.address),
+        ("DEFAULT", "host", host.name),
+        ("vnc", "novncproxy_base_url", f"http://{ctx.controller.address}:6080/vnc_auto.html"),
+    ]
+    if host.name != c:
+        # The controller's nova.conf keeps its real databases (it runs the conductor).
+        node_settings += [("database", "connection", ""), ("api_database", "connection", "")]
     return [
         st.Packages(
-            title=f"Install nova-compute on {host.name}",
+            title=f"Install nova-compute, libvirt and QEMU on {host.name}",
             host=host.name,
-            names=("nova-compute",),
-            why="It pulls in libvirt and QEMU.",
+            names=("nova-compute", "libvirt-daemon-system", "qemu-system-x86"),
+            why="nova-compute drives libvirt, libvirt drives QEMU. Only the x86 emulator: "
+            "Debian's nova-compute-qemu would pull every architecture's (~600 MB). A host "
+            "without systemd also gets libvirt-daemon-system-sysv, the init scripts of "
+            "libvirtd and virtlogd.",
         ),
         st.IniSet(
             title=f"Configure nova.conf on {host.name}",
             host=host.name,
             path=CONF,
-            settings=(
-                *common_settings(ctx, host.address),
-                ("DEFAULT", "host", host.name),
-                (
-                    "vnc",
-                    "novncproxy_base_url",
-                    f"http://{ctx.controller.address}:6080/vnc_auto.html",
-                ),
-            ),
+            settings=tuple(node_settings),
             why="The same RabbitMQ, Keystone, Glance, Placement and Neutron settings as the "
-            "controller, and [DEFAULT] host set to this host's name: it is what the "
-            "scheduler and discover_hosts know the host by.",
+            "controller -- which also replaces Debian's shipped '[placement] username = =', "
+            "region_name = regionOne and my_ip = 192.0.2.2 -- and [DEFAULT] host set to "
+            "this host's name: it is what the scheduler and discover_hosts know the host by "
+            "(otherwise the kernel's hostname, which need not be unique). A worker's nova.conf "
+            "gets no database at all: Debian ships SQLite URLs there, and nova-compute reaches "
+            "the databases only through nova-conductor.",
         ),
         st.IniSet(
             title=f"Use QEMU through libvirt on {host.name}",
             host=host.name,
             path=COMPUTE_CONF,
-            settings=(
-                ("DEFAULT", "compute_driver", "libvirt.LibvirtDriver"),
-                ("libvirt", "virt_type", "qemu"),
-            ),
-            why="virt_type = qemu works on any host; kvm needs hardware virtualisation "
-            "(egrep -c '(vmx|svm)' /proc/cpuinfo > 0 and a usable /dev/kvm).",
+            settings=(("DEFAULT", "compute_driver", "libvirt.LibvirtDriver"),),
+        ),
+        st.ChooseSetting(
+            title=f"Choose virt_type on {host.name}: kvm if KVM really works there, else qemu",
+            host=host.name,
+            path=COMPUTE_CONF,
+            section="libvirt",
+            key="virt_type",
+            probe=KVM_PROBE,
+            if_true="kvm",
+            if_false="qemu",
+            sim_answer=False,
+            why="kvm runs guests on the CPU itself; qemu (TCG) emulates every instruction, "
+            "slower but possible anywhere. A /dev/kvm is not enough: nested KVM inside a "
+            "cloud VM often exists and then hangs or aborts (seen: 'failed to set MSR "
+            "0x10a'). So the probe boots a 512-byte boot sector under accel=kvm that tells "
+            "QEMU to exit at once; only if that works within 20 s is kvm chosen.",
+        ),
+        st.ChooseSetting(
+            title=f"Give QEMU its own mount namespace on {host.name} only where / is a mount point",
+            host=host.name,
+            path=QEMU_CONF,
+            key="namespaces",
+            probe="mountpoint -q /",
+            if_true='[ "mount" ]',
+            if_false="[ ]",
+            sim_answer=True,
+            why="libvirt starts each QEMU in a private mount namespace and first makes / a "
+            "slave mount; in a chroot whose / is not a mount point that fails with 'Failed "
+            "disable mount propagation out of the root filesystem' and every boot ends in "
+            'ERROR. [ "mount" ] is libvirt\'s default; [ ] turns the namespace off.',
         ),
         st.Service(
             title=f"Start D-Bus on {host.name}",
@@ -65,7 +110,12 @@ def host_steps(ctx: PlanContext, host: Host) -> list[st.Step]:
             why="libvirtd needs the system bus; without it nova-compute exits.",
         ),
         st.Service(title=f"Start virtlogd on {host.name}", host=host.name, name="virtlogd"),
-        st.Service(title=f"Start libvirtd on {host.name}", host=host.name, name="libvirtd"),
+        st.Service(
+            title=f"Start libvirtd on {host.name}",
+            host=host.name,
+            name="libvirtd",
+            restart_on=(QEMU_CONF,),
+        ),
         st.Service(
             title=f"Start nova-compute on {host.name}",
             host=host.name,

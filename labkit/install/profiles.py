@@ -24,12 +24,18 @@ class Profile:
     # service -> `pgrep -f` pattern of its main process
     processes: dict[str, str] = field(default_factory=dict)
     apt_options: tuple[str, ...] = ("--no-install-recommends",)
+    # Extra packages a host WITHOUT an init system needs next to a plan's package (init
+    # scripts its systemd units would otherwise replace), plan name -> extras.
+    sysv_packages: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def package_names(self, names: tuple[str, ...]) -> list[str]:
         out: list[str] = []
         for name in names:
             out += list(self.packages.get(name, (name,)))
         return out
+
+    def sysv_extras(self, names: tuple[str, ...]) -> list[str]:
+        return [extra for name in names for extra in self.sysv_packages.get(name, ())]
 
 
 DEBIAN_12_ZED = Profile(
@@ -49,7 +55,18 @@ DEBIAN_12_ZED = Profile(
         "nova-scheduler": "bin/nova-scheduler",
         "nova-conductor": "bin/nova-conductor",
         "nova-compute": "bin/nova-compute",
+        "dbus": "dbus-daemon --system",
+        "virtlogd": "/usr/sbin/virtlogd",
+        "libvirtd": "/usr/sbin/libvirtd",
+        "neutron-api": "neutron-api-uwsgi.ini",
+        "neutron-rpc-server": "bin/neutron-rpc-server",
+        "neutron-linuxbridge-agent": "bin/neutron-linuxbridge-agent",
+        "neutron-dhcp-agent": "bin/neutron-dhcp-agent",
+        "neutron-metadata-agent": "bin/neutron-metadata-agent",
     },
+    # bookworm's libvirt-daemon-system pulls its systemd units; without systemd (local lab
+    # hosts) the init scripts of libvirtd and virtlogd come in this package.
+    sysv_packages={"libvirt-daemon-system": ("libvirt-daemon-system-sysv",)},
 )
 
 PROFILES = {p.name: p for p in (DEBIAN_12_ZED,)}

@@ -24,6 +24,10 @@ class SimRunner:
         self._connect = connect
 
     def check(self, step: st.Step, changed_paths: set[str]) -> bool:
+        if isinstance(step, st.ChooseSetting):
+            step = self._chosen(step)
+            if not isinstance(step, st.IniSet):
+                return True
         if isinstance(step, st.WaitHttp):
             return False  # always wait: it is quick when the service already answers
         if client_steps.is_client_step(step):
@@ -32,6 +36,10 @@ class SimRunner:
         return bool(answer["done"])
 
     def apply(self, step: st.Step, changed_paths: set[str]) -> tuple[int, list[str]]:
+        if isinstance(step, st.ChooseSetting):
+            step = self._chosen(step)
+            if not isinstance(step, st.IniSet):
+                return 0, []
         if isinstance(step, st.WaitHttp):
             return self._wait(step)
         if client_steps.is_client_step(step):
@@ -40,6 +48,22 @@ class SimRunner:
         changed_paths.update(answer.get("changed_paths", []))
         output = [st.mask_secrets(line, self.secrets) for line in answer.get("output", [])]
         return int(answer["exit_code"]), output
+
+    @staticmethod
+    def _chosen(step: st.ChooseSetting) -> st.Step:
+        """The edit the probe leads to on a simulated host (its answer is ``sim_answer``):
+        an ini setting the sim applies, or -- for a file of plain lines such as qemu.conf,
+        which the sim's hosts do not keep -- the step itself, counted as done."""
+        value = step.if_true if step.sim_answer else step.if_false
+        if not step.section:
+            return step
+        return st.IniSet(
+            title=step.title,
+            host=step.host,
+            why=step.why,
+            path=step.path,
+            settings=((step.section, step.key, value),),
+        )
 
     @staticmethod
     def _wait(step: st.WaitHttp) -> tuple[int, list[str]]:

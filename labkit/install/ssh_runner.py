@@ -37,6 +37,7 @@ class SshRunner:
         self._connections: dict[str, Any] = {}
         self._apt_ready: set[str] = set()
         self._init: dict[str, str] = {}
+        self._probes: dict[tuple[str, str], bool] = {}  # (host, probe) -> answer, per run
 
     # ---- plumbing ---------------------------------------------------------------------------
     def _conn(self, host: str) -> Any:
@@ -95,7 +96,7 @@ class SshRunner:
 
     # ---- packages -----------------------------------------------------------------------------
     def _check_packages(self, step: st.Packages, changed: set[str]) -> bool:
-        names = " ".join(shlex.quote(n) for n in self.profile.package_names(step.names))
+        names = " ".join(shlex.quote(n) for n in self._package_names(step))
         result = self._run(step.host, f"dpkg-query -W -f='${{Status}}\\n' {names}")
         lines = result.stdout.splitlines()
         return (
@@ -103,6 +104,12 @@ class SshRunner:
             and bool(lines)
             and all(line.strip() == "install ok installed" for line in lines)
         )
+
+    def _package_names(self, step: st.Packages) -> list[str]:
+        names = self.profile.package_names(step.names)
+        if self._init_kind(step.host) == "sysv":
+            names += self.profile.sysv_extras(step.names)
+        return names
 
     def _apply_packages(self, step: st.Packages, changed: set[str]) -> tuple[int, list[str]]:
         out: list[str] = []
@@ -118,7 +125,7 @@ class SshRunner:
                 if update.exit_code != 0:
                     return update.exit_code, out
             self._apt_ready.add(step.host)
-        names = " ".join(shlex.quote(n) for n in self.profile.package_names(step.names))
+        names = " ".join(shlex.quote(n) for n in self._package_names(step))
         options = " ".join(self.profile.apt_options)
         result = self._run(
             step.host,
@@ -200,6 +207,53 @@ class SshRunner:
         )
         result = self._run(step.host, f"mysql -e {shlex.quote(sql)}")
         return result.exit_code, self._output(result) or [f"database {step.name} ready"]
+
+    # ---- settings only the host can choose ----------------------------------------------------
+    def _probe(self, host: str, probe: str) -> bool:
+        if (host, probe) not in self._probes:
+            self._probes[host, probe] = self._run(host, probe, timeout=120).exit_code == 0
+        return self._probes[host, probe]
+
+    def _current(self, step: st.ChooseSetting) -> list[str]:
+        """The values the file sets for the key now (several if repeated, none if unset)."""
+        path = shlex.quote(step.path)
+        if step.section:
+            result = self._run(
+                step.host,
+                f"crudini --get {path} {shlex.quote(step.section)} {shlex.quote(step.key)}",
+            )
+            return [result.stdout.strip()] if result.exit_code == 0 else []
+        result = self._run(step.host, f"grep -E {shlex.quote(_line_re(step.key))} {path}")
+        return [line.partition("=")[2].strip() for line in result.stdout.splitlines()]
+
+    def _check_choose_setting(self, step: st.ChooseSetting, changed: set[str]) -> bool:
+        wanted = step.if_true if self._probe(step.host, step.probe) else step.if_false
+        return self._current(step) == [wanted]
+
+    def _apply_choose_setting(
+        self, step: st.ChooseSetting, changed: set[str]
+    ) -> tuple[int, list[str]]:
+        answer = self._probe(step.host, step.probe)
+        wanted = step.if_true if answer else step.if_false
+        path = shlex.quote(step.path)
+        if step.section:
+            command = (
+                f"crudini --set {path} {shlex.quote(step.section)} {shlex.quote(step.key)} "
+                f"{shlex.quote(wanted)}"
+            )
+        else:
+            command = (
+                f"sed -i -E {shlex.quote('/' + _line_re(step.key) + '/d')} {path} && "
+                f"echo {shlex.quote(step.setting_line(wanted))} >> {path}"
+            )
+        result = self._run(step.host, command)
+        if result.exit_code == 0:
+            changed.add(step.path)
+        said = "succeeded" if answer else "failed"
+        return result.exit_code, [
+            *self._output(result),
+            f"probe {said} on {step.host}: {step.key} = {wanted} in {step.path}",
+        ]
 
     def _check_probe_database(self, step: st.ProbeDatabase, changed: set[str]) -> bool:
         return False
@@ -339,3 +393,8 @@ class SshRunner:
         creds = Credentials(ctx_url, "admin", self.secrets["ADMIN_PASS"], "admin", self.env.region)
         # Fresh each time: an earlier step of the plan may have changed the catalog.
         return creds.connect()
+
+
+def _line_re(key: str) -> str:
+    """An extended regex for an uncommented ``key = ...`` line (qemu.conf style)."""
+    return rf"^[[:space:]]*{key}[[:space:]]*="

@@ -280,6 +280,42 @@ class IdentityObjects(Step):
 
 
 @dataclass(frozen=True)
+class ChooseSetting(Step):
+    """Set one config value chosen by a test run on the host itself: ``if_true`` when the
+    ``probe`` shell command succeeds there, else ``if_false``.
+
+    For what only the host can tell: whether KVM really works (``[libvirt] virt_type``),
+    whether its ``/`` is a mount point (libvirt's ``namespaces``). ``section`` "" means a
+    file of plain ``key = value`` lines (libvirt's qemu.conf), else an ini section.
+    ``sim_answer`` is what the probe says on the sim's simulated hosts (no KVM, a real root
+    file system), so the sim shows the same step with the value it would pick.
+    """
+
+    kind: ClassVar[str] = "choose-setting"
+    path: str = ""
+    section: str = ""
+    key: str = ""
+    probe: str = ""
+    if_true: str = ""
+    if_false: str = ""
+    sim_answer: bool = False
+
+    def setting_line(self, value: str) -> str:
+        return f"{self.key} = {value}"
+
+    def commands(self) -> list[str]:
+        if self.section:
+            set_true = f"crudini --set {self.path} {self.section} {self.key} {_quote(self.if_true)}"
+            set_false = (
+                f"crudini --set {self.path} {self.section} {self.key} {_quote(self.if_false)}"
+            )
+        else:
+            set_true = f"echo {_quote(self.setting_line(self.if_true))} >> {self.path}"
+            set_false = f"echo {_quote(self.setting_line(self.if_false))} >> {self.path}"
+        return [f"if {self.probe}; then\n    {set_true}\nelse\n    {set_false}\nfi"]
+
+
+@dataclass(frozen=True)
 class Image(Step):
     """Upload an image and wait until Glance says it is active (the guide's "verify" step).
 
@@ -330,6 +366,7 @@ STEP_KINDS: dict[str, type[Step]] = {
         Service,
         WaitHttp,
         IdentityObjects,
+        ChooseSetting,
         Image,
         Flavors,
     )

@@ -1,7 +1,11 @@
-"""The installers for real: local lab hosts, then base, Keystone and Glance over SSH.
+"""The installers for real: local lab hosts, then every layer over SSH -- base, Keystone,
+Glance, Placement, Neutron (provider network, Linux bridge, DHCP and metadata agents), the
+Nova controller and nova-compute on the controller and worker1.
 
 Checks real results -- a token from the real Keystone, the same `openstack` commands as on
-the sim, an active image in the real Glance -- then that a second run changes nothing, that
+the sim, an active image in the real Glance, Nova's services and Neutron's agents up, a
+server booted by real Nova on worker1 that got its address from the real dnsmasq -- then
+that nothing changed on the machine outside the lab, that a second run changes nothing, that
 the notebooks run against the real lab with papermill, and that `down` leaves nothing.
 Timings per layer go to the session summary (``make test-real``).
 """
@@ -29,7 +33,35 @@ pytestmark = pytest.mark.real
 
 REPO = Path(__file__).resolve().parents[2]
 ENV_FILE = REPO / "envs" / "lab-local.yaml"
-LAYERS = [name for name in ("base", "keystone", "glance") if name in install.names()]
+ALL_LAYERS = (
+    "base",
+    "keystone",
+    "glance",
+    "placement",
+    "networking",
+    "nova-controller",
+    "nova-compute",
+)
+LAYERS = [name for name in ALL_LAYERS if name in install.names()]
+MACHINE: dict[str, object] = {}  # what the machine looked like before `hosts up`
+
+
+def _machine_state() -> dict[str, object]:
+    """What the lab must not change outside its own namespaces: /dev/kvm's owner and mode,
+    the machine's links (other than the lab's), routes and /dev entries."""
+    kvm = os.stat("/dev/kvm") if os.path.exists("/dev/kvm") else None
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+    return {
+        "kvm": (kvm.st_mode, kvm.st_uid, kvm.st_gid) if kvm else None,
+        "links": sorted(
+            line.split(":")[1].strip().split("@")[0]
+            for line in links.splitlines()
+            if not line.split(":")[1].strip().startswith("lk")
+        ),
+        "routes": sorted(r for r in routes.splitlines() if "lk" not in r),
+        "dev": sorted(os.listdir("/dev")),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +73,7 @@ def real_lab(tmp_path_factory: pytest.TempPathFactory, real_timings: list[str]) 
     # folder (the default cache lives under the state root); notebook kernels inherit it.
     os.environ.setdefault("LABKIT_CACHE_DIR", str(default_cache_dir()))
     os.environ["LABKIT_STATE_DIR"] = str(state_root)
+    MACHINE.update(_machine_state())
     started = time.monotonic()
     local.up(env, state_root=state_root, cache_dir=default_cache_dir(), say=lambda _: None)
     real_timings.append(f"hosts up: {time.monotonic() - started:.1f} s")
@@ -94,6 +127,133 @@ def test_the_same_cli_commands_as_on_the_sim(real_lab: Lab) -> None:
     denied = _osc(real_lab, "user create --password x evil", cloud="lab-demo")
     assert denied.returncode == 1
     assert "identity:create_user" in denied.stderr
+
+
+def _json(real_lab: Lab, command: str) -> list[dict[str, object]]:
+    done = _osc(real_lab, command + " -f json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def _eventually(probe: object, timeout: float, interval: float = 3.0) -> object:
+    """Call ``probe`` until it returns something truthy (bounded); return the last answer."""
+    deadline = time.monotonic() + timeout
+    answer = probe()  # type: ignore[operator]
+    while not answer and time.monotonic() < deadline:
+        time.sleep(interval)
+        answer = probe()  # type: ignore[operator]
+    return answer
+
+
+def test_compute_services_are_up(real_lab: Lab) -> None:
+    wanted = {
+        ("nova-conductor", "controller"),
+        ("nova-scheduler", "controller"),
+        ("nova-compute", "controller"),
+        ("nova-compute", "worker1"),
+    }
+
+    def up() -> set[tuple[str, str]]:
+        rows = _json(real_lab, "compute service list")
+        return {(str(r["Binary"]), str(r["Host"])) for r in rows if r["State"] == "up"}
+
+    have = _eventually(lambda: wanted <= up() and up(), 90)
+    assert have and wanted <= have, f"up: {have}"  # type: ignore[operator]
+    hypervisors = {str(h["Hypervisor Hostname"]) for h in _json(real_lab, "hypervisor list")}
+    assert len(hypervisors) == 2, hypervisors
+
+
+def test_network_agents_are_alive(real_lab: Lab) -> None:
+    wanted = {
+        ("Linux bridge agent", "controller"),
+        ("Linux bridge agent", "worker1"),
+        ("DHCP agent", "controller"),
+        ("Metadata agent", "controller"),
+    }
+
+    def alive() -> set[tuple[str, str]]:
+        rows = _json(real_lab, "network agent list")
+        return {
+            (str(r["Agent Type"]), str(r["Host"]))
+            for r in rows
+            if r["Alive"] in (True, ":-)") and r["State"] in (True, "UP")
+        }
+
+    have = _eventually(lambda: wanted <= alive() and alive(), 90)
+    assert have and wanted <= have, f"alive: {have}"  # type: ignore[operator]
+    networks = _json(real_lab, "network list --long")
+    assert any(n["Name"] == "provider" for n in networks), networks
+
+
+def _controller(real_lab: Lab) -> object:
+    from labkit.hosts.ssh import HostConnection
+
+    return HostConnection.for_host(
+        real_lab.env,  # type: ignore[arg-type]
+        "controller",
+        state_root=real_lab.paths.root.parent,
+    )
+
+
+def test_a_server_boots_on_worker1_and_gets_a_dhcp_lease(
+    real_lab: Lab, real_timings: list[str]
+) -> None:
+    from labkit.hosts import tiny_guest
+
+    started = time.monotonic()
+    with _controller(real_lab) as conn:  # type: ignore[attr-defined]
+        built = conn.run(tiny_guest.build_script(), timeout=600)
+    assert built.exit_code == 0, built.stdout + built.stderr
+    real_timings.append(f"tiny guest image built and uploaded: {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    created = _osc(
+        real_lab,
+        "server create --flavor m1.tiny --image tiny --network provider "
+        "--availability-zone nova:worker1 --wait -f json tiny-1",
+    )
+    assert created.returncode == 0, created.stderr
+    server = json.loads(created.stdout)
+    real_timings.append(f"server create -> ACTIVE: {time.monotonic() - started:.1f} s")
+    assert server["status"] == "ACTIVE"
+    assert server["OS-EXT-SRV-ATTR:host"] == "worker1"
+    addresses = server["addresses"]
+    text = json.dumps(addresses)
+    assert "provider" in text and "10.64.0." in text, addresses
+    address = text.split("10.64.0.", 1)[1].split('"', 1)[0]
+    address = f"10.64.0.{address}"
+
+    def console() -> str:
+        done = _osc(real_lab, "console log show tiny-1")
+        return done.stdout if tiny_guest.LEASE in done.stdout else ""
+
+    log = _eventually(console, 120, interval=5)
+    real_timings.append(
+        f"server ACTIVE -> DHCP lease in its console: {time.monotonic() - started:.1f} s"
+    )
+    assert log, _osc(real_lab, "console log show tiny-1").stdout[-3000:]
+    assert tiny_guest.BOOTED in str(log)
+    assert f"{tiny_guest.LEASE} {address}/" in str(log), str(log)[-2000:]
+    # The DHCP agent's dnsmasq knows the guest's MAC and address (its hosts file).
+    ports = _json(real_lab, f"port list --server {server['id']}")
+    with _controller(real_lab) as conn:  # type: ignore[attr-defined]
+        hosts = conn.run("cat /var/lib/neutron/dhcp/*/host", timeout=30).stdout
+    assert str(ports[0]["MAC Address"]) in hosts and address in hosts, hosts
+
+
+def test_nothing_changed_on_the_machine(real_lab: Lab) -> None:
+    """The lab's packages, iptables rules and libvirt stay inside its namespaces."""
+    assert _machine_state() == MACHINE
+    root = real_lab.paths.root / "hosts" / "controller" / "root"
+    # The machine has no nft of its own: use the controller's binary, in the MACHINE's
+    # network namespace (this process's), to list the machine's ruleset.
+    ruleset = subprocess.run(
+        ["chroot", str(root), "nft", "list", "ruleset"], capture_output=True, text=True
+    )
+    assert ruleset.returncode == 0, ruleset.stderr
+    assert ruleset.stdout.strip() == "", ruleset.stdout
+    with _controller(real_lab) as conn:  # type: ignore[attr-defined]
+        inside = conn.run("iptables-save | grep -c neutron", timeout=30).stdout.strip()
+    assert int(inside or 0) > 0  # the agent's rules are there, in the host's namespace
 
 
 def test_a_second_run_changes_nothing(real_lab: Lab, real_timings: list[str]) -> None:
@@ -160,6 +320,13 @@ def test_down_leaves_nothing(real_lab: Lab, real_timings: list[str]) -> None:
     assert isinstance(real_lab.env, SshEnv)
     root = real_lab.paths.root.parent
     started = time.monotonic()
+    namespaces = local.recorded_pid_namespaces(
+        local.layout(real_lab.env, root, default_cache_dir())
+    )
+    assert len(namespaces) == len(real_lab.env.hosts)
     local.down(real_lab.env, state_root=root, cache_dir=default_cache_dir())
     real_timings.append(f"hosts down: {time.monotonic() - started:.1f} s")
     assert local.leftovers(real_lab.env, state_root=root, cache_dir=default_cache_dir()) == []
+    # Nothing of any host's PID namespace: no qemu, libvirtd, dnsmasq, haproxy, agents.
+    assert local.processes_in_pid_namespaces(namespaces) == []
+    assert _machine_state() == MACHINE
