@@ -3,6 +3,17 @@
 Other rooms reach their host through :class:`Machines`: Keystone reads its config with
 ``path()``, opens the database its ``[database] connection`` names with ``open_database()``,
 and only answers while ``is_running("keystone")``.
+
+**Asked on every request, answered from memory.** Every API request asks whether its
+database is reachable, every RPC message whether RabbitMQ runs and takes the sender's
+password, every token check whether memcached runs -- with 100 hosts that was hundreds of
+queries per request. The answers depend only on what ``machines.db`` holds (which services
+run, the RabbitMQ accounts, the MariaDB databases and grants) and on MariaDB's config file
+on the database's host. So :class:`Machines` keeps them, each with the *stamp* it was worked
+out under: SQLite's change counter of ``machines.db`` (:meth:`Database.data_version`, which
+moves on any commit, from any connection) and, for the database checks, the config files'
+inode, mtime and size. A learner who stops RabbitMQ, changes a password or edits
+``99-openstack.cnf`` changes the stamp, and the next question is answered afresh.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -68,13 +80,31 @@ class Memcached:
             self._items.clear()
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """What ``machines.db`` said at one ``data_version``: the services that run, as
+    (host, name), and the RabbitMQ accounts, (host, user) -> password."""
+
+    version: tuple[int, int]
+    running: frozenset[tuple[str, str]]
+    running_names: frozenset[str]
+    rabbit: dict[tuple[str, str], str]
+
+
 class Machines:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.db = runtime.database("machines", mm.Base.metadata)
         self.db.create_all()
         self.hosts = {h.name: h for h in runtime.config.hosts}
+        # /etc/hosts of every machine: a name or an address -> the host (the first wins)
+        self._names: dict[str, str] = {}
+        for h in runtime.config.hosts:
+            self._names.setdefault(h.name, h.name)
+            self._names.setdefault(h.address, h.name)
+        self._snapshot: _Snapshot | None = None
         self._database_errors: dict[tuple[str, str], tuple[object, str | None]] = {}
+        self._amqp_errors: dict[str, tuple[tuple[int, int], str | None]] = {}
         # The emulated OpenStack processes, one per (host, name): rooms add theirs.
         self.daemons: dict[tuple[str, str], ServiceProcess] = {}
         self._memcached = {name: Memcached(runtime) for name in self.hosts}
@@ -103,13 +133,9 @@ class Machines:
         target.chmod(mode)
 
     def resolve_host(self, name: str) -> str | None:
-        """A host name or address as another host would resolve it (/etc/hosts)."""
-        for host in self.hosts.values():
-            if name in (host.name, host.address):
-                return host.name
-        if name in ("localhost", "127.0.0.1"):
-            return None
-        return None
+        """A host name or address as another host would resolve it (/etc/hosts); None for
+        an unknown name (and for ``localhost``, which each caller resolves to itself)."""
+        return self._names.get(name)
 
     # ---- packages -----------------------------------------------------------------------------
     def installed(self, host: str) -> dict[str, str]:
@@ -163,13 +189,38 @@ class Machines:
             return row.state if row else "not-installed"
 
     def is_running(self, name: str, host: str | None = None) -> bool:
+        """Does ``name`` run on ``host`` (on any host when None)? From the snapshot."""
+        state = self._state()
+        return (host, name) in state.running if host else name in state.running_names
+
+    def _state(self) -> _Snapshot:
+        """The snapshot of ``machines.db`` for its current ``data_version``, read again
+        (two queries) only after a commit -- a service started or stopped, an account
+        added, a package installed."""
+        version = self.db.data_version()
+        found = self._snapshot
+        if found is not None and found.version == version:
+            return found
+        # Read after the version: a commit in between leaves a newer state under an older
+        # version, which the next call reads again -- never an older state kept.
         with self.db.read() as s:
-            query = select(mm.ServiceState).where(
-                mm.ServiceState.name == name, mm.ServiceState.state == "running"
+            running = frozenset(
+                (host, name)
+                for host, name in s.execute(
+                    select(mm.ServiceState.host, mm.ServiceState.name).where(
+                        mm.ServiceState.state == "running"
+                    )
+                )
             )
-            if host:
-                query = query.where(mm.ServiceState.host == host)
-            return s.scalars(query).first() is not None
+            rabbit = {
+                (host, user): password
+                for host, user, password in s.execute(
+                    select(mm.RabbitAccount.host, mm.RabbitAccount.user, mm.RabbitAccount.password)
+                )
+            }
+        found = _Snapshot(version, running, frozenset(n for _, n in running), rabbit)
+        self._snapshot = found
+        return found
 
     def start(self, host: str, name: str, restart: bool = False) -> list[str]:
         """``service NAME start|restart``. Raises RuntimeError with the failure text."""
@@ -294,8 +345,8 @@ class Machines:
 
         Services ask on every request, so the answer is kept while nothing it depends on
         changed: the hosts' state (services, databases, grants -- this database) and
-        MariaDB's config files."""
-        stamp = (self.db.data_version(), self._mariadb_conf_stamp())
+        MariaDB's config files on the host the URL names."""
+        stamp = (self.db.data_version(), self._mariadb_conf_stamp(self._db_host(from_host, url)))
         known = self._database_errors.get((from_host, url))
         if known is not None and known[0] == stamp:
             return known[1]
@@ -307,15 +358,27 @@ class Machines:
         self._database_errors[(from_host, url)] = (stamp, error)
         return error
 
-    def _mariadb_conf_stamp(self) -> tuple[tuple[int, int, int], ...]:
+    def _db_host(self, from_host: str, url: str) -> str | None:
+        """The host whose MariaDB a URL reaches (None: SQLite, or a name no host has)."""
+        if url.startswith("sqlite:"):
+            return None
+        target = urlsplit(url).hostname or "localhost"
+        if target in ("localhost", "127.0.0.1"):
+            return from_host
+        return self.resolve_host(target)
+
+    def _mariadb_conf_stamp(self, host: str | None) -> tuple[tuple[int, int, int], ...]:
+        """The identity of MariaDB's config files on ``host``: an edit (or a file replaced
+        or removed) changes it. Only that host's files matter for where its server binds."""
+        if host is None:
+            return ()
         stamps = []
-        for host in self.hosts:
-            for path in MARIADB_CONF_FILES:
-                try:
-                    st = self.path(host, path).stat()
-                    stamps.append((st.st_ino, st.st_mtime_ns, st.st_size))
-                except FileNotFoundError:
-                    stamps.append((0, 0, -1))
+        for path in MARIADB_CONF_FILES:
+            try:
+                st = self.path(host, path).stat()
+                stamps.append((st.st_ino, st.st_mtime_ns, st.st_size))
+            except FileNotFoundError:
+                stamps.append((0, 0, -1))
         return tuple(stamps)
 
     def _database_path(self, from_host: str, url: str) -> Path:
@@ -372,15 +435,25 @@ class Machines:
     # ---- RabbitMQ -----------------------------------------------------------------------------
     def amqp_error(self, transport_url: str) -> str | None:
         """Can a client with this ``transport_url`` log in to RabbitMQ? None if so, else the
-        error oslo.messaging reports (the bus's broker check)."""
+        error oslo.messaging reports (the bus's broker check). Every message sent and
+        delivered asks, so the answer is kept per URL until ``machines.db`` changes."""
+        state = self._state()
+        known = self._amqp_errors.get(transport_url)
+        if known is not None and known[0] == state.version:
+            return known[1]
+        error = self._amqp_login(transport_url, state)
+        self._amqp_errors[transport_url] = (state.version, error)
+        return error
+
+    def _amqp_login(self, transport_url: str, state: _Snapshot) -> str | None:
         parts = urlsplit(transport_url.split(",")[0])
         if parts.scheme != "rabbit":
             return f"the sim emulates rabbit:// transports, not {parts.scheme or transport_url!r}"
         host = self.resolve_host(parts.hostname or "")
-        if host is None or not self.is_running("rabbitmq-server", host):
+        if host is None or (host, "rabbitmq-server") not in state.running:
             return "[Errno 111] ECONNREFUSED"
-        account = self.rabbit_user(host, unquote(parts.username or "guest"))
-        if account is None or account.password != unquote(parts.password or ""):
+        password = state.rabbit.get((host, unquote(parts.username or "guest")))
+        if password is None or password != unquote(parts.password or ""):
             return AMQP_REFUSED
         return None
 

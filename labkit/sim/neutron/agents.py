@@ -37,6 +37,17 @@ def by_type_and_host(tx: Tx, agent_type: str, host: str) -> m.Agent | None:
     ).first()
 
 
+def heartbeats(tx: Tx) -> dict[tuple[str, str], float]:
+    """Every agent's last heartbeat, by (agent type, host): one query for all of them (the
+    server looks at every agent on each API request, :meth:`NeutronRpcServer.catch_up`)."""
+    found: dict[tuple[str, str], float] = {}
+    for agent_type, host, beat in tx.s.execute(
+        select(m.Agent.agent_type, m.Agent.host, m.Agent.heartbeat_timestamp)
+    ):
+        found.setdefault((agent_type, host), beat)  # the first row, as by_type_and_host
+    return found
+
+
 def record_report(tx: Tx, state: dict[str, Any]) -> str:
     """create_or_update_agent: a report registers a new agent or moves its heartbeat.
     Returns new / alive / revived, as Neutron tells the agent."""

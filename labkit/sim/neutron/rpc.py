@@ -119,15 +119,12 @@ class NeutronRpcServer(ServiceProcess):
             return
         due = []
         with repo.read() as tx:
+            beats = agents.heartbeats(tx)
             for agent in self.agents:
                 if not agent.reporting or agent.agent_conf is None:
                     continue
-                row = agents.by_type_and_host(tx, agent.agent_type, agent.report_host)
-                stale = (
-                    row is None
-                    or tx.now - row.heartbeat_timestamp >= agent.agent_conf.report_interval
-                )
-                if stale:
+                beat = beats.get((agent.agent_type, agent.report_host))
+                if beat is None or tx.now - beat >= agent.agent_conf.report_interval:
                     due.append(agent)
         for agent in due:
             # An agent reports from its own periodic task: what the report sets off (a DHCP

@@ -80,7 +80,12 @@ def find(cells: NovaCells, uuid: str) -> tuple[m.CellMapping | None, dict[str, A
             ).first()
             if mapping is None:  # and deleted since
                 return None
-        cell = s.get(m.CellMapping, mapping.cell_id) if mapping.cell_id is not None else None
+        cell_id = mapping.cell_id
+    cell = (
+        next((c for c in cells.mappings() if c.id == cell_id), None)
+        if cell_id is not None
+        else None
+    )
     if cell is None:
         return None
     with cells.cell(cell).read() as s:

@@ -36,21 +36,39 @@ CELL0 = "00000000-0000-0000-0000-000000000000"
 
 
 class NovaCells:
-    """The API database and the cell databases, opened as one host's nova.conf names them."""
+    """The API database and the cell databases, opened as one host's nova.conf names them.
+
+    Every step of a boot asks "which cells are there?" (the compute writes each task state
+    into cell1). The cell mappings change only through ``nova-manage cell_v2``, so the list
+    read last is kept with the API database's change counter
+    (:meth:`~labkit.sim.core.store.Database.data_version`) at the time: any commit to
+    ``nova_api`` -- a ``cell_v2 create_cell`` or ``delete_cell`` among them -- makes the next
+    call read it again. (Real Nova caches its cell mappings for the life of the process and
+    needs a SIGHUP after ``create_cell``; the sim does not make the learner restart.)"""
 
     def __init__(self, process: NovaProcess, api_url: str) -> None:
         self.process = process
         self.api_url = api_url
         self._cells: dict[str, Database] = {}
         self._lock = threading.Lock()
+        self._mappings: tuple[Database, tuple[int, int], list[m.CellMapping]] | None = None
 
     @property
     def api(self) -> Database:
         return self.process.open_db(self.api_url, m.ApiBase.metadata)
 
     def mappings(self) -> list[m.CellMapping]:
-        with self.api.read() as s:
-            return list(s.scalars(select(m.CellMapping).order_by(m.CellMapping.id)))
+        api = self.api
+        version = api.data_version()
+        known = self._mappings
+        if known is not None and known[0] is api and known[1] == version:
+            return list(known[2])
+        with api.read() as s:
+            found = list(s.scalars(select(m.CellMapping).order_by(m.CellMapping.id)))
+        # Kept under the version read *before* the query: a commit in between only makes
+        # the next call read again. The rows are detached copies nobody changes.
+        self._mappings = (api, version, found)
+        return list(found)
 
     def cell(self, mapping: m.CellMapping) -> Database:
         return self.process.open_db(mapping.database_connection, m.CellBase.metadata)
