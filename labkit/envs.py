@@ -337,6 +337,27 @@ def with_extra_hosts(env: _E, state_dir: Path) -> _E:
     return with_hosts(env, read_extra_hosts(state_dir), str(extra_hosts_path(state_dir)))
 
 
+def forget_extra_host(state_dir: Path, name: str) -> bool:
+    """Drop ``name`` from ``state_dir``'s extra hosts; False when it was not recorded there."""
+    hosts = read_extra_hosts(state_dir)
+    kept = [h for h in hosts if h.get("name") != name]
+    if len(kept) == len(hosts):
+        return False
+    _write_extra_hosts(state_dir, kept)
+    return True
+
+
+def without_host(env: _E, name: str) -> _E:
+    """``env`` without host ``name`` (what the sim runs once a worker is removed)."""
+    if isinstance(env, CloudEnv) or all(h.name != name for h in env.hosts):
+        return env
+    data: dict[str, Any] = env.model_dump(mode="json")
+    data["hosts"] = [h for h in data["hosts"] if h.get("name") != name]
+    stripped = parse_env(data, env.path)
+    assert isinstance(stripped, type(env))
+    return stripped
+
+
 def record_extra_host(state_dir: Path, host: Host) -> Path:
     """Add ``host`` to ``state_dir``'s extra hosts (replacing an entry of the same name)."""
     entry = host.model_dump(mode="json", exclude_defaults=True)
@@ -346,6 +367,10 @@ def record_extra_host(state_dir: Path, host: Host) -> Path:
         hosts[names.index(host.name)] = entry
     else:
         hosts.append(entry)
+    return _write_extra_hosts(state_dir, hosts)
+
+
+def _write_extra_hosts(state_dir: Path, hosts: list[dict[str, Any]]) -> Path:
     path = extra_hosts_path(state_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = (

@@ -13,7 +13,7 @@ those a notebook uses. A server called ``server1`` of another flavor, a rule for
 key pair called ``mine``, an image owned by another project: none of them is touched.
 What labkit's installers made for the cloud to work -- the ``admin``, ``demo`` and
 ``service`` projects and users, roles, the catalog, the ``m1.*`` flavors, the provider
-network, the hosts and their services -- stays; so does every installed layer on real
+network, the env's hosts and their services -- stays; so does every installed layer on real
 hosts. On the sim, ``labkit sim reset`` wipes everything instead; on local lab hosts,
 ``labkit hosts down``.
 
@@ -27,8 +27,11 @@ The order matters, because the services refuse to delete what is still in use:
    uses cannot go);
 4. **images**, the drill's **flavor**, **quotas** set back to the defaults (Nova and
    Neutron keep a project's limits after the project is gone);
-5. **users**, **projects**, and last the **domains** -- disabled first: Keystone refuses to
-   delete an enabled domain (403).
+5. **users**, **projects**, and the **domains** -- disabled first: Keystone refuses to
+   delete an enabled domain (403);
+6. last, on the sim, notebook 07's **worker** (:meth:`labkit.lab.scale.Scale.remove_worker`:
+   its compute service and agent deleted, the host gone from the lab) -- Nova refuses while
+   servers live on it. A worker of the env file (real hosts) stays.
 
 Introduced in notebooks/99-cleanup.
 """
@@ -39,7 +42,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from labkit.display import Table
 from labkit.lab import sdk
@@ -65,6 +68,7 @@ KINDS = (
     "user",
     "project",
     "domain",
+    "worker",
 )
 _WORD = {"keypair": "key pair", "quota": "quota set"}
 _PLURAL = {
@@ -76,6 +80,14 @@ _PLURAL = {
 
 # What a rule recipe of notebook 05 opens: (protocol, port). Ingress, IPv4, from anywhere.
 RULE_RECIPES = {"icmp": ("icmp", None), "tcp/22": ("tcp", 22)}
+
+
+class Workers(Protocol):
+    """The hosts a lab added to itself, and taking one away (:class:`labkit.lab.scale.Scale`)."""
+
+    def added_workers(self) -> list[str]: ...
+
+    def remove_worker(self, name: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,7 @@ LAB_MADE: tuple[Made, ...] = (
     *(Made("07-scale-out", "server", f"apart-{i}", flavor="m1.tiny") for i in range(1, 5)),
     Made("07-scale-out", "server", "lonely", flavor="m1.tiny"),
     Made("07-scale-out", "server group", "apart"),
+    Made("07-scale-out", "worker", "worker2", hosts_only=True),  # the sim's added host only
 )
 SEED_NOTEBOOK = "06-projects-quotas"
 
@@ -197,7 +210,7 @@ def cleaned_table(done: Sequence[tuple[Thing, str]]) -> Table:
     """Each thing in the order it was deleted, with what happened."""
     t = Table(["kind", "name", "where", "result"], title="Clean up, in order")
     for thing, outcome in done:
-        mark = "ok" if outcome.startswith("deleted") or outcome.startswith("set back") else ""
+        mark = "ok" if outcome.startswith(("deleted", "set back", "removed")) else ""
         if outcome.startswith(("failed", "still")):
             mark = "fail"
         elif not mark:
@@ -232,8 +245,10 @@ class Cleanup:
         seed: Seed = SEED,
         connect: Callable[[str], Connection] | None = None,
         seed_notebook: str = SEED_NOTEBOOK,
+        workers: Workers | None = None,
     ) -> None:
         self.backend = backend
+        self.workers = workers
         self.identity = identity
         self.made = tuple(made)
         self.seed = seed
@@ -342,6 +357,10 @@ class Cleanup:
                 name = f"{' and '.join(changed)} limits"
                 where = f"project {project}"
                 out.append(Thing(m.notebook, "quota", name, where, pid, extra=" ".join(changed)))
+        added = self.workers.added_workers() if self.workers is not None else []
+        for m in self._made("worker"):
+            if m.name in added:
+                out.append(Thing(m.notebook, "worker", m.name, "sim host (lab.add_worker)", m.name))
         for m in self._made("user"):
             user = sdk.identity(self.admin).find_user(m.name, domain_id="default")
             if user is not None:
@@ -540,6 +559,8 @@ class Cleanup:
             identity.update_domain(thing.ident, enabled=False)
             identity.delete_domain(thing.ident, ignore_missing=False)
             return "deleted (disabled first)"
+        elif kind == "worker" and self.workers is not None:
+            return self.workers.remove_worker(thing.ident)
         return "deleted"
 
     def _wait_gone(self, server: Thing, wait: float) -> str:

@@ -562,7 +562,9 @@ class Lab:
         """The facade of notebook 99: what the notebooks made, found and deleted again."""
         from labkit.lab.cleanup import Cleanup
 
-        return Cleanup(self.backend, self.identity, connect=self.projects.connect)
+        return Cleanup(
+            self.backend, self.identity, connect=self.projects.connect, workers=self.scale
+        )
 
     def leftovers(self) -> Table:
         """What the lab's notebooks made that is still in the cloud, notebook by notebook.
@@ -619,6 +621,11 @@ class Lab:
     def where_servers(self, prefix: str) -> Table:
         """Where this lab's servers named ``prefix`` or ``prefix-N`` landed, once none builds."""
         return self.scale.where(prefix)
+
+    def remove_worker(self, name: str = "worker2") -> str:
+        """Take a worker :meth:`add_worker` added out of the lab again (sim only; see
+        :meth:`labkit.lab.scale.Scale.remove_worker`). Introduced in notebooks/99-cleanup."""
+        return self.scale.remove_worker(name)
 
     def remove_servers(self, *prefixes: str) -> Table:
         """Delete the admin project's servers named ``prefix`` or ``prefix-N``, and wait."""

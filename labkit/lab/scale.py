@@ -35,7 +35,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labkit.display import Table, Text
-from labkit.envs import Host, SshEnv, extra_hosts_path, record_extra_host, with_hosts
+from labkit.envs import (
+    Host,
+    SshEnv,
+    extra_hosts_path,
+    forget_extra_host,
+    read_extra_hosts,
+    record_extra_host,
+    with_hosts,
+    without_host,
+)
 from labkit.errors import LabkitError
 from labkit.install import base, networking, nova_compute
 from labkit.install import steps as st
@@ -484,6 +493,57 @@ class Scale:
                 compute.delete_server_group(group)
             t.add(name, f"{len(found)} group" + ("" if len(found) == 1 else "s"))
         return t
+
+    # ---- taking a worker away again -------------------------------------------------------------
+    def added_workers(self) -> list[str]:
+        """The hosts this lab added to itself with :meth:`add_worker` (the sim's only):
+        what :meth:`remove_worker` can take away. Hosts of the env file are never listed."""
+        if not isinstance(self.lab.backend, SimBackend):
+            return []
+        return [str(h["name"]) for h in read_extra_hosts(self.lab.paths.root) if h.get("name")]
+
+    def remove_worker(self, name: str = "worker2") -> str:
+        """Take a worker :meth:`add_worker` added out of the lab again, as an operator
+        decommissions a compute host: stop nova-compute and the Linux bridge agent on it,
+        delete its compute service (Nova deletes the host's resource provider in Placement
+        and its cell mapping with it) and its network agent, then drop the host from the
+        lab's state folder and restart the sim without it. Nova refuses (409) while servers
+        live on the host: delete them first. Returns what was done, in a line."""
+        lab = self.lab
+        backend = lab.backend
+        if name not in self.added_workers() or not isinstance(backend, SimBackend):
+            raise LabkitError(
+                f"{name} was not added by lab.add_worker: labkit removes only the hosts a lab "
+                "added to itself.",
+                "Hosts of the env file stay; `labkit sim reset` starts the whole lab over.",
+            )
+        conn = self._conn
+        done = []
+        if name in {h["name"] for h in backend.client.hosts()["hosts"]}:
+            living = sorted(
+                s.name for s in conn.compute.servers(all_projects=True, compute_host=name)
+            )
+            if living:  # refused before anything is stopped
+                raise LabkitError(
+                    f"Servers still live on {name}: {', '.join(living)}. Nova refuses to delete "
+                    "a compute service that is hosting instances (409).",
+                    "Delete them first (lab.clean() deletes what the notebooks made), then "
+                    f"remove_worker('{name}') again.",
+                )
+            for service in ("nova-compute", "neutron-linuxbridge-agent"):
+                lab.stop_service(service, host=name)
+            for svc in conn.compute.services(host=name, binary="nova-compute"):
+                conn.compute.delete_service(svc, ignore_missing=False)  # 409 with servers
+                done.append("compute service")
+            for agent in conn.network.agents(host=name):
+                conn.network.delete_agent(agent, ignore_missing=False)
+                done.append(f"{agent.agent_type.lower()}")
+        forget_extra_host(lab.paths.root, name)
+        lab.env = backend.env = without_host(backend.env, name)
+        backend.restart()
+        lab.identity.forget_connections()
+        deleted = f"{' and '.join(done)} deleted, " if done else ""
+        return f"removed: {deleted}sim restarted without it"
 
 
 # ---- helpers ---------------------------------------------------------------------------------

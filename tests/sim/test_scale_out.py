@@ -243,3 +243,82 @@ def test_the_worker_survives_a_restart_of_the_sim(scale_lab: Lab, cli: Osc) -> N
     services = _json(cli, "compute", "service", "list", "--service", "nova-compute")
     assert {s["Host"]: s["State"] for s in services} == dict.fromkeys(HOSTS, "up")
     assert lab.add_worker("worker2").changed == []
+
+
+def test_nova_deletes_a_compute_service_only_without_servers(scale_lab: Lab, cli: Osc) -> None:
+    """``DELETE /os-services/{id}`` as Zed answers it: 400 for an id of the wrong kind per
+    microversion, 404 for none, 409 while the host runs a server."""
+    compute = scale_lab.connect("admin").compute
+    bad = compute.delete("/os-services/abc", microversion="2.1")
+    assert (bad.status_code, bad.json()["badRequest"]["message"]) == (
+        400,
+        "Invalid input received: id must be an integer",
+    )
+    bad = compute.delete("/os-services/42", microversion="2.53")
+    assert (bad.status_code, bad.json()["badRequest"]["message"]) == (400, "Invalid uuid 42")
+    missing = "8c3b2f5e-1d6a-4b7c-9e0f-123456789abc"
+    gone = compute.delete(f"/os-services/{missing}", microversion="2.53")
+    assert (gone.status_code, gone.json()["itemNotFound"]["message"]) == (
+        404,
+        f"Service {missing} not found.",
+    )
+    demo = scale_lab.connect("demo").compute
+    body = {
+        "server": {
+            "name": "t-forced",
+            "flavorRef": demo.find_flavor("m1.tiny", ignore_missing=False).id,
+            "imageRef": scale_lab.connect("demo").image.find_image("cirros").id,
+            "networks": "auto",
+            "availability_zone": "nova:worker2",
+        }
+    }
+    forced = demo.post("/servers", json=body, microversion="2.37")
+    assert forced.status_code == 403
+    assert "os_compute_api:servers:create:forced_host" in forced.json()["forbidden"]["message"]
+    # An admin's zone:host forces the host (what the CLI's --availability-zone sends).
+    cli(
+        "server", "create", "--flavor", "m1.tiny", "--image", "cirros", "--wait",
+        "--availability-zone", "nova:worker2", "t-last",
+    )  # fmt: skip
+    assert _settled(scale_lab, "t-last")["t-last"] == ("ACTIVE", "worker2")
+    try:
+        (service,) = _json(
+            cli, "--os-compute-api-version", "2.53", "compute", "service", "list",
+            "--service", "nova-compute", "--host", "worker2",
+        )  # fmt: skip
+        refused = cli("compute", "service", "delete", service["ID"], check=False)
+        assert refused.returncode == 1
+        assert "Unable to delete compute service that is hosting instances" in refused.stderr
+        with pytest.raises(LabkitError, match="Servers still live on worker2: t-last"):
+            scale_lab.remove_worker("worker2")
+        states = {s["Host"]: s["State"] for s in _json(cli, "compute", "service", "list")}
+        assert states["worker2"] == "up"  # refused before anything was stopped
+    finally:
+        scale_lab.remove_servers("t-last")
+
+
+def test_a_retired_worker_leaves_nova_placement_neutron_and_the_lab(
+    scale_lab: Lab, cli: Osc
+) -> None:
+    """Notebook 99's ``lab.remove_worker``; then ``add_worker`` brings the host back. Last in
+    this module: it restarts the sim twice."""
+    with pytest.raises(LabkitError, match=r"worker1 was not added by lab\.add_worker"):
+        scale_lab.remove_worker("worker1")
+    done = scale_lab.remove_worker("worker2")
+    assert done == (
+        "removed: compute service and linux bridge agent deleted, sim restarted without it"
+    )
+    services = _json(cli, "compute", "service", "list", "--service", "nova-compute")
+    assert {s["Host"] for s in services} == {"controller", "worker1"}
+    hypervisors = {h["Hypervisor Hostname"] for h in _json(cli, "hypervisor", "list")}
+    assert hypervisors == {"controller", "worker1"}
+    providers = {p["name"] for p in _json(cli, "resource", "provider", "list")}
+    assert providers == {"controller", "worker1"}
+    assert "worker2" not in {a["Host"] for a in _json(cli, "network", "agent", "list")}
+    assert "worker2" not in extra_hosts_path(scale_lab.paths.root).read_text()
+    assert [h.name for h in scale_lab.env.hosts] == ["controller", "worker1"]
+    # "Follow sections 5 and 6.2 again": the same host joins again, mapped and reporting.
+    scale_lab.add_worker("worker2", cpus=4, ram_gb=8, disk_gb=250)
+    services = _json(cli, "compute", "service", "list", "--service", "nova-compute")
+    assert {s["Host"]: s["State"] for s in services} == dict.fromkeys(HOSTS, "up")
+    assert {p["name"] for p in _json(cli, "resource", "provider", "list")} == HOSTS

@@ -114,7 +114,26 @@ class NovaScheduler(NovaProcess):
         by_uuid = {s.uuid: s for s in states}
         hosts = [by_uuid[uuid] for uuid in _providers(requests) if uuid in by_uuid]
         decisions: list[dict[str, Any]] = []
-        for name in conf.enabled_filters:
+        forced = list(spec.get("force_hosts") or [])
+        if forced:  # an admin's zone:host -- Nova's host manager skips every filter
+            hosts = [s for s in hosts if s.host in forced or s.node in forced]
+            if hosts:
+                self.log.info(
+                    "[%s] Host filter forcing available hosts to %s",
+                    ctx.request_id,
+                    ", ".join(forced),
+                )
+            else:
+                self.log.info(
+                    "[%s] No hosts matched due to not matching 'force_hosts' value of '%s'",
+                    ctx.request_id,
+                    ", ".join(forced),
+                )
+            decisions += [
+                {"filter": "force_hosts", "host": s.host, "passed": True, "why": "forced"}
+                for s in hosts
+            ]
+        for name in [] if forced else conf.enabled_filters:
             check = _FILTERS.get(name)
             if check is None:
                 continue

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
 from labkit.sim.nova import instances
 from labkit.sim.nova import models as m
 from labkit.sim.nova.api._helpers import is_uuid, microversion_at_least, nova, require_admin
-from labkit.sim.nova.errors import bad_request, not_found
+from labkit.sim.nova.errors import bad_request, conflict, not_found
 
 routes = Routes()
 INTERNAL = ("nova-conductor", "nova-scheduler")
@@ -96,21 +97,50 @@ def update_service(call: Call, service_id: str) -> Response:
 
 @routes.delete("/v2.1/os-services/{service_id}")
 def delete_service(call: Call, service_id: str) -> Response:
+    """Delete a service record, as an operator does for a host that leaves the cloud.
+
+    A compute service is refused while servers live on its host (they would be orphaned in
+    Placement); otherwise Nova deletes its compute nodes, their resource providers in
+    Placement and the host's cell mapping with it. A nova-compute still running on that
+    host registers itself again when it next starts: stop it first."""
     require_admin(call, "os_compute_api:os-services:delete")
+    if microversion_at_least(call, "2.53"):
+        if not is_uuid(service_id):
+            raise bad_request(f"Invalid uuid {service_id}")
+    elif not re.fullmatch(r"\s*[+-]?\d+\s*", service_id):  # oslo's int(str(value))
+        raise bad_request("Invalid input received: id must be an integer")
     api = nova(call)
     found = api.nova_cells.cell1()
     if found is None:
-        raise not_found(f"Service {service_id} could not be found.")
-    with found[1].write() as s:
-        query = select(m.Service).where(
-            m.Service.uuid == service_id
-            if is_uuid(service_id)
-            else m.Service.id == _int_or(service_id)
-        )
-        row = s.scalars(query).first()
+        raise not_found(f"Service {service_id} not found.")
+    cell_db = found[1]
+    with cell_db.read() as s:
+        column = m.Service.uuid if is_uuid(service_id) else m.Service.id
+        key: Any = service_id if is_uuid(service_id) else _int_or(service_id)
+        row = s.scalars(select(m.Service).where(column == key)).first()
         if row is None:
-            raise not_found(f"Service {service_id} could not be found.")
-        s.delete(row)
+            raise not_found(f"Service {service_id} not found.")
+        host, binary, row_id = row.host, row.binary, row.id
+        nodes: list[str] = []
+        if binary == "nova-compute":
+            hosting = s.scalars(
+                select(m.Instance.id).where(m.Instance.host == host, m.Instance.deleted.is_(False))
+            ).first()
+            if hosting is not None:
+                raise conflict(
+                    "Unable to delete compute service that is hosting instances. Migrate or "
+                    "delete the instances first."
+                )
+            nodes = list(s.scalars(select(m.ComputeNode.uuid).where(m.ComputeNode.host == host)))
+    if binary == "nova-compute":
+        for uuid in nodes:  # Nova logs a failure here and deletes the service anyway
+            api.placement.request("DELETE", f"/resource_providers/{uuid}")
+        with api.nova_cells.api.write() as s:
+            s.execute(delete(m.HostMapping).where(m.HostMapping.host == host))
+        with cell_db.write() as s:
+            s.execute(delete(m.ComputeNode).where(m.ComputeNode.host == host))
+    with cell_db.write() as s:
+        s.execute(delete(m.Service).where(m.Service.id == row_id))
     return empty_response(204)
 
 

@@ -30,6 +30,7 @@ from labkit.sim.nova.api._helpers import (
     nova,
     owner_or_admin,
     query_int,
+    require_admin,
 )
 from labkit.sim.nova.clients import ServiceUnreachable, as_user
 from labkit.sim.nova.errors import (
@@ -79,8 +80,8 @@ def create(call: Call) -> Response:
         raise bad_request("Invalid input for field/attribute min_count.") from None
     if min_count < 1 or max_count < min_count:
         raise bad_request("min_count must be <= max_count")
-    zone = body.get("availability_zone") or None
-    if zone and zone.split(":")[0] != api.nova_conf.default_availability_zone:
+    zone, forced_host = _zone_and_forced_host(call, body.get("availability_zone") or None)
+    if zone and zone != api.nova_conf.default_availability_zone:
         raise bad_request("The requested availability zone is not available")
     groups = [g.get("name") for g in body.get("security_groups") or [] if isinstance(g, dict)]
     group_ids = secgroups.check_requested(call, [g for g in groups if isinstance(g, str) and g])
@@ -145,6 +146,7 @@ def create(call: Call) -> Response:
                             "project_id": who.project_id,
                             "user_id": who.user_id,
                             "availability_zone": zone,
+                            "force_hosts": [forced_host] if forced_host else [],
                             "networks": networks,
                             "group": group,
                             "num_instances": count,
@@ -364,6 +366,29 @@ def _server_group(call: Call, group_id: str) -> dict[str, Any]:
         {i["host"] for u in members if (f := instances.find(cells, u)) and (i := f[1]).get("host")}
     )
     return {"uuid": group_id, "policy": policy, "hosts": hosts}
+
+
+def _zone_and_forced_host(call: Call, requested: str | None) -> tuple[str | None, str | None]:
+    """Nova's legacy ``zone:host[:node]`` (and ``zone::node``) spelling of a zone, which lets an
+    admin force a server onto a host, past the scheduler's filters (what
+    ``server create --availability-zone nova:worker2`` sends). Anyone else gets the policy's
+    403; more than two colons, Nova's InvalidInput."""
+    if not requested or ":" not in requested:
+        return requested, None
+    colons = requested.count(":")
+    host: str | None = None
+    node: str | None = None
+    if colons == 1:
+        zone, host = requested.split(":")
+    elif colons == 2 and "::" in requested:
+        zone, node = requested.split("::")
+    elif colons == 2:
+        zone, host, node = requested.split(":")
+    else:
+        raise bad_request("Invalid input received: Unable to parse availability_zone")
+    if host or node:
+        require_admin(call, "os_compute_api:servers:create:forced_host")
+    return zone or None, host or node or None
 
 
 def _tags(value: Any) -> list[str]:
