@@ -32,7 +32,7 @@ PAGES: tuple[tuple[str, str], ...] = (
 )
 ADMIN_PAGES: tuple[tuple[str, str], ...] = (
     ("/admin/", "Usage Overview"),
-    ("/admin/hypervisors/", "All Hypervisors"),
+    ("/admin/hypervisors/", "Hypervisors"),
     ("/admin/info/", "System Information"),
     ("/admin/flavors/", "Flavors"),
     ("/admin/instances/", "Instances"),
@@ -77,6 +77,18 @@ def _strip(fragment: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
+def row_text(page: Page, table: str, object_id: str) -> str:
+    """The text of one row of a Horizon table (``instances``, ``images`` ...) as a person
+    reads it, without its action buttons and popover markup; "" when the row is absent."""
+    start = page.text.find(f'id="{table}__row__{object_id}"')
+    if start < 0:
+        return ""
+    row = re.sub(r"<script.*?</script>", " ", page.text[start:], flags=re.S)
+    row = re.sub(r'data-content="[^"]*"', " ", row)  # a popover's own little table
+    row = re.split(r'</tr>|<td[^>]*class="actions_column"', row, maxsplit=1)[0]
+    return _strip(row.partition(">")[2])
+
+
 class DashboardSession:
     """One logged-in user of the dashboard at ``url`` (``http://127.0.0.1:8080``)."""
 
@@ -112,8 +124,8 @@ class DashboardSession:
         }
         page = self.post("/auth/login/", data, referer="/auth/login/")
         if "/auth/login/" in page.path:
-            shown = _ALERT.findall(page.text) or ["(no message)"]
-            raise DashboardError(f"login as {user} refused: {_strip(shown[0])}")
+            shown = page.errors or ["(no message)"]
+            raise DashboardError(f"login as {user} refused: {shown[0]}")
         return page
 
     def get(self, path: str) -> Page:
@@ -137,6 +149,23 @@ class DashboardSession:
     def ajax(self, path: str) -> httpx.Response:
         """What Horizon's JavaScript fetches (row updates, the console log tab)."""
         return self.http.get(path, headers={"X-Requested-With": "XMLHttpRequest"})
+
+    def api(self, method: str, path: str, body: object = None) -> httpx.Response:
+        """Horizon's own REST API (``/api/nova/servers/`` ...), which its AngularJS panels
+        call: JSON, with the CSRF token in a header as their JavaScript sends it."""
+        headers = {
+            "X-Requested-With": "XMLHttpRequest",
+            "X-CSRFToken": self.http.cookies.get("csrftoken") or "",
+            "Referer": f"{self.url}/project/",
+        }
+        return self.http.request(method, path, json=body, headers=headers)
+
+    def table_action(self, path: str, action: str) -> Page:
+        """Press a row's action button in a table on ``path``: Horizon's tables post
+        ``action=<table>__<action>__<row id>`` back to their own page."""
+        shown = self.get(path)
+        data = {"csrfmiddlewaretoken": self._token(shown.text), "action": action}
+        return self.post(path, data)
 
     def switch_project(self, project_id: str) -> Page:
         return self.get(f"/auth/switch/{project_id}/?next=/project/")

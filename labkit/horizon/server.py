@@ -67,11 +67,16 @@ def log_path(state_dir: Path) -> Path:
     return state_dir / "logs" / "horizon.log"
 
 
-def _answers(url: str, timeout: float = 2.0) -> bool:
+def _login_status(url: str, timeout: float = 2.0) -> int:
+    """The HTTP status of the login page (0: no answer yet)."""
     try:
-        return httpx.get(f"{url}auth/login/", timeout=timeout).status_code == 200
+        return httpx.get(f"{url}auth/login/", timeout=timeout).status_code
     except httpx.HTTPError:
-        return False
+        return 0
+
+
+def _answers(url: str, timeout: float = 2.0) -> bool:
+    return _login_status(url, timeout) == 200
 
 
 def running(state_dir: Path) -> DashboardHandle | None:
@@ -161,8 +166,15 @@ def start(
                 f"Horizon exited with status {proc.returncode} before answering:\n{_tail(log)}",
                 f"Is port {wanted} taken? Set LABKIT_HORIZON_PORT to another port.",
             )
-        if _answers(handle.url, timeout=2.0):
+        status = _login_status(handle.url, timeout=2.0)
+        if status == 200:
             return handle
+        if status >= 500:  # it runs, but Horizon itself fails: waiting will not help
+            stop(state_dir)
+            raise DashboardStartFailed(
+                f"Horizon answers its login page with HTTP {status}:\n{_tail(log)}",
+                f"Its log: {log}",
+            )
         time.sleep(0.2)
     stop(state_dir)
     raise DashboardStartFailed(

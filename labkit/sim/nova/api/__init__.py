@@ -10,6 +10,7 @@ def all_routes() -> Routes:
         admin,
         flavor_access,
         flavors,
+        hypervisor_stats,
         keypairs,
         quotas,
         security_groups,
@@ -17,6 +18,7 @@ def all_routes() -> Routes:
         servers,
         simple_tenant_usage,
         versions,
+        volume_attachments,
     )
 
     table = Routes()
@@ -26,11 +28,13 @@ def all_routes() -> Routes:
         server_metadata,
         flavors,
         flavor_access,
+        hypervisor_stats,  # before admin: its /os-hypervisors/{id} would take the path
         admin,
         quotas,
         keypairs,
         security_groups,
         simple_tenant_usage,
+        volume_attachments,
     ):
         for route in module.routes:
             table.add(route.method, route.template, route.handler)

@@ -1,0 +1,97 @@
+"""Nova calls the dashboard's python-novaclient makes and openstacksdk rarely does:
+``os-hypervisors/statistics`` (the Hypervisors page's pie charts) and a server's
+``os-volume_attachments`` (every instance page), sent here as novaclient sends them: no
+microversion header, i.e. 2.1.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import openstack_cli
+
+Osc = Callable[..., subprocess.CompletedProcess[str]]
+STATISTICS = {
+    "count",
+    "vcpus",
+    "memory_mb",
+    "local_gb",
+    "vcpus_used",
+    "memory_mb_used",
+    "local_gb_used",
+    "free_ram_mb",
+    "free_disk_gb",
+    "current_workload",
+    "running_vms",
+    "disk_available_least",
+}
+
+
+@pytest.fixture(scope="module")
+def admin(nova_lab: Any) -> Any:
+    return nova_lab.connect("admin")
+
+
+@pytest.fixture(scope="module")
+def cli(nova_lab: Any) -> Osc:
+    run = openstack_cli(nova_lab)
+    return lambda *args, check=True: run(shlex.join(args), check=check)
+
+
+def _get(conn: Any, path: str, microversion: str | None = None) -> Any:
+    headers = {"OpenStack-API-Version": f"compute {microversion}"} if microversion else {}
+    return conn.compute.get(path, headers=headers, raise_exc=False)
+
+
+def test_hypervisor_statistics_sum_the_hypervisors(admin: Any, cli: Osc) -> None:
+    answer = _get(admin, "/os-hypervisors/statistics")
+    assert answer.status_code == 200, answer.text
+    stats = answer.json()["hypervisor_statistics"]
+    assert set(stats) == STATISTICS
+    nodes = _get(admin, "/os-hypervisors/detail").json()["hypervisors"]
+    assert stats["count"] == len(nodes) == 2
+    for field in ("vcpus", "memory_mb", "local_gb", "vcpus_used", "running_vms", "free_ram_mb"):
+        assert stats[field] == sum(n[field] for n in nodes), field
+    shown = json.loads(
+        cli("hypervisor", "stats", "show", "--os-compute-api-version", "2.87", "-f", "json").stdout
+    )
+    assert shown["count"] == 2 and shown["vcpus"] == stats["vcpus"]
+
+
+def test_hypervisor_statistics_are_gone_from_2_88_and_admin_only(admin: Any, nova_lab: Any) -> None:
+    gone = _get(admin, "/os-hypervisors/statistics", "2.88")
+    assert gone.status_code == 404
+    assert gone.json()["itemNotFound"]["message"] == "The resource could not be found."
+    refused = _get(nova_lab.connect("demo"), "/os-hypervisors/statistics")
+    assert refused.status_code == 403
+    assert refused.json()["forbidden"]["message"] == (
+        "Policy doesn't allow os_compute_api:os-hypervisors:statistics to be performed."
+    )
+
+
+def test_a_server_without_cinder_has_no_volume_attachments(admin: Any, nova_lab: Any) -> None:
+    image = admin.image.find_image("cirros", ignore_missing=False)
+    server = admin.compute.create_server(
+        name="no-volumes",
+        flavor_id=admin.compute.find_flavor("m1.tiny", ignore_missing=False).id,
+        image_id=image.id,
+        networks="auto",
+    )
+    try:
+        answer = _get(admin, f"/servers/{server.id}/os-volume_attachments")
+        assert answer.status_code == 200
+        assert answer.json() == {"volumeAttachments": []}
+        # Another project's server, and one that does not exist: Nova's 404.
+        hidden = _get(nova_lab.connect("demo"), f"/servers/{server.id}/os-volume_attachments")
+        assert hidden.status_code == 404
+        assert hidden.json()["itemNotFound"]["message"] == (
+            f"Instance {server.id} could not be found."
+        )
+    finally:
+        admin.compute.delete_server(server, ignore_missing=True)
