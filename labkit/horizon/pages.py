@@ -13,6 +13,7 @@ learner meets them.
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -159,6 +160,23 @@ class DashboardSession:
             "Referer": f"{self.url}/project/",
         }
         return self.http.request(method, path, json=body, headers=headers)
+
+    def upload(
+        self, path: str, fields: dict[str, object], filename: str, data: bytes
+    ) -> httpx.Response:
+        """A file and a form, as Horizon's JavaScript uploads them: the form's values as
+        JSON under ``$$originalJSON`` (multipart would turn them all into strings)."""
+        headers = {
+            "X-Requested-With": "XMLHttpRequest",
+            "X-CSRFToken": self.http.cookies.get("csrftoken") or "",
+            "Referer": f"{self.url}/project/images/",
+        }
+        return self.http.post(
+            path,
+            data={"$$originalJSON": json.dumps(fields)},
+            files={"data": (filename, data)},
+            headers=headers,
+        )
 
     def table_action(self, path: str, action: str) -> Page:
         """Press a row's action button in a table on ``path``: Horizon's tables post
