@@ -35,7 +35,7 @@ lab: $(STAMP) $(HORIZON_STAMP)
 ## notebooks (nbval + papermill).
 test: $(STAMP) $(HORIZON_STAMP) $(CHROMIUM_STAMP) lint typecheck
 	$(BIN)/python -m pytest -n 2 tests
-	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
+	$(BIN)/python -m pytest --nbval notebooks tests/notebooks/arc_again.py --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
 
 ## The browser tests' Chromium comes from the distribution (Playwright drives it and never
 ## downloads one). Installed here when missing and we are root (a fresh CI machine); else the
@@ -56,6 +56,7 @@ test-browser: $(STAMP) $(CHROMIUM_STAMP)
 
 ## Opt-in: a real JupyterHub with two users, each running notebook 02 on their own sim.
 test-hub: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,hub]'
 	LABKIT_HUB=1 $(BIN)/python -m pytest tests/hub -p no:xdist -v
 
 test-unit: $(STAMP)
@@ -65,7 +66,7 @@ test-sim: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests/sim tests/parity
 
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
+	$(BIN)/python -m pytest --nbval notebooks tests/notebooks/arc_again.py --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
 
 ## Opt-in: real lab hosts on this machine (root, debootstrap, network namespaces).
 test-real: $(STAMP)

@@ -86,13 +86,8 @@ def outputs_text(nb: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
-# Notebooks whose prose must hold on a second run: test_rerun.py runs them twice on one sim,
-# and its first run doubles as their "runs alone on a fresh sim" test.
-RERUN = ("02-keystone", "03-glance")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in harness.ORDER if n not in RERUN])
+@pytest.mark.parametrize("name", harness.ORDER)
 def test_notebook_runs_alone_on_a_fresh_sim(
     name: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
