@@ -18,6 +18,7 @@ inode, mtime and size. A learner who stops RabbitMQ, changes a password or edits
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -105,6 +106,7 @@ class Machines:
         self._snapshot: _Snapshot | None = None
         self._database_errors: dict[tuple[str, str], tuple[object, str | None]] = {}
         self._amqp_errors: dict[str, tuple[tuple[int, int], str | None]] = {}
+        self._mariadb_files: dict[str, tuple[str, ...]] = {}  # host -> its config files
         # The emulated OpenStack processes, one per (host, name): rooms add theirs.
         self.daemons: dict[tuple[str, str], ServiceProcess] = {}
         self._memcached = {name: Memcached(runtime) for name in self.hosts}
@@ -372,10 +374,14 @@ class Machines:
         or removed) changes it. Only that host's files matter for where its server binds."""
         if host is None:
             return ()
+        files = self._mariadb_files.get(host)
+        if files is None:
+            files = tuple(str(self.path(host, path)) for path in MARIADB_CONF_FILES)
+            self._mariadb_files[host] = files
         stamps = []
-        for path in MARIADB_CONF_FILES:
+        for file in files:
             try:
-                st = self.path(host, path).stat()
+                st = os.stat(file)
                 stamps.append((st.st_ino, st.st_mtime_ns, st.st_size))
             except FileNotFoundError:
                 stamps.append((0, 0, -1))

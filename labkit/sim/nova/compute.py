@@ -33,9 +33,9 @@ import contextlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 
 from labkit.sim.core.bus import RemoteError
 from labkit.sim.core.context import RequestContext
@@ -281,22 +281,25 @@ class NovaCompute(moves.NovaCompute):
         requested_networks: Any,
         host_list: list[dict[str, Any]],
     ) -> None:
+        # One transaction opens the build: the instance read, the action event started, and
+        # the resource tracker's claim on this node (``instance_claim``).
         with self.main_cell() as s:
             row = s.scalars(select(m.Instance).where(m.Instance.uuid == instance_uuid)).first()
             if row is None or row.deleted:
                 return  # deleted while it was being scheduled
             action = _action(s, instance_uuid, "create")
             event = self._event_start(s, action, "compute__do_build_and_run_instance")
-            flavor, image_ref = dict(row.flavor), row.image_ref
+            flavor, image_ref, created = dict(row.flavor), row.image_ref, row.created_at
+            instance = _guest_fields(row)
+            self._claim_in(s, flavor, +1)
         try:
-            self._claim(flavor, +1)
             self._set(ctx, instance_uuid, task_state="networking")
             network_info = self._allocate_network(ctx, instance_uuid, requested_networks)
             self._set(
                 ctx, instance_uuid, task_state="block_device_mapping", network_info=network_info
             )
             self._set(ctx, instance_uuid, task_state="spawning")
-            self._spawn(ctx, instance_uuid, image_ref, flavor, network_info)
+            self._spawn(ctx, instance_uuid, image_ref, flavor, network_info, instance)
         except BuildAborted as exc:
             self._claim(flavor, -1)
             self._fail(ctx, instance_uuid, event, str(exc))
@@ -312,9 +315,6 @@ class NovaCompute(moves.NovaCompute):
             progress=100,
         )
         self._event_finish(event, "Success")
-        with self.main_cell() as s:
-            row = s.scalars(select(m.Instance).where(m.Instance.uuid == instance_uuid)).one()
-            created = row.created_at
         took = self.runtime.now() - datetime.fromisoformat(created).replace(tzinfo=UTC)
         self.log.info(
             "[%s] [instance: %s] Took %.2f seconds to build instance.",
@@ -457,6 +457,7 @@ class NovaCompute(moves.NovaCompute):
         image_ref: str,
         flavor: dict[str, Any],
         network_info: list[dict[str, Any]],
+        instance: dict[str, Any] | None = None,
     ) -> None:
         image: dict[str, Any] = {"name": image_ref}
         if ctx.auth_token and image_ref:
@@ -475,7 +476,7 @@ class NovaCompute(moves.NovaCompute):
                         f"Build of instance {instance_uuid} aborted: Image {image_ref} is "
                         f"unacceptable: status is {image.get('status')}"
                     )
-        spec = self._guest_spec(instance_uuid, image, image_ref, flavor, network_info)
+        spec = self._guest_spec(instance_uuid, image, image_ref, flavor, network_info, instance)
         self.ctx.hypervisors.spawn(spec)
 
     def _move_guest(
@@ -517,15 +518,15 @@ class NovaCompute(moves.NovaCompute):
         image_ref: str,
         flavor: dict[str, Any],
         network_info: list[dict[str, Any]],
+        instance: dict[str, Any] | None = None,
     ) -> GuestSpec:
-        """The domain Nova's libvirt driver would define for this instance."""
-        with self.main_cell() as s:
-            row = s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).one()
-            instance = {
-                "config_drive": row.config_drive,
-                "display_name": row.display_name,
-                "project_id": row.project_id,
-            }
+        """The domain Nova's libvirt driver would define for this instance (``instance``:
+        its :func:`_guest_fields`, when the caller has just read them)."""
+        if instance is None:
+            with self.main_cell() as s:
+                instance = _guest_fields(
+                    s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).one()
+                )
         properties = {
             k: str(v) for k, v in image.items() if k not in _IMAGE_FIELDS and v is not None
         }
@@ -745,13 +746,25 @@ class NovaCompute(moves.NovaCompute):
     # ---- bookkeeping -------------------------------------------------------------------
     def _set(self, ctx: RequestContext, uuid: str, **values: Any) -> None:
         """Save instance fields; a task or vm state change is a trace event, and in a
-        stepped pace the sim lets a moment pass so the learner sees it."""
+        stepped pace the sim lets a moment pass so the learner sees it.
+
+        One ``UPDATE ... RETURNING`` (the states as they are now) rather than a read and a
+        write: a boot saves its state five times. Fields are named as the model's
+        attributes; an instance that does not exist raises NoResultFound."""
+        columns = {_INSTANCE_COLUMNS[key]: value for key, value in values.items()}
+        columns[_INSTANCE_COLUMNS["updated_at"]] = self.now_iso()
+        table = _INSTANCES
         with self.main_cell() as s:
-            row = s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).one()
-            for key, value in values.items():
-                setattr(row, key, value)
-            row.updated_at = self.now_iso()
-            state = (row.vm_state, row.task_state)
+            state = (
+                s.execute(
+                    update(table)
+                    .where(table.c.uuid == uuid)
+                    .values(columns)
+                    .returning(table.c.vm_state, table.c.task_state)
+                )
+                .tuples()
+                .one()
+            )
         if "task_state" in values or "vm_state" in values:
             self.runtime.tracer.note(
                 ctx, "state", f"{state[0]}/{state[1] or '-'}", state[0], instance=uuid
@@ -761,15 +774,19 @@ class NovaCompute(moves.NovaCompute):
 
     def _claim(self, flavor: dict[str, Any], sign: int) -> None:
         with self.main_cell() as s:
-            node = s.scalars(
-                select(m.ComputeNode).where(m.ComputeNode.host == self.service_host())
-            ).first()
-            if node is None:
-                return
-            node.vcpus_used = max(0, node.vcpus_used + sign * int(flavor["vcpus"]))
-            node.memory_mb_used = max(0, node.memory_mb_used + sign * int(flavor["memory_mb"]))
-            node.local_gb_used = max(0, node.local_gb_used + sign * int(flavor["root_gb"]))
-            node.running_vms = max(0, node.running_vms + sign)
+            self._claim_in(s, flavor, sign)
+
+    def _claim_in(self, s: Any, flavor: dict[str, Any], sign: int) -> None:
+        """The resource tracker's usage on this node, in the caller's transaction."""
+        node = s.scalars(
+            select(m.ComputeNode).where(m.ComputeNode.host == self.service_host())
+        ).first()
+        if node is None:
+            return
+        node.vcpus_used = max(0, node.vcpus_used + sign * int(flavor["vcpus"]))
+        node.memory_mb_used = max(0, node.memory_mb_used + sign * int(flavor["memory_mb"]))
+        node.local_gb_used = max(0, node.local_gb_used + sign * int(flavor["root_gb"]))
+        node.running_vms = max(0, node.running_vms + sign)
 
     def _fail(self, ctx: RequestContext, uuid: str, event: int | None, message: str) -> None:
         self.log.error(
@@ -802,19 +819,38 @@ class NovaCompute(moves.NovaCompute):
     ) -> None:
         if event_id is None:
             return
+        now = self.now_iso()
+        events, actions = _EVENTS, _ACTIONS
         with self.main_cell() as s:
-            event = s.get(m.InstanceActionEvent, event_id)
-            if event is None:
+            action_id = s.execute(
+                update(events)
+                .where(events.c.id == event_id)
+                .values(finish_time=now, result=result, traceback=traceback)
+                .returning(events.c.action_id)
+            ).scalar()
+            if action_id is None:
                 return
-            event.finish_time = self.now_iso()
-            event.result = result
-            event.traceback = traceback
-            action = s.get(m.InstanceAction, event.action_id)
-            if action is not None:
-                action.finish_time = event.finish_time
-                action.updated_at = event.finish_time
-                if result == "Error":
-                    action.message = "Error"
+            finished: dict[str, Any] = {"finish_time": now, "updated_at": now}
+            if result == "Error":
+                finished["message"] = "Error"
+            s.execute(update(actions).where(actions.c.id == action_id).values(finished))
+
+
+# The tables the bookkeeping UPDATEs write (Core statements: no ORM object loaded first)
+_INSTANCES = cast(Table, m.Instance.__table__)
+_EVENTS = cast(Table, m.InstanceActionEvent.__table__)
+_ACTIONS = cast(Table, m.InstanceAction.__table__)
+# attribute name -> column, for the UPDATEs of :meth:`NovaCompute._set`
+_INSTANCE_COLUMNS = {attr.key: attr.columns[0] for attr in m.Instance.__mapper__.column_attrs}
+
+
+def _guest_fields(row: m.Instance) -> dict[str, Any]:
+    """What the libvirt driver's domain takes from the instance itself."""
+    return {
+        "config_drive": row.config_drive,
+        "display_name": row.display_name,
+        "project_id": row.project_id,
+    }
 
 
 def _action(s: Any, uuid: str, name: str) -> m.InstanceAction | None:

@@ -133,19 +133,19 @@ class NovaConductor(NovaProcess):
     ) -> None:
         cells = self.nova_cells
         host = choices[0]["service_host"]
+        uuid = instance["uuid"]
         with cells.api.read() as s:
             mapping = s.get(m.HostMapping, host)
-            cell = s.get(m.CellMapping, mapping.cell_id) if mapping is not None else None
+            cell_id = mapping.cell_id if mapping is not None else None
+            # One last look before the instance is made: was the server deleted meanwhile?
+            still_wanted = s.get(m.BuildRequest, uuid) is not None
+        cell = next((c for c in cells.mappings() if c.id == cell_id), None)
         if cell is None:
             message = f"Host '{host}' is not mapped to any cell"
             self.log.error("[%s] %s", ctx.request_id, message)
             self.placement.request("DELETE", f"/allocations/{instance['uuid']}")
             self._bury_in_cell0(ctx, instance, message, f"HostMappingNotFound: {message}")
             return
-        uuid = instance["uuid"]
-        # One last look before the instance is made: was the server deleted meanwhile?
-        with cells.api.read() as s:
-            still_wanted = s.get(m.BuildRequest, uuid) is not None
         if not still_wanted:
             self.log.debug(
                 "[%s] [instance: %s] While scheduling instance, the build request was "
