@@ -51,6 +51,10 @@ KERNEL_PACKAGE = "linux-image-cloud-amd64"  # a metapackage: depends on the curr
 GUEST_PACKAGES = (
     "busybox-static",
     "dropbear-bin",
+    "iputils-ping",  # BusyBox's ping needs root; this one pings as any user (ICMP sockets)
+    # the users' login shell: BusyBox sh runs its own applets before anything on PATH (its
+    # ping, not the one above), and bash is friendlier for an interactive session anyway
+    "bash",
     # what dropbear links, and what those link (checked at build: see needed_libraries)
     "libc6",
     "libcrypt1",
@@ -58,6 +62,10 @@ GUEST_PACKAGES = (
     "libtommath1",
     "libgmp10",
     "zlib1g",
+    "libcap2",
+    "libidn2-0",
+    "libunistring2",
+    "libtinfo6",
 )
 BUILD_PACKAGES = ("mtools", "syslinux", "syslinux-common")  # used on the machine, not copied
 LOADER = "ld-linux-x86-64.so.2"
@@ -410,12 +418,15 @@ def _initramfs(
         if applet != "bin/busybox":
             depth = applet.count("/")
             archive.symlink(applet, "../" * depth + "bin/busybox")
-    archive.symlink("init", "bin/busybox")
-    # Dropbear and what it links (the dynamic loader comes in as one of libc's needs)
+    archive.file("init", gf.INIT.encode(), 0o755)
+    archive.directory("newroot")
+    # Dropbear, ping, and what they link (the dynamic loader comes in as one of libc's needs)
     dropbear = trees["dropbear-bin"]
     binaries = {
         "usr/sbin/dropbear": (dropbear / "usr/sbin/dropbear").read_bytes(),
         "usr/bin/dropbearkey": (dropbear / "usr/bin/dropbearkey").read_bytes(),
+        "bin/ping": (trees["iputils-ping"] / "bin/ping").read_bytes(),
+        "bin/bash": (trees["bash"] / "bin/bash").read_bytes(),
     }
     for path, data in binaries.items():
         archive.file(path, data, 0o755)

@@ -31,7 +31,8 @@ kernel unpacks its initramfs into RAM and runs BusyBox's ``init`` from it, which
 3. ``acpid`` runs ``poweroff`` when the ACPI power button is pressed (Nova's ``server stop``,
    qemu's ``system_powerdown``), so Nova need not wait its 60 s shutdown timeout.
 
-Only BusyBox and Dropbear are in the image: no sudo, no cloud-init, no apt. Everything here
+Only BusyBox, Dropbear, bash (the users' login shell) and iputils' ping are in the image:
+no sudo, no cloud-init, no apt. Everything here
 is text put into the initramfs; nothing runs on the lab machine.
 """
 
@@ -58,6 +59,18 @@ class GuestFile:
     uid: int = 0
     gid: int = 0
 
+
+INIT = """\
+#!/bin/busybox sh
+# The kernel runs this first, from the initramfs it unpacked into "rootfs". Copy it into a
+# tmpfs of its own and make that the root, so / is an ordinary mount (`df -h /` shows it),
+# then hand over to BusyBox init (which reads /etc/inittab).
+/bin/busybox mount -t tmpfs -o mode=755 tmpfs /newroot
+for entry in /*; do
+    [ "$entry" = /newroot ] || /bin/busybox cp -a "$entry" /newroot/
+done
+exec /bin/busybox switch_root /newroot /sbin/init
+"""
 
 INITTAB = """\
 # BusyBox init (PID 1). sysinit runs once at boot; shutdown runs on poweroff/reboot.
@@ -339,7 +352,8 @@ field() { awk -F '\t' -v k="$1" '$1 == k { sub(/^[^\t]*\t/, ""); print; exit }' 
 boot_disk() {
     mkdir -p /run/boot-disk
     device=$(findfs LABEL=@BOOT_LABEL@ 2>/dev/null)
-    [ -n "$device" ] && mount -t vfat -o rw,noatime "$device" /run/boot-disk 2>/dev/null
+    # umask=077: the host keys kept there are root's alone (FAT has no owners of its own)
+    [ -n "$device" ] && mount -t vfat -o rw,noatime,umask=077 "$device" /run/boot-disk 2>/dev/null
 }
 
 config_drive() {
@@ -695,15 +709,15 @@ def guest_files(default_user: str, modules: list[str]) -> list[GuestFile]:
         GuestFile("etc/modules-load", "".join(f"{m}\n" for m in modules)),
         GuestFile(
             "etc/passwd",
-            "root:*:0:0:root:/root:/bin/sh\n"
+            "root:*:0:0:root:/root:/bin/bash\n"
             f"{default_user}:*:{uid}:{uid}:{default_user.capitalize()}:/home/{default_user}"
-            ":/bin/sh\n",
+            ":/bin/bash\n",
         ),
         GuestFile(
             "etc/group", f"root:x:0:\ntty:x:5:\nadm:x:4:{default_user}\n{default_user}:x:{uid}:\n"
         ),
         GuestFile("etc/labkit-guest/root-key-options", root_key_options(default_user) + "\n"),
-        GuestFile("etc/shells", "/bin/sh\n/bin/ash\n"),
+        GuestFile("etc/shells", "/bin/sh\n/bin/ash\n/bin/bash\n"),
         GuestFile("etc/hostname", "labkit-guest\n"),
         GuestFile("etc/hosts", "127.0.0.1 localhost\n"),
         GuestFile("etc/os-release", os_release(default_user)),

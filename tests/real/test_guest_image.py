@@ -22,6 +22,7 @@ the console's fingerprint (RejectPolicy), the user data's effect, and the ACPI p
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -211,13 +212,17 @@ def boot(qemu: str, image: guest_image.GuestImage, tmp_path: Path) -> Iterator[B
     started: list[Guest] = []
     servers: list[ThreadingHTTPServer] = []
 
-    def start(metadata: Metadata | None = None, cdrom: Path | None = None) -> Guest:
+    def start(
+        metadata: Metadata | None = None, cdrom: Path | None = None, again: bool = False
+    ) -> Guest:
+        """A new instance's disk, or with ``again`` the last one's (a reboot)."""
         disk = tmp_path / "disk.qcow2"
-        subprocess.run(
-            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image.path),
-             str(disk), "1G"],
-            check=True,
-        )  # fmt: skip
+        if not again:
+            subprocess.run(
+                ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image.path),
+                 str(disk), "1G"],
+                check=True,
+            )  # fmt: skip
         netdev = "user,id=net0,net=169.254.0.0/16,host=169.254.0.2,dhcpstart=169.254.0.15"
         ssh_port = _free_port()
         netdev += f",hostfwd=tcp:127.0.0.1:{ssh_port}-:22"
@@ -228,7 +233,8 @@ def boot(qemu: str, image: guest_image.GuestImage, tmp_path: Path) -> Iterator[B
             relay.write_text(RELAY.format(python=sys.executable, port=server.server_address[1]))
             relay.chmod(0o755)
             netdev += f",guestfwd=tcp:169.254.169.254:80-cmd:{relay}"
-        console, monitor = tmp_path / "console.log", tmp_path / "monitor.sock"
+        console = tmp_path / f"console-{len(started)}.log"
+        monitor = tmp_path / f"monitor-{len(started)}.sock"
         cmd = [
             qemu, "-machine", "pc,accel=tcg", "-m", str(image.min_ram), "-smp", "1",
             "-nodefaults", "-display", "none", "-no-reboot",
@@ -323,7 +329,13 @@ def _meta_data(uuid: str, key: paramiko.PKey) -> bytes:
 # ---- the tests -----------------------------------------------------------------------------------
 
 
-def test_image_is_one_small_bootable_disk(image: guest_image.GuestImage) -> None:
+def test_image_is_one_small_bootable_disk(
+    image: guest_image.GuestImage, real_timings: list[str]
+) -> None:
+    started = time.monotonic()
+    again, built = guest_image.ensure(image.path.parent)
+    real_timings.append(f"guest image: warm build {time.monotonic() - started:.2f} s")
+    assert (again, built) == (image, False)
     assert image.size < 40 << 20, image.size
     with image.path.open("rb") as fh:
         sector = fh.read(512)
@@ -331,6 +343,9 @@ def test_image_is_one_small_bootable_disk(image: guest_image.GuestImage) -> None
     assert b"SYSLINUX" in sector[:16]
     assert image.disk_format == "raw" and image.container_format == "bare"
     assert image.properties["os_admin_user"] == image.default_user == "cirros"
+    sums = guest_image.checksums(image)
+    assert sums["md5"] == hashlib.md5(image.path.read_bytes()).hexdigest()
+    assert guest_image.mirror_path(image) == f"labkit/{image.path.name}"
 
 
 def test_boot_from_metadata_service(
@@ -379,6 +394,10 @@ def test_boot_from_metadata_service(
 
     status, out = _run(client, "whoami; hostname; cat /var/tmp/user-data.txt")
     assert (status, out.split("\n")[:3]) == (0, ["cirros", "server1", "user data ran as root"])
+    # what the notebooks run in a guest, as the default user
+    status, out = _run(client, "ping -c 1 -W 5 169.254.0.2 && df -h / && ls /run/boot-disk")
+    assert status != 0 and "1 received" in out and "tmpfs" in out, out
+    assert "Permission denied" in out  # the kept host keys are root's alone
     status, out = _run(client, "curl -s http://169.254.169.254/openstack/latest/meta_data.json")
     assert status == 0 and INSTANCE_UUID in out
     client.close()
@@ -391,6 +410,16 @@ def test_boot_from_metadata_service(
     took = _power_off(guest)
     real_timings.append(f"guest image: system_powerdown -> qemu exited {took:.1f} s")
     assert "ACPI power button pressed" in guest.console_text()
+
+    # booted again (Nova's reboot: same disk): same host keys, the user data not run again
+    again = boot(metadata=metadata, again=True)
+    client = _connect(again, "cirros", user_key, BOOT_TIMEOUT)
+    second = again.wait_console(" finished at ", 60)
+    assert set(guestkeys.parse_console(second).trusted) == set(shown.trusted)
+    assert "hello from the user data" not in second
+    assert _run(client, "whoami")[1] == "cirros\n"
+    client.close()
+    _power_off(again)
 
 
 def test_boot_from_config_drive(
