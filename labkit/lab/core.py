@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from labkit.explain.view import Explanation
     from labkit.images import Timeline
     from labkit.instructor.progress import Progress
+    from labkit.instructor.report import RunReport
     from labkit.lab.access import GuestSession, Output, SshDiagnosis
     from labkit.lab.cleanup import Cleanup
     from labkit.lab.fit import FitPrediction
@@ -644,3 +645,21 @@ class Lab:
         from labkit.instructor.progress import check_progress
 
         return check_progress(self)
+
+    def run(
+        self,
+        notebooks: list[str | Path],
+        envs: list[str],
+        parallel: int | None = None,
+        **options: Any,
+    ) -> RunReport:
+        """``labkit run`` from a notebook, for instructors: ``notebooks`` against every lab in
+        ``envs`` (``sim:alice``, ``@workshop.yaml`` ...; attendees' sims under this lab's
+        state root), ``parallel`` labs at once, with a live table of each lab's notebooks;
+        returns the report's model (also in ``out``/report.html). Options as
+        :func:`labkit.instructor.live.run_in_notebook`: ``out``, ``cell_timeout``,
+        ``env_timeout``, ``resume``, ``fail_fast``, ``keep_sims``."""
+        from labkit.instructor.live import run_in_notebook
+
+        options.setdefault("state_root", self.paths.root.parent)
+        return run_in_notebook(notebooks, envs, parallel=parallel, **options)

@@ -1,4 +1,4 @@
-"""``lab.run(...)`` / :func:`labkit.instructor.live.run_in_notebook`: a real run of notebook
+"""``lab.run(...)`` (:func:`labkit.instructor.live.run_in_notebook`): a real run of notebook
 00 for two attendees' sims, two at a time, with the live table recorded as it is redrawn."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pytest
 
 from labkit.instructor.live import ProgressView, run_in_notebook
 from labkit.instructor.report import RunReport
+from labkit.lab import Lab
 from tests.notebooks import harness
 
 pytestmark = pytest.mark.slow
@@ -51,12 +52,12 @@ def _read(view: ProgressView) -> _States:
 def test_lab_run_draws_a_live_table_and_returns_the_report(tmp_path: Path) -> None:
     views: list[ProgressView] = []
     root, out = tmp_path / "state", tmp_path / "run"
-    report = run_in_notebook(
+    # Through the Lab, as a notebook calls it: attendees' sims under that lab's state root.
+    report = Lab.from_env("sim", state_root=root).run(
         [WELCOME],
         envs=["sim:x", "sim:y"],
         parallel=2,
         out=out,
-        state_root=root,
         cell_timeout=240,
         env_timeout=300,
         show=views.append,
