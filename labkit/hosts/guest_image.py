@@ -8,14 +8,18 @@ CirrOS would have to be downloaded; instead the lab makes its own, smaller and f
   drive, the power button -- is copied in, dependencies resolved from each module's
   ``depends=``);
 * **userland**: an initramfs only -- BusyBox (``busybox-static``: sh, init, udhcpc, wget,
-  acpid), Dropbear (``dropbear-bin`` and the five libraries it links) and the scripts of
+  acpid), Dropbear (``dropbear-bin``), bash as the users' shell, iputils' ping, the libraries
+  they link (found by reading each binary's ELF ``DT_NEEDED``) and the scripts of
   :mod:`labkit.hosts.guest_image_files`, which do what cloud-init does and print its lines;
-* **disk**: ONE raw disk image holding a FAT filesystem with the kernel, the initramfs and
-  SYSLINUX as boot loader (``syslinux`` installs itself through ``mtools`` onto the image
-  file: no loop device, no mount). One file is what ``server create --image X`` expects and
-  what Glance's web-download fetches from the lab's mirror in one step; the kernel's command
-  line (``console=ttyS0``, so Nova's console log shows the boot) lives in ``syslinux.cfg``.
-  The guest mounts that same filesystem to keep its host keys across reboots.
+* **disk**: ONE disk image (qcow2, as CirrOS's) holding a FAT filesystem with the kernel,
+  the initramfs and SYSLINUX as boot loader (``syslinux`` installs itself through ``mtools``
+  onto the image file: no loop device, no mount). One file is what ``server create --image
+  X`` expects and what Glance's web-download fetches from the lab's mirror in one step; the
+  kernel's command line (``console=ttyS0``, so Nova's console log shows the boot) lives in
+  ``syslinux.cfg``. The guest mounts that same filesystem to keep its host keys across
+  reboots. (The other way, kernel and ramdisk as separate AKI/ARI images named by the disk
+  image's ``kernel_id``/``ramdisk_id``, takes three uploads and properties the notebooks'
+  ``server create`` flow does not show.)
 
 It boots under TCG (no KVM) in a few seconds. Build: ``apt-get download`` of the packages,
 ``dpkg-deb -x``, the initramfs written by :mod:`labkit.hosts.guest_image_cpio`, then mtools
@@ -41,6 +45,7 @@ from pathlib import Path
 from labkit.hosts import guest_image_files as gf
 from labkit.hosts.errors import LocalHostsError
 from labkit.hosts.guest_image_cpio import Archive
+from labkit.sim.mirror.qcow2 import CLUSTER, Qcow2
 
 IMAGE_FORMAT = 1  # bump when the build changes in a way the inputs below do not show
 ARCH = "amd64"
@@ -100,7 +105,7 @@ class GuestImage:
 
     path: Path
     default_user: str = DEFAULT_USER
-    disk_format: str = "raw"
+    disk_format: str = "qcow2"
     container_format: str = "bare"
     min_ram: int = MIN_RAM_MB  # MiB
     min_disk: int = MIN_DISK_GB  # GiB
@@ -151,7 +156,7 @@ def image_name(default_user: str = DEFAULT_USER) -> str:
     ]
     parts += [f"{f.path}\n{f.mode:o}\n{f.content}" for f in gf.guest_files(default_user, [])]
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:10]
-    return f"labkit-guest-{default_user}-{ARCH}-{digest}.img"
+    return f"labkit-guest-{default_user}-{ARCH}-{digest}.qcow2"
 
 
 def cached(cache_dir: Path, default_user: str = DEFAULT_USER) -> GuestImage | None:
@@ -199,8 +204,10 @@ def ensure(
             f"kernel {version} ({vmlinuz.stat().st_size // 1024} KiB), initramfs "
             f"{len(initrd) // 1024} KiB, {len(modules)} modules"
         )
-        tmp = work / "disk.img"
-        _make_disk(tmp, vmlinuz, initrd, trees)
+        raw = work / "disk.img"
+        _make_disk(raw, vmlinuz, initrd, trees)
+        tmp = work / "disk.qcow2"
+        to_qcow2(raw, tmp)
         tmp.replace(target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -502,6 +509,24 @@ def _make_disk(path: Path, vmlinuz: Path, initrd: bytes, trees: dict[str, Path])
     _run_tool([str(trees["syslinux"] / "usr/bin/syslinux"), "--install", image], env)
 
 
+def to_qcow2(raw: Path, out: Path) -> None:
+    """The raw disk as a qcow2 file, every cluster allocated, in order.
+
+    Same layout as the mirror's generated images (:class:`labkit.sim.mirror.qcow2.Qcow2`:
+    header, refcount table and blocks, L1 and L2 tables, then the data clusters), with the
+    raw disk's bytes as the data: no qemu-img needed on the machine. qcow2 because that is
+    what the notebooks declare for the image they upload (``--disk-format qcow2``, like
+    CirrOS's), and Nova refuses an image whose data is not in its declared format.
+    """
+    size = raw.stat().st_size
+    if size % CLUSTER:
+        raise ValueError(f"{raw} is not a whole number of {CLUSTER}-byte clusters")
+    layout = Qcow2(size, size // CLUSTER)
+    with out.open("wb") as dest, raw.open("rb") as source:
+        dest.write(layout.metadata)
+        shutil.copyfileobj(source, dest, MiB)
+
+
 # ---- the lab's mirror ---------------------------------------------------------------------------
 
 MIRROR_FOLDER = "labkit"
@@ -510,6 +535,18 @@ MIRROR_FOLDER = "labkit"
 def mirror_path(image: GuestImage) -> str:
     """Where the lab's image mirror serves the image (below ``/mirror/``)."""
     return f"{MIRROR_FOLDER}/{image.path.name}"
+
+
+def mirror_files(cache_dir: Path) -> dict[str, GuestImage]:
+    """The guest images already built in ``cache_dir``, by their path below ``/mirror/``
+    (nothing is built or downloaded: the mirror serves what ``labkit hosts up`` made)."""
+    out = {}
+    for path in sorted(cache_dir.glob("labkit-guest-*.qcow2")):
+        user = path.name.removeprefix("labkit-guest-").split(f"-{ARCH}-")[0]
+        if image_name(user) == path.name:  # an older build's file is not served
+            image = GuestImage(path, user)
+            out[mirror_path(image)] = image
+    return out
 
 
 def checksums(image: GuestImage) -> dict[str, str]:
@@ -528,3 +565,26 @@ def checksums(image: GuestImage) -> dict[str, str]:
         out[algo] = hasher.hexdigest()
         side.write_text(out[algo] + "\n")
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m labkit.hosts.guest_image [CACHE_DIR] [--user NAME]``: build (or find) the
+    image and print how to register it."""
+    import argparse
+
+    from labkit.hosts.layout import default_cache_dir
+
+    parser = argparse.ArgumentParser(prog="python -m labkit.hosts.guest_image")
+    parser.add_argument("cache_dir", nargs="?", help="default: the lab's rootfs cache")
+    parser.add_argument("--user", default=DEFAULT_USER, help="the image's default user")
+    args = parser.parse_args(argv)
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir() / "rootfs"
+    image, _ = ensure(cache, args.user)
+    print(image.path)
+    print(f"size {image.size / MiB:.1f} MiB; mirror path {mirror_path(image)}")
+    print("openstack image create " + " ".join(image.glance_create_args()) + " --file ...")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

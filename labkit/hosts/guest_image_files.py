@@ -76,7 +76,7 @@ INITTAB = """\
 # BusyBox init (PID 1). sysinit runs once at boot; shutdown runs on poweroff/reboot.
 ::sysinit:/etc/init.d/rcS
 ttyS0::respawn:/sbin/getty -L 115200 ttyS0 vt100
-::ctrlaltdel:/sbin/poweroff
+::ctrlaltdel:/sbin/reboot
 ::shutdown:/etc/init.d/rcK
 """
 

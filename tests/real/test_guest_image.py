@@ -219,7 +219,7 @@ def boot(qemu: str, image: guest_image.GuestImage, tmp_path: Path) -> Iterator[B
         disk = tmp_path / "disk.qcow2"
         if not again:
             subprocess.run(
-                ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image.path),
+                ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image.path),
                  str(disk), "1G"],
                 check=True,
             )  # fmt: skip
@@ -330,18 +330,30 @@ def _meta_data(uuid: str, key: paramiko.PKey) -> bytes:
 
 
 def test_image_is_one_small_bootable_disk(
-    image: guest_image.GuestImage, real_timings: list[str]
+    qemu: str, image: guest_image.GuestImage, real_timings: list[str], tmp_path: Path
 ) -> None:
     started = time.monotonic()
     again, built = guest_image.ensure(image.path.parent)
     real_timings.append(f"guest image: warm build {time.monotonic() - started:.2f} s")
     assert (again, built) == (image, False)
     assert image.size < 40 << 20, image.size
-    with image.path.open("rb") as fh:
+    assert image.disk_format == "qcow2" and image.container_format == "bare"
+    subprocess.run(["qemu-img", "check", "-q", str(image.path)], check=True)
+    info = json.loads(
+        subprocess.run(
+            ["qemu-img", "info", "--output=json", str(image.path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert info["format"] == "qcow2"
+    raw = tmp_path / "disk.raw"
+    subprocess.run(["qemu-img", "convert", "-O", "raw", str(image.path), str(raw)], check=True)
+    with raw.open("rb") as fh:
         sector = fh.read(512)
     assert sector[510:512] == b"\x55\xaa", "no boot signature in sector 0"
     assert b"SYSLINUX" in sector[:16]
-    assert image.disk_format == "raw" and image.container_format == "bare"
     assert image.properties["os_admin_user"] == image.default_user == "cirros"
     sums = guest_image.checksums(image)
     assert sums["md5"] == hashlib.md5(image.path.read_bytes()).hexdigest()
