@@ -47,12 +47,15 @@ class DashboardStartFailed(LabkitError):
     layer = "horizon"
 
 
-def port(explicit: int | None = None) -> int:
-    """The dashboard's port: ``explicit``, else ``$LABKIT_HORIZON_PORT``, else 8080."""
+def port(explicit: int | None = None, current: int | None = None) -> int:
+    """The dashboard's port: ``explicit``, else ``$LABKIT_HORIZON_PORT``, else the one it
+    runs on now (``current``), else 8080."""
     if explicit:
         return explicit
     raw = os.environ.get("LABKIT_HORIZON_PORT", "")
-    return int(raw) if raw.strip() else DEFAULT_PORT
+    if raw.strip():
+        return int(raw)
+    return current or DEFAULT_PORT
 
 
 def _info_path(state_dir: Path) -> Path:

@@ -94,7 +94,9 @@ def after_install(backend: Any) -> list[str]:
     state_dir = backend.paths.root
     settings_file = backend.client.file(backend.env.controller.name, LOCAL_SETTINGS)["content"]
     sim = process.running(backend.paths)
-    port = server.port()
+    running = server.running(state_dir)
+    # LABKIT_HORIZON_PORT if set, else the port it already runs on, else 8080.
+    port = server.port(None, running.port if running else None)
     if server.is_current(state_dir, settings_file, port):
         handle = server.running(state_dir)
         assert handle is not None

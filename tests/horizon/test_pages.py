@@ -328,6 +328,42 @@ def test_a_launch_over_quota_shows_novas_quota_exceeded(
     assert "Quota exceeded" in answer.text
 
 
+def test_a_server_no_host_can_take_shows_novas_fault(
+    demo: DashboardSession, demo_conn: Any, horizon_lab: Lab
+) -> None:
+    admin = horizon_lab.connect("admin")
+    huge = admin.compute.create_flavor(name="dash-huge", ram=512, vcpus=1, disk=5000)
+    image = demo_conn.image.find_image("trusty", ignore_missing=False)
+    network = demo_conn.network.find_network("provider", ignore_missing=False)
+    try:
+        answer = demo.api(
+            "POST",
+            "/api/nova/servers/",
+            {
+                "name": "dash-nohost",
+                "source_id": image.id,
+                "flavor_id": huge.id,
+                "key_name": "",
+                "user_data": "",
+                "security_groups": [{"name": "default"}],
+                "nics": [{"net-id": network.id}],
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        server_id = answer.json()["id"]
+        failed = demo_conn.compute.wait_for_server(
+            demo_conn.compute.get_server(server_id), status="ERROR", wait=60, interval=0.3
+        )
+        page = demo.open("/project/instances/", "Instances")
+        assert "Error" in row_text(page, "instances", server_id)
+        detail = demo.open(f"/project/instances/{server_id}/", "dash-nohost")
+        assert "No valid host was found" in detail.text
+        demo_conn.compute.delete_server(failed)
+        demo_conn.compute.wait_for_delete(failed, wait=60, interval=0.3)
+    finally:
+        admin.compute.delete_flavor(huge, ignore_missing=True)
+
+
 def test_demo_is_refused_the_admin_panels(demo: DashboardSession) -> None:
     """The Admin dashboard is not in demo's menu; opened by its URL, its panels show the
     403s Nova answers Horizon's clients, in Nova's words."""
