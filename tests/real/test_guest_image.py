@@ -213,7 +213,10 @@ def boot(qemu: str, image: guest_image.GuestImage, tmp_path: Path) -> Iterator[B
     servers: list[ThreadingHTTPServer] = []
 
     def start(
-        metadata: Metadata | None = None, cdrom: Path | None = None, again: bool = False
+        metadata: Metadata | None = None,
+        cdrom: Path | None = None,
+        again: bool = False,
+        refuse_metadata: bool = False,
     ) -> Guest:
         """A new instance's disk, or with ``again`` the last one's (a reboot)."""
         disk = tmp_path / "disk.qcow2"
@@ -226,13 +229,19 @@ def boot(qemu: str, image: guest_image.GuestImage, tmp_path: Path) -> Iterator[B
         netdev = "user,id=net0,net=169.254.0.0/16,host=169.254.0.2,dhcpstart=169.254.0.15"
         ssh_port = _free_port()
         netdev += f",hostfwd=tcp:127.0.0.1:{ssh_port}-:22"
-        if metadata is not None:
-            server = _metadata_server(metadata)
-            servers.append(server)
+        if metadata is not None or refuse_metadata:
+            # refused: the relay connects to a port nothing listens on, and fails at once
+            port = _free_port()
+            if metadata is not None:
+                server = _metadata_server(metadata)
+                servers.append(server)
+                port = server.server_address[1]
             relay = tmp_path / "relay.py"
-            relay.write_text(RELAY.format(python=sys.executable, port=server.server_address[1]))
+            relay.write_text(RELAY.format(python=sys.executable, port=port))
             relay.chmod(0o755)
             netdev += f",guestfwd=tcp:169.254.169.254:80-cmd:{relay}"
+        # no way out but the forwards: the guest must not reach this machine's own network
+        netdev += ",restrict=on"
         console = tmp_path / f"console-{len(started)}.log"
         monitor = tmp_path / f"monitor-{len(started)}.sock"
         cmd = [
@@ -473,4 +482,21 @@ def test_boot_from_config_drive(
     assert status == 0
     assert out == "Welcome to server1, booted by the lab.\nsecond line\nruncmd ran\n"
     client.close()
+    _power_off(guest)
+
+
+def test_boot_without_metadata(boot: Boot, user_key: paramiko.PKey) -> None:
+    """No metadata service and no config drive: the guest says so the way cloud-init does
+    (what ``lab.why_no_ssh`` reads), still prints its host keys, and lets no key in."""
+    guest = boot(refuse_metadata=True)
+    text = guest.wait_console(" finished at ", BOOT_TIMEOUT)
+    failures = guestkeys.metadata_failures(text)
+    assert failures and "Giving up on OpenStack md from" in failures[-1], failures
+    assert "Calling 'http://169.254.169.254/openstack' failed [1/30s]" in failures[0]
+    assert "no authorized SSH keys fingerprints found for user cirros" in text
+    assert "Datasource DataSourceNone" in text and "Used fallback datasource" in text
+    assert guestkeys.authorized_keys(text).of("cirros") == ()
+    assert guestkeys.parse_console(text).trusted
+    with pytest.raises(AssertionError, match="AuthenticationException"):
+        _connect(guest, "cirros", user_key, 20)
     _power_off(guest)
