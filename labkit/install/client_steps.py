@@ -5,6 +5,7 @@ Keystone objects (:class:`~labkit.install.steps.IdentityObjects`) and a verifica
 from __future__ import annotations
 
 import tempfile
+import time
 from typing import Any
 
 from labkit.install import identity, networking
@@ -14,6 +15,7 @@ CLIENT_STEPS: tuple[type[st.Step], ...] = (
     st.IdentityObjects,
     st.Image,
     st.Flavors,
+    st.ServicesUp,
     networking.ProviderNetwork,
 )
 
@@ -42,6 +44,8 @@ def check(conn: Any, step: st.Step, secrets: dict[str, str]) -> bool:
         return _active_image(conn, step) is not None
     if isinstance(step, st.Flavors):
         return not _missing_flavors(conn, step)
+    if isinstance(step, st.ServicesUp):
+        return not _services_down(conn, step)
     if isinstance(step, networking.ProviderNetwork):
         return networking.provider_network_exists(conn, step)
     raise TypeError(step.kind)
@@ -54,9 +58,46 @@ def apply(conn: Any, step: st.Step, secrets: dict[str, str]) -> tuple[int, list[
         return _upload(conn, step)
     if isinstance(step, st.Flavors):
         return _create_flavors(conn, step)
+    if isinstance(step, st.ServicesUp):
+        return _wait_services(conn, step)
     if isinstance(step, networking.ProviderNetwork):
         return networking.create_provider_network(conn, step)
     raise TypeError(step.kind)
+
+
+def _services_down(conn: Any, step: st.ServicesUp) -> list[str]:
+    """What of ``step.expect`` is not reported up (yet), as "binary on host: state"."""
+    seen: dict[tuple[str, str], str] = {}
+    if step.api == "compute":
+        for svc in conn.compute.services():
+            up = svc.state == "up" and svc.status == "enabled"
+            seen[svc.binary, svc.host] = "up" if up else f"{svc.state}/{svc.status}"
+    else:
+        for agent in conn.network.agents():
+            up = agent.is_alive and agent.is_admin_state_up
+            seen[agent.binary, agent.host] = "up" if up else "not alive"
+    return [
+        f"{binary} on {host}: {seen.get((binary, host), 'not registered')}"
+        for binary, host in step.expect
+        if seen.get((binary, host)) != "up"
+    ]
+
+
+def _wait_services(conn: Any, step: st.ServicesUp) -> tuple[int, list[str]]:
+    started = time.monotonic()
+    down = _services_down(conn, step)
+    while down and time.monotonic() - started < step.timeout:
+        time.sleep(1.0)
+        down = _services_down(conn, step)
+    if down:
+        return 1, [
+            f"not up after {step.timeout:.0f} s: " + "; ".join(down),
+            "Read the service's log on that host (/var/log/nova/, /var/log/neutron/).",
+        ]
+    return 0, [
+        f"{binary} on {host}: up after {time.monotonic() - started:.0f} s"
+        for binary, host in step.expect
+    ]
 
 
 def _missing_flavors(conn: Any, step: st.Flavors) -> list[tuple[str, str, int, int, int]]:

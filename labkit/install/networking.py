@@ -7,8 +7,21 @@ network that is a real physical network -- here the lab's management network, wh
 is the guests' gateway and whose guest pool Neutron hands addresses from. The server side
 (``neutron-api``, ``neutron-rpc-server``) runs on the controller with ML2 and the Linux
 bridge driver; a Linux bridge agent on every host plugs ports into a bridge on the provider
-interface; the DHCP agent gives each guest its address; the metadata agent will pass guests
+interface; the DHCP agent gives each guest its address; the metadata agent passes guests
 their metadata.
+
+Why Linux bridge and not Open vSwitch (Debian's default): the Linux bridge agent needs
+nothing but the kernel's bridges, veths and iptables, which every host -- a local lab host
+in a network namespace without an init system included -- already has. OVS needs its own
+daemons (ovsdb-server, ovs-vswitchd) started and kept alive first, and a kernel datapath the
+lab hosts share with the machine. The price: in Zed the Linux bridge driver is marked
+experimental and must be enabled explicitly (``[experimental] linuxbridge = true``).
+
+The provider interface is ``eth0`` on the sim's hosts and ``eth1`` on local lab hosts: those
+get a second, address-less interface on the lab's bridge, as the Install Guide's hosts have
+a management and a provider interface. The agent enslaves the provider interface to the
+network's bridge (brq...) and would move an address it found there onto that bridge; with
+eth1, eth0 -- SSH, RabbitMQ, every API -- is never touched.
 """
 
 from __future__ import annotations
@@ -329,6 +342,21 @@ def plan(ctx: PlanContext) -> list[st.Step]:
     ]
     for host in others:
         steps += host_steps(ctx, host)
+    steps.append(
+        st.ServicesUp(
+            title="Verify: every agent is alive",
+            host=c,
+            api="network",
+            expect=(
+                *(("neutron-linuxbridge-agent", h.name) for h in ctx.hosts),
+                ("neutron-dhcp-agent", c),
+                ("neutron-metadata-agent", c),
+            ),
+            timeout=120,
+            why="The guide's `openstack network agent list`. Agents report every 30 s over "
+            "RabbitMQ; one that died at start (a missing tool, a wrong option) is not alive.",
+        )
+    )
     steps.append(
         ProviderNetwork(
             title=f"Create the provider network {PHYSNET} and its subnet",

@@ -26,8 +26,8 @@ KVM_PROBE = (
     "{ printf '\\260\\020\\346\\364\\364' > /tmp/kvm-probe.img && "
     "truncate -s 510 /tmp/kvm-probe.img && printf '\\125\\252' >> /tmp/kvm-probe.img; } && "
     "{ timeout 20 qemu-system-x86_64 -machine accel=kvm -nodefaults -display none "
-    "-device isa-debug-exit -drive file=/tmp/kvm-probe.img,format=raw,if=floppy "
-    ">/dev/null 2>&1; test $? -eq 33; }"
+    "-device isa-debug-exit,iobase=0xf4,iosize=0x04 "
+    "-drive file=/tmp/kvm-probe.img,format=raw,if=floppy >/dev/null 2>&1; test $? -eq 33; }"
 )
 
 
@@ -121,6 +121,16 @@ def host_steps(ctx: PlanContext, host: Host) -> list[st.Step]:
             host=host.name,
             name="nova-compute",
             restart_on=(CONF, COMPUTE_CONF),
+        ),
+        st.ServicesUp(
+            title=f"Wait until nova-compute on {host.name} reports up",
+            host=c,
+            api="compute",
+            expect=(("nova-compute", host.name),),
+            timeout=120,
+            why="nova-compute registers itself (and its hypervisor) once libvirt answers; "
+            "discover_hosts can only map a host that has registered. A nova-compute that "
+            "exits at start (no D-Bus, no libvirtd) never shows up here.",
         ),
         st.Command(
             title=f"Map {host.name} to cell1 (discover_hosts)",

@@ -129,16 +129,25 @@ def plan(ctx: PlanContext) -> list[st.Step]:
             title="Run nova-api with 2 uwsgi processes of one thread each",
             host=c,
             path=UWSGI,
-            settings=(("uwsgi", "processes", "2"), ("uwsgi", "threads", "1")),
+            settings=(
+                ("uwsgi", "processes", "2"),
+                ("uwsgi", "threads", "1"),
+                ("uwsgi", "add-header", "Connection: close"),
+            ),
             why="Debian ships 8 processes x 32 threads. Eight workers each load all of Nova: "
             "on a small lab host that is ~1 GB. Nova's API code is eventlet-patched, like "
-            "Neutron's, and uwsgi's threads do not mix with it: one thread per process.",
+            "Neutron's, and uwsgi's threads do not mix with it: one thread per process. "
+            "Connection: close, as for Keystone: Debian's ini strips Content-Length.",
         ),
         st.IniSet(
             title="Run nova-api-metadata with 2 uwsgi processes of one thread each",
             host=c,
             path=METADATA_UWSGI,
-            settings=(("uwsgi", "processes", "2"), ("uwsgi", "threads", "1")),
+            settings=(
+                ("uwsgi", "processes", "2"),
+                ("uwsgi", "threads", "1"),
+                ("uwsgi", "add-header", "Connection: close"),
+            ),
             why="The metadata API is the same Nova code behind port 8775; the same bounds.",
         ),
         st.ProbeDatabase(

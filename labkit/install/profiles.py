@@ -64,6 +64,10 @@ DEBIAN_12_ZED = Profile(
         "neutron-dhcp-agent": "bin/neutron-dhcp-agent",
         "neutron-metadata-agent": "bin/neutron-metadata-agent",
     },
+    # Debian's neutron-linuxbridge-agent does not depend on iptables (only the DHCP agent
+    # does): on a worker installed without recommends the agent dies at start with
+    # FileNotFoundError (its firewall driver runs iptables-save).
+    packages={"neutron-linuxbridge-agent": ("neutron-linuxbridge-agent", "iptables")},
     # bookworm's libvirt-daemon-system pulls its systemd units; without systemd (local lab
     # hosts) the init scripts of libvirtd and virtlogd come in this package.
     sysv_packages={"libvirt-daemon-system": ("libvirt-daemon-system-sysv",)},

@@ -55,7 +55,8 @@ def apply_plan(
             result = StepResult(step, DONE, time.perf_counter() - started)
         else:
             code, output = runner.apply(step, changed_paths)
-            status = FAILED if code != 0 else VERIFIED if isinstance(step, PROBES) else CHANGED
+            probe = isinstance(step, PROBES) or getattr(step, "verify", False)
+            status = FAILED if code != 0 else VERIFIED if probe else CHANGED
             result = StepResult(step, status, time.perf_counter() - started, output)
         results.append(result)
         if listener:

@@ -207,6 +207,9 @@ class Command(Step):
     command: str = ""
     user: str = ""
     done_when: Check = field(default_factory=lambda: Check("never"))
+    # A verification (``placement-status upgrade check``): runs every time, changes nothing,
+    # so a run reports it "ok" -- never "changed" -- and a second run still changes nothing.
+    verify: bool = False
 
     def commands(self) -> list[str]:
         if self.user:
@@ -313,6 +316,27 @@ class ChooseSetting(Step):
             set_true = f"echo {_quote(self.setting_line(self.if_true))} >> {self.path}"
             set_false = f"echo {_quote(self.setting_line(self.if_false))} >> {self.path}"
         return [f"if {self.probe}; then\n    {set_true}\nelse\n    {set_false}\nfi"]
+
+
+@dataclass(frozen=True)
+class ServicesUp(Step):
+    """Wait until the cloud itself reports services up: Nova's ``compute service list`` or
+    Neutron's ``network agent list`` (bounded, like :class:`WaitHttp`).
+
+    An init script returning 0 says little: an agent can start, fail in its first second
+    (a missing tool, a wrong option) and be gone. The service's own heartbeat, seen by the
+    API, is the real verification -- and ``discover_hosts`` only maps a compute host that
+    has already registered."""
+
+    kind: ClassVar[str] = "services-up"
+    api: str = "compute"  # "compute" (Nova services) or "network" (Neutron agents)
+    expect: tuple[tuple[str, str], ...] = ()  # (binary, host)
+    timeout: float = 120.0
+
+    def commands(self) -> list[str]:
+        listing = "compute service list" if self.api == "compute" else "network agent list"
+        wanted = ", ".join(f"{binary} on {host}" for binary, host in self.expect)
+        return [f"openstack {listing}   # until {wanted} up, at most {self.timeout:.0f} s"]
 
 
 @dataclass(frozen=True)

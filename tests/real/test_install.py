@@ -46,21 +46,27 @@ LAYERS = [name for name in ALL_LAYERS if name in install.names()]
 MACHINE: dict[str, object] = {}  # what the machine looked like before `hosts up`
 
 
+# Links Neutron's agents and libvirt make; in the machine's own namespace they would be leaks.
+LAB_LINK_PREFIXES = ("brq", "tap", "ns-", "vnet", "virbr", "qbr", "qvo", "qvb")
+
+
 def _machine_state() -> dict[str, object]:
-    """What the lab must not change outside its own namespaces: /dev/kvm's owner and mode,
-    the machine's links (other than the lab's), routes and /dev entries."""
-    kvm = os.stat("/dev/kvm") if os.path.exists("/dev/kvm") else None
+    """What the lab must not change outside its own namespaces: /dev/kvm and /dev/net/tun
+    (owner and mode: a package script once chowned /dev/kvm through a bind mount), the
+    machine's routes (beyond the lab bridge's), and no link of the kinds Neutron's agents
+    and libvirt make. Other helpers' links are not compared: the machine is shared."""
+    devices = {}
+    for path in ("/dev/kvm", "/dev/net/tun"):
+        if os.path.exists(path):
+            st = os.stat(path)
+            devices[path] = (st.st_mode, st.st_uid, st.st_gid, st.st_rdev)
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+    names = [line.split(":")[1].strip().split("@")[0] for line in links.splitlines()]
     return {
-        "kvm": (kvm.st_mode, kvm.st_uid, kvm.st_gid) if kvm else None,
-        "links": sorted(
-            line.split(":")[1].strip().split("@")[0]
-            for line in links.splitlines()
-            if not line.split(":")[1].strip().startswith("lk")
-        ),
-        "routes": sorted(r for r in routes.splitlines() if "lk" not in r),
-        "dev": sorted(os.listdir("/dev")),
+        "devices": devices,
+        "lab-like links": sorted(n for n in names if n.startswith(LAB_LINK_PREFIXES)),
+        "routes": sorted(r for r in routes.splitlines() if " dev lk" not in r),
     }
 
 
@@ -233,6 +239,14 @@ def test_a_server_boots_on_worker1_and_gets_a_dhcp_lease(
     assert log, _osc(real_lab, "console log show tiny-1").stdout[-3000:]
     assert tiny_guest.BOOTED in str(log)
     assert f"{tiny_guest.LEASE} {address}/" in str(log), str(log)[-2000:]
+
+    # The metadata path: guest -> haproxy in qdhcp-* -> metadata agent -> nova-api-metadata.
+    def metadata() -> str:
+        done = _osc(real_lab, "console log show tiny-1")
+        return done.stdout if tiny_guest.METADATA in done.stdout else ""
+
+    log = _eventually(metadata, 60, interval=5)
+    assert f'{tiny_guest.METADATA} "uuid": "{server["id"]}"' in str(log), str(log)[-2000:]
     # The DHCP agent's dnsmasq knows the guest's MAC and address (its hosts file).
     ports = _json(real_lab, f"port list --server {server['id']}")
     with _controller(real_lab) as conn:  # type: ignore[attr-defined]
@@ -244,13 +258,19 @@ def test_nothing_changed_on_the_machine(real_lab: Lab) -> None:
     """The lab's packages, iptables rules and libvirt stay inside its namespaces."""
     assert _machine_state() == MACHINE
     root = real_lab.paths.root / "hosts" / "controller" / "root"
-    # The machine has no nft of its own: use the controller's binary, in the MACHINE's
-    # network namespace (this process's), to list the machine's ruleset.
-    ruleset = subprocess.run(
-        ["chroot", str(root), "nft", "list", "ruleset"], capture_output=True, text=True
-    )
-    assert ruleset.returncode == 0, ruleset.stderr
-    assert ruleset.stdout.strip() == "", ruleset.stdout
+    # The machine has no iptables of its own: run the controller's binaries (chroot) in the
+    # MACHINE's network namespace -- this process's -- to list the machine's rules.
+    for save in (
+        "iptables-save",
+        "ip6tables-save",
+        "iptables-legacy-save",
+        "ip6tables-legacy-save",
+        "ebtables-save",
+    ):
+        done = subprocess.run(["chroot", str(root), save], capture_output=True, text=True)
+        assert done.returncode == 0, f"{save}: {done.stderr}"
+        rules = [line for line in done.stdout.splitlines() if not line.startswith("#")]
+        assert rules == [], f"{save} in the machine's namespace: {rules}"
     with _controller(real_lab) as conn:  # type: ignore[attr-defined]
         inside = conn.run("iptables-save | grep -c neutron", timeout=30).stdout.strip()
     assert int(inside or 0) > 0  # the agent's rules are there, in the host's namespace
