@@ -46,6 +46,7 @@ pytestmark = [
         reason="opt-in: a real JupyterHub with two users (make test-hub, LABKIT_HUB=1)",
     ),
     pytest.mark.slow,
+    pytest.mark.timeout(900),  # about 80 s on an idle 2-core machine; minutes on a busy one
 ]
 
 
