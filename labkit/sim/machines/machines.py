@@ -22,12 +22,15 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import MetaData, select
+from sqlalchemy.orm import Session
 
 from labkit.sim.core import ini
 from labkit.sim.core.runtime import Runtime
@@ -43,6 +46,10 @@ AMQP_REFUSED = (
     "AMQPLAIN. For details see the broker logfile."
 )
 
+
+# How often the kept answers look at SQLite's change counter of machines.db, for commits
+# made through another connection than this process's Machines (seconds).
+FOREIGN_WRITE_CHECK_S = 0.05
 
 # Where MariaDB's bind-address may be set (the install guide's file, then Debian's).
 MARIADB_CONF_FILES = (
@@ -86,7 +93,7 @@ class _Snapshot:
     """What ``machines.db`` said at one ``data_version``: the services that run, as
     (host, name), and the RabbitMQ accounts, (host, user) -> password."""
 
-    version: tuple[int, int]
+    version: tuple[int, tuple[int, int]]
     running: frozenset[tuple[str, str]]
     running_names: frozenset[str]
     rabbit: dict[tuple[str, str], str]
@@ -104,8 +111,13 @@ class Machines:
             self._names.setdefault(h.name, h.name)
             self._names.setdefault(h.address, h.name)
         self._snapshot: _Snapshot | None = None
+        # The stamp the kept answers are checked against (see _stamp)
+        self._generation = 0  # this object's commits to machines.db
+        self._generation_lock = threading.Lock()
+        self._version: tuple[int, int] = (0, 0)  # SQLite's change counter, last read
+        self._version_read_at = -1.0  # time.monotonic() of that read
         self._database_errors: dict[tuple[str, str], tuple[object, str | None]] = {}
-        self._amqp_errors: dict[str, tuple[tuple[int, int], str | None]] = {}
+        self._amqp_errors: dict[str, tuple[tuple[int, tuple[int, int]], str | None]] = {}
         self._mariadb_files: dict[str, tuple[str, ...]] = {}  # host -> its config files
         # The emulated OpenStack processes, one per (host, name): rooms add theirs.
         self.daemons: dict[tuple[str, str], ServiceProcess] = {}
@@ -159,7 +171,7 @@ class Machines:
             f"Need to get {sum(p.size_kb for p in new) // 1024 or 1} MB of archives.",
         ]
         now = self.runtime.now().isoformat()
-        with self.db.write() as s:
+        with self._write() as s:
             for package in new:
                 for path, content in package.files.items():
                     if self.read(host, path) is None:
@@ -195,11 +207,36 @@ class Machines:
         state = self._state()
         return (host, name) in state.running if host else name in state.running_names
 
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction on ``machines.db``; once it has committed, every answer kept
+        from before is stale (:meth:`_stamp`)."""
+        try:
+            with self.db.write() as s:
+                yield s
+        finally:
+            with self._generation_lock:
+                self._generation += 1
+
+    def _stamp(self) -> tuple[int, tuple[int, int]]:
+        """What the kept answers are valid for: this object's count of commits -- every
+        change the sim makes to its hosts goes through :class:`Machines`, so it counts at
+        once -- and SQLite's change counter of the file, for a commit through any other
+        connection. Asking SQLite costs a call that lets go of the GIL, and the scheduler
+        asks for each of 100 hosts, so the counter is read again at most every
+        :data:`FOREIGN_WRITE_CHECK_S`: another process's write to ``machines.db`` (labkit
+        has none) is seen within that time."""
+        now = time.monotonic()
+        if now - self._version_read_at >= FOREIGN_WRITE_CHECK_S:
+            self._version = self.db.data_version()
+            self._version_read_at = now
+        return self._generation, self._version
+
     def _state(self) -> _Snapshot:
-        """The snapshot of ``machines.db`` for its current ``data_version``, read again
-        (two queries) only after a commit -- a service started or stopped, an account
-        added, a package installed."""
-        version = self.db.data_version()
+        """The snapshot of ``machines.db`` as it is now, read again (two queries) only
+        after a commit -- a service started or stopped, an account added, a package
+        installed."""
+        version = self._stamp()
         found = self._snapshot
         if found is not None and found.version == version:
             return found
@@ -263,7 +300,7 @@ class Machines:
         return sorted(h for h, n in self.daemons if n == name)
 
     def _set(self, host: str, name: str, state: str, detail: str) -> None:
-        with self.db.write() as s:
+        with self._write() as s:
             row = s.get(mm.ServiceState, (host, name))
             if row is None:
                 row = mm.ServiceState(host=host, name=name)
@@ -311,7 +348,7 @@ class Machines:
                 "socket '/run/mysqld/mysqld.sock' (2)"
             )
         out = []
-        with self.db.write() as s:
+        with self._write() as s:
             if s.get(mm.SqlDatabase, (host, name)) is None:
                 s.add(mm.SqlDatabase(host=host, name=name))
                 out.append(f"Query OK, 1 row affected -- CREATE DATABASE {name}")
@@ -348,7 +385,7 @@ class Machines:
         Services ask on every request, so the answer is kept while nothing it depends on
         changed: the hosts' state (services, databases, grants -- this database) and
         MariaDB's config files on the host the URL names."""
-        stamp = (self.db.data_version(), self._mariadb_conf_stamp(self._db_host(from_host, url)))
+        stamp = (self._stamp(), self._mariadb_conf_stamp(self._db_host(from_host, url)))
         known = self._database_errors.get((from_host, url))
         if known is not None and known[0] == stamp:
             return known[1]
@@ -483,7 +520,7 @@ class Machines:
                 f"Error: unable to perform an operation on node 'rabbit@{host}'. "
                 "Please see diagnostics information and suggestions below."
             )
-        with self.db.write() as s:
+        with self._write() as s:
             row = s.get(mm.RabbitAccount, (host, user))
             if row is None:
                 s.add(
