@@ -197,7 +197,11 @@ END {
             i = j
             if (expect_value) {
                 if (depth == 1) printf "%s\t%s\n", key, unescape(s)
-                else if (depth == 2 && in_keys) printf "public_key\t%s\n", unescape(s)
+                else if (depth == 2 && in_keys) {
+                    count = split(unescape(s), lines, "\n")
+                    for (k = 1; k <= count; k++)
+                        if (lines[k] != "") printf "public_key\t%s\n", lines[k]
+                }
                 expect_value = 0
             } else {
                 key = s
@@ -228,8 +232,8 @@ END {
 # is the header).
 CI_TABLE = r"""#!/usr/bin/awk -f
 function rep(ch, n,    out) { out = ""; while (n-- > 0) out = out ch; return out }
-function center(s, w,    pad, left) {
-    pad = w - length(s); left = int(pad / 2)
+function center(s, w,    pad, left) {  # Python's str.center, as cloud-init's table uses
+    pad = w - length(s); left = int(pad / 2) + ((pad % 2) && (w % 2))
     return rep(" ", left) s rep(" ", pad - left)
 }
 NR == 1 { title = $0; next }
