@@ -16,6 +16,7 @@ from labkit.sim.neutron.api._helpers import (
     deleted,
     listed,
     notifier,
+    query,
     repo,
     show,
     updated,
@@ -26,13 +27,22 @@ from labkit.sim.neutron.policy import Context
 routes = Routes()
 
 
-def _visible(tx: Tx, caller: Context) -> list[dict[str, Any]]:
-    return views.ports(tx, ports.candidates(tx, caller))
+def _visible(
+    tx: Tx, caller: Context, wanted: dict[str, list[Any]] | None = None
+) -> list[dict[str, Any]]:
+    return views.ports(tx, ports.candidates(tx, caller, wanted))
 
 
 @routes.get("/v2.0/ports")
 def index(call: Call) -> Response:
-    return listed(call, "ports", "port", attributes.PORT, _visible)
+    wanted = attributes.filters(query(call), attributes.PORT)  # narrows the query (ids...)
+    return listed(
+        call,
+        "ports",
+        "port",
+        attributes.PORT,
+        lambda tx, caller: _visible(tx, caller, wanted),
+    )
 
 
 @routes.post("/v2.0/ports")
