@@ -179,3 +179,62 @@ def test_cloud_config_subset_becomes_a_script(tmp_path: Path) -> None:
     assert (tmp_path / "one-line").read_text() == "single\n"
     assert (tmp_path / "runcmd.txt").read_text() == "runcmd ran\n"
     assert (tmp_path / "listed").exists()
+
+
+# ---- the DHCP client's script, with a stand-in `ip` ----------------------------------------------
+
+
+def _udhcpc_script(tmp_path: Path, event: str, lease: dict[str, str]) -> list[str]:
+    """Run the guest's udhcpc script with ``ip`` replaced by a recorder; the calls made."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / "calls"
+    fake = bin_dir / "ip"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    fake.chmod(0o755)
+    script = tmp_path / "default.script"
+    # resolv.conf goes to a scratch file, never to this machine's
+    script.write_text(gf.UDHCPC_SCRIPT.replace("/etc/resolv.conf", str(tmp_path / "resolv")))
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "interface": "eth0", **lease}
+    subprocess.run(["sh", str(script), event], env=env, check=True)
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_dhcp_lease_with_neutrons_metadata_route(tmp_path: Path) -> None:
+    """Neutron's DHCP agent (isolated metadata) sends option 121 with a host route to
+    169.254.169.254 via its port, and the default route again: RFC 3442 says use those
+    and ignore the router option."""
+    calls = _udhcpc_script(
+        tmp_path,
+        "bound",
+        {
+            "ip": "10.64.0.23",
+            "mask": "24",
+            "router": "10.64.0.1",
+            "mtu": "1450",
+            "dns": "10.64.0.2 10.64.0.3",
+            "domain": "openstacklocal",
+            "staticroutes": "169.254.169.254/32 10.64.0.2 0.0.0.0/0 10.64.0.1",
+        },
+    )
+    assert calls == [
+        "link set eth0 mtu 1450",
+        "-4 addr flush dev eth0",
+        "addr add 10.64.0.23/24 dev eth0",
+        "route replace 169.254.169.254/32 via 10.64.0.2 dev eth0",
+        "route replace 0.0.0.0/0 via 10.64.0.1 dev eth0",
+    ]
+    assert (tmp_path / "resolv").read_text() == (
+        "search openstacklocal\nnameserver 10.64.0.2\nnameserver 10.64.0.3\n"
+    )
+
+
+def test_dhcp_lease_without_static_routes(tmp_path: Path) -> None:
+    calls = _udhcpc_script(
+        tmp_path, "bound", {"ip": "192.168.5.9", "mask": "24", "router": "192.168.5.1"}
+    )
+    assert calls[-1] == "route replace default via 192.168.5.1 dev eth0"
+    assert _udhcpc_script(tmp_path, "deconfig", {})[-2:] == [
+        "-4 addr flush dev eth0",
+        "link set eth0 up",
+    ]
