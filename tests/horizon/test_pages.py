@@ -139,6 +139,9 @@ def test_the_angular_panels_data_comes_through_horizons_clients(
     assert "default" in {g["name"] for g in groups}
     zones = demo.ajax("/api/nova/availzones/").json()["items"]
     assert [z["zoneName"] for z in zones] == ["nova"]
+    # The wizard's "Metadata" step lists Glance's metadata definitions (none are loaded).
+    namespaces = demo.ajax("/api/glance/metadefs/namespaces/?resource_type=OS::Nova::Flavor")
+    assert namespaces.status_code == 200 and namespaces.json()["items"] == []
     limits = demo.ajax("/api/nova/limits/?reserved=true").json()
     assert limits["maxTotalInstances"] == 10 and limits["totalInstancesUsed"] >= 1
 

@@ -10,9 +10,11 @@ LIMITATIONS (not emulated, or emulated differently):
   - stores: the file store only (any number of ``name:file`` backends); no rbd/swift/http/
     cinder stores, no ``show_multiple_locations``/``show_image_direct_url`` (so ``locations``
     can never be set or read, exactly as with Zed's defaults), no ``delete_from_store``;
-  - the image cache, image signature verification (cursive), metadefs (``/v2/metadefs``),
-    the old tasks API (``/v2/tasks``), ``glance-download`` import, import plugins
-    (conversion, decompression, metadata injection) and ``delayed_delete``/scrubber;
+  - the image cache, image signature verification (cursive), metadefs beyond listing an
+    empty catalog (``GET /v2/metadefs/namespaces`` and its schemas: a guide-built cloud never
+    ran ``db_load_metadefs``), the old tasks API (``/v2/tasks``), ``glance-download``
+    import, import plugins (conversion, decompression, metadata injection) and
+    ``delayed_delete``/scrubber;
   - ``virtual_size`` is read for raw, qcow2, VHD and VDI (not vmdk/vhdx);
   - quotas: ``use_keystone_limits = True`` works as in Zed, but the limits are read from
     ``[labkit_limits]`` / ``[labkit_limits:PROJECT]`` in glance-api.conf because the sim's
