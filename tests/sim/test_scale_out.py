@@ -189,11 +189,6 @@ def test_the_clis_hint_group_is_honoured(scale_lab: Lab, cli: Osc) -> None:
     assert hosts == HOSTS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim bug: the scheduler filters once per request; Nova adds each chosen host to "
-    "the group's hosts before the next instance of a multi-create (_consume_selected_host)",
-)
 def test_a_multi_create_in_an_anti_affinity_group_spreads_too(scale_lab: Lab, admin: Any) -> None:
     group = admin.compute.create_server_group(name="t-batch", policy="anti-affinity")
     try:

@@ -254,7 +254,8 @@ class Bus:
         self._held: set[str] = set()  # RPC methods whose messages wait in their queue (drills)
         self._dispatcher: threading.Thread | None = None
         self._dispatcher_ident: int | None = None
-        self._rr = itertools.count()
+        self._turns: dict[str, int] = {}  # per topic queue: whose turn (round robin)
+        self._idle: set[RpcServer] = set()  # worker threads waiting for a message
 
     # ---- wiring --------------------------------------------------------------------------
     def server(
@@ -349,29 +350,51 @@ class Bus:
         self.runtime.wait(timeout, until=reply.done)
 
     # ---- delivery ------------------------------------------------------------------------
-    def _pick(self, target: Target) -> RpcServer | None:
-        """The consuming server for a target (round robin over a topic's servers)."""
-        servers = [
+    def _consumers(self, target: Target) -> list[RpcServer]:
+        """The servers consuming what is sent to ``target`` (looking does not take a turn)."""
+        return [
             s
             for s in self._servers
-            if s.target.topic == target.topic
+            if s.consuming
+            and s.target.topic == target.topic
             and (target.server is None or s.target.server == target.server)
         ]
-        consuming = [s for s in servers if s.consuming]
+
+    def _pick(self, target: Target) -> RpcServer | None:
+        """The consuming server for a target: round robin over a topic's servers, one turn
+        per topic (RabbitMQ hands a queue's messages to its consumers in turn)."""
+        consuming = self._consumers(target)
         if not consuming:
             return None
-        return consuming[next(self._rr) % len(consuming)]
+        turn = self._turns.get(target.topic, 0)
+        self._turns[target.topic] = turn + 1
+        return consuming[turn % len(consuming)]
 
     def _next_for(self, server: RpcServer) -> _Message | None:
-        """The oldest message waiting in one of a server's two queues (caller holds cond)."""
+        """The oldest message waiting in one of a server's two queues (caller holds cond).
+
+        A message of the topic's shared queue goes to the consumers in turn, as RabbitMQ
+        hands a queue's messages round robin to its consumers: to the idle consumer whose
+        turn it is (a busy one is passed over, as a consumer whose prefetch is full)."""
         best: deque[_Message] | None = None
         for key in server.queues():
             queue = self._queues.get(key)
             if queue and queue[0].method in self._held:
                 continue
+            if key.server is None and queue and not self._my_turn(server, key):
+                continue
             if queue and (best is None or queue[0].seq < best[0].seq):
                 best = queue
-        return best.popleft() if best is not None else None
+        if best is None:
+            return None
+        message = best.popleft()
+        if message.target.server is None:
+            self._turns[message.target.topic] = self._turns.get(message.target.topic, 0) + 1
+        return message
+
+    def _my_turn(self, server: RpcServer, key: Target) -> bool:
+        idle = [s for s in self._consumers(key) if s is server or s in self._idle]
+        return idle[self._turns.get(key.topic, 0) % len(idle)] is server
 
     def serve_forever(self, server: RpcServer) -> None:
         """One server's worker thread (non-deterministic mode)."""
@@ -380,11 +403,14 @@ class Bus:
                 message = None
                 while message is None:
                     if not server.running or self._closed:
+                        self._idle.discard(server)
                         return
                     if server.consuming:
                         message = self._next_for(server)
                     if message is None:
+                        self._idle.add(server)
                         self.cond.wait(timeout=1.0)
+                self._idle.discard(server)
                 self._busy += 1
             try:
                 self._deliver(server, message)
@@ -490,9 +516,14 @@ class Bus:
             waiting = sum(
                 len(q)
                 for key, q in self._queues.items()
-                if q and q[0].method not in self._held and self._pick(key) is not None
+                if q and q[0].method not in self._held and self._consumers(key)
             )
             return waiting + self._busy
+
+    def waiting(self, topic: str) -> int:
+        """How many of ``topic``'s servers are idle, waiting for a message."""
+        with self.cond:
+            return sum(1 for s in self._idle if s.target.topic == topic)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until no deliverable message is queued or running (for scripts and tests)."""

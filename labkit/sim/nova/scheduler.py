@@ -112,12 +112,79 @@ class NovaScheduler(NovaProcess):
             raise NoValidHost()
         states = self._host_states(body.get("provider_summaries") or {})
         by_uuid = {s.uuid: s for s in states}
-        hosts = [by_uuid[uuid] for uuid in _providers(requests) if uuid in by_uuid]
-        decisions: list[dict[str, Any]] = []
-        forced = list(spec.get("force_hosts") or [])
-        if forced:  # an admin's zone:host -- Nova's host manager skips every filter
-            hosts = [s for s in hosts if s.host in forced or s.node in forced]
+        candidates = [by_uuid[uuid] for uuid in _providers(requests) if uuid in by_uuid]
+        group = spec.get("group")
+        if group is not None:  # a copy: the hosts chosen below join it, for this request only
+            spec = {**spec, "group": {**group, "hosts": list(group.get("hosts") or [])}}
+        request_by_rp = {next(iter(r["allocations"])): r for r in requests}
+        chosen: list[list[dict[str, Any]]] = []
+        claimed: list[str] = []
+        for index, uuid in enumerate(instance_uuids):
+            # As Nova's _schedule: the filters and weighers run again for every instance
+            # of a multi-create, on host states that already carry the earlier ones.
+            decisions: list[dict[str, Any]] = []
+            hosts = self._filtered(ctx, candidates, spec, decisions)
+            self._weigh(hosts, conf)
+            hosts.sort(key=lambda s: (-s.weight, s.host))
+            if index == 0:
+                self.runtime.tracer.note(
+                    ctx,
+                    "note",
+                    "scheduler decision",
+                    hosts[0].host if hosts else "NoValidHost",
+                    resources=resources,
+                    candidates=[s.host for s in states],
+                    filters=decisions,
+                    weights={s.host: {"total": round(s.weight, 4), **s.scores} for s in hosts},
+                )
+            picked = None
             if hosts:
+                try:
+                    picked = self._claim(ctx, uuid, hosts, request_by_rp, spec)
+                except Exception:
+                    self._cleanup_allocations(ctx, claimed)
+                    raise
+            if picked is None:
+                if hosts:
+                    self.log.debug(
+                        "[%s] Unable to successfully claim against any host.", ctx.request_id
+                    )
+                self.log.debug(
+                    "[%s] There are %d hosts available but %d instances requested to build.",
+                    ctx.request_id,
+                    len(claimed),
+                    len(instance_uuids),
+                )
+                self._cleanup_allocations(ctx, claimed)
+                raise NoValidHost()
+            claimed.append(uuid)
+            alternates = [h for h in hosts if h is not picked][: conf.max_attempts - 1]
+            chosen.append([_selection(picked)] + [_selection(h) for h in alternates])
+            # Nova's _consume_selected_host: the next instance sees this host with less
+            # free (so a batch spreads as the weighers intend) and, in a server group, the
+            # host among the group's hosts (so anti-affinity keeps the next one off it).
+            picked.free_ram_mb -= resources["MEMORY_MB"]
+            picked.free_vcpus -= resources["VCPU"]
+            picked.free_disk_gb -= resources["DISK_GB"]
+            if spec.get("group") is not None:
+                spec["group"]["hosts"].append(picked.host)
+            for host in candidates:
+                host.weight, host.scores = 0.0, {}
+        return chosen
+
+    def _filtered(
+        self,
+        ctx: RequestContext,
+        hosts: list[HostState],
+        spec: dict[str, Any],
+        decisions: list[dict[str, Any]],
+    ) -> list[HostState]:
+        """The hosts that pass the enabled filters (every decision appended to
+        ``decisions``), or only the forced ones: an admin's zone:host skips the filters."""
+        forced = list(spec.get("force_hosts") or [])
+        if forced:
+            kept = [s for s in hosts if s.host in forced or s.node in forced]
+            if kept:
                 self.log.info(
                     "[%s] Host filter forcing available hosts to %s",
                     ctx.request_id,
@@ -131,9 +198,10 @@ class NovaScheduler(NovaProcess):
                 )
             decisions += [
                 {"filter": "force_hosts", "host": s.host, "passed": True, "why": "forced"}
-                for s in hosts
+                for s in kept
             ]
-        for name in [] if forced else conf.enabled_filters:
+            return kept
+        for name in self.nova_conf.enabled_filters:
             check = _FILTERS.get(name)
             if check is None:
                 continue
@@ -144,54 +212,7 @@ class NovaScheduler(NovaProcess):
                 if ok:
                     kept.append(state)
             hosts = kept
-        self._weigh(hosts, conf)
-        hosts.sort(key=lambda s: (-s.weight, s.host))
-        self.runtime.tracer.note(
-            ctx,
-            "note",
-            "scheduler decision",
-            hosts[0].host if hosts else "NoValidHost",
-            resources=resources,
-            candidates=[s.host for s in states],
-            filters=decisions,
-            weights={s.host: {"total": round(s.weight, 4), **s.scores} for s in hosts},
-        )
-        if not hosts:
-            raise NoValidHost()
-        chosen: list[list[dict[str, Any]]] = []
-        claimed: list[str] = []
-        request_by_rp = {next(iter(r["allocations"])): r for r in requests}
-        for uuid in instance_uuids:
-            try:
-                picked = self._claim(ctx, uuid, hosts, request_by_rp, spec)
-            except Exception:
-                self._cleanup_allocations(ctx, claimed)
-                raise
-            if picked is None:
-                self.log.debug(
-                    "[%s] Unable to successfully claim against any host.", ctx.request_id
-                )
-                self.log.debug(
-                    "[%s] There are %d hosts available but %d instances requested to build.",
-                    ctx.request_id,
-                    len(claimed),
-                    len(instance_uuids),
-                )
-                self._cleanup_allocations(ctx, claimed)
-                raise NoValidHost()
-            claimed.append(uuid)
-            alternates = [h for h in hosts if h is not picked][: conf.max_attempts - 1]
-            chosen.append([_selection(picked)] + [_selection(h) for h in alternates])
-            # As Nova's HostState.consume_from_request: the next instance of the request
-            # sees this host with less free, so a batch spreads as the weighers intend.
-            picked.free_ram_mb -= resources["MEMORY_MB"]
-            picked.free_vcpus -= resources["VCPU"]
-            picked.free_disk_gb -= resources["DISK_GB"]
-            for host in hosts:
-                host.weight, host.scores = 0.0, {}
-            self._weigh(hosts, conf)
-            hosts.sort(key=lambda s: (-s.weight, s.host))
-        return chosen
+        return list(hosts)
 
     # ---- steps -------------------------------------------------------------------------
     def _host_states(self, summaries: dict[str, Any]) -> list[HostState]:
