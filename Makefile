@@ -34,7 +34,7 @@ lab: $(STAMP) $(HORIZON_STAMP)
 ## Run every default test: lint, types, unit, sim (through the real clients), parity,
 ## notebooks (nbval + papermill).
 test: $(STAMP) $(HORIZON_STAMP) $(CHROMIUM_STAMP) lint typecheck
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --dist loadscope tests
 	$(BIN)/python -m pytest --nbval notebooks tests/notebooks/arc_again.py --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
 
 ## The browser tests' Chromium comes from the distribution (Playwright drives it and never
@@ -63,7 +63,7 @@ test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 test-sim: $(STAMP)
-	$(BIN)/python -m pytest -n 2 tests/sim tests/parity
+	$(BIN)/python -m pytest -n 2 --dist loadscope tests/sim tests/parity
 
 test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest --nbval notebooks tests/notebooks/arc_again.py --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
