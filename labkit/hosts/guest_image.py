@@ -27,7 +27,11 @@ and syslinux -- run from their own extracted packages, so nothing is installed o
 machine. The result is cached next to the hosts' root tarball, its name a hash of everything
 that goes in (packages, modules, scripts, default user): a second build is a file lookup.
 
-Introduced for real lab hosts (issue 12); the notebooks upload it as ``cirros``.
+Made for real lab hosts (issue 12), to be uploaded where the notebooks upload CirrOS (as
+``cirros``, ``--disk-format qcow2``); its default user is ``cirros`` too, like the sim's CirrOS.
+What it cannot do that a cloud image does: no ``sudo`` (nothing in it is setuid), only the
+``write_files``/``runcmd`` part of ``#cloud-config``, no SATA (a q35 machine's config-drive
+cdrom is not seen; the metadata service still is), and files written in it live in RAM.
 """
 
 from __future__ import annotations
@@ -169,7 +173,7 @@ def build(cache_dir: Path, default_user: str = DEFAULT_USER, say: Say = print) -
     """The guest image's path, building it into ``cache_dir`` if it is not there yet.
 
     Needs root only for what ``apt-get download`` needs (none when the archives are
-    readable); takes ~10 s cold (mostly the 27 MB kernel package), nothing warm.
+    readable); takes 8-25 s cold on two busy cores (mostly the 27 MB kernel package), nothing warm.
     """
     return ensure(cache_dir, default_user, say)[0].path
 
