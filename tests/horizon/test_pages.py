@@ -387,6 +387,13 @@ def test_every_admin_page_opens_and_shows_the_clouds_parts(
     hypervisors = pages["/admin/hypervisors/"]
     for row in ("1_controller", "2_worker1"):
         assert "QEMU" in row_text(hypervisors, "hypervisors", row), row
+    host_name = horizon_lab.connect("admin").compute.get_server(server.id).hypervisor_hostname
+    link = re.search(rf'href="(/admin/hypervisors/\d+_{host_name}/)"', hypervisors.text)
+    assert link, f"no link to {host_name}'s page"
+    host = admin.get(link.group(1))
+    assert not host.errors, host.errors
+    # Nova names a server here by its libvirt name, as the real page shows it.
+    assert row_text(host, "hypervisor_instances", server.id).startswith("instance-")
     info = pages["/admin/info/"]
     for row in ("nova-compute-controller-nova", "nova-compute-worker1-nova"):
         assert "Enabled Up" in row_text(info, "nova_services", row), row

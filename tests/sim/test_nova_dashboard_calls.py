@@ -1,7 +1,7 @@
 """Nova calls the dashboard's python-novaclient makes and openstacksdk rarely does:
-``os-hypervisors/statistics`` (the Hypervisors page's pie charts) and a server's
-``os-volume_attachments`` (every instance page), sent here as novaclient sends them: no
-microversion header, i.e. 2.1.
+``os-hypervisors/statistics`` (the Hypervisors page's pie charts), ``os-hypervisors/
+{pattern}/servers`` (a hypervisor's page), and a server's ``os-volume_attachments`` (every
+instance page), sent here as novaclient sends them: no microversion header, i.e. 2.1.
 """
 
 from __future__ import annotations
@@ -93,5 +93,32 @@ def test_a_server_without_cinder_has_no_volume_attachments(admin: Any, nova_lab:
         assert hidden.json()["itemNotFound"]["message"] == (
             f"Instance {server.id} could not be found."
         )
+    finally:
+        admin.compute.delete_server(server, ignore_missing=True)
+
+
+def test_hypervisor_search_and_servers_by_hostname_pattern(admin: Any) -> None:
+    image = admin.image.find_image("cirros", ignore_missing=False)
+    server = admin.compute.create_server(
+        name="on-a-host",
+        flavor_id=admin.compute.find_flavor("m1.tiny", ignore_missing=False).id,
+        image_id=image.id,
+        networks="none",
+    )
+    try:
+        server = admin.compute.wait_for_server(server, interval=0.2, wait=60)
+        host = server.hypervisor_hostname
+        found = _get(admin, f"/os-hypervisors/{host[:4]}/search").json()["hypervisors"]
+        assert [h["hypervisor_hostname"] for h in found] == [host]
+        assert set(found[0]) == {"id", "hypervisor_hostname", "state", "status"}
+        listed = _get(admin, f"/os-hypervisors/{host}/servers").json()["hypervisors"]
+        assert {"uuid": server.id, "name": server.instance_name} in listed[0]["servers"]
+        # A pattern that matches nothing is Nova's 404; from 2.53 the routes are gone.
+        missing = _get(admin, "/os-hypervisors/nosuchhost/servers")
+        assert missing.status_code == 404
+        assert missing.json()["itemNotFound"]["message"] == (
+            "No hypervisor matching 'nosuchhost' could be found."
+        )
+        assert _get(admin, f"/os-hypervisors/{host}/servers", "2.53").status_code == 404
     finally:
         admin.compute.delete_server(server, ignore_missing=True)

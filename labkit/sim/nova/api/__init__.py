@@ -10,7 +10,7 @@ def all_routes() -> Routes:
         admin,
         flavor_access,
         flavors,
-        hypervisor_stats,
+        hypervisors_legacy,
         keypairs,
         quotas,
         security_groups,
@@ -28,7 +28,7 @@ def all_routes() -> Routes:
         server_metadata,
         flavors,
         flavor_access,
-        hypervisor_stats,  # before admin: its /os-hypervisors/{id} would take the path
+        hypervisors_legacy,  # before admin: its /os-hypervisors/{id} would take the path
         admin,
         quotas,
         keypairs,
