@@ -64,7 +64,7 @@ def statistics(call: Call) -> Response:
     return json_response({"hypervisor_statistics": {"count": count, **totals}})
 
 
-def _matching(call: Call, pattern: str) -> list[Any]:
+def _matching(call: Call, pattern: str) -> list[tuple[Any, Any, bool]]:
     found = [row for row in admin._nodes(call) if pattern in row[0].hypervisor_hostname]
     if not found:
         raise not_found(f"No hypervisor matching '{pattern}' could be found.")
@@ -75,8 +75,11 @@ def _matching(call: Call, pattern: str) -> list[Any]:
 def search(call: Call, pattern: str) -> Response:
     _gone_from(call, "2.53")
     require_admin(call, "os_compute_api:os-hypervisors:search")
-    rows = _matching(call, pattern)
-    return json_response({"hypervisors": [admin._hypervisor(call, *r, detail=False) for r in rows]})
+    shown = [
+        admin._hypervisor(call, node, service, up, detail=False)
+        for node, service, up in _matching(call, pattern)
+    ]
+    return json_response({"hypervisors": shown})
 
 
 @routes.get("/v2.1/os-hypervisors/{pattern}/servers")
