@@ -51,7 +51,7 @@ from labkit.hosts.errors import LocalHostsError
 from labkit.hosts.guest_image_cpio import Archive
 from labkit.sim.mirror.qcow2 import CLUSTER, Qcow2
 
-IMAGE_FORMAT = 1  # bump when the build changes in a way the inputs below do not show
+IMAGE_FORMAT = 2  # bump when the build changes in a way the inputs below do not show
 ARCH = "amd64"
 DEFAULT_USER = "cirros"  # the sim's CirrOS profile's user; the notebooks' image is "cirros"
 MIN_RAM_MB = 128  # kernel + initramfs in RAM, measured to boot and serve SSH in 128 MiB
@@ -488,7 +488,8 @@ def _make_disk(path: Path, vmlinuz: Path, initrd: bytes, trees: dict[str, Path])
     which loads ``ldlinux.sys`` and then the kernel and initramfs named in syslinux.cfg.
     """
     payload = vmlinuz.stat().st_size + len(initrd)
-    size = ((payload + payload // 4 + 4 * MiB) // MiB + 1) * MiB
+    # FAT's own tables and cluster rounding take a few percent; the guest keeps a few KiB
+    size = ((payload + payload // 16 + 2 * MiB) // MiB + 1) * MiB
     with path.open("wb") as fh:
         fh.truncate(size)
     mtools = trees["mtools"] / "usr/bin"
