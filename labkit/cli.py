@@ -72,6 +72,11 @@ def cmd_sim_up(args: argparse.Namespace) -> int:
     )
     print(f"  state folder: {handle.state_dir}")
     print(f"  installed layers: {', '.join(layers) if layers else 'none yet'}")
+    if "horizon" in layers:  # the dashboard runs next to the sim: bring it back too
+        from labkit.install import horizon as dashboard_layer
+
+        for line in dashboard_layer.after_install(lab.backend):
+            print(f"  {line}")
     print(f"  clouds.yaml: {lab.paths.clouds_yaml}")
     if not layers:
         print(
