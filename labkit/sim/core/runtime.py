@@ -8,6 +8,7 @@ real cloud. :class:`labkit.sim.sim.Sim` builds the runtime first and everything 
 
 from __future__ import annotations
 
+import gc
 import logging
 import logging.handlers
 import os
@@ -70,6 +71,32 @@ class _SimClockFormatter(logging.Formatter):
 
 _CRASH_MARGIN = 100_000
 
+# Allocations of container objects between two young-generation collections (CPython: 700).
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def settle_garbage_collector() -> None:
+    """Tune CPython's cyclic garbage collector for a long-running sim process.
+
+    Once the sim is built, most of the objects it will ever hold already exist -- imported
+    modules, SQLAlchemy's mappers, every room and its routes -- some 250,000 of them. The
+    collector's full (generation 2) pass walks them all, and a request that builds many
+    objects (``server list`` of 1,000 servers makes some 30,000 dicts and lists) set off
+    several passes: measured, a third of that request's time. So, once:
+
+    * ``gc.freeze()`` moves what exists now into a permanent generation the collector no
+      longer walks (reference counting still frees what is dropped);
+    * the young generation is collected every :data:`GC_YOUNG_THRESHOLD` allocations instead
+      of 700, so a request's short-lived objects are mostly freed by reference counting
+      before the collector looks at them at all.
+
+    Garbage with reference cycles is still collected, a little later; the sim's memory is
+    unchanged for practical purposes (the benchmarks print its peak RSS)."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
 
 class Runtime:
     """Everything a room may use from the core. Created once per sim process."""
@@ -103,6 +130,7 @@ class Runtime:
         self.executor = ThreadPoolExecutor(max_workers=40, thread_name_prefix="sim-request")
         self.internal_errors = 0
         self._persisted: list[tuple[str, int]] = []
+        self._gc_settled = False
         self.persist_counters(clean_shutdown=False)  # until a clean shutdown says so
 
     # ---- time and ids ---------------------------------------------------------------------
@@ -197,7 +225,12 @@ class Runtime:
 
     def flush(self, clean_shutdown: bool = False) -> None:
         """Write buffered trace rows and the deterministic counters (every half second and at
-        shutdown, off every request's path)."""
+        shutdown, off every request's path). The first periodic flush also settles the
+        process's garbage collector (:func:`settle_garbage_collector`): the sim is built and
+        serving by then."""
+        if not clean_shutdown and not self._gc_settled:
+            self._gc_settled = True
+            settle_garbage_collector()
         self.tracer.flush()
         self.flush_logs()
         self.persist_counters(clean_shutdown)
