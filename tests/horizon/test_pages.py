@@ -409,6 +409,58 @@ def test_every_admin_page_opens_and_shows_the_clouds_parts(
     assert _sim_5xx(horizon_lab) == []
 
 
+def test_admin_creates_a_flavor_and_a_user_with_horizons_forms(
+    admin: DashboardSession, horizon_lab: Lab
+) -> None:
+    conn = horizon_lab.connect("admin")
+    demo_project = conn.identity.find_project("demo", ignore_missing=False)
+    member = conn.identity.find_role("member", ignore_missing=False)
+    try:
+        made = admin.form(
+            "/admin/flavors/create/",
+            {
+                "name": "dash-flavor",
+                "flavor_id": "auto",
+                "vcpus": "1",
+                "memory_mb": "128",
+                "disk_gb": "1",
+                "eph_gb": "0",
+                "swap_mb": "0",
+                "rxtx_factor": "1",
+                "default_flavor_access_role": "member",
+            },
+        )
+        assert made.path == "/admin/flavors/" and not made.errors, made.errors
+        flavor = conn.compute.find_flavor("dash-flavor", ignore_missing=False)
+        assert (flavor.vcpus, flavor.ram, flavor.disk) == (1, 128, 1)
+        made = admin.form(
+            "/identity/users/create/",
+            {
+                "domain_id": "default",
+                "domain_name": "Default",
+                "name": "dash-user",
+                "password": "Secret-123",
+                "confirm_password": "Secret-123",
+                "project": demo_project.id,
+                "role_id": member.id,
+                "enabled": "on",
+            },
+        )
+        assert made.path == "/identity/users/" and not made.errors, made.errors
+        user = conn.identity.find_user("dash-user", ignore_missing=False)
+        roles = list(conn.identity.role_assignments(user_id=user.id))
+        assert [(r.role["id"], r.scope["project"]["id"]) for r in roles] == [
+            (member.id, demo_project.id)
+        ]
+    finally:
+        for found in conn.compute.flavors(is_public=None):
+            if found.name == "dash-flavor":
+                conn.compute.delete_flavor(found)
+        user = conn.identity.find_user("dash-user")
+        if user is not None:
+            conn.identity.delete_user(user)
+
+
 def test_the_project_switcher(admin: DashboardSession, horizon_lab: Lab) -> None:
     conn = horizon_lab.connect("admin")
     demo_project = conn.identity.find_project("demo", ignore_missing=False)

@@ -122,3 +122,33 @@ def test_hypervisor_search_and_servers_by_hostname_pattern(admin: Any) -> None:
         assert _get(admin, f"/os-hypervisors/{host}/servers", "2.53").status_code == 404
     finally:
         admin.compute.delete_server(server, ignore_missing=True)
+
+
+def test_a_deleted_server_still_places_the_next_page(admin: Any) -> None:
+    """Horizon pages its instance list with the last row it showed as the marker; Nova
+    reads markers with read_deleted='yes', so a server deleted meanwhile still works."""
+    image = admin.image.find_image("cirros", ignore_missing=False)
+    flavor = admin.compute.find_flavor("m1.tiny", ignore_missing=False)
+    made = []
+    try:
+        for name in ("page-older", "page-newer"):
+            made.append(
+                admin.compute.create_server(
+                    name=name, flavor_id=flavor.id, image_id=image.id, networks="none"
+                )
+            )
+        older, newer = (admin.compute.wait_for_server(s, interval=0.2, wait=60) for s in made)
+        admin.compute.delete_server(newer)
+        admin.compute.wait_for_delete(newer, interval=0.2, wait=60)
+        after = _get(admin, f"/servers/detail?marker={newer.id}&limit=50")
+        assert after.status_code == 200, after.text
+        listed = [s["id"] for s in after.json()["servers"]]
+        assert older.id in listed and newer.id not in listed
+        unknown = _get(admin, "/servers/detail?marker=8a1b6f0e-0000-4000-8000-000000000000")
+        assert unknown.status_code == 400
+        assert unknown.json()["badRequest"]["message"] == (
+            "marker [8a1b6f0e-0000-4000-8000-000000000000] not found"
+        )
+    finally:
+        for server in made:
+            admin.compute.delete_server(server, ignore_missing=True)

@@ -448,15 +448,34 @@ def _filtered(call: Call) -> list[dict[str, Any]]:
     marker = call.query.get("marker")
     if marker:
         ids = [i["uuid"] for i in found]
-        if marker not in ids:
-            raise bad_request(f"marker [{marker}] not found")
-        found = found[ids.index(marker) + 1 :]
+        if marker in ids:
+            found = found[ids.index(marker) + 1 :]
+        else:
+            found = _after_unlisted_marker(call, found, marker)
     limit = query_int(call, "limit")
     if limit is not None:
         if limit < 0:
             raise bad_request("Invalid input for query parameters limit.")
         found = found[:limit]
     return found
+
+
+def _after_unlisted_marker(
+    call: Call, found: list[dict[str, Any]], marker: str
+) -> list[dict[str, Any]]:
+    """The servers after a marker the filters leave out. Nova reads the marker with
+    ``read_deleted='yes'`` and any project's: a server deleted since the last page (Horizon
+    pages its instance list from the last row it showed) still places the next page; only
+    a uuid Nova never had is ``marker [...] not found``."""
+    key = None
+    for inst in instances.listing(nova(call).nova_cells, None, include_deleted=True):
+        if inst["uuid"] == marker:
+            key = (inst.get("created_at") or "", inst["uuid"])
+            break
+    if key is None:
+        raise bad_request(f"marker [{marker}] not found")
+    # Newest first: what comes after the marker sorts below it.
+    return [i for i in found if (i.get("created_at") or "", i["uuid"]) < key]
 
 
 def _tag_filtered(call: Call, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
