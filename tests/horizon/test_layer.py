@@ -6,10 +6,14 @@ from __future__ import annotations
 import contextlib
 import io
 
+import pytest
+
 from labkit import cli
 from labkit.horizon import server
 from labkit.install import horizon as layer
 from labkit.lab import Lab
+
+pytestmark = pytest.mark.slow  # a sim with every layer and the real Horizon
 
 
 def test_the_plan_writes_section_7s_local_settings_on_the_controller(horizon_lab: Lab) -> None:
