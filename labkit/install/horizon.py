@@ -49,38 +49,53 @@ def values(ctx: PlanContext) -> DashboardValues:
     )
 
 
+MARKER = "# ---- Install Guide section 7, written by labkit ----"
+
+
 def plan(ctx: PlanContext) -> list[st.Step]:
     c = ctx.controller.name
-    steps: list[st.Step] = []
-    if ctx.kind != "sim":
-        steps.append(
-            st.Packages(
-                title="Install the dashboard package",
+    settings = local_settings(values(ctx))
+    if ctx.kind == "sim":
+        # The simulated controller has no Debian file to edit: the guide's settings are the
+        # whole file, which the dashboard next to the sim reads (after_install).
+        return [
+            st.WriteFile(
+                title="Configure the dashboard: local_settings.py",
                 host=c,
-                names=("openstack-dashboard",),
-                why="Debian's openstack-dashboard installs Horizon and the Apache site that "
-                "serves it under /horizon.",
+                path=LOCAL_SETTINGS,
+                content=settings,
+                why="Where Keystone is, sessions in memcached, the Default domain on the login "
+                "form, and no routers on the provider network (section 7's edits).",
             )
-        )
-    steps.append(
-        st.WriteFile(
+        ]
+    # On a real controller Debian's file carries the package's own settings (WEBROOT
+    # /horizon/, the secret key's file, compressed static files): the guide's settings are
+    # appended, once, and Python's later assignments win. Not yet run against real hosts.
+    append = (
+        f"grep -qF '{MARKER}' {LOCAL_SETTINGS} || cat >> {LOCAL_SETTINGS} <<'EOF'\n"
+        f"\n{MARKER}\n{settings.rstrip()}\nEOF"
+    )
+    return [
+        st.Packages(
+            title="Install the dashboard package",
+            host=c,
+            names=("openstack-dashboard",),
+            why="Debian's openstack-dashboard installs Horizon and the Apache site that "
+            "serves it under /horizon.",
+        ),
+        st.Command(
             title="Configure the dashboard: local_settings.py",
             host=c,
-            path=LOCAL_SETTINGS,
-            content=local_settings(values(ctx)),
+            command=append,
             why="Where Keystone is, sessions in memcached, the Default domain on the login "
             "form, and no routers on the provider network (section 7's edits).",
-        )
-    )
-    if ctx.kind != "sim":
-        steps.append(
-            st.Command(
-                title="Reload Apache so the dashboard reads its new settings",
-                host=c,
-                command="service apache2 reload",
-            )
-        )
-    return steps
+        ),
+        st.Command(
+            title="Reload Apache so the dashboard reads its new settings",
+            host=c,
+            command="service apache2 reload",
+        ),
+    ]
 
 
 def after_install(backend: Any) -> list[str]:
