@@ -203,3 +203,26 @@ def test_neutron_db_manage_current(lab: Any) -> None:
     answer = lab.sim.step("controller", step.to_dict(), "apply", lab.secrets, set())
     assert answer["exit_code"] == 0
     assert "5881373af7f5 (head)" in answer["output"]
+
+
+def test_running_agents_keep_reporting_while_only_reads_happen(lab: Any, admin: Any) -> None:
+    """The server skips reading the agents' table while no report can be due: time passing
+    with nothing written (only reads) must still bring each report when it is due."""
+    first = {a.id: a.last_heartbeat_at for a in admin.network.agents()}
+    for _ in range(3):
+        lab.advance_clock(DOWN_AFTER)  # longer than agent_down_time each time
+        assert all(a.is_alive for a in admin.network.agents())
+    later = {a.id: a.last_heartbeat_at for a in admin.network.agents()}
+    assert set(later) == set(first)
+    assert all(later[i] != first[i] for i in first)  # every heartbeat moved
+
+
+def test_a_deleted_agent_registers_again_at_its_next_report(lab: Any, admin: Any) -> None:
+    """Deleting an agent's row (``network agent delete``) is a write: the next request sees
+    the running agent as due and records its report, as before the server kept anything."""
+    before = {(a.agent_type, a.host) for a in admin.network.agents()}
+    target = next(iter(admin.network.agents(agent_type="Linux bridge agent", host="worker1")))
+    admin.network.delete_agent(target)
+    again = list(admin.network.agents(agent_type="Linux bridge agent", host="worker1"))
+    assert len(again) == 1 and again[0].id != target.id and again[0].is_alive
+    assert {(a.agent_type, a.host) for a in admin.network.agents()} == before

@@ -67,6 +67,8 @@ class NeutronRpcServer(ServiceProcess):
     def __init__(self, ctx: RoomContext, host: str) -> None:
         super().__init__(ctx, host)
         self.agents: list[NeutronAgent] = []  # the room's agents, wired by build()
+        # (what it was worked out from, until when) no agent's report is due: catch_up
+        self._quiet_until: tuple[Any, float] | None = None
         url = self._transport_url
         self.rpc.append(ctx.bus.server(self.name, host, REPORTS_TOPIC, ReportsEndpoint(self), url))
         self.rpc.append(ctx.bus.server(self.name, host, PLUGIN_TOPIC, PluginEndpoint(self), url))
@@ -113,19 +115,41 @@ class NeutronRpcServer(ServiceProcess):
         return status
 
     def catch_up(self) -> None:
-        """Record the reports the running agents sent since their last recorded one."""
+        """Record the reports the running agents sent since their last recorded one.
+
+        Every Neutron API request asks first. When none was due, the earliest time one
+        will be is kept, with what it was worked out from -- which agents report (and as
+        which host, how often) and the database's change counter (a report recorded, an
+        agent deleted...); until that time, with both unchanged, nothing can be due and the
+        agents' table is not read again."""
         repo = self.repo
         if repo is None or not self.consuming:
             return
+        reporting = [a for a in self.agents if a.reporting and a.agent_conf is not None]
+        stamp = (
+            repo.db,
+            repo.db.data_version(),
+            tuple(
+                (a.agent_type, a.report_host, a.agent_conf.report_interval if a.agent_conf else 0)
+                for a in reporting
+            ),
+        )
+        quiet = self._quiet_until
+        if quiet is not None and quiet[0] == stamp and repo.now() < quiet[1]:
+            return
         due = []
+        next_due = float("inf")
         with repo.read() as tx:
             beats = agents.heartbeats(tx)
-            for agent in self.agents:
-                if not agent.reporting or agent.agent_conf is None:
-                    continue
+            for agent in reporting:
+                assert agent.agent_conf is not None
+                interval = agent.agent_conf.report_interval
                 beat = beats.get((agent.agent_type, agent.report_host))
-                if beat is None or tx.now - beat >= agent.agent_conf.report_interval:
+                if beat is None or tx.now - beat >= interval:
                     due.append(agent)
+                else:
+                    next_due = min(next_due, beat + interval)
+        self._quiet_until = None if due else (stamp, next_due)
         for agent in due:
             # An agent reports from its own periodic task: what the report sets off (a DHCP
             # agent's sync_state ...) is not part of the request that noticed it was due.
