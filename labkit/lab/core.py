@@ -30,6 +30,7 @@ from labkit.lab.installs import Installs, install_order
 from labkit.lab.network import Network
 
 if TYPE_CHECKING:
+    from IPython.display import Image
     from openstack.connection import Connection
 
     from labkit.diagrams import Diagram
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from labkit.instructor.report import RunReport
     from labkit.lab.access import GuestSession, Output, SshDiagnosis
     from labkit.lab.cleanup import Cleanup
+    from labkit.lab.dashboard import Dashboard
     from labkit.lab.fit import FitPrediction
     from labkit.lab.isolation import Attempt, Isolation
     from labkit.lab.projects import Projects
@@ -444,6 +446,27 @@ class Lab:
         """The learner's SSH key for the guests (made on first use); ``.pub`` is next to it.
         Introduced in notebooks/05-access."""
         return self.access.ssh_key()
+
+    # ---- the dashboard: Horizon (notebooks/05-access) ------------------------------------------
+    @property
+    def horizon(self) -> Dashboard:
+        """The dashboard facade (:mod:`labkit.lab.dashboard`)."""
+        from labkit.lab.dashboard import Dashboard
+
+        return Dashboard(self.backend, self.installs)
+
+    def dashboard(self) -> str:
+        """The dashboard's URL; on the sim Horizon is started again if it is installed but
+        not running. Introduced in notebooks/05-access."""
+        return self.horizon.url()
+
+    def dashboard_screenshot(self, page: str = "project/instances", user: str = "demo") -> Image:
+        """A live picture of a dashboard page as ``user`` sees it (headless Chromium)."""
+        return self.horizon.screenshot(page, user)
+
+    def dashboard_requests(self, page: str = "project/instances", user: str = "demo") -> Table:
+        """The API requests one load of a dashboard page makes, service by service (sim)."""
+        return self.horizon.requests(page, user)
 
     # ---- beyond minimal (notebooks/08-beyond) --------------------------------------------------
     def draw_beyond(self, highlight: str | None = None) -> Diagram:
