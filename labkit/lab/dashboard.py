@@ -76,6 +76,7 @@ PURPOSES: tuple[tuple[str, str, str], ...] = (
     ("neutron", r"/ports", "ports: the instances' addresses"),
     ("neutron", r"/floatingips", "floating IPs"),
     ("neutron", r"/networks", "networks"),
+    ("neutron", r"/subnets", "subnets: which network each address is on"),
     ("neutron", r"/security-groups", "security groups"),
     ("neutron", r"/quotas", "network quotas"),
     ("neutron", r"", "network data"),
@@ -286,32 +287,49 @@ class Dashboard:
 
     def requests(self, page: str = "project/instances", user: str = "demo") -> Table:
         """The API requests of one load of ``page``: which service answered each, with the
-        request id that service logged it under."""
+        request id that service logged it under.
+
+        Horizon asks for some things in parallel threads, so the order of its requests
+        varies from load to load: the table groups them by service (Keystone first, then
+        the order a page needs them) and path, with how many times each was made."""
         found, seconds = self.page_load(page, user)
+        groups: dict[tuple[str, str, str], list[ApiRequest]] = {}
+        for req in found:
+            groups.setdefault((req.service, req.method, req.path), []).append(req)
         table = Table(
-            ["#", "service", "request", "status", "ms", "request id", "what for"],
-            title=f"One load of /{_normal_page(page).strip('/')}/ as {user}: "
-            f"{len(found)} API requests",
+            ["service", "request", "times", "status", "request id (first)", "what for"],
+            title=f"One load of {_normal_page(page)} as {user}: {len(found)} API requests",
         )
-        for n, req in enumerate(found, 1):
+        for (service, method, path), reqs in sorted(groups.items(), key=_service_order):
+            statuses = sorted({r.status for r in reqs})
+            ok = all(s.startswith(("2", "3")) for s in statuses)
             table.add(
-                n,
-                req.service,
-                f"{req.method} {req.path}",
-                req.status,
-                f"{req.ms:.0f}",
-                req.request_id,
-                purpose(req.service, req.path),
-                mark="" if req.status.startswith(("2", "3")) else "fail",
+                service,
+                f"{method} {path}",
+                len(reqs),
+                ", ".join(statuses),
+                reqs[0].request_id,
+                purpose(service, path),
+                mark="" if ok else "fail",
             )
-        services = sorted({r.service for r in found})
-        behind = sum(len(r.behind) for r in found)
+        services = [s for s in SERVICE_ORDER if any(r.service == s for r in found)]
+        services += sorted({r.service for r in found} - set(services))
         table.note = (
-            f"The page took {seconds:.2f} s; services asked: {', '.join(services) or 'none'}. "
-            f"Behind these, the services made {behind} calls of their own (mostly to Keystone, "
-            "checking the token Horizon sent): lab.request_logs(request_id) shows one's logs."
+            f"The page took {seconds:.2f} s and asked {len(services)} services: "
+            f"{', '.join(services) or 'none'}. Each service checked Horizon's token with "
+            "Keystone on the way (keystonemiddleware): lab.request_logs(request_id) shows "
+            "what one request did."
         )
         return table
+
+
+SERVICE_ORDER = ("keystone", "nova-api", "glance-api", "neutron-api", "placement-api")
+
+
+def _service_order(item: tuple[tuple[str, str, str], list[ApiRequest]]) -> tuple[int, str, str]:
+    (service, method, path), _ = item
+    rank = SERVICE_ORDER.index(service) if service in SERVICE_ORDER else len(SERVICE_ORDER)
+    return rank, path, method
 
 
 def _trace_mark(client: Any) -> int:

@@ -119,13 +119,15 @@ def test_requests_of_a_page_load_name_each_service_and_its_logged_request_id(
 ) -> None:
     table = horizon_lab.dashboard_requests("project/instances")
     assert isinstance(horizon_lab.backend, SimBackend)
-    assert "project/instances" in table.title
-    rows = {(r[1], r[2]) for r in table.rows}
+    assert "/project/instances/" in table.title
+    rows = {(r[0], r[1]) for r in table.rows}
     assert ("nova-api", "GET /compute/v2.1/servers/detail") in rows, rows
-    assert {"keystone", "nova-api", "glance-api", "neutron-api"} <= {r[1] for r in table.rows}
+    assert {"keystone", "nova-api", "glance-api", "neutron-api"} <= {r[0] for r in table.rows}
     assert all(str(r[3]).startswith("2") for r in table.rows), table
+    total = int(re.search(r": (\d+) API requests", table.title).group(1))  # type: ignore[union-attr]
+    assert total == sum(int(r[2]) for r in table.rows)
     for row in table.rows:  # each id is the one the answering service logged the call under
-        service, request_id = str(row[1]), str(row[5])
+        service, request_id = str(row[0]), str(row[4])
         assert re.fullmatch(r"req-[0-9a-f-]{36}", request_id), request_id
         logged = "\n".join(horizon_lab.sim.log(service, tail=400))
         assert request_id in logged, (service, request_id)
