@@ -16,6 +16,7 @@ import html
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -134,7 +135,9 @@ class DashboardSession:
         response = self.http.get(path)
         return self._page(response, time.perf_counter() - started)
 
-    def post(self, path: str, data: dict[str, str], referer: str | None = None) -> Page:
+    def post(
+        self, path: str, data: Mapping[str, str | list[str]], referer: str | None = None
+    ) -> Page:
         started = time.perf_counter()
         headers = {"Referer": f"{self.url}{referer or path}"}
         response = self.http.post(path, data=data, headers=headers)

@@ -256,6 +256,36 @@ def test_security_group_rules_add_and_delete(demo: DashboardSession, demo_conn: 
         demo_conn.network.delete_security_group(group, ignore_missing=True)
 
 
+def test_edit_an_instances_security_groups(
+    demo: DashboardSession, demo_conn: Any, server: Any
+) -> None:
+    """The instance's "Edit Security Groups": Horizon sets the groups of its port."""
+    web = demo_conn.network.create_security_group(name="dash-web")
+    default = demo_conn.network.find_security_group(
+        "default", project_id=server.project_id, ignore_missing=False
+    )
+    path = f"/project/instances/{server.id}/update"
+
+    def choose(*group_ids: str) -> list[list[str]]:
+        shown = demo.get(path)
+        fields = {
+            "csrfmiddlewaretoken": demo._token(shown.text),
+            "name": "dash-server",
+            "description": "",
+            "default_update_security_groups_role": "member",
+            "update_security_groups_role_member": list(group_ids),
+        }
+        page = demo.post(path, fields)
+        assert page.path == "/project/instances/" and not page.errors, page.errors
+        return [sorted(p.security_group_ids) for p in demo_conn.network.ports(device_id=server.id)]
+
+    try:
+        assert choose(default.id, web.id) == [sorted([default.id, web.id])]
+        assert choose(default.id) == [[default.id]]
+    finally:
+        demo_conn.network.delete_security_group(web, ignore_missing=True)
+
+
 def test_network_topology_shows_the_server_on_the_provider_network(
     demo: DashboardSession, server: Any
 ) -> None:

@@ -152,3 +152,46 @@ def test_a_deleted_server_still_places_the_next_page(admin: Any) -> None:
     finally:
         for server in made:
             admin.compute.delete_server(server, ignore_missing=True)
+
+
+def test_rename_a_server_and_describe_it(admin: Any, nova_lab: Any, cli: Osc) -> None:
+    """Horizon's "Edit Instance" (novaclient's servers.update at 2.19)."""
+    image = admin.image.find_image("cirros", ignore_missing=False)
+    server = admin.compute.create_server(
+        name="before",
+        flavor_id=admin.compute.find_flavor("m1.tiny", ignore_missing=False).id,
+        image_id=image.id,
+        networks="none",
+    )
+    try:
+        server = admin.compute.wait_for_server(server, interval=0.2, wait=60)
+        answer = admin.compute.put(
+            f"/servers/{server.id}",
+            json={"server": {"name": "after", "description": "renamed in the dashboard"}},
+            headers={"OpenStack-API-Version": "compute 2.19"},
+        )
+        assert answer.status_code == 200
+        shown = answer.json()["server"]
+        assert (shown["name"], shown["description"]) == ("after", "renamed in the dashboard")
+        cli("server", "set", "--name", "again", server.id)
+        assert admin.compute.get_server(server.id).name == "again"
+        # Before 2.19 a description is an unknown property; names are checked.
+        old = admin.compute.put(
+            f"/servers/{server.id}", json={"server": {"description": "x"}}, raise_exc=False
+        )
+        assert old.status_code == 400
+        assert (
+            "Additional properties are not allowed ('description' was unexpected)"
+            in (old.json()["badRequest"]["message"])
+        )
+        blank = admin.compute.put(
+            f"/servers/{server.id}", json={"server": {"name": " padded "}}, raise_exc=False
+        )
+        assert blank.status_code == 400
+        hidden = nova_lab.connect("demo").compute.put(
+            f"/servers/{server.id}", json={"server": {"name": "mine"}}, raise_exc=False
+        )
+        assert hidden.status_code == 404
+        assert admin.compute.get_server(server.id).name == "again"
+    finally:
+        admin.compute.delete_server(server, ignore_missing=True)

@@ -15,6 +15,7 @@ def all_routes() -> Routes:
         quotas,
         security_groups,
         server_metadata,
+        server_update,
         servers,
         simple_tenant_usage,
         versions,
@@ -25,6 +26,7 @@ def all_routes() -> Routes:
     for module in (
         versions,
         servers,
+        server_update,
         server_metadata,
         flavors,
         flavor_access,

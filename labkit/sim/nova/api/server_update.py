@@ -1,0 +1,75 @@
+"""``PUT /servers/{id}``: rename a server, or give it a description (2.19).
+
+Horizon's "Edit Instance" saves the name and the description this way (python-novaclient's
+``servers.update``) before it changes the security groups; without the route the workflow
+ended in "Unable to modify instance". Nova's update schema allows ``name``,
+``description`` (from 2.19), ``accessIPv4``/``accessIPv6`` and ``OS-DCF:diskConfig``
+(``hostname`` from 2.90 is not emulated); anything else is an "Additional properties"
+400. The answer is the server as ``GET /servers/{id}`` shows it (Nova leaves a few extended
+attributes out of this one response).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.responses import Response
+
+from labkit.sim.core.http import Call, Routes, json_response
+from labkit.sim.nova import views
+from labkit.sim.nova.api import _instance as srv
+from labkit.sim.nova.api._helpers import body_of, microversion_at_least
+from labkit.sim.nova.errors import bad_request
+
+routes = Routes()
+_NAME = re.compile(r"^\S(.*\S)?$", re.DOTALL)  # no leading or trailing whitespace
+_ALWAYS = ("name", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig")
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name or len(name) > 255 or not _NAME.match(name):
+        raise bad_request(
+            f"Invalid input for field/attribute name. Value: {name}. "
+            f"{name!r} does not match '^(?! )[a-zA-Z0-9. _-]+(?<! )$'"
+        )
+    return name
+
+
+def _check_description(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or len(value) > 255):
+        raise bad_request(
+            f"Invalid input for field/attribute description. Value: {value}. "
+            + (
+                f"{value!r} is too long"
+                if isinstance(value, str)
+                else f"{value!r} is not of type 'string', 'null'"
+            )
+        )
+    return value
+
+
+@routes.put("/v2.1/servers/{server_id}")
+def update(call: Call, server_id: str) -> Response:
+    body = body_of(call, "server")
+    allowed = _ALWAYS + (("description",) if microversion_at_least(call, "2.19") else ())
+    extra = [key for key in body if key not in allowed]
+    if extra:
+        were = "were" if len(extra) > 1 else "was"
+        raise bad_request(
+            "Invalid input for field/attribute server. Value: "
+            f"{body}. Additional properties are not allowed "
+            f"({', '.join(repr(k) for k in extra)} {were} unexpected)"
+        )
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        changes["display_name"] = _check_name(body["name"])
+    if "description" in body:
+        changes["display_description"] = _check_description(body["description"])
+    cell, inst = srv.lookup(call, server_id)
+    srv.check_lock(call, inst)
+    cell = srv.placed(cell, inst, "update")
+    if changes:
+        srv.save(call, cell, inst["uuid"], **changes)
+        _, inst = srv.lookup(call, server_id)
+    return json_response({"server": views.server(call, inst)})
