@@ -16,6 +16,11 @@ On real hosts Debian's ``openstack-dashboard`` package serves it with Apache und
 labkit runs the *real* Horizon 23.0.0 (Zed) from PyPI on this machine, reading that file
 (:mod:`labkit.horizon`): ``labkit sim status`` shows its URL, ``http://127.0.0.1:8080/`` by
 default (``LABKIT_HORIZON_PORT`` changes it).
+
+Horizon asks for usage "this month" by this machine's calendar, while a deterministic sim
+(``deterministic: true``, the default, for stable notebook outputs) lives on its own steady
+clock from 2030-01-01: its Overview's usage table stays empty and instance ages read "0
+minutes". ``LABKIT_SIM_DETERMINISTIC=0`` runs the sim on the real clock.
 """
 
 from __future__ import annotations
