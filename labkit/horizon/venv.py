@@ -139,6 +139,7 @@ def main() -> int:
     except LabkitError as exc:
         print(f"labkit: {exc}", file=sys.stderr)
         return 1
+    (path / STAMP_NAME).touch()  # newer than requirements.txt: make's rule is satisfied
     print(f"Horizon's environment: {path}")
     return 0
 
