@@ -56,6 +56,7 @@ EXPECTED = {
         "fails at: a security group lets tcp/22 in",
         "every hop checks out",
         "in: any from its own group",
+        "GET /compute/v2.1/servers/detail",  # the dashboard's requests, from the sim's trace
     ],
     "06-projects-quotas": [
         "member: alice on project1",
