@@ -136,6 +136,12 @@ def test_a_learner_launches_an_instance_through_the_dashboard(
     url = horizon_url
     started = time.perf_counter()
     demo = horizon_lab.connect("demo")
+    # The usage is compared before, during and after: let other tests' servers on this
+    # session's lab finish going away first (deletes end asynchronously).
+    cloud = horizon_lab.connect("admin")
+    deadline = time.monotonic() + 30
+    while list(cloud.compute.servers(all_projects=True)) and time.monotonic() < deadline:
+        time.sleep(0.5)
     # admin watches the hypervisors in a browser context of their own
     admin_context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
