@@ -61,38 +61,45 @@ def as_dict(row: m.Instance) -> dict[str, Any]:
 
 
 def find(cells: NovaCells, uuid: str) -> tuple[m.CellMapping | None, dict[str, Any]] | None:
-    """(cell, instance) for a server that exists (not deleted), else None."""
+    """(cell, instance) for a server that exists (not deleted), else None.
+
+    Every ``server show`` (and ``--wait``'s polling) asks, so it reads plain columns: the
+    mapping and its build request in one query, the instance as :func:`listing` reads a
+    row (plus the console log), each shaped as :func:`as_dict` shapes it."""
     with cells.api.read() as s:
-        mapping = s.get(m.InstanceMapping, uuid)
-        if mapping is None:
+        found = s.execute(
+            select(m.InstanceMapping.cell_id, type_coerce(m.BuildRequest.instance, Text))
+            .outerjoin(m.BuildRequest, m.BuildRequest.instance_uuid == uuid)
+            .where(m.InstanceMapping.instance_uuid == uuid)
+        ).first()
+        if found is None:
             return None
-        build = s.get(m.BuildRequest, uuid)
+        cell_id, build = found
         if build is not None:
-            return None, dict(build.instance)
-        if mapping.cell_id is None:
+            return None, _decode(build)
+        if cell_id is None:
             # The conductor placed the server between the two reads: it drops the build
             # request and sets the mapping's cell in one commit, so the mapping read again
             # names the cell (Nova's API looks it up again in this case too).
-            mapping = s.scalars(
-                select(m.InstanceMapping)
-                .where(m.InstanceMapping.instance_uuid == uuid)
-                .execution_options(populate_existing=True)
+            cell_id = s.scalars(
+                select(m.InstanceMapping.cell_id).where(m.InstanceMapping.instance_uuid == uuid)
             ).first()
-            if mapping is None:  # and deleted since
+            if cell_id is None:  # and deleted since (or still without a cell)
                 return None
-        cell_id = mapping.cell_id
-    cell = (
-        next((c for c in cells.mappings() if c.id == cell_id), None)
-        if cell_id is not None
-        else None
-    )
+    cell = next((c for c in cells.mappings() if c.id == cell_id), None)
     if cell is None:
         return None
     with cells.cell(cell).read() as s:
-        row = s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).first()
-        if row is None or row.deleted:
-            return None
-        return cell, as_dict(row)
+        row = s.execute(
+            select(*_LIST_COLUMNS, type_coerce(m.Instance.console, Text)).where(
+                m.Instance.uuid == uuid
+            )
+        ).first()
+    if row is None or row[_DELETED_AT]:
+        return None
+    instance = _listed(row[:-1])
+    instance["console"] = _decode(row[-1])
+    return cell, instance
 
 
 # ---- listing -------------------------------------------------------------------------------
@@ -103,6 +110,7 @@ def find(cells: NovaCells, uuid: str) -> tuple[m.CellMapping | None, dict[str, A
 
 _LIST_FIELDS = tuple(name for name in _FIELDS if name != "console")
 _UUID_AT = _LIST_FIELDS.index("uuid")
+_DELETED_AT = _LIST_FIELDS.index("deleted")
 _JSON_FIELDS = frozenset(
     name
     for name in (*_LIST_FIELDS, "metadata_")
