@@ -268,13 +268,20 @@ class Dashboard:
         path = _normal_page(page)
         client = self.backend.client
         with DashboardSession(url) as session:
-            session.login(name, password, domain)
+            try:
+                session.login(name, password, domain)
+            except DashboardError as exc:
+                raise LabkitError(str(exc), "Check the password: lab.show_openrc(user).") from None
             mark = _trace_mark(client)
             started = time.perf_counter()
             shown = session.get(path)
             seconds = time.perf_counter() - started
             if shown.status != 200 or "/auth/login/" in shown.path:
-                raise DashboardError(f"{path}: HTTP {shown.status} ({shown.title})")
+                raise LabkitError(
+                    f"The dashboard answered {path} with HTTP {shown.status} ({shown.title}).",
+                    "Pages are paths as in the browser's address bar: project/instances, "
+                    "project/images, admin/hypervisors ...",
+                )
         events: list[dict[str, Any]] = []
         after = mark
         while True:  # the control API answers 500 events at a time

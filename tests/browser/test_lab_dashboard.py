@@ -160,5 +160,5 @@ def test_a_screenshot_is_a_png_of_the_page_even_from_inside_an_event_loop(
 
 
 def test_a_wrong_page_is_an_error_not_a_login_form(horizon_lab: Lab) -> None:
-    with pytest.raises(AssertionError, match="HTTP 404"):
+    with pytest.raises(LabkitError, match="HTTP 404"):
         horizon_lab.dashboard_requests("project/no-such-panel")
