@@ -161,6 +161,9 @@ class NovaConductor(NovaProcess):
         with cells.cell(cell).write() as s:
             row = _instance_row(instance)
             row.host, row.node = host, choices[0]["nodename"]
+            # Always the chosen host's zone, asked for or not (get_host_availability_zone:
+            # an aggregate's zone, else default_availability_zone -- no zoned aggregates here)
+            row.availability_zone = self.nova_conf.default_availability_zone
             s.add(row)
             s.add(
                 m.InstanceAction(
