@@ -56,7 +56,6 @@ class HostState:
     free_vcpus: float
     host_ip: str = ""
     hypervisor_type: str = "QEMU"
-    instances: list[str] = field(default_factory=list)
     weight: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
 
@@ -221,13 +220,6 @@ class NovaScheduler(NovaProcess):
             with db.read() as s:
                 nodes = list(s.scalars(select(m.ComputeNode)))
                 services = {x.id: x for x in s.scalars(select(m.Service))}
-                on_host: dict[str, list[str]] = {}
-                for uuid, host in s.execute(
-                    select(m.Instance.uuid, m.Instance.host)
-                    .where(m.Instance.deleted.is_(False), m.Instance.host.is_not(None))
-                    .order_by(m.Instance.id)
-                ):
-                    on_host.setdefault(str(host), []).append(uuid)
             for node in nodes:
                 summary = summaries.get(node.uuid)
                 if summary is None:
@@ -244,7 +236,6 @@ class NovaScheduler(NovaProcess):
                         free_vcpus=_free(res, "VCPU"),
                         host_ip=node.host_ip,
                         hypervisor_type=node.hypervisor_type,
-                        instances=list(on_host.get(node.host, [])),
                     )
                 )
         return states
