@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -49,13 +50,26 @@ class DashboardStartFailed(LabkitError):
 
 def port(explicit: int | None = None, current: int | None = None) -> int:
     """The dashboard's port: ``explicit``, else ``$LABKIT_HORIZON_PORT``, else the one it
-    runs on now (``current``), else 8080."""
+    runs on now (``current``), else 8080 -- or, when another lab's dashboard (or anything
+    else) has 8080, the next free port above it, so many labs on one machine (``labkit sims
+    up``, a JupyterHub) each get their own without being told."""
     if explicit:
         return explicit
     raw = os.environ.get("LABKIT_HORIZON_PORT", "")
     if raw.strip():
         return int(raw)
-    return current or DEFAULT_PORT
+    if current:
+        return current
+    return next((p for p in range(DEFAULT_PORT, DEFAULT_PORT + 200) if _free(p)), DEFAULT_PORT)
+
+
+def _free(candidate: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", candidate))
+        except OSError:
+            return False
+        return True
 
 
 def _info_path(state_dir: Path) -> Path:

@@ -61,6 +61,7 @@ def kernel_environment(state_dir: Path, port: int) -> dict[str, str]:
         "LABKIT_ENV": "sim",
         "LABKIT_WIDGETS": "0",
         "LABKIT_SIM_DETERMINISTIC": "1",
+        "LABKIT_HORIZON_PORT": str(free_port()),  # notebook 05's dashboard, this run's own
     }
     shim = osc_fork.shim_dir()
     if shim is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from labkit.horizon import settings
 from labkit.install import horizon as layer
 from labkit.install import layers_up_to
@@ -68,3 +70,22 @@ def test_the_dashboard_comes_after_every_service_it_shows() -> None:
     order = layers_up_to("horizon")
     assert order[-1] == "horizon"
     assert {"keystone", "glance", "placement", "networking", "nova-controller"} <= set(order)
+
+
+def test_the_dashboard_port_moves_past_a_taken_8080(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many labs on one machine each get a dashboard port without being told one."""
+    import socket
+
+    from labkit.horizon import server
+
+    monkeypatch.delenv("LABKIT_HORIZON_PORT", raising=False)
+    assert server.port(9999) == 9999
+    assert server.port(None, current=8123) == 8123
+    monkeypatch.setenv("LABKIT_HORIZON_PORT", "8765")
+    assert server.port() == 8765
+    monkeypatch.delenv("LABKIT_HORIZON_PORT")
+    first = server.port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", first))
+        taken.listen()
+        assert server.port() > first >= server.DEFAULT_PORT
