@@ -35,7 +35,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 
 from labkit.sim.core.bus import RemoteError
 from labkit.sim.core.context import RequestContext
@@ -284,7 +284,7 @@ class NovaCompute(moves.NovaCompute):
         # One transaction opens the build: the instance read, the action event started, and
         # the resource tracker's claim on this node (``instance_claim``).
         with self.main_cell() as s:
-            row = s.scalars(select(m.Instance).where(m.Instance.uuid == instance_uuid)).first()
+            row = s.execute(select(*_BUILD_COLUMNS).where(m.Instance.uuid == instance_uuid)).first()
             if row is None or row.deleted:
                 return  # deleted while it was being scheduled
             action = _action(s, instance_uuid, "create")
@@ -618,7 +618,7 @@ class NovaCompute(moves.NovaCompute):
             if row is None or row.deleted:
                 return
             action = _action(s, instance_uuid, "delete")
-            event = self._event_start(s, action, "compute_terminate_instance") if action else None
+            event = self._event_start(s, action, "compute_terminate_instance")
             flavor, was_active = dict(row.flavor), row.vm_state != "error"
         self.ctx.hypervisors.destroy(instance_uuid)
         try:
@@ -705,7 +705,7 @@ class NovaCompute(moves.NovaCompute):
     ) -> None:
         with self.main_cell() as s:
             action = _action(s, uuid, name)
-            event = self._event_start(s, action, event_name) if action else None
+            event = self._event_start(s, action, event_name)
         try:
             driver()
         except BuildAborted as exc:
@@ -777,16 +777,30 @@ class NovaCompute(moves.NovaCompute):
             self._claim_in(s, flavor, sign)
 
     def _claim_in(self, s: Any, flavor: dict[str, Any], sign: int) -> None:
-        """The resource tracker's usage on this node, in the caller's transaction."""
-        node = s.scalars(
-            select(m.ComputeNode).where(m.ComputeNode.host == self.service_host())
-        ).first()
-        if node is None:
-            return
-        node.vcpus_used = max(0, node.vcpus_used + sign * int(flavor["vcpus"]))
-        node.memory_mb_used = max(0, node.memory_mb_used + sign * int(flavor["memory_mb"]))
-        node.local_gb_used = max(0, node.local_gb_used + sign * int(flavor["root_gb"]))
-        node.running_vms = max(0, node.running_vms + sign)
+        """The resource tracker's usage on this node (never below 0), in the caller's
+        transaction: one UPDATE of the host's compute node (none registered: nothing)."""
+        nodes = _NODES
+        node_id = (
+            select(nodes.c.id)
+            .where(nodes.c.host == self.service_host())
+            .order_by(nodes.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+        def moved(column: Any, amount: int) -> Any:
+            return func.max(0, column + sign * amount)  # SQLite's scalar max()
+
+        s.execute(
+            update(nodes)
+            .where(nodes.c.id == node_id)
+            .values(
+                vcpus_used=moved(nodes.c.vcpus_used, int(flavor["vcpus"])),
+                memory_mb_used=moved(nodes.c.memory_mb_used, int(flavor["memory_mb"])),
+                local_gb_used=moved(nodes.c.local_gb_used, int(flavor["root_gb"])),
+                running_vms=moved(nodes.c.running_vms, 1),
+            )
+        )
 
     def _fail(self, ctx: RequestContext, uuid: str, event: int | None, message: str) -> None:
         self.log.error(
@@ -804,11 +818,12 @@ class NovaCompute(moves.NovaCompute):
         if event is not None:
             self._event_finish(event, "Error", traceback=message)
 
-    def _event_start(self, s: Any, action: m.InstanceAction | None, name: str) -> int | None:
+    def _event_start(self, s: Any, action: int | None, name: str) -> int | None:
+        """Start an event of the action with id ``action``; the event's id."""
         if action is None:
             return None
         event = m.InstanceActionEvent(
-            action_id=action.id, event=name, start_time=self.now_iso(), host=self.service_host()
+            action_id=action, event=name, start_time=self.now_iso(), host=self.service_host()
         )
         s.add(event)
         s.flush()
@@ -844,7 +859,20 @@ _ACTIONS = cast(Table, m.InstanceAction.__table__)
 _INSTANCE_COLUMNS = {attr.key: attr.columns[0] for attr in m.Instance.__mapper__.column_attrs}
 
 
-def _guest_fields(row: m.Instance) -> dict[str, Any]:
+# What a build reads of its instance, as plain columns
+_BUILD_COLUMNS = (
+    m.Instance.deleted,
+    m.Instance.flavor,
+    m.Instance.image_ref,
+    m.Instance.created_at,
+    m.Instance.config_drive,
+    m.Instance.display_name,
+    m.Instance.project_id,
+)
+_NODES = cast(Table, m.ComputeNode.__table__)
+
+
+def _guest_fields(row: Any) -> dict[str, Any]:
     """What the libvirt driver's domain takes from the instance itself."""
     return {
         "config_drive": row.config_drive,
@@ -853,9 +881,10 @@ def _guest_fields(row: m.Instance) -> dict[str, Any]:
     }
 
 
-def _action(s: Any, uuid: str, name: str) -> m.InstanceAction | None:
-    found: m.InstanceAction | None = s.scalars(
-        select(m.InstanceAction)
+def _action(s: Any, uuid: str, name: str) -> int | None:
+    """The id of the server's latest action of that name (its events are not loaded)."""
+    found: int | None = s.scalars(
+        select(m.InstanceAction.id)
         .where(m.InstanceAction.instance_uuid == uuid, m.InstanceAction.action == name)
         .order_by(m.InstanceAction.id.desc())
     ).first()
