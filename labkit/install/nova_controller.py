@@ -52,6 +52,9 @@ def common_settings(ctx: PlanContext, my_ip: str) -> tuple[tuple[str, str, str],
         ("oslo_concurrency", "lock_path", "/var/lib/nova/tmp"),
         *login(ctx, "placement", "placement", "PLACEMENT_PASS"),
         *login(ctx, "neutron", "neutron", "NEUTRON_PASS"),
+        # Debian ships os_region_name = regionOne here too; the lab has no Cinder yet, but a
+        # volume attach later would look for it in the wrong region.
+        ("cinder", "os_region_name", ctx.region),
     )
 
 
