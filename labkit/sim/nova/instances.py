@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import JSON, Text, select, type_coerce
+from sqlalchemy import JSON, Text, func, select, type_coerce
 
 from labkit.sim.nova import models as m
 from labkit.sim.nova.service import NovaCells
@@ -185,29 +185,40 @@ def count_usage(cells: NovaCells, project_id: str) -> dict[str, int]:
     conductor is moving into its cell between the reads is counted once (see
     :func:`listing`)."""
     usage = {"instances": 0, "cores": 0, "ram": 0}
-    flavors: dict[str, dict[str, Any]] = {}
+    # SQLite's json_extract reads the two numbers out of the stored flavor, so no server's
+    # JSON is decoded in Python.
+    flavors: dict[str, tuple[Any, Any]] = {}
     with cells.api.read() as s:
-        for uuid, instance in s.execute(
-            select(m.BuildRequest.instance_uuid, m.BuildRequest.instance).where(
-                m.BuildRequest.project_id == project_id
-            )
+        instance = m.BuildRequest.instance
+        for uuid, vm_state, vcpus, ram in s.execute(
+            select(
+                m.BuildRequest.instance_uuid,
+                func.json_extract(instance, "$.vm_state"),
+                func.json_extract(instance, "$.flavor.vcpus"),
+                func.json_extract(instance, "$.flavor.memory_mb"),
+            ).where(m.BuildRequest.project_id == project_id)
         ):
-            if instance.get("vm_state") != "deleted":
-                flavors[uuid] = instance["flavor"]
+            if vm_state != "deleted":
+                flavors[uuid] = (vcpus, ram)
     for _, db in cells.all():
         with db.read() as s:
-            for uuid, flavor in s.execute(
-                select(m.Instance.uuid, m.Instance.flavor).where(
+            flavor = m.Instance.flavor
+            for uuid, vcpus, ram in s.execute(
+                select(
+                    m.Instance.uuid,
+                    func.json_extract(flavor, "$.vcpus"),
+                    func.json_extract(flavor, "$.memory_mb"),
+                ).where(
                     m.Instance.project_id == project_id,
                     m.Instance.deleted.is_(False),
                     m.Instance.vm_state != "deleted",
                 )
             ):
-                flavors.setdefault(uuid, flavor)
-    for flavor in flavors.values():
+                flavors.setdefault(uuid, (vcpus, ram))
+    for vcpus, ram in flavors.values():
         usage["instances"] += 1
-        usage["cores"] += int(flavor["vcpus"])
-        usage["ram"] += int(flavor["memory_mb"])
+        usage["cores"] += int(vcpus)
+        usage["ram"] += int(ram)
     return usage
 
 
