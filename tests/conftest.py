@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests import osc_fork, sim_templates
+from tests.browser.harness import browser, page, screenshot  # noqa: F401  (one Chromium per worker)
 
 if TYPE_CHECKING:
     from openstack.connection import Connection

@@ -30,7 +30,6 @@ from labkit import cli
 from labkit.instructor import attendees
 from labkit.instructor.report import RunReport
 from tests import osc_fork
-from tests.browser import harness as browser_harness
 from tests.notebooks import harness
 
 pytestmark = pytest.mark.slow
@@ -199,12 +198,6 @@ def test_the_html_report_has_one_row_per_lab(first_run: dict[str, Any]) -> None:
     assert cls == "broken"
     assert cells[1] == "2/4" and cells[2].startswith("02-keystone cell") and cells[3] == "keystone"
     assert "http://" not in first_run["html"].split("<body>")[0]  # no external assets
-
-
-# The browser fixtures (tests/browser/harness.py): one Chromium per session, a page per test.
-browser = browser_harness.browser
-page = browser_harness.page
-screenshot = browser_harness.screenshot
 
 
 def test_the_html_report_renders_in_a_browser(
