@@ -96,6 +96,7 @@ SECOND_PASS_MASKS = (
     (re.compile(r"cloud-init\[\d+\]"), "cloud-init[PID]"),
     (re.compile(r"Up \d+\.\d+ seconds"), "Up N seconds"),
     (re.compile(r"Took \d+\.\d+ seconds to build"), "Took N seconds to build"),
+    (re.compile(r"<14>\w{3} [ \d]\d \d\d:\d\d:\d\d"), "<14>SYSLOG_TIME"),
 )
 
 
