@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from labkit.lab import dashboard
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
 
@@ -35,17 +37,9 @@ CHROMIUM = Path(os.environ.get("LABKIT_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 INSTALL = "sudo apt-get install -y --no-install-recommends chromium"
 
-# Chromium on a machine with a closed network: no background fetches, no sync, no GPU; as
-# root it also needs --no-sandbox. Playwright adds --headless and a fresh --user-data-dir.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# The flags labkit itself starts Chromium with (no background fetches, sync or GPU; as root
+# --no-sandbox); Playwright adds --headless and a fresh --user-data-dir.
+CHROMIUM_ARGS = list(dashboard.CHROMIUM_ARGS)
 
 
 def missing_browser() -> str:
