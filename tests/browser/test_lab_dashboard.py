@@ -5,6 +5,7 @@ of the dashboard fixtures, and their error paths without one."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import re
 import time
@@ -149,7 +150,10 @@ def test_a_screenshot_is_a_png_of_the_page_even_from_inside_an_event_loop(
     async def in_a_kernel() -> Any:  # a Jupyter kernel runs its cells inside an asyncio loop
         return horizon_lab.dashboard_screenshot("project/key_pairs", user="demo")
 
-    image = asyncio.run(in_a_kernel())
+    # On a thread of its own: this worker's main thread may already host the session's
+    # Playwright (the browser fixture), whose loop counts as running there.
+    with concurrent.futures.ThreadPoolExecutor(1) as kernel:
+        image = kernel.submit(asyncio.run, in_a_kernel()).result(timeout=120)
     data = image.data
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     with PILImage.open(io.BytesIO(data)) as png:
