@@ -9,6 +9,7 @@ locked server; tag changes need the same vm states. Reading works in any state.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.responses import Response
 
@@ -197,7 +198,8 @@ def add_tag(call: Call, server_id: str, tag: str) -> Response:
     if tag in have:
         return empty_response(204)
     srv.save(call, cell, inst["uuid"], tags=sorted({*have, tag}))
-    location = f"{call.root_url}/v2.1/servers/{inst['uuid']}/tags/{tag}"
+    # percent-encoded: a header carries latin-1 only (a unicode tag is a valid tag)
+    location = f"{call.root_url}/v2.1/servers/{inst['uuid']}/tags/{quote(tag, safe='')}"
     return empty_response(201, {"Location": location})
 
 

@@ -747,7 +747,11 @@ def _actions_of(call: Call, server_id: str) -> tuple[m.CellMapping | None, list[
     with cells.api.read() as s:
         mapping = s.get(m.InstanceMapping, server_id)
         cell = s.get(m.CellMapping, mapping.cell_id) if mapping and mapping.cell_id else None
-    if mapping is None:
+    if mapping is None or not (
+        caller(call).is_admin or caller(call).project_id == mapping.project_id
+    ):
+        # Nova looks the instance up first (common.get_instance), project-only for a
+        # non-admin: another project's server is not found, before any policy check.
         raise instance_not_found(server_id)
     owner_or_admin(call, mapping.project_id, "os_compute_api:os-instance-actions:list")
     if cell is None:
