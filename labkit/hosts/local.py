@@ -33,6 +33,7 @@ from labkit.envs import SshEnv
 from labkit.hosts import (
     aptsources,
     boot,
+    guest_image,
     image_mirror,
     keys,
     known_hosts,
@@ -273,6 +274,10 @@ def up(
                 f"{'started' if started else 'already running'} (pid {pid}); "
                 f"cache {lay.apt_cache}; mirrors: {', '.join(s.uri for s in sources)}"
             )
+        with steps.step("bootable guest images for Nova (users cirros and ubuntu)"):
+            for user in sorted(set(image_mirror.GUEST_USERS.values())):
+                image, built = guest_image.ensure(lay.rootfs_cache, user, say=steps.say)
+                steps.note(f"{'built' if built else 'cached'}: {image.path.name}")
         with steps.step(f"image mirror on {lay.gateway}:{image_mirror.MIRROR_PORT}"):
             pid, started = image_mirror.ensure(lay)
             steps.note(f"{'started' if started else 'already running'} (pid {pid})")

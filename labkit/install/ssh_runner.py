@@ -89,6 +89,8 @@ class SshRunner:
         return bool(method(step, changed_paths))
 
     def apply(self, step: st.Step, changed_paths: set[str]) -> tuple[int, list[str]]:
+        if isinstance(step, st.Image) and self.env.local:
+            return self._web_download(step)
         if client_steps.is_client_step(step):
             return client_steps.apply(self._admin(), step, self.secrets)
         method = getattr(self, f"_apply_{step.kind.replace('-', '_')}")
@@ -386,6 +388,43 @@ class SshRunner:
                 return 0, [f"{step.url} answered {last} after {time.monotonic() - started:.0f} s"]
             time.sleep(2)
         return 1, [f"{step.url} did not answer within {step.timeout:.0f} s (last: {last})"]
+
+    # ---- images -------------------------------------------------------------------------------
+    def _web_download(self, step: st.Image) -> tuple[int, list[str]]:
+        """On local lab hosts Glance pulls the image from the lab's mirror on the bridge
+        (web-download, as notebook 03 does), where ``cirros`` and ``trusty`` are the lab's
+        bootable guest image: real Nova then boots a guest that answers SSH. The image's
+        properties say who logs in (``os_admin_user``)."""
+        from labkit.hosts import image_mirror
+        from labkit.hosts.layout import layout
+
+        lay = layout(self.env, self.paths.root.parent)
+        image_mirror.ensure(lay)
+        guest = image_mirror.guest_files(lay.rootfs_cache).get(step.source)
+        extra: dict[str, Any] = {}
+        if guest is not None:
+            extra = {**guest.properties, "min_ram": guest.min_ram, "min_disk": guest.min_disk}
+        conn = self._admin()
+        for old in conn.image.images(name=step.name):  # a failed import's leftover
+            if old.status != "active":
+                conn.image.delete_image(old, ignore_missing=True)
+        image = conn.image.create_image(
+            name=step.name,
+            disk_format=step.disk_format,
+            container_format=step.container_format,
+            visibility=step.visibility,
+            **extra,
+        )
+        url = image_mirror.url(lay) + step.source
+        conn.image.import_image(image, method="web-download", uri=url)
+        image = conn.image.wait_for_status(
+            image, "active", failures=["killed"], interval=0.5, wait=300
+        )
+        what = f"the lab's bootable guest image (user {guest.default_user})" if guest else url
+        return 0, [
+            f"image {image.name} ({image.id}) is {image.status}: {image.size} bytes, "
+            f"md5 {image.checksum}, web-download of {what}"
+        ]
 
     # ---- Keystone objects ---------------------------------------------------------------------
     def _admin(self) -> Any:

@@ -595,6 +595,31 @@ class Access:
             argv += ["--", *command]
         return argv
 
+    def ssh_config(self) -> Path:
+        """The OpenSSH client config for this lab's guests (``ssh -F PATH ...``): on the sim
+        the one the sim writes (its ProxyCommand goes through the sim's gateway); elsewhere
+        one labkit writes here -- the guests are reached directly (or through the env's
+        jump host), and only host keys recorded in the lab's known_hosts, which come from
+        the consoles, are accepted."""
+        config = self.backend.paths.ssh_config
+        if isinstance(self.backend, SimBackend):
+            return config
+        lines = [
+            "# Written by labkit: the lab's guests, host keys from their console logs only.",
+            "Host *",
+            f"    UserKnownHostsFile {self.known_hosts}",
+            "    StrictHostKeyChecking yes",
+            "    IdentitiesOnly yes",
+        ]
+        env = self.backend.env
+        if isinstance(env, SshEnv) and env.ssh.jump:
+            lines.append(f"    ProxyJump {env.ssh.jump}")
+        text = "\n".join(lines) + "\n"
+        if not config.is_file() or config.read_text() != text:
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(text)
+        return config
+
     # ---- why no SSH? ---------------------------------------------------------------------
     def why_no_ssh(
         self, server: Server | str, key: str | Path | None = None, user: str | None = None

@@ -10,6 +10,7 @@ view say so in its own words without calling it.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from pathlib import Path
@@ -305,9 +306,13 @@ class SshBackend(_LabBackend):
 
         lay = layout(self.env, self.paths.root.parent)
         image_mirror.ensure(lay)  # `labkit hosts up` starts it; hosts up before it did not
-        return image_sources.from_mirror(
+        source = image_sources.from_mirror(
             name, image_mirror.url(lay), rate, f"the lab's mirror on {lay.gateway}"
         )
+        # Here the mirror serves the lab's bootable guest image under the same name (see
+        # labkit.hosts.image_mirror): its size, not the generated image's.
+        guest = image_mirror.guest_files(lay.rootfs_cache).get(image_sources.mirror_path(name))
+        return dataclasses.replace(source, size=guest.size) if guest else source
 
 
 class CloudBackend:

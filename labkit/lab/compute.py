@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from labkit.display import Table, Text
 from labkit.errors import LabkitError
+from labkit.lab import realtrace
 from labkit.lab.backends import Backend, SimBackend
 from labkit.lab.identity import Identity
 
@@ -192,9 +193,32 @@ class Compute:
                 )
         return table
 
+    def _real_hosts(self) -> bool:
+        return not isinstance(self.backend, SimBackend) and self.backend.has_hosts
+
+    def _host_log_lines(self, request_id: str) -> list[realtrace.LogLine]:
+        """Every log line naming ``request_id`` on every host of the env (over SSH)."""
+        files = self.backend.host_files()
+        hosts = [h.name for h in self.backend.env.hosts]  # type: ignore[union-attr]
+        return realtrace.collect(files.run, hosts, request_id)  # type: ignore[attr-defined]
+
     def trace(self, server: Server | str) -> list[dict[str, Any]]:
-        """Every hop of a server's boot, from the sim's trace."""
+        """Every hop of a server's boot: the sim's trace; on real hosts the hops read from
+        the server's create action and the log lines carrying its request id
+        (:mod:`labkit.lab.realtrace`)."""
         rid = self.create_request_id(server)
+        if self._real_hosts():
+            conn = self.identity.connect("admin")
+            detail = conn.compute.get_server_action(rid, self._server(server))
+            action = {"start_time": detail.start_time, "events": detail.events or []}
+            env = self.backend.env
+            addresses = {h.address: h.name for h in env.hosts}  # type: ignore[union-attr]
+            return realtrace.hops(
+                [action],
+                self._host_log_lines(rid),
+                addresses,
+                self.backend.plan_context().controller.name,
+            )
         return self._sim().client.trace(global_request_id=rid, limit=5000)
 
     def draw_boot(self, server: Server | str) -> Diagram:
@@ -210,7 +234,11 @@ class Compute:
         )
 
     def scheduler_decision(self, server: Server | str) -> Table | Text:
-        """Which filter kept or dropped which host, and each weigher's score."""
+        """Which filter kept or dropped which host, and each weigher's score (the sim
+        records them; a real scheduler logs them only at debug level, so on real hosts this
+        shows what it did log for the request, where the server went and why not)."""
+        if self._real_hosts():
+            return self._real_scheduler_decision(server)
         notes = [
             e
             for e in self.trace(server)
@@ -251,7 +279,10 @@ class Compute:
             "neutron-server",
         ),
     ) -> Text:
-        """The lines each service logged for one request id (the sim's logs/)."""
+        """The lines each service logged for one request id (the sim's logs/; on real
+        hosts the services' log files on every host, read over SSH)."""
+        if self._real_hosts():
+            return self._real_logs(request_id, services)
         client = self._sim().client
         out: list[str] = []
         for name in services:
@@ -264,3 +295,33 @@ class Compute:
                 out.append(f"== {name}.log")
                 out += [f"  {line}" for line in mine[-8:]]
         return Text("\n".join(out) or f"No log line mentions {request_id}.")
+
+    def _real_logs(self, request_id: str, services: tuple[str, ...]) -> Text:
+        out: list[str] = []
+        lines = self._host_log_lines(request_id)
+        for name in services:
+            for host in dict.fromkeys(line.host for line in lines):
+                mine = [ln for ln in lines if ln.service == name and ln.host == host]
+                if mine:
+                    out.append(f"== {name} on {host} ({mine[0].file})")
+                    out += [f"  {ln.text}" for ln in mine[-8:]]
+        return Text("\n".join(out) or f"No log line on the hosts mentions {request_id}.")
+
+    def _real_scheduler_decision(self, server: Server | str) -> Text:
+        found = self._server(server)
+        rid = self.create_request_id(found)
+        lines = [ln for ln in self._host_log_lines(rid) if ln.service == "nova-scheduler"]
+        fault = (found.fault or {}).get("message", "")
+        where = (
+            f"{found.name} went to {found.compute_host}."
+            if found.compute_host
+            else f"{found.name} found no host: {fault or found.status}."
+        )
+        text = [
+            where,
+            "The real nova-scheduler logs each filter's verdict and each weigher's score only "
+            "at debug level (`[DEFAULT] debug = True` in nova.conf on the controller, then "
+            "restart nova-scheduler); at the lab's INFO level its log has for this request:",
+        ]
+        text += [f"  {ln.text}" for ln in lines[-12:]] or ["  (no line)"]
+        return Text("\n".join(text))

@@ -411,8 +411,15 @@ class Lab:
         return self.drills.end(name)
 
     def advance_clock(self, seconds: int) -> str:
-        """Let sim time pass (deterministic sims only move their clock with requests)."""
-        return self.sim.advance_clock(seconds)
+        """Let sim time pass (deterministic sims only move their clock with requests). Real
+        hosts keep real time: there this waits ``seconds`` -- e.g. the 60 s after which Nova
+        calls a silent service down (``service_down_time``)."""
+        if isinstance(self.backend, SimBackend) or not self.backend.has_hosts:
+            return self.sim.advance_clock(seconds)
+        import time
+
+        time.sleep(seconds)
+        return f"{self.backend.now()} (real hosts keep real time: waited {seconds} s)"
 
     # ---- SSH into guests (notebooks/05-access) -------------------------------------------------
     def ssh(
@@ -434,8 +441,9 @@ class Lab:
         return self.access.why_no_ssh(server, key=key)
 
     def ssh_config(self) -> Path:
-        """The OpenSSH client config for the sim's guests (``ssh -F PATH ...``)."""
-        return self.paths.ssh_config
+        """The OpenSSH client config for the lab's guests (``ssh -F PATH ...``): the sim's
+        gateway on the sim, the lab's known_hosts (console host keys) elsewhere."""
+        return self.access.ssh_config()
 
     def server_address(self, server: Any) -> str:
         """The fixed address ``openstack server show`` prints for ``server`` (name or id).

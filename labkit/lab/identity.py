@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from labkit.cloud import Credentials
 from labkit.display import Aliases, Table, Text
-from labkit.envs import CloudEnv
+from labkit.envs import CloudEnv, SshEnv
 from labkit.errors import LabkitError
 from labkit.install import steps as st
 from labkit.install.runner import StepResult, apply_plan
@@ -84,6 +84,10 @@ class Identity:
         for key in [k for k in os.environ if k.startswith("OS_")]:
             del os.environ[key]  # an openrc sourced earlier would override clouds.yaml
         os.environ.update(variables)
+        env = self.backend.env
+        if isinstance(env, SshEnv) and env.path:
+            # `!labkit ssh SERVER` in this kernel then means this lab, not the sim.
+            os.environ["LABKIT_ENV"] = str(Path(env.path).resolve())
         return (
             f"openstack CLI -> cloud {variables['OS_CLOUD']} "
             f"(OS_CLIENT_CONFIG_FILE={variables['OS_CLIENT_CONFIG_FILE']})"

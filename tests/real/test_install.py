@@ -321,6 +321,159 @@ def test_a_server_boots_on_worker1_and_gets_a_dhcp_lease(
     assert str(ports[0]["MAC Address"]) in hosts and address in hosts, hosts
 
 
+def _port_group(real_lab: Lab, server_id: str) -> str:
+    """The security group of the server's port (admin sees every project's ``default``:
+    the name alone is ambiguous)."""
+    ports = list(real_lab.connect("admin").network.ports(device_id=server_id))
+    assert ports and ports[0].security_group_ids, ports
+    return str(ports[0].security_group_ids[0])
+
+
+def _ssh_until(real_lab: Lab, server: str, key: Path, command: str, timeout: float) -> object:
+    """lab.ssh(...) until the connection is let in (the agent applies a new rule within
+    seconds); the last error is raised when it never is."""
+    from labkit.errors import GuestConnectFailed
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return real_lab.ssh(server, key=key, command=command, timeout=5)
+        except GuestConnectFailed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def test_ssh_into_a_real_guest_is_filtered_until_the_rule_exists(
+    real_lab: Lab, real_timings: list[str]
+) -> None:
+    """The lab's bootable guest image (web-downloaded from the lab's mirror as ``cirros``)
+    booted by real Nova on worker1 with a keypair: from this machine, over the lab bridge,
+    its tcp/22 is filtered by the Linux bridge agent's iptables in worker1's namespace until
+    the default group has the rule; then lab.ssh logs in, trusting only the host keys the
+    console printed."""
+    import socket
+
+    from labkit import guestkeys
+
+    key = real_lab.ssh_key()
+    keypair = _osc(real_lab, f"keypair create --public-key {key}.pub guestkey -f json")
+    assert keypair.returncode == 0, keypair.stderr
+    images = {i["Name"]: i for i in _json(real_lab, "image list --long")}
+    assert images["cirros"]["Status"] == "active", images
+    started = time.monotonic()
+    created = _osc(
+        real_lab,
+        "server create --flavor m1.tiny --image cirros --network provider --key-name guestkey "
+        "--availability-zone nova:worker1 --wait -f json guest-1",
+    )
+    assert created.returncode == 0, created.stderr
+    server = json.loads(created.stdout)
+    assert server["status"] == "ACTIVE" and server["OS-EXT-SRV-ATTR:host"] == "worker1"
+    real_timings.append(f"guest: server create -> ACTIVE: {time.monotonic() - started:.1f} s")
+    address = real_lab.server_address("guest-1")
+    assert address.startswith("10.64.0."), address
+
+    def host_keys() -> object:
+        return guestkeys.parse_console(real_lab.access.console(server["id"])).trusted
+
+    assert _eventually(host_keys, 180, interval=2), real_lab.access.console(server["id"])[-3000:]
+    real_timings.append(
+        f"guest: server create -> host keys on the console: {time.monotonic() - started:.1f} s"
+    )
+    # Filtered: the SYN is dropped in worker1's namespace, nothing answers (no reset).
+    with pytest.raises(TimeoutError):
+        socket.create_connection((address, 22), timeout=5).close()
+    diagnosis = real_lab.why_no_ssh("guest-1", key=key)
+    assert diagnosis.failed is not None, str(diagnosis)
+    assert diagnosis.failed.hop == "a security group lets tcp/22 in", str(diagnosis)
+    assert "--protocol tcp --dst-port 22" in diagnosis.failed.fix
+
+    group = _port_group(real_lab, server["id"])
+    rule = _osc(real_lab, f"security group rule create --protocol tcp --dst-port 22 {group}")
+    assert rule.returncode == 0, rule.stderr
+    out = _ssh_until(real_lab, "guest-1", key, "id -un; cat /proc/cmdline", timeout=60)
+    real_timings.append(f"guest: server create -> SSH works: {time.monotonic() - started:.1f} s")
+    assert out.exit_code == 0 and out.stdout.splitlines()[0] == "cirros", repr(out)  # type: ignore[attr-defined]
+    assert "console=ttyS0" in out.stdout  # type: ignore[attr-defined]
+    # The host key labkit accepted is the one the console showed, now in known_hosts.
+    known = real_lab.access.known_hosts.read_text()
+    trusted = guestkeys.parse_console(real_lab.access.console(server["id"])).trusted
+    assert any(k.blob in known for k in trusted), known  # type: ignore[attr-defined]
+    assert real_lab.why_no_ssh("guest-1", key=key).ok, str(real_lab.why_no_ssh("guest-1", key=key))
+    for command in (
+        f"security group rule delete {_rule_id(real_lab, group)}",
+        "server delete --wait guest-1",
+        "keypair delete guestkey",
+    ):
+        done = _osc(real_lab, command)
+        assert done.returncode == 0, f"{command}: {done.stderr}"
+
+
+def _rule_id(real_lab: Lab, group: str) -> str:
+    rules = _json(real_lab, f"security group rule list {group} --protocol tcp")
+    assert len(rules) == 1, rules
+    return str(rules[0]["ID"])
+
+
+def test_the_seeds_cli_flow_against_the_real_cloud(real_lab: Lab, real_timings: list[str]) -> None:
+    """The seed's commands, modernized, as demo: rules for ping and SSH in the default
+    group, a key pair from the learner's public key, a server, and a shell on it with the
+    system ssh (``labkit ssh`` records the console's host keys first)."""
+    key = real_lab.ssh_key()
+    demo = "lab-demo"
+    for command in (
+        "security group rule create --protocol icmp default",
+        "security group rule create --protocol tcp --dst-port 22 default",
+        f"keypair create --public-key {key}.pub mykey",
+    ):
+        done = _osc(real_lab, command, cloud=demo)
+        assert done.returncode == 0, f"{command}: {done.stderr}"
+    started = time.monotonic()
+    created = _osc(
+        real_lab,
+        "server create --flavor m1.tiny --image cirros --network provider --key-name mykey "
+        "--wait -f json seed-1",
+        cloud=demo,
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["status"] == "ACTIVE"
+    # `labkit ssh` records the console's host keys in the lab's known_hosts, then becomes
+    # the system ssh with StrictHostKeyChecking=yes (the kernel's LABKIT_STATE_DIR is ours).
+    command = [
+        str(Path(sys.executable).parent / "labkit"),
+        "ssh",
+        "--env",
+        str(ENV_FILE),
+        "seed-1",
+        "-i",
+        str(key),
+        "--",
+        "hostname; ping -c 1 -W 5 10.64.0.1 >/dev/null && echo pong",
+    ]
+
+    def login() -> subprocess.CompletedProcess[str] | None:
+        done = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+        )
+        return done if done.returncode == 0 else None
+
+    done = _eventually(login, 90, interval=3)
+    assert done, subprocess.run(command, capture_output=True, text=True, timeout=120).stderr
+    real_timings.append(
+        f"seed flow: server create -> ssh hostname: {time.monotonic() - started:.1f} s"
+    )
+    assert done.stdout.split() == ["seed-1", "pong"], done.stdout  # type: ignore[union-attr]
+    assert _osc(real_lab, "server delete --wait seed-1", cloud=demo).returncode == 0
+    assert _osc(real_lab, "keypair delete mykey", cloud=demo).returncode == 0
+    for protocol in ("tcp", "icmp"):
+        listed = _osc(
+            real_lab, f"security group rule list default --protocol {protocol} -f json", demo
+        )
+        for rule in json.loads(listed.stdout):
+            assert _osc(real_lab, f"security group rule delete {rule['ID']}", demo).returncode == 0
+
+
 def test_nothing_changed_on_the_machine(real_lab: Lab) -> None:
     """The lab's packages, iptables rules and libvirt stay inside its namespaces."""
     assert _machine_state() == MACHINE
