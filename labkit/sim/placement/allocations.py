@@ -17,14 +17,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from labkit.sim.placement import classes, providers
 from labkit.sim.placement import models as m
 from labkit.sim.placement.errors import (
     CapacityExceeded,
+    ConcurrentUpdate,
     ConstraintsViolated,
     InvalidInventory,
     PlacementException,
@@ -67,16 +69,34 @@ class ConsumerAllocations:
     allocations: dict[str, tuple[int, dict[str, int]]] = field(default_factory=dict)
 
 
-def _external(
-    s: Session, model: type[m.Project] | type[m.User], external_id: str, now: float
-) -> int:
-    found = s.scalar(select(model.id).where(model.external_id == external_id))
-    if found is not None:
-        return found
-    row = model(external_id=external_id, created_at=now)
-    s.add(row)
-    s.flush()
-    return row.id
+def _table(model: type[m.Base]) -> Table:
+    """A model's table, for the Core statements a claim runs (no ORM objects to track)."""
+    return cast(Table, model.__table__)
+
+
+def _external_ids(s: Session, writes: list[ConsumerWrite], now: float) -> dict[str, int]:
+    """The internal ids of the writes' projects and users (``p:<external id>`` and
+    ``u:<external id>``), in one query; a project or user Placement has not seen yet gets its
+    row (placement's ``ensure_consumer`` creates them the same way)."""
+    projects = {w.project_id for w in writes}
+    users = {w.user_id for w in writes}
+    found: dict[str, int] = {}
+    query = union_all(
+        select(literal("p"), m.Project.id, m.Project.external_id).where(
+            m.Project.external_id.in_(projects)
+        ),
+        select(literal("u"), m.User.id, m.User.external_id).where(m.User.external_id.in_(users)),
+    )
+    for kind, row_id, external in s.execute(query):
+        found[f"{kind}:{external}"] = row_id
+    for kind, model, names in (("p", m.Project, projects), ("u", m.User, users)):
+        for external in sorted(names):
+            if f"{kind}:{external}" not in found:
+                inserted = s.execute(
+                    insert(_table(model)).values(external_id=external, created_at=now)
+                )
+                found[f"{kind}:{external}"] = inserted.inserted_primary_key[0]  # type: ignore[attr-defined]
+    return found
 
 
 def _consumer_type_id(s: Session, name: str | None, now: float) -> int | None:
@@ -91,101 +111,188 @@ def _consumer_type_id(s: Session, name: str | None, now: float) -> int | None:
     return row.id
 
 
+@dataclass
+class _Slot:
+    """One provider's inventory of one class, and what the *other* consumers use of it."""
+
+    record: providers.InventoryRecord
+    class_id: int
+    used: int
+
+
 def write(s: Session, writes: list[ConsumerWrite], now: float) -> None:
     """Replace the allocations of each consumer in ``writes``, all or nothing.
 
     Raises ConsumerGenerationConflict, UnknownProvider, ResourceClassNotFound,
-    InvalidInventory (missing inventory, CapacityExceeded, ConstraintsViolated)."""
-    consumers: dict[str, m.Consumer] = {}
+    InvalidInventory (missing inventory, CapacityExceeded, ConstraintsViolated) and
+    ConcurrentUpdate (a provider's generation moved under the write).
+
+    A claim is a handful of statements whatever its size: one read of the consumers, one of
+    their projects and users, one of the providers with their inventories and what every
+    other consumer already uses of them; then the writes -- the old allocations deleted, the
+    new ones inserted, each provider's generation moved on *only if it is still the one just
+    read* (Placement's optimistic ``UPDATE ... WHERE generation = :seen``), the consumers'
+    generations bumped. The checks run in the order Placement makes them, so the same bad
+    request fails with the same error."""
+    uuids = [w.uuid for w in writes]
+    consumers = {
+        row.uuid: row
+        for row in s.execute(
+            select(
+                m.Consumer.uuid,
+                m.Consumer.project_id,
+                m.Consumer.user_id,
+                m.Consumer.generation,
+                m.Consumer.consumer_type_id,
+            ).where(m.Consumer.uuid.in_(uuids))
+        )
+    }
+    external = _external_ids(s, writes, now)
+    new_consumers: list[dict[str, object]] = []
     for want in writes:  # placement's ensure_consumer, consumer by consumer
-        project = _external(s, m.Project, want.project_id, now)
-        user = _external(s, m.User, want.user_id, now)
+        project, user = external[f"p:{want.project_id}"], external[f"u:{want.user_id}"]
         type_id = _consumer_type_id(s, want.consumer_type, now)
-        row = s.scalar(select(m.Consumer).where(m.Consumer.uuid == want.uuid))
+        row = consumers.get(want.uuid)
         if row is None:
             if want.check_generation and want.generation is not None:
                 raise ConsumerGenerationConflict(None, want.generation)
-            row = m.Consumer(
-                uuid=want.uuid,
-                project_id=project,
-                user_id=user,
-                generation=0,
-                consumer_type_id=type_id,
-                created_at=now,
-            )
-            s.add(row)
-            s.flush()
-        else:
-            if want.check_generation and row.generation != want.generation:
-                raise ConsumerGenerationConflict(row.generation, want.generation)
-            if (row.project_id, row.user_id) != (project, user):
-                row.project_id, row.user_id, row.updated_at = project, user, now
-            if type_id is not None and row.consumer_type_id != type_id:
-                row.consumer_type_id, row.updated_at = type_id, now
-        consumers[want.uuid] = row
-    rps: dict[str, m.ResourceProvider] = {}
-    for want in writes:
-        for rp_uuid in want.allocations:
-            if rp_uuid not in rps:
-                rp = s.scalar(select(m.ResourceProvider).where(m.ResourceProvider.uuid == rp_uuid))
-                if rp is None:
-                    raise UnknownProvider(rp_uuid)
-                rps[rp_uuid] = rp
-    s.execute(delete(m.Allocation).where(m.Allocation.consumer_id.in_([w.uuid for w in writes])))
-    s.flush()
-    _check_and_insert(s, writes, rps, now)
-    for rp in rps.values():
-        rp.generation += 1
-    for want in writes:
-        consumer = consumers[want.uuid]
+            if want.allocations:  # a new consumer left without allocations is not kept
+                new_consumers.append(
+                    {
+                        "uuid": want.uuid,
+                        "project_id": project,
+                        "user_id": user,
+                        "generation": 1,
+                        "consumer_type_id": type_id,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+            continue
+        if want.check_generation and row.generation != want.generation:
+            raise ConsumerGenerationConflict(row.generation, want.generation)
+        changes: dict[str, object] = {}
+        if (row.project_id, row.user_id) != (project, user):
+            changes.update(project_id=project, user_id=user, updated_at=now)
+        if type_id is not None and row.consumer_type_id != type_id:
+            changes.update(consumer_type_id=type_id, updated_at=now)
         if want.allocations:
-            consumer.generation += 1
-            consumer.updated_at = now
+            changes.update(generation=m.Consumer.generation + 1, updated_at=now)
+            s.execute(
+                update(_table(m.Consumer)).where(m.Consumer.uuid == want.uuid).values(**changes)
+            )
         else:
-            s.delete(consumer)
+            s.execute(delete(_table(m.Consumer)).where(m.Consumer.uuid == want.uuid))
+    rps, slots = _providers_of(s, writes)
+    rows = _checked_rows(s, writes, rps, slots, now)
+    if new_consumers:
+        s.execute(insert(_table(m.Consumer)), new_consumers)
+    s.execute(delete(_table(m.Allocation)).where(m.Allocation.consumer_id.in_(uuids)))
+    if rows:
+        s.execute(insert(_table(m.Allocation)), rows)
+    if rps:
+        moved = s.execute(
+            update(_table(m.ResourceProvider))
+            .where(m.ResourceProvider.id == bindparam("rp_id"))
+            .where(m.ResourceProvider.generation == bindparam("seen"))
+            .values(generation=m.ResourceProvider.generation + 1),
+            [{"rp_id": rp_id, "seen": generation} for rp_id, generation in rps.values()],
+        )
+        if moved.rowcount != len(rps):  # type: ignore[attr-defined]
+            raise ConcurrentUpdate()
+    s.expire_all()  # ORM objects the caller loaded earlier in this session are stale now
 
 
-def _check_and_insert(
-    s: Session, writes: list[ConsumerWrite], rps: dict[str, m.ResourceProvider], now: float
-) -> None:
+def _providers_of(
+    s: Session, writes: list[ConsumerWrite]
+) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], _Slot]]:
+    """The writes' providers (uuid -> (id, generation)), UnknownProvider for the first one
+    that does not exist, and their inventories by (provider uuid, class name) with what the
+    consumers *not* being written use of each -- one query."""
+    uuids = list(dict.fromkeys(rp for w in writes for rp in w.allocations))
+    if not uuids:
+        return {}, {}
+    others = (
+        select(func.coalesce(func.sum(m.Allocation.used), 0))
+        .where(m.Allocation.resource_provider_id == m.ResourceProvider.id)
+        .where(m.Allocation.resource_class_id == m.Inventory.resource_class_id)
+        .where(m.Allocation.consumer_id.not_in([w.uuid for w in writes]))
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            m.ResourceProvider.uuid,
+            m.ResourceProvider.id,
+            m.ResourceProvider.generation,
+            m.ResourceClass.name,
+            m.Inventory.resource_class_id,
+            m.Inventory.total,
+            m.Inventory.reserved,
+            m.Inventory.min_unit,
+            m.Inventory.max_unit,
+            m.Inventory.step_size,
+            m.Inventory.allocation_ratio,
+            others,
+        )
+        .outerjoin(m.Inventory, m.Inventory.resource_provider_id == m.ResourceProvider.id)
+        .outerjoin(m.ResourceClass, m.ResourceClass.id == m.Inventory.resource_class_id)
+        .where(m.ResourceProvider.uuid.in_(uuids))
+    )
+    rps: dict[str, tuple[int, int]] = {}
+    slots: dict[tuple[str, str], _Slot] = {}
+    for row in s.execute(query):
+        rps[row[0]] = (row[1], row[2])
+        if row[3] is not None:
+            record = providers.InventoryRecord(
+                row[3], row[5], row[6], row[7], row[8], row[9], row[10]
+            )
+            slots[(row[0], row[3])] = _Slot(record, row[4], int(row[11] or 0))
+    for uuid in uuids:
+        if uuid not in rps:
+            raise UnknownProvider(uuid)
+    return {uuid: rps[uuid] for uuid in uuids}, slots
+
+
+def _checked_rows(
+    s: Session,
+    writes: list[ConsumerWrite],
+    rps: dict[str, tuple[int, int]],
+    slots: dict[tuple[str, str], _Slot],
+    now: float,
+) -> list[dict[str, object]]:
+    """The allocation rows to insert, once every amount is checked against its provider's
+    inventory: ``used + requested <= (total - reserved) * allocation_ratio``, each amount
+    within ``min_unit``/``max_unit``/``step_size``."""
     wanted: dict[tuple[str, str], int] = defaultdict(int)
     for want in writes:
         for rp_uuid, resources in want.allocations.items():
             for rc, amount in resources.items():
                 wanted[(rp_uuid, rc)] += amount
-    ids = classes.class_ids(s, (rc for _, rc in wanted))
-    rp_ids = [rp.id for rp in rps.values()]
-    used = providers.used_amounts(s, rp_ids)
-    inventories = {
-        (inv.resource_provider_id, inv.resource_class_id): inv
-        for inv in s.scalars(
-            select(m.Inventory).where(m.Inventory.resource_provider_id.in_(rp_ids))
-        )
-    }
+    if any(key not in slots for key in wanted):
+        classes.class_ids(s, (rc for _, rc in wanted))  # ResourceClassNotFound comes first
+    rows: list[dict[str, object]] = []
     for want in writes:
         for rp_uuid, resources in want.allocations.items():
-            rp = rps[rp_uuid]
             for rc, amount in resources.items():
-                inv = inventories.get((rp.id, ids[rc]))
-                if inv is None:
+                slot = slots.get((rp_uuid, rc))
+                if slot is None:
                     raise InvalidInventory(rc, rp_uuid)
-                record = providers.record_of(inv, rc)
+                record = slot.record
                 if not record.min_unit <= amount <= record.max_unit or amount % record.step_size:
                     raise ConstraintsViolated(rc, rp_uuid)
                 limit = (record.total - record.reserved) * record.allocation_ratio
-                already = used.get((rp.id, ids[rc]), 0)
-                if already + amount > limit or already + wanted[(rp_uuid, rc)] > limit:
+                if slot.used + amount > limit or slot.used + wanted[(rp_uuid, rc)] > limit:
                     raise CapacityExceeded(rc, rp_uuid)
-                s.add(
-                    m.Allocation(
-                        resource_provider_id=rp.id,
-                        consumer_id=want.uuid,
-                        resource_class_id=ids[rc],
-                        used=amount,
-                        created_at=now,
-                    )
+                rows.append(
+                    {
+                        "resource_provider_id": rps[rp_uuid][0],
+                        "consumer_id": want.uuid,
+                        "resource_class_id": slot.class_id,
+                        "used": amount,
+                        "created_at": now,
+                    }
                 )
-    s.flush()
+    return rows
 
 
 def delete_consumer(s: Session, consumer_uuid: str) -> bool:

@@ -18,11 +18,12 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labkit.sim.placement import classes, providers
 from labkit.sim.placement import models as m
+from labkit.sim.placement.errors import ResourceClassNotFound
 
 
 @dataclass
@@ -71,15 +72,25 @@ class Candidate:
 
 def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
     """Candidates and the summaries of their providers' trees. Raises ResourceClassNotFound
-    and TraitNotFound for unknown names."""
-    class_ids = {name: classes.class_id(s, name) for g in request.groups for name in g.resources}
+    and TraitNotFound for unknown names.
+
+    Four or five queries whatever the cloud's size: the resource classes, the providers, their
+    traits, their aggregates (only when a group filters on them), and every inventory with
+    what is used of it (one join on the allocations summed per provider and class)."""
+    names = classes.class_names(s)
+    ids = {name: class_id for class_id, name in names.items()}
+    class_ids: dict[str, int] = {}
+    for g in request.groups:
+        for name in g.resources:
+            if name not in ids:
+                raise ResourceClassNotFound(name)
+            class_ids[name] = ids[name]
     trait_names = {t for g in request.groups for group in g.required_traits for t in group}
     trait_names |= {t for g in request.groups for t in g.forbidden_traits}
     trait_names |= request.root_required | request.root_forbidden
     if trait_names:
         classes.trait_ids(s, trait_names)  # TraitNotFound for an unknown one
-    names = classes.class_names(s)
-    all_rps = providers.list_providers(s, providers.ProviderFilters())
+    all_rps = _all_providers(s)
     by_uuid = {rp.uuid: rp for rp in all_rps}
     traits: dict[int, set[str]] = defaultdict(set)
     for rp_id, name in s.execute(
@@ -88,13 +99,42 @@ def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
         )
     ):
         traits[rp_id].add(name)
-    aggs = providers.aggregate_map(s)
-    used = providers.used_amounts(s)
+    needs_aggs = any(g.member_of or g.forbidden_aggs for g in request.groups)
+    aggs = providers.aggregate_map(s) if needs_aggs else {}
+    used: dict[tuple[int, int], int] = {}
     inventory: dict[int, dict[int, providers.InventoryRecord]] = defaultdict(dict)
-    for inv in s.scalars(select(m.Inventory)):
-        inventory[inv.resource_provider_id][inv.resource_class_id] = providers.record_of(
-            inv, names[inv.resource_class_id]
+    sums = (
+        select(
+            m.Allocation.resource_provider_id.label("rp"),
+            m.Allocation.resource_class_id.label("rc"),
+            func.sum(m.Allocation.used).label("used"),
         )
+        .group_by(m.Allocation.resource_provider_id, m.Allocation.resource_class_id)
+        .subquery()
+    )
+    for row in s.execute(
+        select(
+            m.Inventory.resource_provider_id,
+            m.Inventory.resource_class_id,
+            m.Inventory.total,
+            m.Inventory.reserved,
+            m.Inventory.min_unit,
+            m.Inventory.max_unit,
+            m.Inventory.step_size,
+            m.Inventory.allocation_ratio,
+            sums.c.used,
+        ).outerjoin(
+            sums,
+            (sums.c.rp == m.Inventory.resource_provider_id)
+            & (sums.c.rc == m.Inventory.resource_class_id),
+        )
+    ):
+        rp_id, rc = row[0], row[1]
+        inventory[rp_id][rc] = providers.InventoryRecord(
+            names[rc], row[2], row[3], row[4], row[5], row[6], row[7]
+        )
+        if row[8]:
+            used[(rp_id, rc)] = int(row[8])
     isolate = request.group_policy == "isolate" and len([g for g in request.groups if g.suffix]) > 1
     found: list[Candidate] = []
     for rp in all_rps:
@@ -129,6 +169,40 @@ def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
         if rp.root_provider_uuid in roots
     ]
     return found, summaries
+
+
+def _all_providers(s: Session) -> list[providers.Provider]:
+    """Every provider, by id, with its parent's and root's uuids -- one query."""
+    rows = list(
+        s.execute(
+            select(
+                m.ResourceProvider.id,
+                m.ResourceProvider.uuid,
+                m.ResourceProvider.name,
+                m.ResourceProvider.generation,
+                m.ResourceProvider.parent_provider_id,
+                m.ResourceProvider.root_provider_id,
+                m.ResourceProvider.created_at,
+                m.ResourceProvider.updated_at,
+            ).order_by(m.ResourceProvider.id)
+        )
+    )
+    uuids = {row.id: row.uuid for row in rows}
+    return [
+        providers.Provider(
+            id=row.id,
+            uuid=row.uuid,
+            name=row.name,
+            generation=row.generation,
+            parent_provider_uuid=uuids.get(row.parent_provider_id)
+            if row.parent_provider_id
+            else None,
+            root_provider_uuid=uuids.get(row.root_provider_id or row.id, row.uuid),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+        for row in rows
+    ]
 
 
 def _group_fits(
