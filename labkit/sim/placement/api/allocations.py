@@ -78,6 +78,11 @@ def _write(call: Call, writes: list[allocations.ConsumerWrite], single: str | No
             raise bad_request(f"Unable to allocate inventory {where}{exc}") from None
         except errors.InvalidInventory as exc:
             raise conflict(f"Unable to allocate inventory: {exc}") from None
+        except errors.ConcurrentUpdate as exc:  # a provider's generation moved under the write
+            raise conflict(
+                f"Inventory and/or allocations changed while attempting to allocate: {exc}",
+                errors.CONCURRENT_UPDATE,
+            ) from None
 
 
 @routes.put("/allocations/{consumer_uuid}")
