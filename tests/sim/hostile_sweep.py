@@ -23,6 +23,7 @@ import importlib
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +219,8 @@ def envelope_problem(room: str, response: httpx.Response) -> str | None:
             return None if _keystone_401(body, 401) else "not keystonemiddleware's 401"
         return None if _keystone_401(body, 401) else "not keystonemiddleware's 401"
     if room == "nova":
+        if status == 404 and isinstance(body, dict) and isinstance(body.get("events"), list):
+            return None  # os-server-external-events: every event failed, Nova's own body
         if not isinstance(body, dict) or len(body) != 1:
             return "not Nova's {'<fault>': {...}}"
         (inner,) = body.values()
@@ -391,6 +394,7 @@ class World:
         self.fingerprint = Fingerprint(Path(lab.paths.root))
         self.ids: dict[str, dict[str, str]] = {}
         self.other: dict[str, str] = {}  # the admin project's resources, for 404-not-403
+        self.bodies: dict[tuple[str, str, str], list[Base]] = {}
 
     def refresh_tokens(self) -> None:
         """Fresh tokens (password auth, raw). The lab's steady clock moves a second per
@@ -643,6 +647,12 @@ class World:
             "traits/{name}": f"CUSTOM_HOSTILE_{tag.upper()}",
         }
         self.demo_project = demo_project
+        self.cirros = image_.id
+        # Quotas are aimed at the throwaway project: a wrong value accepted would bite
+        # nobody.
+        self.ids["nova"]["os-quota-sets/{project_id}"] = project["id"]
+        self.ids["neutron"]["quotas/{project_id}"] = project["id"]
+        self.bodies = base_bodies(self)
         return self
 
     def real_path(self, ref: RouteRef) -> str:
@@ -839,6 +849,7 @@ def cases_for(world: World, ref: RouteRef, routes: list[RouteRef]) -> Iterator[C
     )
     key = None if ref.room in ("placement", "glance") else wrapper_key(ref.template)
     shared = any(slot(ref.template, p) in SHARED_TARGETS for p in ref.params)
+    yield from field_cases(world, ref)
     for user in ("demo",) if shared else ("demo", "admin"):
         for name, content, may_succeed in body_cases(key):
             yield Case(
@@ -868,6 +879,23 @@ def _path_with(world: World, ref: RouteRef, param: str, value: str) -> str:
         chosen = value if p == param else world.ids[ref.room][slot(ref.template, p)]
         path = path.replace("{" + p + "}", chosen)
     return prefix(ref.room) + path
+
+
+# Routes whose success starts work on a thread of the service, not on the bus (Glance's
+# import task): after a success the sweep waits for the databases to settle.
+BACKGROUND = frozenset({("glance", "POST", "/v2/images/{image_id}/import")})
+
+
+def settle(fingerprint: Fingerprint, quiet: float = 0.3, limit: float = 15.0) -> None:
+    """Wait until the databases stop changing for ``quiet`` seconds (at most ``limit``)."""
+    deadline = time.monotonic() + limit
+    last = fingerprint.take()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = fingerprint.take()
+        if now == last:
+            return
+        last = now
 
 
 def run_route(world: World, ref: RouteRef, routes: list[RouteRef]) -> list[str]:
@@ -924,6 +952,12 @@ def run_route(world: World, ref: RouteRef, routes: list[RouteRef]) -> list[str]:
             # sent: the other bodies would only repeat it.
             body_needed = status >= 400
         if case.method in ("POST", "PUT", "PATCH", "DELETE"):
+            if status < 400:
+                # Work a success started in the background (an import, a boot) must not
+                # count against the next case.
+                world.lab.sim.quiesce()
+                if (ref.room, ref.method, ref.template) in BACKGROUND:
+                    settle(world.fingerprint)
             after = world.fingerprint.take()
             if status >= 400:
                 changed = Fingerprint.diff(before, after)
@@ -931,3 +965,407 @@ def run_route(world: World, ref: RouteRef, routes: list[RouteRef]) -> list[str]:
                     problems.append(f"{label}: failed with {status} but changed {changed}")
             before = after
     return problems
+
+
+# ---- valid bodies, one field at a time made wrong ---------------------------------------------
+
+
+def mutations(value: Any) -> Iterator[tuple[str, Any]]:
+    """Wrong or extreme replacements for one field, by the type of its valid value."""
+    if isinstance(value, bool):
+        yield from (("str", "yes"), ("int", 1), ("null", None), ("list", [True]))
+    elif isinstance(value, int):
+        yield from (
+            ("str", "8"),
+            ("word", "eight"),
+            ("negative", -1),
+            ("zero", 0),
+            ("huge", 2**63),
+            ("float", 1.5),
+            ("bool", True),
+            ("null", None),
+            ("list", [1]),
+        )
+    elif isinstance(value, str):
+        yield from (
+            ("int", 12),
+            ("bool", False),
+            ("null", None),
+            ("object", {"nested": 1}),
+            ("empty", ""),
+            ("long", LONG),
+            ("nul", "a\x00b"),
+            ("unicode", "ünï-名-🙂"),
+            ("spaces", "  x  "),
+        )
+    elif isinstance(value, list):
+        yield from (("str", "x"), ("object", {}), ("nulls", [None]), ("nested", [[{}]]))
+        yield from (("long-item", [LONG]), ("empty", []))
+    elif isinstance(value, dict):
+        yield from (("str", "x"), ("list", []), ("null", None))
+    else:  # None
+        yield from (("str", "x"), ("int", 1), ("object", {}))
+
+
+def mutated(body: Any) -> Iterator[tuple[str, Any]]:
+    """(field path and mutation, body) for every leaf and object of ``body``: the body as
+    it is but for that one field; and each object with an unknown key added."""
+
+    def walk(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+        if isinstance(node, dict):
+            yield f"{path or '/'}+unknown", {**node, "zz_unknown_field": 1}
+            for key, child in node.items():
+                for name, replacement in walk(child, f"{path}/{key}"):
+                    yield name, {**node, key: replacement}
+                for name, replacement in mutations(child):
+                    if isinstance(child, dict | list):
+                        yield f"{path}/{key}={name}", {**node, key: replacement}
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                for name, replacement in walk(child, f"{path}/{index}"):
+                    yield name, [*node[:index], replacement, *node[index + 1 :]]
+        else:
+            for name, replacement in mutations(node):
+                yield f"{path}={name}", replacement
+
+    yield from walk(body, "")
+
+
+@dataclass(frozen=True)
+class Base:
+    """A valid body for a route, who sends it, and its media type."""
+
+    body: Any
+    users: tuple[str, ...] = ("demo",)
+    media: str = "application/json"
+
+
+def base_bodies(world: World) -> dict[tuple[str, str, str], list[Base]]:
+    """Valid bodies for the routes where validation is richest. Targets that a mutation
+    might really change are the throwaway ones (or a flavor that does not exist, so that
+    no server is ever booted by a case)."""
+    ids = world.ids
+    server = ids["nova"]["servers/{server_id}"]
+    rp = ids["placement"]["resource_providers/{uuid}"]
+    net = ids["neutron"]["networks/{network_id}"]
+    sg = ids["neutron"]["security-groups/{group_id}"]
+    cirros = world.cirros
+    both = ("demo", "admin")
+    admin = ("admin",)
+    return {
+        ("nova", "POST", "/v2.1/servers"): [
+            Base(
+                {
+                    "server": {
+                        "name": "h",
+                        "imageRef": cirros,
+                        "flavorRef": NOTHING,
+                        "networks": [{"uuid": net}],
+                        "min_count": 1,
+                        "max_count": 1,
+                        "metadata": {"k": "v"},
+                        "key_name": "k",
+                        "availability_zone": "nova",
+                        "security_groups": [{"name": "default"}],
+                    }
+                },
+                both,
+            )
+        ],
+        ("nova", "PUT", "/v2.1/servers/{server_id}"): [
+            Base({"server": {"name": "h", "accessIPv4": "10.0.0.1"}}, both)
+        ],
+        ("nova", "POST", "/v2.1/servers/{server_id}/action"): [
+            Base({"reboot": {"type": "SOFT"}}, both),
+            Base({"resize": {"flavorRef": NOTHING}}, both),
+            Base({"rebuild": {"imageRef": NOTHING, "name": "r"}}, both),
+            Base({"os-getConsoleOutput": {"length": 5}}, both),
+            Base({"addSecurityGroup": {"name": "zz-none"}}, both),
+            Base({"changePassword": {"adminPass": "x"}}, ("demo",)),
+        ],
+        ("nova", "POST", "/v2.1/os-keypairs"): [
+            Base({"keypair": {"name": "hk2", "type": "ssh", "public_key": "ssh-rsa AAAA x"}}, both)
+        ],
+        ("nova", "POST", "/v2.1/flavors"): [
+            Base(
+                {
+                    "flavor": {
+                        "name": "hf2",
+                        "ram": 64,
+                        "vcpus": 1,
+                        "disk": 1,
+                        "swap": 0,
+                        "rxtx_factor": 1.0,
+                        "os-flavor-access:is_public": False,
+                    }
+                },
+                admin,
+            )
+        ],
+        ("nova", "POST", "/v2.1/flavors/{flavor_id}/os-extra_specs"): [
+            Base({"extra_specs": {"hostile:key": "v"}}, admin)
+        ],
+        ("nova", "POST", "/v2.1/flavors/{flavor_id}/action"): [
+            Base({"addTenantAccess": {"tenant": world.demo_project}}, admin)
+        ],
+        ("nova", "PUT", "/v2.1/os-quota-sets/{project_id}"): [
+            Base({"quota_set": {"instances": 10, "cores": 20, "force": False}}, admin)
+        ],
+        ("nova", "POST", "/v2.1/os-server-groups"): [
+            Base({"server_group": {"name": "g", "policies": ["affinity"]}}, ("demo",)),
+            Base({"server_group": {"name": "g", "policy": "affinity", "rules": {}}}, admin),
+        ],
+        ("nova", "POST", "/v2.1/servers/{server_id}/metadata"): [
+            Base({"metadata": {"k1": "v"}}, both)
+        ],
+        ("nova", "PUT", "/v2.1/servers/{server_id}/metadata/{key}"): [
+            Base({"meta": {"k1": "v"}}, both)
+        ],
+        ("nova", "PUT", "/v2.1/servers/{server_id}/tags"): [Base({"tags": ["t1"]}, admin)],
+        ("nova", "POST", "/v2.1/os-server-external-events"): [
+            Base({"events": [{"name": "network-changed", "server_uuid": server}]}, admin)
+        ],
+        ("neutron", "POST", "/v2.0/ports"): [
+            Base(
+                {
+                    "port": {
+                        "network_id": net,
+                        "name": "p",
+                        "admin_state_up": True,
+                        "fixed_ips": [{"subnet_id": ids["neutron"]["subnets/{subnet_id}"]}],
+                        "security_groups": [sg],
+                        "mac_address": "fa:16:3e:00:00:01",
+                        "allowed_address_pairs": [{"ip_address": "10.9.9.9"}],
+                    }
+                },
+                both,
+            )
+        ],
+        ("neutron", "PUT", "/v2.0/ports/{port_id}"): [
+            Base(
+                {
+                    "port": {
+                        "name": "p",
+                        "admin_state_up": True,
+                        "security_groups": [sg],
+                        "port_security_enabled": True,
+                        "binding:host_id": "compute1",
+                    }
+                },
+                both,
+            )
+        ],
+        ("neutron", "POST", "/v2.0/security-groups"): [
+            Base({"security_group": {"name": "s", "description": "d", "stateful": True}}, both)
+        ],
+        ("neutron", "PUT", "/v2.0/security-groups/{group_id}"): [
+            Base({"security_group": {"name": "s", "description": "d"}}, both)
+        ],
+        ("neutron", "POST", "/v2.0/security-group-rules"): [
+            Base(
+                {
+                    "security_group_rule": {
+                        "security_group_id": sg,
+                        "direction": "ingress",
+                        "protocol": "tcp",
+                        "ethertype": "IPv4",
+                        "port_range_min": 80,
+                        "port_range_max": 81,
+                        "remote_ip_prefix": "10.0.0.0/8",
+                    }
+                },
+                both,
+            )
+        ],
+        ("neutron", "POST", "/v2.0/subnets"): [
+            Base(
+                {
+                    "subnet": {
+                        "network_id": net,
+                        "ip_version": 4,
+                        "cidr": "10.99.0.0/24",
+                        "allocation_pools": [{"start": "10.99.0.10", "end": "10.99.0.20"}],
+                        "enable_dhcp": True,
+                        "dns_nameservers": ["10.0.0.2"],
+                    }
+                },
+                ("demo",),
+            )
+        ],
+        ("neutron", "PUT", "/v2.0/networks/{network_id}"): [
+            Base({"network": {"name": "n", "admin_state_up": True, "mtu": 1450}}, ("demo",))
+        ],
+        ("neutron", "PUT", "/v2.0/quotas/{project_id}"): [
+            Base({"quota": {"port": 50, "network": 10}}, admin)
+        ],
+        ("keystone", "POST", "/v3/auth/tokens"): [
+            Base(
+                {
+                    "auth": {
+                        "identity": {
+                            "methods": ["password"],
+                            "password": {
+                                "user": {
+                                    "name": "nobody",
+                                    "domain": {"name": "Default"},
+                                    "password": "x",
+                                }
+                            },
+                        },
+                        "scope": {"project": {"name": "nothing", "domain": {"id": "default"}}},
+                    }
+                },
+                ("",),
+            )
+        ],
+        ("keystone", "POST", "/v3/projects"): [
+            Base(
+                {
+                    "project": {
+                        "name": "hp2",
+                        "domain_id": "default",
+                        "enabled": True,
+                        "description": "d",
+                        "tags": ["a"],
+                        "is_domain": False,
+                    }
+                },
+                admin,
+            )
+        ],
+        ("keystone", "PATCH", "/v3/users/{user_id}"): [
+            Base({"user": {"name": "hu2", "enabled": True, "email": "e", "options": {}}}, admin)
+        ],
+        ("keystone", "POST", "/v3/users"): [
+            Base({"user": {"name": "hu3", "password": "p", "domain_id": "default"}}, admin)
+        ],
+        ("keystone", "POST", "/v3/users/{user_id}/password"): [
+            Base({"user": {"password": "n", "original_password": "pw"}}, admin)
+        ],
+        ("keystone", "POST", "/v3/endpoints"): [
+            Base(
+                {
+                    "endpoint": {
+                        "service_id": ids["keystone"]["services/{item_id}"],
+                        "interface": "public",
+                        "url": "http://h.example:1",
+                        "region_id": ids["keystone"]["regions/{region_id}"],
+                        "enabled": True,
+                    }
+                },
+                admin,
+            )
+        ],
+        ("keystone", "POST", "/v3/regions"): [
+            Base({"region": {"description": "d", "parent_region_id": "RegionOne"}}, admin)
+        ],
+        ("keystone", "POST", "/v3/roles"): [Base({"role": {"name": "r9", "options": {}}}, admin)],
+        ("placement", "POST", "/resource_providers"): [
+            Base({"name": "rp2", "uuid": NOTHING, "parent_provider_uuid": rp}, admin)
+        ],
+        ("placement", "PUT", "/resource_providers/{uuid}"): [
+            Base({"name": "rp3", "parent_provider_uuid": None}, admin)
+        ],
+        ("placement", "PUT", "/resource_providers/{uuid}/inventories"): [
+            Base(
+                {
+                    "resource_provider_generation": 1,
+                    "inventories": {
+                        "VCPU": {
+                            "total": 8,
+                            "reserved": 0,
+                            "min_unit": 1,
+                            "max_unit": 8,
+                            "step_size": 1,
+                            "allocation_ratio": 1.0,
+                        }
+                    },
+                },
+                admin,
+            )
+        ],
+        ("placement", "POST", "/resource_providers/{uuid}/inventories"): [
+            Base({"resource_class": "MEMORY_MB", "total": 1024, "reserved": 0}, admin)
+        ],
+        ("placement", "PUT", "/resource_providers/{uuid}/inventories/{resource_class}"): [
+            Base({"resource_provider_generation": 1, "total": 8, "max_unit": 8}, admin)
+        ],
+        ("placement", "PUT", "/resource_providers/{uuid}/traits"): [
+            Base({"resource_provider_generation": 1, "traits": ["HW_CPU_X86_AVX"]}, admin)
+        ],
+        ("placement", "PUT", "/resource_providers/{uuid}/aggregates"): [
+            Base({"resource_provider_generation": 1, "aggregates": [NOTHING]}, admin)
+        ],
+        ("placement", "PUT", "/allocations/{consumer_uuid}"): [
+            Base(
+                {
+                    "allocations": {rp: {"resources": {"VCPU": 1}}},
+                    "project_id": world.demo_project,
+                    "user_id": "u",
+                    "consumer_generation": 1,
+                    "consumer_type": "INSTANCE",
+                },
+                admin,
+            )
+        ],
+        ("placement", "POST", "/allocations"): [
+            Base(
+                {
+                    NOTHING: {
+                        "allocations": {rp: {"resources": {"VCPU": 1}}},
+                        "project_id": world.demo_project,
+                        "user_id": "u",
+                        "consumer_generation": None,
+                        "consumer_type": "INSTANCE",
+                    }
+                },
+                admin,
+            )
+        ],
+        ("placement", "POST", "/resource_classes"): [Base({"name": "CUSTOM_H2"}, admin)],
+        ("glance", "POST", "/v2/images"): [
+            Base(
+                {
+                    "name": "i",
+                    "disk_format": "raw",
+                    "container_format": "bare",
+                    "min_ram": 0,
+                    "min_disk": 0,
+                    "visibility": "private",
+                    "protected": False,
+                    "tags": ["a"],
+                    "hw_custom": "x",
+                }
+            )
+        ],
+        ("glance", "PATCH", "/v2/images/{image_id}"): [
+            Base(
+                [
+                    {"op": "replace", "path": "/name", "value": "n"},
+                    {"op": "replace", "path": "/min_ram", "value": 0},
+                    {"op": "add", "path": "/hw_x", "value": "y"},
+                ],
+                media="application/openstack-images-v2.1-json-patch",
+            )
+        ],
+        ("glance", "POST", "/v2/images/{image_id}/members"): [Base({"member": "m"})],
+        ("glance", "POST", "/v2/images/{image_id}/import"): [
+            Base({"method": {"name": "web-download", "uri": "http://h.example/x.img"}})
+        ],
+    }
+
+
+def field_cases(world: World, ref: RouteRef) -> Iterator[Case]:
+    """Each base body of the route, one field at a time made wrong (may be accepted)."""
+    for base in world.bodies.get((ref.room, ref.method, ref.template), []):
+        for user in base.users:
+            for name, body in mutated(base.body):
+                yield Case(
+                    f"field{name}-as-{user or 'nobody'}",
+                    world.real_path(ref),
+                    ref.method,
+                    headers={"Content-Type": base.media},
+                    body=json.dumps(body).encode(),
+                    user=user,
+                    may_succeed=True,
+                )

@@ -41,6 +41,8 @@ def test_every_route_has_its_targets(world: World) -> None:
         if slot(ref.template, param) not in world.ids.get(ref.room, {})
     ]
     assert not missing, missing
+    served = {(ref.room, ref.method, ref.template) for ref in ROUTES}
+    assert not set(world.bodies) - served, "base bodies for routes no room serves"
     assert {ref.room for ref in ROUTES} == {"keystone", "glance", "placement", "neutron", "nova"}
 
 

@@ -534,7 +534,9 @@ PORT: dict[str, Attr] = {
     "tenant_id": _PROJECT,
     "project_id": _PROJECT,
     "status": Attr(is_filter=True),
-    "binding:host_id": Attr(post=True, put=True, is_filter=True),
+    # neutron-lib gives HOST_ID no validator, so a non-string reaches the database (a 500
+    # in Neutron, an upstream gap); the sim validates it as the string column it fills.
+    "binding:host_id": Attr(post=True, put=True, validate=v_string(255), is_filter=True),
     "binding:vnic_type": Attr(
         post=True,
         put=True,

@@ -14,7 +14,6 @@ from labkit.sim.glance.config import GlanceConf
 from labkit.sim.glance.domain import Image
 from labkit.sim.glance.errors import (
     Forbidden,
-    GlanceHttpError,
     NotFound,
     bad_request,
     conflict,
@@ -33,11 +32,12 @@ def _validate_body(data: Any, conf: GlanceConf) -> dict[str, Any]:
         raise bad_request("Import request requires a 'method' field.")
     method = data["method"]
     if not isinstance(method, dict):
-        # Glance indexes it like a dict and fails with a TypeError: a bare 500.
-        raise GlanceHttpError(500)
+        # Zed indexes it like a dict and fails with a TypeError (a bare 500, an upstream
+        # bug); the sim answers as for a missing method instead.
+        raise bad_request("Import request requires a 'method' field.")
     if "name" not in method:
         raise bad_request("Import request requires a 'name' field.")
-    if method["name"] not in conf.enabled_import_methods:
+    if not isinstance(method["name"], str) or method["name"] not in conf.enabled_import_methods:
         raise bad_request(f"Unknown import method name '{method['name']}'.")
     if not isinstance(data.get("all_stores_must_succeed", True), bool):
         raise bad_request("'all_stores_must_succeed' must be boolean value only")
@@ -48,7 +48,7 @@ def _validate_body(data: Any, conf: GlanceConf) -> dict[str, Any]:
 
 def uri_allowed(uri: str | None, conf: GlanceConf) -> bool:
     """glance.common.utils.validate_import_uri with ``[import_filtering_opts]``."""
-    if not uri:
+    if not uri or not isinstance(uri, str):  # a number or an object is no URI (Zed: 500)
         return False
     try:
         parts = urlsplit(uri)

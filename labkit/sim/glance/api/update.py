@@ -22,7 +22,6 @@ from labkit.sim.glance.domain import Image
 from labkit.sim.glance.errors import (
     CountLimitExceeded,
     Forbidden,
-    GlanceHttpError,
     Invalid,
     NotFound,
     bad_request,
@@ -71,8 +70,9 @@ class Change:
 def _pointer(pointer: Any) -> list[str]:
     """Glance's limited JSON pointers, with its messages."""
     if not isinstance(pointer, str):
-        # Glance calls str methods on it and fails with an AttributeError: a bare 500.
-        raise GlanceHttpError(500)
+        # Zed calls str methods on it and fails with an AttributeError (a bare 500, an
+        # upstream bug); the sim refuses it as a pointer that does not start with "/".
+        raise bad_request(f'Pointer `{pointer}` does not start with "/".')
     if not pointer.startswith("/"):
         raise bad_request(f'Pointer `{pointer}` does not start with "/".')
     if re.search(r"/\s*?/", pointer[1:]):

@@ -17,6 +17,7 @@ from labkit.sim.nova import views
 from labkit.sim.nova.api._helpers import body_of, caller, links, nova, require_admin
 from labkit.sim.nova.errors import bad_request, conflict, not_found
 
+MAX_INT = 0x7FFFFFFF  # nova.db.constants.MAX_INT: the flavor schema's maximum
 routes = Routes()
 _NAME = re.compile(r"^(?! )[\w. _-]+(?<! )$")
 
@@ -132,6 +133,34 @@ def _int(body: dict[str, Any], key: str, minimum: int, required: bool = True) ->
             f"Invalid input for field/attribute {key}. Value: {value}. {value} is less than the "
             f"minimum of {minimum}"
         )
+    if number > MAX_INT:
+        raise bad_request(
+            f"Invalid input for field/attribute {key}. Value: {value}. {value} is greater than "
+            f"the maximum of {MAX_INT}"
+        )
+    return number
+
+
+def _factor(value: Any) -> float:
+    """``rxtx_factor``: a number or a string of one, above 0 (Nova's flavor schema)."""
+    text = str(value)
+    if isinstance(value, bool) or not (
+        isinstance(value, int | float)
+        or (isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]+)?", value))
+    ):
+        raise bad_request(
+            f"Invalid input for field/attribute rxtx_factor. Value: {text}. {value!r} is not "
+            "valid under any of the given schemas"
+        )
+    number = float(value)
+    if number <= 0 or number > 3.40282e38:
+        raise bad_request(
+            f"Invalid input for field/attribute rxtx_factor. Value: {text}. {text} is less than "
+            "or equal to the minimum of 0"
+            if number <= 0
+            else f"Invalid input for field/attribute rxtx_factor. Value: {text}. {text} is "
+            "greater than the maximum of 3.40282e+38"
+        )
     return number
 
 
@@ -169,7 +198,7 @@ def create(call: Call) -> Response:
         root_gb=_int(body, "disk", 0),
         ephemeral_gb=_int(body, "OS-FLV-EXT-DATA:ephemeral", 0, required=False),
         swap=_int(body, "swap", 0, required=False),
-        rxtx_factor=float(body.get("rxtx_factor", 1.0)),
+        rxtx_factor=_factor(body.get("rxtx_factor", 1.0)),
         is_public=_public_flag(body.get("os-flavor-access:is_public", True)),
         description=body.get("description"),
         created_at=api.now_iso(),

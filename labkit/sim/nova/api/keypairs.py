@@ -480,6 +480,32 @@ def list_groups(call: Call) -> Response:
     return json_response({"server_groups": [_group_view(call, r) for r in rows]})
 
 
+def _check_rules(rules: Any, policy: str) -> None:
+    """2.64's ``rules``: an object with at most ``max_server_per_host`` (a positive integer),
+    for anti-affinity only -- checked before anything is stored."""
+    if not isinstance(rules, dict):
+        raise bad_request(
+            f"Invalid input for field/attribute rules. Value: {rules}. {rules!r} is not of type "
+            "'object'"
+        )
+    for key, value in rules.items():
+        if key != "max_server_per_host":
+            raise bad_request(
+                f"Invalid input for field/attribute rules. Value: {rules}. Additional properties "
+                f"are not allowed ('{key}' was unexpected)"
+            )
+        if isinstance(value, bool) or not (
+            (isinstance(value, int) and 1 <= value <= 0x7FFFFFFF)
+            or (isinstance(value, str) and value.isdigit() and 1 <= int(value) <= 0x7FFFFFFF)
+        ):
+            raise bad_request(
+                "Invalid input for field/attribute max_server_per_host. Value: "
+                f"{value}. {value!r} is not valid under any of the given schemas"
+            )
+    if rules and policy != "anti-affinity":
+        raise bad_request("Only anti-affinity policy supports rules.")
+
+
 @routes.post("/v2.1/os-server-groups")
 def create_group(call: Call) -> Response:
     body = body_of(call, "server_group")
@@ -496,6 +522,8 @@ def create_group(call: Call) -> Response:
             f"Invalid input for field/attribute policy. Value: {policy}. {policy!r} is not one of "
             f"{list(_POLICIES)}"
         )
+    rules = body.get("rules", {}) if microversion_at_least(call, "2.64") else {}
+    _check_rules(rules, str(policy))
     api = nova(call)
     who = caller(call)
     if (
@@ -509,7 +537,7 @@ def create_group(call: Call) -> Response:
         project_id=who.project_id,
         user_id=who.user_id,
         policy=str(policy),
-        rules=body.get("rules") or {},
+        rules=rules or {},
         members=[],
     )
     with api.nova_cells.api.write() as s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from labkit.sim.nova.api._helpers import (
 )
 from labkit.sim.nova.errors import bad_request
 
+MAX_INT = 0x7FFFFFFF  # nova.db.constants.MAX_INT: the quota schema's maximum
 routes = Routes()
 # os-quota-sets keys after 2.57 (network quotas went at 2.36, injected files at 2.57)
 _KEYS_257 = (
@@ -127,12 +129,23 @@ def update(call: Call, project_id: str) -> Response:
                 f"properties are not allowed ('{key}' was unexpected)"
             )
         try:
+            # Nova's schema: an integer, or a string of digits ('^-?[0-9]+$'); never a
+            # bool or a float (which int() would take).
+            if isinstance(value, bool | float) or (
+                isinstance(value, str) and not re.fullmatch(r"-?[0-9]+", value)
+            ):
+                raise ValueError(value)
             number = int(value)
         except (TypeError, ValueError):
             raise bad_request(
                 f"Invalid input for field/attribute {key}. Value: {value}. {value!r} is not valid "
                 "under any of the given schemas"
             ) from None
+        if number > MAX_INT:
+            raise bad_request(
+                f"Invalid input for field/attribute {key}. Value: {value}. {value} is greater "
+                f"than the maximum of {MAX_INT}"
+            )
         if number < -1:
             raise bad_request(
                 f"Invalid input for field/attribute {key}. Value: {value}. {value} is less than "

@@ -158,7 +158,9 @@ def _find_group_id(call: Call, name_or_id: str) -> str:
         if found:
             return str(found[0]["id"])
     params = [("name", name_or_id), ("fields", "id"), ("tenant_id", caller(call).project_id)]
-    found = _listed(call, "security-groups", params)
+    # A name longer than Neutron's 255 characters names no group: not looked up (its query
+    # string would be longer than an HTTP client sends).
+    found = _listed(call, "security-groups", params) if len(name_or_id) <= 255 else []
     if len(found) > 1:
         raise _Lookup(
             f"Multiple security_group matches found for name '{name_or_id}', use an ID to be "
