@@ -114,3 +114,53 @@ def test_upgrade_check_is_all_success_after_sync(db: Database) -> None:
     assert lines[1] == "| Upgrade Check Results                     |"
     assert sum("Result: Success" in line for line in lines) == 3
     assert len({len(line) for line in lines}) == 1
+
+
+def test_a_claim_whose_provider_moved_meanwhile_changes_nothing(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write moves each provider's generation only from the one it read: had another
+    writer moved it in between, the claim fails whole (409 placement.concurrent_update)."""
+    rp = _provider(db, "host", 4)
+    real = allocations._providers_of
+
+    def stale(s: object, writes: object) -> object:
+        rps, slots = real(s, writes)  # type: ignore[arg-type]
+        return {uuid: (rp_id, gen - 1) for uuid, (rp_id, gen) in rps.items()}, slots
+
+    monkeypatch.setattr(allocations, "_providers_of", stale)
+    with pytest.raises(errors.ConcurrentUpdate), db.write() as s:
+        allocations.write(s, [_claim("c1", rp, 1)], 0.0)
+    monkeypatch.undo()
+    with db.read() as s:
+        assert providers.get(s, rp).generation == 1  # the inventory's bump only
+        assert allocations.of_consumer(s, "c1").allocations == {}
+        assert providers.usages(s, providers.get(s, rp).id) == {"VCPU": 0}
+
+
+def test_a_claim_is_a_handful_of_statements(db: Database) -> None:
+    """Nova's scheduler claims once per server: the consumer, its project and user, the
+    providers with their inventories and usage are read in one query each, then written."""
+    from sqlalchemy import event
+
+    rp = _provider(db, "host", 4)
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with db.write() as s:
+            allocations.write(s, [_claim("c1", rp, 1)], 0.0)
+        with db.write() as s:  # the same consumer again, at its generation
+            again = _claim("c1", rp, 2)
+            again.generation = 1
+            allocations.write(s, [again], 0.0)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    writes = [q for q in seen if not q.lstrip().upper().startswith(("SELECT", "PRAGMA"))]
+    assert len(seen) - len(writes) <= 2 * 3 + 1  # reads: consumers, ids, providers (x2)
+    with db.read() as s:
+        assert allocations.of_consumer(s, "c1").generation == 2
+        assert providers.usages(s, providers.get(s, rp).id) == {"VCPU": 2}
