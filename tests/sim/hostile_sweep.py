@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import re
 import sqlite3
 import time
@@ -395,6 +396,7 @@ class World:
         self.ids: dict[str, dict[str, str]] = {}
         self.other: dict[str, str] = {}  # the admin project's resources, for 404-not-403
         self.bodies: dict[tuple[str, str, str], list[Base]] = {}
+        self.sent = 0  # requests the sweep sent (the report counts them)
 
     def refresh_tokens(self) -> None:
         """Fresh tokens (password auth, raw). The lab's steady clock moves a second per
@@ -452,7 +454,7 @@ class World:
 
     def build(self) -> World:
         admin, demo = self.admin, self.demo
-        tag = hashlib.sha1(str(self.lab.paths.root).encode()).hexdigest()[:6]
+        tag = os.urandom(3).hex()  # two modules may each build a world on one lab
         demo_project = demo.current_project_id
         demo_user = demo.current_user_id
         admin_project = admin.current_project_id
@@ -921,6 +923,7 @@ def run_route(world: World, ref: RouteRef, routes: list[RouteRef]) -> list[str]:
             sent["Content-Type"] = "application/json"
         if sent.get("Content-Type") == "":
             del sent["Content-Type"]
+        world.sent += 1
         try:
             answer = world.http.request(case.method, case.path, content=case.body, headers=sent)
         except httpx.HTTPError as exc:

@@ -22,6 +22,9 @@ from tests.sim.hostile_sweep import World, every_route, run_route, slot
 
 pytestmark = pytest.mark.slow
 ROUTES = every_route()
+# This module sweeps the identity, image and placement rooms; test_hostile_compute.py the
+# network and compute ones (two modules, so that two workers share the sweep).
+MINE = [ref for ref in ROUTES if ref.room in ("keystone", "glance", "placement")]
 
 
 @pytest.fixture(scope="module")
@@ -46,25 +49,13 @@ def test_every_route_has_its_targets(world: World) -> None:
     assert {ref.room for ref in ROUTES} == {"keystone", "glance", "placement", "neutron", "nova"}
 
 
-@pytest.mark.parametrize("ref", ROUTES, ids=[ref.id for ref in ROUTES])
+@pytest.mark.parametrize("ref", MINE, ids=[ref.id for ref in MINE])
 def test_hostile_input(world: World, ref: Any) -> None:
     problems = run_route(world, ref, ROUTES)
     assert not problems, f"{ref.id}:\n" + "\n".join(problems)
 
 
-def test_the_sim_still_boots_a_server_after_the_sweep(world: World) -> None:
-    demo = world.demo
-    image = demo.image.find_image("cirros", ignore_missing=False)
-    flavor = demo.compute.find_flavor("m1.tiny", ignore_missing=False)
-    server = demo.compute.create_server(
-        name="after-the-sweep",
-        flavor_id=flavor.id,
-        image_id=image.id,
-        networks=[{"uuid": world.ids["neutron"]["networks/{network_id}"]}],
-    )
-    server = demo.compute.wait_for_server(
-        server, status="ACTIVE", failures=["ERROR"], interval=0.2, wait=120
-    )
-    assert server.status == "ACTIVE"
-    demo.compute.delete_server(server)
+def test_no_internal_error_in_the_sweep(world: World) -> None:
+    """The sim counts every exception that escaped a handler: none may have."""
     assert world.lab.sim.health()["internal_errors"] == 0
+    print(f"hostile sweep (keystone, glance, placement): {world.sent} requests")
