@@ -25,6 +25,7 @@ import os
 import re
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -628,7 +629,7 @@ class World:
         )
         self.ok("admin", "PUT", f"{pl}/traits/CUSTOM_HOSTILE_{tag.upper()}", **mv)
         self.ok("admin", "PUT", f"{pl}/resource_classes/CUSTOM_HOSTILE_{tag.upper()}", **mv)
-        consumer = "0e2c4a6b-8d1f-4e3a-9b5c-7d6e8f9a0b1c"
+        consumer = str(uuid.uuid4())  # a world of its own per module
         self.ok(
             "admin",
             "PUT",
