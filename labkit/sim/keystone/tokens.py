@@ -88,6 +88,8 @@ class Token:
     project: dict[str, Any] | None = None
     domain: dict[str, Any] | None = None
     system: bool = False
+    # the answers it was read from (one database version): rendering it reads no more
+    memo: Memo | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, token_id: str, payload: TokenPayload, scoped: Scoped) -> Token:
@@ -354,10 +356,39 @@ class TokenProvider:
     @staticmethod
     def _build(memo: Memo, token_id: str, payload: TokenPayload) -> Token:
         key = ("scoped", payload.user_id, payload.project_id, payload.domain_id, payload.system)
-        return Token.of(token_id, payload, memo.get(key, lambda s: _scoped(s, payload)))
+        token = Token.of(token_id, payload, memo.get(key, lambda s: _scoped(s, payload)))
+        token.memo = memo
+        return token
 
     # ---- rendering and revoking ---------------------------------------------------------
     def render(self, s: Session, token: Token, include_catalog: bool = True) -> dict[str, Any]:
+        """The token's JSON body (``{"token": {...}}``), its catalog included unless told."""
+        body = self._body(token)
+        if include_catalog and not token.unscoped:
+            body["catalog"] = self._catalog(s, token)
+        return {"token": body}
+
+    def render_json(self, s: Session, token: Token, include_catalog: bool = True) -> str:
+        """``json.dumps(self.render(...))``, the same text, without serialising the catalog
+        again: the catalog is the same for every token of a user in a project until the
+        database changes (an endpoint, service or region among them), so its JSON text is
+        kept next to it in the memo of the database's version -- and dropped with it."""
+        body = self._body(token)
+        if not include_catalog or token.unscoped:
+            return json.dumps({"token": body})
+        memo = self._memo(s, token)
+        value = self._catalog(s, token, memo)
+        text = memo.get(
+            ("catalog-json", token.project_id, token.user_id), lambda _: json.dumps(value)
+        )
+        # The catalog is the body's last key: its placeholder is the last string in the text.
+        body["catalog"] = _CATALOG_SLOT
+        head, slot, tail = json.dumps({"token": body}).rpartition(_CATALOG_SLOT_JSON)
+        assert slot, "the catalog placeholder is in the body"
+        return head + text + tail
+
+    @staticmethod
+    def _body(token: Token) -> dict[str, Any]:
         p = token.payload
         body: dict[str, Any] = {
             "methods": p.methods,
@@ -376,17 +407,27 @@ class TokenProvider:
             body["project"] = token.project
             body["is_domain"] = False
             body["roles"] = token.roles
-        if include_catalog and not token.unscoped:
-            project_id, user_id = token.project_id, token.user_id
-            body["catalog"] = self.memos.current(s).get(
-                ("catalog", project_id, user_id),
-                lambda s: catalog.v3_catalog(s, project_id, user_id),
-            )
-        return {"token": body}
+        return body
+
+    def _memo(self, s: Session, token: Token) -> Memo:
+        """The memo the token was read from (same request, same database version), else
+        the current one."""
+        return token.memo if token.memo is not None else self.memos.current(s)
+
+    def _catalog(self, s: Session, token: Token, memo: Memo | None = None) -> Any:
+        project_id, user_id = token.project_id, token.user_id
+        return (memo or self._memo(s, token)).get(
+            ("catalog", project_id, user_id),
+            lambda s: catalog.v3_catalog(s, project_id, user_id),
+        )
 
     @staticmethod
     def revoke(s: Session, token: Token, now: datetime) -> None:
         revoke.revoke_audit_id(s, token.payload.audit_ids[0], now)
+
+
+_CATALOG_SLOT = "\x00catalog\x00"  # where render_json puts the catalog's kept JSON text
+_CATALOG_SLOT_JSON = json.dumps(_CATALOG_SLOT)
 
 
 # ---- reading the database (through a memo: see the module docstring) ---------------------------

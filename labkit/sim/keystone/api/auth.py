@@ -48,6 +48,16 @@ def version_v3(call: Call) -> Response:
     return json_response({"version": _version(call.root_url)})
 
 
+def _json_text(text: str, status: int, subject: str) -> Response:
+    """A token body already serialised (what json_response would send for it)."""
+    return Response(
+        text,
+        status_code=status,
+        headers={"X-Subject-Token": subject},
+        media_type="application/json",
+    )
+
+
 @routes.post("/v3/auth/tokens")
 @public
 def issue_token(call: Call) -> Response:
@@ -56,8 +66,8 @@ def issue_token(call: Call) -> Response:
     auth = data.get("auth") if isinstance(data, dict) else None
     with app.session() as s:
         token = app.provider.issue(s, auth, app.runtime.now())
-        body = app.provider.render(s, token, include_catalog="nocatalog" not in call.query)
-    return json_response(body, 201, {"X-Subject-Token": token.id})
+        text = app.provider.render_json(s, token, include_catalog="nocatalog" not in call.query)
+    return _json_text(text, 201, token.id)
 
 
 def _subject(call: Call) -> Token:
@@ -84,8 +94,8 @@ def validate_token(call: Call) -> Response:
     subject = call.headers.get("x-subject-token", "")
     with app.session() as s:
         token = app.provider.validate(s, subject, app.runtime.now())
-        body = app.provider.render(s, token, include_catalog="nocatalog" not in call.query)
-    return json_response(body, 200, {"X-Subject-Token": token.id})
+        text = app.provider.render_json(s, token, include_catalog="nocatalog" not in call.query)
+    return _json_text(text, 200, token.id)
 
 
 @routes.head("/v3/auth/tokens")
