@@ -34,6 +34,8 @@ from labkit.install.context import PlanContext
 NAME = "horizon"
 REQUIRES = ("nova-compute",)  # and through it Keystone, Glance, Placement, Neutron
 LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings.py"
+# On real hosts: a snippet Debian's Horizon executes after local_settings.py and its own.
+SETTINGS_SNIPPET = "/etc/openstack-dashboard/local_settings.d/_9000_labkit_install_guide.py"
 
 
 def values(ctx: PlanContext) -> DashboardValues:
@@ -54,9 +56,6 @@ def values(ctx: PlanContext) -> DashboardValues:
     )
 
 
-MARKER = "# ---- Install Guide section 7, written by labkit ----"
-
-
 def plan(ctx: PlanContext) -> list[st.Step]:
     c = ctx.controller.name
     settings = local_settings(values(ctx))
@@ -73,32 +72,46 @@ def plan(ctx: PlanContext) -> list[st.Step]:
                 "form, and no routers on the provider network (section 7's edits).",
             )
         ]
-    # On a real controller Debian's file carries the package's own settings (WEBROOT
-    # /horizon/, the secret key's file, compressed static files): the guide's settings are
-    # appended, once, and Python's later assignments win. Not yet run against real hosts.
-    append = (
-        f"grep -qF '{MARKER}' {LOCAL_SETTINGS} || cat >> {LOCAL_SETTINGS} <<'EOF'\n"
-        f"\n{MARKER}\n{settings.rstrip()}\nEOF"
-    )
+    # On a real controller Debian's local_settings.py is followed by the snippets of
+    # local_settings.d, executed in name order after it -- and the package's own snippets set
+    # WEBROOT /horizon and a local-memory cache (_0006_debian_cache.py). Section 7's settings
+    # go in a snippet named to come last, so they win over both.
     return [
         st.Packages(
             title="Install the dashboard package",
             host=c,
-            names=("openstack-dashboard",),
-            why="Debian's openstack-dashboard installs Horizon and the Apache site that "
-            "serves it under /horizon.",
+            names=("openstack-dashboard-apache",),
+            why="The guide's Debian package: Horizon (openstack-dashboard) and the Apache "
+            "site that serves it under /horizon, with mod_wsgi.",
         ),
-        st.Command(
-            title="Configure the dashboard: local_settings.py",
+        st.WriteFile(
+            title="Configure the dashboard: section 7's settings",
             host=c,
-            command=append,
+            path=SETTINGS_SNIPPET,
+            content=settings,
             why="Where Keystone is, sessions in memcached, the Default domain on the login "
-            "form, and no routers on the provider network (section 7's edits).",
+            "form, and no routers on the provider network (section 7's edits). Debian reads "
+            "local_settings.py, then local_settings.d/ in name order: this file comes last.",
         ),
         st.Command(
-            title="Reload Apache so the dashboard reads its new settings",
+            title="Disable Apache's default-ssl site",
             host=c,
-            command="service apache2 reload",
+            command="a2dissite -q default-ssl",
+            done_when=st.Check("file-absent", "/etc/apache2/sites-enabled/default-ssl.conf"),
+            why="The package's postinst enables it without mod_ssl, and Apache then refuses "
+            "its whole configuration ('Invalid command SSLEngine'). The lab serves plain HTTP.",
+        ),
+        st.Service(
+            title="Start Apache (the dashboard lives in it)",
+            host=c,
+            name="apache2",
+            restart_on=(SETTINGS_SNIPPET,),
+        ),
+        st.WaitHttp(
+            title="Wait until the dashboard's login page answers",
+            host=c,
+            url=f"http://{ctx.controller.address}/horizon/auth/login/",
+            timeout=120,
         ),
     ]
 

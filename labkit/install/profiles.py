@@ -63,6 +63,7 @@ DEBIAN_12_ZED = Profile(
         "neutron-linuxbridge-agent": "bin/neutron-linuxbridge-agent",
         "neutron-dhcp-agent": "bin/neutron-dhcp-agent",
         "neutron-metadata-agent": "bin/neutron-metadata-agent",
+        "apache2": "/usr/sbin/apache2",  # the dashboard (horizon layer)
     },
     # Debian's neutron-linuxbridge-agent does not depend on iptables (only the DHCP agent
     # does): on a worker installed without recommends the agent dies at start with

@@ -300,6 +300,8 @@ class SshRunner:
             return False
         if what == "file-exists":
             return self._ok(step.host, f"test -e {arg}")
+        if what == "file-absent":
+            return self._ok(step.host, f"test ! -e {arg}")
         if what == "dir-not-empty":
             return self._ok(step.host, f'test -n "$(ls -A {arg} 2>/dev/null)"')
         if what == "db-has-tables":

@@ -56,8 +56,9 @@ def mask_secrets(text: str, secrets: dict[str, str]) -> str:
 class Check:
     """A named, runner-independent condition. Runners implement each ``what``.
 
-    ``file-exists`` (arg: path), ``dir-not-empty`` (path), ``db-has-tables`` (database name),
-    ``keystone-user`` (user name), ``sql-row`` ("database:SELECT COUNT(*) ..." is not 0),
+    ``file-exists`` (arg: path), ``file-absent`` (path), ``dir-not-empty`` (path),
+    ``db-has-tables`` (database name), ``keystone-user`` (user name), ``sql-row``
+    ("database:SELECT COUNT(*) ..." is not 0),
     ``never`` (always run).
     """
 
@@ -67,6 +68,7 @@ class Check:
     def describe(self) -> str:
         return {
             "file-exists": f"{self.arg} exists",
+            "file-absent": f"{self.arg} is gone",
             "dir-not-empty": f"{self.arg} has files",
             "db-has-tables": f"database {self.arg} has tables",
             "keystone-user": f"Keystone user {self.arg} exists",

@@ -296,6 +296,21 @@ class Compute:
                 out += [f"  {line}" for line in mine[-8:]]
         return Text("\n".join(out) or f"No log line mentions {request_id}.")
 
+    def wait_up(self, binary: str, host: str, timeout: float = 90.0) -> bool:
+        """Wait until ``binary`` on ``host`` reports up (a real service needs a few seconds
+        after its start for its first report); False if it did not within ``timeout``."""
+        import time
+
+        conn = self.identity.connect("admin")
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = list(conn.compute.services(binary=binary, host=host))
+            if rows and all(r.state == "up" for r in rows):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(1.0)
+
     def _real_logs(self, request_id: str, services: tuple[str, ...]) -> Text:
         out: list[str] = []
         lines = self._host_log_lines(request_id)
@@ -315,7 +330,7 @@ class Compute:
         where = (
             f"{found.name} went to {found.compute_host}."
             if found.compute_host
-            else f"{found.name} found no host: {fault or found.status}."
+            else f"{found.name} found no host: {(fault or found.status).rstrip('.')}."
         )
         text = [
             where,

@@ -326,8 +326,14 @@ class Lab:
         return self.hosts.service(name, "stop", host)
 
     def start_service(self, name: str, host: str | None = None) -> ServiceChange:
-        """Start ``name`` on ``host`` (default: the controller); see :meth:`stop_service`."""
-        return self.hosts.service(name, "start", host)
+        """Start ``name`` on ``host`` (default: the controller); see :meth:`stop_service`.
+        On real hosts a Nova service (conductor, scheduler, compute) is waited for until it
+        reports up, as the sim's does at once."""
+        change = self.hosts.service(name, "start", host)
+        real = not isinstance(self.backend, SimBackend) and self.backend.has_hosts
+        if real and name in ("nova-compute", "nova-conductor", "nova-scheduler"):
+            self.compute.wait_up(name, host or self.plan_context().controller.name)
+        return change
 
     # ---- Glance: lab.images (notebooks/03-glance) ----------------------------------------------
     def image_source(self, name: str = "trusty", rate: str | None = "64M") -> ImageSource:

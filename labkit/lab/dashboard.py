@@ -257,10 +257,12 @@ class Dashboard:
         """Log in as ``user`` (with the form, as a browser does), load ``page`` once, and
         return the API requests Horizon made for it and the load's seconds (sim only)."""
         if not isinstance(self.backend, SimBackend):
-            raise LabkitError(
-                "Only the sim records every request a page load makes.",
-                "On real hosts read the services' logs for the request ids (req-...).",
-            )
+            if not self.backend.has_hosts:
+                raise LabkitError(
+                    "Only labs whose hosts labkit reaches show a page load's requests.",
+                    "On an existing cloud ask its operators for the API logs.",
+                )
+            return self._real_page_load(page, user)
         from labkit.horizon.pages import DashboardError, DashboardSession
 
         url = self.url()
@@ -291,6 +293,45 @@ class Dashboard:
                 break
             after = int(batch[-1]["id"])
         return page_requests(events), seconds
+
+    def _real_page_load(self, page: str, user: str) -> tuple[list[ApiRequest], float]:
+        """On real hosts: the same page load, then the API requests it made read from the
+        controller's API logs (:func:`labkit.lab.realtrace.page_requests`): those from the
+        dashboard's address in the load's time window, made with ``user``'s token."""
+        from labkit.horizon.pages import DashboardError, DashboardSession
+        from labkit.lab import realtrace
+
+        url = self.url()
+        name, password, domain = self._login(user)
+        path = _normal_page(page)
+        credentials: Any = self.backend.credentials(user)
+        user_id = str(credentials.connect().current_user_id)
+        with DashboardSession(url) as session:
+            try:
+                session.login(name, password, domain)
+            except DashboardError as exc:
+                raise LabkitError(str(exc), "Check the password: lab.show_openrc(user).") from None
+            started_at = time.time()
+            started = time.perf_counter()
+            shown = session.get(path)
+            seconds = time.perf_counter() - started
+            finished_at = time.time()
+            if shown.status != 200 or "/auth/login/" in shown.path:
+                raise LabkitError(
+                    f"The dashboard answered {path} with HTTP {shown.status} ({shown.title}).",
+                    "Pages are paths as in the browser's address bar: project/instances, "
+                    "project/images, admin/hypervisors ...",
+                )
+        controller = self.backend.plan_context().controller
+        files: Any = self.backend.host_files()  # SshHostFiles: commands run as root there
+        logs = files.run(controller.name, realtrace.tail_command())
+        found = realtrace.page_requests(
+            str(logs.stdout), started_at, finished_at, controller.address, user_id
+        )
+        return [
+            ApiRequest(r.service, r.method, r.path, r.status, r.ms, r.request_id or "-", ())
+            for r in found
+        ], seconds
 
     def requests(self, page: str = "project/instances", user: str = "demo") -> Table:
         """The API requests of one load of ``page``: which service answered each, with the

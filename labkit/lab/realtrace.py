@@ -201,20 +201,114 @@ def hops(
         add("client", "nova-api", "POST /servers", created)
         add("nova-api", "nova-conductor", "schedule_and_build_instances", created, kind="cast")
     if build_started is not None:
+        # Action times have whole seconds: the build's cast comes after the hops that
+        # lead to it (the API's answer, the scheduler's claim), whatever the rounding.
+        before = [
+            e["at"] for e in events if e["source"] in ("client", "nova-api", "nova-scheduler")
+        ]
+        cast_at = max([build_started, *before]) + 0.001
         if not scheduled:
-            add(
-                "nova-conductor",
-                "nova-scheduler",
-                "select_destinations",
-                build_started - 0.002,
-                kind="call",
-            )
-        target = "nova-compute"
+            add("nova-conductor", "nova-scheduler", "select_destinations", cast_at, kind="call")
+            cast_at += 0.001
         add(
             "nova-conductor",
-            target,
+            "nova-compute",
             f"build_and_run_instance ({build_host})",
-            build_started - 0.001,
+            cast_at,
             kind="cast",
         )
     return sorted(events, key=lambda e: (e["at"], e["id"]))
+
+
+# ---- one dashboard page load, from the controller's logs ----------------------------------------
+
+# The API logs a dashboard page's requests land in, and the service each file names.
+PAGE_LOGS = {
+    "/var/log/keystone/keystone.log": "keystone",
+    "/var/log/nova/nova-api.log": "nova-api",
+    "/var/log/glance/glance-api.log": "glance-api",
+    "/var/log/neutron/neutron-api.log": "neutron-api",
+    "/var/log/placement/placement-api.log": "placement-api",
+}
+# uWSGI's own request line (Keystone and Neutron log no request line of their own at INFO):
+# [pid: 6060|app: 0|req: 458/912] 10.64.0.1 () {32 vars in 487 bytes} [Thu Dec  3 05:48:51
+# 2026] POST /v3/auth/tokens => generated 3398 bytes in 587 msecs (HTTP/1.1 201) ...
+_UWSGI = re.compile(
+    r"^\[pid: \d+\|[^\]]*\] (\S+) \(\) \{[^}]*\} \[\w{3} (\w{3} +\d+ [\d:]{8} \d{4})\] "
+    r"(GET|POST|PUT|DELETE|PATCH|HEAD) (\S+) => generated .*? in (\d+) msecs "
+    r"\(HTTP/[\d.]+ (\d{3})\)"
+)
+# oslo.log's context: [global_request_id request_id user_id project_id ...]
+_CONTEXT = re.compile(r"\[(\S+) (req-[0-9a-f-]+) (\S+) (\S+)")
+_TIME_TAKEN = re.compile(r"time: ([\d.]+)")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    service: str
+    method: str
+    path: str
+    status: str
+    ms: float
+    request_id: str  # "" where the log line has none (uWSGI's lines)
+    at: float
+
+
+def tail_command(lines: int = 600) -> str:
+    """The last lines of each API log, each prefixed with its file's name."""
+    files = " ".join(PAGE_LOGS)
+    return f'for f in {files}; do [ -r $f ] && tail -n {lines} $f | sed "s|^|$f:|"; done; true'
+
+
+def page_requests(
+    output: str, started: float, finished: float, caller: str, user_id: str
+) -> list[PageRequest]:
+    """The API requests logged between ``started`` and ``finished`` (epoch seconds) that
+    came from ``caller`` (the dashboard's address): oslo.log request lines made with
+    ``user_id``'s token, and uWSGI's lines from that address (whole seconds: one second of
+    slack either side; they carry no user, so a service's own call in that second counts
+    too)."""
+    out: list[PageRequest] = []
+    for raw in output.splitlines():
+        path, sep, text = raw.partition(":")
+        if not sep or path not in PAGE_LOGS:
+            continue
+        service = PAGE_LOGS[path]
+        text = _ANSI.sub("", text)
+        uwsgi = _UWSGI.match(text)
+        if uwsgi:
+            address, stamp, method, url, ms, status = uwsgi.groups()
+            at = datetime.strptime(" ".join(stamp.split()), "%b %d %H:%M:%S %Y")
+            when = at.replace(tzinfo=UTC).timestamp()
+            if address == caller and started - 1 <= when <= finished + 1:
+                out.append(PageRequest(service, method, url, status, float(ms), "", when))
+            continue
+        stamp_found = _STAMP.match(text)
+        request = _REQUEST.search(text)
+        context = _CONTEXT.search(text)
+        client = _CLIENT.search(text)
+        if not (stamp_found and request and context and client):
+            continue
+        when = parse_time(stamp_found.group(1)) or 0.0
+        if client.group(1) != caller or context.group(3) != user_id:
+            continue
+        if not started - 0.5 <= when <= finished + 0.5:
+            continue
+        method, url, status = request.groups()
+        taken = _TIME_TAKEN.search(text)
+        ms = float(taken.group(1)) * 1000 if taken else 0.0
+        out.append(PageRequest(service, method, url, status, ms, context.group(2), when))
+    # nova-api and Placement run under uWSGI too: their requests appear twice, once in
+    # uWSGI's line and once in the service's own (with its request id) -- keep the latter.
+    named = [r for r in out if r.request_id]
+    kept = [
+        r
+        for r in out
+        if r.request_id
+        or not any(
+            (n.service, n.method, n.path) == (r.service, r.method, r.path)
+            and abs(n.at - r.at) <= 1.5
+            for n in named
+        )
+    ]
+    return sorted(kept, key=lambda r: r.at)

@@ -167,10 +167,16 @@ def _outputs(nb: object) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("name", list(REAL_EXPECTED))
-def test_notebooks_run_against_the_real_lab(
-    real_lab: Lab, name: str, tmp_path: Path, real_timings: list[str]
-) -> None:
+def _papermill(
+    real_lab: Lab,
+    name: str,
+    tmp_path: Path,
+    real_timings: list[str],
+    expected: list[str],
+    env_file: Path = ENV_FILE,
+) -> str:
+    """Run notebook ``name`` with papermill against the real lab (its parameters cell
+    selects the env); every ``expected`` text must be in its outputs."""
     import papermill
 
     # The kernel inherits LABKIT_STATE_DIR (set by the fixture): the notebooks use this
@@ -180,7 +186,7 @@ def test_notebooks_run_against_the_real_lab(
     nb = papermill.execute_notebook(
         str(NOTEBOOKS / f"{name}.ipynb"),
         str(tmp_path / f"{name}.out.ipynb"),
-        parameters={"env": str(ENV_FILE)},
+        parameters={"env": str(env_file)},
         cwd=str(NOTEBOOKS),
         kernel_name="python3",
         progress_bar=False,
@@ -188,9 +194,17 @@ def test_notebooks_run_against_the_real_lab(
     )
     real_timings.append(f"papermill {name}: {time.monotonic() - started:.1f} s")
     text = _outputs(nb)
-    for expected in REAL_EXPECTED[name]:
-        assert expected in text, f"{name}: {expected!r} not in the outputs"
+    for want in expected:
+        assert want in text, f"{name}: {want!r} not in the outputs"
     assert nb.metadata.papermill.exception is not True
+    return text
+
+
+@pytest.mark.parametrize("name", list(REAL_EXPECTED))
+def test_notebooks_run_against_the_real_lab(
+    real_lab: Lab, name: str, tmp_path: Path, real_timings: list[str]
+) -> None:
+    _papermill(real_lab, name, tmp_path, real_timings, REAL_EXPECTED[name])
 
 
 def test_installers_for_placement_networking_and_nova(
@@ -472,6 +486,128 @@ def test_the_seeds_cli_flow_against_the_real_cloud(real_lab: Lab, real_timings: 
         )
         for rule in json.loads(listed.stdout):
             assert _osc(real_lab, f"security group rule delete {rule['ID']}", demo).returncode == 0
+
+
+# Notebooks 04-07 on real hosts: the same cells as on the sim; what each must show here.
+LATER_EXPECTED = {
+    "04-nova": [
+        "nova-compute    worker1     nova      enabled  up",
+        "client -> nova-api: POST /v2.1/servers -> 202",  # the boot drawn from the real logs
+        "nova-scheduler -> placement-api: GET /allocation_candidates -> 200",
+        "nova-conductor -> nova-compute: build_and_run_instance",
+        "== nova-compute on ",  # the request id's lines, collected from the hosts over SSH
+        "No valid host was found.",  # the drill: both nova-computes stopped for 61 real s
+        "Filter ComputeFilter returned 0 hosts",
+    ],
+    "05-access": [
+        "fails at: a security group lets tcp/22 in",  # filtered on the real Linux bridge
+        "every hop checks out",
+        "Welcome to server1, booted by the lab.",  # user data's write_files, in a real guest
+        "runcmd ran",
+        "64 bytes from 10.64.0.1",  # the guest pings the lab's router
+        "http://10.64.0.2/horizon/",  # the dashboard on the real controller's Apache
+        "One load of /project/instances/ as demo",  # its requests read from the API logs
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(LATER_EXPECTED))
+def test_notebooks_04_and_05_run_against_the_real_lab(
+    real_lab: Lab, name: str, tmp_path: Path, real_timings: list[str]
+) -> None:
+    """Nova's notebook (a server, its boot traced from the real logs, the computes-down
+    drill) and the access notebook (rules, a key, SSH into a real guest, why_no_ssh, the
+    dashboard) with papermill, the same cells as on the sim."""
+    _papermill(real_lab, name, tmp_path, real_timings, LATER_EXPECTED[name])
+
+
+def test_the_dashboard_walk_through_on_the_real_controller(
+    real_lab: Lab, real_timings: list[str], browser: object, page: object, screenshot: object
+) -> None:
+    """The browser walk-through of tests/browser/test_dashboard.py against Debian's
+    openstack-dashboard behind the controller's Apache, reached over the lab bridge: log
+    in, import a key, launch through the wizard (m1.tiny: the guest image needs 128 MB),
+    Active with an address, the console log, the tcp/22 rule, delete; admin's views."""
+    from tests.browser.test_dashboard import walk_through
+    from tests.horizon.fixtures import Login
+
+    started = time.monotonic()
+    results = real_lab.install("horizon", show=False)  # notebook 05 installed it already
+    assert all(r.status in (CHANGED, DONE, VERIFIED) for r in results)
+    real_timings.append(f"install horizon (again): {time.monotonic() - started:.1f} s")
+    url = real_lab.dashboard()
+    assert url == f"http://{real_lab.env.controller.address}/horizon/", url  # type: ignore[union-attr]
+    users = {}
+    for user in ("admin", "demo"):
+        credentials: object = real_lab.backend.credentials(user)
+        users[user] = Login(user, credentials.password, credentials.project)  # type: ignore[attr-defined]
+    seconds = walk_through(
+        browser,  # type: ignore[arg-type]
+        page,  # type: ignore[arg-type]
+        screenshot,  # type: ignore[arg-type]
+        url.rstrip("/"),
+        users,
+        real_lab,
+        flavor="m1.tiny",
+        active_within=180,
+    )
+    real_timings.append(f"dashboard walk-through (real Horizon): {seconds:.1f} s")
+
+
+def _env_with_worker2(real_lab: Lab, folder: Path) -> Path:
+    """The env file with a third host, worker2 (same name, so the same state folder):
+    what a learner adds under hosts: before `labkit hosts up` makes it."""
+    import yaml
+
+    data = yaml.safe_load(ENV_FILE.read_text())
+    data["hosts"].append({"name": "worker2", "address": "10.64.0.4", "roles": ["worker"]})
+    path = folder / "lab-local.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_notebooks_06_and_07_run_against_the_real_lab(
+    real_lab: Lab, tmp_path: Path, real_timings: list[str]
+) -> None:
+    """Projects and quotas (domains, projects, quotas, will_it_fit then the boots, the
+    isolation table), then scale-out: worker2 made as a third local lab host and given the
+    same nova-compute and networking layers by notebook 07's lab.add_worker, discovered,
+    and taking servers."""
+    _papermill(
+        real_lab,
+        "06-projects-quotas",
+        tmp_path,
+        real_timings,
+        ["Quota exceeded for cores", "HttpException: 404"],
+    )
+    env_file = _env_with_worker2(real_lab, tmp_path)
+    env3 = load_env(env_file)
+    assert isinstance(env3, SshEnv)
+    started = time.monotonic()
+    local.up(
+        env3,
+        state_root=real_lab.paths.root.parent,
+        cache_dir=default_cache_dir(),
+        say=lambda _: None,
+    )
+    real_timings.append(f"hosts up worker2: {time.monotonic() - started:.1f} s")
+    real_lab.env = env3  # `hosts down` must take all three down
+    real_lab.backend.env = env3  # type: ignore[union-attr]
+    _papermill(
+        real_lab,
+        "07-scale-out",
+        tmp_path,
+        real_timings,
+        [
+            "nova-compute    worker2     nova      enabled  up",
+            "worker2",
+        ],
+        env_file=env_file,
+    )
+    hosts = {str(h["Hypervisor Hostname"]) for h in _json(real_lab, "hypervisor list")}
+    assert hosts == {"controller", "worker1", "worker2"}, hosts
+    left = _json(real_lab, "server list --all-projects")
+    assert left == [], left  # notebooks 04-07 clean up after themselves
 
 
 def test_nothing_changed_on_the_machine(real_lab: Lab) -> None:

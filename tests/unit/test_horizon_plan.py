@@ -47,13 +47,20 @@ def test_the_sim_plan_writes_section_7s_file_pointing_at_the_sims_keystone() -> 
     assert {"TIME_ZONE", "ALLOWED_HOSTS", "OPENSTACK_KEYSTONE_DEFAULT_ROLE"} <= set(values)
 
 
-def test_on_real_hosts_the_settings_are_appended_once_then_apache_reloads() -> None:
+def test_on_real_hosts_debians_package_gets_the_settings_as_its_last_snippet() -> None:
     lab = Lab.from_env(str(ENVS / "lab-2node.yaml"))
-    install, configure, reload = lab.installs.plan("horizon")
-    assert isinstance(install, st.Packages) and install.names == ("openstack-dashboard",)
-    assert isinstance(configure, st.Command)
-    assert configure.command.startswith(f"grep -qF '{layer.MARKER}' {layer.LOCAL_SETTINGS} ||")
-    assert isinstance(reload, st.Command) and reload.command == "service apache2 reload"
+    install, configure, no_ssl, apache, wait = lab.installs.plan("horizon")
+    assert isinstance(install, st.Packages) and install.names == ("openstack-dashboard-apache",)
+    assert isinstance(configure, st.WriteFile) and configure.path == layer.SETTINGS_SNIPPET
+    # Debian executes local_settings.d/*.py in name order after local_settings.py: ours
+    # must sort after the package's own snippets (_0006_debian_cache.py sets LocMemCache).
+    name = configure.path.rsplit("/", 1)[1]
+    assert name > "_0006_debian_cache.py" and name.endswith(".py")
+    assert "OPENSTACK_KEYSTONE_URL" in configure.content
+    assert isinstance(no_ssl, st.Command) and no_ssl.done_when.what == "file-absent"
+    assert isinstance(apache, st.Service) and apache.name == "apache2"
+    assert apache.restart_on == (layer.SETTINGS_SNIPPET,)
+    assert isinstance(wait, st.WaitHttp) and wait.url.endswith("/horizon/auth/login/")
 
 
 def test_what_runs_next_to_the_sim_overrides_only_the_cache_and_static_files() -> None:

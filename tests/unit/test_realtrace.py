@@ -88,3 +88,36 @@ def test_no_log_lines_still_show_the_create_and_the_build() -> None:
 def test_the_grep_command_quotes_the_request_id() -> None:
     command = realtrace.grep_command("req-1; rm -rf /")
     assert "'req-1; rm -rf /'" in command and "/var/log/nova" in command
+
+
+DEMO = "ab084a887d8d4eba8622b0de14a3e81f"
+NOVA_SVC = "138a3232a843490ebf22f78be891e067"
+TAIL = f"""\
+/var/log/keystone/keystone.log:[pid: 6060|app: 0|req: 458/912] 10.64.0.2 () {{32 vars in 487 bytes}} [Thu Dec  3 05:50:05 2026] POST /v3/auth/tokens => generated 3398 bytes in 587 msecs (HTTP/1.1 201) 5 headers in 363 bytes (1 switches on core 1)
+/var/log/keystone/keystone.log:[pid: 6060|app: 0|req: 459/913] 10.64.0.1 () {{32 vars in 487 bytes}} [Thu Dec  3 05:50:05 2026] POST /v3/auth/tokens => generated 3398 bytes in 500 msecs (HTTP/1.1 201) 5 headers in 363 bytes (1 switches on core 1)
+/var/log/nova/nova-api.log:2026-12-03 05:50:05.520 10966 INFO nova.api.openstack.requestlog [None req-180cea6b-be1d-4fc3-8f62-fe257f539498 {DEMO} e5677da8 - - default default] 10.64.0.2 "GET /v2.1/flavors/detail" status: 200 len: 2080 microversion: 2.1 time: 0.111369\x1b[00m
+/var/log/nova/nova-api.log:[pid: 10966|app: 0|req: 123/250] 10.64.0.2 () {{30 vars in 600 bytes}} [Thu Dec  3 05:50:05 2026] GET /v2.1/flavors/detail => generated 2080 bytes in 117 msecs (HTTP/1.1 200) 8 headers in 336 bytes (1 switches on core 0)
+/var/log/nova/nova-api.log:[pid: 10967|app: 0|req: 128/251] 10.64.0.2 () {{30 vars in 570 bytes}} [Thu Dec  3 05:50:05 2026] GET /v2.1 => generated 383 bytes in 1 msecs (HTTP/1.1 200) 8 headers in 336 bytes (1 switches on core 0)
+/var/log/placement/placement-api.log:2026-12-03 05:50:05.700 8205 INFO placement.requestlog [req-a req-b {NOVA_SVC} 374ae4a2 - - default default] 10.64.0.2 "GET /resource_providers/x/allocations" status: 200 len: 152 microversion: 1.0
+/var/log/nova/nova-api.log:2026-12-03 05:49:01.000 10966 INFO nova.api.openstack.requestlog [None req-old {DEMO} e5677da8 - - default default] 10.64.0.2 "GET /v2.1/limits" status: 200 len: 20 microversion: 2.1 time: 0.01
+"""  # noqa: E501 -- real log lines are long
+
+
+def test_a_page_loads_requests_from_the_controllers_logs() -> None:
+    started = realtrace.parse_time("2026-12-03 05:50:05.000")
+    finished = realtrace.parse_time("2026-12-03 05:50:06.000")
+    assert started is not None and finished is not None
+    found = realtrace.page_requests(TAIL, started, finished, "10.64.0.2", DEMO)
+    rows = sorted((r.service, r.method, r.path, r.status, r.request_id) for r in found)
+    assert rows == [
+        ("keystone", "POST", "/v3/auth/tokens", "201", ""),  # from the dashboard's address only
+        ("nova-api", "GET", "/v2.1", "200", ""),  # no request log line: uWSGI's counts
+        # one row, not two: the service's own line (with its request id) wins over uWSGI's
+        (
+            "nova-api",
+            "GET",
+            "/v2.1/flavors/detail",
+            "200",
+            "req-180cea6b-be1d-4fc3-8f62-fe257f539498",
+        ),
+    ]  # nova-compute's placement call (another user) and the old line (before) are left out
