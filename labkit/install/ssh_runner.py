@@ -405,7 +405,9 @@ class SshRunner:
         guest = image_mirror.guest_files(lay.rootfs_cache).get(step.source)
         extra: dict[str, Any] = {}
         if guest is not None:
-            extra = {**guest.properties, "min_ram": guest.min_ram, "min_disk": guest.min_disk}
+            # Its properties only: like CirrOS, no min_ram (m1.nano must be accepted, as the
+            # notebooks boot it; the guest needs 128 MB to finish booting, not to be ACTIVE).
+            extra = dict(guest.properties)
         conn = self._admin()
         for old in conn.image.images(name=step.name):  # a failed import's leftover
             if old.status != "active":
