@@ -81,3 +81,23 @@ def test_callers_cannot_change_the_kept_list(cells: tuple[NovaCells, Database]) 
     _add(manage, CELL0, "cell0")
     found.mappings().clear()
     assert len(found.mappings()) == 1
+
+
+def test_an_unrelated_commit_rereads_the_rows_but_keeps_the_mappings(
+    cells: tuple[NovaCells, Database],
+) -> None:
+    """Every server created commits to nova_api: the cell rows are compared, not remade."""
+    found, manage = cells
+    _add(manage, CELL0, "cell0")
+    before = found.mappings()
+    with manage.write() as s:  # a build request, as nova-api writes one per server
+        s.add(m.BuildRequest(instance_uuid="i1", project_id="p", instance={}))
+    after = found.mappings()
+    assert [id(c) for c in after] == [id(c) for c in before]
+    with manage.write() as s:  # cell_v2 update_cell --transport-url
+        s.execute(
+            update(m.CellMapping)
+            .where(m.CellMapping.uuid == CELL0)
+            .values(transport_url="rabbit://new")
+        )
+    assert [c.transport_url for c in found.mappings()] == ["rabbit://new"]

@@ -17,9 +17,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from labkit.sim.core.bus import RpcClient
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from labkit.sim.core.http import HttpError
 
 CELL0 = "00000000-0000-0000-0000-000000000000"
+_CELL_MAPPINGS = cast(Table, m.CellMapping.__table__)
 
 
 class NovaCells:
@@ -52,6 +53,7 @@ class NovaCells:
         self._cells: dict[str, Database] = {}
         self._lock = threading.Lock()
         self._mappings: tuple[Database, tuple[int, int], list[m.CellMapping]] | None = None
+        self._rows: tuple[Database, list[Any]] | None = None  # what they were made from
 
     @property
     def api(self) -> Database:
@@ -63,10 +65,20 @@ class NovaCells:
         known = self._mappings
         if known is not None and known[0] is api and known[1] == version:
             return list(known[2])
+        # nova_api changes with every server created (its build request, request spec and
+        # instance mapping), cell mappings almost never: the rows are read again as plain
+        # columns, and the mapping objects made again only when those differ.
+        table = _CELL_MAPPINGS
         with api.read() as s:
-            found = list(s.scalars(select(m.CellMapping).order_by(m.CellMapping.id)))
+            rows = [tuple(row) for row in s.execute(select(*table.c).order_by(table.c.id))]
+        kept = self._rows
+        if kept is not None and kept[0] is api and kept[1] == rows and known is not None:
+            found = known[2]
+        else:
+            found = [m.CellMapping(**dict(zip(table.c.keys(), row, strict=True))) for row in rows]
+            self._rows = (api, rows)
         # Kept under the version read *before* the query: a commit in between only makes
-        # the next call read again. The rows are detached copies nobody changes.
+        # the next call read again. The objects are transient copies nobody changes.
         self._mappings = (api, version, found)
         return list(found)
 
