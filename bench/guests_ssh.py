@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 import yaml
 
-from bench.common import free_port, latency, load_note, repo_env
+from bench.common import free_port, latency, load_note, process_cpu_seconds, repo_env
 from labkit.lab import Lab
 from labkit.sim import nc
 
@@ -62,9 +62,14 @@ def _prepare(lab: Lab) -> tuple[Any, Path]:
     return conn, key
 
 
-def boot_to_login(lab: Lab, conn: Any, key: Path, count: int = 10) -> list[float]:
+def boot_to_login(lab: Lab, conn: Any, key: Path, count: int = 10) -> tuple[list[float], float]:
+    """Boot -> ``lab.ssh(...)`` ran ``hostname``, one server after the other (each deleted
+    after). Returns the latencies in ms and the sim's CPU ms per boot-to-login (the deletes
+    included): on a busy machine the CPU figure is the one that stays put."""
     flavor = conn.compute.find_flavor("m1.nano")
     image = conn.image.find_image("cirros")
+    pid = lab.sim.health()["pid"]
+    cpu_before = process_cpu_seconds(pid)
     samples = []
     for n in range(count):
         started = time.perf_counter()
@@ -81,7 +86,7 @@ def boot_to_login(lab: Lab, conn: Any, key: Path, count: int = 10) -> list[float
         samples.append((time.perf_counter() - started) * 1000)
         assert getattr(output, "ok", False), output
         conn.compute.delete_server(server)
-    return samples
+    return samples, (process_cpu_seconds(pid) - cpu_before) * 1000 / count
 
 
 def _answers(gateway: tuple[str, int], address: str) -> bool:
@@ -191,12 +196,13 @@ def run() -> None:
         lab.ensure("nova-compute")
         try:
             conn, key = _prepare(lab)
-            samples = boot_to_login(lab, conn, key)
+            samples, cpu_ms = boot_to_login(lab, conn, key)
             median = statistics.median(samples)
             print(
                 f"boot -> SSH login ready (instant pace, n={len(samples)}): median "
-                f"{median:.0f} ms, max {max(samples):.0f} ms "
-                f"({median / 300:.2f}x of the 300 ms target)"
+                f"{median:.0f} ms, max {max(samples):.0f} ms, sim CPU {cpu_ms:.0f} ms a boot "
+                f"({median / 300:.2f}x of the 300 ms target)",
+                flush=True,
             )
             many_guests(lab, conn, key)
         finally:
