@@ -578,7 +578,12 @@ def test_notebooks_06_and_07_run_against_the_real_lab(
         "06-projects-quotas",
         tmp_path,
         real_timings,
-        ["Quota exceeded for cores", "HttpException: 404"],
+        [
+            "The prediction held.",  # 3 x m1.large: no valid host, as will_it_fit said
+            "403 Quota exceeded for ram",  # the quota exceeded on purpose, Nova's words
+            "403 Forbidden: Policy doesn't allow os_compute_api:os-quota-sets:update",
+            "Clean up",
+        ],
     )
     env_file = _env_with_worker2(real_lab, tmp_path)
     env3 = load_env(env_file)
@@ -634,7 +639,8 @@ def test_nothing_changed_on_the_machine(real_lab: Lab) -> None:
 
 def test_a_second_run_changes_nothing(real_lab: Lab, real_timings: list[str]) -> None:
     started = time.monotonic()
-    for layer in LAYERS:
+    installed = real_lab.installed_layers()
+    for layer in [*LAYERS, *[x for x in ("horizon",) if x in installed]]:  # from notebook 05
         results = real_lab.install(layer, show=False)
         changed = [r.step.title for r in results if r.status == CHANGED]
         assert changed == [], f"{layer}: a second run changed {changed}"
