@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from labkit.sim.rooms import ROOMS
+from tests.conftest import private_sim
 
 # A UUID of nothing (random, fixed so failures repeat).
 NOTHING = "5f8d3c2e-9b1a-4c7d-8e6f-0a1b2c3d4e5f"
@@ -1373,3 +1375,18 @@ def field_cases(world: World, ref: RouteRef) -> Iterator[Case]:
                     user=user,
                     may_succeed=True,
                 )
+
+
+def world_on_its_own_sim(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[World]:
+    """A :class:`World` on a sim of its own (every layer up to nova-compute, copied from the
+    run's template). Not the shared ``nova_lab``: the sweep leaves flavors, resource providers
+    and used-up quota behind on purpose (accepted unusual input), and the Nova tests sharing
+    that lab would trip over them. The sim's teardown fails the run if it ever answered a 500."""
+    labs = private_sim(tmp_path_factory, name, layer="nova-compute")
+    lab = next(labs)
+    made = World(lab).build()
+    try:
+        yield made
+    finally:
+        made.close()
+        next(labs, None)

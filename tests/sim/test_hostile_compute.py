@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.sim.hostile_sweep import World, every_route, run_route
+from tests.sim.hostile_sweep import World, every_route, run_route, world_on_its_own_sim
 
 pytestmark = pytest.mark.slow
 ROUTES = every_route()
@@ -16,10 +16,8 @@ MINE = [ref for ref in ROUTES if ref.room in ("neutron", "nova")]
 
 
 @pytest.fixture(scope="module")
-def world(nova_lab: Any) -> Iterator[World]:
-    made = World(nova_lab).build()
-    yield made
-    made.close()
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield from world_on_its_own_sim(tmp_path_factory, "hostile-compute")
 
 
 @pytest.mark.parametrize("ref", MINE, ids=[ref.id for ref in MINE])

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.sim.hostile_sweep import World, every_route, run_route, slot
+from tests.sim.hostile_sweep import World, every_route, run_route, slot, world_on_its_own_sim
 
 pytestmark = pytest.mark.slow
 ROUTES = every_route()
@@ -28,10 +28,8 @@ MINE = [ref for ref in ROUTES if ref.room in ("keystone", "glance", "placement")
 
 
 @pytest.fixture(scope="module")
-def world(nova_lab: Any) -> Iterator[World]:
-    made = World(nova_lab).build()
-    yield made
-    made.close()
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield from world_on_its_own_sim(tmp_path_factory, "hostile-identity")
 
 
 def test_every_route_has_its_targets(world: World) -> None:
