@@ -342,6 +342,24 @@ class Access:
         output = self._conn().compute.get_server_console_output(ident)
         return str(output.get("output") or "")
 
+    def wait_for_boot(self, server: Server | str, wait: float = KEYS_WAIT) -> None:
+        """Wait until the guest's first boot has reached the end of cloud-init on its console
+        (the SSH host key blocks, the keys vouched for by their fingerprints, are its last
+        lines). ACTIVE only means the hypervisor started
+        the guest: a real one prints these lines some seconds later (about 10 s for the lab's
+        image under TCG); the sim's guests have printed them by the time the server is ACTIVE.
+        Returns nothing, so a notebook cell shows only what comes after it."""
+        target = self.target(server)
+        deadline = time.monotonic() + wait
+        while not guestkeys.parse_console(self.console(target.server.id)).trusted:
+            if time.monotonic() >= deadline:
+                raise GuestAccessError(
+                    f"{target.name}'s console shows no end of cloud-init after {wait:.0f} s.",
+                    f"`openstack console log show {target.name}` shows how far its boot got; "
+                    f"lab.why_no_ssh({target.name!r}) checks each hop.",
+                )
+            time.sleep(0.5)
+
     # ---- host keys -----------------------------------------------------------------------
     def trust_host_keys(self, target: Target, wait: float = KEYS_WAIT) -> guestkeys.ConsoleHostKeys:
         """Read the host keys off the console (waiting up to ``wait`` s for a booting guest

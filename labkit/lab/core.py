@@ -441,6 +441,12 @@ class Lab:
         goes through the sim's gateway. Introduced in notebooks/05-access."""
         return self.access.ssh(server, key=key, user=user, command=command, timeout=timeout)
 
+    def wait_for_boot(self, server: Any, wait: float = 60.0) -> None:
+        """Wait until ``server``'s guest has printed the end of cloud-init (its SSH host keys)
+        on its console; on real hosts that comes some seconds after ACTIVE. Introduced in
+        notebooks/05-access."""
+        self.access.wait_for_boot(server, wait=wait)
+
     def why_no_ssh(self, server: Any, key: str | Path | None = None) -> SshDiagnosis:
         """Each hop SSH to ``server`` needs, checked in order; the first that fails is named
         with its fix. Introduced in notebooks/05-access."""

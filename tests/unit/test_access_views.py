@@ -131,3 +131,13 @@ def test_the_error_of_a_filtered_port_says_what_to_run() -> None:
         "(no security-group rule lets it in)."
     )
     assert error.hint == "Run lab.why_no_ssh('server1') to check each hop."
+
+
+def test_wait_for_boot_names_a_guest_whose_cloud_init_never_ends() -> None:
+    """lab.wait_for_boot: a real guest prints cloud-init's end some seconds after ACTIVE."""
+    from labkit.lab.access import Access, GuestAccessError
+
+    target = SimpleNamespace(name="server1", server=SimpleNamespace(id="srv-id"))
+    stuck = SimpleNamespace(target=lambda server: target, console=lambda ident: "Booting...\n")
+    with pytest.raises(GuestAccessError, match="server1's console shows no end of cloud-init"):
+        Access.wait_for_boot(stuck, "server1", wait=0.6)  # type: ignore[arg-type]
