@@ -226,12 +226,7 @@ def _providers_of(
             m.ResourceProvider.generation,
             m.ResourceClass.name,
             m.Inventory.resource_class_id,
-            m.Inventory.total,
-            m.Inventory.reserved,
-            m.Inventory.min_unit,
-            m.Inventory.max_unit,
-            m.Inventory.step_size,
-            m.Inventory.allocation_ratio,
+            *m.INVENTORY_LIMITS,
             others,
         )
         .outerjoin(m.Inventory, m.Inventory.resource_provider_id == m.ResourceProvider.id)

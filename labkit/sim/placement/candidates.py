@@ -116,12 +116,7 @@ def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
         select(
             m.Inventory.resource_provider_id,
             m.Inventory.resource_class_id,
-            m.Inventory.total,
-            m.Inventory.reserved,
-            m.Inventory.min_unit,
-            m.Inventory.max_unit,
-            m.Inventory.step_size,
-            m.Inventory.allocation_ratio,
+            *m.INVENTORY_LIMITS,
             sums.c.used,
         ).outerjoin(
             sums,

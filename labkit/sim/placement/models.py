@@ -67,6 +67,17 @@ class Inventory(Stamped, Base):
     allocation_ratio: Mapped[float] = mapped_column(Float)
 
 
+# An inventory's limits, as the claim and the candidates' queries both select them.
+INVENTORY_LIMITS = (
+    Inventory.total,
+    Inventory.reserved,
+    Inventory.min_unit,
+    Inventory.max_unit,
+    Inventory.step_size,
+    Inventory.allocation_ratio,
+)
+
+
 class Allocation(Stamped, Base):
     __tablename__ = "allocations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
