@@ -333,6 +333,9 @@ def test_a_server_boots_on_worker1_and_gets_a_dhcp_lease(
     with _controller(real_lab) as conn:  # type: ignore[attr-defined]
         hosts = conn.run("cat /var/lib/neutron/dhcp/*/host", timeout=30).stdout
     assert str(ports[0]["MAC Address"]) in hosts and address in hosts, hosts
+    # The notebooks after this test must find no server of ours (06/07 check they left none).
+    deleted = _osc(real_lab, "server delete --wait tiny-1")
+    assert deleted.returncode == 0, deleted.stderr
 
 
 def _port_group(real_lab: Lab, server_id: str) -> str:
