@@ -33,7 +33,7 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -342,50 +342,64 @@ class Access:
         output = self._conn().compute.get_server_console_output(ident)
         return str(output.get("output") or "")
 
+    def _poll_console(
+        self,
+        target: Target,
+        done: Callable[[guestkeys.ConsoleHostKeys], bool],
+        wait: float,
+        interval: float,
+    ) -> tuple[guestkeys.ConsoleHostKeys, bool]:
+        """Read the console's host key blocks until ``done`` says so or ``wait`` s pass:
+        (what was found last, whether ``done`` held). Callers name their own failure."""
+        deadline = time.monotonic() + wait
+        while True:
+            found = guestkeys.parse_console(self.console(target.server.id))
+            if done(found):
+                return found, True
+            if time.monotonic() >= deadline:
+                return found, False
+            time.sleep(interval)
+
     def wait_for_boot(self, server: Server | str, wait: float = KEYS_WAIT) -> None:
         """Wait until the guest's first boot has reached the end of cloud-init on its console
         (the SSH host key blocks, the keys vouched for by their fingerprints, are its last
-        lines). ACTIVE only means the hypervisor started
-        the guest: a real one prints these lines some seconds later (about 10 s for the lab's
-        image under TCG); the sim's guests have printed them by the time the server is ACTIVE.
-        Returns nothing, so a notebook cell shows only what comes after it."""
+        lines). ACTIVE only means the hypervisor started the guest: a real one prints these
+        lines some seconds later (about 10 s for the lab's image under TCG); the sim's guests
+        have printed them by the time the server is ACTIVE. Returns nothing, so a notebook
+        cell shows only what comes after it."""
         target = self.target(server)
-        deadline = time.monotonic() + wait
-        while not guestkeys.parse_console(self.console(target.server.id)).trusted:
-            if time.monotonic() >= deadline:
-                raise GuestAccessError(
-                    f"{target.name}'s console shows no end of cloud-init after {wait:.0f} s.",
-                    f"`openstack console log show {target.name}` shows how far its boot got; "
-                    f"lab.why_no_ssh({target.name!r}) checks each hop.",
-                )
-            time.sleep(0.5)
+        _, booted = self._poll_console(target, lambda found: bool(found.trusted), wait, 0.5)
+        if not booted:
+            raise GuestAccessError(
+                f"{target.name}'s console shows no end of cloud-init after {wait:.0f} s.",
+                f"`openstack console log show {target.name}` shows how far its boot got; "
+                f"lab.why_no_ssh({target.name!r}) checks each hop.",
+            )
 
     # ---- host keys -----------------------------------------------------------------------
     def trust_host_keys(self, target: Target, wait: float = KEYS_WAIT) -> guestkeys.ConsoleHostKeys:
         """Read the host keys off the console (waiting up to ``wait`` s for a booting guest
         to print them) and record the vouched-for ones in the lab's known_hosts."""
-        deadline = time.monotonic() + wait
-        while True:
-            found = guestkeys.parse_console(self.console(target.server.id))
-            if found.trusted or (found.fingerprints and not found.keys):
-                break
-            if time.monotonic() >= deadline:
-                hint = (
-                    "cloud-init prints them at the end of the guest's first boot: wait and "
-                    f"try again; `openstack console log show {target.name}` shows how far it "
-                    f"got. lab.why_no_ssh({target.name!r}) checks the rest."
-                )
-                if found.keys:
-                    raise GuestAccessError(
-                        f"{target.name}'s console shows host keys that its fingerprint lines "
-                        "do not confirm: labkit trusts none of them.",
-                        "Compare them yourself with `openstack console log show "
-                        f"{target.name}` before you trust this guest.",
-                    )
+        found, settled = self._poll_console(
+            target,
+            lambda found: bool(found.trusted or (found.fingerprints and not found.keys)),
+            wait,
+            0.2,
+        )
+        if not settled:
+            if found.keys:
                 raise GuestAccessError(
-                    f"{target.name}'s console log shows no SSH host keys yet.", hint
+                    f"{target.name}'s console shows host keys that its fingerprint lines "
+                    "do not confirm: labkit trusts none of them.",
+                    "Compare them yourself with `openstack console log show "
+                    f"{target.name}` before you trust this guest.",
                 )
-            time.sleep(0.2)
+            raise GuestAccessError(
+                f"{target.name}'s console log shows no SSH host keys yet.",
+                "cloud-init prints them at the end of the guest's first boot: wait and "
+                f"try again; `openstack console log show {target.name}` shows how far it "
+                f"got. lab.why_no_ssh({target.name!r}) checks the rest.",
+            )
         if found.trusted:
             guestkeys.record_known_hosts(self.known_hosts, target.address, found.trusted)
         return found

@@ -139,5 +139,6 @@ def test_wait_for_boot_names_a_guest_whose_cloud_init_never_ends() -> None:
 
     target = SimpleNamespace(name="server1", server=SimpleNamespace(id="srv-id"))
     stuck = SimpleNamespace(target=lambda server: target, console=lambda ident: "Booting...\n")
+    stuck._poll_console = lambda *args: Access._poll_console(stuck, *args)  # type: ignore[arg-type]
     with pytest.raises(GuestAccessError, match="server1's console shows no end of cloud-init"):
         Access.wait_for_boot(stuck, "server1", wait=0.6)  # type: ignore[arg-type]
