@@ -8,40 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 from keystoneauth1 import session as ka_session
-from keystoneauth1.identity import v3
 
 from labkit.lab import Lab
+from tests.sim.keystone_helpers import admin_password_body
 
 
 def _issue(lab: Lab) -> tuple[str, dict[str, Any]]:
     """A password token for admin over keystoneauth: (token id, the JSON body)."""
     creds = lab.credentials("admin")
-    auth = v3.Password(
-        auth_url=creds.auth_url,
-        username="admin",
-        password=creds.password,
-        project_name="admin",
-        user_domain_name="Default",
-        project_domain_name="Default",
-    )
-    session = ka_session.Session(auth=auth)
+    session = ka_session.Session()
     answer = session.post(
         creds.auth_url.rstrip("/") + "/auth/tokens",
-        json={
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": "admin",
-                            "domain": {"name": "Default"},
-                            "password": creds.password,
-                        }
-                    },
-                },
-                "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
-            }
-        },
+        json=admin_password_body(creds.password),
         authenticated=False,
     )
     assert answer.status_code == 201

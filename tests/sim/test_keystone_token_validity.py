@@ -19,6 +19,7 @@ import pytest
 from labkit.install import steps as st
 from labkit.install.runner import apply_plan
 from tests.conftest import private_sim
+from tests.sim.keystone_helpers import admin_password_body
 
 
 @dataclass
@@ -186,21 +187,7 @@ def own_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def test_rotating_the_signing_key_out_makes_the_token_unrecognized(own_lab) -> None:
     admin = own_lab.connect("admin")
     creds = own_lab.credentials("admin")
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": "admin",
-                        "domain": {"name": "Default"},
-                        "password": creds.password,
-                    }
-                },
-            },
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
-        }
-    }
+    body = admin_password_body(creds.password)
     issued = admin.session.post(creds.auth_url + "auth/tokens", json=body, authenticated=False)
     token = _checked(admin, own_lab, issued.headers["X-Subject-Token"])
     # fernet_setup left keys 0 (staged) and 1 (primary, which signed the token). A rotation
@@ -232,21 +219,7 @@ def test_an_expired_token_is_404_though_it_was_just_validated(own_lab) -> None:
     )
     admin = own_lab.connect("admin")
     creds = own_lab.credentials("admin")
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": "admin",
-                        "domain": {"name": "Default"},
-                        "password": creds.password,
-                    }
-                },
-            },
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
-        }
-    }
+    body = admin_password_body(creds.password)
     url = creds.auth_url + "auth/tokens"
 
     def issue() -> str:
