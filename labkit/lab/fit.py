@@ -22,10 +22,20 @@ Before a server boots, two different gates must let it through, and they count d
 reads them) and returns a :class:`FitPrediction` that says yes or no, names the limiting
 resource and the host each server would land on.
 
+The weighers do not read Placement: each weighs the scheduler's own view of the host, built
+from the compute node record nova-compute keeps (``openstack hypervisor show`` at
+microversion 2.87 and below): ``free_ram_mb``, ``vcpus`` x the allocation ratio -
+``vcpus_used``, and the smaller of ``free_disk_gb`` and ``disk_available_least``. The last is
+what the hypervisor measures on the instances' filesystem every minute, so hosts that share
+one disk (local lab hosts on one machine) differ by what was written in between. Where
+:class:`Host` carries those figures (:attr:`Host.weighed`) the prediction weighs them; where
+two hosts weigh the same, Nova takes the first in its own order of hosts, so the prediction
+names both (:attr:`FitPrediction.ties`) and any of the resulting spreads counts as held.
+
 What it does not model: other filters (flavor extra specs, image properties, server groups,
 availability zones, aggregates), other weighers (IoOps, build failures, soft affinity),
-``host_subset_size`` > 1 (random among the best), and servers that other people boot in
-between.
+``host_subset_size`` > 1 (random among the best), a compute node's figures refreshed
+between the prediction and the boot, and servers that other people boot in between.
 
 Introduced in notebooks/06-projects-quotas.
 """
@@ -34,6 +44,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +60,8 @@ _WEIGHERS: tuple[tuple[str, str, str], ...] = (
 )
 # How far capacity is explored past the request (enough to say "room for N more").
 _EXPLORE = 1000
+# How many ways of breaking ties are followed before the prediction stops listing spreads.
+_BRANCHES = 256
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,10 @@ class Host:
     inventories: Mapping[str, Inventory]
     state: str = "up"  # the nova-compute service: up / down
     status: str = "enabled"  # enabled / disabled
+    # What the weighers read, per resource class, before this request (the compute node's
+    # free RAM, vCPUs x ratio - used, min(free disk, disk_available_least)); empty: weigh
+    # Placement's free room instead (the same figures wherever the disk is the host's own).
+    weighed: Mapping[str, float] = field(default_factory=dict)
 
     def dropped_by_filter(self) -> str:
         """ComputeFilter's reason to drop the host ("" if it keeps it)."""
@@ -198,7 +215,11 @@ class Host:
                 return f"{rc}: {why}"
         return ""
 
-    def free(self, rc: str, extra: Mapping[str, int]) -> int:
+    def free(self, rc: str, extra: Mapping[str, int]) -> float:
+        """The free room the weigher for ``rc`` sees, less ``extra`` claimed by earlier
+        servers of the request (Nova's ``consume_from_request``)."""
+        if rc in self.weighed:
+            return self.weighed[rc] - extra.get(rc, 0)
         inv = self.inventories.get(rc)
         return 0 if inv is None else inv.capacity - inv.used - extra.get(rc, 0)
 
@@ -220,6 +241,65 @@ def _weights(
     return total
 
 
+def _candidates(flavor: Flavor, hosts: Sequence[Host]) -> tuple[list[Host], dict[str, str]]:
+    """The hosts Placement offers room for one server and ComputeFilter keeps, by name; and
+    why each other host was left out."""
+    need = flavor.resources()
+    left_out: dict[str, str] = {}
+    candidates: list[Host] = []
+    for host in sorted(hosts, key=lambda h: h.name):
+        why = host.refuses(need, {}) or host.dropped_by_filter()
+        if why:
+            left_out[host.name] = why
+        else:
+            candidates.append(host)
+    return candidates, left_out
+
+
+def _best(
+    need: Mapping[str, int],
+    candidates: Sequence[Host],
+    claimed: Mapping[str, Mapping[str, int]],
+    weights_by: Mapping[str, float],
+) -> list[Host]:
+    """The hosts that would take the next server: those with room and the highest weight
+    (more than one when they tie), by name."""
+    weights = _weights(candidates, claimed, weights_by)
+    roomy = [h for h in candidates if not h.refuses(need, claimed[h.name])]
+    if not roomy:
+        return []
+    top = max(weights[h.name] for h in roomy)
+    return [h for h in roomy if math.isclose(weights[h.name], top, abs_tol=1e-9)]
+
+
+def _claim(claimed: dict[str, dict[str, int]], host: str, need: Mapping[str, int]) -> None:
+    for rc, amount in need.items():
+        claimed[host][rc] = claimed[host].get(rc, 0) + amount
+
+
+def _walk(
+    flavor: Flavor,
+    count: int,
+    hosts: Sequence[Host],
+    multipliers: Mapping[str, float] | None,
+) -> tuple[list[str], list[list[str]], dict[str, str]]:
+    """:func:`place`, with the hosts that tied for each server placed."""
+    weights_by = dict(DEFAULT_MULTIPLIERS, **(multipliers or {}))
+    need = flavor.resources()
+    candidates, left_out = _candidates(flavor, hosts)
+    claimed: dict[str, dict[str, int]] = {h.name: {} for h in candidates}
+    placed: list[str] = []
+    ties: list[list[str]] = []
+    for _ in range(count):
+        best = _best(need, candidates, claimed, weights_by)
+        if not best:
+            break
+        placed.append(best[0].name)
+        ties.append([h.name for h in best])
+        _claim(claimed, best[0].name, need)
+    return placed, ties, left_out
+
+
 def place(
     flavor: Flavor,
     count: int,
@@ -228,30 +308,43 @@ def place(
 ) -> tuple[list[str], dict[str, str]]:
     """Where the scheduler would put up to ``count`` servers of ``flavor``, in order, stopping
     at the first that finds no host; and why each host left out was left out (Placement
-    offered it no room for one, or ComputeFilter dropped it)."""
+    offered it no room for one, or ComputeFilter dropped it). Of hosts that weigh the same,
+    the first by name takes the server (as the sim does; see :func:`spreads`)."""
+    placed, _, left_out = _walk(flavor, count, hosts, multipliers)
+    return placed, left_out
+
+
+def spreads(
+    flavor: Flavor,
+    count: int,
+    hosts: Sequence[Host],
+    multipliers: Mapping[str, float] | None = None,
+) -> tuple[set[tuple[tuple[str, int], ...]], bool]:
+    """Every way ``count`` servers may spread over the hosts when each tie can go either way
+    (servers per host, as sorted pairs; a request that runs out of room ends its spread
+    short). The second value is False when more than ``_BRANCHES`` ways were not followed."""
     weights_by = dict(DEFAULT_MULTIPLIERS, **(multipliers or {}))
     need = flavor.resources()
-    none: dict[str, int] = {}
-    left_out: dict[str, str] = {}
-    candidates: list[Host] = []
-    for host in sorted(hosts, key=lambda h: h.name):
-        why = host.refuses(need, none) or host.dropped_by_filter()
-        if why:
-            left_out[host.name] = why
-        else:
-            candidates.append(host)
-    claimed: dict[str, dict[str, int]] = {h.name: {} for h in candidates}
-    placed: list[str] = []
-    for _ in range(count):
-        weights = _weights(candidates, claimed, weights_by)
-        ranked = sorted(candidates, key=lambda h: (-weights[h.name], h.name))
-        chosen = next((h for h in ranked if not h.refuses(need, claimed[h.name])), None)
-        if chosen is None:
-            break
-        placed.append(chosen.name)
-        for rc, amount in need.items():
-            claimed[chosen.name][rc] = claimed[chosen.name].get(rc, 0) + amount
-    return placed, left_out
+    candidates, _ = _candidates(flavor, hosts)
+    found: set[tuple[tuple[str, int], ...]] = set()
+    complete = True
+    stack: list[tuple[list[str], dict[str, dict[str, int]]]] = [
+        ([], {h.name: {} for h in candidates})
+    ]
+    while stack:
+        placed, claimed = stack.pop()
+        best = _best(need, candidates, claimed, weights_by) if len(placed) < count else []
+        if not best:
+            found.add(tuple(sorted(Counter(placed).items())))
+            continue
+        for host in best:
+            if len(stack) + len(found) >= _BRANCHES:
+                complete = False
+                break
+            after = {name: dict(c) for name, c in claimed.items()}
+            _claim(after, host.name, need)
+            stack.append(([*placed, host.name], after))
+    return found, complete
 
 
 def _blocking_class(flavor: Flavor, hosts: Sequence[Host], placed: Sequence[str]) -> str:
@@ -292,6 +385,11 @@ class FitPrediction:
     capacity_exact: bool = True  # False: at least capacity_room (not explored further)
     blocking_class: str = ""
     notes: list[str] = field(default_factory=list)
+    # For each server placed: the hosts that weighed the same for it (one: no tie).
+    ties: list[list[str]] = field(default_factory=list)
+    # Every spread the ties allow (servers per host), and whether all were followed.
+    spreads: set[tuple[tuple[str, int], ...]] = field(default_factory=set)
+    spreads_complete: bool = True
 
     # ---- the answers ----
     @property
@@ -363,6 +461,25 @@ class FitPrediction:
             counts[name] = counts.get(name, 0) + 1
         return counts
 
+    def allows(self, counts: Mapping[str, int]) -> bool:
+        """Whether servers landing ``counts`` per host is one of the spreads predicted (the
+        first-by-name one, or another that a tie allows)."""
+        spread = tuple(sorted((h, n) for h, n in counts.items() if n))
+        if spread == tuple(sorted(self.host_counts().items())):
+            return True
+        return spread in self.spreads
+
+    def tie_lines(self) -> list[str]:
+        """Where two or more hosts weigh the same for a server: Nova takes the first in its
+        own order of hosts, so either may take it."""
+        lines = []
+        for index, tied in enumerate(self.ties[: self.count]):
+            if len(tied) > 1:
+                lines.append(
+                    f"#{index + 1}: {' = '.join(tied)} (equal weights: either may take it)"
+                )
+        return lines
+
     # ---- views ----
     def headline(self) -> str:
         f = self.flavor
@@ -428,6 +545,9 @@ class FitPrediction:
         else:
             more = "" if self.capacity_exact else "at least "
             t.note = f"Room on the hosts for {more}{self.capacity_room} such servers in all."
+        ties = self.tie_lines()
+        if ties:
+            t.note += " Ties: " + "; ".join(ties) + "."
         if not self.quota_ok:
             t.note += " (Not reached: nova-api refuses the request first.)"
         return t
@@ -478,9 +598,11 @@ def predict(
         prediction.capacity_known = False
         return prediction
     explore = max(_EXPLORE, count) + 1  # one more than asked for: where does it stop?
-    placed, left_out = place(flavor, explore, hosts, multipliers)
+    placed, ties, left_out = _walk(flavor, explore, hosts, multipliers)
     prediction.hosts = list(hosts)
     prediction.placed = placed[:count]  # greedy: a longer run starts as the request would
+    prediction.ties = ties[:count]
+    prediction.spreads, prediction.spreads_complete = spreads(flavor, count, hosts, multipliers)
     prediction.left_out = left_out
     prediction.capacity_room = len(placed)
     prediction.capacity_exact = len(placed) < explore

@@ -576,18 +576,21 @@ def test_notebooks_06_and_07_run_against_the_real_lab(
     isolation table), then scale-out: worker2 made as a third local lab host and given the
     same nova-compute and networking layers by notebook 07's lab.add_worker, discovered,
     and taking servers."""
-    _papermill(
+    text = _papermill(
         real_lab,
         "06-projects-quotas",
         tmp_path,
         real_timings,
         [
-            "The prediction held.",  # 3 x m1.large: no valid host, as will_it_fit said
+            "The prediction held.",  # will_it_fit, read from the real Placement and computes
             "403 Quota exceeded for ram",  # the quota exceeded on purpose, Nova's words
             "403 Forbidden: Policy doesn't allow os_compute_api:os-quota-sets:update",
             "Clean up",
         ],
     )
+    # Both boots (3 x m1.tiny, 3 x m1.large) went where will_it_fit said they would.
+    assert text.count("The prediction held.") == 2, text
+    assert "The prediction did NOT hold." not in text
     env_file = _env_with_worker2(real_lab, tmp_path)
     env3 = load_env(env_file)
     assert isinstance(env3, SshEnv)

@@ -156,3 +156,48 @@ def test_views_show_both_gates() -> None:
     assert "2 (#1, #3)" in text and "1 (#2)" in text
     html = p._repr_html_()
     assert "<table>" in html and "Gate 1" in html and "Gate 2" in html
+
+
+def test_a_tie_allows_either_spread_and_names_the_tied_hosts() -> None:
+    p = fit.predict("project1", TINY, 3, _quota(), [_host("worker1"), _host("controller")])
+    assert p.ties == [["controller", "worker1"], ["worker1"], ["controller", "worker1"]]
+    assert p.spreads == {
+        (("controller", 2), ("worker1", 1)),
+        (("controller", 1), ("worker1", 2)),
+    }
+    assert p.spreads_complete
+    assert p.allows({"controller": 1, "worker1": 2})  # the tie went the other way
+    assert not p.allows({"controller": 3})  # the second server must go to the emptier host
+    assert "#1: controller = worker1 (equal weights: either may take it)" in str(p)
+
+
+def test_the_weighers_read_the_compute_nodes_figures_not_placements() -> None:
+    # Placement sees two empty hosts; the compute nodes say worker1's disk is fuller (local
+    # hosts sharing one filesystem, measured a minute apart): DiskWeigher breaks the tie.
+    disk = {"controller": 61.0, "worker1": 60.0}
+    hosts = [
+        fit.Host(h.name, h.inventories, weighed={"DISK_GB": disk[h.name]})
+        for h in (_host("worker1"), _host("controller"))
+    ]
+    p = fit.predict("project1", TINY, 3, _quota(), hosts)
+    # #1 controller (more disk); #2 worker1 (more RAM and CPU now, the disks equal); #3 the
+    # controller again: RAM and CPU equal, and worker1's disk is one GB below. No tie at all.
+    assert p.placed == ["controller", "worker1", "controller"]
+    assert p.ties == [["controller"], ["worker1"], ["controller"]]
+    assert p.spreads == {(("controller", 2), ("worker1", 1))}
+    swapped = [
+        fit.Host(h.name, h.inventories, weighed={"DISK_GB": 60.0 + (h.name == "worker1")})
+        for h in hosts
+    ]
+    assert fit.place(TINY, 1, swapped)[0] == ["worker1"]
+    # Room is still Placement's: a weighed figure never makes a full host take a server.
+    full = [fit.Host("a", _host("a", ram_used=15872).inventories, weighed={"MEMORY_MB": 9e9})]
+    assert fit.place(TINY, 1, full)[0] == []
+
+
+def test_a_spread_the_scheduler_could_not_make_is_refused() -> None:
+    hosts = [_host("controller", ram_used=4096, vcpu_used=4), _host("worker1")]
+    p = fit.predict("project1", TINY, 2, _quota(), hosts)
+    assert p.ties == [["worker1"], ["worker1"]]  # worker1 stays the emptier after one
+    assert p.spreads == {(("worker1", 2),)}
+    assert p.allows({"worker1": 2}) and not p.allows({"controller": 1, "worker1": 1})
