@@ -1,14 +1,13 @@
 """The Database wrapper: read sessions give their connection back, and data_version is what
 in-memory readers (Keystone's token checks) compare to know that nothing was committed
-since they read."""
+since they read: a counter per file, moved once each commit in this process has landed."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Integer, MetaData, insert, select
+from sqlalchemy import Integer, MetaData, event, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from labkit.sim.core.store import Database
@@ -54,10 +53,41 @@ def test_a_commit_through_another_database_object_changes_it(db: Database, tmp_p
     assert db.data_version() != before
 
 
-def test_a_commit_from_outside_sqlalchemy_changes_it(db: Database) -> None:
+def test_a_commit_through_another_spelling_of_the_path_changes_it(
+    db: Database, tmp_path: Path
+) -> None:
     before = db.data_version()
-    with sqlite3.connect(db.path) as raw:
-        raw.execute("INSERT INTO row (id) VALUES (3)")
+    (tmp_path / "sub").mkdir()
+    other = Database(tmp_path / "sub" / ".." / "t.db", _Base.metadata)
+    with other.write() as s:
+        s.add(Row(id=5))
+    other.dispose()
+    assert db.data_version() != before
+
+
+def test_a_core_commit_changes_it(db: Database) -> None:
+    before = db.data_version()
+    with db.engine.begin() as conn:
+        conn.execute(insert(Row).values(id=3))
+    assert db.data_version() != before
+
+
+def test_it_moves_only_once_the_commit_has_landed(db: Database) -> None:
+    """SQLAlchemy's commit event fires before the DBAPI commit: a reader asking then must
+    still see the old version, or it could keep old rows under the new one."""
+    seen: list[tuple[int, int]] = []
+
+    def on_commit(_conn: object) -> None:
+        seen.append(db.data_version())
+
+    before = db.data_version()
+    event.listen(db.engine, "commit", on_commit)
+    try:
+        with db.write() as s:
+            s.add(Row(id=6))
+    finally:
+        event.remove(db.engine, "commit", on_commit)
+    assert seen == [before]
     assert db.data_version() != before
 
 
