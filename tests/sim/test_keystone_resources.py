@@ -4,6 +4,7 @@ openstacksdk and the openstack CLI, including the bad inputs and their exact err
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 from openstack import exceptions as sdk_exc
@@ -223,3 +224,19 @@ def test_bad_json_in_a_create_is_400(admin, sim_lab) -> None:
     assert response.json()["error"]["message"].startswith(
         "Expecting to find valid JSON in request body."
     )
+
+
+def test_a_tag_with_spaces_and_utf8_comes_back_encoded_in_location(admin, unique) -> None:
+    """Keystone's Flask sends the Location of a new tag as an URI: the sim's core encodes it
+    (percent-encoded UTF-8, '%20' for a space), whatever the tag holds."""
+    project = admin.identity.create_project(name=unique("tagged"), domain_id="default")
+    tag = "café au lait"
+    response = admin.session.put(
+        f"/projects/{project.id}/tags/{quote(tag)}",
+        endpoint_filter={"service_type": "identity"},
+    )
+    assert response.status_code == 201
+    location = response.headers["Location"]
+    assert location.endswith(f"/v3/projects/{project.id}/tags/caf%C3%A9%20au%20lait")
+    assert location.isascii()
+    assert tag in admin.identity.get_project(project.id).tags

@@ -22,16 +22,18 @@ import asyncio
 import contextvars
 import inspect
 import json
+import logging
 import re
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from labkit.sim.core import context
@@ -52,6 +54,7 @@ class Process(Protocol):
     def unavailable(self) -> HttpError | None: ...
 
 
+T = TypeVar("T")
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -209,7 +212,8 @@ class Call:
             self.request.headers.get("host")
             or f"{self.runtime.config.bind}:{self.runtime.config.port}"
         )
-        return f"{self.request.url.scheme}://{host}{self.service.prefix}"
+        scheme = self.request.scope.get("scheme", "http")  # what request.url.scheme says
+        return f"{scheme}://{host}{self.service.prefix}"
 
     @property
     def url(self) -> str:
@@ -223,15 +227,47 @@ class Call:
             raise self.service.bad_json() from None
 
 
+# What Django's iri_to_uri leaves as it is: RFC 3986's reserved characters and '~' (letters,
+# digits and "_.-" too, as quote() always does), and '%' so that a URI already encoded stays.
+_URI_SAFE = "/#%[]=:;$&()+,!?*@'~"
+
+
+def iri_to_uri(iri: str) -> str:
+    """A URL as a header can carry it: non-ASCII characters as their UTF-8 bytes
+    percent-encoded, and so are spaces, control characters and ``"<>\\^`{|}``; what
+    is already percent-encoded stays as it is (Django's ``iri_to_uri``; Keystone's Flask and
+    Nova's WebOb do the same to a ``Location`` a handler sets with a name in it).
+
+    Every ``Location`` the sim sends goes through here: :func:`json_response` and
+    :func:`empty_response` encode the one they are given (before Starlette encodes headers
+    as latin-1, which a character past U+00FF would fail), and the pipeline encodes any
+    other response's on its way out (:meth:`ServiceApp._end`). Rooms put plain names in."""
+    return quote(iri, safe=_URI_SAFE)
+
+
+def _with_location_encoded(headers: dict[str, str] | None) -> dict[str, str] | None:
+    if not headers:
+        return headers
+    for key, value in headers.items():
+        if key.lower() == "location":
+            uri = iri_to_uri(value)
+            if uri != value:
+                return {**headers, key: uri}
+    return headers
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        json.dumps(data), status_code=status, headers=headers, media_type="application/json"
+        json.dumps(data),
+        status_code=status,
+        headers=_with_location_encoded(headers),
+        media_type="application/json",
     )
 
 
 def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> Response:
     """No body (Starlette leaves Content-Length off a 204, as HTTP asks)."""
-    return Response(b"", status_code=status, headers=headers)
+    return Response(b"", status_code=status, headers=_with_location_encoded(headers))
 
 
 class ServiceApp:
@@ -335,8 +371,14 @@ class ServiceApp:
         return call
 
     def _end(self, call: Call, response: Response, started: float) -> Response:
-        response.headers.setdefault(self.request_id_header, call.request_id)
+        headers = response.headers
+        headers.setdefault(self.request_id_header, call.request_id)
         self.finish(call, response)
+        location = headers.get("location")  # one made without json/empty_response
+        if location is not None:
+            uri = iri_to_uri(location)  # (Starlette decoded the header's bytes as latin-1)
+            if uri != location:
+                headers["location"] = uri
         self._access_log(call, response, started)
         return response
 
@@ -401,13 +443,7 @@ class ServiceApp:
             await run_in_threadpool(self._prepare_bound, call, route)
             result = route.handler(call, **params)
             return await result if isinstance(result, Awaitable) else result  # type: ignore[no-any-return]
-        # A plain executor hop (with this task's context), lighter than anyio's to_thread.
-        loop = asyncio.get_running_loop()
-        context_copy = contextvars.copy_context()
-        response: Response = await loop.run_in_executor(
-            self.runtime.executor, context_copy.run, self._run_sync, call, route, params
-        )
-        return response
+        return await in_thread(self.runtime, self._run_sync, call, route, params)
 
     def _prepare_bound(self, call: Call, route: Route) -> None:
         assert call.ctx is not None
@@ -428,18 +464,20 @@ class ServiceApp:
         seconds = time.perf_counter() - started
         length = len(getattr(response, "body", b"") or b"")
         request = call.request
-        client = call.caller_host or (request.client.host if request.client else "-")
-        query = f"?{request.url.query}" if request.url.query else ""
+        peer = request.scope.get("client")
+        client = call.caller_host or (peer[0] if peer else "-")
+        query = _query_of(request)
         ids = call.request_id
         if call.ctx is not None and call.ctx.root_request_id != call.request_id:
             ids = f"{call.request_id} {call.ctx.root_request_id}"  # local and global, as oslo logs
-        self.runtime.logger(self.name).info(
+        log_info(
+            self.runtime.logger(self.name),
             '[%s] %s "%s %s%s" status: %d len: %d time: %.4f',
             ids,
             client,
             call.method,
             call.path,
-            query,
+            f"?{query}" if query else "",
             response.status_code,
             length,
             seconds,
@@ -465,14 +503,79 @@ class ServiceApp:
 
 
 async def read_body(request: Request, limit: int | None) -> bytes:
+    """The whole body, or :class:`BodyTooLarge` as soon as it exceeds ``limit``.
+
+    Reads the ASGI messages itself, as ``request.stream()`` would (and marks the stream
+    consumed as it does), without an async generator per request."""
     declared = request.headers.get("content-length")
     if limit is not None and declared and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit)
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if limit is not None and size > limit:
-            raise BodyTooLarge(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.disconnect":
+            raise ClientDisconnect()
+        if kind != "http.request":
+            continue
+        chunk: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
+        if not more:
+            request._stream_consumed = True
+        if chunk:
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise BodyTooLarge(limit)
+            chunks.append(chunk)
+        if not more:
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _query_of(request: Request) -> str:
+    """``request.url.query`` without building the URL object when there is no query (most
+    requests): the access log needs only this."""
+    if not request.scope.get("query_string"):
+        return ""
+    return request.url.query
+
+
+def log_info(logger: logging.Logger, msg: str, *args: object) -> None:
+    """``logger.info(msg, *args)`` for the access log's lines, without looking up the
+    caller's file and line in the stack (``logging`` does on every call; the sim's
+    format never shows them). The same record otherwise: filters, handlers, level."""
+    if logger.isEnabledFor(logging.INFO):
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "(sim)", 0, msg, args, None))
+
+
+async def in_thread(runtime: Runtime, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` on one of the runtime's request threads, in a copy of this task's
+    context (its request context with it), awaited without blocking the event loop.
+
+    What ``loop.run_in_executor`` does, with one future instead of two chained ones (an
+    asyncio future wrapping the executor's): the thread hands its result straight to the
+    loop."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+    run = contextvars.copy_context().run
+
+    def on_thread() -> None:
+        try:
+            result = run(work, *args)
+        except BaseException as exc:  # handed to the awaiting task, as run_in_executor does
+            loop.call_soon_threadsafe(_settle, future, None, exc)
+        else:
+            loop.call_soon_threadsafe(_settle, future, result, None)
+
+    runtime.executor.submit(on_thread)
+    return await future
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():  # the request's task went away meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

@@ -24,7 +24,7 @@ from labkit.sim.core.clock import Clock, RealClock, SteadyClock
 from labkit.sim.core.config import SimConfig
 from labkit.sim.core.context import RequestContext
 from labkit.sim.core.coredb import CoreBase
-from labkit.sim.core.ids import IdSource
+from labkit.sim.core.ids import IdSource, random_uuid4
 from labkit.sim.core.store import Database
 from labkit.sim.core.trace import Tracer
 
@@ -171,7 +171,7 @@ class Runtime:
 
     def new_request_id(self) -> str:
         """``req-<uuid>``. Random even in deterministic mode (see :mod:`.ids`)."""
-        return f"req-{IdSource().dashed_id()}"
+        return f"req-{random_uuid4()}"
 
     def persist_counters(self, clean_shutdown: bool = False) -> None:
         values = [("spans", self._roots)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
@@ -182,9 +180,8 @@ def add_tag(call: Call, project_id: str, tag: str) -> Response:
         project = resource.get_project(s, project_id)
         if tag not in project.tags:
             project.tags = [*project.tags, tag]
-    # Werkzeug makes a Location header an URI (iri_to_uri): a unicode or NUL tag goes out
-    # percent-encoded, never as raw bytes a header cannot carry.
-    where = f"{call.root_url}/v3/projects/{project_id}/tags/{quote(tag, safe='')}"
+    # The tag as it is: the core encodes the header (iri_to_uri, as Werkzeug does for Flask).
+    where = f"{call.root_url}/v3/projects/{project_id}/tags/{tag}"
     return empty_response(201, {"Location": where})
 
 

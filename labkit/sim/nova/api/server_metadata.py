@@ -9,7 +9,6 @@ locked server; tag changes need the same vm states. Reading works in any state.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from starlette.responses import Response
 
@@ -198,8 +197,8 @@ def add_tag(call: Call, server_id: str, tag: str) -> Response:
     if tag in have:
         return empty_response(204)
     srv.save(call, cell, inst["uuid"], tags=sorted({*have, tag}))
-    # percent-encoded: a header carries latin-1 only (a unicode tag is a valid tag)
-    location = f"{call.root_url}/v2.1/servers/{inst['uuid']}/tags/{quote(tag, safe='')}"
+    # The tag as it is (a unicode tag is a valid tag): the core encodes the header.
+    location = f"{call.root_url}/v2.1/servers/{inst['uuid']}/tags/{tag}"
     return empty_response(201, {"Location": location})
 
 
