@@ -17,7 +17,8 @@ sim's figures for the same layers and the same boot and login:
 * token issue latency, p50/p95 over 200 requests through keystoneauth: real vs sim;
 * upload of the same 256 MiB file through the raw Image API: real Glance vs sim.
 
-Then it takes the hosts down again.
+Then it takes the hosts down again. ``LABKIT_BENCH_REAL_ONLY=1`` stops after the first SSH
+login (no sim, token or upload figures): the quick figure while working on the installers.
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ def _first_ssh(lab: Any, image: str, flavor: str, zone: str | None) -> tuple[flo
         conn.compute.wait_for_delete(server, interval=0.5, wait=300)
         conn.network.delete_security_group_rule(rule)
         conn.compute.delete_keypair(keypair)
+
+
+def _slowest(results: list[Any], count: int = 6) -> None:
+    """The layer's slowest steps: where its time went (host, seconds, title)."""
+    for result in sorted(results, key=lambda r: -r.seconds)[:count]:
+        step = result.step
+        print(f"      {result.seconds:6.1f} s  {step.host:<10} {step.title[:70]}", flush=True)
 
 
 def _token_latency(auth_url: str, password: str, count: int = TOKENS) -> tuple[float, float]:
@@ -199,9 +207,10 @@ def run() -> dict[str, float]:
             glance_done = 0.0
             for layer in LAYERS:
                 t0 = time.monotonic()
-                real.install(layer, show=False)
+                results = real.install(layer, show=False)
                 figures[f"{layer}_s"] = time.monotonic() - t0
                 print(f"  install {layer:<15} {figures[f'{layer}_s']:6.1f} s", flush=True)
+                _slowest(results)
                 if layer == "glance":
                     glance_done = time.monotonic() - started
             figures["total_s"] = glance_done
@@ -220,6 +229,8 @@ def run() -> dict[str, float]:
                 flush=True,
             )
 
+            if os.environ.get("LABKIT_BENCH_REAL_ONLY"):
+                return figures
             sim = Lab.from_env(repo_env("sim"), state_root=root / "sim", sim_port=free_port())
             sim.up()
             sim_total = 0.0

@@ -262,6 +262,7 @@ def configure(
     (root / "etc/apt/sources.list").unlink(missing_ok=True)
     _put(root, "etc/apt/sources.list.d/debian.sources", files.apt_sources(sources), 0o644)
     _put(root, "etc/apt/apt.conf.d/01labkit-proxy", files.apt_proxy(lay.proxy_url), 0o644)
+    _put(root, "etc/dpkg/dpkg.cfg.d/01labkit-unsafe-io", files.dpkg_unsafe_io(), 0o644)
     _put(
         root, "etc/ssh/sshd_config.d/labkit.conf", files.sshd_config(host.address, ssh_port), 0o644
     )

@@ -87,7 +87,7 @@ def _wait_services(conn: Any, step: st.ServicesUp) -> tuple[int, list[str]]:
     started = time.monotonic()
     down = _services_down(conn, step)
     while down and time.monotonic() - started < step.timeout:
-        time.sleep(1.0)
+        time.sleep(0.5)
         down = _services_down(conn, step)
     if down:
         return 1, [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,6 +24,9 @@ from labkit.install import client_steps, profiles
 from labkit.install import steps as st
 
 Say = Callable[[str], None]
+# Layers a lab installs only when asked (notebook 05's dashboard): their packages are not
+# installed ahead with the others'.
+OPTIONAL_LAYERS = ("horizon",)
 
 
 class SshRunner:
@@ -38,6 +42,7 @@ class SshRunner:
         self._apt_ready: set[str] = set()
         self._init: dict[str, str] = {}
         self._probes: dict[tuple[str, str], bool] = {}  # (host, probe) -> answer, per run
+        self._ahead_asked = False
 
     # ---- plumbing ---------------------------------------------------------------------------
     def _conn(self, host: str) -> Any:
@@ -114,40 +119,116 @@ class SshRunner:
         return names
 
     def _apply_packages(self, step: st.Packages, changed: set[str]) -> tuple[int, list[str]]:
-        out: list[str] = []
-        if step.host not in self._apt_ready:
-            # A fresh host (or a cached root) may have no package lists yet.
-            fresh = self._ok(
-                step.host,
-                "find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 | grep -q .",
+        """``apt-get install`` of the step's packages -- and, on hosts without an init system
+        (local lab hosts), of every later layer's packages for this host in the same
+        transaction, while the other hosts install theirs at the same time.
+
+        Nothing starts at install there (postinst's invoke-rc.d finds no runlevel), so
+        installing ahead changes no service: the later layers' package steps then find their
+        packages installed ("already done") and configure and start them as before. One
+        transaction per host instead of one per layer saves apt's own work (lists, the
+        dependency solver, triggers) several times over, and the hosts' installs overlap.
+        """
+        names = self._package_names(step)
+        ahead = self._ahead(step.host) if self._init_kind(step.host) == "sysv" else {}
+        mine = names + [n for n in ahead.pop(step.host, []) if n not in names]
+        others = {host: pkgs for host, pkgs in ahead.items() if pkgs}
+        for host in [step.host, *others]:
+            self._conn(host)  # connect before the threads: one connection per host
+        with ThreadPoolExecutor(max_workers=1 + len(others)) as pool:
+            background = {h: pool.submit(self._apt_install, h, pkgs) for h, pkgs in others.items()}
+            code, out = self._apt_install(step.host, mine, echo=True)
+            done = {h: job.result() for h, job in background.items()}
+        if len(mine) > len(names):
+            out.append(
+                f"installed with them for the later layers on {step.host}: "
+                + " ".join(sorted(set(mine) - set(names)))
             )
-            if not fresh:
-                update = self._run(step.host, "apt-get update -q", timeout=600)
+        for host, (other_code, other_out) in done.items():
+            said = "installed" if other_code == 0 else f"FAILED (exit {other_code}), retried later"
+            out.append(f"at the same time on {host}, {said}: " + " ".join(sorted(others[host])))
+            if other_code != 0:
+                out += other_out[-5:]
+        return code, out
+
+    def _apt_install(
+        self, host: str, names: list[str], echo: bool = False
+    ) -> tuple[int, list[str]]:
+        out: list[str] = []
+        if host not in self._apt_ready:
+            # A fresh host (or a cached root) may have no package lists yet.
+            fresh = self._conn(host).run(
+                "find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 | grep -q .",
+                check=False,
+                timeout=60,
+            )
+            if fresh.exit_code != 0:
+                update = self._conn(host).run("apt-get update -q", check=False, timeout=600)
                 out += self._output(update)
                 if update.exit_code != 0:
                     return update.exit_code, out
-            self._apt_ready.add(step.host)
-        names = " ".join(shlex.quote(n) for n in self._package_names(step))
+            self._apt_ready.add(host)
+        quoted = " ".join(shlex.quote(n) for n in names)
         options = " ".join(self.profile.apt_options)
-        result = self._run(
-            step.host,
-            f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {options} {names}",
-            timeout=1800,
-        )
+        command = f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {options} {quoted}"
+        if echo:
+            result = self._run(host, command, timeout=1800)
+        else:  # a host installing in the background: its lines would interleave
+            result = self._conn(host).run(command, check=False, timeout=1800)
         return result.exit_code, out + self._output(result)
+
+    def _ahead(self, host: str) -> dict[str, list[str]]:
+        """Per sysv host of the env, the packages the lab's layers install there that are
+        not installed yet (asked once per runner: afterwards they are being installed)."""
+        if self._ahead_asked:
+            return {}
+        self._ahead_asked = True
+        from labkit import install
+        from labkit.install.context import PlanContext
+
+        ctx = PlanContext.for_env(self.env)
+        steps: dict[str, list[st.Packages]] = {}
+        for layer in install.names():
+            if layer not in OPTIONAL_LAYERS:
+                for step in install.get(layer).plan(ctx):
+                    if isinstance(step, st.Packages):
+                        steps.setdefault(step.host, []).append(step)
+        missing: dict[str, list[str]] = {}
+        for name, packages in steps.items():
+            try:
+                if name != host and self._init_kind(name) != "sysv":
+                    continue
+            except Exception:  # another host that does not answer: its own steps will say
+                if name == host:
+                    raise
+                continue
+            names: list[str] = []
+            for step in packages:
+                names += [n for n in self._package_names(step) if n not in names]
+            quoted = " ".join(shlex.quote(n) for n in names)
+            result = self._run(name, f"dpkg-query -W -f='${{Package}} ${{Status}}\\n' {quoted}")
+            installed = {
+                line.split()[0]
+                for line in result.stdout.splitlines()
+                if line.strip().endswith("install ok installed")
+            }
+            missing[name] = [n for n in names if n not in installed]
+        return missing
 
     # ---- files ------------------------------------------------------------------------------
     def _check_ini_set(self, step: st.IniSet, changed: set[str]) -> bool:
-        for section, key, value in step.settings:
-            result = self._run(
-                step.host,
-                f"crudini --get {shlex.quote(step.path)} {shlex.quote(section)} {shlex.quote(key)}",
-            )
-            if result.exit_code != 0 or result.stdout.strip() != st.fill_secrets(
-                value, self.secrets
-            ):
-                return False
-        return True
+        # One crudini for the whole file (``--format=lines`` prints every setting as
+        # "[ section ] key = value", keys before any section under DEFAULT) instead of one
+        # ``crudini --get`` per setting: a layer checks up to 40 settings, each a Python
+        # start on the host.
+        result = self._run(step.host, f"crudini --get --format=lines {shlex.quote(step.path)}")
+        if result.exit_code != 0:
+            return False
+        current = crudini_lines(result.stdout)
+        return all(
+            current.get((section, key)) == st.fill_secrets(value, self.secrets)
+            for section, key, value in step.settings
+        )
 
     def _apply_ini_set(self, step: st.IniSet, changed: set[str]) -> tuple[int, list[str]]:
         commands = " && ".join(
@@ -366,7 +447,7 @@ class SshRunner:
         while time.monotonic() < deadline:
             if self._running(step.host, step.name):
                 return 0, out
-            time.sleep(1)
+            time.sleep(0.2)
         return 1, [
             *out,
             f"{step.name}: no process matching "
@@ -388,7 +469,7 @@ class SshRunner:
             last = result.stdout.strip()
             if last.isdigit() and 0 < int(last) < 500:
                 return 0, [f"{step.url} answered {last} after {time.monotonic() - started:.0f} s"]
-            time.sleep(2)
+            time.sleep(0.5)
         return 1, [f"{step.url} did not answer within {step.timeout:.0f} s (last: {last})"]
 
     # ---- images -------------------------------------------------------------------------------
@@ -436,6 +517,18 @@ class SshRunner:
         creds = Credentials(ctx_url, "admin", self.secrets["ADMIN_PASS"], "admin", self.env.region)
         # Fresh each time: an earlier step of the plan may have changed the catalog.
         return creds.connect()
+
+
+def crudini_lines(text: str) -> dict[tuple[str, str], str]:
+    """``crudini --get --format=lines FILE`` as {(section, key): value}: each line is
+    "[ section ] key = value", or "[ section ] key" when the value is empty."""
+    current: dict[tuple[str, str], str] = {}
+    for line in text.splitlines():
+        head, sep, rest = line.partition(" ] ")
+        if sep and head.startswith("[ "):
+            key, _, value = rest.partition(" = ")
+            current[head[2:], key.strip()] = value.strip()
+    return current
 
 
 def _line_re(key: str) -> str:
