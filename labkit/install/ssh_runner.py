@@ -231,12 +231,15 @@ class SshRunner:
         )
 
     def _apply_ini_set(self, step: st.IniSet, changed: set[str]) -> tuple[int, list[str]]:
-        commands = " && ".join(
-            f"crudini --set {shlex.quote(step.path)} {shlex.quote(s)} {shlex.quote(k)} "
-            f"{shlex.quote(v)}"
-            for s, k, v in step.settings
+        # The step shows one ``crudini --set`` per setting, as the guide types them; applied,
+        # they are one ``crudini --merge`` of the same settings read from stdin: the same
+        # file (each key set in place, new keys at the end of their section), but one parse
+        # of Debian's 10,000-line nova.conf instead of one per setting (~0.5 s each).
+        result = self._conn(step.host).run(
+            f"crudini --merge {shlex.quote(step.path)}",
+            check=False,
+            stdin=st.fill_secrets(merge_input(step.settings), self.secrets),
         )
-        result = self._run(step.host, commands)
         if result.exit_code == 0:
             changed.add(step.path)
         return result.exit_code, self._output(result)
@@ -517,6 +520,19 @@ class SshRunner:
         creds = Credentials(ctx_url, "admin", self.secrets["ADMIN_PASS"], "admin", self.env.region)
         # Fresh each time: an earlier step of the plan may have changed the catalog.
         return creds.connect()
+
+
+def merge_input(settings: tuple[tuple[str, str, str], ...]) -> str:
+    """Settings as the ini text ``crudini --merge`` reads: each section once, in the order
+    it first appears, its keys in order (a key given twice: the last value, as with two
+    ``crudini --set``)."""
+    sections: dict[str, dict[str, str]] = {}
+    for section, key, value in settings:
+        sections.setdefault(section, {})[key] = value
+    return "".join(
+        f"[{section}]\n" + "".join(f"{key} = {value}\n" for key, value in keys.items())
+        for section, keys in sections.items()
+    )
 
 
 def crudini_lines(text: str) -> dict[tuple[str, str], str]:

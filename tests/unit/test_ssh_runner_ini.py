@@ -1,8 +1,8 @@
-"""The SSH runner reads a whole ini file's settings with one ``crudini --format=lines``."""
+"""The SSH runner reads and writes a whole ini step with one crudini each."""
 
 from __future__ import annotations
 
-from labkit.install.ssh_runner import crudini_lines
+from labkit.install.ssh_runner import crudini_lines, merge_input
 
 
 def test_crudini_lines_parses_values_sections_and_empty_values() -> None:
@@ -26,3 +26,15 @@ def test_crudini_lines_parses_values_sections_and_empty_values() -> None:
 
 def test_crudini_lines_ignores_what_is_not_a_setting() -> None:
     assert crudini_lines("crudini: error\n\n[ s ]\n") == {}
+
+
+def test_merge_input_groups_settings_by_section_in_order() -> None:
+    settings = (
+        ("DEFAULT", "my_ip", "10.64.0.2"),
+        ("database", "connection", "mysql+pymysql://nova:NOVA_DBPASS@controller/nova"),
+        ("DEFAULT", "service_plugins", ""),
+        ("database", "connection", "sqlite://"),
+    )
+    assert merge_input(settings) == (
+        "[DEFAULT]\nmy_ip = 10.64.0.2\nservice_plugins = \n[database]\nconnection = sqlite://\n"
+    )
