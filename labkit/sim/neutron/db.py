@@ -74,13 +74,14 @@ class Tx:
     def tags(self, standard_attr_ids: list[int]) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {i: [] for i in standard_attr_ids}
         if standard_attr_ids:
-            rows = self.s.scalars(
-                select(m.Tag)
+            # plain columns, not Tag objects: a list view asks this for every page it shows
+            rows = self.s.execute(
+                select(m.Tag.standard_attr_id, m.Tag.tag)
                 .where(m.Tag.standard_attr_id.in_(standard_attr_ids))
                 .order_by(m.Tag.tag)
             )
-            for tag in rows:
-                out[tag.standard_attr_id].append(tag.tag)
+            for standard_attr_id, tag in rows:
+                out[standard_attr_id].append(tag)
         return out
 
 

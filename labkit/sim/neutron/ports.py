@@ -86,6 +86,7 @@ def get(tx: Tx, ctx: Context, port_id: str) -> m.Port:
     return row
 
 
+_PORT_COLUMNS = tuple(m.Port.__table__.columns)
 # Filters a port list can hand to SQL: plain string columns, compared for equality
 _NARROWING = {
     "id": m.Port.id,
@@ -96,13 +97,17 @@ _NARROWING = {
 }
 
 
-def candidates(tx: Tx, ctx: Context, filters: dict[str, list[Any]] | None = None) -> list[m.Port]:
+def candidates(tx: Tx, ctx: Context, filters: dict[str, list[Any]] | None = None) -> list[Any]:
     """The ports the caller may see, oldest first. ``filters`` (the list's, as
     :func:`~labkit.sim.neutron.attributes.filters` converted them) only narrow what is read:
     the equality filters on plain columns go into the query -- Nova asks for the ports of
     150 servers at a time by ``device_id``, and a cloud of 1,000 servers would otherwise
-    build 1,000 ports to keep a handful. The list still applies every filter afterwards."""
-    query = select(m.Port).order_by(m.Port.standard_attr_id)
+    build 1,000 ports to keep a handful. The list still applies every filter afterwards.
+
+    Plain rows of the ports table (named as the model's attributes), not Port objects:
+    only :func:`~labkit.sim.neutron.views.ports` reads them, and Nova lists a server's
+    ports at every status poll."""
+    query = select(*_PORT_COLUMNS).order_by(m.Port.standard_attr_id)
     if not (ctx.is_admin or ctx.is_advsvc):
         owned = select(m.Network.id).where(m.Network.project_id == ctx.project_id)
         query = query.where((m.Port.project_id == ctx.project_id) | m.Port.network_id.in_(owned))
@@ -110,7 +115,7 @@ def candidates(tx: Tx, ctx: Context, filters: dict[str, list[Any]] | None = None
         column = _NARROWING.get(key)
         if column is not None and values and all(isinstance(v, str) for v in values):
             query = query.where(column.in_(values))
-    return list(tx.s.scalars(query))
+    return list(tx.s.execute(query))
 
 
 # ---- addresses --------------------------------------------------------------------------------

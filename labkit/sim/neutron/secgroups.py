@@ -106,11 +106,28 @@ def _visible_to(ctx: Context, row: m.SecurityGroup, project_id: str | None = Non
     return ctx.is_admin or row.project_id == (project_id or ctx.project_id)
 
 
-def visible_groups(tx: Tx, ctx: Context) -> list[m.SecurityGroup]:
-    query = select(m.SecurityGroup).order_by(m.SecurityGroup.standard_attr_id)
+_NARROWING = {
+    "id": m.SecurityGroup.id,
+    "name": m.SecurityGroup.name,
+    "project_id": m.SecurityGroup.project_id,
+    "tenant_id": m.SecurityGroup.project_id,
+}
+
+
+def visible_groups(tx: Tx, ctx: Context, filters: dict[str, list[Any]] | None = None) -> list[Any]:
+    """The groups the caller may see, oldest first, as plain rows of their table (named as
+    the model's attributes). ``filters`` (the list's, converted by
+    :func:`~labkit.sim.neutron.attributes.filters`) only narrow what is read: Nova asks for
+    a server's groups by id at every status poll, and an admin sees every group of the
+    cloud, each shown with its rules. The list still applies every filter afterwards."""
+    query = select(*m.SecurityGroup.__table__.columns).order_by(m.SecurityGroup.standard_attr_id)
     if not ctx.is_admin:
         query = query.where(m.SecurityGroup.project_id == ctx.project_id)
-    return list(tx.s.scalars(query))
+    for key, values in (filters or {}).items():
+        column = _NARROWING.get(key)
+        if column is not None and values and all(isinstance(v, str) for v in values):
+            query = query.where(column.in_(values))
+    return list(tx.s.execute(query))
 
 
 def visible_rules(tx: Tx, ctx: Context) -> list[m.SecurityGroupRule]:
@@ -220,6 +237,13 @@ def _new_group(
         _new_rule(tx, project_id, group.id, "egress", ethertype)
     tx.s.flush()
     return group
+
+
+def needs_default(tx: Tx, ctx: Context, project_id: str) -> bool:
+    """Would :func:`ensure_default` make a group (read only, no lock taken)?"""
+    if not project_id or (project_id != ctx.project_id and not ctx.is_admin):
+        return False
+    return default_group_id(tx, project_id) is None
 
 
 def ensure_default(tx: Tx, ctx: Context, project_id: str) -> str | None:

@@ -36,8 +36,10 @@ from labkit.sim.neutron.policy import Context
 routes = Routes()
 
 
-def _groups(tx: Tx, caller: Context) -> list[dict[str, Any]]:
-    return views.security_groups(tx, secgroups.visible_groups(tx, caller))
+def _groups(
+    tx: Tx, caller: Context, wanted: dict[str, list[Any]] | None = None
+) -> list[dict[str, Any]]:
+    return views.security_groups(tx, secgroups.visible_groups(tx, caller, wanted))
 
 
 def _rules(tx: Tx, caller: Context) -> list[dict[str, Any]]:
@@ -45,11 +47,19 @@ def _rules(tx: Tx, caller: Context) -> list[dict[str, Any]]:
 
 
 def _ensure_default(call: Call, attrs: dict[str, attributes.Attr]) -> None:
+    """The project's default group, made if missing. Looked for in a read first: Nova lists
+    a server's groups at every status poll, and a write transaction would take the
+    database's write lock each time for a group that almost always exists."""
     caller = ctx(call)
     wanted = attributes.filters(query(call), attrs)
-    if caller.project_id:
-        with repo(call).write() as tx:
-            secgroups.ensure_default(tx, caller, secgroups.project_filter(wanted, caller))
+    if not caller.project_id:
+        return
+    project = secgroups.project_filter(wanted, caller)
+    with repo(call).read() as tx:
+        if not secgroups.needs_default(tx, caller, project):
+            return
+    with repo(call).write() as tx:
+        secgroups.ensure_default(tx, caller, project)
 
 
 # ---- groups -------------------------------------------------------------------------------------
@@ -58,7 +68,14 @@ def _ensure_default(call: Call, attrs: dict[str, attributes.Attr]) -> None:
 @routes.get("/v2.0/security-groups")
 def index(call: Call) -> Response:
     _ensure_default(call, attributes.SECURITY_GROUP)
-    return listed(call, "security_groups", "security_group", attributes.SECURITY_GROUP, _groups)
+    wanted = attributes.filters(query(call), attributes.SECURITY_GROUP)  # narrows the query
+    return listed(
+        call,
+        "security_groups",
+        "security_group",
+        attributes.SECURITY_GROUP,
+        lambda tx, caller: _groups(tx, caller, wanted),
+    )
 
 
 @routes.post("/v2.0/security-groups")
