@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, Text, insert, inspect, select
+from sqlalchemy import Float, Integer, String, Text, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labkit.sim.core.context import RequestContext
@@ -69,6 +69,30 @@ class TraceEvent(CoreBase):
             "duration_ms": self.duration_ms,
             "detail": json.loads(self.detail or "{}"),
         }
+
+
+# The columns a recorded row fills (all but the id), and the INSERT the flush runs with them.
+_COLUMNS = (
+    "at",
+    "sim_time",
+    "request_id",
+    "global_request_id",
+    "span",
+    "parent",
+    "kind",
+    "source",
+    "source_host",
+    "target",
+    "target_host",
+    "action",
+    "status",
+    "duration_ms",
+    "detail",
+)
+_INSERT = (
+    f"INSERT INTO {TraceEvent.__tablename__} ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
+)
 
 
 @dataclass(frozen=True)
@@ -154,9 +178,11 @@ class Tracer:
         for row in rows:
             row["sim_time"] = row["sim_time"].isoformat()
             row["detail"] = json.dumps(row["detail"], default=str)
-        if rows:  # one executemany of the table's INSERT (the ORM's bulk path costs more)
+        if rows:  # one executemany of the table's INSERT, straight to the driver: even
+            # SQLAlchemy Core's executemany builds each row's parameters again, at ~15 us a row
+            values = [tuple(row[c] for c in _COLUMNS) for row in rows]
             with self._db.write() as s:
-                s.execute(insert(TraceEvent.__table__), rows)  # type: ignore[arg-type]
+                s.connection().exec_driver_sql(_INSERT, values)
 
     def events(
         self,
