@@ -11,6 +11,7 @@ Notebook 02 opens tokens with :func:`decode` and the key files on the "controlle
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import struct
 import uuid
@@ -126,7 +127,10 @@ def int_to_methods(value: int) -> list[str]:
     return [m for i, m in enumerate(AUTH_METHODS) if value & (1 << i)]
 
 
+@functools.lru_cache(maxsize=4096)
 def _id_pair(value: str) -> tuple[bool, bytes | str]:
+    """How Keystone packs an id: a uuid's 16 bytes, else the text. Kept per id (a lab has a
+    few users and projects, each token issue packs two)."""
     try:
         return True, uuid.UUID(value).bytes
     except ValueError:

@@ -3,11 +3,11 @@
 Every token issue and validation reads the same facts: the user and their domain, the
 project and its domain, the user's effective roles there, the catalog, the revocation
 events. Read through the ORM that is a dozen queries -- most of a request's time. Here each
-answer is worked out once per *database version* (:meth:`Database.data_version`, SQLite's
-own change counter) and reused until any transaction commits: a revocation, a disabled
-user, a removed grant, a deleted project, a changed password or endpoint. The first request
-after that commit reads the database again, so what Keystone answers never differs from
-reading it every time.
+answer is worked out once per *database version* (:meth:`Database.data_version`, the
+process's count of commits to the file) and reused until any transaction commits: a
+revocation, a disabled user, a removed grant, a deleted project, a changed password or
+endpoint. The first request after that commit reads the database again, so what Keystone
+answers never differs from reading it every time.
 
 Only successful answers are kept (a failure is worked out again on every request), and
 they are read with a session of their own, never the caller's, so that a write session's
