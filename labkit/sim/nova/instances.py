@@ -11,10 +11,11 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import JSON, Text, func, select, type_coerce
+from sqlalchemy import JSON, Boolean, Text, bindparam, func, select, type_coerce
 
 from labkit.sim.nova import models as m
 from labkit.sim.nova.service import NovaCells
+from labkit.sim.nova.sql import Prepared
 
 _FIELDS = (
     "uuid",
@@ -67,11 +68,7 @@ def find(cells: NovaCells, uuid: str) -> tuple[m.CellMapping | None, dict[str, A
     mapping and its build request in one query, the instance as :func:`listing` reads a
     row (plus the console log), each shaped as :func:`as_dict` shapes it."""
     with cells.api.read() as s:
-        found = s.execute(
-            select(m.InstanceMapping.cell_id, type_coerce(m.BuildRequest.instance, Text))
-            .outerjoin(m.BuildRequest, m.BuildRequest.instance_uuid == uuid)
-            .where(m.InstanceMapping.instance_uuid == uuid)
-        ).first()
+        found = _FIND_MAPPING.first(s, uuid=uuid)
         if found is None:
             return None
         cell_id, build = found
@@ -90,14 +87,13 @@ def find(cells: NovaCells, uuid: str) -> tuple[m.CellMapping | None, dict[str, A
     if cell is None:
         return None
     with cells.cell(cell).read() as s:
-        row = s.execute(
-            select(*_LIST_COLUMNS, type_coerce(m.Instance.console, Text)).where(
-                m.Instance.uuid == uuid
-            )
-        ).first()
+        row = _FIND_INSTANCE.first(s, uuid=uuid)
     if row is None or row[_DELETED_AT]:
         return None
     instance = _listed(row[:-1])
+    for name in _BOOLEAN_FIELDS:  # as SQLAlchemy's Boolean reads SQLite's 0 / 1
+        if instance[name] is not None:
+            instance[name] = bool(instance[name])
     instance["console"] = _decode(row[-1])
     return cell, instance
 
@@ -122,6 +118,21 @@ _LIST_COLUMNS = tuple(
     if name in _JSON_FIELDS
     else getattr(m.Instance, name)
     for name in (*_LIST_FIELDS, "metadata_", "id")
+)
+_BOOLEAN_FIELDS = tuple(
+    name for name in _LIST_FIELDS if isinstance(getattr(m.Instance, name).type, Boolean)
+)
+# find()'s two reads, compiled once (see .sql): the mapping with its build request, if any;
+# the instance in its cell, with its console log
+_FIND_MAPPING = Prepared(
+    select(m.InstanceMapping.cell_id, type_coerce(m.BuildRequest.instance, Text))
+    .outerjoin(m.BuildRequest, m.BuildRequest.instance_uuid == bindparam("uuid"))
+    .where(m.InstanceMapping.instance_uuid == bindparam("uuid"))
+)
+_FIND_INSTANCE = Prepared(
+    select(*_LIST_COLUMNS, type_coerce(m.Instance.console, Text)).where(
+        m.Instance.uuid == bindparam("uuid")
+    )
 )
 _EMPTY_JSON: dict[str, Any] = {"[]": list, "{}": dict, "null": lambda: None}
 
