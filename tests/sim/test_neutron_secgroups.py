@@ -822,3 +822,52 @@ def test_the_networks_own_ports_are_plugged_unfiltered(
     assert [e["source_host"] for e in asked] == ["worker1"]
     log = "\n".join(lab.sim.log(AGENT, 100))
     assert f"Update port filter for tap{port.id[:11]} (unfiltered)" in log
+
+
+# ---- narrowed lists ------------------------------------------------------------------------------
+
+
+def test_lists_narrowed_by_id_name_and_project_are_the_full_list_filtered(
+    admin: Any, demo: Any, lab: Any, cleanup: Any, unique: Any, provider: Any, demo_default: str
+) -> None:
+    """The id, name and project filters of a group list and the id / device_id filters of a
+    port list go into the database query (Nova sends them at every server status poll):
+    what comes back must be exactly the unfiltered list, filtered -- for an admin, who sees
+    every project's, and for a member, who sees their own."""
+    name = unique("twin")
+    first = make_group(demo, lab, cleanup, name)
+    second = make_group(admin, lab, cleanup, name)
+    ports = [bound_port(admin, provider.id, demo.current_project_id, [first["id"]])]
+    ports.append(bound_port(admin, provider.id, demo.current_project_id, [demo_default]))
+    for port in ports:
+        cleanup.append(("port", port.id))
+
+    def groups(conn: Any, query: str) -> list[dict[str, Any]]:
+        answer = raw(conn, lab, "GET", f"/security-groups{query}")
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["security_groups"])
+
+    def port_list(conn: Any, query: str) -> list[dict[str, Any]]:
+        answer = raw(conn, lab, "GET", f"/ports{query}")
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["ports"])
+
+    for conn in (admin, demo):
+        every = groups(conn, "")
+        assert groups(conn, f"?id={first['id']}") == [g for g in every if g["id"] == first["id"]]
+        both = f"?id={first['id']}&id={second['id']}"
+        assert groups(conn, both) == [g for g in every if g["id"] in (first["id"], second["id"])]
+        assert groups(conn, f"?name={name}") == [g for g in every if g["name"] == name]
+        mine = f"?name={name}&tenant_id={demo.current_project_id}"
+        assert groups(conn, mine) == [
+            g for g in every if g["name"] == name and g["project_id"] == demo.current_project_id
+        ]
+        brief = groups(conn, f"?id={first['id']}&fields=id&fields=name")
+        assert brief == [{"id": first["id"], "name": name}]
+        all_ports = port_list(conn, "")
+        ids = [p.id for p in ports]
+        by_device = "&".join(f"device_id={i}" for i in ids)
+        assert port_list(conn, f"?{by_device}") == [p for p in all_ports if p["device_id"] in ids]
+        assert port_list(conn, f"?id={ids[1]}") == [p for p in all_ports if p["id"] == ids[1]]
+    assert [g["id"] for g in groups(demo, f"?name={name}")] == [first["id"]]
+    assert {g["id"] for g in groups(admin, f"?name={name}")} == {first["id"], second["id"]}

@@ -25,12 +25,13 @@ import ipaddress
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.sql import Select
 
 from labkit.sim.neutron import agents, cleanup, ipam, networks, policy, quotas, secgroups
 from labkit.sim.neutron import models as m
 from labkit.sim.neutron.attributes import NOT_SPECIFIED
-from labkit.sim.neutron.db import Tx
+from labkit.sim.neutron.db import RowReader, Tx
 from labkit.sim.neutron.errors import (
     NeutronError,
     http_forbidden,
@@ -86,7 +87,6 @@ def get(tx: Tx, ctx: Context, port_id: str) -> m.Port:
     return row
 
 
-_PORT_COLUMNS = tuple(m.Port.__table__.columns)
 # Filters a port list can hand to SQL: plain string columns, compared for equality
 _NARROWING = {
     "id": m.Port.id,
@@ -95,6 +95,7 @@ _NARROWING = {
     "device_owner": m.Port.device_owner,
     "mac_address": m.Port.mac_address,
 }
+_PORTS = RowReader(m.Port.__table__)  # type: ignore[arg-type]
 
 
 def candidates(tx: Tx, ctx: Context, filters: dict[str, list[Any]] | None = None) -> list[Any]:
@@ -104,18 +105,35 @@ def candidates(tx: Tx, ctx: Context, filters: dict[str, list[Any]] | None = None
     150 servers at a time by ``device_id``, and a cloud of 1,000 servers would otherwise
     build 1,000 ports to keep a handful. The list still applies every filter afterwards.
 
-    Plain rows of the ports table (named as the model's attributes), not Port objects:
-    only :func:`~labkit.sim.neutron.views.ports` reads them, and Nova lists a server's
-    ports at every status poll."""
-    query = select(*_PORT_COLUMNS).order_by(m.Port.standard_attr_id)
-    if not (ctx.is_admin or ctx.is_advsvc):
-        owned = select(m.Network.id).where(m.Network.project_id == ctx.project_id)
-        query = query.where((m.Port.project_id == ctx.project_id) | m.Port.network_id.in_(owned))
-    for key, values in (filters or {}).items():
-        column = _NARROWING.get(key)
-        if column is not None and values and all(isinstance(v, str) for v in values):
-            query = query.where(column.in_(values))
-    return list(tx.s.execute(query))
+    Plain rows of the ports table (named as the model's attributes), not Port objects, read
+    by a :class:`~labkit.sim.neutron.db.RowReader`: only
+    :func:`~labkit.sim.neutron.views.ports` reads them, and Nova lists a server's ports at
+    every status poll. The query's shape -- whose ports, which filters with how many values
+    -- is compiled once."""
+    scoped = not (ctx.is_admin or ctx.is_advsvc)
+    narrowing = [
+        (key, values)
+        for key, values in (filters or {}).items()
+        if key in _NARROWING and values and all(isinstance(v, str) for v in values)
+    ]
+    values: dict[str, Any] = {"project": ctx.project_id} if scoped else {}
+    for key, wanted in narrowing:
+        values.update({f"{key}_{i}": v for i, v in enumerate(wanted)})
+
+    def build() -> Select[Any]:
+        query = _PORTS.select().order_by(m.Port.standard_attr_id)
+        if scoped:
+            project: Any = bindparam("project")
+            owned = select(m.Network.id).where(m.Network.project_id == project)
+            query = query.where((m.Port.project_id == project) | m.Port.network_id.in_(owned))
+        for key, wanted in narrowing:
+            query = query.where(
+                _NARROWING[key].in_([bindparam(f"{key}_{i}") for i in range(len(wanted))])
+            )
+        return query
+
+    shape = (scoped, tuple((key, len(wanted)) for key, wanted in narrowing))
+    return _PORTS.rows(tx.s, shape, build, values)
 
 
 # ---- addresses --------------------------------------------------------------------------------
