@@ -4,6 +4,7 @@ the handler made its response: Django's iri_to_uri's rules."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from starlette.requests import Request
@@ -58,7 +59,11 @@ def _answer(app: ServiceApp, path: str) -> Response:
     async def receive() -> dict[str, object]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    return asyncio.run(app.handle(Request(scope, receive), path))
+    # On a thread of its own: a test run earlier in this worker process (the browser tests'
+    # sync Playwright) can leave this thread with a running event loop, where asyncio.run
+    # refuses to start.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, app.handle(Request(scope, receive), path)).result()
 
 
 def test_the_pipeline_encodes_a_location_made_by_hand(tmp_path: Path) -> None:
