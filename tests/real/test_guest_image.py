@@ -489,7 +489,10 @@ def test_boot_without_metadata(boot: Boot, user_key: paramiko.PKey) -> None:
     """No metadata service and no config drive: the guest says so the way cloud-init does
     (what ``lab.why_no_ssh`` reads), still prints its host keys, and lets no key in."""
     guest = boot(refuse_metadata=True)
-    text = guest.wait_console(" finished at ", BOOT_TIMEOUT)
+    guest.wait_console(" finished at ", BOOT_TIMEOUT)
+    # cloud-init's warning comes after its final message: wait for that line too (a run on
+    # a loaded machine read the console between the two).
+    text = guest.wait_console("Used fallback datasource", 30)
     failures = guestkeys.metadata_failures(text)
     assert failures and "Giving up on OpenStack md from" in failures[-1], failures
     assert "Calling 'http://169.254.169.254/openstack' failed [1/30s]" in failures[0]
