@@ -118,6 +118,9 @@ class Tracer:
         self._db = db
         self._now = now
         self._lock = threading.Lock()
+        # Held across a flush's swap *and* its write: a reader's flush (events()) must not
+        # find the buffer empty while the background flush still holds its rows uncommitted.
+        self._flushing = threading.Lock()
         self._buffer: list[dict[str, Any]] = []
         _upgrade(db)
 
@@ -173,6 +176,10 @@ class Tracer:
         )
 
     def flush(self) -> None:
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             rows, self._buffer = self._buffer, []
         for row in rows:
