@@ -11,6 +11,7 @@ import openstack
 import pytest
 
 from tests.conftest import private_sim
+from tests.sim.keystone_helpers import admin_password_body
 
 pytestmark = pytest.mark.slow
 
@@ -25,21 +26,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 def _token_request(lab: Any) -> httpx.Response:
     creds = lab.credentials("admin")
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": "admin",
-                        "password": creds.password,
-                        "domain": {"name": "Default"},
-                    }
-                },
-            },
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
-        }
-    }
+    body = admin_password_body(creds.password)
     return httpx.post(f"{creds.auth_url.rstrip('/')}/auth/tokens", json=body, timeout=10)
 
 
