@@ -10,10 +10,11 @@ password, every token check whether memcached runs -- with 100 hosts that was hu
 queries per request. The answers depend only on what ``machines.db`` holds (which services
 run, the RabbitMQ accounts, the MariaDB databases and grants) and on MariaDB's config file
 on the database's host. So :class:`Machines` keeps them, each with the *stamp* it was worked
-out under: SQLite's change counter of ``machines.db`` (:meth:`Database.data_version`, which
-moves on any commit, from any connection) and, for the database checks, the config files'
-inode, mtime and size. A learner who stops RabbitMQ, changes a password or edits
-``99-openstack.cnf`` changes the stamp, and the next question is answered afresh.
+out under: the commit counter of ``machines.db`` (:meth:`Database.data_version`, which
+moves on any commit this process makes to the file, through any ``Database``) and, for the
+database checks, the config files' inode, mtime and size. A learner who stops RabbitMQ,
+changes a password or edits ``99-openstack.cnf`` changes the stamp, and the next question
+is answered afresh.
 """
 
 from __future__ import annotations
@@ -46,10 +47,6 @@ AMQP_REFUSED = (
     "AMQPLAIN. For details see the broker logfile."
 )
 
-
-# How often the kept answers look at SQLite's change counter of machines.db, for commits
-# made through another connection than this process's Machines (seconds).
-FOREIGN_WRITE_CHECK_S = 0.05
 
 # Where MariaDB's bind-address may be set (the install guide's file, then Debian's).
 MARIADB_CONF_FILES = (
@@ -114,8 +111,6 @@ class Machines:
         # The stamp the kept answers are checked against (see _stamp)
         self._generation = 0  # this object's commits to machines.db
         self._generation_lock = threading.Lock()
-        self._version: tuple[int, int] = (0, 0)  # SQLite's change counter, last read
-        self._version_read_at = -1.0  # time.monotonic() of that read
         self._database_errors: dict[tuple[str, str], tuple[object, str | None]] = {}
         self._amqp_errors: dict[str, tuple[tuple[int, tuple[int, int]], str | None]] = {}
         self._mariadb_files: dict[str, tuple[str, ...]] = {}  # host -> its config files
@@ -221,16 +216,10 @@ class Machines:
     def _stamp(self) -> tuple[int, tuple[int, int]]:
         """What the kept answers are valid for: this object's count of commits -- every
         change the sim makes to its hosts goes through :class:`Machines`, so it counts at
-        once -- and SQLite's change counter of the file, for a commit through any other
-        connection. Asking SQLite costs a call that lets go of the GIL, and the scheduler
-        asks for each of 100 hosts, so the counter is read again at most every
-        :data:`FOREIGN_WRITE_CHECK_S`: another process's write to ``machines.db`` (labkit
-        has none) is seen within that time."""
-        now = time.monotonic()
-        if now - self._version_read_at >= FOREIGN_WRITE_CHECK_S:
-            self._version = self.db.data_version()
-            self._version_read_at = now
-        return self._generation, self._version
+        once, even for a write that failed half-way -- and the file's commit counter, for a
+        commit through any other ``Database`` on ``machines.db``. Both are counters in
+        memory (no SQL), so the scheduler may ask for each of 100 hosts."""
+        return self._generation, self.db.data_version()
 
     def _state(self) -> _Snapshot:
         """The snapshot of ``machines.db`` as it is now, read again (two queries) only
