@@ -30,6 +30,7 @@ from labkit.sim.core.http import (
     json_response,
 )
 from labkit.sim.nova import microversions as mv
+from labkit.sim.nova.api import query
 from labkit.sim.nova.errors import NovaError
 from labkit.sim.nova.service import NovaProcess
 
@@ -109,6 +110,8 @@ class NovaApiApp(ServiceApp):
             call.ctx.user_id, call.ctx.project_id = info.user_id, info.project_id or ""
             call.ctx.roles = tuple(sorted(info.roles))
             call.ctx.auth_token = call.auth.token
+        # Nova's query_schema decorators: before the handler, its policy and its lookups.
+        query.check(call, route.method, route.template, version)
 
     def _version(self, call: Call) -> mv.Version:
         try:
