@@ -240,3 +240,109 @@ def test_a_tag_with_spaces_and_utf8_comes_back_encoded_in_location(admin, unique
     assert location.endswith(f"/v3/projects/{project.id}/tags/caf%C3%A9%20au%20lait")
     assert location.isascii()
     assert tag in admin.identity.get_project(project.id).tags
+
+
+def _identity(admin, method: str, path: str, **kwargs):
+    """A raw Identity API call with admin's token (what tempest's clients send)."""
+    return admin.session.request(
+        path, method, endpoint_filter={"service_type": "identity"}, raise_exc=False, **kwargs
+    )
+
+
+def test_project_tags_one_by_one_all_at_once_and_removed_together(admin, unique) -> None:
+    """The project tags API as tempest walks it: add one, check it, replace them all (each
+    stripped), list, delete one, then delete them all at once -- answers shaped as
+    Keystone's, a list with a link to the request."""
+    project = admin.identity.create_project(name=unique("tags"), domain_id="default")
+    base = f"/projects/{project.id}/tags"
+    assert _identity(admin, "PUT", f"{base}/first").status_code == 201
+    assert _identity(admin, "GET", f"{base}/first").status_code == 204
+    replaced = _identity(admin, "PUT", base, json={"tags": [" blue", "green "]})
+    assert replaced.status_code == 200
+    assert replaced.json()["tags"] == ["blue", "green"]
+    assert replaced.json()["links"]["self"].endswith(f"/v3{base}")
+    listed = _identity(admin, "GET", base).json()
+    assert listed["tags"] == ["blue", "green"] and listed["links"]["self"].endswith(f"/v3{base}")
+    missing = _identity(admin, "GET", f"{base}/first")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "Could not find project tag: first."
+    assert _identity(admin, "DELETE", f"{base}/blue").status_code == 204
+    assert _identity(admin, "DELETE", base).status_code == 204
+    assert admin.identity.get_project(project.id).tags == []
+
+
+def test_a_member_may_read_its_projects_tags_but_not_remove_them(admin, demo) -> None:
+    project = demo.identity.get_project(demo.current_project_id)
+    assert _identity(demo, "GET", f"/projects/{project.id}/tags").status_code == 200
+    refused = _identity(demo, "DELETE", f"/projects/{project.id}/tags")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == (
+        "You are not authorized to perform the requested action: identity:delete_project_tags."
+    )
+
+
+def test_an_endpoint_given_the_legacy_region_creates_that_region(admin, unique) -> None:
+    """``region`` without ``region_id`` (v2-era clients, tempest): Keystone creates the region
+    if it is missing; an unknown ``region_id`` stays a 400."""
+    service = admin.identity.create_service(name=unique("svc"), type=unique("type"))
+    region = unique("Region")
+    body = {"service_id": service.id, "interface": "public", "url": "http://x:1/"}
+    created = _identity(admin, "POST", "/endpoints", json={"endpoint": {**body, "region": region}})
+    assert created.status_code == 201
+    endpoint = created.json()["endpoint"]
+    assert endpoint["region_id"] == endpoint["region"] == region
+    assert admin.identity.get_region(region).id == region
+    unknown = unique("Nowhere")
+    refused = _identity(
+        admin, "POST", "/endpoints", json={"endpoint": {**body, "region_id": unknown}}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"].startswith(
+        "Expecting to find endpoint region_id in region table."
+    )
+    assert _identity(admin, "GET", f"/regions/{unknown}").status_code == 404
+
+
+def test_domain_specific_roles_imply_but_are_never_effective(admin, unique) -> None:
+    """A domain-specific role granted on a project is a grant, but not an effective
+    assignment and not in the user's token; what it implies is. A global role cannot imply
+    a domain-specific one (403)."""
+    domain = admin.identity.create_domain(name=unique("dom"))
+    domain_role = admin.identity.create_role(name=unique("drole"), domain_id=domain.id)
+    implied = admin.identity.create_role(name=unique("global"))
+    project = admin.identity.create_project(name=unique("proj"), domain_id="default")
+    user = admin.identity.create_user(name=unique("user"), domain_id="default", password="pw")
+    path = f"/roles/{domain_role.id}/implies/{implied.id}"
+    assert _identity(admin, "PUT", path).status_code == 201
+    admin.identity.assign_project_role_to_user(project, user, domain_role)
+    direct = list(admin.identity.role_assignments(user_id=user.id, scope_project_id=project.id))
+    assert [a.role["id"] for a in direct] == [domain_role.id]
+    effective = _identity(
+        admin,
+        "GET",
+        f"/role_assignments?effective&user.id={user.id}&scope.project.id={project.id}",
+    ).json()["role_assignments"]
+    assert [a["role"]["id"] for a in effective] == [implied.id]
+    token = _identity(
+        admin,
+        "POST",
+        "/auth/tokens",
+        json={
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {"user": {"id": user.id, "password": "pw"}},
+                },
+                "scope": {"project": {"id": project.id}},
+            }
+        },
+    )
+    assert token.status_code == 201
+    assert [r["id"] for r in token.json()["token"]["roles"]] == [implied.id]
+    backwards = _identity(admin, "PUT", f"/roles/{implied.id}/implies/{domain_role.id}")
+    assert backwards.status_code == 403
+    assert backwards.json()["error"]["message"] == f"{domain_role.id} cannot be an implied roles."
+    admin.identity.unassign_project_role_from_user(project, user, domain_role)
+    _identity(admin, "DELETE", path)
+    admin.identity.delete_user(user)
+    admin.identity.delete_project(project)

@@ -114,6 +114,10 @@ def role_domain(role: m.Role) -> str | None:
 def create_implied_role(s: Session, prior: m.Role, implied: m.Role) -> None:
     if implied.name == "admin":  # keystone.conf [assignment] prohibited_implied_role
         raise ForbiddenNotSecurity(f"{implied.id} cannot be an implied roles.")
+    if prior.domain_id == m.NULL_DOMAIN and implied.domain_id != m.NULL_DOMAIN:
+        # A global role cannot imply a domain-specific one (Keystone's InvalidImpliedRole: a
+        # security error, so its own explanation stays in the log, not in the answer).
+        raise ForbiddenNotSecurity(f"{implied.id} cannot be an implied roles.")
     if s.get(m.ImpliedRole, (prior.id, implied.id)) is None:
         s.add(m.ImpliedRole(prior_role_id=prior.id, implied_role_id=implied.id))
 
@@ -138,6 +142,18 @@ def list_inferences(s: Session) -> dict[str, list[str]]:
     for row in s.scalars(select(m.ImpliedRole)):
         out.setdefault(row.prior_role_id, []).append(row.implied_role_id)
     return out
+
+
+def _domain_specific(s: Session, role_ids: list[str]) -> set[str]:
+    """Which of ``role_ids`` are domain-specific roles. Those only ever imply other roles:
+    effective assignments and tokens leave them out (Keystone's ``_strip_domain_roles``)."""
+    if not role_ids:
+        return set()
+    return set(
+        s.scalars(
+            select(m.Role.id).where(m.Role.id.in_(role_ids), m.Role.domain_id != m.NULL_DOMAIN)
+        )
+    )
 
 
 def _expand_implied(s: Session, role_ids: list[str]) -> list[tuple[str, str | None]]:
@@ -317,7 +333,8 @@ def _effective(s: Session, refs: list[AssignmentRef]) -> list[AssignmentRef]:
                             indirect=indirect,
                         )
                     )
-    return expanded
+    domain_roles = _domain_specific(s, list({r.role_id for r in expanded}))
+    return [r for r in expanded if r.role_id not in domain_roles]
 
 
 def list_assignments(
@@ -411,7 +428,9 @@ def effective_role_ids(
             )
         )
     )
-    return [role_id for role_id, _prior in _expand_implied(s, role_ids)]
+    expanded = [role_id for role_id, _prior in _expand_implied(s, role_ids)]
+    domain_roles = _domain_specific(s, expanded)
+    return [role_id for role_id in expanded if role_id not in domain_roles]
 
 
 def ensure_not_both(params: dict[str, str]) -> None:

@@ -153,15 +153,29 @@ def _check_endpoint_refs(s: Session, data: dict[str, Any]) -> None:
         raise ValidationError.expecting("endpoint service_id", "service table")
 
 
+def _legacy_region(s: Session, data: dict[str, Any]) -> dict[str, Any]:
+    """Keystone's ``_validate_endpoint_region``: an endpoint given the v2-era ``region``
+    and no ``region_id`` gets that region, created on the spot if it does not exist (v2-era
+    clients and tempest send it so). ``region_id`` itself must name an existing region."""
+    region = data.get("region")
+    if data.get("region_id") is not None or region is None:
+        return data
+    data = {k: v for k, v in data.items() if k != "region"}
+    data["region_id"] = region
+    if isinstance(region, str) and s.get(m.Region, region) is None:
+        create_region(s, region, {})
+        s.flush()  # the region's row before the endpoint's, which refers to it
+    return data
+
+
 def create_endpoint(s: Session, endpoint_id: str, data: dict[str, Any]) -> m.Endpoint:
-    # The v3 API accepts the legacy "region" as an alias of "region_id".
-    data = {**data, "region_id": data.get("region_id") or data.get("region")}
+    data = _legacy_region(s, data)
     _check_endpoint_refs(s, data)
     endpoint = m.Endpoint(
         id=endpoint_id,
         service_id=data["service_id"],
         interface=data["interface"],
-        region_id=data["region_id"],
+        region_id=data.get("region_id"),
         url=data["url"],
         enabled=data.get("enabled", True) is not False,
         extra={k: v for k, v in data.items() if k not in _ENDPOINT_FIELDS},
@@ -171,8 +185,7 @@ def create_endpoint(s: Session, endpoint_id: str, data: dict[str, Any]) -> m.End
 
 
 def update_endpoint(s: Session, endpoint: m.Endpoint, data: dict[str, Any]) -> m.Endpoint:
-    if "region" in data and "region_id" not in data:
-        data = {**data, "region_id": data["region"]}
+    data = _legacy_region(s, data)
     _check_endpoint_refs(s, data)
     for key in ("service_id", "interface", "region_id", "url"):
         if key in data:

@@ -198,6 +198,11 @@ RULES: dict[str, str] = {
     "identity:update_endpoint": _sys_admin(),
     "identity:delete_endpoint": _sys_admin(),
 }
+# One tag at a time, and all of them at once: the same check strings as listing and
+# replacing the tags (keystone/common/policies/project.py in Zed).
+RULES["identity:get_project_tag"] = RULES["identity:list_project_tags"]
+for _name in ("create_project_tag", "delete_project_tag", "delete_project_tags"):
+    RULES[f"identity:{_name}"] = RULES["identity:update_project_tags"]
 
 
 @dataclass(frozen=True)

@@ -142,30 +142,42 @@ def delete_project(call: Call, project_id: str) -> Response:
     return empty_response()
 
 
+def _tags(call: Call, tags: list[str]) -> Response:
+    """Keystone's answer about a project's tags: the list and a link to this very request."""
+    return json_response({"links": {"self": call.url}, "tags": tags})
+
+
 @routes.get("/v3/projects/{project_id}/tags")
 def list_tags(call: Call, project_id: str) -> Response:
     enforce(call, "identity:list_project_tags", _project_target(call, project_id))
     with ks(call).session() as s:
-        tags = resource.get_project(s, project_id).tags
-    return json_response({"tags": tags})
+        tags = list(resource.get_project(s, project_id).tags)
+    return _tags(call, tags)
 
 
 @routes.put("/v3/projects/{project_id}/tags")
 def replace_tags(call: Call, project_id: str) -> Response:
     enforce(call, "identity:update_project_tags", _project_target(call, project_id))
     data = call.json()
-    tags = data.get("tags") if isinstance(data, dict) else None
+    tags = data.get("tags", {}) if isinstance(data, dict) else None
     schemas.validate(schemas.PROJECT_TAGS, tags)
+    stripped = [t.strip() for t in tags or []]  # Keystone strips each tag, after the schema
     with ks(call).write() as s:
-        project = resource.get_project(s, project_id)
-        project.tags = list(tags or [])
-        out = views.project(project, call.root_url)
-    return json_response(out)
+        resource.get_project(s, project_id).tags = stripped
+    return _tags(call, stripped)
+
+
+@routes.delete("/v3/projects/{project_id}/tags")
+def delete_tags(call: Call, project_id: str) -> Response:
+    enforce(call, "identity:delete_project_tags", _project_target(call, project_id))
+    with ks(call).write() as s:
+        resource.get_project(s, project_id).tags = []
+    return empty_response()
 
 
 @routes.get("/v3/projects/{project_id}/tags/{tag}")
 def check_tag(call: Call, project_id: str, tag: str) -> Response:
-    enforce(call, "identity:list_project_tags", _project_target(call, project_id))
+    enforce(call, "identity:get_project_tag", _project_target(call, project_id))
     with ks(call).session() as s:
         if tag not in resource.get_project(s, project_id).tags:
             raise NotFound(f"Could not find project tag: {tag}.")
@@ -174,10 +186,12 @@ def check_tag(call: Call, project_id: str, tag: str) -> Response:
 
 @routes.put("/v3/projects/{project_id}/tags/{tag}")
 def add_tag(call: Call, project_id: str, tag: str) -> Response:
-    enforce(call, "identity:update_project_tags", _project_target(call, project_id))
+    enforce(call, "identity:create_project_tag", _project_target(call, project_id))
     schemas.validate(schemas.PROJECT_TAGS, [tag])
     with ks(call).write() as s:
         project = resource.get_project(s, project_id)
+        # Keystone checks the tag count with this one added (at most 80 tags)
+        schemas.validate(schemas.PROJECT_TAGS, [*project.tags, tag])
         if tag not in project.tags:
             project.tags = [*project.tags, tag]
     # The tag as it is: the core encodes the header (iri_to_uri, as Werkzeug does for Flask).
@@ -187,7 +201,7 @@ def add_tag(call: Call, project_id: str, tag: str) -> Response:
 
 @routes.delete("/v3/projects/{project_id}/tags/{tag}")
 def delete_tag(call: Call, project_id: str, tag: str) -> Response:
-    enforce(call, "identity:update_project_tags", _project_target(call, project_id))
+    enforce(call, "identity:delete_project_tag", _project_target(call, project_id))
     with ks(call).write() as s:
         project = resource.get_project(s, project_id)
         if tag not in project.tags:
