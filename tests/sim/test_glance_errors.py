@@ -273,3 +273,17 @@ def test_import_refusals(glance_lab: Any, admin: Any, queued: Any) -> None:
         400,
         f"URI for web-download does not pass filtering: http://example.com:8080/x{BR}\n\n",
     )
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PATCH"])
+def test_an_empty_image_id_names_nothing(glance_lab: Any, admin: Any, method: str) -> None:
+    """``/v2/images/`` -- an image id left empty, as tempest's null-id tests send -- is
+    Glance's 404: its router matches paths as written, so the trailing slash is neither the
+    image list nor a method the list refuses (405)."""
+    response = gh.request(admin, glance_lab, method, "/v2/images/")
+    assert response.status_code == 404, response.text
+    assert response.json() == gh.webob_json(
+        "404 Not Found", f"The resource could not be found.{BR}\n\n"
+    )
+    listed = gh.request(admin, glance_lab, "GET", "/v2/images")
+    assert listed.status_code == 200 and "images" in listed.json()

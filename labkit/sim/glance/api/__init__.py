@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labkit.sim.core.http import Routes
+from labkit.sim.core.http import Route, Routes
 from labkit.sim.glance.api import (
     actions,
     data,
@@ -15,8 +15,19 @@ from labkit.sim.glance.api import (
 )
 
 
+class GlanceRoutes(Routes):
+    """Glance's router (Routes' ``Mapper``, no minimization) matches a path as written: a
+    trailing slash names nothing, so ``GET /v2/images/`` -- an image id left empty -- is a
+    404, not the image list, and ``DELETE /v2/images/`` a 404, not a 405."""
+
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
+        if len(path) > 1 and path.endswith("/"):
+            return None, {}, []
+        return super().match(method, path)
+
+
 def all_routes() -> Routes:
-    merged = Routes()
+    merged = GlanceRoutes()
     for module in (discovery, images, update, data, imports, actions, members, metadefs):
         for route in module.routes:
             merged.add(route.method, route.template, route.handler)
