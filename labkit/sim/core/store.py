@@ -24,6 +24,7 @@ write.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -112,6 +114,7 @@ class Database:
         # turns "database is locked" retries into a plain queue inside the process.
         self.write_lock = threading.RLock()
         self._openings = 1  # moved by dispose(): a reopened engine starts a new series
+        self._plain = threading.local()  # each thread's connection for rows()
 
     @staticmethod
     def of(session: Session) -> Database:
@@ -131,6 +134,30 @@ class Database:
         it has landed, so a value read before reading rows is never newer than the rows.
         It only grows; compare only values from the same object."""
         return self._openings, self._commits.count
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one SELECT (SQLite's own SQL, ``?`` parameters), as SQLite stores
+        them: the caller converts what SQLAlchemy's column types would (see
+        :class:`.sql.Prepared`).
+
+        For the reads every status poll makes, a session costs far more than SQLite takes
+        to answer (making it, checking a connection out of the pool and back in, closing
+        it). This runs the statement on a connection the calling thread keeps for itself,
+        in autocommit mode: the SELECT sees what was committed when it starts -- what it
+        sees in a session too, where pysqlite opens no transaction for a SELECT. Nothing
+        here sees a session's uncommitted writes: read inside a write through the session."""
+        plain = self._plain
+        conn: sqlite3.Connection | None = getattr(plain, "conn", None)
+        if conn is None or plain.opening != self._openings:  # first use, or a dispose()
+            if conn is not None:
+                conn.close()
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            _sqlite_pragmas(conn, None)
+            plain.conn, plain.opening = conn, self._openings
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:  # raised as SQLAlchemy raises it (no such table ...)
+            raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
 
     def create_all(self) -> None:
         self.metadata.create_all(self.engine)

@@ -12,9 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
+from labkit.sim.core.sql import Prepared
 from labkit.sim.core.store import Database
 from labkit.sim.glance import models as m
 from labkit.sim.glance.domain import Image, Location
@@ -281,6 +283,33 @@ class Repo:
         with self.db.write() as s:
             yield Tx(s, self.now)
 
+    def get(self, image_id: str, ctx: Context) -> Image:
+        """:meth:`Tx.get` outside any session (``GET /v2/images/{id}``, which Nova sends
+        twice per boot): the same reads, compiled once (:mod:`labkit.sim.core.sql`)."""
+        image = self._find(image_id)
+        if image is None or not is_visible(ctx, image, self._member_status):
+            raise no_image(image_id)
+        return image
+
+    def _find(self, image_id: str) -> Image | None:
+        db = self.db
+        row = _IMAGE.one(db, id=image_id)
+        if row is None or row[-1]:  # deleted
+            return None
+        return Image(
+            id=image_id,
+            **dict(zip(_COLUMNS, row, strict=True)),
+            tags=[tag for (tag,) in _TAGS.all(db, id=image_id)],
+            extra=dict(_PROPERTIES.all(db, id=image_id)),
+            locations=[
+                Location(url, meta.get("store")) for url, meta in _LOCATIONS.all(db, id=image_id)
+            ],
+        )
+
+    def _member_status(self, image_id: str, project: str) -> str | None:
+        row = _MEMBER_STATUS.one(self.db, id=image_id, member=project)
+        return row[0] if row else None
+
     def mutate(self, image_id: str, change: Callable[[Image], Any]) -> Image | None:
         """Load, change and save one image atomically; None when it is gone."""
         with self.write() as tx:
@@ -290,3 +319,25 @@ class Repo:
             change(image)
             tx.save(image)
             return image
+
+
+# Repo.get's reads: what Tx.find, Tx._load and Tx.member_status read, in the same order
+assert _COLUMNS[-1] == "deleted"
+_ID: BindParameter[str] = bindparam("id")
+_IMAGE = Prepared(select(*(getattr(m.ImageRow, c) for c in _COLUMNS)).where(m.ImageRow.id == _ID))
+_PROPERTIES = Prepared(
+    select(m.ImageProperty.name, m.ImageProperty.value)
+    .where(m.ImageProperty.image_id == _ID)
+    .order_by(m.ImageProperty.id)
+)
+_TAGS = Prepared(select(m.ImageTag.value).where(m.ImageTag.image_id == _ID).order_by(m.ImageTag.id))
+_LOCATIONS = Prepared(
+    select(m.ImageLocation.value, m.ImageLocation.meta_data)
+    .where(m.ImageLocation.image_id == _ID, m.ImageLocation.status != "deleted")
+    .order_by(m.ImageLocation.id)
+)
+_MEMBER_STATUS = Prepared(
+    select(m.ImageMember.status).where(
+        m.ImageMember.image_id == _ID, m.ImageMember.member == bindparam("member")
+    )
+)

@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from labkit.sim.core.sql import Prepared
+from labkit.sim.core.store import Database
 from labkit.sim.neutron import models as m
 from labkit.sim.neutron.db import Tx
 
@@ -37,15 +39,17 @@ def by_type_and_host(tx: Tx, agent_type: str, host: str) -> m.Agent | None:
     ).first()
 
 
-def heartbeats(tx: Tx) -> dict[tuple[str, str], float]:
-    """Every agent's last heartbeat, by (agent type, host): one query for all of them (the
-    server looks at every agent on each API request, :meth:`NeutronRpcServer.catch_up`)."""
+def heartbeats(db: Database) -> dict[tuple[str, str], float]:
+    """Every agent's last heartbeat, by (agent type, host): one query for all of them, read
+    outside any session (the server looks at every agent on each API request,
+    :meth:`NeutronRpcServer.catch_up`)."""
     found: dict[tuple[str, str], float] = {}
-    for agent_type, host, beat in tx.s.execute(
-        select(m.Agent.agent_type, m.Agent.host, m.Agent.heartbeat_timestamp)
-    ):
+    for agent_type, host, beat in _HEARTBEATS.all(db):
         found.setdefault((agent_type, host), beat)  # the first row, as by_type_and_host
     return found
+
+
+_HEARTBEATS = Prepared(select(m.Agent.agent_type, m.Agent.host, m.Agent.heartbeat_timestamp))
 
 
 def record_report(tx: Tx, state: dict[str, Any]) -> str:

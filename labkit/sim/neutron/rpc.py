@@ -139,16 +139,16 @@ class NeutronRpcServer(ServiceProcess):
             return
         due = []
         next_due = float("inf")
-        with repo.read() as tx:
-            beats = agents.heartbeats(tx)
-            for agent in reporting:
-                assert agent.agent_conf is not None
-                interval = agent.agent_conf.report_interval
-                beat = beats.get((agent.agent_type, agent.report_host))
-                if beat is None or tx.now - beat >= interval:
-                    due.append(agent)
-                else:
-                    next_due = min(next_due, beat + interval)
+        now = repo.now()
+        beats = agents.heartbeats(repo.db)
+        for agent in reporting:
+            assert agent.agent_conf is not None
+            interval = agent.agent_conf.report_interval
+            beat = beats.get((agent.agent_type, agent.report_host))
+            if beat is None or now - beat >= interval:
+                due.append(agent)
+            else:
+                next_due = min(next_due, beat + interval)
         self._quiet_until = None if due else (stamp, next_due)
         for agent in due:
             # An agent reports from its own periodic task: what the report sets off (a DHCP

@@ -11,11 +11,11 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Text, bindparam, func, select, type_coerce
+from sqlalchemy import JSON, Integer, Text, bindparam, func, select, type_coerce
 
+from labkit.sim.core.sql import Prepared
 from labkit.sim.nova import models as m
 from labkit.sim.nova.service import NovaCells
-from labkit.sim.nova.sql import Prepared
 
 _FIELDS = (
     "uuid",
@@ -67,33 +67,28 @@ def find(cells: NovaCells, uuid: str) -> tuple[m.CellMapping | None, dict[str, A
     Every ``server show`` (and ``--wait``'s polling) asks, so it reads plain columns: the
     mapping and its build request in one query, the instance as :func:`listing` reads a
     row (plus the console log), each shaped as :func:`as_dict` shapes it."""
-    with cells.api.read() as s:
-        found = _FIND_MAPPING.first(s, uuid=uuid)
-        if found is None:
+    api = cells.api
+    found = _FIND_MAPPING.one(api, uuid=uuid)
+    if found is None:
+        return None
+    cell_id, build = found
+    if build is not None:
+        return None, _decode(build)
+    if cell_id is None:
+        # The conductor placed the server between the two reads: it drops the build
+        # request and sets the mapping's cell in one commit, so the mapping read again
+        # names the cell (Nova's API looks it up again in this case too).
+        again = _FIND_CELL.one(api, uuid=uuid)
+        cell_id = again[0] if again is not None else None
+        if cell_id is None:  # and deleted since (or still without a cell)
             return None
-        cell_id, build = found
-        if build is not None:
-            return None, _decode(build)
-        if cell_id is None:
-            # The conductor placed the server between the two reads: it drops the build
-            # request and sets the mapping's cell in one commit, so the mapping read again
-            # names the cell (Nova's API looks it up again in this case too).
-            cell_id = s.scalars(
-                select(m.InstanceMapping.cell_id).where(m.InstanceMapping.instance_uuid == uuid)
-            ).first()
-            if cell_id is None:  # and deleted since (or still without a cell)
-                return None
     cell = next((c for c in cells.mappings() if c.id == cell_id), None)
     if cell is None:
         return None
-    with cells.cell(cell).read() as s:
-        row = _FIND_INSTANCE.first(s, uuid=uuid)
+    row = _FIND_INSTANCE.one(cells.cell(cell), uuid=uuid)
     if row is None or row[_DELETED_AT]:
         return None
     instance = _listed(row[:-1])
-    for name in _BOOLEAN_FIELDS:  # as SQLAlchemy's Boolean reads SQLite's 0 / 1
-        if instance[name] is not None:
-            instance[name] = bool(instance[name])
     instance["console"] = _decode(row[-1])
     return cell, instance
 
@@ -119,15 +114,16 @@ _LIST_COLUMNS = tuple(
     else getattr(m.Instance, name)
     for name in (*_LIST_FIELDS, "metadata_", "id")
 )
-_BOOLEAN_FIELDS = tuple(
-    name for name in _LIST_FIELDS if isinstance(getattr(m.Instance, name).type, Boolean)
-)
-# find()'s two reads, compiled once (see .sql): the mapping with its build request, if any;
-# the instance in its cell, with its console log
+# find()'s reads, compiled once and run outside any session (see core/sql.py): the mapping
+# with its build request, if any (and the mapping alone, read again); the instance in its
+# cell, with its console log
 _FIND_MAPPING = Prepared(
     select(m.InstanceMapping.cell_id, type_coerce(m.BuildRequest.instance, Text))
     .outerjoin(m.BuildRequest, m.BuildRequest.instance_uuid == bindparam("uuid"))
     .where(m.InstanceMapping.instance_uuid == bindparam("uuid"))
+)
+_FIND_CELL = Prepared(
+    select(m.InstanceMapping.cell_id).where(m.InstanceMapping.instance_uuid == bindparam("uuid"))
 )
 _FIND_INSTANCE = Prepared(
     select(*_LIST_COLUMNS, type_coerce(m.Instance.console, Text)).where(
@@ -199,38 +195,40 @@ def count_usage(cells: NovaCells, project_id: str) -> dict[str, int]:
     # SQLite's json_extract reads the two numbers out of the stored flavor, so no server's
     # JSON is decoded in Python.
     flavors: dict[str, tuple[Any, Any]] = {}
-    with cells.api.read() as s:
-        instance = m.BuildRequest.instance
-        for uuid, vm_state, vcpus, ram in s.execute(
-            select(
-                m.BuildRequest.instance_uuid,
-                func.json_extract(instance, "$.vm_state"),
-                func.json_extract(instance, "$.flavor.vcpus"),
-                func.json_extract(instance, "$.flavor.memory_mb"),
-            ).where(m.BuildRequest.project_id == project_id)
-        ):
-            if vm_state != "deleted":
-                flavors[uuid] = (vcpus, ram)
+    for uuid, vm_state, vcpus, ram in _BUILDING_FLAVORS.all(cells.api, project=project_id):
+        if vm_state != "deleted":
+            flavors[uuid] = (vcpus, ram)
     for _, db in cells.all():
-        with db.read() as s:
-            flavor = m.Instance.flavor
-            for uuid, vcpus, ram in s.execute(
-                select(
-                    m.Instance.uuid,
-                    func.json_extract(flavor, "$.vcpus"),
-                    func.json_extract(flavor, "$.memory_mb"),
-                ).where(
-                    m.Instance.project_id == project_id,
-                    m.Instance.deleted.is_(False),
-                    m.Instance.vm_state != "deleted",
-                )
-            ):
-                flavors.setdefault(uuid, (vcpus, ram))
+        for uuid, vcpus, ram in _PLACED_FLAVORS.all(db, project=project_id):
+            flavors.setdefault(uuid, (vcpus, ram))
     for vcpus, ram in flavors.values():
         usage["instances"] += 1
         usage["cores"] += int(vcpus)
         usage["ram"] += int(ram)
     return usage
+
+
+# count_usage's reads (compiled once, core/sql.py): SQLite's json_extract reads the two
+# numbers out of the stored flavor, so no server's JSON is decoded in Python
+_BUILDING_FLAVORS = Prepared(
+    select(
+        m.BuildRequest.instance_uuid,
+        func.json_extract(m.BuildRequest.instance, "$.vm_state", type_=Text),
+        func.json_extract(m.BuildRequest.instance, "$.flavor.vcpus", type_=Integer),
+        func.json_extract(m.BuildRequest.instance, "$.flavor.memory_mb", type_=Integer),
+    ).where(m.BuildRequest.project_id == bindparam("project"))
+)
+_PLACED_FLAVORS = Prepared(
+    select(
+        m.Instance.uuid,
+        func.json_extract(m.Instance.flavor, "$.vcpus", type_=Integer),
+        func.json_extract(m.Instance.flavor, "$.memory_mb", type_=Integer),
+    ).where(
+        m.Instance.project_id == bindparam("project"),
+        m.Instance.deleted.is_(False),
+        m.Instance.vm_state != "deleted",
+    )
+)
 
 
 # ---- hostnames -----------------------------------------------------------------------------

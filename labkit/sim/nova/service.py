@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from labkit.sim.core.bus import RpcClient
 from labkit.sim.core.service import RoomContext, ServiceFailed, ServiceProcess
+from labkit.sim.core.sql import Prepared
 from labkit.sim.core.store import Database
 from labkit.sim.nova import models as m
 from labkit.sim.nova.clients import NeutronClient, PlacementClient
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 CELL0 = "00000000-0000-0000-0000-000000000000"
 _CELL_MAPPINGS = cast(Table, m.CellMapping.__table__)
+# read outside any session, compiled once (core/sql.py)
+_READ_CELL_MAPPINGS = Prepared(select(*_CELL_MAPPINGS.c).order_by(_CELL_MAPPINGS.c.id))
 
 
 class NovaCells:
@@ -68,14 +71,13 @@ class NovaCells:
         # nova_api changes with every server created (its build request, request spec and
         # instance mapping), cell mappings almost never: the rows are read again as plain
         # columns, and the mapping objects made again only when those differ.
-        table = _CELL_MAPPINGS
-        with api.read() as s:
-            rows = [tuple(row) for row in s.execute(select(*table.c).order_by(table.c.id))]
+        rows = _READ_CELL_MAPPINGS.all(api)
         kept = self._rows
         if kept is not None and kept[0] is api and kept[1] == rows and known is not None:
             found = known[2]
         else:
-            found = [m.CellMapping(**dict(zip(table.c.keys(), row, strict=True))) for row in rows]
+            keys = _CELL_MAPPINGS.c.keys()
+            found = [m.CellMapping(**dict(zip(keys, row, strict=True))) for row in rows]
             self._rows = (api, rows)
         # Kept under the version read *before* the query: a commit in between only makes
         # the next call read again. The objects are transient copies nobody changes.

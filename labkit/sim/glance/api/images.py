@@ -221,8 +221,7 @@ def index(call: Call) -> Response:
 def show(call: Call, image_id: str) -> Response:
     glance = app(call)
     try:
-        with glance.images.read() as tx:
-            image = tx.get(image_id, ctx(call))
+        image = glance.images.get(image_id, ctx(call))
     except NotFound as exc:
         raise not_found(exc.msg) from None
     return json_response(views.image(image, glance.config.multistore))
