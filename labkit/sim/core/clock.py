@@ -37,13 +37,21 @@ class SteadyClock:
         self._epoch = epoch
         self._ticks = ticks
         self._lock = threading.Lock()
+        self._now = (ticks, epoch + timedelta(seconds=ticks))
 
     @property
     def ticks(self) -> int:
         return self._ticks
 
     def now(self) -> datetime:
-        return self._epoch + timedelta(seconds=self._ticks)
+        # Asked for every log line, trace event and timestamp, while the time moves only
+        # once per state-changing request: the datetime of the last tick is kept (one
+        # tuple, replaced whole, so a reader on another thread sees a matching pair).
+        ticks = self._ticks
+        known = self._now
+        if known[0] != ticks:
+            known = self._now = (ticks, self._epoch + timedelta(seconds=ticks))
+        return known[1]
 
     def tick(self) -> None:
         with self._lock:
