@@ -263,6 +263,11 @@ def configure(
     _put(root, "etc/apt/sources.list.d/debian.sources", files.apt_sources(sources), 0o644)
     _put(root, "etc/apt/apt.conf.d/01labkit-proxy", files.apt_proxy(lay.proxy_url), 0o644)
     _put(root, "etc/dpkg/dpkg.cfg.d/01labkit-unsafe-io", files.dpkg_unsafe_io(), 0o644)
+    _put(root, "etc/dpkg/dpkg.cfg.d/02labkit-no-docs", files.dpkg_no_docs(), 0o644)
+    # Python modules byte-compiled once per apt run instead of once per package.
+    _put(root, files.PY3COMPILE_SHIM, files.py3compile_shim(), 0o755)
+    _put(root, files.PY3COMPILE_RUN, files.py3compile_queued(), 0o755)
+    _put(root, files.PY3COMPILE_HOOK, files.apt_py3compile_hook(), 0o644)
     _put(
         root, "etc/ssh/sshd_config.d/labkit.conf", files.sshd_config(host.address, ssh_port), 0o644
     )
