@@ -615,3 +615,49 @@ def test_usage_errors_are_novas(admin: Any, nova_lab: Any) -> None:
     )
     answer = _raw(demo, "GET", f"/os-simple-tenant-usage/{project}")
     assert answer.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "version, extended, key_name",
+    [("2.1", False, False), ("2.54", False, True), ("2.75", True, True)],
+)
+def test_update_and_rebuild_answers_grow_with_the_microversion(
+    admin: Any, nova_lab: Any, version: str, extended: bool, key_name: bool
+) -> None:
+    """``PUT /servers/{id}`` and the rebuild action answer with the server, but before 2.75
+    without what were v2.0 extensions (the STS/SRV-ATTR/SRV-USG/AZ fields, config drive,
+    security groups, volumes) and with bare addresses; rebuild shows ``key_name`` from
+    2.54 (tempest's response schemas for these answers allow no more)."""
+    server = _boot(admin, f"answers-{version}")
+    assert nova_lab.sim.quiesce(60)
+    extensions = {
+        "OS-EXT-STS:vm_state",
+        "OS-EXT-SRV-ATTR:host",
+        "OS-SRV-USG:launched_at",
+        "OS-EXT-AZ:availability_zone",
+        "config_drive",
+        "os-extended-volumes:volumes_attached",
+    }
+    updated = _raw(admin, "PUT", f"/servers/{server.id}", version, json={"server": {"name": "n"}})
+    assert updated.status_code == 200
+    shown = updated.json()["server"]
+    assert shown["name"] == "n" and shown["status"] == "ACTIVE"
+    assert (extensions <= shown.keys()) is extended
+    assert extended or not extensions & shown.keys()
+    assert ("key_name" in shown) is extended
+    image = admin.image.find_image("cirros").id
+    rebuilt = _raw(
+        admin,
+        "POST",
+        f"/servers/{server.id}/action",
+        version,
+        json={"rebuild": {"imageRef": image}},
+    )
+    assert rebuilt.status_code == 202
+    shown = rebuilt.json()["server"]
+    assert (extensions <= shown.keys()) is extended
+    assert extended or not extensions & shown.keys()
+    assert ("key_name" in shown) is key_name
+    assert shown["adminPass"]
+    assert nova_lab.sim.quiesce(60)
+    admin.compute.delete_server(server)

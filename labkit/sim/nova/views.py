@@ -125,18 +125,43 @@ def flavor_in_server(call: Call, flavor: dict[str, Any]) -> dict[str, Any]:
     return {"id": flavor["flavorid"], "links": _links(view, "flavors", flavor["flavorid"])[1:]}
 
 
-def addresses(instance: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def addresses(instance: dict[str, Any], extended: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """The server's fixed addresses per network; ``extended`` adds the OS-EXT-IPS type and
+    MAC address (every view but the pre-2.75 update and rebuild answers)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for port in instance.get("network_info") or []:
         for ip in port.get("fixed_ips", []):
-            out.setdefault(port["network_name"], []).append(
-                {
-                    "version": 6 if ":" in ip else 4,
-                    "addr": ip,
-                    "OS-EXT-IPS:type": "fixed",
-                    "OS-EXT-IPS-MAC:mac_addr": port.get("mac_address", ""),
-                }
-            )
+            address: dict[str, Any] = {"version": 6 if ":" in ip else 4, "addr": ip}
+            if extended:
+                address["OS-EXT-IPS:type"] = "fixed"
+                address["OS-EXT-IPS-MAC:mac_addr"] = port.get("mac_address", "")
+            out.setdefault(port["network_name"], []).append(address)
+    return out
+
+
+# What Nova's view builder leaves out of the ``PUT /servers/{id}`` and rebuild answers
+# before 2.75 (``show_all_attributes`` False): the attributes that were extensions in v2.0.
+_EXTENDED_PREFIXES = ("OS-EXT-AZ:", "OS-EXT-SRV-ATTR:", "OS-EXT-STS:", "OS-SRV-USG:")
+_EXTENDED_KEYS = ("config_drive", "security_groups", "host_status")
+_EXTENDED_KEYS += ("os-extended-volumes:volumes_attached",)
+
+
+def server_after_change(call: Call, instance: dict[str, Any], keypair: bool) -> dict[str, Any]:
+    """The server as ``PUT /servers/{id}`` (update) and the rebuild action answer. From 2.75
+    that is the full view of ``GET``; before it Nova leaves out the extended attributes --
+    availability zone, config drive, the SRV-ATTR/STS/SRV-USG fields, security groups, host
+    status, attached volumes -- shows addresses without type and MAC, and shows ``key_name``
+    only when ``keypair`` (rebuild from 2.54)."""
+    if microversion_at_least(call, "2.75"):
+        return server(call, instance)
+    out = {
+        key: value
+        for key, value in server(call, instance, groups={}).items()
+        if not key.startswith(_EXTENDED_PREFIXES) and key not in _EXTENDED_KEYS
+    }
+    out["addresses"] = addresses(instance, extended=False)
+    if not keypair:
+        out.pop("key_name", None)
     return out
 
 

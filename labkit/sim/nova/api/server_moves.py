@@ -162,7 +162,7 @@ def rebuild(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: A
         orig_image_ref=orig_image,
     )
     _, now = srv.lookup(call, inst["uuid"])
-    server = views.server(call, now)
+    server = views.server_after_change(call, now, keypair=microversion_at_least(call, "2.54"))
     server["adminPass"] = password or base64.b32encode(api.runtime.ids.bytes(10)).decode()[:12]
     return json_response({"server": server}, 202)
 

@@ -5,8 +5,8 @@ Horizon's "Edit Instance" saves the name and the description this way (python-no
 ended in "Unable to modify instance". Nova's update schema allows ``name``,
 ``description`` (from 2.19), ``accessIPv4``/``accessIPv6`` and ``OS-DCF:diskConfig``
 (``hostname`` from 2.90 is not emulated); anything else is an "Additional properties"
-400. The answer is the server as ``GET /servers/{id}`` shows it (Nova leaves a few extended
-attributes out of this one response).
+400. The answer is the server as ``GET /servers/{id}`` shows it from 2.75; before that,
+without the attributes that were extensions in v2.0 (:func:`views.server_after_change`).
 """
 
 from __future__ import annotations
@@ -72,4 +72,4 @@ def update(call: Call, server_id: str) -> Response:
     if changes:
         srv.save(call, cell, inst["uuid"], **changes)
         _, inst = srv.lookup(call, server_id)
-    return json_response({"server": views.server(call, inst)})
+    return json_response({"server": views.server_after_change(call, inst, keypair=False)})
