@@ -221,9 +221,16 @@ class Call:
         return f"{self.root_url}{self.path}{query}"
 
     def json(self) -> Any:
+        """The body as JSON, or the service's malformed-body error. Services on
+        oslo.serialization (``json_utf8_only``) decode it as UTF-8 first, so a UTF-16 body
+        or a byte-order mark is malformed there, where ``json.loads(bytes)`` (Flask's
+        ``get_json``) guesses the encoding. Nesting too deep for the parser is malformed too
+        (the real services let the RecursionError out as a 500: a bug not copied)."""
+        if not self.body:
+            return None
         try:
-            return json.loads(self.body) if self.body else None
-        except (ValueError, UnicodeDecodeError):
+            return json.loads(self.body.decode() if self.service.json_utf8_only else self.body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise self.service.bad_json() from None
 
 
@@ -279,6 +286,7 @@ class ServiceApp:
     # nova-api-metadata's 8775 is Nova's second port. None = the room's.
     port: int | None = None
     max_body: int | None = None  # bytes; None = unlimited (streaming routes read their own)
+    json_utf8_only: bool = False  # Call.json(): oslo's jsonutils (True) or Flask's reading
     request_id_header: str = "x-openstack-request-id"
 
     def __init__(self, runtime: Runtime, routes: Routes, process: Process | None = None) -> None:
@@ -320,6 +328,13 @@ class ServiceApp:
             status=405,
             headers={"Allow": ", ".join(sorted(set(allowed)))},
         )
+
+    def unrouted(self, call: Call, allowed: list[str]) -> HttpError:
+        """What a request no route serves gets: a 405 when the path is served with other
+        methods (``allowed``), else a 404. Runs on a request thread in the request's
+        context; a room whose real service authenticates before it routes (keystonemiddleware
+        in front of the router) checks the token here first and raises its 401."""
+        return self.method_not_allowed(call, allowed) if allowed else self.not_found(call)
 
     def bad_json(self) -> HttpError:
         return HttpError("Malformed request body.", status=400)
@@ -385,6 +400,11 @@ class ServiceApp:
     def _error_response(self, call: Call, exc: BaseException) -> Response:
         if isinstance(exc, HttpError):
             return self.render_error(exc, call)
+        if isinstance(exc, ClientDisconnect):
+            # The client hung up before its body was all there (a Content-Length larger
+            # than what it sent): nobody reads this answer, and it is no sim bug. Logged as
+            # a 400 with no body.
+            return Response(b"", status_code=400)
         # A bug in the sim: answer in the service's shape, log loudly.
         self.runtime.record_internal_error(
             self.name, f"{call.method} {call.path}", call.request_id, traceback.format_exc()
@@ -413,7 +433,7 @@ class ServiceApp:
                 raise blocked
             route, params, allowed = self.routes.match(call.method, call.path)
             if route is None:
-                raise self.method_not_allowed(call, allowed) if allowed else self.not_found(call)
+                raise self._unrouted_bound(call, allowed)
             if route.streaming:
                 raise HttpError(f"{route.name} streams: not callable in-process", status=501)
             call.params = params
@@ -432,7 +452,7 @@ class ServiceApp:
             raise blocked
         route, params, allowed = self.routes.match(call.method, call.path)
         if route is None:
-            raise self.method_not_allowed(call, allowed) if allowed else self.not_found(call)
+            raise await in_thread(self.runtime, self._unrouted_bound, call, allowed)
         call.params = params
         if not route.streaming:
             try:
@@ -444,6 +464,11 @@ class ServiceApp:
             result = route.handler(call, **params)
             return await result if isinstance(result, Awaitable) else result  # type: ignore[no-any-return]
         return await in_thread(self.runtime, self._run_sync, call, route, params)
+
+    def _unrouted_bound(self, call: Call, allowed: list[str]) -> HttpError:
+        assert call.ctx is not None
+        with context.bound(call.ctx):
+            return self.unrouted(call, allowed)
 
     def _prepare_bound(self, call: Call, route: Route) -> None:
         assert call.ctx is not None

@@ -278,7 +278,18 @@ class GlanceApp(ServiceApp):
         return GlanceHttpError(404)
 
     def method_not_allowed(self, call: Call, allowed: list[str]) -> HttpError:
-        return HttpError("", status=405, headers={"Allow": ", ".join(sorted(set(allowed)))})
+        # Glance's router spells each path's methods out ('GET, PATCH, DELETE'), always in
+        # this order.
+        order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        methods = sorted(set(allowed), key=lambda m: order.index(m) if m in order else len(order))
+        return HttpError("", status=405, headers={"Allow": ", ".join(methods)})
+
+    def unrouted(self, call: Call, allowed: list[str]) -> HttpError:
+        # Behind version negotiation, /v2 goes through authtoken and the context
+        # middleware before the router: no valid token, a 401 first.
+        if call.path.startswith("/v2/"):
+            self.authenticate(call)
+        return super().unrouted(call, allowed)
 
     def bad_json(self) -> HttpError:
         return GlanceHttpError(400, "Malformed JSON in request body.")

@@ -84,7 +84,7 @@ def to_int(value: Any) -> int:
         return int(value)
     try:
         return int(value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # (OverflowError: JSON's Infinity)
         raise invalid_input(f"'{value}' is not an integer") from None
 
 
@@ -373,7 +373,7 @@ def convert_protocol(value: Any) -> str | None:
     if not isinstance(value, bool):
         try:
             number = int(value)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):  # (OverflowError: JSON's Infinity)
             number = None
         if number is not None:
             if 0 <= number <= 255:
@@ -398,7 +398,7 @@ def convert_port(value: Any) -> int | None:
         return None
     try:
         number = int(value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # (OverflowError: JSON's Infinity)
         raise invalid_port_value(value) from None
     if not 0 <= number <= 65535:
         raise invalid_port_value(value)

@@ -277,6 +277,12 @@ class NeutronApp(ServiceApp):
     def method_not_allowed(self, call: Call, allowed: list[str]) -> HttpError:
         return http_method_not_allowed(allowed)
 
+    def unrouted(self, call: Call, allowed: list[str]) -> HttpError:
+        # /v2.0's pipeline has keystonemiddleware before pecan: no valid token, a 401 first.
+        if call.path.startswith("/v2.0/"):
+            self.authenticate(call)
+        return super().unrouted(call, allowed)
+
     def bad_json(self) -> HttpError:
         return NeutronError(400, "HTTPBadRequest", "Body contains invalid data")
 

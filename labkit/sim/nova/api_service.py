@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
+from labkit.sim.core import webob_style
 from labkit.sim.core.authtoken import (
     AuthToken,
     EndpointNotFound,
@@ -56,6 +57,26 @@ class Caller:
         return bool(self.roles & {"reader", "member", "admin"})
 
 
+class RouterMiss(HttpError):
+    """No route for this path and method. Nova's Routes mapper has none either: its router
+    (``nova.api.wsgi.Router._dispatch``) *returns* a bare ``webob.exc.HTTPNotFound()`` --
+    outside the fault wrapper, so the body is WebOb's page (HTML, JSON or text by
+    ``Accept``), not a ``{"itemNotFound": ...}`` fault. A method the path does not serve is
+    the same 404: each route is connected with ``conditions={"method": [...]}``, and a
+    condition that fails is no match (no 405, no ``Allow``)."""
+
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+
+def _folded(call: Call, name: str) -> str | None:
+    """A header's values joined by ``,`` (a repeated header, as WSGI servers fold it)."""
+    values = call.headers.getlist(name)
+    return ",".join(values) if values else None
+
+
 class NovaApi(NovaProcess):
     name = "nova-api"
     auth: AuthToken | None = None
@@ -78,6 +99,7 @@ class NovaApiApp(ServiceApp):
     name = "nova-api"
     prefix = "/compute"
     max_body = MAX_BODY
+    json_utf8_only = True  # jsonutils.loads: the body decoded as UTF-8 first
 
     def __init__(self, process: NovaApi, routes: Routes) -> None:
         super().__init__(process.runtime, routes, process)
@@ -116,8 +138,8 @@ class NovaApiApp(ServiceApp):
     def _version(self, call: Call) -> mv.Version:
         try:
             return mv.negotiate(
-                call.headers.get("openstack-api-version"),
-                call.headers.get("x-openstack-nova-api-version"),
+                _folded(call, "openstack-api-version"),
+                _folded(call, "x-openstack-nova-api-version"),
             )
         except mv.Unsupported as exc:
             call.extra["version"] = exc.requested
@@ -127,7 +149,11 @@ class NovaApiApp(ServiceApp):
                 status=406,
             ) from None
         except mv.Malformed as exc:
-            raise NovaError(f"Invalid API version request string {exc}", status=400) from None
+            raise NovaError(
+                f"API Version String {exc} is of invalid format. Must be of format "
+                "MajorNum.MinorNum.",
+                status=400,
+            ) from None
 
     def _authenticate(self, call: Call) -> TokenInfo:
         auth = self.nova.auth
@@ -149,6 +175,9 @@ class NovaApiApp(ServiceApp):
             raise NovaError(str(exc), status=500) from None
 
     def render_error(self, error: HttpError, call: Call) -> Response:
+        if isinstance(error, RouterMiss):
+            content_type, page = webob_style.body(404, accept=call.headers.get("accept"))
+            return Response(page, 404, headers={"Content-Type": content_type})
         headers = dict(error.headers)
         if error.status in (401, 503) and not isinstance(error, NovaError):
             # keystonemiddleware's own body, before Nova's fault wrapper
@@ -170,8 +199,12 @@ class NovaApiApp(ServiceApp):
     def not_found(self, call: Call) -> HttpError:
         return NovaError("The resource could not be found.", status=404)
 
-    def method_not_allowed(self, call: Call, allowed: list[str]) -> HttpError:
-        return NovaError("The method specified is not allowed for this resource.", status=405)
+    def unrouted(self, call: Call, allowed: list[str]) -> HttpError:
+        # keystonemiddleware is in front of the API router: no valid token, a 401 first.
+        # (Paths outside /v2.1 belong to the versions app, which has no auth.)
+        if call.path.startswith("/v2.1/"):
+            self._authenticate(call)
+        return RouterMiss()
 
     def bad_json(self) -> HttpError:
         return NovaError("Malformed request body", status=400)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 MIN = (2, 1)
 MAX = (2, 93)
-_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+# APIVersionRequest's pattern: no leading zeros ("02.5" is malformed), a minor of 0 allowed.
+_VERSION = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 
 
 @dataclass(frozen=True, order=True)
@@ -38,18 +39,29 @@ class Malformed(Exception):
     pass
 
 
+def requested(header: str | None, legacy: str | None) -> str | None:
+    """What ``microversion_parse.get_version`` (1.0.1, Zed's) finds in the headers (each
+    given as its values joined by ``,``, as WSGI folds a repeated header): in
+    ``OpenStack-API-Version`` the *last* ``compute <version>`` item of the comma-separated
+    list (other services' items and a bare ``compute`` are skipped); failing that, the last
+    comma-separated value of ``X-OpenStack-Nova-API-Version`` (even an empty one)."""
+    if header is not None:
+        for item in reversed(header.split(",")):
+            parts = item.strip().split(None, 1)
+            if len(parts) == 2 and parts[0].lower() == "compute":
+                return parts[1].strip()
+    if legacy is not None:
+        return legacy.split(",")[-1].strip()
+    return None
+
+
 def negotiate(header: str | None, legacy: str | None) -> Version:
-    """The version a request asked for. Raises Unsupported / Malformed."""
-    text = ""
-    if header:
-        service, _, value = header.strip().partition(" ")
-        if service.lower() == "compute":
-            text = value.strip()
-    if not text and legacy:
-        text = legacy.strip()
-    if not text:
+    """The version a request asked for. Raises Unsupported / Malformed (whose text is the
+    version string as asked). ``latest`` is case-sensitive, as in Nova."""
+    text = requested(header, legacy)
+    if text is None:
         return Version(*MIN)
-    if text.lower() == "latest":
+    if text == "latest":
         return Version(*MAX)
     found = _VERSION.match(text)
     if not found:

@@ -13,6 +13,7 @@ and the handler, whose errors come out in Placement's ``{"errors": [...]}`` shap
 from __future__ import annotations
 
 import json
+import re
 from email.utils import formatdate
 from pathlib import Path
 
@@ -47,6 +48,19 @@ _UNAUTHORIZED = {
         "message": "The request you have made requires authentication.",
     }
 }
+
+
+# Placement's handler lists a path's methods in the order its ROUTE_DECLARATIONS give them:
+# GET, POST, PUT, DELETE everywhere but on a single provider (GET, DELETE, PUT).
+_METHOD_ORDER = ("GET", "POST", "PUT", "DELETE")
+_PROVIDER_METHOD_ORDER = ("GET", "DELETE", "PUT")
+_ONE_PROVIDER = re.compile(r"^/resource_providers/[^/]+/?$")
+
+
+def _allow(path: str, allowed: list[str]) -> str:
+    order = _PROVIDER_METHOD_ORDER if _ONE_PROVIDER.match(path) else _METHOD_ORDER
+    rank = {method: index for index, method in enumerate(order)}
+    return ", ".join(sorted(dict.fromkeys(allowed), key=lambda m: rank.get(m, len(order))))
 
 
 class PlacementService(ServiceProcess):
@@ -186,7 +200,9 @@ class PlacementApp(ServiceApp):
         if not is_public(route):
             call.auth = self.authenticate(call)
         try:
-            call.extra["mv"] = microversion.parse(call.headers.get(microversion.HEADER))
+            # a repeated header counts as its values joined by ',' (as WSGI folds it)
+            folded = ",".join(call.headers.getlist(microversion.HEADER)) or None
+            call.extra["mv"] = microversion.parse(folded)
         except microversion.BadVersion as exc:
             raise PlacementError(400, f"Invalid microversion: {exc}", in_handler=False) from None
         except microversion.UnacceptableVersion as exc:
@@ -301,7 +317,9 @@ class PlacementApp(ServiceApp):
             405,
             "The method specified is not allowed for this resource.",
             in_handler=False,
-            headers={"Allow": ", ".join(dict.fromkeys(allowed))},
+            headers={
+                "Allow": _allow(str(call.request.scope.get(_ORIGINAL_PATH, call.path)), allowed)
+            },
         )
 
     def bad_json(self) -> HttpError:

@@ -53,8 +53,8 @@ def body(call: Call) -> Any:
     if not has_body(call) or not call.body:
         raise bad_request("Body expected in request.")
     try:
-        data = json.loads(call.body)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(call.body.decode())  # jsonutils: UTF-8 first (no BOM, no UTF-16)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad_request("Malformed JSON in request body.") from None
     if not isinstance(data, dict | list):
         raise bad_request("Unexpected body type. Expected list/dict.")

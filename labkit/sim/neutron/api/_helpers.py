@@ -44,8 +44,8 @@ def body(call: Call) -> Any:
     if not call.body:
         raise http_bad_request("Resource body required")
     try:
-        data = json.loads(call.body)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(call.body.decode())  # jsonutils: UTF-8 first (no BOM, no UTF-16)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise http_bad_request("Body contains invalid data") from None
     if not isinstance(data, dict):
         raise http_bad_request("Body contains invalid data")

@@ -123,7 +123,7 @@ def _int(body: dict[str, Any], key: str, minimum: int, required: bool = True) ->
         return 0
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # (OverflowError: JSON's Infinity)
         raise bad_request(
             f"Invalid input for field/attribute {key}. Value: {value}. {value!r} is not valid "
             "under any of the given schemas"

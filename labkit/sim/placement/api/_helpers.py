@@ -142,8 +142,8 @@ def body(call: Call, schema: dict[str, Any]) -> Any:
     """util.extract_json."""
     require_json(call)
     try:
-        data = json.loads(call.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json.loads(call.body.decode())  # jsonutils: UTF-8 first (no BOM, no UTF-16)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise bad_request(f"Malformed JSON: {exc}") from None
     _validate(data, schema, "JSON does not validate: ")
     return data
