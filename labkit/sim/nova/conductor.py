@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from labkit.sim.core.bus import MessagingTimeout, RemoteError
 from labkit.sim.core.context import RequestContext
+from labkit.sim.core.sql import Prepared
 from labkit.sim.nova import models as m
 from labkit.sim.nova import moves
 from labkit.sim.nova.scheduler import NO_VALID_HOST
@@ -75,19 +76,15 @@ class NovaConductor(NovaProcess):
     # ---- RPC ---------------------------------------------------------------------------
     def schedule_and_build_instances(self, ctx: RequestContext, instance_uuids: list[str]) -> None:
         cells = self.nova_cells
-        with cells.api.read() as s:
-            builds = {
-                b.instance_uuid: dict(b.instance)
-                for b in s.scalars(
-                    select(m.BuildRequest).where(m.BuildRequest.instance_uuid.in_(instance_uuids))
-                )
-            }
-            specs = {
-                r.instance_uuid: dict(r.spec)
-                for r in s.scalars(
-                    select(m.RequestSpec).where(m.RequestSpec.instance_uuid.in_(instance_uuids))
-                )
-            }
+        api = cells.api
+        builds, specs = {}, {}
+        for uuid in dict.fromkeys(instance_uuids):
+            build = _BUILD_REQUEST.one(api, uuid=uuid)
+            if build is not None:
+                builds[uuid] = build[0]
+            spec = _REQUEST_SPEC.one(api, uuid=uuid)
+            if spec is not None:
+                specs[uuid] = spec[0]
         # deleted while queued: skip (the API drops build request and spec together)
         uuids = [u for u in instance_uuids if u in builds and u in specs]
         if not uuids:
@@ -134,11 +131,10 @@ class NovaConductor(NovaProcess):
         cells = self.nova_cells
         host = choices[0]["service_host"]
         uuid = instance["uuid"]
-        with cells.api.read() as s:
-            mapping = s.get(m.HostMapping, host)
-            cell_id = mapping.cell_id if mapping is not None else None
-            # One last look before the instance is made: was the server deleted meanwhile?
-            still_wanted = s.get(m.BuildRequest, uuid) is not None
+        mapping = _HOST_MAPPING.one(cells.api, host=host)
+        cell_id = mapping[0] if mapping is not None else None
+        # One last look before the instance is made: was the server deleted meanwhile?
+        still_wanted = _BUILD_REQUEST.one(cells.api, uuid=uuid) is not None
         cell = next((c for c in cells.mappings() if c.id == cell_id), None)
         if cell is None:
             message = f"Host '{host}' is not mapped to any cell"
@@ -300,3 +296,15 @@ def _instance_row(instance: dict[str, Any]) -> m.Instance:
     row = m.Instance(**fields)
     row.metadata_ = metadata
     return row
+
+
+# the conductor's reads of nova_api at each boot, compiled once (core/sql.py)
+_BUILD_REQUEST = Prepared(
+    select(m.BuildRequest.instance).where(m.BuildRequest.instance_uuid == bindparam("uuid"))
+)
+_REQUEST_SPEC = Prepared(
+    select(m.RequestSpec.spec).where(m.RequestSpec.instance_uuid == bindparam("uuid"))
+)
+_HOST_MAPPING = Prepared(
+    select(m.HostMapping.cell_id).where(m.HostMapping.host == bindparam("host"))
+)

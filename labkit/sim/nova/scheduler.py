@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from labkit.sim.core.context import RequestContext
+from labkit.sim.core.sql import Prepared
 from labkit.sim.nova import models as m
 from labkit.sim.nova.clients import ServiceUnreachable
 from labkit.sim.nova.service import NovaProcess
@@ -217,9 +218,13 @@ class NovaScheduler(NovaProcess):
     def _host_states(self, summaries: dict[str, Any]) -> list[HostState]:
         states: list[HostState] = []
         for _, db in self.nova_cells.all():
-            with db.read() as s:
-                nodes = list(s.scalars(select(m.ComputeNode)))
-                services = {x.id: x for x in s.scalars(select(m.Service))}
+            nodes = [m.ComputeNode(**dict(zip(_NODE_KEYS, r, strict=True))) for r in _NODES.all(db)]
+            services = {
+                x.id: x
+                for x in (
+                    m.Service(**dict(zip(_SERVICE_KEYS, r, strict=True))) for r in _SERVICES.all(db)
+                )
+            }
             for node in nodes:
                 summary = summaries.get(node.uuid)
                 if summary is None:
@@ -408,3 +413,13 @@ def _providers(requests: list[dict[str, Any]]) -> list[str]:
 
 def _selection(state: HostState) -> dict[str, Any]:
     return {"service_host": state.host, "nodename": state.node, "compute_node_uuid": state.uuid}
+
+
+# the hosts' rows, read at every scheduling (compiled once, core/sql.py): each cell's
+# compute nodes and services, made into the objects a session would have loaded
+_NODE_TABLE = cast(Table, m.ComputeNode.__table__)
+_SERVICE_TABLE = cast(Table, m.Service.__table__)
+_NODE_KEYS = tuple(_NODE_TABLE.c.keys())
+_SERVICE_KEYS = tuple(_SERVICE_TABLE.c.keys())
+_NODES = Prepared(select(*_NODE_TABLE.c))
+_SERVICES = Prepared(select(*_SERVICE_TABLE.c))
