@@ -661,3 +661,33 @@ def test_update_and_rebuild_answers_grow_with_the_microversion(
     assert shown["adminPass"]
     assert nova_lab.sim.quiesce(60)
     admin.compute.delete_server(server)
+
+
+def test_quota_sets_keep_nova_networks_quotas_before_2_36(admin: Any) -> None:
+    """Before 2.36 a quota set still lists nova-network's quotas (-1, in use 0 -- Zed keeps
+    them as unflagged AbsoluteResources), and they can be set; from 2.36 they are gone."""
+    project, _ = _project(admin, "legacy-quotas")
+    legacy = {"fixed_ips", "floating_ips", "security_groups", "security_group_rules"}
+    path = f"/os-quota-sets/{project.id}"
+    old = _raw(admin, "GET", path, "2.1").json()["quota_set"]
+    assert {key: old[key] for key in legacy} == dict.fromkeys(legacy, -1)
+    assert {"injected_files", "instances"} <= old.keys()
+    detail = _raw(admin, "GET", f"{path}/detail", "2.1").json()["quota_set"]
+    assert detail["floating_ips"] == {"limit": -1, "in_use": 0, "reserved": 0}
+    defaults = _raw(admin, "GET", f"{path}/defaults", "2.1").json()["quota_set"]
+    assert legacy <= defaults.keys()
+    assert not legacy & _raw(admin, "GET", path, "2.36").json()["quota_set"].keys()
+    changed = _raw(admin, "PUT", path, "2.1", json={"quota_set": {"floating_ips": 5}})
+    assert changed.status_code == 200 and changed.json()["quota_set"]["floating_ips"] == 5
+    assert _raw(admin, "GET", path, "2.1").json()["quota_set"]["floating_ips"] == 5
+    refused = _raw(admin, "PUT", path, "2.36", json={"quota_set": {"floating_ips": 5}})
+    assert refused.status_code == 400
+    assert "('floating_ips' was unexpected)" in refused.json()["badRequest"]["message"]
+
+
+def test_hypervisor_cpu_info_is_json_text_before_2_28(admin: Any) -> None:
+    old = _raw(admin, "GET", "/os-hypervisors/detail", "2.27").json()["hypervisors"]
+    new = _raw(admin, "GET", "/os-hypervisors/detail", "2.28").json()["hypervisors"]
+    assert old and all(isinstance(h["cpu_info"], str) for h in old)
+    assert [json.loads(h["cpu_info"]) for h in old] == [h["cpu_info"] for h in new]
+    assert all(h["cpu_info"]["arch"] for h in new)

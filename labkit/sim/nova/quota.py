@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from labkit.sim.core.sql import Prepared
 from labkit.sim.nova import instances
 from labkit.sim.nova import models as m
 from labkit.sim.nova.errors import forbidden, quota_exceeded
@@ -22,24 +23,35 @@ DEFAULTS: dict[str, int] = {
     "injected_files": 5,
     "injected_file_content_bytes": 10240,
     "injected_file_path_bytes": 255,
+    # nova-network's quotas, kept (unlimited, counted nowhere) so that the API's answers
+    # before 2.36 keep their shape: Nova's AbsoluteResource with no [quota] option is -1
+    "fixed_ips": -1,
+    "floating_ips": -1,
+    "security_groups": -1,
+    "security_group_rules": -1,
 }
 
 
 def limits(cells: NovaCells, project_id: str) -> dict[str, int]:
     out = dict(DEFAULTS)
-    with cells.api.read() as s:
-        for row in s.scalars(select(m.Quota).where(m.Quota.project_id == project_id)):
-            out[row.resource] = row.hard_limit
+    for resource, hard_limit in _LIMITS.all(cells.api, project=project_id):
+        out[resource] = hard_limit
     return out
 
 
 def usage(cells: NovaCells, project_id: str) -> dict[str, int]:
     used = instances.count_usage(cells, project_id)
-    with cells.api.read() as s:
-        used["server_groups"] = len(
-            list(s.scalars(select(m.InstanceGroup).where(m.InstanceGroup.project_id == project_id)))
-        )
+    used["server_groups"] = len(_GROUPS.all(cells.api, project=project_id))
     return used
+
+
+# a project's limits and server groups, read at every create (compiled once, core/sql.py)
+_LIMITS = Prepared(
+    select(m.Quota.resource, m.Quota.hard_limit).where(m.Quota.project_id == bindparam("project"))
+)
+_GROUPS = Prepared(
+    select(m.InstanceGroup.id).where(m.InstanceGroup.project_id == bindparam("project"))
+)
 
 
 def key_pairs_in_use(session: Session, user_id: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -212,10 +213,18 @@ def _hypervisor(
             "current_workload": 0,
             "running_vms": node.running_vms,
             "disk_available_least": node.local_gb - node.local_gb_used,
-            "cpu_info": dict(node.cpu_info or {}),
+            "cpu_info": _cpu_info(call, node.cpu_info or {}),
         }
     )
     return out
+
+
+def _cpu_info(call: Call, info: dict[str, Any]) -> dict[str, Any] | str:
+    """The hypervisor's CPU as the compute node record keeps it: a JSON text before 2.28
+    (Nova handed on the column as it is), an object from 2.28."""
+    if microversion_at_least(call, "2.28"):
+        return dict(info)
+    return json.dumps(info)
 
 
 def _hypervisor_list(call: Call, detail: bool) -> list[dict[str, Any]]:

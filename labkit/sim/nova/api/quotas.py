@@ -33,16 +33,19 @@ _KEYS_257 = (
     "server_groups",
     "server_group_members",
 )
-_KEYS_OLD = (
+_KEYS_236 = (
     *_KEYS_257,
     "injected_files",
     "injected_file_content_bytes",
     "injected_file_path_bytes",
 )
+_KEYS_21 = (*_KEYS_236, "fixed_ips", "floating_ips", "security_groups", "security_group_rules")
 
 
 def _keys(call: Call) -> tuple[str, ...]:
-    return _KEYS_257 if microversion_at_least(call, "2.57") else _KEYS_OLD
+    if microversion_at_least(call, "2.57"):
+        return _KEYS_257
+    return _KEYS_236 if microversion_at_least(call, "2.36") else _KEYS_21
 
 
 @routes.get("/v2.1/limits")
