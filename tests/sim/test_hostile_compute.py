@@ -379,3 +379,31 @@ def test_nova_microversion_headers_as_microversion_parse_reads_them(world: World
             if answer.status_code != status or inner.get("message") != message:
                 wrong.append(f"{headers}: {answer.status_code} {answer.text[:200]}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_neutron_page_markers_as_the_plugin_looks_them_up(world: World) -> None:
+    """Networks and ports are paged by the DB plugin, which fetches the marker first: one
+    that does not exist is that resource's 404. Subnets and security groups page through
+    OVO objects, which take an unknown marker as none; without a limit (or limit=0) there
+    is no paging and the marker is not looked at."""
+    base = "/networking/v2.0"
+    cases = [
+        (f"{base}/networks?limit=1&marker={NOTHING_ID}", 404, "NetworkNotFound"),
+        (f"{base}/ports?limit=1&marker={NOTHING_ID}", 404, "PortNotFound"),
+        (f"{base}/networks?limit=0&marker={NOTHING_ID}", 200, ""),
+        (f"{base}/networks?marker={NOTHING_ID}", 200, ""),
+        (f"{base}/subnets?limit=1&marker={NOTHING_ID}", 200, ""),
+        (f"{base}/security-groups?limit=1&marker={NOTHING_ID}", 200, ""),
+    ]
+    for path, status, kind in cases:
+        answer = world.send("demo", "GET", path)
+        assert answer.status_code == status, (path, answer.text)
+        if kind:
+            assert answer.json()["NeutronError"] == {
+                "type": kind,
+                "message": f"{kind[:-8]} {NOTHING_ID} could not be found.",
+                "detail": "",
+            }
+    net = world.ids["neutron"]["networks/{network_id}"]
+    first = world.send("demo", "GET", f"{base}/networks?limit=1&marker={net}")
+    assert first.status_code == 200, first.text

@@ -12,7 +12,12 @@ from labkit.sim.core.http import Call, empty_response, json_response
 from labkit.sim.neutron import listing, policy
 from labkit.sim.neutron.attributes import Attr, filters
 from labkit.sim.neutron.db import Repo, Tx
-from labkit.sim.neutron.errors import http_bad_request
+from labkit.sim.neutron.errors import (
+    NeutronError,
+    http_bad_request,
+    network_not_found,
+    port_not_found,
+)
 from labkit.sim.neutron.notify import AgentNotifier
 from labkit.sim.neutron.policy import Context
 from labkit.sim.neutron.service import NeutronApi
@@ -83,6 +88,32 @@ def settle(call: Call) -> None:
         n.settle()
 
 
+# Networks and ports are listed by the DB plugin, which looks a page's marker up before the
+# query (neutron-lib's get_marker_obj -> _get_network / _get_port): a marker the caller
+# cannot see is that resource's 404. Subnets and security groups page through OVO objects,
+# whose Pager takes a marker it cannot find as no marker. (The sim looks among what the list
+# shows before its filters -- the port list narrows its query by some filters first, so a
+# marker those filters leave out is a 404 here where Neutron would page after it.)
+_MARKER_LOOKUP: dict[str, Callable[[str], NeutronError]] = {
+    "networks": network_not_found,
+    "ports": port_not_found,
+}
+
+
+def _check_marker(
+    collection: str, pairs: list[tuple[str, str]], visible: list[dict[str, Any]]
+) -> None:
+    missing = _MARKER_LOOKUP.get(collection)
+    limit = [v for k, v in pairs if k == "limit"][-1:]  # webob's GET.get: the last value
+    marker = [v for k, v in pairs if k == "marker"][-1:]
+    if missing is None or not marker or not marker[0] or not limit:
+        return
+    if not limit[0].strip().isdigit() or int(limit[0]) == 0:
+        return  # no paging (0), or the limit's own 400 comes first
+    if not any(item.get("id") == marker[0] for item in visible):
+        raise missing(marker[0])
+
+
 def listed(
     call: Call,
     collection: str,
@@ -96,6 +127,7 @@ def listed(
     caller = ctx(call)
     with repo(call).read() as tx:
         items = build(tx, caller)
+    _check_marker(collection, pairs, items)
     items = listing.apply(items, wanted_filters)
     items = [policy.strip_hidden(caller, resource, i) for i in items]
     page, links = listing.page(items, pairs, collection, call.url)
