@@ -15,12 +15,14 @@ sharing providers are not combined into one candidate (see the room's LIMITATION
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from labkit.sim.core.sql import Prepared
+from labkit.sim.core.store import Database
 from labkit.sim.placement import classes, providers
 from labkit.sim.placement import models as m
 from labkit.sim.placement.errors import ResourceClassNotFound
@@ -77,7 +79,8 @@ def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
     Four or five queries whatever the cloud's size: the resource classes, the providers, their
     traits, their aggregates (only when a group filters on them), and every inventory with
     what is used of it (one join on the allocations summed per provider and class)."""
-    names = classes.class_names(s)
+    db = Database.of(s)  # the read-only queries below are compiled once (core/sql.py)
+    names = dict(_CLASS_NAMES.all(db))
     ids = {name: class_id for class_id, name in names.items()}
     class_ids: dict[str, int] = {}
     for g in request.groups:
@@ -90,40 +93,16 @@ def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
     trait_names |= request.root_required | request.root_forbidden
     if trait_names:
         classes.trait_ids(s, trait_names)  # TraitNotFound for an unknown one
-    all_rps = _all_providers(s)
+    all_rps = _all_providers(db)
     by_uuid = {rp.uuid: rp for rp in all_rps}
     traits: dict[int, set[str]] = defaultdict(set)
-    for rp_id, name in s.execute(
-        select(m.ProviderTrait.resource_provider_id, m.Trait.name).join(
-            m.Trait, m.Trait.id == m.ProviderTrait.trait_id
-        )
-    ):
+    for rp_id, name in _PROVIDER_TRAITS.all(db):
         traits[rp_id].add(name)
     needs_aggs = any(g.member_of or g.forbidden_aggs for g in request.groups)
     aggs = providers.aggregate_map(s) if needs_aggs else {}
     used: dict[tuple[int, int], int] = {}
     inventory: dict[int, dict[int, providers.InventoryRecord]] = defaultdict(dict)
-    sums = (
-        select(
-            m.Allocation.resource_provider_id.label("rp"),
-            m.Allocation.resource_class_id.label("rc"),
-            func.sum(m.Allocation.used).label("used"),
-        )
-        .group_by(m.Allocation.resource_provider_id, m.Allocation.resource_class_id)
-        .subquery()
-    )
-    for row in s.execute(
-        select(
-            m.Inventory.resource_provider_id,
-            m.Inventory.resource_class_id,
-            *m.INVENTORY_LIMITS,
-            sums.c.used,
-        ).outerjoin(
-            sums,
-            (sums.c.rp == m.Inventory.resource_provider_id)
-            & (sums.c.rc == m.Inventory.resource_class_id),
-        )
-    ):
+    for row in _INVENTORY_USED.all(db):
         rp_id, rc = row[0], row[1]
         inventory[rp_id][rc] = providers.InventoryRecord(
             names[rc], row[2], row[3], row[4], row[5], row[6], row[7]
@@ -166,22 +145,9 @@ def find(s: Session, request: Request) -> tuple[list[Candidate], list[Summary]]:
     return found, summaries
 
 
-def _all_providers(s: Session) -> list[providers.Provider]:
+def _all_providers(db: Database) -> list[providers.Provider]:
     """Every provider, by id, with its parent's and root's uuids -- one query."""
-    rows = list(
-        s.execute(
-            select(
-                m.ResourceProvider.id,
-                m.ResourceProvider.uuid,
-                m.ResourceProvider.name,
-                m.ResourceProvider.generation,
-                m.ResourceProvider.parent_provider_id,
-                m.ResourceProvider.root_provider_id,
-                m.ResourceProvider.created_at,
-                m.ResourceProvider.updated_at,
-            ).order_by(m.ResourceProvider.id)
-        )
-    )
+    rows = [_ProviderRow(*row) for row in _PROVIDERS.all(db)]
     uuids = {row.id: row.uuid for row in rows}
     return [
         providers.Provider(
@@ -238,3 +204,49 @@ def _fits(
         if total > rec.max_unit or used.get((rp_id, class_ids[name]), 0) + total > limit:
             return False
     return True
+
+
+# find()'s queries, compiled once (core/sql.py), each read outside the session
+_CLASS_NAMES = Prepared(select(m.ResourceClass.id, m.ResourceClass.name))
+_PROVIDER_TRAITS = Prepared(
+    select(m.ProviderTrait.resource_provider_id, m.Trait.name).join(
+        m.Trait, m.Trait.id == m.ProviderTrait.trait_id
+    )
+)
+_SUMS = (
+    select(
+        m.Allocation.resource_provider_id.label("rp"),
+        m.Allocation.resource_class_id.label("rc"),
+        func.sum(m.Allocation.used).label("used"),
+    )
+    .group_by(m.Allocation.resource_provider_id, m.Allocation.resource_class_id)
+    .subquery()
+)
+_INVENTORY_USED = Prepared(
+    select(
+        m.Inventory.resource_provider_id,
+        m.Inventory.resource_class_id,
+        *m.INVENTORY_LIMITS,
+        _SUMS.c.used,
+    ).outerjoin(
+        _SUMS,
+        (_SUMS.c.rp == m.Inventory.resource_provider_id)
+        & (_SUMS.c.rc == m.Inventory.resource_class_id),
+    )
+)
+_PROVIDERS = Prepared(
+    select(
+        m.ResourceProvider.id,
+        m.ResourceProvider.uuid,
+        m.ResourceProvider.name,
+        m.ResourceProvider.generation,
+        m.ResourceProvider.parent_provider_id,
+        m.ResourceProvider.root_provider_id,
+        m.ResourceProvider.created_at,
+        m.ResourceProvider.updated_at,
+    ).order_by(m.ResourceProvider.id)
+)
+_ProviderRow = namedtuple(
+    "_ProviderRow",
+    "id uuid name generation parent_provider_id root_provider_id created_at updated_at",
+)
