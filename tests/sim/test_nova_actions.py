@@ -691,3 +691,60 @@ def test_hypervisor_cpu_info_is_json_text_before_2_28(admin: Any) -> None:
     assert old and all(isinstance(h["cpu_info"], str) for h in old)
     assert [json.loads(h["cpu_info"]) for h in old] == [h["cpu_info"] for h in new]
     assert all(h["cpu_info"]["arch"] for h in new)
+
+
+def test_flavors_page_by_id_with_limit_and_marker(admin: Any) -> None:
+    """Nova sorts flavors by flavorid and pages them: ``limit`` and a ``next`` link, then
+    ``marker`` (a flavor id) to start after it; an unknown marker is a 400."""
+    everything = [f["id"] for f in _raw(admin, "GET", "/flavors", "2.1").json()["flavors"]]
+    assert everything == sorted(everything) and len(everything) >= 3
+    first = _raw(admin, "GET", "/flavors/detail?limit=2", "2.1").json()
+    assert [f["id"] for f in first["flavors"]] == everything[:2]
+    (link,) = first["flavors_links"]
+    assert link["rel"] == "next" and link["href"].endswith(
+        f"/v2.1/flavors/detail?limit=2&marker={everything[1]}"
+    )
+    after = _raw(admin, "GET", f"/flavors?marker={everything[1]}", "2.1").json()
+    assert [f["id"] for f in after["flavors"]] == everything[2:]
+    assert "flavors_links" not in after
+    newest_first = _raw(admin, "GET", "/flavors?sort_dir=desc", "2.1").json()["flavors"]
+    assert [f["id"] for f in newest_first] == everything[::-1]
+    unknown = _raw(admin, "GET", "/flavors?marker=no-such-flavor", "2.1")
+    assert unknown.status_code == 400
+    assert unknown.json()["badRequest"]["message"] == "marker [no-such-flavor] not found"
+
+
+def test_one_extra_spec_is_read_and_set_by_its_key(admin: Any) -> None:
+    flavor = admin.compute.create_flavor(name="one-spec", ram=64, vcpus=1, disk=1)
+    path = f"/flavors/{flavor.id}/os-extra_specs"
+    assert _raw(admin, "PUT", f"{path}/hw:numa_nodes", json={"hw:numa_nodes": 1}).json() == {
+        "hw:numa_nodes": 1
+    }
+    assert _raw(admin, "GET", f"{path}/hw:numa_nodes").json() == {"hw:numa_nodes": "1"}
+    for body, message in (
+        ({"hw:cpu_policy": "dedicated"}, "Request body and URI mismatch"),
+        ({"hw:numa_nodes": "1", "x": "2"}, "{'hw:numa_nodes': '1', 'x': '2'} has too many"),
+    ):
+        refused = _raw(admin, "PUT", f"{path}/hw:numa_nodes", json=body)
+        assert refused.status_code == 400
+        assert refused.json()["badRequest"]["message"].startswith(message)
+    missing = _raw(admin, "GET", f"{path}/hw:cpu_policy")
+    assert missing.status_code == 404
+    assert missing.json()["itemNotFound"]["message"] == (
+        f"Flavor {flavor.id} has no extra specs with key hw:cpu_policy."
+    )
+    admin.compute.delete_flavor(flavor)
+
+
+def test_a_flavors_description_changes_from_2_55(admin: Any) -> None:
+    flavor = admin.compute.create_flavor(name="described", ram=64, vcpus=1, disk=1)
+    body = {"flavor": {"description": "for the lab"}}
+    assert _raw(admin, "PUT", f"/flavors/{flavor.id}", "2.54", json=body).status_code == 404
+    changed = _raw(admin, "PUT", f"/flavors/{flavor.id}", "2.55", json=body)
+    assert changed.status_code == 200
+    assert changed.json()["flavor"]["description"] == "for the lab"
+    shown = _raw(admin, "GET", f"/flavors/{flavor.id}", "2.55").json()["flavor"]
+    assert shown["description"] == "for the lab"
+    refused = _raw(admin, "PUT", f"/flavors/{flavor.id}", "2.55", json={"flavor": {"ram": 1}})
+    assert refused.status_code == 400
+    admin.compute.delete_flavor(flavor)

@@ -142,8 +142,9 @@ def addresses(instance: dict[str, Any], extended: bool = True) -> dict[str, list
 # What Nova's view builder leaves out of the ``PUT /servers/{id}`` and rebuild answers
 # before 2.75 (``show_all_attributes`` False): the attributes that were extensions in v2.0.
 _EXTENDED_PREFIXES = ("OS-EXT-AZ:", "OS-EXT-SRV-ATTR:", "OS-EXT-STS:", "OS-SRV-USG:")
-_EXTENDED_KEYS = ("config_drive", "security_groups", "host_status")
-_EXTENDED_KEYS += ("os-extended-volumes:volumes_attached",)
+_EXTENDED_KEYS = frozenset(
+    ("config_drive", "security_groups", "host_status", "os-extended-volumes:volumes_attached")
+)
 
 
 def server_after_change(call: Call, instance: dict[str, Any], keypair: bool) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from starlette.responses import Response
@@ -63,12 +64,36 @@ def _boolean(value: Any) -> bool | None:
     return None
 
 
+# The columns a flavor list may be sorted by (Nova's FlavorList.get_all sort keys)
+_SORT_KEYS = {
+    "created_at": m.Flavor.id,
+    "description": m.Flavor.description,
+    "disabled": m.Flavor.disabled,
+    "ephemeral_gb": m.Flavor.ephemeral_gb,
+    "flavorid": m.Flavor.flavorid,
+    "id": m.Flavor.id,
+    "is_public": m.Flavor.is_public,
+    "memory_mb": m.Flavor.memory_mb,
+    "name": m.Flavor.name,
+    "root_gb": m.Flavor.root_gb,
+    "rxtx_factor": m.Flavor.rxtx_factor,
+    "swap": m.Flavor.swap,
+    "updated_at": m.Flavor.id,
+    "vcpu_weight": m.Flavor.id,
+    "vcpus": m.Flavor.vcpus,
+}
+MAX_LIMIT = 1000  # [api] max_limit
+
+
 def _listing(call: Call) -> list[m.Flavor]:
+    """The flavors the caller may see, filtered, sorted (``flavorid`` ascending unless
+    ``sort_key``/``sort_dir`` say otherwise) and paged (``marker``: the flavor id after which
+    to start; ``limit``, at most ``[api] max_limit``), as Nova's ``_get_flavors``."""
     who = caller(call)
+    column = _SORT_KEYS.get(call.query.get("sort_key") or "flavorid", m.Flavor.flavorid)
+    order = column.desc() if call.query.get("sort_dir") == "desc" else column.asc()
     with nova(call).nova_cells.api.read() as s:
-        rows = [
-            r for r in s.scalars(select(m.Flavor).order_by(m.Flavor.memory_mb, m.Flavor.flavorid))
-        ]
+        rows = list(s.scalars(select(m.Flavor).order_by(order, m.Flavor.id)))
     if not who.is_admin:
         rows = [r for r in rows if not r.disabled]
     is_public = _is_public_filter(call)
@@ -86,25 +111,54 @@ def _listing(call: Call) -> list[m.Flavor]:
             except ValueError:
                 raise bad_request(f"Invalid {key} filter [{call.query[key]}]") from None
             rows = [r for r in rows if getattr(r, attr) >= floor]
-    return rows
+    marker = call.query.get("marker")
+    if marker is not None:
+        after = next((n for n, r in enumerate(rows) if r.flavorid == marker), None)
+        if after is None:
+            raise bad_request(f"marker [{marker}] not found")
+        rows = rows[after + 1 :]
+    return rows[: _limit(call)]
+
+
+def _limit(call: Call) -> int:
+    raw = call.query.get("limit")
+    if raw is None:
+        return MAX_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise bad_request("limit param must be an integer") from None
+    if limit < 0:
+        raise bad_request("limit param must be positive")
+    return min(limit, MAX_LIMIT)
+
+
+def _paged(call: Call, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{key: items}``, and a ``next`` link when a full page came back with a ``limit``
+    asked (Nova's ``_get_collection_links``)."""
+    out: dict[str, Any] = {key: items}
+    if "limit" in call.query and items and len(items) == _limit(call):
+        query = {k: v for k, v in call.query.items() if k != "marker"}
+        query["marker"] = items[-1]["id"]
+        base = links(call, key, "")[0]["href"].rstrip("/")
+        path = "/detail" if call.path.endswith("/detail") else ""
+        out[f"{key}_links"] = [{"href": f"{base}{path}?{urlencode(query)}", "rel": "next"}]
+    return out
 
 
 @routes.get("/v2.1/flavors")
 def list_flavors(call: Call) -> Response:
-    return json_response(
-        {
-            "flavors": [
-                {"id": r.flavorid, "name": r.name, "links": links(call, "flavors", r.flavorid)}
-                | ({"description": r.description} if call.auth.version.at_least("2.55") else {})
-                for r in _listing(call)
-            ]
-        }
-    )
+    items = [
+        {"id": r.flavorid, "name": r.name, "links": links(call, "flavors", r.flavorid)}
+        | ({"description": r.description} if call.auth.version.at_least("2.55") else {})
+        for r in _listing(call)
+    ]
+    return json_response(_paged(call, "flavors", items))
 
 
 @routes.get("/v2.1/flavors/detail")
 def list_detail(call: Call) -> Response:
-    return json_response({"flavors": [views.flavor(call, r) for r in _listing(call)]})
+    return json_response(_paged(call, "flavors", [views.flavor(call, r) for r in _listing(call)]))
 
 
 @routes.get("/v2.1/flavors/{flavor_id}")
@@ -258,3 +312,86 @@ def delete_extra_spec(call: Call, flavor_id: str, key: str) -> Response:
             raise not_found(f"Flavor {flavor_id} has no extra specs with key {key}.")
         row.extra_specs = {k: v for k, v in row.extra_specs.items() if k != key}
     return empty_response(200)
+
+
+_SPEC_KEY = re.compile(r"^[a-zA-Z0-9-_:. ]{1,255}$")
+
+
+@routes.get("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}")
+def show_extra_spec(call: Call, flavor_id: str, key: str) -> Response:
+    specs = dict(_get(call, flavor_id).extra_specs or {})
+    if key not in specs:
+        raise not_found(f"Flavor {flavor_id} has no extra specs with key {key}.")
+    return json_response({key: specs[key]})
+
+
+@routes.put("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}")
+def update_extra_spec(call: Call, flavor_id: str, key: str) -> Response:
+    """One extra spec set: the body names exactly that key (Nova's update schema: one
+    property, key and value as in the create schema), and is answered back as it came."""
+    require_admin(call, "os_compute_api:os-flavor-extra-specs:update")
+    body = call.json()
+    if not isinstance(body, dict):
+        raise bad_request(f"{body!r} is not of type 'object'")
+    if not body:
+        raise bad_request(f"{body!r} does not have enough properties")
+    if len(body) > 1:
+        raise bad_request(f"{body!r} has too many properties")
+    ((name, value),) = body.items()
+    if not _SPEC_KEY.match(name):
+        raise bad_request(
+            f"{name!r} does not match any of the regexes: '^[a-zA-Z0-9-_:. ]{{1,255}}$'"
+        )
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise bad_request(
+            f"Invalid input for field/attribute {name}. Value: {value}. {value!r} is not of "
+            "type 'string', 'number'"
+        )
+    if len(str(value)) > 255:
+        raise bad_request(
+            f"Invalid input for field/attribute {name}. Value: {value}. {value!r} is too long"
+            if isinstance(value, str)
+            else "extra_specs value has more than 255 characters."
+        )
+    if name != key:
+        raise bad_request("Request body and URI mismatch")
+    _get(call, flavor_id)
+    with nova(call).nova_cells.api.write() as s:
+        row = s.scalars(select(m.Flavor).where(m.Flavor.flavorid == flavor_id)).one()
+        row.extra_specs = {**(row.extra_specs or {}), name: str(value)}
+    return json_response(body)
+
+
+@routes.put("/v2.1/flavors/{flavor_id}")
+def update(call: Call, flavor_id: str) -> Response:
+    """2.55: a flavor's description is the one thing that can change after it is made."""
+    if not call.auth.version.at_least("2.55"):
+        raise not_found("The resource could not be found.")
+    require_admin(call, "os_compute_api:os-flavor-manage:update")
+    body = body_of(call, "flavor")
+    extra = [k for k in body if k != "description"]
+    if extra or "description" not in body:
+        raise bad_request(
+            f"Invalid input for field/attribute flavor. Value: {body}. "
+            + (
+                f"Additional properties are not allowed ({', '.join(repr(k) for k in extra)} "
+                f"{'were' if len(extra) > 1 else 'was'} unexpected)"
+                if extra
+                else "'description' is a required property"
+            )
+        )
+    description = body["description"]
+    if description is not None and (not isinstance(description, str) or len(description) > 65535):
+        raise bad_request(
+            f"Invalid input for field/attribute description. Value: {description}. "
+            + (
+                f"{description!r} is too long"
+                if isinstance(description, str)
+                else f"{description!r} is not of type 'string', 'null'"
+            )
+        )
+    _get(call, flavor_id)
+    with nova(call).nova_cells.api.write() as s:
+        row = s.scalars(select(m.Flavor).where(m.Flavor.flavorid == flavor_id)).one()
+        row.description = description
+    return json_response({"flavor": views.flavor(call, _get(call, flavor_id))})
