@@ -748,3 +748,19 @@ def test_a_flavors_description_changes_from_2_55(admin: Any) -> None:
     refused = _raw(admin, "PUT", f"/flavors/{flavor.id}", "2.55", json={"flavor": {"ram": 1}})
     assert refused.status_code == 400
     admin.compute.delete_flavor(flavor)
+
+
+def test_every_version_the_compute_root_lists_answers_its_document(admin: Any) -> None:
+    """``GET /compute`` lists v2.0 and v2.1; each link answers a version document (tempest's
+    test_get_version_details follows them)."""
+    import requests
+
+    root = admin.compute.get_endpoint().rstrip("/").removesuffix("/v2.1")
+    listed = requests.get(root, timeout=10).json()["versions"]
+    assert [v["id"] for v in listed] == ["v2.0", "v2.1"]
+    for version in listed:
+        answer = requests.get(version["links"][0]["href"], timeout=10)
+        assert answer.status_code == 200
+        document = answer.json()["version"]
+        assert document["id"] == version["id"] and document["status"] == version["status"]
+        assert document["links"][0]["href"] == version["links"][0]["href"]

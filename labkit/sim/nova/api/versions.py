@@ -48,3 +48,36 @@ def v21(call: Call) -> Response:
         {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}
     ]
     return json_response({"version": version})
+
+
+@routes.get("/v2")
+@public
+def v20(call: Call) -> Response:
+    """The legacy v2 endpoint's version document (``GET /compute/v2/``), which the version
+    list links to: the v2.1 code behind the old URL, no microversions. Only the document is
+    emulated -- the lab's catalog lists v2.1, where every client goes."""
+    return json_response(
+        {
+            "version": {
+                "id": "v2.0",
+                "status": "SUPPORTED",
+                "version": "",
+                "min_version": "",
+                "updated": UPDATED["v2.0"],
+                "links": [
+                    {"rel": "self", "href": f"{call.root_url}/v2/"},
+                    {
+                        "rel": "describedby",
+                        "type": "text/html",
+                        "href": "http://docs.openstack.org/",
+                    },
+                ],
+                "media-types": [
+                    {
+                        "base": "application/json",
+                        "type": "application/vnd.openstack.compute+json;version=2",
+                    }
+                ],
+            }
+        }
+    )
