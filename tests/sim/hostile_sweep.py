@@ -217,6 +217,9 @@ def envelope_problem(room: str, response: httpx.Response) -> str | None:
     if room == "keystone":
         if status == 413:
             return None if _webob(response) else "not a WebOb 413 page"
+        if status == 405:  # Werkzeug's router, rendered by Flask-RESTful
+            ok = body == {"message": "The method is not allowed for the requested URL."}
+            return None if ok else "not Flask-RESTful's 405 {'message': ...}"
         return None if _keystone_401(body, status) else "not Keystone's {'error': {...}}"
     if status == 401 and room != "glance":
         if room == "placement" and isinstance(body, dict) and "error" in body:
@@ -721,10 +724,10 @@ LATEST = {
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Whether a room's router's 405 (a method the path does not serve) carries an Allow header:
 # Glance's reject controller and Placement's handle_405 name the path's methods; Neutron's
-# pecan controllers answer with a bare pecan.abort(405). (Nova's Routes mapper finds no route
-# at all; Keystone is Flask's. A handler's own 405 -- Placement's route below its
-# microversion raises the bare webob.exc class -- has none.)
-ALLOW_ON_405 = {"glance": True, "placement": True, "neutron": False}
+# pecan controllers answer with a bare pecan.abort(405); Keystone's Werkzeug router names them
+# too. (Nova's Routes mapper finds no route at all. A handler's own 405 -- Placement's route
+# below its microversion raises the bare webob.exc class -- has none.)
+ALLOW_ON_405 = {"glance": True, "placement": True, "neutron": False, "keystone": True}
 # Keystone, Glance and Neutron ignore both headers; Nova and Placement parse them.
 VERSION_HEADERS: dict[str, list[tuple[str, dict[str, str], int]]] = {
     "nova": [

@@ -211,6 +211,9 @@ def test_unknown_path_and_method(admin, sim_lab) -> None:
     }
     response = admin.session.put(root + "projects", json={}, raise_exc=False)
     assert response.status_code == 405
+    # Werkzeug's 405, rendered by Flask-RESTful; Flask serves HEAD and OPTIONS as well
+    assert response.json() == {"message": "The method is not allowed for the requested URL."}
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
 
 
 def test_bad_json_in_a_create_is_400(admin, sim_lab) -> None:

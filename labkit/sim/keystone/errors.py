@@ -17,7 +17,7 @@ _CLIENT_IN_ERROR = (
 
 
 class KeystoneError(HttpError):
-    def body(self) -> dict[str, dict[str, object]]:
+    def body(self) -> dict[str, object]:
         return {
             "error": {
                 "code": self.status,
@@ -83,10 +83,22 @@ class Conflict(KeystoneError):
 
 
 class MethodNotAllowed(KeystoneError):
+    """A method the path does not serve. Werkzeug's router raises it before any Keystone
+    code runs, and Flask-RESTful renders it: ``{"message": ...}`` (not Keystone's
+    ``{"error": ...}``), with the path's methods in ``Allow`` -- Flask adds HEAD to a GET
+    and OPTIONS to every route."""
+
     status = 405
 
-    def __init__(self) -> None:
-        super().__init__("The method is not allowed for the requested URL.")
+    def __init__(self, allowed: list[str]) -> None:
+        methods = set(allowed) | {"OPTIONS"} | ({"HEAD"} if "GET" in allowed else set())
+        super().__init__(
+            "The method is not allowed for the requested URL.",
+            headers={"Allow": ", ".join(sorted(methods))},
+        )
+
+    def body(self) -> dict[str, object]:
+        return {"message": self.message}
 
 
 class ServiceUnavailable(KeystoneError):

@@ -158,7 +158,7 @@ class KeystoneApp(ServiceApp):
         return NotFound("The resource could not be found.")
 
     def method_not_allowed(self, call: Call, allowed: list[str]) -> HttpError:
-        return MethodNotAllowed()
+        return MethodNotAllowed(allowed)
 
     def bad_json(self) -> HttpError:
         return bad_json()
