@@ -764,3 +764,31 @@ def test_every_version_the_compute_root_lists_answers_its_document(admin: Any) -
         document = answer.json()["version"]
         assert document["id"] == version["id"] and document["status"] == version["status"]
         assert document["links"][0]["href"] == version["links"][0]["href"]
+
+
+def test_a_servers_ips_per_network(admin: Any, nova_lab: Any) -> None:
+    """``/servers/{id}/ips``: the server's addresses without the OS-EXT-IPS keys, per
+    network; a network it has no port on is a 404."""
+    network = admin.network.find_network("provider")
+    server = admin.compute.create_server(
+        name="ips",
+        flavor_id=admin.compute.find_flavor("m1.nano").id,
+        image_id=admin.image.find_image("cirros").id,
+        networks=[{"uuid": network.id}],
+    )
+    server = admin.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], **WAIT)
+    full = _raw(admin, "GET", f"/servers/{server.id}").json()["server"]["addresses"]
+    bare = {
+        net: [{"version": a["version"], "addr": a["addr"]} for a in ips]
+        for net, ips in full.items()
+    }
+    assert list(bare) == ["provider"] and bare["provider"]
+    assert _raw(admin, "GET", f"/servers/{server.id}/ips").json() == {"addresses": bare}
+    one = _raw(admin, "GET", f"/servers/{server.id}/ips/provider")
+    assert one.json() == {"provider": bare["provider"]}
+    missing = _raw(admin, "GET", f"/servers/{server.id}/ips/elsewhere")
+    assert missing.status_code == 404
+    assert missing.json()["itemNotFound"]["message"] == (
+        "Instance is not a member of specified network"
+    )
+    admin.compute.delete_server(server)

@@ -14,6 +14,7 @@ def all_routes() -> Routes:
         keypairs,
         quotas,
         security_groups,
+        server_ips,
         server_metadata,
         server_update,
         servers,
@@ -28,6 +29,7 @@ def all_routes() -> Routes:
         servers,
         server_update,
         server_metadata,
+        server_ips,
         flavors,
         flavor_access,
         hypervisors_legacy,  # before admin: its /os-hypervisors/{id} would take the path
