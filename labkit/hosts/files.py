@@ -74,7 +74,8 @@ def dpkg_no_docs() -> str:
     (oslo.i18n falls back to the original message when no catalog is found). The OpenStack
     packages bring ~8,500 such files (~180 MB) that dpkg would unpack one by one. Copyright
     files stay (each package's licence), and so does ``locale.alias``, which the C library
-    reads. Nothing a service runs or reads lives under these paths."""
+    reads (the ``locales`` package links it there when a learner installs it). Nothing a
+    service runs or reads lives under these paths."""
     return (
         "# Written by labkit: a lab host, not a docs machine -- no docs, manual pages or\n"
         "# translations (as in minimal container images); licences stay.\n"

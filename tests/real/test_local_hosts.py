@@ -128,19 +128,23 @@ def test_apt_works_through_the_proxy(lab: Lab, real_timings: list[str]) -> None:
 
 
 def test_packages_come_without_docs_and_byte_compiled_once(lab: Lab) -> None:
-    """A python3 package installed by apt: its docs left out but its copyright kept, its
-    modules byte-compiled (by the queue apt runs after dpkg, not by its postinst), the
-    queue empty afterwards; py3compile called by hand is Debian's."""
+    """A python3 package installed by apt (one the root's tarball does not have): its docs
+    left out but its copyright kept, its modules byte-compiled (by the queue apt runs after
+    dpkg, not by its postinst), the queue empty afterwards; py3compile called by hand is
+    Debian's."""
+
+    def compiled() -> str:
+        listing = "ls /usr/lib/python3/dist-packages/idna/__pycache__ 2>/dev/null"
+        return str(conn.run(listing, check=False).stdout)
+
     with _conn(lab, "controller") as conn:
         conn.run(
             "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
-            "python3-six",
+            "python3-idna",
             timeout=300,
         )
-        assert conn.run("ls /usr/share/doc/python3-six").stdout.split() == ["copyright"]
-        assert conn.run("test -e /usr/share/locale/locale.alias", check=False).exit_code == 0
-        compiled = conn.run("ls /usr/lib/python3/dist-packages/__pycache__").stdout
-        assert "six.cpython-3" in compiled
+        assert conn.run("ls /usr/share/doc/python3-idna").stdout.split() == ["copyright"]
+        assert "core.cpython-3" in compiled()
         queue = conn.run("cat /var/lib/labkit/py3compile.queue", check=False)
         assert queue.exit_code != 0 or not queue.stdout.strip()
         assert conn.run("command -v py3compile").stdout.strip() == "/usr/bin/py3compile"
@@ -149,16 +153,14 @@ def test_packages_come_without_docs_and_byte_compiled_once(lab: Lab) -> None:
         # hook runs.
         conn.write_file("/tmp/no-hook.conf", "#clear DPkg::Post-Invoke;\n")
         conn.run(
-            "py3clean -p python3-six && DEBIAN_FRONTEND=noninteractive apt-get -c "
-            "/tmp/no-hook.conf install -y -q --reinstall python3-six",
+            "py3clean -p python3-idna && DEBIAN_FRONTEND=noninteractive apt-get -c "
+            "/tmp/no-hook.conf install -y -q --reinstall python3-idna",
             timeout=300,
         )
-        assert (
-            "six.cpython-3" not in conn.run("ls /usr/lib/python3/dist-packages/__pycache__").stdout
-        )
-        assert "-p python3-six" in conn.run("cat /var/lib/labkit/py3compile.queue").stdout
+        assert "core.cpython-3" not in compiled()
+        assert "-p python3-idna" in conn.run("cat /var/lib/labkit/py3compile.queue").stdout
         conn.run("/usr/local/sbin/labkit-py3compile-queued", timeout=300)
-        assert "six.cpython-3" in conn.run("ls /usr/lib/python3/dist-packages/__pycache__").stdout
+        assert "core.cpython-3" in compiled()
         assert conn.run("cat /var/lib/labkit/py3compile.queue", check=False).exit_code != 0
 
 
