@@ -617,6 +617,7 @@ class World:
             "os-simple-tenant-usage/{project_id}": demo_project,
             "servers/{server_id}": server.id,
             "metadata/{key}": "k1",
+            "ips/{network}": net.name,
             "os-instance-actions/{request_id}": actions["instanceActions"][0]["request_id"],
             "tags/{tag}": "t1",
         }
