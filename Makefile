@@ -31,31 +31,11 @@ lab: $(STAMP) $(HORIZON_STAMP)
 	$(BIN)/labkit sim up --env $(ENV)
 	$(BIN)/labkit lab --env $(ENV)
 
-## The notebook run: nbval takes the arc 00-99 through one private sim (conftest.py), then
-## tests/notebooks/arc_again.py runs it a second time on that same lab.
-NOTEBOOK_RUN := $(BIN)/python -m pytest --nbval notebooks tests/notebooks/arc_again.py --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
-
 ## Run every default test: lint, types, unit, sim (through the real clients), parity,
 ## notebooks (nbval + papermill).
-##
-## The notebook run goes beside the two xdist workers, not after them: it is one kernel
-## talking to one sim, a cell at a time (one core at most: ~260 CPU-s for its ~255 s), and
-## the xdist workers leave time idle (waiting on their sims' answers, guests' boots, the
-## tests' own timeouts, the last modules of one worker while the other has finished), which
-## it fills; run one after the other, the arc's ~4 min were added to the ~8 of the other
-## tests. Its output is kept in a file and printed after theirs (the xdist run's progress
-## stays live); the target fails if either run failed. A shell starts a background command
-## with Ctrl-C ignored: $(INTERRUPTIBLE) gives it back, so that Ctrl-C stops both runs and
-## each stops its sims as it would in the foreground.
-INTERRUPTIBLE := $(BIN)/python -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])'
 test: $(STAMP) $(HORIZON_STAMP) $(CHROMIUM_STAMP) lint typecheck
-	@log=$$(mktemp); \
-	  echo "$(NOTEBOOK_RUN) (beside the tests below; its output follows theirs)"; \
-	  $(INTERRUPTIBLE) $(NOTEBOOK_RUN) >"$$log" 2>&1 & notebooks=$$!; \
-	  $(BIN)/python -m pytest -n 2 --dist loadscope tests; tests=$$?; \
-	  wait $$notebooks; notebooks=$$?; \
-	  echo; echo "== $(NOTEBOOK_RUN)"; cat "$$log"; rm -f "$$log"; \
-	  test $$tests -eq 0 && test $$notebooks -eq 0
+	$(BIN)/python -m pytest -n 2 --dist loadscope tests
+	$(BIN)/python -m pytest --nbval notebooks tests/notebooks/arc_again.py --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
 
 ## The browser tests' Chromium comes from the distribution (Playwright drives it and never
 ## downloads one). Installed here when missing and we are root (a fresh CI machine); else the
@@ -86,7 +66,7 @@ test-sim: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadscope tests/sim tests/parity
 
 test-notebooks: $(STAMP)
-	$(NOTEBOOK_RUN)
+	$(BIN)/python -m pytest --nbval notebooks tests/notebooks/arc_again.py --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:xdist
 
 ## Opt-in: real lab hosts on this machine (root, debootstrap, network namespaces).
 test-real: $(STAMP)
