@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from labkit.sim.core.http import Call
 from labkit.sim.nova.api_service import Caller, NovaApi
@@ -84,3 +85,27 @@ def microversion_at_least(call: Call, version: str) -> bool:
 
 def not_found_error(message: str) -> NovaError:
     return NovaError(message, status=404)
+
+
+MAX_LIMIT = 1000  # [api] max_limit: the most a page of any list holds
+
+
+def next_link(call: Call, collection: str, params: dict[str, str]) -> list[dict[str, str]]:
+    """The ``<collection>_links`` of a full page (``common.ViewBuilder._get_next_link``): one
+    ``next`` link to ``/v2.1/<collection>`` with ``params`` (the marker among them)."""
+    return [{"href": f"{call.root_url}/v2.1/{collection}?{urlencode(params)}", "rel": "next"}]
+
+
+def check_description(value: Any, max_length: int) -> str | None:
+    """A ``description`` field as Nova's schemas have it: a string of at most
+    ``max_length`` characters, or null (which removes it)."""
+    if value is not None and (not isinstance(value, str) or len(value) > max_length):
+        raise bad_request(
+            f"Invalid input for field/attribute description. Value: {value}. "
+            + (
+                f"{value!r} is too long"
+                if isinstance(value, str)
+                else f"{value!r} is not of type 'string', 'null'"
+            )
+        )
+    return value

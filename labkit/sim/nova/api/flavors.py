@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy import select
 from starlette.responses import Response
@@ -15,7 +14,16 @@ from starlette.responses import Response
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
 from labkit.sim.nova import models as m
 from labkit.sim.nova import views
-from labkit.sim.nova.api._helpers import body_of, caller, links, nova, require_admin
+from labkit.sim.nova.api._helpers import (
+    MAX_LIMIT,
+    body_of,
+    caller,
+    check_description,
+    links,
+    next_link,
+    nova,
+    require_admin,
+)
 from labkit.sim.nova.errors import bad_request, conflict, not_found
 
 MAX_INT = 0x7FFFFFFF  # nova.db.constants.MAX_INT: the flavor schema's maximum
@@ -82,7 +90,6 @@ _SORT_KEYS = {
     "vcpu_weight": m.Flavor.id,
     "vcpus": m.Flavor.vcpus,
 }
-MAX_LIMIT = 1000  # [api] max_limit
 
 
 def _listing(call: Call) -> list[m.Flavor]:
@@ -140,9 +147,8 @@ def _paged(call: Call, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     if "limit" in call.query and items and len(items) == _limit(call):
         query = {k: v for k, v in call.query.items() if k != "marker"}
         query["marker"] = items[-1]["id"]
-        base = links(call, key, "")[0]["href"].rstrip("/")
-        path = "/detail" if call.path.endswith("/detail") else ""
-        out[f"{key}_links"] = [{"href": f"{base}{path}?{urlencode(query)}", "rel": "next"}]
+        collection = f"{key}/detail" if call.path.endswith("/detail") else key
+        out[f"{key}_links"] = next_link(call, collection, query)
     return out
 
 
@@ -380,16 +386,7 @@ def update(call: Call, flavor_id: str) -> Response:
                 else "'description' is a required property"
             )
         )
-    description = body["description"]
-    if description is not None and (not isinstance(description, str) or len(description) > 65535):
-        raise bad_request(
-            f"Invalid input for field/attribute description. Value: {description}. "
-            + (
-                f"{description!r} is too long"
-                if isinstance(description, str)
-                else f"{description!r} is not of type 'string', 'null'"
-            )
-        )
+    description = check_description(body["description"], 65535)
     _get(call, flavor_id)
     with nova(call).nova_cells.api.write() as s:
         row = s.scalars(select(m.Flavor).where(m.Flavor.flavorid == flavor_id)).one()

@@ -31,7 +31,6 @@ import threading
 import unicodedata
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import jsonschema
 from cryptography import x509
@@ -45,7 +44,15 @@ from starlette.responses import Response
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
 from labkit.sim.nova import models as m
 from labkit.sim.nova import quota
-from labkit.sim.nova.api._helpers import body_of, caller, is_uuid, microversion_at_least, nova
+from labkit.sim.nova.api._helpers import (
+    MAX_LIMIT,
+    body_of,
+    caller,
+    is_uuid,
+    microversion_at_least,
+    next_link,
+    nova,
+)
 from labkit.sim.nova.errors import (
     bad_request,
     forbidden,
@@ -58,7 +65,6 @@ from labkit.sim.nova.errors import (
 )
 
 routes = Routes()
-MAX_LIMIT = 1000  # [api] max_limit: the most a page holds
 # The quota recheck, the duplicate check and the insert happen together (Nova relies on the
 # table's unique key and rechecks the quota after inserting; the effect is the same).
 _STORE_LOCK = threading.Lock()
@@ -367,8 +373,7 @@ def list_keypairs(call: Call) -> Response:
         if asked and asked == len(rows):
             params = dict(sorted(call.query.items()))
             params["marker"] = rows[-1].name
-            href = f"{call.root_url}/v2.1/os-keypairs?{urlencode(params)}"
-            out["keypairs_links"] = [{"rel": "next", "href": href}]
+            out["keypairs_links"] = next_link(call, "os-keypairs", params)
     return json_response(out)
 
 

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from labkit.sim.core.http import Call, Routes, json_response
 from labkit.sim.nova import views
 from labkit.sim.nova.api import _instance as srv
-from labkit.sim.nova.api._helpers import body_of, microversion_at_least
+from labkit.sim.nova.api._helpers import body_of, check_description, microversion_at_least
 from labkit.sim.nova.errors import bad_request
 
 routes = Routes()
@@ -34,19 +34,6 @@ def _check_name(name: Any) -> str:
             f"{name!r} does not match '^(?! )[a-zA-Z0-9. _-]+(?<! )$'"
         )
     return name
-
-
-def _check_description(value: Any) -> str | None:
-    if value is not None and (not isinstance(value, str) or len(value) > 255):
-        raise bad_request(
-            f"Invalid input for field/attribute description. Value: {value}. "
-            + (
-                f"{value!r} is too long"
-                if isinstance(value, str)
-                else f"{value!r} is not of type 'string', 'null'"
-            )
-        )
-    return value
 
 
 @routes.put("/v2.1/servers/{server_id}")
@@ -65,7 +52,7 @@ def update(call: Call, server_id: str) -> Response:
     if "name" in body:
         changes["display_name"] = _check_name(body["name"])
     if "description" in body:
-        changes["display_description"] = _check_description(body["description"])
+        changes["display_description"] = check_description(body["description"], 255)
     cell, inst = srv.lookup(call, server_id)
     srv.check_lock(call, inst)
     cell = srv.placed(cell, inst, "update")

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, json_response
 from labkit.sim.nova import instances
 from labkit.sim.nova.api._helpers import (
+    MAX_LIMIT,
     microversion_at_least,
+    next_link,
     nova,
     owner_or_admin,
     query_int,
@@ -28,7 +29,6 @@ from labkit.sim.nova.api._helpers import (
 from labkit.sim.nova.errors import bad_request
 
 routes = Routes()
-MAX_LIMIT = 1000  # [api] max_limit
 _FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f")
 _TIME = "%Y-%m-%dT%H:%M:%S.%f"
 
@@ -156,7 +156,7 @@ def _links(call: Call, servers: list[dict[str, Any]], collection: str) -> list[d
         return []
     params = dict(sorted(call.query.items()))
     params["marker"] = servers[-1]["uuid"]
-    return [{"href": f"{call.root_url}/v2.1/{collection}?{urlencode(params)}", "rel": "next"}]
+    return next_link(call, collection, params)
 
 
 @routes.get("/v2.1/os-simple-tenant-usage")
