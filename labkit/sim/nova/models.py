@@ -11,7 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    inspect,
+    text,
+)
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -175,6 +188,11 @@ class Instance(CellBase):
     key_data: Mapped[str | None] = mapped_column(Text, nullable=True)
     user_data: Mapped[str | None] = mapped_column(Text, nullable=True)
     config_drive: Mapped[str] = mapped_column(String(255), default="")
+    # what create, update and rebuild were given (accessIPv4/accessIPv6, OS-DCF:diskConfig);
+    # columns added after the first release: see add_missing_columns
+    access_ip_v4: Mapped[str | None] = mapped_column(String(39), nullable=True)
+    access_ip_v6: Mapped[str | None] = mapped_column(String(39), nullable=True)
+    auto_disk_config: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     hostname: Mapped[str] = mapped_column(String(255), default="")
     launch_index: Mapped[int] = mapped_column(Integer, default=0)
     reservation_id: Mapped[str] = mapped_column(String(255), default="")
@@ -192,6 +210,9 @@ class Instance(CellBase):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     console: Mapped[list[str]] = mapped_column(JSON, default=list)  # the serial console log
     fault: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Nova's instance_system_metadata, for what the sim keeps there: the password a guest
+    # POSTs to the metadata API, in 255-character items password_0..password_3
+    system_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
 
 
 class InstanceAction(CellBase):
@@ -223,3 +244,43 @@ class InstanceActionEvent(CellBase):
     host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     details: Mapped[str | None] = mapped_column(Text, nullable=True)
     action: Mapped[InstanceAction] = relationship(back_populates="events")
+
+
+# ---- columns added since a state folder was made ----------------------------------------------
+
+
+def add_missing_columns(engine: Engine, metadata: MetaData) -> list[str]:
+    """Add to the existing tables of ``metadata`` the columns the models have and the
+    database lacks; return them as ``table.column``.
+
+    A real deployment gets new columns from ``nova-manage db sync`` (its migrations). A
+    state folder made by an older labkit already ran db sync, and its learner will not run
+    it again, so the services call this when they open a database: a column the models
+    gained (``instances.access_ip_v4`` ...) is added, empty (NULL), as a migration would add
+    it. Only nullable columns without a server default may be added this way (SQLite's
+    ``ALTER TABLE ... ADD COLUMN``); a table that does not exist yet is left to db sync.
+    Two services opening the same file at once may race: the loser's "duplicate column" is
+    the winner's work and is ignored."""
+    added: list[str] = []
+    found = inspect(engine)
+    existing = set(found.get_table_names())
+    for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        have = {c["name"] for c in found.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable or column.primary_key:
+                raise RuntimeError(f"{table.name}.{column.name} cannot be added to old data")
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(
+                        text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+                    )
+            except OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
+            added.append(f"{table.name}.{column.name}")
+    return added
