@@ -62,13 +62,15 @@ class Memos:
         self._current: Memo | None = None
         self._lock = threading.Lock()
 
-    def current(self, s: Session) -> Memo:
-        """The memo for the database behind ``s``, as of now.
+    def current(self, source: Database | Session) -> Memo:
+        """The memo for the database (or the database behind a session), as of now.
 
         The version is read before anything is worked out, so an answer read while a commit
-        lands is filed under the older version and dropped with it.
+        lands is filed under the older version and dropped with it. Requests answered from
+        memory pass the :class:`Database` itself: a session they would never query costs
+        more to make and close than the whole lookup.
         """
-        db = Database.of(s)
+        db = source if isinstance(source, Database) else Database.of(source)
         version = db.data_version()
         memo = self._current
         if memo is not None and memo.db is db and memo.version == version:

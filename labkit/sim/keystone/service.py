@@ -95,10 +95,14 @@ class KeystoneService(ServiceProcess):
             raise self.unavailable() or RuntimeError("keystone not started")
         return self.tokens
 
-    def session(self) -> Any:
+    def database(self) -> Database:
+        """Keystone's database, for what is read through the token provider's memo."""
         if self.db is None:
             raise self.unavailable() or RuntimeError("keystone not started")
-        return self.db.read()
+        return self.db
+
+    def session(self) -> Any:
+        return self.database().read()
 
     def write(self) -> Any:
         if self.db is None:
@@ -139,8 +143,7 @@ class KeystoneApp(ServiceApp):
         if not token_id:
             raise Unauthorized()
         try:
-            with self.session() as s:
-                return self.provider.validate(s, token_id, self.runtime.now())
+            return self.provider.validate(self.database(), token_id, self.runtime.now())
         except NotFound:
             raise Unauthorized() from None
 
@@ -182,6 +185,9 @@ class KeystoneApp(ServiceApp):
 
     def session(self) -> Any:
         return self.keystone.session()
+
+    def database(self) -> Database:
+        return self.keystone.database()
 
     def write(self) -> Any:
         return self.keystone.write()

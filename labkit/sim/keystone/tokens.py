@@ -9,16 +9,22 @@
 
 What the database says about users, scopes, roles, the catalog and revocations is read once
 per database version (:mod:`.memo`): any commit makes the next request read it again, so
-answers are exactly those of re-reading on every request, in a fraction of the time. The
-password is checked with bcrypt on every issue, as Keystone does.
+answers are exactly those of re-reading on every request, in a fraction of the time.
+
+The password is checked with bcrypt on every issue, as Keystone does: at the sim's cost of 4
+that is over a millisecond, as much as all the rest of the request. Whatever follows the
+check in a password login only reads, so it is worked out *while* bcrypt runs, and nothing
+is answered before the verdict (see :meth:`TokenProvider._password_issue`).
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property, partial
@@ -29,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labkit.sim.core.clock import isotime
+from labkit.sim.core.store import Database
 from labkit.sim.keystone import assignment, catalog, identity, resource, revoke
 from labkit.sim.keystone import models as m
 from labkit.sim.keystone.errors import (
@@ -54,6 +61,10 @@ SUPPORTED_METHODS = ("password", "token")
 # Decoded payloads kept per key set (a token is decrypted once, not on every request), and
 # digests of auth bodies known to pass the schema: bounds on what is remembered.
 MAX_DECODED = 4096
+
+# Where a password login's token is made while its request's thread runs bcrypt (see
+# TokenProvider._password_issue); the threads start on first use.
+_ALONGSIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keystone-issue")
 
 
 @dataclass(frozen=True)
@@ -154,10 +165,24 @@ class TokenProvider:
         self._digest_key = os.urandom(16)
 
     # ---- issuing ------------------------------------------------------------------------------
-    def issue(self, s: Session, auth: Any, now: datetime) -> Token:
+    def issue(
+        self,
+        db: Database,
+        auth: Any,
+        now: datetime,
+        include_catalog: bool = True,
+        raw: bytes | None = None,
+    ) -> tuple[Token, str]:
+        """``POST /v3/auth/tokens``: the new token and its JSON body (:meth:`render_json`),
+        read from Keystone's database ``db`` (through the memo of its version). ``raw`` is
+        the request body ``auth`` was parsed from, if it was (see :meth:`_check_schema`).
+
+        Errors come in Keystone's order: the body's shape, the scope, then each method in the
+        order the body lists them (for a password: the user, the password, whether the user
+        may log in), then the roles on the scope."""
         if auth is None:
             raise ValidationError.expecting("auth", "request body")
-        self._check_schema(auth)
+        self._check_schema(auth, raw)
         _check_names_present(auth)
         identity_data = auth["identity"]
         methods = identity_data["methods"]
@@ -169,17 +194,20 @@ class TokenProvider:
                 raise KeystoneError(
                     "Attempted to authenticate with an unsupported method.", status=401
                 )
-        memo = self.memos.current(s)
+        memo = self.memos.current(db)
         scope = self._scope(memo, auth.get("scope"))
+        if methods == ["password"]:
+            return self._password_issue(memo, auth, scope, now, include_catalog)
         user: Login | None = None
         expires_at: datetime | None = None
         audit_ids: list[str] = []
         succeeded = set(methods)
         for method in methods:
             if method == "password":
-                user = self._password_user(memo, identity_data["password"])
+                user, password = self._password_login(memo, identity_data["password"])
+                _require_password(user, identity.check_password(password, user.password_hash))
             else:
-                parent = self._token_method(s, identity_data["token"], auth, now)
+                parent = self._token_method(db, identity_data["token"], auth, now)
                 user_id = parent.user_id
                 user = memo.get(("user", user_id), partial(_login_by_id, user_id=user_id))
                 # keystone/auth/plugins/token.py: a token made from a token keeps the methods
@@ -189,8 +217,75 @@ class TokenProvider:
                 expires_at = parent.payload.expires_at
                 audit_ids = [parent.payload.audit_ids[-1]]
         assert user is not None
+        token = self._mint(memo, user, auth, scope, now, succeeded, expires_at, audit_ids)
+        return token, self._render_text(memo, token, include_catalog)
+
+    def _password_issue(
+        self,
+        memo: Memo,
+        auth: dict[str, Any],
+        scope: dict[str, str],
+        now: datetime,
+        include_catalog: bool,
+    ) -> tuple[Token, str]:
+        """A login with a password alone -- nearly every issue: the user's bcrypt check on
+        this thread, and meanwhile, on one of :data:`_ALONGSIDE`'s, all that a successful
+        answer needs (the token's roles, its Fernet text, its body with the catalog).
+
+        pyca/bcrypt releases the GIL while it hashes, so on a machine with two cores the
+        other thread runs during the check instead of after it. It is bcrypt that stays on
+        the request's thread: a thread that starts while this one holds the GIL may wait up
+        to the interpreter's switch interval (5 ms) for it, while a thread woken just before
+        bcrypt lets go of the GIL finds it free. What runs alongside only reads (the memo of
+        this database version, the key repository) and computes; nothing is answered, logged
+        or recorded before the verdict. A failed check is the 401 it always was, whatever
+        the other thread found meanwhile (a user with no role there is a 401 too, after it)."""
+        login, password = self._password_login(memo, auth["identity"]["password"])
+        made = _ALONGSIDE.submit(
+            contextvars.copy_context().run,
+            self._mint_and_render,
+            memo,
+            login,
+            auth,
+            scope,
+            now,
+            include_catalog,
+        )
+        passed = identity.check_password(password, login.password_hash)
+        try:
+            result = made.result()
+        except Exception:
+            _require_password(login, passed)  # a wrong password answers before the rest
+            raise
+        _require_password(login, passed)
+        return result
+
+    def _mint_and_render(
+        self,
+        memo: Memo,
+        user: Login,
+        auth: dict[str, Any],
+        scope: dict[str, str],
+        now: datetime,
+        include_catalog: bool,
+    ) -> tuple[Token, str]:
+        token = self._mint(memo, user, auth, scope, now, {"password"}, None, [])
+        return token, self._render_text(memo, token, include_catalog)
+
+    def _mint(
+        self,
+        memo: Memo,
+        user: Login,
+        auth: dict[str, Any],
+        scope: dict[str, str],
+        now: datetime,
+        succeeded: set[str],
+        expires_at: datetime | None,
+        audit_ids: list[str],
+    ) -> Token:
+        """The token of an authenticated ``user``: 401 if it has no role on its scope."""
         if scope == {} and auth.get("scope") != "unscoped" and user.default_project_id:
-            scope = self._default_scope(s, user)
+            scope = memo.get(("default-scope", user.user_id), partial(_default_scope, user=user))
         payload = TokenPayload(
             user_id=user.user_id,
             # Keystone issues list(set(...)), an arbitrary order; the bitmask order is what a
@@ -210,12 +305,15 @@ class TokenProvider:
         self._require_roles(token)
         return token
 
-    def _check_schema(self, auth: Any) -> None:
+    def _check_schema(self, auth: Any, raw: bytes | None) -> None:
         """TOKEN_ISSUE's schema check, which costs as much as the rest of an issue but bcrypt.
         Whether a body passes depends on nothing but the body, and clients send the same
         body again and again: bodies that passed are remembered by a keyed digest (so the
-        passwords in them cannot be guessed from memory)."""
-        digest = hashlib.blake2b(_key(auth).encode(), key=self._digest_key, digest_size=16).digest()
+        passwords in them cannot be guessed from memory) -- of the request's own bytes when
+        ``auth`` was parsed from them (the same bytes parse to the same ``auth``), which is
+        cheaper than serialising ``auth`` again to digest it."""
+        text = raw if raw is not None else _key(auth).encode()
+        digest = hashlib.blake2b(text, key=self._digest_key, digest_size=16).digest()
         if digest in self._valid_bodies:
             return
         validate(TOKEN_ISSUE, auth)
@@ -265,23 +363,21 @@ class TokenProvider:
             raise Unauthorized()
         return {"project_id": project.id}
 
-    def _password_user(self, memo: Memo, data: dict[str, Any]) -> Login:
+    @staticmethod
+    def _password_login(memo: Memo, data: dict[str, Any]) -> tuple[Login, str]:
+        """The user a password method names (401 if there is none) and the password given;
+        :func:`_require_password` judges them once bcrypt has."""
         info = data.get("user") or {}
         if not info.get("id") and "domain" not in info:
             raise ValidationError.expecting("domain", "user")
         who = {k: v for k, v in info.items() if k != "password"}
         login = memo.get(("login", _key(who)), lambda s: _login_by_reference(s, who))
-        # The check Keystone makes on every login, at the cost the hash was made with.
-        if not identity.check_password(str(info.get("password", "")), login.password_hash):
-            raise Unauthorized()
-        if not login.usable:
-            raise Unauthorized()
-        return login
+        return login, str(info.get("password", ""))
 
     def _token_method(
-        self, s: Session, data: dict[str, Any], auth: dict[str, Any], now: datetime
+        self, db: Database, data: dict[str, Any], auth: dict[str, Any], now: datetime
     ) -> Token:
-        parent = self.validate(s, data["id"], now)
+        parent = self.validate(db, data["id"], now)
         scope = auth.get("scope")
         wants: dict[str, Any] = scope if isinstance(scope, dict) else {}
         if parent.system and ("project" in wants or "domain" in wants):
@@ -292,15 +388,6 @@ class TokenProvider:
                 status=403,
             )
         return parent
-
-    @staticmethod
-    def _default_scope(s: Session, user: Login) -> dict[str, str]:
-        project = s.get(m.Project, user.default_project_id or "")
-        if project is None or not project.enabled:
-            return {}
-        if assignment.effective_role_ids(s, user.user_id, project_id=project.id):
-            return {"project_id": project.id}
-        return {}
 
     @staticmethod
     def _require_roles(token: Token) -> None:
@@ -336,14 +423,15 @@ class TokenProvider:
             decoded[token_id] = payload
         return payload
 
-    def validate(self, s: Session, token_id: str, now: datetime) -> Token:
-        """Keystone's validate_token: 404 for tokens it cannot read, expired or revoked."""
+    def validate(self, db: Database, token_id: str, now: datetime) -> Token:
+        """Keystone's validate_token: 404 for tokens it cannot read, expired or revoked --
+        read from Keystone's database ``db`` (through the memo of its version)."""
         if not token_id:
             raise NotFound("No token in the request")
         payload = self.decode(token_id)
         if now >= payload.expires_at:
             raise NotFound("Failed to validate token")
-        memo = self.memos.current(s)
+        memo = self.memos.current(db)
         if memo.get(("revocations",), revoke.events).is_revoked(payload):
             raise NotFound("Failed to validate token")
         try:
@@ -361,23 +449,27 @@ class TokenProvider:
         return token
 
     # ---- rendering and revoking ---------------------------------------------------------
-    def render(self, s: Session, token: Token, include_catalog: bool = True) -> dict[str, Any]:
+    def render(
+        self, s: Database | Session, token: Token, include_catalog: bool = True
+    ) -> dict[str, Any]:
         """The token's JSON body (``{"token": {...}}``), its catalog included unless told."""
         body = self._body(token)
         if include_catalog and not token.unscoped:
-            body["catalog"] = self._catalog(s, token)
+            body["catalog"] = self._catalog(self._memo(s, token), token)
         return {"token": body}
 
-    def render_json(self, s: Session, token: Token, include_catalog: bool = True) -> str:
+    def render_json(self, s: Database | Session, token: Token, include_catalog: bool = True) -> str:
         """``json.dumps(self.render(...))``, the same text, without serialising the catalog
         again: the catalog is the same for every token of a user in a project until the
         database changes (an endpoint, service or region among them), so its JSON text is
         kept next to it in the memo of the database's version -- and dropped with it."""
+        return self._render_text(self._memo(s, token), token, include_catalog)
+
+    def _render_text(self, memo: Memo, token: Token, include_catalog: bool) -> str:
         body = self._body(token)
         if not include_catalog or token.unscoped:
             return json.dumps({"token": body})
-        memo = self._memo(s, token)
-        value = self._catalog(s, token, memo)
+        value = self._catalog(memo, token)
         text = memo.get(
             ("catalog-json", token.project_id, token.user_id), lambda _: json.dumps(value)
         )
@@ -409,14 +501,15 @@ class TokenProvider:
             body["roles"] = token.roles
         return body
 
-    def _memo(self, s: Session, token: Token) -> Memo:
+    def _memo(self, s: Database | Session, token: Token) -> Memo:
         """The memo the token was read from (same request, same database version), else
         the current one."""
         return token.memo if token.memo is not None else self.memos.current(s)
 
-    def _catalog(self, s: Session, token: Token, memo: Memo | None = None) -> Any:
+    @staticmethod
+    def _catalog(memo: Memo, token: Token) -> Any:
         project_id, user_id = token.project_id, token.user_id
-        return (memo or self._memo(s, token)).get(
+        return memo.get(
             ("catalog", project_id, user_id),
             lambda s: catalog.v3_catalog(s, project_id, user_id),
         )
@@ -431,6 +524,25 @@ _CATALOG_SLOT_JSON = json.dumps(_CATALOG_SLOT)
 
 
 # ---- reading the database (through a memo: see the module docstring) ---------------------------
+
+
+def _require_password(login: Login, passed: bool) -> None:
+    """401 unless bcrypt passed the password and the user may log in (enabled, in an enabled
+    domain) -- checked in that order, as Keystone does."""
+    if not passed:
+        raise Unauthorized()
+    if not login.usable:
+        raise Unauthorized()
+
+
+def _default_scope(s: Session, *, user: Login) -> dict[str, str]:
+    """The user's default project, when it is enabled and they hold a role there."""
+    project = s.get(m.Project, user.default_project_id or "")
+    if project is None or not project.enabled:
+        return {}
+    if assignment.effective_role_ids(s, user.user_id, project_id=project.id):
+        return {"project_id": project.id}
+    return {}
 
 
 def _lookup_domain(s: Session, info: dict[str, str]) -> m.Domain:

@@ -64,17 +64,17 @@ def issue_token(call: Call) -> Response:
     app = ks(call)
     data = call.json()
     auth = data.get("auth") if isinstance(data, dict) else None
-    with app.session() as s:
-        token = app.provider.issue(s, auth, app.runtime.now())
-        text = app.provider.render_json(s, token, include_catalog="nocatalog" not in call.query)
+    include_catalog = "nocatalog" not in call.query
+    token, text = app.provider.issue(
+        app.database(), auth, app.runtime.now(), include_catalog, raw=call.body
+    )
     return _json_text(text, 201, token.id)
 
 
 def _subject(call: Call) -> Token:
     app = ks(call)
     subject = call.headers.get("x-subject-token", "")
-    with app.session() as s:
-        return app.provider.validate(s, subject, app.runtime.now())
+    return app.provider.validate(app.database(), subject, app.runtime.now())
 
 
 def _subject_target(call: Call) -> dict[str, Any]:
@@ -92,9 +92,9 @@ def validate_token(call: Call) -> Response:
     enforce(call, "identity:validate_token", _subject_target(call))
     app = ks(call)
     subject = call.headers.get("x-subject-token", "")
-    with app.session() as s:
-        token = app.provider.validate(s, subject, app.runtime.now())
-        text = app.provider.render_json(s, token, include_catalog="nocatalog" not in call.query)
+    db = app.database()
+    token = app.provider.validate(db, subject, app.runtime.now())
+    text = app.provider.render_json(db, token, include_catalog="nocatalog" not in call.query)
     return _json_text(text, 200, token.id)
 
 
