@@ -30,17 +30,22 @@ is not noticed).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-from collections.abc import Callable
+from collections import namedtuple
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Integer, Table, bindparam, func, insert, select, update
+from sqlalchemy.exc import NoResultFound
 
 from labkit.sim.core.bus import RemoteError
 from labkit.sim.core.context import RequestContext
 from labkit.sim.core.hypervisor import GuestNic, GuestNotFound, GuestSpec
 from labkit.sim.core.service import ServiceFailed
+from labkit.sim.core.sql import Prepared, PreparedWrite
+from labkit.sim.core.store import Transaction
 from labkit.sim.nova import metadata, moves
 from labkit.sim.nova import models as m
 from labkit.sim.nova.clients import ServiceUnreachable, glance_image
@@ -283,15 +288,16 @@ class NovaCompute(moves.NovaCompute):
     ) -> None:
         # One transaction opens the build: the instance read, the action event started, and
         # the resource tracker's claim on this node (``instance_claim``).
-        with self.main_cell() as s:
-            row = s.execute(select(*_BUILD_COLUMNS).where(m.Instance.uuid == instance_uuid)).first()
-            if row is None or row.deleted:
+        with self.cell1_transaction() as tx:
+            found = _BUILD_ROW.one(tx, uuid=instance_uuid)
+            if found is None or found[0]:
                 return  # deleted while it was being scheduled
-            action = _action(s, instance_uuid, "create")
-            event = self._event_start(s, action, "compute__do_build_and_run_instance")
+            row = _BuildRow(*found)
+            action = _latest_action(tx, instance_uuid, "create")
+            event = self._event_start(tx, action, "compute__do_build_and_run_instance")
             flavor, image_ref, created = dict(row.flavor), row.image_ref, row.created_at
             instance = _guest_fields(row)
-            self._claim_in(s, flavor, +1)
+            self._claim_in(tx, flavor, +1)
         try:
             self._set(ctx, instance_uuid, task_state="networking")
             network_info = self._allocate_network(ctx, instance_uuid, requested_networks)
@@ -613,13 +619,13 @@ class NovaCompute(moves.NovaCompute):
 
     # ---- RPC: the other actions ----------------------------------------------------------
     def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        with self.main_cell() as s:
-            row = s.scalars(select(m.Instance).where(m.Instance.uuid == instance_uuid)).first()
-            if row is None or row.deleted:
+        with self.cell1_transaction() as tx:
+            found = _TERMINATE_ROW.one(tx, uuid=instance_uuid)
+            if found is None or found[0]:
                 return
-            action = _action(s, instance_uuid, "delete")
-            event = self._event_start(s, action, "compute_terminate_instance")
-            flavor, was_active = dict(row.flavor), row.vm_state != "error"
+            action = _latest_action(tx, instance_uuid, "delete")
+            event = self._event_start(tx, action, "compute_terminate_instance")
+            flavor, was_active = dict(found[1]), found[2] != "error"
         self.ctx.hypervisors.destroy(instance_uuid)
         try:
             ports = self.neutron.request("GET", f"/ports?device_id={instance_uuid}")
@@ -703,9 +709,9 @@ class NovaCompute(moves.NovaCompute):
         power: int,
         driver: Callable[[], None],
     ) -> None:
-        with self.main_cell() as s:
-            action = _action(s, uuid, name)
-            event = self._event_start(s, action, event_name)
+        with self.cell1_transaction() as tx:
+            action = _latest_action(tx, uuid, name)
+            event = self._event_start(tx, action, event_name)
         try:
             driver()
         except BuildAborted as exc:
@@ -751,20 +757,13 @@ class NovaCompute(moves.NovaCompute):
         One ``UPDATE ... RETURNING`` (the states as they are now) rather than a read and a
         write: a boot saves its state five times. Fields are named as the model's
         attributes; an instance that does not exist raises NoResultFound."""
-        columns = {_INSTANCE_COLUMNS[key]: value for key, value in values.items()}
-        columns[_INSTANCE_COLUMNS["updated_at"]] = self.now_iso()
-        table = _INSTANCES
-        with self.main_cell() as s:
-            state = (
-                s.execute(
-                    update(table)
-                    .where(table.c.uuid == uuid)
-                    .values(columns)
-                    .returning(table.c.vm_state, table.c.task_state)
-                )
-                .tuples()
-                .one()
-            )
+        statement = _saving(tuple(values))
+        named = {f"v_{key}": value for key, value in values.items()}
+        with self.cell1_transaction() as tx:
+            saved = statement.run(tx, uuid=uuid, updated_at=self.now_iso(), **named)
+        if not saved:
+            raise NoResultFound("No row was found when one was required")
+        state = saved[0]
         if "task_state" in values or "vm_state" in values:
             self.runtime.tracer.note(
                 ctx, "state", f"{state[0]}/{state[1] or '-'}", state[0], instance=uuid
@@ -773,33 +772,19 @@ class NovaCompute(moves.NovaCompute):
                 self.runtime.wait(self.room.pace)
 
     def _claim(self, flavor: dict[str, Any], sign: int) -> None:
-        with self.main_cell() as s:
-            self._claim_in(s, flavor, sign)
+        with self.cell1_transaction() as tx:
+            self._claim_in(tx, flavor, sign)
 
-    def _claim_in(self, s: Any, flavor: dict[str, Any], sign: int) -> None:
+    def _claim_in(self, tx: Transaction, flavor: dict[str, Any], sign: int) -> None:
         """The resource tracker's usage on this node (never below 0), in the caller's
         transaction: one UPDATE of the host's compute node (none registered: nothing)."""
-        nodes = _NODES
-        node_id = (
-            select(nodes.c.id)
-            .where(nodes.c.host == self.service_host())
-            .order_by(nodes.c.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-
-        def moved(column: Any, amount: int) -> Any:
-            return func.max(0, column + sign * amount)  # SQLite's scalar max()
-
-        s.execute(
-            update(nodes)
-            .where(nodes.c.id == node_id)
-            .values(
-                vcpus_used=moved(nodes.c.vcpus_used, int(flavor["vcpus"])),
-                memory_mb_used=moved(nodes.c.memory_mb_used, int(flavor["memory_mb"])),
-                local_gb_used=moved(nodes.c.local_gb_used, int(flavor["root_gb"])),
-                running_vms=moved(nodes.c.running_vms, 1),
-            )
+        _CLAIM.run(
+            tx,
+            host=self.service_host(),
+            vcpus=sign * int(flavor["vcpus"]),
+            memory_mb=sign * int(flavor["memory_mb"]),
+            local_gb=sign * int(flavor["root_gb"]),
+            vms=sign,
         )
 
     def _fail(self, ctx: RequestContext, uuid: str, event: int | None, message: str) -> None:
@@ -818,16 +803,14 @@ class NovaCompute(moves.NovaCompute):
         if event is not None:
             self._event_finish(event, "Error", traceback=message)
 
-    def _event_start(self, s: Any, action: int | None, name: str) -> int | None:
+    def _event_start(self, tx: Transaction, action: int | None, name: str) -> int | None:
         """Start an event of the action with id ``action``; the event's id."""
         if action is None:
             return None
-        event = m.InstanceActionEvent(
-            action_id=action, event=name, start_time=self.now_iso(), host=self.service_host()
+        made = _EVENT_START.run(
+            tx, action_id=action, event=name, start_time=self.now_iso(), host=self.service_host()
         )
-        s.add(event)
-        s.flush()
-        return event.id
+        return int(made[0][0])
 
     def _event_finish(
         self, event_id: int | None, result: str, traceback: str | None = None
@@ -835,41 +818,131 @@ class NovaCompute(moves.NovaCompute):
         if event_id is None:
             return
         now = self.now_iso()
-        events, actions = _EVENTS, _ACTIONS
-        with self.main_cell() as s:
-            action_id = s.execute(
-                update(events)
-                .where(events.c.id == event_id)
-                .values(finish_time=now, result=result, traceback=traceback)
-                .returning(events.c.action_id)
-            ).scalar()
-            if action_id is None:
+        with self.cell1_transaction() as tx:
+            found = _EVENT_FINISH.run(
+                tx, id=event_id, finish_time=now, result=result, traceback=traceback
+            )
+            if not found or found[0][0] is None:
                 return
-            finished: dict[str, Any] = {"finish_time": now, "updated_at": now}
-            if result == "Error":
-                finished["message"] = "Error"
-            s.execute(update(actions).where(actions.c.id == action_id).values(finished))
+            finish = _ACTION_FAILED if result == "Error" else _ACTION_FINISHED
+            finish.run(tx, id=found[0][0], now=now)
+
+    @contextlib.contextmanager
+    def cell1_transaction(self) -> Iterator[Transaction]:
+        """A write transaction on cell1 with statements compiled once (core/sql.py): what
+        :meth:`main_cell` is for the writes each boot makes a dozen times."""
+        found = self.nova_cells.cell1()
+        if found is None:
+            raise ServiceFailed(
+                "No cell mapping found for cell1: run nova-manage cell_v2 create_cell"
+            )
+        with found[1].transaction() as tx:
+            yield tx
 
 
-# The tables the bookkeeping UPDATEs write (Core statements: no ORM object loaded first)
+# The statements of a boot's bookkeeping, compiled once and run in a cell1 transaction
+# (core/sql.py): no ORM object loaded first, no statement built again per boot
 _INSTANCES = cast(Table, m.Instance.__table__)
 _EVENTS = cast(Table, m.InstanceActionEvent.__table__)
 _ACTIONS = cast(Table, m.InstanceAction.__table__)
+_NODES = cast(Table, m.ComputeNode.__table__)
 # attribute name -> column, for the UPDATEs of :meth:`NovaCompute._set`
 _INSTANCE_COLUMNS = {attr.key: attr.columns[0] for attr in m.Instance.__mapper__.column_attrs}
 
 
-# What a build reads of its instance, as plain columns
-_BUILD_COLUMNS = (
-    m.Instance.deleted,
-    m.Instance.flavor,
-    m.Instance.image_ref,
-    m.Instance.created_at,
-    m.Instance.config_drive,
-    m.Instance.display_name,
-    m.Instance.project_id,
+@functools.cache
+def _saving(keys: tuple[str, ...]) -> PreparedWrite:
+    """:meth:`NovaCompute._set`'s UPDATE of these fields (and ``updated_at``), returning
+    the states as they are now: one statement per set of fields a caller saves."""
+    columns: dict[Any, Any] = {_INSTANCE_COLUMNS[key]: bindparam(f"v_{key}") for key in keys}
+    columns[_INSTANCE_COLUMNS["updated_at"]] = bindparam("updated_at")
+    return PreparedWrite(
+        update(_INSTANCES)
+        .where(_INSTANCES.c.uuid == bindparam("uuid"))
+        .values(columns)
+        .returning(_INSTANCES.c.vm_state, _INSTANCES.c.task_state)
+    )
+
+
+# What a build reads of its instance
+_BuildRow = namedtuple(
+    "_BuildRow", "deleted flavor image_ref created_at config_drive display_name project_id"
 )
-_NODES = cast(Table, m.ComputeNode.__table__)
+_BUILD_ROW = Prepared(
+    select(*(getattr(m.Instance, name) for name in _BuildRow._fields)).where(
+        m.Instance.uuid == bindparam("uuid")
+    )
+)
+# ... and a delete
+_TERMINATE_ROW = Prepared(
+    select(m.Instance.deleted, m.Instance.flavor, m.Instance.vm_state).where(
+        m.Instance.uuid == bindparam("uuid")
+    )
+)
+# The server's latest action of a name (its events are not loaded)
+_LATEST_ACTION = Prepared(
+    select(m.InstanceAction.id)
+    .where(
+        m.InstanceAction.instance_uuid == bindparam("uuid"),
+        m.InstanceAction.action == bindparam("name"),
+    )
+    .order_by(m.InstanceAction.id.desc())
+    .limit(1)
+)
+_EVENT_START = PreparedWrite(
+    insert(_EVENTS)
+    .values(
+        action_id=bindparam("action_id"),
+        event=bindparam("event"),
+        start_time=bindparam("start_time"),
+        host=bindparam("host"),
+    )
+    .returning(_EVENTS.c.id)
+)
+_EVENT_FINISH = PreparedWrite(
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("id"))
+    .values(
+        finish_time=bindparam("finish_time"),
+        result=bindparam("result"),
+        traceback=bindparam("traceback"),
+    )
+    .returning(_EVENTS.c.action_id)
+)
+_ACTION_FINISHED = PreparedWrite(
+    update(_ACTIONS)
+    .where(_ACTIONS.c.id == bindparam("id"))
+    .values(finish_time=bindparam("now"), updated_at=bindparam("now"))
+)
+_ACTION_FAILED = PreparedWrite(
+    update(_ACTIONS)
+    .where(_ACTIONS.c.id == bindparam("id"))
+    .values(finish_time=bindparam("now"), updated_at=bindparam("now"), message="Error")
+)
+
+
+def _moved(column: Any, amount: str) -> Any:
+    return func.max(0, column + bindparam(amount, type_=Integer))  # SQLite's scalar max()
+
+
+# The resource tracker's claim: the usage of the host's (first) compute node moved
+_CLAIM = PreparedWrite(
+    update(_NODES)
+    .where(
+        _NODES.c.id
+        == select(_NODES.c.id)
+        .where(_NODES.c.host == bindparam("host"))
+        .order_by(_NODES.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    .values(
+        vcpus_used=_moved(_NODES.c.vcpus_used, "vcpus"),
+        memory_mb_used=_moved(_NODES.c.memory_mb_used, "memory_mb"),
+        local_gb_used=_moved(_NODES.c.local_gb_used, "local_gb"),
+        running_vms=_moved(_NODES.c.running_vms, "vms"),
+    )
+)
 
 
 def _guest_fields(row: Any) -> dict[str, Any]:
@@ -881,14 +954,10 @@ def _guest_fields(row: Any) -> dict[str, Any]:
     }
 
 
-def _action(s: Any, uuid: str, name: str) -> int | None:
-    """The id of the server's latest action of that name (its events are not loaded)."""
-    found: int | None = s.scalars(
-        select(m.InstanceAction.id)
-        .where(m.InstanceAction.instance_uuid == uuid, m.InstanceAction.action == name)
-        .order_by(m.InstanceAction.id.desc())
-    ).first()
-    return found
+def _latest_action(tx: Transaction, uuid: str, name: str) -> int | None:
+    """The id of the server's latest action of that name."""
+    found = _LATEST_ACTION.one(tx, uuid=uuid, name=name)
+    return int(found[0]) if found is not None else None
 
 
 def _inventory(total: int, reserved: int, ratio: float) -> dict[str, Any]:

@@ -23,14 +23,15 @@ no server listed but not found, no claim in Placement, no quota held.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, delete, insert, literal, select, update
 
 from labkit.sim.core.bus import MessagingTimeout, RemoteError
 from labkit.sim.core.context import RequestContext
-from labkit.sim.core.sql import Prepared
+from labkit.sim.core.sql import Prepared, PreparedWrite
+from labkit.sim.core.store import Transaction
 from labkit.sim.nova import models as m
 from labkit.sim.nova import moves
 from labkit.sim.nova.scheduler import NO_VALID_HOST
@@ -154,31 +155,29 @@ class NovaConductor(NovaProcess):
             self._free_claim(ctx, uuid)
             return
         now = self.now_iso()
-        with cells.cell(cell).write() as s:
-            row = _instance_row(instance)
-            row.host, row.node = host, choices[0]["nodename"]
-            # Always the chosen host's zone, asked for or not (get_host_availability_zone:
-            # an aggregate's zone, else default_availability_zone -- no zoned aggregates here)
-            row.availability_zone = self.nova_conf.default_availability_zone
-            s.add(row)
-            s.add(
-                m.InstanceAction(
-                    instance_uuid=uuid,
-                    action="create",
-                    request_id=ctx.request_id,
-                    user_id=instance["user_id"],
-                    project_id=instance["project_id"],
-                    start_time=instance["created_at"],
-                    updated_at=now,
-                )
+        row = _instance_columns(instance)
+        row["host"], row["node"] = host, choices[0]["nodename"]
+        # Always the chosen host's zone, asked for or not (get_host_availability_zone: an
+        # aggregate's zone, else default_availability_zone -- no zoned aggregates here)
+        row["availability_zone"] = self.nova_conf.default_availability_zone
+        # (statements compiled once, core/sql.py: each boot makes these writes)
+        with cells.cell(cell).transaction() as tx:
+            _new_instance(tuple(row)).run(tx, **row)
+            _NEW_ACTION.run(
+                tx,
+                instance_uuid=uuid,
+                action="create",
+                request_id=ctx.request_id,
+                user_id=instance["user_id"],
+                project_id=instance["project_id"],
+                start_time=instance["created_at"],
+                updated_at=now,
             )
-        with cells.api.write() as s:
-            built = _destroy_build_request(s, uuid)
+        with cells.api.transaction() as tx:
+            built = _destroy_build_request(tx, uuid)
             if built:
-                mapping_row = s.get(m.InstanceMapping, uuid)
-                if mapping_row is not None:
-                    mapping_row.cell_id = cell.id
-                self._join_group(s, uuid, spec)
+                _MAP_TO_CELL.run(tx, uuid=uuid, cell_id=cell.id)
+                self._join_group(tx, uuid, spec)
         if not built:
             # The user deleted the server after the look above: the instance just made is
             # destroyed, its claim freed, and nothing is sent to the compute host.
@@ -201,15 +200,13 @@ class NovaConductor(NovaProcess):
             host_list=choices,
         )
 
-    def _join_group(self, s: Session, uuid: str, spec: dict[str, Any]) -> None:
+    def _join_group(self, tx: Transaction, uuid: str, spec: dict[str, Any]) -> None:
         """Record the server in its server group (``os:scheduler_hints: group``)."""
         group = spec.get("group") or {}
         if group.get("uuid"):
-            found = s.scalars(
-                select(m.InstanceGroup).where(m.InstanceGroup.uuid == group["uuid"])
-            ).first()
-            if found is not None and uuid not in found.members:
-                found.members = [*found.members, uuid]
+            found = _GROUP_MEMBERS.one(tx, uuid=group["uuid"])
+            if found is not None and uuid not in found[1]:
+                _SET_MEMBERS.run(tx, id=found[0], members=[*found[1], uuid])
 
     def _free_claim(self, ctx: RequestContext, uuid: str) -> None:
         """``delete_allocation_for_instance``: what the scheduler claimed for a server that
@@ -270,12 +267,10 @@ class NovaConductor(NovaProcess):
                     details=message,
                 )
             )
-        with cells.api.write() as s:
-            buried = _destroy_build_request(s, instance["uuid"])
+        with cells.api.transaction() as tx:
+            buried = _destroy_build_request(tx, instance["uuid"])
             if buried:
-                mapping = s.get(m.InstanceMapping, instance["uuid"])
-                if mapping is not None:
-                    mapping.cell_id = cell0.id
+                _MAP_TO_CELL.run(tx, uuid=instance["uuid"], cell_id=cell0.id)
         if not buried:
             # "Instance was deleted before we finished scheduling": not kept in cell0 either.
             self._destroy_instance(db, instance["uuid"])
@@ -283,11 +278,31 @@ class NovaConductor(NovaProcess):
         self.runtime.tracer.note(ctx, "state", "buried in cell0", "error", reason=message)
 
 
-def _destroy_build_request(s: Session, uuid: str) -> bool:
+def _destroy_build_request(tx: Transaction, uuid: str) -> bool:
     """Delete the build request in one statement; True if this call deleted it (False: the
     user's delete got there first, ``BuildRequestNotFound``)."""
-    gone = s.execute(delete(m.BuildRequest).where(m.BuildRequest.instance_uuid == uuid))
-    return bool(gone.rowcount)  # type: ignore[attr-defined]
+    return bool(_DROP_BUILD_REQUEST.run(tx, uuid=uuid))
+
+
+def _instance_columns(instance: dict[str, Any]) -> dict[str, Any]:
+    """The instance nova-api made, as the cell's row: its fields that are columns."""
+    return {k: v for k, v in instance.items() if k in _INSTANCES.c}
+
+
+@functools.cache
+def _new_instance(given: tuple[str, ...]) -> PreparedWrite:
+    """The INSERT of an instance row with these columns given, as the ORM would write it:
+    a column not given takes its Python default (``tags`` ``[]``, ``locked`` False ...),
+    one without a default is left out (NULL). One statement per set of columns given."""
+    values: dict[str, Any] = {}
+    for column in _INSTANCES.c:
+        if column.name in given:
+            values[column.name] = bindparam(column.name, type_=column.type)
+        elif column.default is not None and not column.primary_key:
+            default = cast(Any, column.default)
+            made = default.arg(None) if default.is_callable else default.arg
+            values[column.name] = literal(made, type_=column.type)
+    return PreparedWrite(insert(_INSTANCES).values(values))
 
 
 def _instance_row(instance: dict[str, Any]) -> m.Instance:
@@ -298,7 +313,44 @@ def _instance_row(instance: dict[str, Any]) -> m.Instance:
     return row
 
 
-# the conductor's reads of nova_api at each boot, compiled once (core/sql.py)
+# the conductor's reads and writes at each boot, compiled once (core/sql.py)
+_INSTANCES = cast(Table, m.Instance.__table__)
+_ACTIONS = cast(Table, m.InstanceAction.__table__)
+_NEW_ACTION = PreparedWrite(
+    insert(_ACTIONS).values(
+        {
+            name: bindparam(name)
+            for name in (
+                "instance_uuid",
+                "action",
+                "request_id",
+                "user_id",
+                "project_id",
+                "start_time",
+                "updated_at",
+            )
+        }
+    )
+)
+_BUILD_REQUESTS = cast(Table, m.BuildRequest.__table__)
+_DROP_BUILD_REQUEST = PreparedWrite(
+    delete(_BUILD_REQUESTS)
+    .where(_BUILD_REQUESTS.c.instance_uuid == bindparam("uuid"))
+    .returning(_BUILD_REQUESTS.c.instance_uuid)
+)
+_MAPPINGS = cast(Table, m.InstanceMapping.__table__)
+_MAP_TO_CELL = PreparedWrite(
+    update(_MAPPINGS)
+    .where(_MAPPINGS.c.instance_uuid == bindparam("uuid"))
+    .values(cell_id=bindparam("cell_id"))
+)
+_GROUPS = cast(Table, m.InstanceGroup.__table__)
+_GROUP_MEMBERS = Prepared(
+    select(_GROUPS.c.id, _GROUPS.c.members).where(_GROUPS.c.uuid == bindparam("uuid")).limit(1)
+)
+_SET_MEMBERS = PreparedWrite(
+    update(_GROUPS).where(_GROUPS.c.id == bindparam("id")).values(members=bindparam("members"))
+)
 _BUILD_REQUEST = Prepared(
     select(m.BuildRequest.instance).where(m.BuildRequest.instance_uuid == bindparam("uuid"))
 )

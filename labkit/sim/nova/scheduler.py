@@ -122,7 +122,8 @@ class NovaScheduler(NovaProcess):
         for index, uuid in enumerate(instance_uuids):
             # As Nova's _schedule: the filters and weighers run again for every instance
             # of a multi-create, on host states that already carry the earlier ones.
-            decisions: list[dict[str, Any]] = []
+            # (the decisions are recorded for the first instance only: see the note below)
+            decisions: list[dict[str, Any]] | None = [] if index == 0 else None
             hosts = self._filtered(ctx, candidates, spec, decisions)
             self._weigh(hosts, conf)
             hosts.sort(key=lambda s: (-s.weight, s.host))
@@ -177,10 +178,11 @@ class NovaScheduler(NovaProcess):
         ctx: RequestContext,
         hosts: list[HostState],
         spec: dict[str, Any],
-        decisions: list[dict[str, Any]],
+        decisions: list[dict[str, Any]] | None,
     ) -> list[HostState]:
         """The hosts that pass the enabled filters (every decision appended to
-        ``decisions``), or only the forced ones: an admin's zone:host skips the filters."""
+        ``decisions``, unless None), or only the forced ones: an admin's zone:host skips
+        the filters."""
         forced = list(spec.get("force_hosts") or [])
         if forced:
             kept = [s for s in hosts if s.host in forced or s.node in forced]
@@ -196,10 +198,11 @@ class NovaScheduler(NovaProcess):
                     ctx.request_id,
                     ", ".join(forced),
                 )
-            decisions += [
-                {"filter": "force_hosts", "host": s.host, "passed": True, "why": "forced"}
-                for s in kept
-            ]
+            if decisions is not None:
+                decisions += [
+                    {"filter": "force_hosts", "host": s.host, "passed": True, "why": "forced"}
+                    for s in kept
+                ]
             return kept
         for name in self.nova_conf.enabled_filters:
             check = _FILTERS.get(name)
@@ -208,7 +211,8 @@ class NovaScheduler(NovaProcess):
             kept = []
             for state in hosts:
                 ok, why = check(self, state, spec)
-                decisions.append({"filter": name, "host": state.host, "passed": ok, "why": why})
+                if decisions is not None:
+                    decisions.append({"filter": name, "host": state.host, "passed": ok, "why": why})
                 if ok:
                     kept.append(state)
             hosts = kept

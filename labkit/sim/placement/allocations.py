@@ -15,13 +15,15 @@ a consumer left without allocations is deleted.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
 from typing import cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
+from labkit.sim.core.sql import Prepared, PreparedWrite
+from labkit.sim.core.store import Transaction
 from labkit.sim.placement import classes, providers
 from labkit.sim.placement import models as m
 from labkit.sim.placement.errors import (
@@ -30,6 +32,7 @@ from labkit.sim.placement.errors import (
     ConstraintsViolated,
     InvalidInventory,
     PlacementException,
+    ResourceClassNotFound,
 )
 
 
@@ -74,41 +77,31 @@ def _table(model: type[m.Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def _external_ids(s: Session, writes: list[ConsumerWrite], now: float) -> dict[str, int]:
+def _external_ids(tx: Transaction, writes: list[ConsumerWrite], now: float) -> dict[str, int]:
     """The internal ids of the writes' projects and users (``p:<external id>`` and
     ``u:<external id>``), in one query; a project or user Placement has not seen yet gets its
     row (placement's ``ensure_consumer`` creates them the same way)."""
     projects = {w.project_id for w in writes}
     users = {w.user_id for w in writes}
     found: dict[str, int] = {}
-    query = union_all(
-        select(literal("p"), m.Project.id, m.Project.external_id).where(
-            m.Project.external_id.in_(projects)
-        ),
-        select(literal("u"), m.User.id, m.User.external_id).where(m.User.external_id.in_(users)),
-    )
-    for kind, row_id, external in s.execute(query):
+    for kind, row_id, external in _PROJECTS_AND_USERS.all(
+        tx, projects=sorted(projects), users=sorted(users)
+    ):
         found[f"{kind}:{external}"] = row_id
-    for kind, model, names in (("p", m.Project, projects), ("u", m.User, users)):
+    for kind, made, names in (("p", _NEW_PROJECT, projects), ("u", _NEW_USER, users)):
         for external in sorted(names):
             if f"{kind}:{external}" not in found:
-                inserted = s.execute(
-                    insert(_table(model)).values(external_id=external, created_at=now)
-                )
-                found[f"{kind}:{external}"] = inserted.inserted_primary_key[0]  # type: ignore[attr-defined]
+                found[f"{kind}:{external}"] = made.run(tx, external=external, now=now)[0][0]
     return found
 
 
-def _consumer_type_id(s: Session, name: str | None, now: float) -> int | None:
+def _consumer_type_id(tx: Transaction, name: str | None, now: float) -> int | None:
     if name is None:
         return None
-    found = s.scalar(select(m.ConsumerType.id).where(m.ConsumerType.name == name))
+    found = _CONSUMER_TYPE.one(tx, name=name)
     if found is not None:
-        return found
-    row = m.ConsumerType(name=name, created_at=now)
-    s.add(row)
-    s.flush()
-    return row.id
+        return int(found[0])
+    return int(_NEW_CONSUMER_TYPE.run(tx, name=name, now=now)[0][0])
 
 
 @dataclass
@@ -120,38 +113,29 @@ class _Slot:
     used: int
 
 
-def write(s: Session, writes: list[ConsumerWrite], now: float) -> None:
-    """Replace the allocations of each consumer in ``writes``, all or nothing.
+def write(tx: Transaction, writes: list[ConsumerWrite], now: float) -> None:
+    """Replace the allocations of each consumer in ``writes``, all or nothing (the caller's
+    transaction, :meth:`~labkit.sim.core.store.Database.transaction`, is rolled back when
+    this raises).
 
     Raises ConsumerGenerationConflict, UnknownProvider, ResourceClassNotFound,
     InvalidInventory (missing inventory, CapacityExceeded, ConstraintsViolated) and
     ConcurrentUpdate (a provider's generation moved under the write).
 
-    A claim is a handful of statements whatever its size: one read of the consumers, one of
-    their projects and users, one of the providers with their inventories and what every
-    other consumer already uses of them; then the writes -- the old allocations deleted, the
-    new ones inserted, each provider's generation moved on *only if it is still the one just
-    read* (Placement's optimistic ``UPDATE ... WHERE generation = :seen``), the consumers'
-    generations bumped. The checks run in the order Placement makes them, so the same bad
-    request fails with the same error."""
+    A claim is a handful of statements whatever its size, each compiled once (core/sql.py):
+    one read of the consumers, one of their projects and users, one of the providers with
+    their inventories and what every other consumer already uses of them; then the writes
+    -- the old allocations deleted, the new ones inserted, each provider's generation moved
+    on *only if it is still the one just read* (Placement's optimistic ``UPDATE ... WHERE
+    generation = :seen``), the consumers' generations bumped. The checks run in the order
+    Placement makes them, so the same bad request fails with the same error."""
     uuids = [w.uuid for w in writes]
-    consumers = {
-        row.uuid: row
-        for row in s.execute(
-            select(
-                m.Consumer.uuid,
-                m.Consumer.project_id,
-                m.Consumer.user_id,
-                m.Consumer.generation,
-                m.Consumer.consumer_type_id,
-            ).where(m.Consumer.uuid.in_(uuids))
-        )
-    }
-    external = _external_ids(s, writes, now)
+    consumers = {row[0]: _ConsumerRow(*row) for row in _CONSUMERS.all(tx, uuids=uuids)}
+    external = _external_ids(tx, writes, now)
     new_consumers: list[dict[str, object]] = []
     for want in writes:  # placement's ensure_consumer, consumer by consumer
         project, user = external[f"p:{want.project_id}"], external[f"u:{want.user_id}"]
-        type_id = _consumer_type_id(s, want.consumer_type, now)
+        type_id = _consumer_type_id(tx, want.consumer_type, now)
         row = consumers.get(want.uuid)
         if row is None:
             if want.check_generation and want.generation is not None:
@@ -162,49 +146,40 @@ def write(s: Session, writes: list[ConsumerWrite], now: float) -> None:
                         "uuid": want.uuid,
                         "project_id": project,
                         "user_id": user,
-                        "generation": 1,
                         "consumer_type_id": type_id,
-                        "created_at": now,
-                        "updated_at": now,
+                        "now": now,
                     }
                 )
             continue
         if want.check_generation and row.generation != want.generation:
             raise ConsumerGenerationConflict(row.generation, want.generation)
-        changes: dict[str, object] = {}
-        if (row.project_id, row.user_id) != (project, user):
-            changes.update(project_id=project, user_id=user, updated_at=now)
-        if type_id is not None and row.consumer_type_id != type_id:
-            changes.update(consumer_type_id=type_id, updated_at=now)
-        if want.allocations:
-            changes.update(generation=m.Consumer.generation + 1, updated_at=now)
-            s.execute(
-                update(_table(m.Consumer)).where(m.Consumer.uuid == want.uuid).values(**changes)
+        if want.allocations:  # its project, user and type as written, its generation moved
+            _BUMP_CONSUMER.run(
+                tx,
+                uuid=want.uuid,
+                project_id=project,
+                user_id=user,
+                consumer_type_id=type_id if type_id is not None else row.consumer_type_id,
+                now=now,
             )
         else:
-            s.execute(delete(_table(m.Consumer)).where(m.Consumer.uuid == want.uuid))
-    rps, slots = _providers_of(s, writes)
-    rows = _checked_rows(s, writes, rps, slots, now)
-    if new_consumers:
-        s.execute(insert(_table(m.Consumer)), new_consumers)
-    s.execute(delete(_table(m.Allocation)).where(m.Allocation.consumer_id.in_(uuids)))
-    if rows:
-        s.execute(insert(_table(m.Allocation)), rows)
-    if rps:
-        moved = s.execute(
-            update(_table(m.ResourceProvider))
-            .where(m.ResourceProvider.id == bindparam("rp_id"))
-            .where(m.ResourceProvider.generation == bindparam("seen"))
-            .values(generation=m.ResourceProvider.generation + 1),
-            [{"rp_id": rp_id, "seen": generation} for rp_id, generation in rps.values()],
-        )
-        if moved.rowcount != len(rps):  # type: ignore[attr-defined]
-            raise ConcurrentUpdate()
-    s.expire_all()  # ORM objects the caller loaded earlier in this session are stale now
+            _DROP_CONSUMER.run(tx, uuid=want.uuid)
+    rps, slots = _providers_of(tx, writes)
+    rows = _checked_rows(tx, writes, rps, slots, now)
+    for made in new_consumers:
+        _NEW_CONSUMER.run(tx, **made)
+    _DROP_ALLOCATIONS.run(tx, uuids=uuids)
+    for allocation in rows:
+        _NEW_ALLOCATION.run(tx, **allocation)
+    moved = 0
+    for rp_id, generation in rps.values():
+        moved += len(_MOVE_GENERATION.run(tx, rp_id=rp_id, seen=generation))
+    if moved != len(rps):
+        raise ConcurrentUpdate()
 
 
 def _providers_of(
-    s: Session, writes: list[ConsumerWrite]
+    tx: Transaction, writes: list[ConsumerWrite]
 ) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], _Slot]]:
     """The writes' providers (uuid -> (id, generation)), UnknownProvider for the first one
     that does not exist, and their inventories by (provider uuid, class name) with what the
@@ -212,30 +187,9 @@ def _providers_of(
     uuids = list(dict.fromkeys(rp for w in writes for rp in w.allocations))
     if not uuids:
         return {}, {}
-    others = (
-        select(func.coalesce(func.sum(m.Allocation.used), 0))
-        .where(m.Allocation.resource_provider_id == m.ResourceProvider.id)
-        .where(m.Allocation.resource_class_id == m.Inventory.resource_class_id)
-        .where(m.Allocation.consumer_id.not_in([w.uuid for w in writes]))
-        .scalar_subquery()
-    )
-    query = (
-        select(
-            m.ResourceProvider.uuid,
-            m.ResourceProvider.id,
-            m.ResourceProvider.generation,
-            m.ResourceClass.name,
-            m.Inventory.resource_class_id,
-            *m.INVENTORY_LIMITS,
-            others,
-        )
-        .outerjoin(m.Inventory, m.Inventory.resource_provider_id == m.ResourceProvider.id)
-        .outerjoin(m.ResourceClass, m.ResourceClass.id == m.Inventory.resource_class_id)
-        .where(m.ResourceProvider.uuid.in_(uuids))
-    )
     rps: dict[str, tuple[int, int]] = {}
     slots: dict[tuple[str, str], _Slot] = {}
-    for row in s.execute(query):
+    for row in _PROVIDER_SLOTS.all(tx, providers=uuids, consumers=[w.uuid for w in writes]):
         rps[row[0]] = (row[1], row[2])
         if row[3] is not None:
             record = providers.InventoryRecord(
@@ -249,7 +203,7 @@ def _providers_of(
 
 
 def _checked_rows(
-    s: Session,
+    tx: Transaction,
     writes: list[ConsumerWrite],
     rps: dict[str, tuple[int, int]],
     slots: dict[tuple[str, str], _Slot],
@@ -264,7 +218,12 @@ def _checked_rows(
             for rc, amount in resources.items():
                 wanted[(rp_uuid, rc)] += amount
     if any(key not in slots for key in wanted):
-        classes.class_ids(s, (rc for _, rc in wanted))  # ResourceClassNotFound comes first
+        # ResourceClassNotFound comes first (classes.class_ids: the first unknown name)
+        names = list(dict.fromkeys(rc for _, rc in wanted))
+        known = {row[0] for row in _CLASSES_NAMED.all(tx, names=names)}
+        for name in names:
+            if name not in known:
+                raise ResourceClassNotFound(name)
     rows: list[dict[str, object]] = []
     for want in writes:
         for rp_uuid, resources in want.allocations.items():
@@ -280,14 +239,121 @@ def _checked_rows(
                     raise CapacityExceeded(rc, rp_uuid)
                 rows.append(
                     {
-                        "resource_provider_id": rps[rp_uuid][0],
-                        "consumer_id": want.uuid,
-                        "resource_class_id": slot.class_id,
+                        "rp_id": rps[rp_uuid][0],
+                        "consumer": want.uuid,
+                        "rc_id": slot.class_id,
                         "used": amount,
-                        "created_at": now,
+                        "now": now,
                     }
                 )
     return rows
+
+
+# ---- write()'s statements, compiled once (core/sql.py) ---------------------------------------
+
+_CONSUMER_TABLE = _table(m.Consumer)
+_ConsumerRow = namedtuple("_ConsumerRow", "uuid project_id user_id generation consumer_type_id")
+_CONSUMERS = Prepared(
+    select(*(getattr(m.Consumer, name) for name in _ConsumerRow._fields)).where(
+        m.Consumer.uuid.in_(bindparam("uuids", expanding=True))
+    )
+)
+_PROJECTS_AND_USERS = Prepared(
+    union_all(
+        select(literal("p"), m.Project.id, m.Project.external_id).where(
+            m.Project.external_id.in_(bindparam("projects", expanding=True))
+        ),
+        select(literal("u"), m.User.id, m.User.external_id).where(
+            m.User.external_id.in_(bindparam("users", expanding=True))
+        ),
+    )
+)
+_NEW_PROJECT = PreparedWrite(
+    insert(_table(m.Project))
+    .values(external_id=bindparam("external"), created_at=bindparam("now"))
+    .returning(m.Project.id)
+)
+_NEW_USER = PreparedWrite(
+    insert(_table(m.User))
+    .values(external_id=bindparam("external"), created_at=bindparam("now"))
+    .returning(m.User.id)
+)
+_CONSUMER_TYPE = Prepared(select(m.ConsumerType.id).where(m.ConsumerType.name == bindparam("name")))
+_NEW_CONSUMER_TYPE = PreparedWrite(
+    insert(_table(m.ConsumerType))
+    .values(name=bindparam("name"), created_at=bindparam("now"))
+    .returning(m.ConsumerType.id)
+)
+_NEW_CONSUMER = PreparedWrite(
+    insert(_CONSUMER_TABLE).values(
+        uuid=bindparam("uuid"),
+        project_id=bindparam("project_id"),
+        user_id=bindparam("user_id"),
+        generation=1,
+        consumer_type_id=bindparam("consumer_type_id"),
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+_BUMP_CONSUMER = PreparedWrite(
+    update(_CONSUMER_TABLE)
+    .where(_CONSUMER_TABLE.c.uuid == bindparam("uuid"))
+    .values(
+        project_id=bindparam("project_id"),
+        user_id=bindparam("user_id"),
+        consumer_type_id=bindparam("consumer_type_id"),
+        generation=_CONSUMER_TABLE.c.generation + 1,
+        updated_at=bindparam("now"),
+    )
+)
+_DROP_CONSUMER = PreparedWrite(
+    delete(_CONSUMER_TABLE).where(_CONSUMER_TABLE.c.uuid == bindparam("uuid"))
+)
+_OTHERS_USE = (
+    select(func.coalesce(func.sum(m.Allocation.used), 0))
+    .where(m.Allocation.resource_provider_id == m.ResourceProvider.id)
+    .where(m.Allocation.resource_class_id == m.Inventory.resource_class_id)
+    .where(m.Allocation.consumer_id.not_in(bindparam("consumers", expanding=True)))
+    .scalar_subquery()
+)
+_PROVIDER_SLOTS = Prepared(
+    select(
+        m.ResourceProvider.uuid,
+        m.ResourceProvider.id,
+        m.ResourceProvider.generation,
+        m.ResourceClass.name,
+        m.Inventory.resource_class_id,
+        *m.INVENTORY_LIMITS,
+        _OTHERS_USE,
+    )
+    .outerjoin(m.Inventory, m.Inventory.resource_provider_id == m.ResourceProvider.id)
+    .outerjoin(m.ResourceClass, m.ResourceClass.id == m.Inventory.resource_class_id)
+    .where(m.ResourceProvider.uuid.in_(bindparam("providers", expanding=True)))
+)
+_CLASSES_NAMED = Prepared(
+    select(m.ResourceClass.name).where(m.ResourceClass.name.in_(bindparam("names", expanding=True)))
+)
+_ALLOCATIONS = _table(m.Allocation)
+_DROP_ALLOCATIONS = PreparedWrite(
+    delete(_ALLOCATIONS).where(_ALLOCATIONS.c.consumer_id.in_(bindparam("uuids", expanding=True)))
+)
+_NEW_ALLOCATION = PreparedWrite(
+    insert(_ALLOCATIONS).values(
+        resource_provider_id=bindparam("rp_id"),
+        consumer_id=bindparam("consumer"),
+        resource_class_id=bindparam("rc_id"),
+        used=bindparam("used"),
+        created_at=bindparam("now"),
+    )
+)
+_PROVIDERS = _table(m.ResourceProvider)
+_MOVE_GENERATION = PreparedWrite(
+    update(_PROVIDERS)
+    .where(_PROVIDERS.c.id == bindparam("rp_id"))
+    .where(_PROVIDERS.c.generation == bindparam("seen"))
+    .values(generation=_PROVIDERS.c.generation + 1)
+    .returning(_PROVIDERS.c.id)
+)
 
 
 def delete_consumer(s: Session, consumer_uuid: str) -> bool:

@@ -66,9 +66,9 @@ def _consumer_write(call: Call, consumer: str, data: dict[str, Any]) -> allocati
 
 
 def _write(call: Call, writes: list[allocations.ConsumerWrite], single: str | None) -> None:
-    with writing(call) as s:
+    with app(call).database.transaction() as tx:
         try:
-            allocations.write(s, writes, now(call))
+            allocations.write(tx, writes, now(call))
         except allocations.ConsumerGenerationConflict as exc:
             raise conflict(str(exc), errors.CONCURRENT_UPDATE) from None
         except allocations.UnknownProvider as exc:
