@@ -552,6 +552,9 @@ class World:
             port_range_max=2222,
         )
         agent = next(iter(admin.network.agents()))
+        pool = demo.network.create_subnet_pool(
+            name=f"hsp-{tag}", prefixes=["10.250.0.0/16"], default_prefix_length=24
+        )
         self.ids["neutron"] = {
             "agents/{agent_id}": agent.id,
             "extensions/{alias}": "security-group",
@@ -561,6 +564,8 @@ class World:
             "security-group-rules/{rule_id}": rule.id,
             "security-groups/{group_id}": group_.id,
             "subnets/{subnet_id}": subnet.id,
+            "subnetpools/{subnetpool_id}": pool.id,
+            "tags/{tag}": f"htag-{tag}",
         }
         admin_port = admin.network.create_port(network_id=net.id, name=f"hpt-admin-{tag}")
         self.other["ports/{port_id}"] = admin_port.id
@@ -1219,6 +1224,27 @@ def base_bodies(world: World) -> dict[tuple[str, str, str], list[Base]]:
         ],
         ("neutron", "PUT", "/v2.0/networks/{network_id}"): [
             Base({"network": {"name": "n", "admin_state_up": True, "mtu": 1450}}, ("demo",))
+        ],
+        ("neutron", "POST", "/v2.0/subnetpools"): [
+            Base(
+                {
+                    "subnetpool": {
+                        "name": "sp",
+                        "prefixes": ["10.251.0.0/16"],
+                        "default_prefixlen": 24,
+                        "min_prefixlen": 16,
+                        "max_prefixlen": 28,
+                        "default_quota": 1024,
+                    }
+                },
+                both,
+            )
+        ],
+        ("neutron", "PUT", "/v2.0/subnetpools/{subnetpool_id}"): [
+            Base({"subnetpool": {"name": "sp", "default_prefixlen": 25}}, ("demo",))
+        ],
+        ("neutron", "PUT", "/v2.0/subnetpools/{subnetpool_id}/add_prefixes"): [
+            Base({"prefixes": ["10.252.0.0/24"]}, ("demo",))
         ],
         ("neutron", "PUT", "/v2.0/quotas/{project_id}"): [
             Base({"quota": {"port": 50, "network": 10}}, admin)

@@ -15,16 +15,22 @@ becomes ``ACTIVE``; the DHCP agent asks the server for its port on each network 
 subnet.
 
 LIMITATIONS (not emulated, or emulated differently):
-  - L3: no routers, floating IPs, self-service routing, address scopes, subnet pools
-    (``subnetpool_id`` is refused), segments, trunks, QoS, port forwarding, RBAC policies
-    (``shared`` is a flag of the network, counted as one ``rbac_policy`` for quotas), DNS
-    integration, IPv6 prefix delegation; a network has exactly one segment;
+  - L3: no routers, floating IPs, self-service routing, address scopes (an
+    ``address_scope_id`` is never found), segments, trunks, QoS, port forwarding, RBAC
+    policies (``shared`` is a flag of the network or subnet pool, counted as one
+    ``rbac_policy`` for quotas), DNS integration, IPv6 prefix delegation; a network has
+    exactly one segment. Subnet pools are served (the core plugin's: CRUD, the prefix
+    actions, subnets cut from a pool) but ``onboard_network_subnets`` is not;
+  - extensions Zed lists but the sim does not serve (``GET /v2.0/extensions`` answers what
+    the real cloud answered): address groups, address scopes, service flavors, RBAC
+    policies, ``network-ip-availabilities``, ``availability_zones`` -- their URLs are 404;
+  - bulk create (``{"networks": [...]}``) is emulated for networks, subnets, subnet pools,
+    ports, security groups and their rules, all or nothing in one transaction;
   - type drivers: flat, vlan and vxlan; mechanism driver: only ``linuxbridge`` binds ports
     (``openvswitch``, ``ovn`` ... load but never bind);
   - security groups: groups and rules are created, changed and deleted with Zed's checks,
     texts and quotas, and each host's Linux bridge agent programs its firewall (the sim's
-    wire) from ``security_group_info_for_devices``. Not emulated: bulk creation (a list of
-    groups or rules in one body answers "Bulk operation not supported"), groups shared by RBAC
+    wire) from ``security_group_info_for_devices``. Not emulated: groups shared by RBAC
     (``shared`` is always false), address groups (a ``remote_address_group_id`` is never
     found), ``PUT`` on a rule (405: Zed's plugin has no rule update); the agents' fanout is one
     cast per Linux bridge agent the server knows (the bus has no fanout exchange), and an
@@ -47,8 +53,9 @@ LIMITATIONS (not emulated, or emulated differently):
   - Zed's experimental Linux bridge driver without ``[experimental] linuxbridge = true``
     stops neutron-api at start (a real one keeps respawning uwsgi workers and hangs);
     ``neutron-api-uwsgi.ini`` (processes, threads) is not read;
-  - tags can be read and filtered on but not set (no ``/tags`` sub-resource yet); sorting
-    and paging work on any attribute, not only indexed ones;
+  - tags are set through the ``/tags`` sub-resource of networks, subnets, subnet pools,
+    ports and security groups, not in a create body; sorting and paging work on any
+    attribute, not only indexed ones;
   - quotas: the ``DbQuotaNoLockDriver`` without reservations (``reserved`` is always 0);
     ``router`` and ``floatingip`` are listed when ``service_plugins`` loads ``router``;
   - keystonemiddleware: the service login and catalog are cached for 10 minutes, user tokens

@@ -189,6 +189,37 @@ def v_subnet_or_none(value: Any) -> str | None:
     return None if value is None else v_subnet(value)
 
 
+def v_subnet_list(value: Any) -> str | None:
+    """validate_subnet_list: a list of CIDRs without duplicates."""
+    if not isinstance(value, list):
+        return f"'{value}' is not a list"
+    try:
+        dupes = len(set(value)) != len(value)
+    except TypeError:  # unhashable members: each is checked as a CIDR below
+        dupes = False
+    if dupes:
+        return f"Duplicate items in the list: '{', '.join(str(v) for v in value)}'"
+    for item in value:
+        problem = v_subnet(item)
+        if problem:
+            return problem
+    return None
+
+
+def v_not_empty_string(max_len: int | None = None) -> Validator:
+    inner = v_string(max_len)
+
+    def check(value: Any) -> str | None:
+        problem = inner(value)
+        if problem:
+            return problem
+        if not value.strip():
+            return f"'{value}' Blank strings are not permitted"
+        return None
+
+    return check
+
+
 def v_mac(value: Any) -> str | None:
     if isinstance(value, str) and _MAC.match(value):
         return None
@@ -199,6 +230,18 @@ def v_non_negative(value: Any) -> str | None:
     if not isinstance(value, int) or isinstance(value, bool):
         return f"'{value}' is not an integer"
     return None if value >= 0 else f"'{value}' should be non-negative"
+
+
+DB_INTEGER_MAX = 2147483647  # an INT column of MariaDB
+
+
+def v_non_negative_column(value: Any) -> str | None:
+    """validate_non_negative for a value stored in an INT column. Neutron hands a larger one
+    to the database, which refuses it (a 500); the sim refuses it here."""
+    problem = v_non_negative(value)
+    if problem is None and value > DB_INTEGER_MAX:
+        return f"'{value}' is too large - must be no larger than '{DB_INTEGER_MAX}'"
+    return problem
 
 
 def v_range(low: int, high: int) -> Validator:
@@ -573,6 +616,62 @@ PORT: dict[str, Attr] = {
     **_STANDARD_FILTERS,
 }
 
+SUBNETPOOL: dict[str, Attr] = {
+    "id": _ID,
+    "name": Attr(
+        post=True, put=True, default=REQUIRED, validate=v_not_empty_string(), is_filter=True
+    ),
+    "tenant_id": _PROJECT,
+    "project_id": _PROJECT,
+    "prefixes": Attr(post=True, put=True, default=REQUIRED, validate=v_subnet_list),
+    "default_quota": Attr(
+        post=True,
+        put=True,
+        convert=to_int,
+        validate=v_non_negative_column,
+        is_filter=True,
+        filter_convert=to_int,
+    ),
+    "ip_version": Attr(is_filter=True, filter_convert=to_int),
+    "default_prefixlen": Attr(
+        post=True,
+        put=True,
+        convert=to_int,
+        validate=v_non_negative,
+        is_filter=True,
+        filter_convert=to_int,
+    ),
+    "min_prefixlen": Attr(
+        post=True,
+        put=True,
+        convert=to_int,
+        validate=v_non_negative,
+        is_filter=True,
+        filter_convert=to_int,
+    ),
+    "max_prefixlen": Attr(
+        post=True,
+        put=True,
+        convert=to_int,
+        validate=v_non_negative,
+        is_filter=True,
+        filter_convert=to_int,
+    ),
+    "is_default": _flag(post=True, put=True, default=False),
+    "shared": _flag(post=True, default=False),
+    "address_scope_id": Attr(post=True, put=True, validate=v_uuid_or_none, is_filter=True),
+    "description": _DESCRIPTION,
+    **_STANDARD_FILTERS,
+}
+
+# service-type: read-only, and served by the ServiceTypeManager, which has no filter
+# validation -- any query parameter filters (and an unknown one matches nothing).
+SERVICE_PROVIDER: dict[str, Attr] = {
+    "service_type": Attr(is_filter=True),
+    "name": Attr(is_filter=True),
+    "default": Attr(is_filter=True, filter_convert=to_bool),
+}
+
 SECURITY_GROUP: dict[str, Attr] = {
     "id": _ID,
     "name": Attr(post=True, put=True, default="", validate=v_name_not_default, is_filter=True),
@@ -664,6 +763,28 @@ def unwrap(data: Any, resource: str) -> dict[str, Any]:
     if not isinstance(inner, dict):
         raise http_bad_request(f"Object '{resource}' contains invalid data")
     return dict(inner)
+
+
+def prepare_items(
+    ctx: Context, data: Any, resource: str, attrs: dict[str, Attr]
+) -> tuple[list[dict[str, Any]], bool]:
+    """A POST body: one resource (``{"network": {...}}``) or a bulk list (``{"networks":
+    [{...}, ...]}``, each member with or without its ``{"network": ...}`` wrapper), each
+    prepared as :func:`prepare` does. Returns the items and whether the body was a list;
+    the caller creates all of them in one transaction or none (Neutron's bulk create)."""
+    collection = f"{resource}s"
+    if not data or not isinstance(data, dict) or collection not in data:
+        return [prepare(ctx, data, resource, attrs, True)], False
+    members = data[collection]
+    if not members:
+        raise http_bad_request("Resources required")
+    try:
+        # prepare_request_body: ``item if resource in item else {resource: item}`` -- a
+        # member that cannot be searched (a number) is the TypeError it catches
+        wrapped = [item if resource in item else {resource: item} for item in members]
+    except TypeError:
+        raise http_bad_request("Body contains invalid data") from None
+    return [prepare(ctx, item, resource, attrs, True) for item in wrapped], True
 
 
 def prepare(

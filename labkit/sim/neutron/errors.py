@@ -381,3 +381,82 @@ def quota_resource_unknown(unknown: list[str]) -> NeutronError:
 
 def service_unavailable(message: str = "The service is unavailable.") -> NeutronError:
     return NeutronError(503, "ServiceUnavailable", message)
+
+
+# ---- subnet pools (neutron_lib.exceptions, raised by the core plugin's IPAM) --------------------
+
+
+def subnetpool_not_found(subnetpool_id: str) -> NeutronError:
+    return NeutronError(
+        404, "SubnetPoolNotFound", f"Subnet pool {subnetpool_id} could not be found."
+    )
+
+
+def address_scope_not_found(address_scope_id: object) -> NeutronError:
+    return NeutronError(
+        404, "AddressScopeNotFound", f"Address scope {address_scope_id} could not be found."
+    )
+
+
+def empty_prefix_list() -> NeutronError:
+    return NeutronError(400, "EmptySubnetPoolPrefixList", "Empty subnet pool prefix list.")
+
+
+def prefix_version_mismatch() -> NeutronError:
+    return NeutronError(
+        400, "PrefixVersionMismatch", "Cannot mix IPv4 and IPv6 prefixes in a subnet pool."
+    )
+
+
+def unsupported_min_prefix(prefix: int, version: int) -> NeutronError:
+    return NeutronError(
+        400,
+        "UnsupportedMinSubnetPoolPrefix",
+        f"Prefix '{prefix}' not supported in IPv{version} pool.",
+    )
+
+
+def illegal_prefix_bounds(kind: str, prefixlen: int, base_kind: str, base: int) -> NeutronError:
+    return NeutronError(
+        400,
+        "IllegalSubnetPoolPrefixBounds",
+        f"Illegal prefix bounds: {kind}={prefixlen}, {base_kind}={base}.",
+    )
+
+
+def illegal_prefix_update(msg: str) -> NeutronError:
+    return NeutronError(400, "IllegalSubnetPoolPrefixUpdate", f"Illegal update to prefixes: {msg}.")
+
+
+def subnetpool_delete_error(reason: str) -> NeutronError:
+    return NeutronError(400, "SubnetPoolDeleteError", f"Unable to delete subnet pool: {reason}.")
+
+
+def subnetpool_quota_exceeded() -> NeutronError:
+    return NeutronError(
+        409, "SubnetPoolQuotaExceeded", "Per-project subnet pool prefix quota exceeded."
+    )
+
+
+def min_prefix_allocation(prefixlen: int, minimum: int) -> NeutronError:
+    return NeutronError(
+        400,
+        "MinPrefixSubnetAllocationError",
+        f"Unable to allocate subnet with prefix length {prefixlen}, minimum allowed prefix is "
+        f"{minimum}.",
+    )
+
+
+def max_prefix_allocation(prefixlen: int, maximum: int) -> NeutronError:
+    return NeutronError(
+        400,
+        "MaxPrefixSubnetAllocationError",
+        f"Unable to allocate subnet with prefix length {prefixlen}, maximum allowed prefix is "
+        f"{maximum}.",
+    )
+
+
+def subnet_allocation_error(reason: str) -> NeutronError:
+    """SubnetAllocationError is a bare NeutronException: no fault maps it, so Neutron
+    answers it as a 500 (HTTPInternalServerError) with its own text."""
+    return NeutronError(500, "SubnetAllocationError", f"Failed to allocate subnet: {reason}.")

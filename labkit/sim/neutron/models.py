@@ -2,7 +2,8 @@
 neutron.conf names.
 
 Named and shaped like Neutron's own schema so a learner who opens the database recognises
-it: ``networks``, ``networksegments``, ``subnets``, ``ipallocationpools``, ``ports``,
+it: ``networks``, ``networksegments``, ``subnets``, ``subnetpools`` (and their
+``subnetpoolprefixes``), ``ipallocationpools``, ``ports``,
 ``ipallocations``, ``ml2_port_bindings``, ``securitygroups``, ``securitygrouprules``,
 ``agents``, ``networkdhcpagentbindings``, ``quotas``. As in Neutron every resource has a
 row in ``standardattributes`` (its id orders lists, its tags hang off it); the sim keeps
@@ -86,6 +87,29 @@ class Subnet(Standard, Base):
     dns_nameservers: Mapped[list[Any]] = mapped_column(default=list)  # dnsnameservers
     host_routes: Mapped[list[Any]] = mapped_column(default=list)  # subnetroutes
     service_types: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class SubnetPool(Standard, Base):
+    """A pool of prefixes subnets are cut from (Neutron's core ``subnetpools``)."""
+
+    __tablename__ = "subnetpools"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    default_prefixlen: Mapped[int] = mapped_column(Integer)
+    min_prefixlen: Mapped[int] = mapped_column(Integer)
+    max_prefixlen: Mapped[int] = mapped_column(Integer)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)  # Neutron: subnetpoolrbacs
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    address_scope_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class SubnetPoolPrefix(Base):
+    __tablename__ = "subnetpoolprefixes"
+    cidr: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subnetpool_id: Mapped[str] = mapped_column(ForeignKey("subnetpools.id"), primary_key=True)
 
 
 class IPAllocationPool(Base):

@@ -65,6 +65,7 @@ ENFORCED: dict[str, tuple[str, ...]] = {
         "port_security_enabled",
     ),
     "subnet": ("segment_id", "service_types"),
+    "subnetpool": ("is_default", "shared"),
     "port": (
         "mac_address",
         "fixed_ips",
@@ -87,6 +88,7 @@ ADMIN_ONLY = {
         "segments",
     },
     "subnet": {"segment_id", "service_types"},
+    "subnetpool": {"is_default", "shared"},
     "port": {"binding:host_id", "binding:profile"},
 }
 # What only an admin sees.

@@ -19,6 +19,7 @@ from labkit.sim.neutron.errors import http_bad_request, over_quota
 _COUNTED: dict[str, Any] = {
     "network": m.Network,
     "subnet": m.Subnet,
+    "subnetpool": m.SubnetPool,
     "port": m.Port,
     "security_group": m.SecurityGroup,
     "security_group_rule": m.SecurityGroupRule,
@@ -51,14 +52,17 @@ def used(tx: Tx, project_id: str, resource: str) -> int:
             or 0
         )
     if resource == "rbac_policy":
-        # A shared network is an access_as_shared RBAC entry for '*' in Neutron.
-        return int(
-            tx.s.scalar(
-                select(func.count())
-                .select_from(m.Network)
-                .where(m.Network.project_id == project_id, m.Network.shared.is_(True))
+        # A shared network or subnet pool is an access_as_shared RBAC entry for '*'.
+        return sum(
+            int(
+                tx.s.scalar(
+                    select(func.count())
+                    .select_from(model)
+                    .where(model.project_id == project_id, model.shared.is_(True))
+                )
+                or 0
             )
-            or 0
+            for model in (m.Network, m.SubnetPool)
         )
     return 0
 

@@ -30,7 +30,7 @@ from labkit.sim.core.authtoken import (
 from labkit.sim.core.conf import ConfError
 from labkit.sim.core.http import Call, HttpError, Route, Routes, ServiceApp, is_public
 from labkit.sim.core.service import RoomContext, ServiceFailed, ServiceProcess
-from labkit.sim.neutron import models
+from labkit.sim.neutron import manage, models
 from labkit.sim.neutron.config import ML2_CONF, ML2_PLUGIN_NAMES, NEUTRON_CONF, NeutronConf
 from labkit.sim.neutron.db import Repo
 from labkit.sim.neutron.errors import NeutronError, http_method_not_allowed, http_not_found
@@ -85,6 +85,7 @@ def read_server_conf(process: ServiceProcess) -> NeutronConf:
 
 def open_repo(process: ServiceProcess, conf: NeutronConf) -> Repo:
     db = process.open_database(conf.database_connection, models.Base.metadata)
+    manage.add_missing_tables(db)  # a state folder from before the newest tables
     if not db.tables_exist():
         raise ServiceFailed(
             "the neutron database has no tables: run `neutron-db-manage --config-file "

@@ -1,7 +1,8 @@
 """Subnets: a CIDR on a network, its gateway and the pools ports take addresses from.
 
-Created the way ``_create_subnet_precommit`` and ``_validate_subnet`` check them: a CIDR (or
-a subnet pool, which the sim does not emulate), the CIDR of the subnet's IP version and not
+Created the way ``_create_subnet_precommit`` and ``_validate_subnet`` check them: a CIDR, or
+a subnet pool to cut one from (:mod:`.subnetpools`; ``use_default_subnetpool`` picks the
+IP version's default pool), the CIDR of the subnet's IP version and not
 overlapping another subnet of the network, DHCP only on prefixes of /30 or larger, a gateway
 that is not the network or broadcast address, pools inside the CIDR that do not hold the
 gateway. Without pools Neutron makes them: the whole range minus the gateway.
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 
-from labkit.sim.neutron import cleanup, ipam, policy, quotas
+from labkit.sim.neutron import cleanup, ipam, policy, quotas, subnetpools
 from labkit.sim.neutron import models as m
 from labkit.sim.neutron.attributes import NOT_SPECIFIED
 from labkit.sim.neutron.db import Tx
@@ -142,15 +143,35 @@ def create(tx: Tx, ctx: Context, body: dict[str, Any]) -> m.Subnet:
     policy.enforce_create(ctx, "subnet", body, {}, network_owner=network.project_id)
     cidr = body.get("cidr", NOT_SPECIFIED)
     has_cidr = cidr not in (NOT_SPECIFIED, None)
-    if has_cidr and body.get("prefixlen", NOT_SPECIFIED) is not NOT_SPECIFIED:
+    prefixlen = body.get("prefixlen", NOT_SPECIFIED)
+    if has_cidr and prefixlen is not NOT_SPECIFIED:
         raise bad_request("subnets", "cidr and prefixlen must not be supplied together")
-    pool_id = body.get("subnetpool_id", NOT_SPECIFIED)
-    if pool_id not in (NOT_SPECIFIED, None) or body.get("use_default_subnetpool"):
-        raise bad_request("subnets", "subnet pools are not emulated by the sim")
-    if not has_cidr:
-        raise bad_request("subnets", "a subnetpool must be specified in the absence of a cidr")
     ip_version = body["ip_version"]
-    _check(body, cidr, ip_version, bool(body.get("enable_dhcp", True)))
+    pool_id = _subnetpool_id(tx, body, cidr if has_cidr else None, ip_version)
+    if pool_id is None and not has_cidr:
+        raise bad_request("subnets", "a subnetpool must be specified in the absence of a cidr")
+    if (
+        pool_id is not None
+        and not has_cidr
+        and body.get("allocation_pools")
+        not in (
+            NOT_SPECIFIED,
+            None,
+        )
+    ):
+        raise bad_request("subnets", "allocation_pools allowed only for specific subnet requests.")
+    if has_cidr:
+        _check(body, cidr, ip_version, bool(body.get("enable_dhcp", True)))
+    if pool_id is not None:
+        pool = subnetpools.get(tx, ctx, pool_id)
+        if pool.ip_version != ip_version:
+            raise bad_request(
+                "subnets",
+                f"Cannot allocate IPv{ip_version} subnet from IPv{pool.ip_version} subnet pool",
+            )
+        cidr = subnetpools.allocate(
+            tx, pool, project, str(ipam.network(cidr)) if has_cidr else None, prefixlen
+        )
     net = ipam.network(cidr)
     if net.prefixlen == 0:
         raise invalid_input("0 is not allowed as CIDR prefix length")
@@ -180,7 +201,7 @@ def create(tx: Tx, ctx: Context, body: dict[str, Any]) -> m.Subnet:
         enable_dhcp=body.get("enable_dhcp", True),
         ipv6_ra_mode=_set_or_none(body, "ipv6_ra_mode"),
         ipv6_address_mode=_set_or_none(body, "ipv6_address_mode"),
-        subnetpool_id=None,
+        subnetpool_id=pool_id,
         dns_nameservers=list(_set_or_none(body, "dns_nameservers") or []),
         host_routes=list(_set_or_none(body, "host_routes") or []),
         service_types=list(_set_or_none(body, "service_types") or []),
@@ -192,6 +213,25 @@ def create(tx: Tx, ctx: Context, body: dict[str, Any]) -> m.Subnet:
     _set_pools(tx, row.id, ranges)
     tx.bump(network)
     return row
+
+
+def _subnetpool_id(tx: Tx, body: dict[str, Any], cidr: str | None, ip_version: int) -> str | None:
+    """_get_subnetpool_id: the pool named, or the default pool of the IP version when
+    ``use_default_subnetpool`` is set."""
+    pool_id = body.get("subnetpool_id", NOT_SPECIFIED)
+    pool_id = None if pool_id is NOT_SPECIFIED else pool_id
+    use_default = bool(body.get("use_default_subnetpool"))
+    if use_default and pool_id:
+        raise bad_request(
+            "subnets", "subnetpool_id and use_default_subnetpool cannot both be specified"
+        )
+    if pool_id or not use_default:
+        return pool_id or None
+    version = ipam.network(cidr).version if cidr is not None else ip_version
+    default = subnetpools.default_for(tx, version)
+    if default is None:
+        raise bad_request("subnets", f"No default subnetpool found for IPv{version}")
+    return default.id
 
 
 def _set_or_none(body: dict[str, Any], key: str) -> Any:

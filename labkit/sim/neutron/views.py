@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from labkit.sim.neutron import ipam
 from labkit.sim.neutron import models as m
+from labkit.sim.neutron import subnetpools as subnetpools_mod
 from labkit.sim.neutron.db import Tx
 
 
@@ -127,6 +128,38 @@ def subnets(tx: Tx, rows: Sequence[m.Subnet]) -> list[dict[str, Any]]:
             "host_routes": list(r.host_routes or []),
             "dns_nameservers": list(r.dns_nameservers or []),
             "service_types": list(r.service_types or []),
+            **_standard(r, tags[r.standard_attr_id]),
+            "project_id": r.project_id,
+        }
+        for r in rows
+    ]
+
+
+def subnetpools(
+    tx: Tx, rows: Sequence[m.SubnetPool], numbers: bool = False
+) -> list[dict[str, Any]]:
+    """_make_subnetpool_dict: the prefix lengths as strings -- or as numbers (``numbers``),
+    which is how update_subnetpool's own answer shows them."""
+    prefixes = subnetpools_mod.prefixes_of(tx, [r.id for r in rows])
+    tags = tx.tags([r.standard_attr_id for r in rows])
+
+    def length(value: int) -> int | str:
+        return value if numbers else str(value)
+
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "tenant_id": r.project_id,
+            "default_prefixlen": length(r.default_prefixlen),
+            "min_prefixlen": length(r.min_prefixlen),
+            "max_prefixlen": length(r.max_prefixlen),
+            "is_default": r.is_default,
+            "shared": r.shared,
+            "prefixes": prefixes[r.id],
+            "ip_version": r.ip_version,
+            "default_quota": r.default_quota,
+            "address_scope_id": r.address_scope_id,
             **_standard(r, tags[r.standard_attr_id]),
             "project_id": r.project_id,
         }

@@ -10,13 +10,27 @@ from labkit.sim.neutron.api import (
     ports,
     quotas,
     security_groups,
+    service_types,
+    subnetpools,
     subnets,
+    tags,
 )
 
 
 def all_routes() -> Routes:
     merged = Routes()
-    for module in (discovery, networks, subnets, ports, agents, quotas, security_groups):
+    for module in (
+        discovery,
+        networks,
+        subnets,
+        subnetpools,
+        ports,
+        agents,
+        quotas,
+        security_groups,
+        service_types,
+        tags,
+    ):
         for route in module.routes:
             merged.add(route.method, route.template, route.handler)
     return merged

@@ -72,6 +72,17 @@ def created(call: Call, resource: str, item: dict[str, Any]) -> Response:
     return json_response({resource: policy.strip_hidden(ctx(call), resource, item)}, 201)
 
 
+def created_many(call: Call, resource: str, items: list[dict[str, Any]], bulk: bool) -> Response:
+    """201 with what a POST made: ``{"network": {...}}``, or ``{"networks": [...]}`` for a
+    bulk body (:func:`attributes.prepare_items`)."""
+    if not bulk:
+        return created(call, resource, items[0])
+    settle(call)
+    caller = ctx(call)
+    shown = [policy.strip_hidden(caller, resource, i) for i in items]
+    return json_response({f"{resource}s": shown}, 201)
+
+
 def updated(call: Call, resource: str, item: dict[str, Any]) -> Response:
     settle(call)
     return json_response({resource: policy.strip_hidden(ctx(call), resource, item)})

@@ -10,7 +10,7 @@ from labkit.sim.core.http import Call, Routes
 from labkit.sim.neutron import agents, attributes, networks, views
 from labkit.sim.neutron.api._helpers import (
     body,
-    created,
+    created_many,
     ctx,
     deleted,
     listed,
@@ -37,11 +37,11 @@ def index(call: Call) -> Response:
 @routes.post("/v2.0/networks")
 def create(call: Call) -> Response:
     caller = ctx(call)
-    data = attributes.prepare(caller, body(call), "network", attributes.NETWORK, True)
-    with repo(call).write() as tx:
-        row = networks.create(tx, caller, data)
-        item = views.networks(tx, [row])[0]
-    return created(call, "network", item)
+    items, bulk = attributes.prepare_items(caller, body(call), "network", attributes.NETWORK)
+    with repo(call).write() as tx:  # a bulk body: all of them or none
+        rows = [networks.create(tx, caller, data) for data in items]
+        shown = views.networks(tx, rows)
+    return created_many(call, "network", shown, bulk)
 
 
 @routes.get("/v2.0/networks/{network_id}")

@@ -11,7 +11,7 @@ from labkit.sim.core.http import Call, Routes
 from labkit.sim.neutron import attributes, ports, views
 from labkit.sim.neutron.api._helpers import (
     body,
-    created,
+    created_many,
     ctx,
     deleted,
     listed,
@@ -48,11 +48,11 @@ def index(call: Call) -> Response:
 @routes.post("/v2.0/ports")
 def create(call: Call) -> Response:
     caller = ctx(call)
-    data = attributes.prepare(caller, body(call), "port", attributes.PORT, True)
-    with repo(call).write() as tx:
-        row = ports.create(tx, caller, data, notifier(call))
-        item = views.ports(tx, [row])[0]
-    return created(call, "port", item)
+    items, bulk = attributes.prepare_items(caller, body(call), "port", attributes.PORT)
+    with repo(call).write() as tx:  # a bulk body: all of them or none
+        rows = [ports.create(tx, caller, data, notifier(call)) for data in items]
+        shown = views.ports(tx, rows)
+    return created_many(call, "port", shown, bulk)
 
 
 @routes.get("/v2.0/ports/{port_id}")

@@ -20,7 +20,7 @@ from labkit.sim.core.http import Call, Routes
 from labkit.sim.neutron import attributes, secgroups, views
 from labkit.sim.neutron.api._helpers import (
     body,
-    created,
+    created_many,
     ctx,
     deleted,
     listed,
@@ -81,11 +81,13 @@ def index(call: Call) -> Response:
 @routes.post("/v2.0/security-groups")
 def create(call: Call) -> Response:
     caller = ctx(call)
-    data = attributes.prepare(caller, body(call), "security_group", attributes.SECURITY_GROUP, True)
-    with repo(call).write() as tx:
-        row = secgroups.create_group(tx, caller, data)
-        item = views.security_groups(tx, [row])[0]
-    return created(call, "security_group", item)
+    items, bulk = attributes.prepare_items(
+        caller, body(call), "security_group", attributes.SECURITY_GROUP
+    )
+    with repo(call).write() as tx:  # a bulk body: all of them or none
+        rows = [secgroups.create_group(tx, caller, data) for data in items]
+        shown = views.security_groups(tx, rows)
+    return created_many(call, "security_group", shown, bulk)
 
 
 @routes.get("/v2.0/security-groups/{group_id}")
@@ -128,14 +130,15 @@ def rules_index(call: Call) -> Response:
 @routes.post("/v2.0/security-group-rules")
 def rule_create(call: Call) -> Response:
     caller = ctx(call)
-    data = attributes.prepare(
-        caller, body(call), "security_group_rule", attributes.SECURITY_GROUP_RULE, True
+    items, bulk = attributes.prepare_items(
+        caller, body(call), "security_group_rule", attributes.SECURITY_GROUP_RULE
     )
-    with repo(call).write() as tx:
-        row = secgroups.create_rule(tx, caller, data)
-        secgroups.notify_rule_updated(tx, notifier(call), [row.security_group_id])
-        item = views.rules(tx, [row])[0]
-    return created(call, "security_group_rule", item)
+    with repo(call).write() as tx:  # a bulk body: all of them or none
+        rows = [secgroups.create_rule(tx, caller, data) for data in items]
+        groups = list(dict.fromkeys(r.security_group_id for r in rows))
+        secgroups.notify_rule_updated(tx, notifier(call), groups)
+        shown = views.rules(tx, rows)
+    return created_many(call, "security_group_rule", shown, bulk)
 
 
 @routes.get("/v2.0/security-group-rules/{rule_id}")

@@ -11,7 +11,7 @@ from labkit.sim.core.http import Call, Routes
 from labkit.sim.neutron import agents, attributes, subnets, views
 from labkit.sim.neutron.api._helpers import (
     body,
-    created,
+    created_many,
     ctx,
     deleted,
     listed,
@@ -51,12 +51,15 @@ def index(call: Call) -> Response:
 @routes.post("/v2.0/subnets")
 def create(call: Call) -> Response:
     caller = ctx(call)
-    data = attributes.prepare(caller, body(call), "subnet", attributes.SUBNET, True)
-    with repo(call).write() as tx:
-        row = subnets.create(tx, caller, data)
-        item = views.subnets(tx, [row])[0]
-        _tell_dhcp(call, tx, row.network_id, "subnet_create_end", row.enable_dhcp)
-    return created(call, "subnet", item)
+    items, bulk = attributes.prepare_items(caller, body(call), "subnet", attributes.SUBNET)
+    with repo(call).write() as tx:  # a bulk body: all of them or none
+        rows = []
+        for data in items:
+            row = subnets.create(tx, caller, data)
+            _tell_dhcp(call, tx, row.network_id, "subnet_create_end", row.enable_dhcp)
+            rows.append(row)
+        shown = views.subnets(tx, rows)
+    return created_many(call, "subnet", shown, bulk)
 
 
 @routes.get("/v2.0/subnets/{subnet_id}")
