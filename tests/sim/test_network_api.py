@@ -346,3 +346,68 @@ def test_tags_on_a_network(osc: Any, admin: Any, lab: Any, cleanup: list[Any]) -
 def test_service_providers_list_is_empty_without_service_plugins(osc: Any, demo: Any) -> None:
     assert list(demo.network.service_providers()) == []
     assert osc_json(osc, "network service provider list", cloud="lab-demo") == []
+
+
+def test_bulk_security_group_rules_are_all_or_nothing(demo: Any, lab: Any) -> None:
+    group = demo.network.create_security_group(name="bulk-rules")
+    try:
+        rules = list(
+            demo.network.create_security_group_rules(
+                [
+                    {
+                        "security_group_id": group.id,
+                        "direction": "ingress",
+                        "protocol": "tcp",
+                        "port_range_min": 22,
+                        "port_range_max": 22,
+                    },
+                    {"security_group_id": group.id, "direction": "ingress", "protocol": "icmp"},
+                ]
+            )
+        )
+        assert [(r.protocol, r.port_range_min) for r in rules] == [("tcp", 22), ("icmp", None)]
+        same = {"security_group_id": group.id, "direction": "ingress", "protocol": "udp"}
+        answer = raw(
+            demo, lab, "POST", "/security-group-rules", json={"security_group_rules": [same, same]}
+        )
+        assert answer.status_code == 409
+        assert error(answer)[1] == "SecurityGroupRuleExists"
+        kept = {r.protocol for r in demo.network.security_group_rules(security_group_id=group.id)}
+        assert "udp" not in kept and {"tcp", "icmp"} <= kept
+    finally:
+        demo.network.delete_security_group(group)
+
+
+def test_if_match_revision_number_guards_changes(admin: Any, lab: Any, cleanup: list[Any]) -> None:
+    net = admin.network.create_network(**vlan("guarded", 140))
+    cleanup.append(net)
+    first = net.revision_number
+    renamed = admin.network.update_network(net.id, name="guarded-2", if_revision=first)
+    assert renamed.revision_number == first + 1
+    with pytest.raises(sdk_exc.HttpException) as stale:
+        admin.network.update_network(net.id, name="guarded-3", if_revision=first)
+    assert stale.value.status_code == 412
+    assert admin.network.get_network(net.id).name == "guarded-2"  # nothing changed
+    answer = raw(
+        admin, lab, "DELETE", f"/networks/{net.id}", headers={"If-Match": "revision_number=0"}
+    )
+    assert error(answer) == (
+        412,
+        "RevisionNumberConstraintFailed",
+        f"Constrained to 0, but current revision is {renamed.revision_number}",
+    )
+    bad = raw(admin, lab, "GET", f"/networks/{net.id}", headers={"If-Match": "revision_number=x"})
+    assert error(bad) == (
+        400,
+        "BadRequest",
+        "Bad if-match request: Revision number etag must be in the format of "
+        "revision_number=<int>.",
+    )
+    gone = raw(
+        admin,
+        lab,
+        "DELETE",
+        f"/networks/{net.id}",
+        headers={"If-Match": f'"revision_number={renamed.revision_number}"'},
+    )
+    assert gone.status_code == 204

@@ -15,6 +15,7 @@ itself, whose errors all have the shape ``{"NeutronError": {"type", "message", "
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +34,12 @@ from labkit.sim.core.service import RoomContext, ServiceFailed, ServiceProcess
 from labkit.sim.neutron import manage, models
 from labkit.sim.neutron.config import ML2_CONF, ML2_PLUGIN_NAMES, NEUTRON_CONF, NeutronConf
 from labkit.sim.neutron.db import Repo
-from labkit.sim.neutron.errors import NeutronError, http_method_not_allowed, http_not_found
+from labkit.sim.neutron.errors import (
+    NeutronError,
+    bad_request,
+    http_method_not_allowed,
+    http_not_found,
+)
 from labkit.sim.neutron.notify import AgentNotifier
 from labkit.sim.neutron.policy import Context
 
@@ -178,6 +184,34 @@ class PlainServerError(HttpError):
         self.log_line = log_line
 
 
+_ETAG = re.compile(r'(?:^|\s)(W/)?"((?:\\"|.)*?)"')  # WebOb's entity tags
+
+
+def if_revision(header: str) -> int | None:
+    """The revision-if-match extension's constraint: ``If-Match: revision_number=N``
+    (check_request_for_revision_constraint, over WebOb's strong entity tags -- quoted or
+    bare, weak ones ignored). Neutron's query-parameters hook reads it on every request
+    of a collection; a change under it is refused with 412 when the resource's revision
+    has moved on."""
+    if not header or header == "*":
+        return None
+    found = _ETAG.findall(header)
+    tags = [tag for weak, tag in found if not weak] if found else [header]
+    wanted = None
+    for tag in tags:
+        if not tag.startswith("revision_number="):
+            continue
+        if wanted is not None:
+            raise bad_request("if-match", "Multiple revision_number etags are not supported.")
+        try:
+            wanted = int(tag.split("revision_number=")[1])
+        except ValueError:
+            raise bad_request(
+                "if-match", "Revision number etag must be in the format of revision_number=<int>"
+            ) from None
+    return wanted
+
+
 class KeystoneMiddlewareError(HttpError):
     """An answer of keystonemiddleware itself, before Neutron sees the request."""
 
@@ -198,6 +232,7 @@ class NeutronApp(ServiceApp):
             call.extra["no_request_id"] = True
             return
         call.auth = self.authenticate(call)
+        call.extra["if_revision"] = if_revision(call.headers.get("if-match", ""))
         if self.neutron.dependency_error():
             raise NeutronError(500, "HTTPInternalServerError", INTERNAL)
         self.neutron.refresh_agents()

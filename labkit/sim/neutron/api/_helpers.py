@@ -88,6 +88,20 @@ def updated(call: Call, resource: str, item: dict[str, Any]) -> Response:
     return json_response({resource: policy.strip_hidden(ctx(call), resource, item)})
 
 
+def check_revision(call: Call, before: int) -> None:
+    """A change made under an If-Match constraint (:func:`service.if_revision`): 412 when
+    the resource's revision before the change was not the one asked for. Called after the
+    change -- the policy's and the change's own errors come first, as Neutron checks the
+    constraint when the session flushes -- and the failed change rolls back."""
+    wanted = call.extra.get("if_revision")
+    if wanted is not None and before != wanted:
+        raise NeutronError(
+            412,
+            "RevisionNumberConstraintFailed",
+            f"Constrained to {wanted}, but current revision is {before}",
+        )
+
+
 def deleted(call: Call) -> Response:
     settle(call)
     return empty_response(204)

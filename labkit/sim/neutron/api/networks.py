@@ -10,6 +10,7 @@ from labkit.sim.core.http import Call, Routes
 from labkit.sim.neutron import agents, attributes, networks, views
 from labkit.sim.neutron.api._helpers import (
     body,
+    check_revision,
     created_many,
     ctx,
     deleted,
@@ -56,7 +57,10 @@ def update(call: Call, network_id: str) -> Response:
     caller = ctx(call)
     data = attributes.prepare(caller, body(call), "network", attributes.NETWORK, False)
     with repo(call).write() as tx:
-        row = networks.update(tx, caller, networks.get(tx, caller, network_id), data)
+        row = networks.get(tx, caller, network_id)
+        before = row.revision_number
+        row = networks.update(tx, caller, row, data)
+        check_revision(call, before)
         item = views.networks(tx, [row])[0]
     return updated(call, "network", item)
 
@@ -66,8 +70,10 @@ def delete(call: Call, network_id: str) -> Response:
     caller = ctx(call)
     with repo(call).write() as tx:
         row = networks.get(tx, caller, network_id)
+        before = row.revision_number
         hosts = [a.host for a in agents.dhcp_agents_for(tx, row.id)]
         networks.delete(tx, caller, row)
+        check_revision(call, before)
         sender = notifier(call)
         if sender is not None and hosts:
             tx.after_commit(lambda: sender.dhcp(hosts, "network_delete_end", network_id))

@@ -11,6 +11,7 @@ from labkit.sim.core.http import Call, Routes
 from labkit.sim.neutron import attributes, ports, views
 from labkit.sim.neutron.api._helpers import (
     body,
+    check_revision,
     created_many,
     ctx,
     deleted,
@@ -67,7 +68,10 @@ def update(call: Call, port_id: str) -> Response:
     caller = ctx(call)
     data = attributes.prepare(caller, body(call), "port", attributes.PORT, False)
     with repo(call).write() as tx:
-        row = ports.update(tx, caller, ports.get(tx, caller, port_id), data, notifier(call))
+        row = ports.get(tx, caller, port_id)
+        before = row.revision_number
+        row = ports.update(tx, caller, row, data, notifier(call))
+        check_revision(call, before)
         item = views.ports(tx, [row])[0]
     return updated(call, "port", item)
 
@@ -76,5 +80,8 @@ def update(call: Call, port_id: str) -> Response:
 def delete(call: Call, port_id: str) -> Response:
     caller = ctx(call)
     with repo(call).write() as tx:
-        ports.delete(tx, caller, ports.get(tx, caller, port_id), notifier(call))
+        row = ports.get(tx, caller, port_id)
+        before = row.revision_number
+        ports.delete(tx, caller, row, notifier(call))
+        check_revision(call, before)
     return deleted(call)

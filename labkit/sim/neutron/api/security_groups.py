@@ -18,8 +18,10 @@ from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes
 from labkit.sim.neutron import attributes, secgroups, views
+from labkit.sim.neutron import models as m
 from labkit.sim.neutron.api._helpers import (
     body,
+    check_revision,
     created_many,
     ctx,
     deleted,
@@ -104,7 +106,9 @@ def update(call: Call, group_id: str) -> Response:
         caller, body(call), "security_group", attributes.SECURITY_GROUP, False
     )
     with repo(call).write() as tx:
+        before = secgroups.get_group(tx, caller, group_id).revision_number
         row = secgroups.update_group(tx, caller, group_id, data)
+        check_revision(call, before)
         item = views.security_groups(tx, [row])[0]
     return updated(call, "security_group", item)
 
@@ -112,7 +116,10 @@ def update(call: Call, group_id: str) -> Response:
 @routes.delete("/v2.0/security-groups/{group_id}")
 def delete(call: Call, group_id: str) -> Response:
     with repo(call).write() as tx:
+        group = tx.s.get(m.SecurityGroup, group_id)
+        before = group.revision_number if group is not None else 0
         secgroups.delete_group(tx, ctx(call), group_id)
+        check_revision(call, before)
     return deleted(call)
 
 
@@ -151,6 +158,9 @@ def rule_get(call: Call, rule_id: str) -> Response:
 @routes.delete("/v2.0/security-group-rules/{rule_id}")
 def rule_delete(call: Call, rule_id: str) -> Response:
     with repo(call).write() as tx:
+        rule = tx.s.get(m.SecurityGroupRule, rule_id)
+        before = rule.revision_number if rule is not None else 0
         group_id = secgroups.delete_rule(tx, ctx(call), rule_id)
+        check_revision(call, before)
         secgroups.notify_rule_updated(tx, notifier(call), [group_id])
     return deleted(call)

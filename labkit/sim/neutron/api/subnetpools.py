@@ -11,6 +11,7 @@ from labkit.sim.core.http import Call, Routes, json_response
 from labkit.sim.neutron import attributes, subnetpools, views
 from labkit.sim.neutron.api._helpers import (
     body,
+    check_revision,
     created_many,
     ctx,
     deleted,
@@ -58,7 +59,10 @@ def update(call: Call, subnetpool_id: str) -> Response:
     caller = ctx(call)
     data = attributes.prepare(caller, body(call), "subnetpool", attributes.SUBNETPOOL, False)
     with repo(call).write() as tx:
-        row = subnetpools.update(tx, caller, subnetpools.get(tx, caller, subnetpool_id), data)
+        row = subnetpools.get(tx, caller, subnetpool_id)
+        before = row.revision_number
+        row = subnetpools.update(tx, caller, row, data)
+        check_revision(call, before)
         item = views.subnetpools(tx, [row], numbers=True)[0]
     return updated(call, "subnetpool", item)
 
@@ -67,7 +71,10 @@ def update(call: Call, subnetpool_id: str) -> Response:
 def delete(call: Call, subnetpool_id: str) -> Response:
     caller = ctx(call)
     with repo(call).write() as tx:
-        subnetpools.delete_pool(tx, caller, subnetpools.get(tx, caller, subnetpool_id))
+        row = subnetpools.get(tx, caller, subnetpool_id)
+        before = row.revision_number
+        subnetpools.delete_pool(tx, caller, row)
+        check_revision(call, before)
     return deleted(call)
 
 

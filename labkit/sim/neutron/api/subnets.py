@@ -11,6 +11,7 @@ from labkit.sim.core.http import Call, Routes
 from labkit.sim.neutron import agents, attributes, subnets, views
 from labkit.sim.neutron.api._helpers import (
     body,
+    check_revision,
     created_many,
     ctx,
     deleted,
@@ -74,7 +75,10 @@ def update(call: Call, subnet_id: str) -> Response:
     caller = ctx(call)
     data = attributes.prepare(caller, body(call), "subnet", attributes.SUBNET, False)
     with repo(call).write() as tx:
-        row = subnets.update(tx, caller, subnets.get(tx, caller, subnet_id), data)
+        row = subnets.get(tx, caller, subnet_id)
+        before = row.revision_number
+        row = subnets.update(tx, caller, row, data)
+        check_revision(call, before)
         item = views.subnets(tx, [row])[0]
         _tell_dhcp(call, tx, row.network_id, "subnet_update_end", row.enable_dhcp)
     return updated(call, "subnet", item)
@@ -85,7 +89,9 @@ def delete(call: Call, subnet_id: str) -> Response:
     caller = ctx(call)
     with repo(call).write() as tx:
         row = subnets.get(tx, caller, subnet_id)
+        before = row.revision_number
         network_id = row.network_id
         subnets.delete(tx, caller, row)
+        check_revision(call, before)
         _tell_dhcp(call, tx, network_id, "subnet_delete_end", False)
     return deleted(call)
