@@ -1,10 +1,10 @@
-"""A password login, every way it can end: the bcrypt check always decides first.
+"""A password login, every way it can end: the bcrypt check decides first.
 
-The sim makes a password login's token while bcrypt checks the password (see
-``labkit.sim.keystone.tokens``). These tests send the logins whose other steps would fail
-too -- no role on the scope, a disabled user, no scope at all -- and expect what Keystone
-answers when it checks the password before anything else: the generic 401 for a wrong
-password whatever else is wrong, and for a right one the answer of the steps after it.
+These tests send the logins whose other steps would fail too -- no role on the scope, a
+disabled user, no scope at all -- and expect what Keystone answers when it checks the
+password before anything else: the generic 401 for a wrong password whatever else is wrong,
+and for a right one the answer of the steps after it. (They pinned these answers while the
+sim tried making the token alongside the check; see ``labkit.sim.keystone.tokens``.)
 """
 
 from __future__ import annotations

@@ -9,22 +9,23 @@
 
 What the database says about users, scopes, roles, the catalog and revocations is read once
 per database version (:mod:`.memo`): any commit makes the next request read it again, so
-answers are exactly those of re-reading on every request, in a fraction of the time.
+answers are exactly those of re-reading on every request, in a fraction of the time. The
+password is checked with bcrypt on every issue, as Keystone does.
 
-The password is checked with bcrypt on every issue, as Keystone does: at the sim's cost of 4
-that is over a millisecond, as much as all the rest of the request. Whatever follows the
-check in a password login only reads, so it is worked out *while* bcrypt runs, and nothing
-is answered before the verdict (see :meth:`TokenProvider._password_issue`).
+The check comes first and the rest of the request after it, on one thread. Making the token
+on a second thread while bcrypt (which lets go of the GIL) runs was tried and measured on a
+two-core machine: at best it saved nothing (the other thread's wake-up and hand-back cost
+what the ~0.1 ms of work it took over was worth), and with the cores busy -- tests running
+beside the sim, a notebook -- the second thread waited for a core and a login took
+milliseconds longer.
 """
 
 from __future__ import annotations
 
 import base64
-import contextvars
 import hashlib
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property, partial
@@ -61,10 +62,6 @@ SUPPORTED_METHODS = ("password", "token")
 # Decoded payloads kept per key set (a token is decrypted once, not on every request), and
 # digests of auth bodies known to pass the schema: bounds on what is remembered.
 MAX_DECODED = 4096
-
-# Where a password login's token is made while its request's thread runs bcrypt (see
-# TokenProvider._password_issue); the threads start on first use.
-_ALONGSIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keystone-issue")
 
 
 @dataclass(frozen=True)
@@ -196,8 +193,6 @@ class TokenProvider:
                 )
         memo = self.memos.current(db)
         scope = self._scope(memo, auth.get("scope"))
-        if methods == ["password"]:
-            return self._password_issue(memo, auth, scope, now, include_catalog)
         user: Login | None = None
         expires_at: datetime | None = None
         audit_ids: list[str] = []
@@ -205,6 +200,7 @@ class TokenProvider:
         for method in methods:
             if method == "password":
                 user, password = self._password_login(memo, identity_data["password"])
+                # The check Keystone makes on every login, at the cost the hash was made with.
                 _require_password(user, identity.check_password(password, user.password_hash))
             else:
                 parent = self._token_method(db, identity_data["token"], auth, now)
@@ -218,58 +214,6 @@ class TokenProvider:
                 audit_ids = [parent.payload.audit_ids[-1]]
         assert user is not None
         token = self._mint(memo, user, auth, scope, now, succeeded, expires_at, audit_ids)
-        return token, self._render_text(memo, token, include_catalog)
-
-    def _password_issue(
-        self,
-        memo: Memo,
-        auth: dict[str, Any],
-        scope: dict[str, str],
-        now: datetime,
-        include_catalog: bool,
-    ) -> tuple[Token, str]:
-        """A login with a password alone -- nearly every issue: the user's bcrypt check on
-        this thread, and meanwhile, on one of :data:`_ALONGSIDE`'s, all that a successful
-        answer needs (the token's roles, its Fernet text, its body with the catalog).
-
-        pyca/bcrypt releases the GIL while it hashes, so on a machine with two cores the
-        other thread runs during the check instead of after it. It is bcrypt that stays on
-        the request's thread: a thread that starts while this one holds the GIL may wait up
-        to the interpreter's switch interval (5 ms) for it, while a thread woken just before
-        bcrypt lets go of the GIL finds it free. What runs alongside only reads (the memo of
-        this database version, the key repository) and computes; nothing is answered, logged
-        or recorded before the verdict. A failed check is the 401 it always was, whatever
-        the other thread found meanwhile (a user with no role there is a 401 too, after it)."""
-        login, password = self._password_login(memo, auth["identity"]["password"])
-        made = _ALONGSIDE.submit(
-            contextvars.copy_context().run,
-            self._mint_and_render,
-            memo,
-            login,
-            auth,
-            scope,
-            now,
-            include_catalog,
-        )
-        passed = identity.check_password(password, login.password_hash)
-        try:
-            result = made.result()
-        except Exception:
-            _require_password(login, passed)  # a wrong password answers before the rest
-            raise
-        _require_password(login, passed)
-        return result
-
-    def _mint_and_render(
-        self,
-        memo: Memo,
-        user: Login,
-        auth: dict[str, Any],
-        scope: dict[str, str],
-        now: datetime,
-        include_catalog: bool,
-    ) -> tuple[Token, str]:
-        token = self._mint(memo, user, auth, scope, now, {"password"}, None, [])
         return token, self._render_text(memo, token, include_catalog)
 
     def _mint(
@@ -365,8 +309,8 @@ class TokenProvider:
 
     @staticmethod
     def _password_login(memo: Memo, data: dict[str, Any]) -> tuple[Login, str]:
-        """The user a password method names (401 if there is none) and the password given;
-        :func:`_require_password` judges them once bcrypt has."""
+        """The user a password method names (401 if there is none) and the password given,
+        for :func:`_require_password` to judge."""
         info = data.get("user") or {}
         if not info.get("id") and "domain" not in info:
             raise ValidationError.expecting("domain", "user")
