@@ -411,3 +411,14 @@ def test_if_match_revision_number_guards_changes(admin: Any, lab: Any, cleanup: 
         headers={"If-Match": f'"revision_number={renamed.revision_number}"'},
     )
     assert gone.status_code == 204
+
+
+def test_availability_zones_are_the_dhcp_agents(osc: Any, demo: Any, lab: Any) -> None:
+    zones = [(z.name, z.resource, z.state) for z in demo.network.availability_zones()]
+    assert zones == [("nova", "network", "available")]
+    listed = osc_json(osc, "availability zone list --network", cloud="lab-demo")
+    assert [(z["Zone Name"], z["Zone Status"]) for z in listed] == [("nova", "available")]
+    none = raw(demo, lab, "GET", "/availability_zones?resource=router")
+    assert none.json() == {"availability_zones": []}
+    bad = raw(demo, lab, "GET", "/availability_zones?zone=nova")
+    assert error(bad) == (400, "HTTPBadRequest", "['zone'] is invalid attribute for filtering")

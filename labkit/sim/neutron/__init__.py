@@ -23,7 +23,7 @@ LIMITATIONS (not emulated, or emulated differently):
     actions, subnets cut from a pool) but ``onboard_network_subnets`` is not;
   - extensions Zed lists but the sim does not serve (``GET /v2.0/extensions`` answers what
     the real cloud answered): address groups, address scopes, service flavors, RBAC
-    policies, ``network-ip-availabilities``, ``availability_zones`` -- their URLs are 404;
+    policies, ``network-ip-availabilities``, subnet onboarding -- their URLs are 404;
   - bulk create (``{"networks": [...]}``) is emulated for networks, subnets, subnet pools,
     ports, security groups and their rules, all or nothing in one transaction;
   - type drivers: flat, vlan and vxlan; mechanism driver: only ``linuxbridge`` binds ports

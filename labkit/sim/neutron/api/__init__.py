@@ -5,6 +5,7 @@ from __future__ import annotations
 from labkit.sim.core.http import Routes
 from labkit.sim.neutron.api import (
     agents,
+    availability_zones,
     discovery,
     networks,
     ports,
@@ -26,6 +27,7 @@ def all_routes() -> Routes:
         subnetpools,
         ports,
         agents,
+        availability_zones,
         quotas,
         security_groups,
         service_types,

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from labkit.sim.core.http import Call, empty_response, json_response
 from labkit.sim.neutron import listing, policy
-from labkit.sim.neutron.attributes import Attr, filters
+from labkit.sim.neutron.attributes import Attr, filters, to_int
 from labkit.sim.neutron.db import Repo, Tx
 from labkit.sim.neutron.errors import (
     NeutronError,
@@ -161,3 +161,20 @@ def listed(
     if links:
         out[f"{collection}_links"] = links
     return json_response(out)
+
+
+def listed_without_ids(call: Call, collection: str, entries: list[dict[str, Any]]) -> Response:
+    """A list of entries that have no ``id`` (service providers, availability zones):
+    sorted and cut at ``limit`` as asked, with fields, but without paging links or markers --
+    Neutron's paging looks for an ``id`` these entries do not have."""
+    pairs = query(call)
+    sorting = [(k, v) for k, v in pairs if k in ("sort_key", "sort_dir")]
+    entries, _links = listing.page(entries, sorting, collection, call.url)
+    limit_text = next((v for k, v in pairs if k == "limit"), "")
+    if limit_text:
+        limit = to_int(limit_text)
+        if limit < 0:
+            raise http_bad_request(f"Limit must be an integer 0 or greater and not '{limit_text}'")
+        entries = entries[:limit] if limit else entries
+    wanted = listing.fields(pairs)
+    return json_response({collection: [listing.select_fields(e, wanted) for e in entries]})

@@ -21,11 +21,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from labkit.sim.core.http import Call, Routes, json_response
-from labkit.sim.neutron import listing
-from labkit.sim.neutron.api._helpers import app, query
-from labkit.sim.neutron.attributes import NOT_FILTERS, to_int
-from labkit.sim.neutron.errors import http_bad_request
+from labkit.sim.core.http import Call, Routes
+from labkit.sim.neutron.api._helpers import app, listed_without_ids, query
+from labkit.sim.neutron.attributes import NOT_FILTERS
 
 routes = Routes()
 
@@ -71,13 +69,4 @@ def index(call: Call) -> Response:
         for e in providers(conf is not None and conf.l3_enabled)
         if _matches(e, filters)
     ]
-    sorting = [(k, v) for k, v in pairs if k in ("sort_key", "sort_dir")]
-    entries, _links = listing.page(entries, sorting, "service_providers", call.url)
-    limit_text = next((v for k, v in pairs if k == "limit"), "")
-    if limit_text:
-        limit = to_int(limit_text)
-        if limit < 0:
-            raise http_bad_request(f"Limit must be an integer 0 or greater and not '{limit_text}'")
-        entries = entries[:limit] if limit else entries
-    wanted = listing.fields(pairs)
-    return json_response({"service_providers": [listing.select_fields(e, wanted) for e in entries]})
+    return listed_without_ids(call, "service_providers", entries)
