@@ -1,7 +1,8 @@
 """core/sql.py's Prepared statements read what a session reads: the same rows in the same
 order, each value as the column's type gives it, the same errors -- on a connection of the
 calling thread, outside any session, seeing every commit and never a session's uncommitted
-writes."""
+writes. Its PreparedWrite statements store what a session stores, in a
+Database.transaction() that commits (and counts the commit) or leaves nothing."""
 
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ from sqlalchemy import (
     insert,
     select,
     type_coerce,
+    update,
 )
 from sqlalchemy.exc import OperationalError
 
-from labkit.sim.core.sql import Prepared
+from labkit.sim.core.sql import Prepared, PreparedWrite
 from labkit.sim.core.store import Database
 
 _META = MetaData()
@@ -134,3 +136,55 @@ def test_columns_it_cannot_convert_are_refused() -> None:
     stamps = Table("stamps", MetaData(), Column("at", DateTime))
     with pytest.raises(TypeError):
         Prepared(select(stamps.c.at))
+
+
+# ---- PreparedWrite and Database.transaction ---------------------------------------------------
+
+_ADD = PreparedWrite(
+    insert(_THINGS)
+    .values(name=bindparam("name"), on=bindparam("on"), data=bindparam("data"))
+    .returning(_THINGS.c.id, _THINGS.c.data)
+)
+_RENAME = PreparedWrite(
+    update(_THINGS)
+    .where(_THINGS.c.name.in_(bindparam("names", expanding=True)))
+    .values(name=bindparam("new"))
+    .returning(_THINGS.c.id)
+)
+_NAMED_ANY = Prepared(
+    select(_THINGS.c.id).where(_THINGS.c.name.in_(bindparam("names", expanding=True)))
+)
+
+
+def test_a_prepared_write_stores_what_a_session_stores(db: Database, tmp_path: Path) -> None:
+    other = Database(tmp_path / "other.db", _META)
+    other.create_all()
+    rows = [{"name": "e", "on": True, "data": {"k": 1}}, {"name": "f", "on": False, "data": None}]
+    with db.transaction() as tx:
+        made = [_ADD.run(tx, **row) for row in rows]
+    with other.write() as s:
+        for row in rows:
+            s.execute(insert(_THINGS).values(**row))
+    stored = "SELECT name, ratio, \"on\", data, typeof(data) FROM things WHERE name IN ('e', 'f')"
+    assert db.rows(stored) == other.rows(stored)  # JSON None stored as 'null', as SQLAlchemy
+    assert made == [[(4, {"k": 1})], [(5, None)]]  # RETURNING rows, converted as a read's
+    other.dispose()
+
+
+def test_a_transaction_commits_once_and_counts_the_commit(db: Database) -> None:
+    before = db.data_version()
+    with db.transaction() as tx:
+        assert _RENAME.run(tx, names=["a", "b"], new="z") == [(1,), (2,), (3,)]
+        assert _NAMED_ANY.all(tx, names=["z"]) == [(1,), (2,), (3,)]  # its own writes
+    assert db.data_version() != before
+    assert _NAMED_ANY.all(db, names=["z", "nothing"]) == [(1,), (2,), (3,)]
+    assert _NAMED_ANY.all(db, names=[]) == []
+
+
+def test_a_transaction_that_raises_leaves_nothing(db: Database) -> None:
+    with pytest.raises(RuntimeError), db.transaction() as tx:
+        _RENAME.run(tx, names=["a"], new="y")
+        raise RuntimeError("stop")
+    assert _NAMED_ANY.all(db, names=["y"]) == []
+    with db.transaction() as tx:  # the connection is usable again
+        assert _RENAME.run(tx, names=["b"], new="y") == [(2,)]

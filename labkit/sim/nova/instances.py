@@ -167,25 +167,40 @@ def listing(
     the build request's, as ``compute/api.py get_all``'s unique filter keeps it (both
     copies say BUILD; the next listing has only the cell's)."""
     found: list[dict[str, Any]] = []
-    with cells.api.read() as s:
-        query = select(m.BuildRequest.instance)
-        if project_id:
-            query = query.where(m.BuildRequest.project_id == project_id)
-        found += [dict(instance) for instance in s.scalars(query)]
+    scope = {"project": project_id} if project_id else {}
+    building = _BUILDING_OF if project_id else _BUILDING
+    found += [instance for (instance,) in building.all(cells.api, **scope)]
     seen = {instance["uuid"] for instance in found}
+    placed = _PLACED[(bool(project_id), include_deleted)]
     for _, db in cells.all():
-        with db.read() as s:
-            query2 = select(*_LIST_COLUMNS)
-            if project_id:
-                query2 = query2.where(m.Instance.project_id == project_id)
-            if not include_deleted:
-                query2 = query2.where(m.Instance.deleted.is_(False))
-            for row in s.execute(query2):
-                if row[_UUID_AT] not in seen:
-                    seen.add(row[_UUID_AT])
-                    found.append(_listed(row))
+        for row in placed.all(db, **scope):
+            if row[_UUID_AT] not in seen:
+                seen.add(row[_UUID_AT])
+                found.append(_listed(row))
     found.sort(key=lambda i: (i.get("created_at") or "", i["uuid"]), reverse=True)
     return found
+
+
+# listing()'s reads, compiled once (core/sql.py): the build requests (of a project, or all)
+# and each cell's servers (of a project or all, deleted ones too or not)
+_BUILDING = Prepared(select(m.BuildRequest.instance))
+_BUILDING_OF = Prepared(
+    select(m.BuildRequest.instance).where(m.BuildRequest.project_id == bindparam("project"))
+)
+
+
+def _placed(of_project: bool, include_deleted: bool) -> Prepared:
+    query = select(*_LIST_COLUMNS)
+    if of_project:
+        query = query.where(m.Instance.project_id == bindparam("project"))
+    if not include_deleted:
+        query = query.where(m.Instance.deleted.is_(False))
+    return Prepared(query)
+
+
+_PLACED = {
+    (mine, deleted): _placed(mine, deleted) for mine in (True, False) for deleted in (True, False)
+}
 
 
 def count_usage(cells: NovaCells, project_id: str) -> dict[str, int]:

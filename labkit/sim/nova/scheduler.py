@@ -57,6 +57,9 @@ class HostState:
     free_vcpus: float
     host_ip: str = ""
     hypervisor_type: str = "QEMU"
+    # Is its nova-compute reporting (running, logged in to RabbitMQ)? Asked once per request,
+    # as Nova reads each service's heartbeat once into its host states.
+    reporting: bool = False
     weight: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
 
@@ -125,7 +128,7 @@ class NovaScheduler(NovaProcess):
             # (the decisions are recorded for the first instance only: see the note below)
             decisions: list[dict[str, Any]] | None = [] if index == 0 else None
             hosts = self._filtered(ctx, candidates, spec, decisions)
-            self._weigh(hosts, conf)
+            self._weigh(hosts, conf, scores=index == 0)
             hosts.sort(key=lambda s: (-s.weight, s.host))
             if index == 0:
                 self.runtime.tracer.note(
@@ -247,9 +250,15 @@ class NovaScheduler(NovaProcess):
                         hypervisor_type=node.hypervisor_type,
                     )
                 )
+        group = self.room.servicegroup
+        for state in states:
+            if state.service is not None:
+                state.reporting = group.reporting(state.service.host, state.service.binary)
         return states
 
-    def _weigh(self, hosts: list[HostState], conf: Any) -> None:
+    def _weigh(self, hosts: list[HostState], conf: Any, scores: bool = True) -> None:
+        """Each host's weight; with ``scores``, each weigher's share too (what the trace's
+        decision table shows, for the first instance of a request)."""
         for name, attr, multiplier in (
             ("RAMWeigher", "free_ram_mb", conf.ram_weight_multiplier),
             ("CPUWeigher", "free_vcpus", conf.cpu_weight_multiplier),
@@ -260,7 +269,8 @@ class NovaScheduler(NovaProcess):
             for host, value in zip(hosts, values, strict=True):
                 normal = 0.0 if high == low else (value - low) / (high - low)
                 score = normal * multiplier
-                host.scores[name] = round(score, 4)
+                if scores:
+                    host.scores[name] = round(score, 4)
                 host.weight += score
 
     def _cleanup_allocations(self, ctx: RequestContext, instance_uuids: list[str]) -> None:
@@ -342,7 +352,13 @@ def _compute_filter(
         return False, "no nova-compute service for this node"
     if service.disabled:
         return False, f"disabled: {service.disabled_reason or 'no reason given'}"
-    if not sched.service_is_up(service):
+    up = sched.room.servicegroup.is_up(
+        service,
+        sched.runtime.now().timestamp(),
+        sched.nova_conf.service_down_time,
+        reporting=state.reporting,
+    )
+    if not up:
         return False, "nova-compute is down (no heartbeat within service_down_time)"
     return True, "service up and enabled"
 

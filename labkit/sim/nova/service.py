@@ -126,10 +126,16 @@ class ServiceGroup:
             return now
         return service.last_seen_up
 
-    def is_up(self, service: m.Service, now: float, down_time: int) -> bool:
+    def is_up(
+        self, service: m.Service, now: float, down_time: int, reporting: bool | None = None
+    ) -> bool:
+        """``reporting``: what :meth:`reporting` answered for the service, if the caller
+        asked already (the scheduler asks once per request for each host it weighs)."""
         if service.forced_down:
             return False
-        return now - self.last_seen(service, now) <= down_time
+        if reporting is None:
+            return now - self.last_seen(service, now) <= down_time
+        return now - (now if reporting else service.last_seen_up) <= down_time
 
 
 class NovaRoom:
@@ -243,7 +249,13 @@ class NovaProcess(ServiceProcess):
         return self.cells
 
     def now_iso(self) -> str:
-        return self.runtime.now().strftime("%Y-%m-%dT%H:%M:%S.%f")
+        """The sim's time as Nova's records show it (``%Y-%m-%dT%H:%M:%S.%f``), written
+        without strftime: a boot asks a dozen times."""
+        t = self.runtime.now()
+        return (
+            f"{t.year}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+            f".{t.microsecond:06d}"
+        )
 
     def service_host(self) -> str:
         """``[DEFAULT] host`` or the host's own name: what the service registers as."""

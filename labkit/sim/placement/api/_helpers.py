@@ -5,6 +5,7 @@ way ``placement.util`` does, with its error texts)."""
 from __future__ import annotations
 
 import json
+import threading
 import uuid as uuidlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,12 +142,42 @@ def check_accept(call: Call) -> None:
 def body(call: Call, schema: dict[str, Any]) -> Any:
     """util.extract_json."""
     require_json(call)
+    raw = call.body
     try:
-        data = json.loads(call.body.decode())  # jsonutils: UTF-8 first (no BOM, no UTF-16)
+        data = json.loads(raw.decode())  # jsonutils: UTF-8 first (no BOM, no UTF-16)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise bad_request(f"Malformed JSON: {exc}") from None
-    _validate(data, schema, "JSON does not validate: ")
+    if not _VALID_BODIES.seen(schema, raw):
+        _validate(data, schema, "JSON does not validate: ")
+        _VALID_BODIES.add(schema, raw)
     return data
+
+
+class _ValidBodies:
+    """Request bodies already found valid against a schema, by their bytes.
+
+    Validating costs as much as the claim it guards (jsonschema walks the schema each
+    time), and a scheduler's claims repeat the same few bodies: the consumer is in the URL,
+    the body names the host's provider, the flavor's amounts, the project and the user. A
+    body's validity depends on its bytes and the schema alone, so a body seen valid is not
+    checked again. Bounded; the oldest entries go first."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._known: dict[tuple[int, bytes], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def seen(self, schema: dict[str, Any], raw: bytes) -> bool:
+        return self._known.get((id(schema), raw)) is schema
+
+    def add(self, schema: dict[str, Any], raw: bytes) -> None:
+        with self._lock:
+            if len(self._known) >= self.size:
+                del self._known[next(iter(self._known))]
+            self._known[(id(schema), raw)] = schema  # the schema itself: its id stays its own
+
+
+_VALID_BODIES = _ValidBodies()
 
 
 def query(call: Call, schema: dict[str, Any]) -> dict[str, str]:
