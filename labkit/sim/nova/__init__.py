@@ -59,9 +59,14 @@ LIMITATIONS (not emulated, or emulated differently):
   - policy: Zed's defaults reduced to admin, owner-or-admin and reader checks;
   - keypairs: ssh and x509 types stored as given; key generation before 2.92 makes RSA keys;
   - quotas: the DB driver counting from the cells (no unified limits, no
-    ``count_usage_from_placement``); migrations, volume attachments, interfaces, server
-    password and diagnostics APIs are not served; ``PUT /servers/{id}`` (rename) is not
-    served; the server list filters by tags (2.26) but not by metadata;
+    ``count_usage_from_placement``) and no quota classes (``os-quota-class-sets``: the
+    ``default`` class would change every project's defaults, read at every create);
+    migrations, volume attachments, interfaces and diagnostics APIs are not served; the
+    server list filters by name, status, host, flavor, image, tags (2.26),
+    ``changes-since``/``changes-before`` and ``ip``/``ip6`` (from the servers' network
+    info, where Nova asks Neutron for the ports), not by metadata; ``restore`` finds no
+    soft-deleted server (``reclaim_instance_interval`` is 0) and ``injectNetworkInfo``
+    does nothing, as libvirt's driver;
   - metadata: the trees of Zed (OpenStack 2012-08-10 to 2020-10-14, EC2 1.0 to
     2009-04-04) built from the cell's row and from Neutron asked when the instance is first
     looked up (Nova reads its network info cache), cached ``metadata_cache_expiration``
@@ -69,8 +74,8 @@ LIMITATIONS (not emulated, or emulated differently):
     load-balancer providers (``X-Metadata-Provider`` finds no subnets), tagged devices,
     pinned CPUs or floating IPs (``public-ipv4`` is empty); EC2 ids are the instance's row
     id and the order in which the cell first saw each image (Nova's mapping tables); a
-    password a guest POSTs is kept in the sim's memory (Nova: ``system_metadata``), so it
-    is gone after a sim restart; a path below an EC2 leaf is a 404 (Nova stumbles: 500);
+    password a guest POSTs is kept in the instance's ``system_metadata``, as Nova keeps it;
+    a path below an EC2 leaf is a 404 (Nova stumbles: 500);
   - os-simple-tenant-usage counts a server from its last ``launched_at`` (a resize or
     rebuild relaunches it, as in Nova) and bills the flavor it has now for the whole window.
 """

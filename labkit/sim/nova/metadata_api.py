@@ -36,12 +36,13 @@ from labkit.sim.core import webob_style
 from labkit.sim.core.http import Call, HttpError, Route, Routes, ServiceApp
 from labkit.sim.core.service import ServiceFailed
 from labkit.sim.nova import metadata
+from labkit.sim.nova.api import server_password
 from labkit.sim.nova.clients import ServiceUnreachable
 from labkit.sim.nova.metadata import PASSWORD_HANDLER, InstanceMetadata, InvalidMetadataPath
 from labkit.sim.nova.service import NovaProcess
 
 METADATA_PORT = 8775
-PASSWORD_MAX = 4 * 255  # four system_metadata items of 255 characters (password.MAX_SIZE)
+PASSWORD_MAX = server_password.MAX_SIZE  # four system_metadata items of 255 characters
 UNKNOWN_ERROR = "An unknown error has occurred. Please try your request again."
 
 
@@ -63,8 +64,6 @@ class NovaMetadataApi(NovaProcess):
         super().__init__(*args, **kwargs)
         self._cache: dict[str, tuple[float, InstanceMetadata]] = {}
         self._cache_lock = threading.Lock()
-        # Passwords guests POSTed (Nova keeps them in the instance's system_metadata).
-        self.passwords: dict[str, str] = {}
 
     def after_configure(self) -> None:
         conf = self.nova_conf
@@ -95,7 +94,9 @@ class NovaMetadataApi(NovaProcess):
             hit = self._cache.get(instance_id)
             if hit is not None and now - hit[0] < ttl:
                 return hit[1]
-        found = metadata.load(self, instance_id, address, self.passwords.get(instance_id))
+        # the password a guest POSTed, from the instance's system metadata
+        password = server_password.read(self.nova_cells, instance_id)
+        found = metadata.load(self, instance_id, address, password)
         if found is not None and ttl > 0:
             with self._cache_lock:
                 self._cache = {k: v for k, v in self._cache.items() if now - v[0] < ttl}
@@ -348,5 +349,7 @@ def _password(call: Call, api: NovaMetadataApi, found: InstanceMetadata) -> Resp
         raise WebobError(409)
     if len(call.body) > PASSWORD_MAX:
         raise WebobError(400, "Request is too large.")
-    api.passwords[found.facts.uuid] = call.body.decode(errors="replace")[:PASSWORD_MAX]
+    text = call.body.decode(errors="replace")[:PASSWORD_MAX]
+    if not server_password.store(api.nova_cells, found.facts.uuid, text):
+        raise WebobError(400, f"Instance {found.facts.uuid} could not be found.")
     return _text(b"", html)

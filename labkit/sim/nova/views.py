@@ -6,9 +6,12 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from labkit.sim.core.http import Call
+from labkit.sim.nova import models as m
 from labkit.sim.nova.api import security_groups as secgroups
-from labkit.sim.nova.api._helpers import caller, links, microversion_at_least
+from labkit.sim.nova.api._helpers import caller, links, microversion_at_least, nova
 
 _REBOOT = {
     "rebooting": "REBOOT",
@@ -90,6 +93,42 @@ def status(instance: dict[str, Any]) -> str:
     return by_task.get(str(task), default) if task else default
 
 
+# the statuses whose servers show ``progress`` (the view builder's _progress_statuses)
+_PROGRESS_STATUSES = frozenset(
+    ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
+)
+
+
+def disk_config(instance: dict[str, Any]) -> str:
+    """``OS-DCF:diskConfig``: AUTO when the instance's ``auto_disk_config`` is set."""
+    return "AUTO" if instance.get("auto_disk_config") else "MANUAL"
+
+
+def host_status(call: Call, host: str | None) -> str:
+    """``API.get_instance_host_status``: its host's nova-compute forced down is DOWN,
+    disabled MAINTENANCE, up UP, else UNKNOWN; no host (or no compute there) is ``""``. The
+    services are read once per request."""
+    if not host:
+        return ""
+    found = call.extra.get("nova.host_status")
+    if not isinstance(found, dict):
+        api = nova(call)
+        found = {}
+        cell = api.nova_cells.cell1()
+        if cell is not None:
+            with cell[1].read() as s:
+                rows = s.scalars(select(m.Service).where(m.Service.binary == "nova-compute"))
+                for row in rows:
+                    if row.forced_down:
+                        found[row.host] = "DOWN"
+                    elif row.disabled:
+                        found[row.host] = "MAINTENANCE"
+                    else:
+                        found[row.host] = "UP" if api.service_is_up(row) else "UNKNOWN"
+        call.extra["nova.host_status"] = found
+    return str(found.get(host, ""))
+
+
 def host_id(instance: dict[str, Any]) -> str:
     host = instance.get("host")
     if not host:
@@ -154,10 +193,10 @@ def server_after_change(call: Call, instance: dict[str, Any], keypair: bool) -> 
     status, attached volumes -- shows addresses without type and MAC, and shows ``key_name``
     only when ``keypair`` (rebuild from 2.54)."""
     if microversion_at_least(call, "2.75"):
-        return server(call, instance)
+        return server(call, instance, show_server_groups=True)
     out = {
         key: value
-        for key, value in server(call, instance, groups={}).items()
+        for key, value in server(call, instance, groups={}, show_server_groups=True).items()
         if not key.startswith(_EXTENDED_PREFIXES) and key not in _EXTENDED_KEYS
     }
     out["addresses"] = addresses(instance, extended=False)
@@ -174,13 +213,23 @@ def server_brief(call: Call, instance: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def server_groups_of(call: Call, uuid: str) -> list[str]:
+    """``_get_server_groups``: the server group the server is a member of, as a list."""
+    with nova(call).nova_cells.api.read() as s:
+        rows = s.execute(select(m.InstanceGroup.uuid, m.InstanceGroup.members)).all()
+    return [group for group, members in rows if uuid in (members or [])][:1]
+
+
 def server(
     call: Call,
     instance: dict[str, Any],
     groups: dict[str, list[dict[str, Any]]] | None = None,
+    show_server_groups: bool = False,
 ) -> dict[str, Any]:
     """One server in full. ``groups`` are security-group bindings already fetched for a
-    list (:func:`servers`); without them this server's are asked of Neutron."""
+    list (:func:`servers`); without them this server's are asked of Neutron. The show,
+    update and rebuild answers add ``server_groups`` from 2.71 (``show_server_groups``);
+    the list does not."""
     view = _view(call)
     image = instance.get("image_ref") or ""
     out: dict[str, Any] = {
@@ -195,10 +244,9 @@ def server(
         "created": _time(instance.get("created_at")),
         "updated": _time(instance.get("updated_at") or instance.get("created_at")),
         "addresses": addresses(instance),
-        "accessIPv4": "",
-        "accessIPv6": "",
-        "OS-DCF:diskConfig": "MANUAL",
-        "progress": instance.get("progress", 0),
+        "accessIPv4": instance.get("access_ip_v4") or "",
+        "accessIPv6": instance.get("access_ip_v6") or "",
+        "OS-DCF:diskConfig": disk_config(instance),
         "OS-EXT-AZ:availability_zone": instance.get("availability_zone") or "",
         "config_drive": instance.get("config_drive") or "",
         "key_name": instance.get("key_name"),
@@ -209,6 +257,8 @@ def server(
         "OS-EXT-STS:power_state": instance.get("power_state", 0),
         "os-extended-volumes:volumes_attached": [],
     }
+    if out["status"] in _PROGRESS_STATUSES:
+        out["progress"] = instance.get("progress", 0)
     # the groups of the server's ports, from Neutron (none: no "security_groups" at all)
     bound = groups if groups is not None else secgroups.bindings(call, [instance["uuid"]])
     if bound.get(instance["uuid"]):
@@ -227,8 +277,8 @@ def server(
             out["OS-EXT-SRV-ATTR:user_data"] = instance.get("user_data")
     if "2.9" in view.at_least:
         out["locked"] = bool(instance.get("locked"))
-    if "2.16" in view.at_least and instance.get("host"):
-        out["host_status"] = "UP"
+    if "2.16" in view.at_least and view.is_admin:  # os_compute_api:servers:show:host_status
+        out["host_status"] = host_status(call, instance.get("host"))
     if "2.19" in view.at_least:
         out["description"] = instance.get("display_description")
     if "2.26" in view.at_least:
@@ -237,6 +287,8 @@ def server(
         out["trusted_image_certificates"] = None
     if "2.73" in view.at_least:
         out["locked_reason"] = instance.get("locked_reason")
+    if show_server_groups and microversion_at_least(call, "2.71"):
+        out["server_groups"] = server_groups_of(call, instance["uuid"])
     fault = instance.get("fault")
     if fault and out["status"] in ("ERROR", "DELETED"):
         shown = {

@@ -16,6 +16,7 @@ def all_routes() -> Routes:
         security_groups,
         server_ips,
         server_metadata,
+        server_password,
         server_update,
         servers,
         simple_tenant_usage,
@@ -30,6 +31,7 @@ def all_routes() -> Routes:
         server_update,
         server_metadata,
         server_ips,
+        server_password,
         flavors,
         flavor_access,
         hypervisors_legacy,  # before admin: its /os-hypervisors/{id} would take the path

@@ -9,6 +9,7 @@ The checks are ``nova/compute/api.py``'s decorators as the API reports them:
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -102,6 +103,15 @@ def record_action(call: Call, cell: m.CellMapping, inst: dict[str, Any], action:
                 updated_at=now,
             )
         )
+
+
+def admin_password(call: Call, given: str | None) -> str:
+    """The ``adminPass`` a create or rebuild answers (``[api] enable_instance_password``,
+    True by default): the one the request gave, else one made up (12 characters, as
+    ``nova.utils.generate_password``'s default length)."""
+    if given is not None:
+        return given
+    return base64.b32encode(nova(call).runtime.ids.bytes(10)).decode()[:12]
 
 
 def compute_up(call: Call, host: str) -> bool:

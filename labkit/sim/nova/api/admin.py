@@ -196,8 +196,7 @@ def _hypervisor(
         }
     )
     if microversion_at_least(call, "2.88"):
-        days = int((nova(call).runtime.now().timestamp() - node.started_at) // 60)
-        out["uptime"] = f" 09:00:00 up {days} min,  0 users,  load average: 0.10, 0.05, 0.01\n"
+        out["uptime"] = host_uptime(call, node) if up else None  # a down host: None
         return out
     free_ram = node.memory_mb - node.memory_mb_used - 512
     out.update(
@@ -217,6 +216,13 @@ def _hypervisor(
         }
     )
     return out
+
+
+def host_uptime(call: Call, node: m.ComputeNode) -> str:
+    """What ``uptime`` prints on the node's host (the compute's ``get_host_uptime``): the
+    minutes since its nova-compute first started, in the sim's clock."""
+    minutes = int((nova(call).runtime.now().timestamp() - node.started_at) // 60)
+    return f" 09:00:00 up {minutes} min,  0 users,  load average: 0.10, 0.05, 0.01\n"
 
 
 def _cpu_info(call: Call, info: dict[str, Any]) -> dict[str, Any] | str:

@@ -4,6 +4,8 @@ still make, and Horizon's Admin -> Hypervisors pages with them:
 - ``GET /os-hypervisors/statistics`` (up to 2.87): the cloud's totals in one object, drawn
   as the page's three pie charts (vCPU, RAM, local disk). Nova removed it in 2.88 ("ask
   Placement"), so from 2.88 on it is a 404, as any route a microversion lacks.
+- ``GET /os-hypervisors/{id}/uptime`` (up to 2.87): the hypervisor with what ``uptime``
+  prints on its host (from 2.88 the detail view has it);
 - ``GET /os-hypervisors/{pattern}/search`` and ``.../{pattern}/servers`` (up to 2.52):
   the hypervisors whose hostname *contains* the pattern (SQL ``LIKE %pattern%``), the
   second with the servers on each -- a hypervisor's own page lists them. From 2.53 on the
@@ -22,8 +24,8 @@ from starlette.responses import Response
 from labkit.sim.core.http import Call, Routes, json_response
 from labkit.sim.nova import instances
 from labkit.sim.nova.api import admin
-from labkit.sim.nova.api._helpers import microversion_at_least, nova, require_admin
-from labkit.sim.nova.errors import not_found
+from labkit.sim.nova.api._helpers import is_uuid, microversion_at_least, nova, require_admin
+from labkit.sim.nova.errors import bad_request, not_found
 
 routes = Routes()
 
@@ -99,3 +101,32 @@ def servers(call: Call, pattern: str) -> Response:
             ]
         out.append(shown)
     return json_response({"hypervisors": out})
+
+
+@routes.get("/v2.1/os-hypervisors/{hypervisor_id}/uptime")
+def uptime(call: Call, hypervisor_id: str) -> Response:
+    """``hypervisors.py uptime``: the id checked as ``show`` checks it (a uuid from 2.53, an
+    integer before: else 404), the node and its compute service found (404), then the
+    uptime asked of the host's compute -- which must be up (``_assert_host_exists``):
+    ComputeServiceUnavailable is a 400."""
+    _gone_from(call, "2.88")
+    require_admin(call, "os_compute_api:os-hypervisors:uptime")
+    new = microversion_at_least(call, "2.53")
+    missing = not_found(f"Hypervisor with ID '{hypervisor_id}' could not be found.")
+    if new and not is_uuid(hypervisor_id):
+        raise bad_request(f"Invalid uuid {hypervisor_id}")
+    try:
+        wanted = hypervisor_id.lower() if new else str(int(hypervisor_id))
+    except ValueError:
+        raise missing from None
+    for node, service, up in admin._nodes(call):
+        if wanted != (node.uuid if new else str(node.id)):
+            continue
+        if service is None:
+            raise missing
+        if not up:
+            raise bad_request(f"Compute service of {node.host} is unavailable at this time.")
+        shown = admin._hypervisor(call, node, service, up, detail=False)
+        shown["uptime"] = admin.host_uptime(call, node)
+        return json_response({"hypervisor": shown})
+    raise missing

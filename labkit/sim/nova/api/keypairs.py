@@ -42,8 +42,8 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
+from labkit.sim.nova import instances, quota
 from labkit.sim.nova import models as m
-from labkit.sim.nova import quota
 from labkit.sim.nova.api._helpers import (
     MAX_LIMIT,
     body_of,
@@ -450,11 +450,24 @@ def delete_keypair(call: Call, name: str) -> Response:
 _POLICIES = ("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity")
 
 
+def _members(call: Call, uuids: list[str]) -> list[str]:
+    """``_get_not_deleted``: the members that still exist -- those not scheduled yet first,
+    then those their cell holds undeleted; a deleted server drops out of the list."""
+    cells = nova(call).nova_cells
+    waiting: list[str] = []
+    placed: list[str] = []
+    for uuid in uuids:
+        found = instances.find(cells, uuid)
+        if found is not None:
+            (waiting if found[0] is None else placed).append(uuid)
+    return waiting + placed
+
+
 def _group_view(call: Call, row: m.InstanceGroup) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row.uuid,
         "name": row.name,
-        "members": list(row.members),
+        "members": _members(call, list(row.members)),
         "metadata": {},
     }
     if microversion_at_least(call, "2.64"):

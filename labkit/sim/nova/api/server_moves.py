@@ -18,6 +18,7 @@ from labkit.sim.core.http import Call, empty_response, json_response
 from labkit.sim.nova import instances, moves, quota, views
 from labkit.sim.nova import models as m
 from labkit.sim.nova.api import _instance as srv
+from labkit.sim.nova.api import body as checks
 from labkit.sim.nova.api._helpers import caller, is_uuid, microversion_at_least, nova
 from labkit.sim.nova.errors import bad_request, conflict, forbidden
 
@@ -122,12 +123,9 @@ def rebuild(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: A
                 f"{hostname!r} does not match '{pattern}'"
             )
         changes["hostname"] = hostname
-    password = args.get("adminPass")
-    if password is not None and not isinstance(password, str):
-        raise bad_request(
-            f"Invalid input for field/attribute adminPass. Value: {password}. {password!r} is "
-            "not of type 'string'"
-        )
+    password = checks.admin_password(args)
+    changes.update(checks.access_ips(args))
+    requested_disk = checks.disk_config(args)
     srv.check_lock(call, inst)
     srv.check_state(inst, "rebuild", ("active", "stopped", "error"))
     cell = srv.placed(cell, inst, "rebuild")
@@ -139,6 +137,10 @@ def rebuild(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: A
     if image.get("status") != "active":
         raise bad_request(f"Image {image_ref} is not active.")
     srv.check_flavor_image(inst["flavor"], image)
+    # the image may have changed: its auto_disk_config property counts again
+    changes["auto_disk_config"] = checks.image_disk_config(
+        {**image, "id": image_ref}, requested_disk
+    )
     if "metadata" in changes:
         srv.check_metadata_quota(call, inst["project_id"], changes["metadata"])
     orig_image = inst.get("image_ref") or ""
@@ -163,7 +165,11 @@ def rebuild(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: A
     )
     _, now = srv.lookup(call, inst["uuid"])
     server = views.server_after_change(call, now, keypair=microversion_at_least(call, "2.54"))
-    server["adminPass"] = password or base64.b32encode(api.runtime.ids.bytes(10)).decode()[:12]
+    server["adminPass"] = srv.admin_password(call, password)
+    if microversion_at_least(call, "2.57"):
+        # from 2.57 the user data at the top (and not among the 2.75 view's admin fields)
+        server.pop("OS-EXT-SRV-ATTR:user_data", None)
+        server["user_data"] = now.get("user_data")
     return json_response({"server": server}, 202)
 
 
@@ -200,6 +206,7 @@ def resize(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: An
             f"Invalid input for field/attribute flavorRef. Value: {ref}. {ref!r} is not "
             "valid under any of the given schemas"
         )
+    requested_disk = checks.disk_config(args)
     srv.check_lock(call, inst)
     srv.check_state(inst, "resize", ("active", "stopped"))
     cell = srv.placed(cell, inst, "resize")
@@ -227,7 +234,15 @@ def resize(call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: An
     image = srv.fetch_image(call, inst.get("image_ref") or "") if inst.get("image_ref") else None
     if image is not None:
         srv.check_flavor_image(new, image)
-    srv.save(call, cell, inst["uuid"], task_state="resize_prep", progress=0)
+    # API.resize: the disk config asked for, MANUAL when none was
+    srv.save(
+        call,
+        cell,
+        inst["uuid"],
+        task_state="resize_prep",
+        progress=0,
+        auto_disk_config=bool(requested_disk),
+    )
     srv.record_action(call, cell, inst, "resize")
     api.rpc_client("conductor").cast("migrate_server", instance_uuid=inst["uuid"], flavor=new)
     return empty_response(202)

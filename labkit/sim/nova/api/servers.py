@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select
@@ -20,8 +21,9 @@ from labkit.sim.core.sql import Prepared
 from labkit.sim.nova import instances, quota, views
 from labkit.sim.nova import models as m
 from labkit.sim.nova.api import _instance as srv
+from labkit.sim.nova.api import body as checks
+from labkit.sim.nova.api import query, server_admin, server_moves
 from labkit.sim.nova.api import security_groups as secgroups
-from labkit.sim.nova.api import server_moves
 from labkit.sim.nova.api._helpers import (
     body_of,
     caller,
@@ -70,17 +72,22 @@ def create(call: Call) -> Response:
                 else f"{name!r} does not match '^(?! )[a-zA-Z0-9. _-]+(?<! )$'"
             )
         )
+    # what the create schema checks before the handler runs (a 400 in its words)
+    password = checks.admin_password(body)
+    access = checks.access_ips(body)
+    requested_disk = checks.disk_config(body)
+    for field in ("min_count", "max_count"):
+        if field in body:
+            checks.check(field, body[field], checks.POSITIVE_INTEGER)
+    min_count = int(body.get("min_count", 1))
+    max_count = int(body.get("max_count", min_count))
+    if min_count > max_count:
+        raise bad_request("min_count must be <= max_count")
     flavor = _flavor(call, body.get("flavorRef"))
     image = _image(call, body.get("imageRef"), body.get("block_device_mapping_v2"), flavor)
+    auto_disk_config = checks.image_disk_config(image, requested_disk)
     networks = _networks(call, body.get("networks"))
     key_name, key_data = _keypair(call, body.get("key_name"))
-    try:
-        min_count = int(body.get("min_count", 1))
-        max_count = int(body.get("max_count", min_count))
-    except (TypeError, ValueError):
-        raise bad_request("Invalid input for field/attribute min_count.") from None
-    if min_count < 1 or max_count < min_count:
-        raise bad_request("min_count must be <= max_count")
     zone, forced_host = _zone_and_forced_host(call, body.get("availability_zone") or None)
     if zone and zone != api.nova_conf.default_availability_zone:
         raise bad_request("The requested availability zone is not available")
@@ -126,6 +133,9 @@ def create(call: Call) -> Response:
                     "key_data": key_data,
                     "user_data": user_data,
                     "config_drive": config_drive,
+                    "access_ip_v4": access.get("access_ip_v4"),
+                    "access_ip_v6": access.get("access_ip_v6"),
+                    "auto_disk_config": auto_disk_config,
                     "hostname": instances.sanitize_hostname(display, f"Server-{uuid}"),
                     "launch_index": index,
                     "reservation_id": reservation,
@@ -170,9 +180,9 @@ def create(call: Call) -> Response:
     server = {
         "id": first,
         "links": links(call, "servers", first),
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": "AUTO" if auto_disk_config else "MANUAL",
         "security_groups": [{"name": g} for g in groups if g] or [{"name": "default"}],
-        "adminPass": base64.b32encode(api.runtime.ids.bytes(10)).decode()[:12],
+        "adminPass": srv.admin_password(call, password),
     }
     return json_response(
         {"server": server}, 202, {"Location": f"{call.root_url}/v2.1/servers/{first}"}
@@ -256,7 +266,7 @@ def _image(call: Call, ref: Any, bdms: Any, flavor: m.Flavor) -> dict[str, Any]:
         raise bad_request(f"Image {image_id} is not active.")
     srv.check_flavor_image(views.flavor_for_instance(flavor), image)
     props = {k: image[k] for k in ("hypervisor_type", "architecture") if image.get(k)}
-    return {"id": image_id, "properties": props}
+    return {"id": image_id, "properties": props, "auto_disk_config": image.get("auto_disk_config")}
 
 
 def _networks(call: Call, value: Any) -> Any:
@@ -424,12 +434,21 @@ def _filtered(call: Call) -> list[dict[str, Any]]:
     )
     if all_projects and not who.is_admin:
         all_projects = False
-    project = call.query.get("project_id") or call.query.get("tenant_id")
-    if project and not who.is_admin:
-        project = None
-    found = instances.listing(
-        nova(call).nova_cells, None if all_projects and not project else (project or who.project_id)
+    # Without all_tenants the caller's own project, whatever project_id or tenant_id say
+    # (lp:#1185290); with it, an admin may name one project.
+    project = (
+        (call.query.get("project_id") or call.query.get("tenant_id")) if all_projects else None
     )
+    since, before = _changes_window(call)
+    found = instances.listing(
+        nova(call).nova_cells,
+        None if all_projects and not project else (project or who.project_id),
+        # changes-since/-before list the servers deleted in the window too
+        include_deleted=since is not None or before is not None,
+    )
+    if since is not None or before is not None:
+        found = [i for i in found if _changed_within(i, since, before)]
+    found = _ip_filtered(call, found)
     name = call.query.get("name")
     if name:
         try:
@@ -466,6 +485,55 @@ def _filtered(call: Call) -> list[dict[str, Any]]:
             raise bad_request("Invalid input for query parameters limit.")
         found = found[:limit]
     return found
+
+
+def _changes_window(call: Call) -> tuple[datetime | None, datetime | None]:
+    """``changes-since`` and (2.66) ``changes-before`` as UTC datetimes (the query schema
+    checked them already)."""
+    since = (
+        query.parse_isotime(call.query["changes-since"]) if "changes-since" in call.query else None
+    )
+    before = None
+    if "changes-before" in call.query and microversion_at_least(call, "2.66"):
+        before = query.parse_isotime(call.query["changes-before"])
+    return since, before
+
+
+def _changed_within(inst: dict[str, Any], since: datetime | None, before: datetime | None) -> bool:
+    """The DB filter ``updated_at >= changes-since`` (and ``<= changes-before``). A build
+    request passes: its instance has no ``updated_at`` yet and ``BuildRequestList`` ignores
+    both filters. A server never updated (NULL) does not."""
+    if inst.get("id") is None:  # still a build request
+        return True
+    stamp = inst.get("updated_at")
+    if not stamp:
+        return False
+    updated = datetime.fromisoformat(stamp).replace(tzinfo=UTC)
+    return (since is None or updated >= since) and (before is None or updated <= before)
+
+
+def _ip_filtered(call: Call, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``ip`` and ``ip6`` (a member: ``ip6`` from 2.5): the servers with a fixed address that
+    contains either text. Nova asks Neutron for the ports whose fixed IP contains it
+    (``fixed_ips=ip_address_substr=...``, ML2's ip-substring-filtering extension) and keeps
+    the servers they belong to, leaving out build requests (no ports yet); the sim reads
+    the same addresses from the servers' network info."""
+    wanted = [call.query.get("ip")]
+    if caller(call).is_admin or microversion_at_least(call, "2.5"):
+        wanted.append(call.query.get("ip6"))  # dropped for a member before 2.5
+    texts = [text for text in wanted if text]
+    if not texts:
+        return found
+
+    def matches(inst: dict[str, Any]) -> bool:
+        return any(
+            text in address
+            for port in inst.get("network_info") or []
+            for address in port.get("fixed_ips", [])
+            for text in texts
+        )
+
+    return [i for i in found if i.get("id") is not None and matches(i)]
 
 
 def _after_unlisted_marker(
@@ -528,7 +596,7 @@ def list_detail(call: Call) -> Response:
 @routes.get("/v2.1/servers/{server_id}")
 def show(call: Call, server_id: str) -> Response:
     _, inst = srv.lookup(call, server_id)
-    return json_response({"server": views.server(call, inst)})
+    return json_response({"server": views.server(call, inst, show_server_groups=True)})
 
 
 # ---- delete and actions -----------------------------------------------------------------------
@@ -536,12 +604,27 @@ def show(call: Call, server_id: str) -> Response:
 
 @routes.delete("/v2.1/servers/{server_id}")
 def delete(call: Call, server_id: str) -> Response:
-    api = nova(call)
     cell, inst = srv.lookup(call, server_id)
+    _delete(call, server_id, cell, inst)
+    return empty_response(204)
+
+
+def _force_delete(
+    call: Call, cell: m.CellMapping | None, inst: dict[str, Any], raw: Any
+) -> Response:
+    """``forceDelete`` (deferred_delete.py): ``API.force_delete`` is the delete of a server
+    in any state (lock checked), whether soft-deleted or not -- with Zed's
+    ``reclaim_instance_interval`` of 0 the same as ``DELETE``, answered 202."""
+    _delete(call, inst["uuid"], cell, inst)
+    return empty_response(202)
+
+
+def _delete(call: Call, server_id: str, cell: m.CellMapping | None, inst: dict[str, Any]) -> None:
+    api = nova(call)
     srv.check_lock(call, inst)
     if cell is None:
         if _delete_while_booting(call, server_id):
-            return empty_response(204)
+            return
         # The conductor took the build request first: the server is in a cell now (or
         # buried in cell0), so the normal delete follows.
         cell, inst = srv.lookup(call, server_id)
@@ -557,7 +640,6 @@ def delete(call: Call, server_id: str) -> Response:
         api.rpc_client("compute", host).cast("terminate_instance", instance_uuid=server_id)
     else:
         _local_delete(call, cell, inst)
-    return empty_response(204)
 
 
 def _delete_while_booting(call: Call, uuid: str) -> bool:
@@ -740,7 +822,9 @@ _ACTIONS: dict[str, Any] = {
     "os-getConsoleOutput": _console,
     "lock": _lock,
     "unlock": _unlock,
+    "forceDelete": _force_delete,
     **server_moves.ACTIONS,
+    **server_admin.ACTIONS,
     **secgroups.ACTIONS,
 }
 
