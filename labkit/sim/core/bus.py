@@ -142,9 +142,19 @@ class RpcServer:
     @property
     def consuming(self) -> bool:
         """Started, and logged in to the broker (checked, and logged, as the service would)."""
+        return self.consuming_with({})
+
+    def consuming_with(self, answers: dict[str, str | None]) -> bool:
+        """:attr:`consuming`, with the broker's answers already asked in the same breath
+        (transport URL -> error): a delivery asks it of every server on the bus, and a
+        hundred nova-computes share one URL."""
         if not self.running:
             return False
-        error = self.bus.broker_error(self.transport_url())
+        url = self.transport_url()
+        if url in answers:
+            error = answers[url]
+        else:
+            error = answers[url] = self.bus.broker_error(url)
         if error != self._broker_error:
             log = self.bus.runtime.logger(self.component)
             if error:
@@ -352,10 +362,11 @@ class Bus:
     # ---- delivery ------------------------------------------------------------------------
     def _consumers(self, target: Target) -> list[RpcServer]:
         """The servers consuming what is sent to ``target`` (looking does not take a turn)."""
+        answers: dict[str, str | None] = {}
         return [
             s
             for s in self._servers
-            if s.consuming
+            if s.consuming_with(answers)
             and s.target.topic == target.topic
             and (target.server is None or s.target.server == target.server)
         ]
