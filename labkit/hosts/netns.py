@@ -145,8 +145,18 @@ def delete_netns(name: str) -> None:
 
 
 def delete_link(name: str) -> None:
-    if link_exists(name):
-        ip("link", "del", name)
+    """Delete a link if it is there. A veth whose peer sat in a namespace just deleted goes
+    away on its own, but later: ``ip netns del`` returns before the kernel's namespace
+    clean-up has run, so the link can vanish between the check and the delete -- that is
+    not a failure."""
+    if not link_exists(name):
+        return
+    done = ip("link", "del", name, check=False)
+    if done.returncode != 0 and link_exists(name):
+        raise LocalHostsError(
+            f"`ip link del {name}` failed: {done.stderr.strip() or done.stdout.strip()}",
+            "Run `labkit hosts down ENV` to clear a half-made lab, then `up` again.",
+        )
 
 
 def tidy_netns_dir() -> None:
