@@ -616,6 +616,16 @@ PORT: dict[str, Attr] = {
     **_STANDARD_FILTERS,
 }
 
+# default_prefixlen, min_prefixlen and max_prefixlen: the same integer attribute three times
+_PREFIXLEN = Attr(
+    post=True,
+    put=True,
+    convert=to_int,
+    validate=v_non_negative,
+    is_filter=True,
+    filter_convert=to_int,
+)
+
 SUBNETPOOL: dict[str, Attr] = {
     "id": _ID,
     "name": Attr(
@@ -633,30 +643,9 @@ SUBNETPOOL: dict[str, Attr] = {
         filter_convert=to_int,
     ),
     "ip_version": Attr(is_filter=True, filter_convert=to_int),
-    "default_prefixlen": Attr(
-        post=True,
-        put=True,
-        convert=to_int,
-        validate=v_non_negative,
-        is_filter=True,
-        filter_convert=to_int,
-    ),
-    "min_prefixlen": Attr(
-        post=True,
-        put=True,
-        convert=to_int,
-        validate=v_non_negative,
-        is_filter=True,
-        filter_convert=to_int,
-    ),
-    "max_prefixlen": Attr(
-        post=True,
-        put=True,
-        convert=to_int,
-        validate=v_non_negative,
-        is_filter=True,
-        filter_convert=to_int,
-    ),
+    "default_prefixlen": _PREFIXLEN,
+    "min_prefixlen": _PREFIXLEN,
+    "max_prefixlen": _PREFIXLEN,
     "is_default": _flag(post=True, put=True, default=False),
     "shared": _flag(post=True, default=False),
     "address_scope_id": Attr(post=True, put=True, validate=v_uuid_or_none, is_filter=True),
