@@ -21,6 +21,8 @@ from typing import Any
 import openstack
 import pytest
 
+from tests.sim.nova_helpers import compute_raw, fault
+
 pytestmark = pytest.mark.slow
 WAIT = {"interval": 0.2, "wait": 60}
 TAG = os.urandom(3).hex()
@@ -31,14 +33,12 @@ def admin(nova_lab: Any) -> Any:
     return nova_lab.connect("admin")
 
 
-def _raw(conn: Any, method: str, path: str, version: str = "2.1", **kwargs: Any) -> Any:
-    return conn.compute.request(path, method, microversion=version, raise_exc=False, **kwargs)
+_raw = compute_raw("2.1")
 
 
 def _message(response: Any) -> tuple[int, str]:
-    body = response.json()
-    (key,) = body
-    return response.status_code, body[key]["message"]
+    status, _, message = fault(response)
+    return status, message
 
 
 def _create_body(admin: Any, name: str, **extra: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import openstack
 import pytest
 
 from tests.conftest import openstack_cli
+from tests.sim.nova_helpers import compute_raw, fault
 
 pytestmark = pytest.mark.slow
 Osc = Callable[..., subprocess.CompletedProcess[str]]
@@ -106,21 +107,7 @@ def _events(conn: Any, server: Any, action: str) -> list[tuple[str, str]]:
     return [(e["event"], e["result"]) for e in detail.events]
 
 
-def _raw(conn: Any, method: str, path: str, version: str = "2.93", **kwargs: Any) -> Any:
-    """A request the SDK would not send as it is, with the microversion given."""
-    return conn.compute.request(
-        path,
-        method,
-        microversion=version,
-        raise_exc=False,
-        **kwargs,
-    )
-
-
-def _fault(response: Any) -> tuple[int, str, str]:
-    body = response.json()
-    (key,) = body
-    return response.status_code, key, body[key]["message"]
+_raw = compute_raw("2.93")
 
 
 # ---- rebuild -----------------------------------------------------------------------------------
@@ -189,7 +176,7 @@ def test_rebuild_refuses_what_nova_refuses(admin: Any, nova_lab: Any) -> None:
         "disk is 1073741824 bytes, minimum size is 21474836480 bytes."
     ) in str(caught.value)
     answer = _raw(admin, "POST", f"/servers/{server.id}/action", json={"rebuild": {}})
-    assert _fault(answer) == (
+    assert fault(answer) == (
         400,
         "badRequest",
         "Invalid input for field/attribute rebuild. Value: {}. 'imageRef' is a required property",
@@ -338,7 +325,7 @@ def test_resize_refuses_what_nova_refuses(admin: Any) -> None:
     answer = _raw(
         conn, "POST", f"/servers/{server.id}/action", json={"resize": {"flavorRef": "nope"}}
     )
-    assert _fault(answer) == (400, "badRequest", "Flavor nope could not be found.")
+    assert fault(answer) == (400, "badRequest", "Flavor nope could not be found.")
     with pytest.raises(openstack.exceptions.ForbiddenException) as caught:
         conn.compute.resize_server(server, conn.compute.find_flavor("m1.medium"))
     assert "Quota exceeded for cores: Requested 1, but already used 1 of 1 cores" in str(
@@ -346,13 +333,13 @@ def test_resize_refuses_what_nova_refuses(admin: Any) -> None:
     )
     for action in ("confirmResize", "revertResize"):
         answer = _raw(conn, "POST", f"/servers/{server.id}/action", json={action: None})
-        assert _fault(answer) == (
+        assert fault(answer) == (
             409,
             "conflictingRequest",
             f"Cannot '{action}' instance {server.id} while it is in vm_state active",
         )
     answer = _raw(conn, "POST", f"/servers/{server.id}/action", json={"resize": {}})
-    assert _fault(answer) == (
+    assert fault(answer) == (
         400,
         "badRequest",
         "Invalid input for field/attribute resize. Value: {}. 'flavorRef' is a required property",
@@ -379,14 +366,14 @@ def test_server_properties_from_the_cli_and_the_sdk(admin: Any, cli: Osc) -> Non
     replaced = _raw(admin, "PUT", f"/servers/{server.id}/metadata", json={"metadata": {"a": "b"}})
     assert replaced.json() == {"metadata": {"a": "b"}}
     missing = _raw(admin, "GET", f"/servers/{server.id}/metadata/owner")
-    assert _fault(missing) == (404, "itemNotFound", "Metadata item was not found")
+    assert fault(missing) == (404, "itemNotFound", "Metadata item was not found")
     gone = _raw(admin, "DELETE", f"/servers/{server.id}/metadata/owner")
-    assert _fault(gone) == (404, "itemNotFound", "Metadata item was not found")
+    assert fault(gone) == (404, "itemNotFound", "Metadata item was not found")
     mismatch = _raw(admin, "PUT", f"/servers/{server.id}/metadata/a", json={"meta": {"b": "c"}})
-    assert _fault(mismatch) == (400, "badRequest", "Request body and URI mismatch")
+    assert fault(mismatch) == (400, "badRequest", "Request body and URI mismatch")
     bad_key = _raw(admin, "POST", f"/servers/{server.id}/metadata", json={"metadata": {"a/b": "c"}})
     assert bad_key.status_code == 400
-    assert "Additional properties are not allowed ('a/b' was unexpected)" in _fault(bad_key)[2]
+    assert "Additional properties are not allowed ('a/b' was unexpected)" in fault(bad_key)[2]
     admin.compute.delete_server(server)
 
 
@@ -417,18 +404,18 @@ def test_tags_from_the_cli_and_the_list_filter(admin: Any, cli: Osc) -> None:
     assert _raw(admin, "GET", f"/servers/{one.id}/tags").json() == {"tags": ["blue"]}
     assert _raw(admin, "GET", f"/servers/{one.id}/tags/blue").status_code == 204
     absent = _raw(admin, "GET", f"/servers/{one.id}/tags/prod")
-    assert _fault(absent) == (404, "itemNotFound", f"Server {one.id} has no tag 'prod'")
+    assert fault(absent) == (404, "itemNotFound", f"Server {one.id} has no tag 'prod'")
     added = _raw(admin, "PUT", f"/servers/{one.id}/tags/green")
     assert added.status_code == 201
     assert added.headers["Location"].endswith(f"/servers/{one.id}/tags/green")
     assert _raw(admin, "PUT", f"/servers/{one.id}/tags/green").status_code == 204
     bad = _raw(admin, "PUT", f"/servers/{one.id}/tags", json={"tags": ["a,b"]})
     assert bad.status_code == 400
-    assert "'a,b' does not match '^[^,/]*$'" in _fault(bad)[2]
+    assert "'a,b' does not match '^[^,/]*$'" in fault(bad)[2]
     replaced = _raw(admin, "PUT", f"/servers/{one.id}/tags", json={"tags": ["z", "a"]})
     assert replaced.json() == {"tags": ["a", "z"]}
     old = _raw(admin, "GET", f"/servers/{one.id}/tags", version="2.25")
-    assert _fault(old) == (404, "itemNotFound", "The resource could not be found.")
+    assert fault(old) == (404, "itemNotFound", "The resource could not be found.")
     cli("server", "unset", "--all-tags", "tagged-one")
     assert _raw(admin, "GET", f"/servers/{one.id}/tags").json() == {"tags": []}
     admin.compute.delete_server(one)
@@ -447,13 +434,13 @@ def test_metadata_and_tags_need_a_server_that_is_not_building(admin: Any, nova_l
         answer = _raw(
             admin, "POST", f"/servers/{waiting.id}/metadata", json={"metadata": {"a": "b"}}
         )
-        assert _fault(answer) == (
+        assert fault(answer) == (
             409,
             "conflictingRequest",
             f"Cannot 'update metadata' instance {waiting.id} while it is in vm_state building",
         )
         answer = _raw(admin, "PUT", f"/servers/{waiting.id}/tags/x")
-        assert _fault(answer) == (
+        assert fault(answer) == (
             409,
             "conflictingRequest",
             f"Cannot 'update tag' instance {waiting.id} while it is in vm_state building",
@@ -462,7 +449,7 @@ def test_metadata_and_tags_need_a_server_that_is_not_building(admin: Any, nova_l
     finally:
         nova_lab.start_service("nova-conductor")
     missing = _raw(admin, "GET", "/servers/00000000-0000-0000-0000-00000000dead/metadata")
-    assert _fault(missing) == (
+    assert fault(missing) == (
         404,
         "itemNotFound",
         "Instance 00000000-0000-0000-0000-00000000dead could not be found.",
@@ -522,18 +509,18 @@ def test_flavor_access_errors_are_novas(admin: Any, nova_lab: Any) -> None:
         return _raw(conn, "POST", f"/flavors/{flavor_id}/action", json=body)
 
     answer = act(tiny.id, {"addTenantAccess": {"tenant": project}})
-    assert _fault(answer) == (409, "conflictingRequest", "Can not add access to a public flavor.")
+    assert fault(answer) == (409, "conflictingRequest", "Can not add access to a public flavor.")
     assert act(flavor.id, {"addTenantAccess": {"tenant": project}}).json() == {
         "flavor_access": [{"flavor_id": flavor.id, "tenant_id": project}]
     }
     answer = act(flavor.id, {"addTenantAccess": {"tenant": project}})
-    assert _fault(answer) == (
+    assert fault(answer) == (
         409,
         "conflictingRequest",
         f"Flavor access already exists for flavor {flavor.id} and project {project} combination.",
     )
     answer = act(flavor.id, {"addTenantAccess": {"tenant": "no-such-project"}})
-    assert _fault(answer) == (
+    assert fault(answer) == (
         400,
         "badRequest",
         "Project ID no-such-project is not a valid project.",
@@ -542,18 +529,18 @@ def test_flavor_access_errors_are_novas(admin: Any, nova_lab: Any) -> None:
         flavor.id, {"removeTenantAccess": {"tenant": nova_lab.connect("demo").current_project_id}}
     )
     assert answer.status_code == 404
-    assert "Flavor access not found for" in _fault(answer)[2]
+    assert "Flavor access not found for" in fault(answer)[2]
     answer = _raw(admin, "GET", f"/flavors/{tiny.id}/os-flavor-access")
-    assert _fault(answer) == (404, "itemNotFound", "Access list not available for public flavors.")
+    assert fault(answer) == (404, "itemNotFound", "Access list not available for public flavors.")
     answer = act(flavor.id, {"removeTenantAccess": {"tenant": project}}, nova_lab.connect("demo"))
-    assert _fault(answer) == (
+    assert fault(answer) == (
         403,
         "forbidden",
         "Policy doesn't allow os_compute_api:os-flavor-access:remove_tenant_access to be "
         "performed.",
     )
     answer = act(flavor.id, {"grantEverything": {}})
-    assert _fault(answer) == (400, "badRequest", "There is no such action: grantEverything")
+    assert fault(answer) == (400, "badRequest", "There is no such action: grantEverything")
     admin.compute.delete_flavor(flavor)
 
 
@@ -595,20 +582,20 @@ def test_usage_errors_are_novas(admin: Any, nova_lab: Any) -> None:
         "GET",
         f"/os-simple-tenant-usage/{project}?start=2030-02-01T00:00:00&end=2030-01-01T00:00:00",
     )
-    assert _fault(answer) == (
+    assert fault(answer) == (
         400,
         "badRequest",
         "Invalid start time. The start time cannot occur after the end time.",
     )
     answer = _raw(admin, "GET", f"/os-simple-tenant-usage/{project}?start=yesterday")
-    assert _fault(answer) == (
+    assert fault(answer) == (
         400,
         "badRequest",
         "Invalid datetime string: Datetime is in invalid format",
     )
     demo = nova_lab.connect("demo")
     answer = _raw(demo, "GET", "/os-simple-tenant-usage")
-    assert _fault(answer) == (
+    assert fault(answer) == (
         403,
         "forbidden",
         "Policy doesn't allow os_compute_api:os-simple-tenant-usage:list to be performed.",

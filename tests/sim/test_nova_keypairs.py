@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import openstack_cli
+from tests.sim.nova_helpers import compute_raw, fault
 
 pytestmark = pytest.mark.slow
 Osc = Callable[..., subprocess.CompletedProcess[str]]
@@ -54,14 +55,7 @@ def _json(cli: Osc, *args: str, cloud: str = "lab-admin") -> Any:
     return json.loads(cli(*args, "-f", "json", cloud=cloud).stdout)
 
 
-def _raw(conn: Any, method: str, path: str, version: str = "2.93", **kwargs: Any) -> Any:
-    return conn.compute.request(path, method, microversion=version, raise_exc=False, **kwargs)
-
-
-def _fault(response: Any) -> tuple[int, str, str]:
-    body = response.json()
-    (key,) = body
-    return response.status_code, key, body[key]["message"]
+_raw = compute_raw("2.93")
 
 
 def _ssh_key(comment: str = "") -> str:
@@ -225,7 +219,7 @@ def test_the_shapes_and_status_codes_follow_the_microversion(
     answer = _raw(
         admin, "POST", "/os-keypairs", "2.1", json={"keypair": {"name": "t", "type": "ssh"}}
     )
-    assert _fault(answer) == (
+    assert fault(answer) == (
         400,
         "badRequest",
         "Invalid input for field/attribute keypair. Value: {'name': 't', 'type': 'ssh'}. "
@@ -234,15 +228,15 @@ def test_the_shapes_and_status_codes_follow_the_microversion(
     answer = _raw(
         admin, "POST", "/os-keypairs", "2.2", json={"keypair": {"name": "t", "user_id": "u"}}
     )
-    assert _fault(answer)[0] == 400
-    assert "('user_id' was unexpected)" in _fault(answer)[2]
+    assert fault(answer)[0] == 400
+    assert "('user_id' was unexpected)" in fault(answer)[2]
 
 
 def test_292_requires_a_public_key_and_allows_at_and_dot_in_names(
     admin: Any, unique: Callable[[str], str]
 ) -> None:
     answer = _raw(admin, "POST", "/os-keypairs", "2.92", json={"keypair": {"name": "k"}})
-    assert _fault(answer) == (
+    assert fault(answer) == (
         400,
         "badRequest",
         "Invalid input for field/attribute keypair. Value: {'name': 'k'}. 'public_key' is a "
@@ -251,7 +245,7 @@ def test_292_requires_a_public_key_and_allows_at_and_dot_in_names(
     name = unique("me@lab.example")
     key = {"keypair": {"name": name, "public_key": _ssh_key()}}
     answer = _raw(admin, "POST", "/os-keypairs", "2.91", json=key)
-    assert _fault(answer) == (
+    assert fault(answer) == (
         400,
         "badRequest",
         "An invalid 'name' value was provided. The name must be: Only expected characters: "
@@ -277,7 +271,7 @@ def test_292_requires_a_public_key_and_allows_at_and_dot_in_names(
 )
 def test_bad_names_get_novas_schema_errors(admin: Any, name: Any, message: str) -> None:
     answer = _raw(admin, "POST", "/os-keypairs", "2.10", json={"keypair": {"name": name}})
-    status, key, text = _fault(answer)
+    status, key, text = fault(answer)
     assert (status, key) == (400, "badRequest")
     assert message in text
 
@@ -335,7 +329,7 @@ def test_x509_certificates_import_with_a_sha1_fingerprint_and_generate_as_pkcs12
     _raw(admin, "DELETE", f"/os-keypairs/{name}")
 
     bad = {"keypair": {"name": name, "type": "x509", "public_key": _ssh_key()}}
-    status, _, text = _fault(_raw(admin, "POST", "/os-keypairs", "2.10", json=bad))
+    status, _, text = fault(_raw(admin, "POST", "/os-keypairs", "2.10", json=bad))
     assert status == 400
     assert text.startswith(
         "Keypair data is invalid: failed to generate X509 fingerprint. Error message: "
@@ -362,7 +356,7 @@ def test_bad_and_duplicate_keys_get_novas_errors_and_change_nothing(
         answer = _raw(
             admin, "POST", "/os-keypairs", json={"keypair": {"name": name, "public_key": junk}}
         )
-        assert _fault(answer) == (
+        assert fault(answer) == (
             400,
             "badRequest",
             "Keypair data is invalid: failed to generate fingerprint",
@@ -371,7 +365,7 @@ def test_bad_and_duplicate_keys_get_novas_errors_and_change_nothing(
     key = {"keypair": {"name": name, "public_key": _ssh_key()}}
     assert _raw(admin, "POST", "/os-keypairs", json=key).status_code == 201
     again = {"keypair": {"name": name, "public_key": _ssh_key()}}
-    assert _fault(_raw(admin, "POST", "/os-keypairs", json=again)) == (
+    assert fault(_raw(admin, "POST", "/os-keypairs", json=again)) == (
         409,
         "conflictingRequest",
         f"Key pair '{name}' already exists.",
@@ -379,7 +373,7 @@ def test_bad_and_duplicate_keys_get_novas_errors_and_change_nothing(
     user = admin.current_user_id
     _raw(admin, "DELETE", f"/os-keypairs/{name}")
     for method in ("GET", "DELETE"):
-        assert _fault(_raw(admin, method, f"/os-keypairs/{name}")) == (
+        assert fault(_raw(admin, method, f"/os-keypairs/{name}")) == (
             404,
             "itemNotFound",
             f"Keypair {name} not found for user {user}",
@@ -402,13 +396,13 @@ def test_a_user_sees_only_its_own_keys_and_only_an_admin_may_name_another_user(
         ("GET", f"/os-keypairs/{name}?user_id={admin_id}", "show"),
         ("DELETE", f"/os-keypairs/{name}?user_id={admin_id}", "delete"),
     ):
-        assert _fault(_raw(demo, method, path)) == (
+        assert fault(_raw(demo, method, path)) == (
             403,
             "forbidden",
             f"Policy doesn't allow os_compute_api:os-keypairs:{rule} to be performed.",
         )
     theirs = {"keypair": {"name": unique("theirs"), "public_key": _ssh_key(), "user_id": admin_id}}
-    assert _fault(_raw(demo, "POST", "/os-keypairs", json=theirs))[2] == (
+    assert fault(_raw(demo, "POST", "/os-keypairs", json=theirs))[2] == (
         "Policy doesn't allow os_compute_api:os-keypairs:create to be performed."
     )
     # before 2.10 the query's user_id means nothing: the caller's own keys
@@ -435,17 +429,17 @@ def test_235_pages_by_name_with_a_next_link(
     assert "keypairs_links" not in second
     # before 2.35 there is no paging: all of them, no links
     assert _names(conn, "2.34", "?limit=1") == ["ka", "kb", "kc"]
-    assert _fault(_raw(conn, "GET", "/os-keypairs?marker=nope", "2.35")) == (
+    assert fault(_raw(conn, "GET", "/os-keypairs?marker=nope", "2.35")) == (
         400,
         "badRequest",
         "Marker nope could not be found.",
     )
-    assert _fault(_raw(conn, "GET", "/os-keypairs?limit=-1", "2.35"))[2] == (
+    assert fault(_raw(conn, "GET", "/os-keypairs?limit=-1", "2.35"))[2] == (
         "Invalid input for query parameters limit. Value: -1. '-1' does not match '^[0-9]*$'"
     )
     # 2.75 refuses what it does not know; 2.74 ignores it
     assert _names(conn, "2.74", "?sort=name") == ["ka", "kb", "kc"]
-    assert _fault(_raw(conn, "GET", "/os-keypairs?sort=name", "2.75")) == (
+    assert fault(_raw(conn, "GET", "/os-keypairs?sort=name", "2.75")) == (
         400,
         "badRequest",
         "Additional properties are not allowed ('sort' was unexpected)",
@@ -458,7 +452,7 @@ def test_the_key_pairs_quota_counts_the_users_keys(
     _, conn = _user_in_new_project(admin, nova_lab, unique("kp-quota"), key_pairs=1)
     first = {"keypair": {"name": "one", "public_key": _ssh_key()}}
     assert _raw(conn, "POST", "/os-keypairs", json=first).status_code == 201
-    over = _fault(
+    over = fault(
         _raw(conn, "POST", "/os-keypairs", json={"keypair": {"name": "two", "public_key": "x"}})
     )
     # the quota is checked before the key itself

@@ -18,6 +18,7 @@ import openstack
 import pytest
 
 from tests.conftest import openstack_cli
+from tests.sim.nova_helpers import compute_raw, fault
 
 pytestmark = pytest.mark.slow
 Osc = Callable[..., subprocess.CompletedProcess[str]]
@@ -39,14 +40,7 @@ def _json(cli: Osc, *args: str) -> Any:
     return json.loads(cli(*args, "-f", "json").stdout)
 
 
-def _raw(conn: Any, method: str, path: str, version: str = "2.93", **kwargs: Any) -> Any:
-    return conn.compute.request(path, method, microversion=version, raise_exc=False, **kwargs)
-
-
-def _fault(response: Any) -> tuple[int, str, str]:
-    body = response.json()
-    (key,) = body
-    return response.status_code, key, body[key]["message"]
+_raw = compute_raw("2.93")
 
 
 def _boot(conn: Any, name: str, networks: Any = "auto", **extra: Any) -> Any:
@@ -169,10 +163,10 @@ def test_bad_requests_get_novas_errors_and_change_nothing(
         ),
     ]
     for body, status, message in cases:
-        code, _, text = _fault(_action(admin, server, body))
+        code, _, text = fault(_action(admin, server, body))
         assert (code, text) == (status, message), body
     # adding a group the ports already have: Neutron refuses the duplicate, Nova says 400
-    code, key, text = _fault(_action(admin, server, {"addSecurityGroup": {"name": "default"}}))
+    code, key, text = fault(_action(admin, server, {"addSecurityGroup": {"name": "default"}}))
     assert (code, key) == (400, "badRequest")
     assert "Duplicate" in text
     assert _port_groups(admin, server) == before
@@ -185,7 +179,7 @@ def test_a_name_two_groups_share_is_a_409_and_an_id_settles_it(
     first = admin.network.create_security_group(name=name)
     second = admin.network.create_security_group(name=name)
     try:
-        code, _, text = _fault(_action(admin, server, {"addSecurityGroup": {"name": name}}))
+        code, _, text = fault(_action(admin, server, {"addSecurityGroup": {"name": name}}))
         assert (code, text) == (
             409,
             f"Multiple security_group matches found for name '{name}', use an ID to be more "
@@ -207,7 +201,7 @@ def test_a_server_without_ports_has_no_security_groups_to_change(
     bare = _boot(admin, unique("no-ports"), networks="none")
     try:
         assert _shown_groups(admin, bare) is None  # no ports: no "security_groups" at all
-        code, _, text = _fault(_action(admin, bare, {"addSecurityGroup": {"name": "default"}}))
+        code, _, text = fault(_action(admin, bare, {"addSecurityGroup": {"name": "default"}}))
         assert (code, text) == (
             404,
             f"instance_id {bare.id} could not be found as device id on any ports",
@@ -252,7 +246,7 @@ def test_two_ports_show_each_group_twice_and_a_refusal_on_one_undoes_the_other(
         # the second port (Nova's order too) already has "web": adding it again is refused
         # there after the first port took it -- and the first port gets its list back
         admin.network.update_port(second, security_group_ids=[default, web.id])
-        code, _, text = _fault(_action(admin, twice, {"addSecurityGroup": {"name": "web"}}))
+        code, _, text = fault(_action(admin, twice, {"addSecurityGroup": {"name": "web"}}))
         assert code == 400 and "Duplicate" in text
         assert _port_groups(admin, twice) == [{default}, {default, web.id}]
         # removing takes it from the ports that have it
@@ -260,7 +254,7 @@ def test_two_ports_show_each_group_twice_and_a_refusal_on_one_undoes_the_other(
         assert _port_groups(admin, twice) == [{default}, {default}]
         # a port without port security cannot take groups: nothing changes anywhere
         admin.network.update_port(second, security_group_ids=[], port_security_enabled=False)
-        code, _, text = _fault(_action(admin, twice, {"addSecurityGroup": {"name": "web"}}))
+        code, _, text = fault(_action(admin, twice, {"addSecurityGroup": {"name": "web"}}))
         assert (code, text) == (
             400,
             "Network requires port_security_enabled and subnet associated in order to apply "
