@@ -87,10 +87,10 @@ def _claim(consumer: str, rp: str, vcpus: int) -> allocations.ConsumerWrite:
 
 def test_claims_stop_at_capacity_and_bump_generations(db: Database) -> None:
     rp = _provider(db, "host", 2)
-    with db.write() as s:
-        allocations.write(s, [_claim("c1", rp, 2)], 0.0)
-    with db.write() as s, pytest.raises(errors.CapacityExceeded):
-        allocations.write(s, [_claim("c2", rp, 1)], 0.0)
+    with db.transaction() as tx:
+        allocations.write(tx, [_claim("c1", rp, 2)], 0.0)
+    with pytest.raises(errors.CapacityExceeded), db.transaction() as tx:
+        allocations.write(tx, [_claim("c2", rp, 1)], 0.0)
     with db.read() as s:
         assert providers.get(s, rp).generation == 2
         assert allocations.of_consumer(s, "c1").generation == 1
@@ -99,8 +99,8 @@ def test_claims_stop_at_capacity_and_bump_generations(db: Database) -> None:
 
 def test_candidates_skip_full_providers(db: Database) -> None:
     full, free = _provider(db, "full", 1), _provider(db, "free", 4)
-    with db.write() as s:
-        allocations.write(s, [_claim("c1", full, 1)], 0.0)
+    with db.transaction() as tx:
+        allocations.write(tx, [_claim("c1", full, 1)], 0.0)
     request = candidates.Request(groups=[candidates.Group(resources={"VCPU": 1})])
     with db.read() as s:
         found, summaries = candidates.find(s, request)
@@ -129,8 +129,8 @@ def test_a_claim_whose_provider_moved_meanwhile_changes_nothing(
         return {uuid: (rp_id, gen - 1) for uuid, (rp_id, gen) in rps.items()}, slots
 
     monkeypatch.setattr(allocations, "_providers_of", stale)
-    with pytest.raises(errors.ConcurrentUpdate), db.write() as s:
-        allocations.write(s, [_claim("c1", rp, 1)], 0.0)
+    with pytest.raises(errors.ConcurrentUpdate), db.transaction() as tx:
+        allocations.write(tx, [_claim("c1", rp, 1)], 0.0)
     monkeypatch.undo()
     with db.read() as s:
         assert providers.get(s, rp).generation == 1  # the inventory's bump only
@@ -141,26 +141,25 @@ def test_a_claim_whose_provider_moved_meanwhile_changes_nothing(
 def test_a_claim_is_a_handful_of_statements(db: Database) -> None:
     """Nova's scheduler claims once per server: the consumer, its project and user, the
     providers with their inventories and usage are read in one query each, then written."""
-    from sqlalchemy import event
-
     rp = _provider(db, "host", 4)
     seen: list[str] = []
-
-    def count(*args: object) -> None:
-        seen.append(str(args[2]))
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        with db.write() as s:
-            allocations.write(s, [_claim("c1", rp, 1)], 0.0)
-        with db.write() as s:  # the same consumer again, at its generation
+    with db.transaction() as tx:
+        tx.conn.set_trace_callback(seen.append)  # every statement SQLite runs, as run
+        try:
+            allocations.write(tx, [_claim("c1", rp, 1)], 0.0)
+        finally:
+            tx.conn.set_trace_callback(None)
+    with db.transaction() as tx:  # the same consumer again, at its generation
+        tx.conn.set_trace_callback(seen.append)
+        try:
             again = _claim("c1", rp, 2)
             again.generation = 1
-            allocations.write(s, [again], 0.0)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    writes = [q for q in seen if not q.lstrip().upper().startswith(("SELECT", "PRAGMA"))]
-    assert len(seen) - len(writes) <= 2 * 3 + 1  # reads: consumers, ids, providers (x2)
+            allocations.write(tx, [again], 0.0)
+        finally:
+            tx.conn.set_trace_callback(None)
+    reads = [q for q in seen if q.lstrip().upper().startswith("SELECT")]
+    assert 0 < len(reads) <= 2 * 3 + 1  # consumers, ids, providers (x2)
+    assert len(seen) > len(reads)  # and the writes themselves
     with db.read() as s:
         assert allocations.of_consumer(s, "c1").generation == 2
         assert providers.usages(s, providers.get(s, rp).id) == {"VCPU": 2}
