@@ -25,3 +25,9 @@ def fault(response: Any) -> tuple[int, str, str]:
     body = response.json()
     (key,) = body
     return response.status_code, key, body[key]["message"]
+
+
+def fault_message(response: Any) -> tuple[int, str]:
+    """A Nova fault as (status, its message)."""
+    status, _, message = fault(response)
+    return status, message

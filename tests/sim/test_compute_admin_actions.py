@@ -16,7 +16,7 @@ from typing import Any
 import openstack
 import pytest
 
-from tests.sim.nova_helpers import compute_raw, fault
+from tests.sim.nova_helpers import compute_raw, fault_message
 
 pytestmark = pytest.mark.slow
 WAIT = {"interval": 0.2, "wait": 60}
@@ -29,11 +29,6 @@ def admin(nova_lab: Any) -> Any:
 
 
 _raw = compute_raw("2.1")
-
-
-def _message(response: Any) -> tuple[int, str]:
-    status, _, message = fault(response)
-    return status, message
 
 
 def _boot(conn: Any, name: str, networks: Any = "none") -> Any:
@@ -61,18 +56,18 @@ def test_reset_state_inject_network_info_force_delete_and_restore(
 
     action = f"/servers/{server.id}/action"
     bad = _raw(admin, "POST", action, json={"os-resetState": {"state": "stopped"}})
-    assert _message(bad) == (
+    assert fault_message(bad) == (
         400,
         "Invalid input for field/attribute state. Value: stopped. 'stopped' is not one of "
         "['active', 'error']",
     )
     member = _raw(demo, "POST", action, json={"os-resetState": {"state": "error"}})
-    assert _message(member) == (
+    assert fault_message(member) == (
         403,
         "Policy doesn't allow os_compute_api:os-admin-actions:reset_state to be performed.",
     )
     missing = _raw(admin, "POST", "/servers/999/action", json={"os-resetState": {"state": "error"}})
-    assert _message(missing) == (404, "Instance 999 could not be found.")
+    assert fault_message(missing) == (404, "Instance 999 could not be found.")
 
     assert _raw(admin, "POST", action, json={"injectNetworkInfo": None}).status_code == 202
     assert _raw(demo, "POST", action, json={"injectNetworkInfo": None}).status_code == 403
@@ -85,7 +80,7 @@ def test_reset_state_inject_network_info_force_delete_and_restore(
     demo.compute.delete_server(server, force=True)
     demo.compute.wait_for_delete(server, **WAIT)
     gone = _raw(demo, "POST", action, json={"forceDelete": None})
-    assert _message(gone) == (404, f"Instance {server.id} could not be found.")
+    assert fault_message(gone) == (404, f"Instance {server.id} could not be found.")
 
 
 def test_the_server_password_is_what_the_guest_posted(admin: Any, nova_lab: Any) -> None:
@@ -119,11 +114,11 @@ def test_hypervisor_uptime_before_2_88(admin: Any) -> None:
     assert " up " in shown["uptime"]
     by_uuid = _raw(admin, "GET", "/os-hypervisors", "2.53").json()["hypervisors"][0]
     assert _raw(admin, "GET", f"/os-hypervisors/{by_uuid['id']}/uptime", "2.53").ok
-    assert _message(_raw(admin, "GET", "/os-hypervisors/1/uptime", "2.53")) == (
+    assert fault_message(_raw(admin, "GET", "/os-hypervisors/1/uptime", "2.53")) == (
         400,
         "Invalid uuid 1",
     )
-    assert _message(_raw(admin, "GET", "/os-hypervisors/999/uptime")) == (
+    assert fault_message(_raw(admin, "GET", "/os-hypervisors/999/uptime")) == (
         404,
         "Hypervisor with ID '999' could not be found.",
     )

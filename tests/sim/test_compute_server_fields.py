@@ -21,7 +21,7 @@ from typing import Any
 import openstack
 import pytest
 
-from tests.sim.nova_helpers import compute_raw, fault
+from tests.sim.nova_helpers import compute_raw, fault_message
 
 pytestmark = pytest.mark.slow
 WAIT = {"interval": 0.2, "wait": 60}
@@ -34,11 +34,6 @@ def admin(nova_lab: Any) -> Any:
 
 
 _raw = compute_raw("2.1")
-
-
-def _message(response: Any) -> tuple[int, str]:
-    status, _, message = fault(response)
-    return status, message
 
 
 def _create_body(admin: Any, name: str, **extra: Any) -> dict[str, Any]:
@@ -137,14 +132,14 @@ def test_the_create_schema_refuses_bad_fields_in_novas_words(
     admin: Any, field: str, value: Any, message: str
 ) -> None:
     answer = _raw(admin, "POST", "/servers", json=_create_body(admin, "bad", **{field: value}))
-    assert _message(answer) == (
+    assert fault_message(answer) == (
         400,
         f"Invalid input for field/attribute {field}. Value: {value}. {message}",
     )
     answer = _raw(
         admin, "POST", "/servers", json=_create_body(admin, "bad", min_count=3, max_count=2)
     )
-    assert _message(answer) == (400, "min_count must be <= max_count")
+    assert fault_message(answer) == (400, "min_count must be <= max_count")
 
 
 def test_a_server_still_in_its_build_request_is_renamed(admin: Any, nova_lab: Any) -> None:

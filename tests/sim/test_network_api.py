@@ -19,6 +19,7 @@ from openstack.network.v2.subnet import Subnet
 
 from labkit.install import steps as st
 from tests.conftest import openstack_cli, private_sim
+from tests.sim.neutron_helpers import neutron_error, raw
 
 ML2_CONF = "/etc/neutron/plugins/ml2/ml2_conf.ini"
 
@@ -54,18 +55,6 @@ def osc(lab: Any) -> Callable[..., Any]:
 
 def osc_json(osc: Callable[..., Any], command: str, cloud: str = "lab-admin") -> Any:
     return json.loads(osc(f"{command} -f json", cloud=cloud).stdout)
-
-
-def raw(conn: Any, lab: Any, method: str, path: str, **kwargs: Any) -> Any:
-    """A request to Neutron with the connection's token; errors returned, not raised."""
-    url = f"http://127.0.0.1:{lab.sim_port}/networking/v2.0{path}"
-    headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
-    return conn.session.request(url, method, headers=headers, raise_exc=False, **kwargs)
-
-
-def error(response: Any) -> tuple[int, str, str]:
-    body = response.json()["NeutronError"]
-    return response.status_code, body["type"], body["message"]
 
 
 def vlan(name: str, vid: int) -> dict[str, Any]:
@@ -131,20 +120,20 @@ def test_bulk_create_is_all_or_nothing(admin: Any, lab: Any) -> None:
         "/networks",
         json={"networks": [vlan("ok", 110), vlan("bad", 4095)]},
     )
-    assert error(answer) == (
+    assert neutron_error(answer) == (
         400,
         "InvalidInput",
         "Invalid input for operation: segmentation_id out of range (1 through 4094).",
     )
     assert {n.id for n in admin.network.networks()} == before
     empty = raw(admin, lab, "POST", "/networks", json={"networks": []})
-    assert error(empty) == (400, "HTTPBadRequest", "Resources required")
+    assert neutron_error(empty) == (400, "HTTPBadRequest", "Resources required")
 
 
 def test_a_project_bulk_create_gets_no_tenant_network(demo: Any, lab: Any) -> None:
     answer = raw(demo, lab, "POST", "/networks", json={"networks": [{"name": "x"}]})
     assert answer.status_code == 503
-    assert error(answer)[1] == "NoNetworkAvailable"
+    assert neutron_error(answer)[1] == "NoNetworkAvailable"
 
 
 # ---- subnet pools ------------------------------------------------------------------------------
@@ -217,7 +206,7 @@ def test_subnet_pool_checks_and_policy(demo: Any, lab: Any, admin: Any) -> None:
     ]
     for pool, expected in cases:
         answer = raw(demo, lab, "POST", "/subnetpools", json={"subnetpool": pool})
-        assert error(answer) == expected, pool
+        assert neutron_error(answer) == expected, pool
     own = demo.network.create_subnet_pool(name="mine", prefixes=["10.82.0.0/16"])
     try:
         shrink = raw(
@@ -227,7 +216,7 @@ def test_subnet_pool_checks_and_policy(demo: Any, lab: Any, admin: Any) -> None:
             f"/subnetpools/{own.id}",
             json={"subnetpool": {"prefixes": ["10.82.0.0/24"]}},
         )
-        assert error(shrink) == (
+        assert neutron_error(shrink) == (
             400,
             "IllegalSubnetPoolPrefixUpdate",
             "Illegal update to prefixes: Existing prefixes must be a subset of the new prefixes.",
@@ -240,7 +229,7 @@ def test_subnet_pool_checks_and_policy(demo: Any, lab: Any, admin: Any) -> None:
         try:
             seen = {p.id for p in demo.network.subnet_pools()}
             assert own.id in seen and shared.id in seen and hidden.id not in seen
-            assert error(raw(demo, lab, "GET", f"/subnetpools/{hidden.id}")) == (
+            assert neutron_error(raw(demo, lab, "GET", f"/subnetpools/{hidden.id}")) == (
                 404,
                 "SubnetPoolNotFound",
                 f"Subnet pool {hidden.id} could not be found.",
@@ -280,13 +269,13 @@ def test_subnets_are_cut_from_a_pool(osc: Any, admin: Any, lab: Any, cleanup: li
             }
         },
     )
-    assert error(too_big) == (
+    assert neutron_error(too_big) == (
         400,
         "MaxPrefixSubnetAllocationError",
         "Unable to allocate subnet with prefix length 28, maximum allowed prefix is 27.",
     )
     in_use = raw(admin, lab, "DELETE", f"/subnetpools/{pool.id}")
-    assert error(in_use) == (
+    assert neutron_error(in_use) == (
         400,
         "SubnetPoolDeleteError",
         "Unable to delete subnet pool: Subnet pool has existing allocations.",
@@ -298,7 +287,7 @@ def test_subnets_are_cut_from_a_pool(osc: Any, admin: Any, lab: Any, cleanup: li
         f"/subnetpools/{pool.id}/remove_prefixes",
         json={"prefixes": ["10.90.0.0/26"]},
     )
-    assert error(removed)[1] == "IllegalSubnetPoolPrefixUpdate"
+    assert neutron_error(removed)[1] == "IllegalSubnetPoolPrefixUpdate"
     added = raw(
         admin,
         lab,
@@ -325,18 +314,18 @@ def test_tags_on_a_network(osc: Any, admin: Any, lab: Any, cleanup: list[Any]) -
     admin.network.remove_tag(shown, "red")
     assert admin.network.get_network(net.id).tags == ["blue"]
     missing = raw(admin, lab, "DELETE", f"/networks/{net.id}/tags/red")
-    assert error(missing) == (404, "TagNotFound", "Tag red could not be found.")
+    assert neutron_error(missing) == (404, "TagNotFound", "Tag red could not be found.")
     assert raw(admin, lab, "GET", f"/networks/{net.id}/tags/blue").status_code == 204
     replaced = raw(admin, lab, "PUT", f"/networks/{net.id}/tags", json={"tags": ["a", "b"]})
     assert (replaced.status_code, replaced.json()) == (200, {"tags": ["a", "b"]})
     dupes = raw(admin, lab, "PUT", f"/networks/{net.id}/tags", json={"tags": ["a", "a"]})
-    assert error(dupes) == (
+    assert neutron_error(dupes) == (
         400,
         "InvalidInput",
         "Invalid input for operation: Duplicate items in the list: 'a'.",
     )
     nobody = raw(admin, lab, "PUT", "/networks/5f8d3c2e-9b1a-4c7d-8e6f-0a1b2c3d4e5f/tags/x")
-    assert error(nobody) == (
+    assert neutron_error(nobody) == (
         404,
         "TagResourceNotFound",
         "Resource network 5f8d3c2e-9b1a-4c7d-8e6f-0a1b2c3d4e5f could not be found.",
@@ -371,7 +360,7 @@ def test_bulk_security_group_rules_are_all_or_nothing(demo: Any, lab: Any) -> No
             demo, lab, "POST", "/security-group-rules", json={"security_group_rules": [same, same]}
         )
         assert answer.status_code == 409
-        assert error(answer)[1] == "SecurityGroupRuleExists"
+        assert neutron_error(answer)[1] == "SecurityGroupRuleExists"
         kept = {r.protocol for r in demo.network.security_group_rules(security_group_id=group.id)}
         assert "udp" not in kept and {"tcp", "icmp"} <= kept
     finally:
@@ -391,13 +380,13 @@ def test_if_match_revision_number_guards_changes(admin: Any, lab: Any, cleanup: 
     answer = raw(
         admin, lab, "DELETE", f"/networks/{net.id}", headers={"If-Match": "revision_number=0"}
     )
-    assert error(answer) == (
+    assert neutron_error(answer) == (
         412,
         "RevisionNumberConstraintFailed",
         f"Constrained to 0, but current revision is {renamed.revision_number}",
     )
     bad = raw(admin, lab, "GET", f"/networks/{net.id}", headers={"If-Match": "revision_number=x"})
-    assert error(bad) == (
+    assert neutron_error(bad) == (
         400,
         "BadRequest",
         "Bad if-match request: Revision number etag must be in the format of "
@@ -421,4 +410,8 @@ def test_availability_zones_are_the_dhcp_agents(osc: Any, demo: Any, lab: Any) -
     none = raw(demo, lab, "GET", "/availability_zones?resource=router")
     assert none.json() == {"availability_zones": []}
     bad = raw(demo, lab, "GET", "/availability_zones?zone=nova")
-    assert error(bad) == (400, "HTTPBadRequest", "['zone'] is invalid attribute for filtering")
+    assert neutron_error(bad) == (
+        400,
+        "HTTPBadRequest",
+        "['zone'] is invalid attribute for filtering",
+    )

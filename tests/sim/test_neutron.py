@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from openstack import exceptions as sdk_exc
 
+from tests.sim.neutron_helpers import neutron_error, raw
+
 PROVIDER_CIDR = "10.64.0.0/24"
 GUEST_POOL = ("10.64.0.100", "10.64.0.199")
 
@@ -35,19 +37,6 @@ def provider_subnet(provider: Any, admin: Any) -> Any:
 
 def osc_json(osc: Callable[..., Any], command: str, cloud: str = "lab-admin") -> Any:
     return json.loads(osc(f"{command} -f json", cloud=cloud).stdout)
-
-
-def raw(conn: Any, lab: Any, method: str, path: str, **kwargs: Any) -> Any:
-    """A request to Neutron with the connection's token; errors returned, not raised."""
-    url = f"http://127.0.0.1:{lab.sim_port}/networking/v2.0{path}"
-    headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
-    return conn.session.request(url, method, headers=headers, raise_exc=False, **kwargs)
-
-
-def neutron_error(response: Any) -> tuple[int, str, str]:
-    body = response.json()["NeutronError"]
-    assert body["detail"] == ""
-    return response.status_code, body["type"], body["message"]
 
 
 @pytest.fixture()

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.sim.neutron_helpers import neutron_error, raw
+
 AGENT = "neutron-linuxbridge-agent"
 
 
@@ -36,19 +38,6 @@ def demo_default(lab: Any, demo: Any) -> str:
 
 def osc_json(osc: Callable[..., Any], command: str, cloud: str = "lab-demo") -> Any:
     return json.loads(osc(f"{command} -f json", cloud=cloud).stdout)
-
-
-def raw(conn: Any, lab: Any, method: str, path: str, **kwargs: Any) -> Any:
-    """A request to Neutron with the connection's token; errors returned, not raised."""
-    url = f"http://127.0.0.1:{lab.sim_port}/networking/v2.0{path}"
-    headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
-    return conn.session.request(url, method, headers=headers, raise_exc=False, **kwargs)
-
-
-def error(response: Any) -> tuple[int, str, str]:
-    body = response.json()["NeutronError"]
-    assert body["detail"] == ""
-    return response.status_code, body["type"], body["message"]
 
 
 @pytest.fixture()
@@ -222,7 +211,7 @@ def test_rules_are_made_canonical(demo: Any, lab: Any, cleanup: Any, unique: Any
             }
         },
     )
-    assert error(same_as_tcp) == (
+    assert neutron_error(same_as_tcp) == (
         409,
         "SecurityGroupRuleExists",
         f"Security group rule already exists. Rule id is {whole['id']}.",
@@ -389,7 +378,7 @@ def test_bad_rules_get_neutrons_errors_and_change_nothing(
         body["remote_group_id"] = demo_default
     before = sorted(r.id for r in rules_of(demo, demo_default))
     refused = raw(demo, lab, "POST", "/security-group-rules", json={"security_group_rule": body})
-    status, kind, message = error(refused)
+    status, kind, message = neutron_error(refused)
     assert (status, kind) == expected[:2]
     if expected[2]:
         assert message == expected[2]
@@ -401,7 +390,7 @@ def test_another_projects_group_is_not_there(
 ) -> None:
     theirs = make_group(admin, lab, cleanup, unique("admins"))
     missing = f"Security group {theirs['id']} does not exist"
-    assert error(raw(demo, lab, "GET", f"/security-groups/{theirs['id']}")) == (
+    assert neutron_error(raw(demo, lab, "GET", f"/security-groups/{theirs['id']}")) == (
         404,
         "SecurityGroupNotFound",
         missing,
@@ -411,7 +400,7 @@ def test_another_projects_group_is_not_there(
         ("DELETE", None),
     ):
         answer = raw(demo, lab, method, f"/security-groups/{theirs['id']}", json=body)
-        assert error(answer)[:2] == (404, "SecurityGroupNotFound")
+        assert neutron_error(answer)[:2] == (404, "SecurityGroupNotFound")
     rule = {"direction": "ingress", "protocol": "tcp"}
     into = raw(
         demo,
@@ -420,9 +409,9 @@ def test_another_projects_group_is_not_there(
         "/security-group-rules",
         json={"security_group_rule": {**rule, "security_group_id": theirs["id"]}},
     )
-    assert error(into) == (404, "SecurityGroupNotFound", missing)
+    assert neutron_error(into) == (404, "SecurityGroupNotFound", missing)
     egress = theirs["security_group_rules"][0]["id"]
-    assert error(raw(demo, lab, "DELETE", f"/security-group-rules/{egress}"))[:2] == (
+    assert neutron_error(raw(demo, lab, "DELETE", f"/security-group-rules/{egress}"))[:2] == (
         404,
         "SecurityGroupRuleNotFound",
     )
@@ -455,7 +444,7 @@ def test_an_admins_rule_in_a_members_group_is_seen_but_not_deleted_by_the_member
     rule = made.json()["security_group_rule"]
     assert rule["project_id"] == admin.current_project_id  # the caller's project, as in Zed
     assert rule["id"] in {r.id for r in rules_of(demo, group["id"])}
-    assert error(raw(demo, lab, "DELETE", f"/security-group-rules/{rule['id']}")) == (
+    assert neutron_error(raw(demo, lab, "DELETE", f"/security-group-rules/{rule['id']}")) == (
         403,
         "PolicyNotAuthorized",
         "rule:delete_security_group_rule is disallowed by policy",
@@ -473,7 +462,7 @@ def test_default_group_names_are_refused(
         refused = raw(
             demo, lab, "POST", "/security-groups", json={"security_group": {"name": name}}
         )
-        assert error(refused) == (
+        assert neutron_error(refused) == (
             409,
             "SecurityGroupDefaultAlreadyExists",
             "Default security group already exists.",
@@ -486,7 +475,7 @@ def test_default_group_names_are_refused(
         f"/security-groups/{group['id']}",
         json={"security_group": {"name": "default"}},
     )
-    assert error(renamed)[:2] == (409, "SecurityGroupDefaultAlreadyExists")
+    assert neutron_error(renamed)[:2] == (409, "SecurityGroupDefaultAlreadyExists")
     rename_default = raw(
         demo,
         lab,
@@ -494,7 +483,7 @@ def test_default_group_names_are_refused(
         f"/security-groups/{demo_default}",
         json={"security_group": {"name": "mine"}},
     )
-    assert error(rename_default) == (
+    assert neutron_error(rename_default) == (
         409,
         "SecurityGroupCannotUpdateDefault",
         "Updating default security group not allowed.",
@@ -514,7 +503,7 @@ def test_default_group_names_are_refused(
         f"/security-groups/{group['id']}",
         json={"security_group": {"security_group_rules": []}},
     )
-    assert error(read_only) == (
+    assert neutron_error(read_only) == (
         400,
         "HTTPBadRequest",
         "Cannot update read-only attribute security_group_rules",
@@ -532,7 +521,7 @@ def test_groups_in_use_and_the_default_group_cannot_go(
     )
     cleanup.append(("port", port.id))
     in_use = f"Security Group {group['id']} in use."
-    assert error(raw(demo, lab, "DELETE", f"/security-groups/{group['id']}")) == (
+    assert neutron_error(raw(demo, lab, "DELETE", f"/security-groups/{group['id']}")) == (
         409,
         "SecurityGroupInUse",
         in_use,
@@ -544,13 +533,13 @@ def test_groups_in_use_and_the_default_group_cannot_go(
         f"/security-groups/{group['id']}",
         json={"security_group": {"stateful": False}},
     )
-    assert error(stateless) == (409, "SecurityGroupInUse", in_use)
-    assert error(raw(demo, lab, "DELETE", f"/security-groups/{demo_default}"))[:2] == (
+    assert neutron_error(stateless) == (409, "SecurityGroupInUse", in_use)
+    assert neutron_error(raw(demo, lab, "DELETE", f"/security-groups/{demo_default}"))[:2] == (
         409,
         "SecurityGroupInUse",
     )
     admin.network.delete_port(port.id)
-    assert error(raw(demo, lab, "DELETE", f"/security-groups/{demo_default}")) == (
+    assert neutron_error(raw(demo, lab, "DELETE", f"/security-groups/{demo_default}")) == (
         409,
         "SecurityGroupCannotRemoveDefault",
         "Insufficient rights for removing default security group.",
@@ -592,7 +581,7 @@ def test_group_and_rule_quotas(
     try:
         group = make_group(demo, lab, cleanup, unique("quota"))  # + 2 egress rules
         over = raw(demo, lab, "POST", "/security-groups", json={"security_group": {"name": "x"}})
-        assert error(over) == (
+        assert neutron_error(over) == (
             409,
             "OverQuota",
             "Quota exceeded for resources: ['security_group'].",
@@ -604,7 +593,7 @@ def test_group_and_rule_quotas(
         refused = raw(
             demo, lab, "POST", "/security-group-rules", json={"security_group_rule": rule}
         )
-        assert error(refused) == (
+        assert neutron_error(refused) == (
             409,
             "OverQuota",
             "Quota exceeded for resources: ['security_group_rule'].",
@@ -653,7 +642,7 @@ def test_port_set_security_group_and_port_security(
         f"/ports/{port['id']}",
         json={"port": {"security_groups": [group["id"]]}},
     )
-    assert error(refused) == (
+    assert neutron_error(refused) == (
         400,
         "PortSecurityAndIPRequiredForSecurityGroups",
         "Port security must be enabled and port must have an IP address in order to use "
@@ -672,7 +661,7 @@ def test_port_set_security_group_and_port_security(
             }
         },
     )
-    assert error(unsecured)[:2] == (400, "PortSecurityAndIPRequiredForSecurityGroups")
+    assert neutron_error(unsecured)[:2] == (400, "PortSecurityAndIPRequiredForSecurityGroups")
     unknown = raw(
         demo,
         lab,
@@ -680,7 +669,7 @@ def test_port_set_security_group_and_port_security(
         f"/ports/{port['id']}",
         json={"port": {"security_groups": [demo_default, "x" * 36]}},
     )
-    assert error(unknown)[:2] == (400, "HTTPBadRequest")  # not a UUID
+    assert neutron_error(unknown)[:2] == (400, "HTTPBadRequest")  # not a UUID
     shown = osc_json(osc, f"port show {port['id']}")
     assert (shown["security_group_ids"], shown["port_security_enabled"]) == ([], False)
 
@@ -697,7 +686,7 @@ def test_stateful_and_stateless_groups_do_not_mix_on_a_port(
         "/ports",
         json={"port": {"network_id": provider.id, "security_groups": [loose["id"], demo_default]}},
     )
-    assert error(mixed) == (
+    assert neutron_error(mixed) == (
         409,
         "SecurityGroupConflict",
         "Error Cannot apply both stateful and stateless security groups on the same port at "

@@ -489,6 +489,16 @@ _STANDARD_FILTERS = {
     "not-tags-any": Attr(is_filter=True),
 }
 
+# A settable, filterable integer of 0 or more: a network's mtu, a subnet pool's prefix lengths
+_NON_NEGATIVE_INT = Attr(
+    post=True,
+    put=True,
+    convert=to_int,
+    validate=v_non_negative,
+    is_filter=True,
+    filter_convert=to_int,
+)
+
 NETWORK: dict[str, Attr] = {
     "id": _ID,
     "name": _NAME,
@@ -505,14 +515,7 @@ NETWORK: dict[str, Attr] = {
         post=True, put=True, convert=to_int, is_filter=True, filter_convert=to_int
     ),
     "segments": Attr(post=True, put=True, validate=v_list_of_dicts),
-    "mtu": Attr(
-        post=True,
-        put=True,
-        convert=to_int,
-        validate=v_non_negative,
-        is_filter=True,
-        filter_convert=to_int,
-    ),
+    "mtu": _NON_NEGATIVE_INT,
     "port_security_enabled": Attr(post=True, put=True, default=True, convert=to_bool),
     "availability_zone_hints": Attr(post=True, default=[], validate=v_list),
     "availability_zones": Attr(),
@@ -616,16 +619,6 @@ PORT: dict[str, Attr] = {
     **_STANDARD_FILTERS,
 }
 
-# default_prefixlen, min_prefixlen and max_prefixlen: the same integer attribute three times
-_PREFIXLEN = Attr(
-    post=True,
-    put=True,
-    convert=to_int,
-    validate=v_non_negative,
-    is_filter=True,
-    filter_convert=to_int,
-)
-
 SUBNETPOOL: dict[str, Attr] = {
     "id": _ID,
     "name": Attr(
@@ -643,9 +636,9 @@ SUBNETPOOL: dict[str, Attr] = {
         filter_convert=to_int,
     ),
     "ip_version": Attr(is_filter=True, filter_convert=to_int),
-    "default_prefixlen": _PREFIXLEN,
-    "min_prefixlen": _PREFIXLEN,
-    "max_prefixlen": _PREFIXLEN,
+    "default_prefixlen": _NON_NEGATIVE_INT,
+    "min_prefixlen": _NON_NEGATIVE_INT,
+    "max_prefixlen": _NON_NEGATIVE_INT,
     "is_default": _flag(post=True, put=True, default=False),
     "shared": _flag(post=True, default=False),
     "address_scope_id": Attr(post=True, put=True, validate=v_uuid_or_none, is_filter=True),
