@@ -9,7 +9,7 @@ ENV    ?= sim
 CHROMIUM       := /usr/bin/chromium
 CHROMIUM_STAMP := $(VENV)/.chromium-stamp
 
-.PHONY: lab horizon test test-browser test-hub test-unit test-sim test-notebooks test-real bench lint typecheck sim-up sim-down clean
+.PHONY: lab horizon test test-browser test-hub test-unit test-sim test-notebooks test-real tempest bench lint typecheck sim-up sim-down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "labkit needs Python 3.11 or newer")'
@@ -71,6 +71,12 @@ test-notebooks: $(STAMP)
 ## Opt-in: real lab hosts on this machine (root, debootstrap, network namespaces).
 test-real: $(STAMP)
 	LABKIT_REAL=1 $(BIN)/python -m pytest tests/real -p no:xdist -v
+
+## Opt-in: upstream tempest 47.0.0 (in its own .venv-tempest) against a sim of its own:
+## counts per API area and each failure's first error line (tests/tempest/run.py).
+TEMPEST_REGEX ?= tempest.api.compute|tempest.api.network|tempest.api.identity|tempest.api.image
+tempest: $(STAMP)
+	$(BIN)/python -m tests.tempest.run --regex '$(TEMPEST_REGEX)'
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
