@@ -74,6 +74,29 @@ def prefix(room: str) -> str:
     return next(r.prefix for r in ROOMS if r.name == room)
 
 
+# Nova's 410 routes (labkit/sim/nova/api/network_proxies.py) whose last segment is an {id}
+GONE_WITH_ID = (
+    "os-agents",
+    "os-cells",
+    "os-certificates",
+    "os-cloudpipe",
+    "os-fixed-ips",
+    "os-floating-ip-dns",
+    "entries",
+    "os-floating-ips-bulk",
+    "os-fping",
+    "os-security-group-default-rules",
+    "consoles",
+)
+
+# ... and those under a server: gone before Nova looks the server up (another project's too)
+GONE_FOR_ANY_SERVER = {
+    "/v2.1/servers/{server_id}/consoles",
+    "/v2.1/servers/{server_id}/consoles/{id}",
+    "/v2.1/servers/{server_id}/os-virtual-interfaces",
+}
+
+
 def slot(template: str, param: str) -> str:
     """The name of a path parameter with the segment before it: ``servers/{server_id}``."""
     segments = template.split("/")
@@ -610,6 +633,10 @@ class World:
         actions = self.ok("demo", "GET", f"/compute/v2.1/servers/{server.id}/os-instance-actions")
         hypervisor = next(iter(admin.compute.hypervisors()))
         service_ = next(s for s in admin.compute.services() if s.binary == "nova-compute")
+        nova_group = demo.network.create_security_group(name=f"hnsg-{tag}")
+        nova_rule = demo.network.create_security_group_rule(
+            security_group_id=nova_group.id, direction="ingress", protocol="tcp"
+        )
         self.ids["nova"] = {
             "flavors/{flavor_id}": flavor.id,
             "os-extra_specs/{key}": "hostile:key",
@@ -625,6 +652,14 @@ class World:
             "ips/{network}": net.name,
             "os-instance-actions/{request_id}": actions["instanceActions"][0]["request_id"],
             "tags/{tag}": "t1",
+            "os-hosts/{host}": service_.host,
+            "os-networks/{network_id}": net.id,
+            "os-tenant-networks/{network_id}": net.id,
+            "os-security-groups/{group_id}": nova_group.id,
+            "os-security-group-rules/{rule_id}": nova_rule.id,
+            # the 410s of nova-network and cells v1: any id
+            **{f"{name}/{{id}}": "1" for name in GONE_WITH_ID},
+            "os-floating-ip-dns/{domain_id}": "example.org",
         }
         self.server_id = server.id
 
@@ -810,7 +845,11 @@ def cases_for(world: World, ref: RouteRef, routes: list[RouteRef]) -> Iterator[C
                 _path_with(world, ref, param, other),
                 method,
                 body=body,
-                expect=404 if method == "GET" else None,
+                expect=410
+                if ref.template in GONE_FOR_ANY_SERVER
+                else 404
+                if method == "GET"
+                else None,
             )
 
     if destroys:

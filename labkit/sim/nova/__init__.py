@@ -18,7 +18,10 @@ reboot, destroyed by delete, re-imaged by rebuild and moved with its disk by res
 same way through the conductor, the scheduler and the computes, with Zed's instance action
 events and Placement allocations moved as Nova moves them (the old flavor held by the
 migration until confirm or revert; :mod:`labkit.sim.nova.moves`). Server metadata and tags,
-flavor access (private flavors) and ``os-simple-tenant-usage`` are served too.
+flavor access (private flavors) and ``os-simple-tenant-usage`` are served too, and so are
+what Zed keeps of the nova-network era: the security group proxy and ``os-networks`` /
+``os-tenant-networks`` reading Neutron up to microversion 2.35, the 410s of the APIs only
+nova-network and cells v1 served, and ``os-hosts`` up to 2.42.
 
 ``nova-api-metadata`` (port 8775 on the controller, behind Neutron's metadata proxy and
 agent) serves each guest its OpenStack and EC2 metadata trees -- ``meta_data.json`` with its
@@ -36,7 +39,9 @@ LIMITATIONS (not emulated, or emulated differently):
     nova-compute does not wait for Neutron's ``network-vif-plugged`` before starting it and
     runs no power-state sync; there is no VNC/SPICE/serial console proxy, no volumes (boot
     from volume, attach), no snapshots, shelve, cold migrate (``migrate``), live migration,
-    evacuate, rescue, suspend or pause;
+    evacuate, rescue, suspend or pause; the host actions of ``os-hosts`` (enable, maintenance,
+    power) are the libvirt driver's 501 answered by nova-api itself, without asking the
+    compute over RPC;
   - resize: the scheduler may choose the server's own host (the sim behaves as with
     ``allow_resize_to_same_host = True``); the migration record is kept with the request
     spec in the API database (Nova: the cell's ``migrations`` table), so there is no

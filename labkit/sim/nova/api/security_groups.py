@@ -346,6 +346,26 @@ def _group_data(call: Call, groups: list[dict[str, Any]]) -> dict[str, dict[str,
     return data
 
 
+def nova_group(group: dict[str, Any], data: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """A Neutron group in Nova's old shape (``_format_security_group``): its ingress rules
+    only, leaving out a rule whose remote group is gone (None in ``data``)."""
+    rules = []
+    for rule in group.get("security_group_rules") or []:
+        if rule.get("direction") != "ingress":
+            continue
+        remote = rule.get("remote_group_id")
+        if remote and data.get(remote) is None:
+            continue
+        rules.append(_nova_rule(rule, data))
+    return {
+        "id": group["id"],
+        "description": group.get("description"),
+        "name": group.get("name"),
+        "tenant_id": group.get("tenant_id", group.get("project_id")),
+        "rules": rules,
+    }
+
+
 @routes.get("/v2.1/servers/{server_id}/os-security-groups")
 def server_groups(call: Call, server_id: str) -> Response:
     """The server's groups in full (rules included), sorted by project then name."""
@@ -355,24 +375,6 @@ def server_groups(call: Call, server_id: str) -> Response:
     known = groups_by_id(call, ports, brief=False)
     groups = [known[g] for port in ports for g in port.get("security_groups") or [] if g in known]
     data = _group_data(call, groups)
-    shown = []
-    for group in groups:
-        rules = []
-        for rule in group.get("security_group_rules") or []:
-            if rule.get("direction") != "ingress":
-                continue
-            remote = rule.get("remote_group_id")
-            if remote and data.get(remote) is None:
-                continue
-            rules.append(_nova_rule(rule, data))
-        shown.append(
-            {
-                "id": group["id"],
-                "description": group.get("description"),
-                "name": group.get("name"),
-                "tenant_id": group.get("tenant_id", group.get("project_id")),
-                "rules": rules,
-            }
-        )
+    shown = [nova_group(group, data) for group in groups]
     shown.sort(key=lambda g: (g["tenant_id"] or "", g["name"] or ""))
     return json_response({"security_groups": shown})
