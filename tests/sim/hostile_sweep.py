@@ -578,7 +578,21 @@ class World:
         pool = demo.network.create_subnet_pool(
             name=f"hsp-{tag}", prefixes=["10.250.0.0/16"], default_prefix_length=24
         )
+        entry = demo.network.create_rbac_policy(
+            object_type="subnetpool",
+            object_id=pool.id,
+            target_project_id=admin_project,
+            action="access_as_shared",
+        )
+        scope = demo.network.create_address_scope(name=f"has-{tag}", ip_version=4)
+        address_group = demo.network.create_address_group(
+            name=f"hag-{tag}", addresses=["192.0.2.0/24"]
+        )
         self.ids["neutron"] = {
+            "address-groups/{group_id}": address_group.id,
+            "address-scopes/{scope_id}": scope.id,
+            "network-ip-availabilities/{network_id}": net.id,
+            "rbac-policies/{rbac_policy_id}": entry.id,
             "agents/{agent_id}": agent.id,
             "extensions/{alias}": "security-group",
             "networks/{network_id}": net.id,

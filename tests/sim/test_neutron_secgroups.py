@@ -860,3 +860,44 @@ def test_lists_narrowed_by_id_name_and_project_are_the_full_list_filtered(
         assert port_list(conn, f"?id={ids[1]}") == [p for p in all_ports if p["id"] == ids[1]]
     assert [g["id"] for g in groups(demo, f"?name={name}")] == [first["id"]]
     assert {g["id"] for g in groups(admin, f"?name={name}")} == {first["id"], second["id"]}
+
+
+def test_an_address_group_rule_filters_by_the_groups_addresses(
+    admin: Any, demo: Any, lab: Any, provider: Any, cleanup: Any, unique: Any
+) -> None:
+    """A rule naming an address group is one firewall rule per CIDR of the group (the
+    iptables driver expands it); changing the group's addresses reaches the agents."""
+    project = demo.current_project_id
+    group = make_group(demo, lab, cleanup, unique("ag"))
+    addresses = demo.network.create_address_group(
+        name=unique("ag"), addresses=["192.0.2.0/24", "198.51.100.7/32"]
+    )
+    made = raw(
+        demo,
+        lab,
+        "POST",
+        "/security-group-rules",
+        json={
+            "security_group_rule": {
+                "security_group_id": group["id"],
+                "direction": "ingress",
+                "remote_address_group_id": addresses.id,
+            }
+        },
+    )
+    assert made.status_code == 201
+    port = bound_port(admin, provider.id, project, [group["id"]])
+    cleanup.append(("port", port.id))
+    device = f"tap{port.id[:11]}"
+    # the two egress rules, the two DHCP provider rules, and one rule per CIDR
+    assert f"Update port filter for {device} (6 rules)" in "\n".join(lab.sim.log(AGENT, 200))
+    grown = raw(
+        demo,
+        lab,
+        "PUT",
+        f"/address-groups/{addresses.id}/add_addresses",
+        json={"addresses": ["203.0.113.0/24"]},
+    )
+    assert grown.status_code == 200
+    assert any(e["action"] == "security_groups_rule_updated" for e in hops(lab, grown))
+    assert f"Update port filter for {device} (7 rules)" in "\n".join(lab.sim.log(AGENT, 200))

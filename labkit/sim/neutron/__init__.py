@@ -15,29 +15,33 @@ becomes ``ACTIVE``; the DHCP agent asks the server for its port on each network 
 subnet.
 
 LIMITATIONS (not emulated, or emulated differently):
-  - L3: no routers, floating IPs, self-service routing, address scopes (an
-    ``address_scope_id`` is never found), segments, trunks, QoS, port forwarding, RBAC
-    policies (``shared`` is a flag of the network or subnet pool, counted as one
-    ``rbac_policy`` for quotas), DNS integration, IPv6 prefix delegation; a network has
-    exactly one segment. Subnet pools are served (the core plugin's: CRUD, the prefix
-    actions, subnets cut from a pool) but ``onboard_network_subnets`` is not;
+  - L3: no routers, floating IPs, self-service routing, segments, trunks, QoS, port
+    forwarding, DNS integration, IPv6 prefix delegation; a network has exactly one segment.
+    Subnet pools are served (the core plugin's: CRUD, the prefix actions, subnets cut from a
+    pool, address scopes) but ``onboard_network_subnets`` is not; address scopes route
+    nothing (no routers);
+  - RBAC policies are served for networks (shared and external), subnet pools, address
+    scopes, address groups and security groups, with Zed's checks, texts and quota; an entry
+    on a security group is kept but does not yet make the group visible to its target, and
+    the failed-callback texts inside ``InvalidInput`` / ``RbacPolicyInUse`` messages carry a
+    made-up callback hash (Neutron's is the process's ``hash()`` of the callback);
   - extensions Zed lists but the sim does not serve (``GET /v2.0/extensions`` answers what
-    the real cloud answered): address groups, address scopes, service flavors, RBAC
-    policies, ``network-ip-availabilities``, subnet onboarding -- their URLs are 404;
+    the real cloud answered): service flavors (``/v2.0/flavors``, ``/v2.0/service_profiles``)
+    and subnet onboarding -- their URLs are 404;
   - bulk create (``{"networks": [...]}``) is emulated for networks, subnets, subnet pools,
     ports, security groups and their rules, all or nothing in one transaction;
   - type drivers: flat, vlan and vxlan; mechanism driver: only ``linuxbridge`` binds ports
     (``openvswitch``, ``ovn`` ... load but never bind);
   - security groups: groups and rules are created, changed and deleted with Zed's checks,
     texts and quotas, and each host's Linux bridge agent programs its firewall (the sim's
-    wire) from ``security_group_info_for_devices``. Not emulated: groups shared by RBAC
-    (``shared`` is always false), address groups (a ``remote_address_group_id`` is never
-    found), ``PUT`` on a rule (405: Zed's plugin has no rule update); the agents' fanout is one
-    cast per Linux bridge agent the server knows (the bus has no fanout exchange), and an
-    agent does not resync at start -- what was sent while it was stopped waits in its queue;
-    the firewall judges connections, not packets: stateless groups filter like stateful ones,
-    no source ports, no anti-spoofing; under the noop driver an agent plugs ports unfiltered
-    without asking the server anything;
+    wire) from ``security_group_info_for_devices``; a rule naming an address group
+    filters by the group's CIDRs, as the iptables driver expands it. Not emulated: groups
+    shared by RBAC (``shared`` is always false), ``PUT`` on a rule (405: Zed's plugin has no
+    rule update); the agents' fanout is one cast per Linux bridge agent the server knows (the
+    bus has no fanout exchange), and an agent does not resync at start -- what was sent
+    while it was stopped waits in its queue; the firewall judges connections, not packets:
+    stateless groups filter like stateful ones, no source ports, no anti-spoofing; under the
+    noop driver an agent plugs ports unfiltered without asking the server anything;
   - nothing moves packets: no bridges, no dnsmasq; the DHCP port exists and is ``ACTIVE``
     but answers nobody. The simulated hosts have one interface, ``eth0``;
   - metadata: the DHCP agent's proxy (haproxy at 169.254.169.254:80 on each network with a

@@ -35,6 +35,7 @@ host's management address.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -322,8 +323,9 @@ class LinuxBridgeAgent(NeutronAgent):
             secured = self.firewall_enabled and bool(device.get("port_security_enabled", True))
             rules: list[Rule] = []
             for group_id in device.get("security_groups") or []:
-                rules += [_wire_rule(r, members) for r in by_group.get(group_id, [])]
-            rules += [_wire_rule(r, members) for r in device.get("security_group_rules") or []]
+                rules += [w for r in by_group.get(group_id, []) for w in wire_rules(r, members)]
+            for rule in device.get("security_group_rules") or []:
+                rules += wire_rules(rule, members)
             self.filtered[port_id] = {
                 "network_id": device.get("network_id", ""),
                 "security_groups": list(device.get("security_groups") or []),
@@ -348,10 +350,12 @@ class LinuxBridgeAgent(NeutronAgent):
             )
 
 
-def _wire_rule(rule: dict[str, Any], members: dict[str, dict[str, list[Any]]]) -> Rule:
+def wire_rules(rule: dict[str, Any], members: dict[str, dict[str, list[Any]]]) -> list[Rule]:
     """One rule of the server's answer as the firewall holds it: the remote prefix is
     ``source_ip_prefix`` for ingress and ``dest_ip_prefix`` for egress (the provider rules'
-    ``dest_ip_prefix`` on ingress is the port's own address, not a remote)."""
+    ``dest_ip_prefix`` on ingress is the port's own address, not a remote). A rule naming an
+    address group becomes one rule per CIDR of the group (the iptables driver's
+    ``_expand_sg_rule_with_remote_ips``: an empty group lets nothing in)."""
     direction = str(rule.get("direction", "ingress"))
     ethertype = str(rule.get("ethertype", "IPv4"))
     remote_key = "source_ip_prefix" if direction == "ingress" else "dest_ip_prefix"
@@ -361,7 +365,7 @@ def _wire_rule(rule: dict[str, Any], members: dict[str, dict[str, list[Any]]]) -
         pairs = (members.get(remote_group) or {}).get(ethertype) or []
         remote_ips = frozenset(str(pair[0]) for pair in pairs)
     protocol = rule.get("protocol")
-    return Rule(
+    wired = Rule(
         direction=direction,
         ethertype=ethertype,
         protocol=None if protocol is None else str(protocol),
@@ -371,6 +375,11 @@ def _wire_rule(rule: dict[str, Any], members: dict[str, dict[str, list[Any]]]) -
         remote_group_id=remote_group,
         remote_ips=remote_ips,
     )
+    address_group = rule.get("remote_address_group_id")
+    if not address_group:
+        return [wired]
+    cidrs = (members.get(address_group) or {}).get(ethertype) or []
+    return [replace(wired, remote_prefix=str(cidr)) for cidr, _mac in cidrs]
 
 
 class DhcpAgent(NeutronAgent):

@@ -36,6 +36,7 @@ from labkit.sim.neutron.errors import (
     invalid_protocol,
 )
 from labkit.sim.neutron.policy import Context
+from labkit.sim.neutron.rbac import convert_object_type
 
 
 class _Sentinel:
@@ -174,14 +175,17 @@ def v_ip_or_none(value: Any) -> str | None:
 
 
 def v_subnet(value: Any) -> str | None:
+    """validate_subnet: netaddr's IPNetwork keeps host bits (``10.0.0.5/24`` is valid, and
+    the resource then keeps its network); a bare address or an IPv4 spelling netaddr would
+    print otherwise is refused, with the network recommended."""
     if not isinstance(value, str) or value != value.strip() or " " in value:
         return f"'{value}' is not a valid IP subnet"
     try:
-        net = ipaddress.ip_network(value, strict=False)
+        iface = ipaddress.ip_interface(value)
     except ValueError:
         return f"'{value}' is not a valid IP subnet"
-    if "/" not in value or (net.version == 4 and str(net) != value):
-        return f"'{value}' isn't a recognized IP subnet cidr, '{net}' is recommended"
+    if "/" not in value or (iface.version == 4 and str(iface) != value):
+        return f"'{value}' isn't a recognized IP subnet cidr, '{iface.network}' is recommended"
     return None
 
 
@@ -489,6 +493,11 @@ _STANDARD_FILTERS = {
     "not-tags-any": Attr(is_filter=True),
 }
 
+
+def _rbac_object_type(value: Any) -> Any:
+    return None if value is None else convert_object_type(value)
+
+
 # A settable, filterable integer of 0 or more: a network's mtu, a subnet pool's prefix lengths
 _NON_NEGATIVE_INT = Attr(
     post=True,
@@ -644,6 +653,57 @@ SUBNETPOOL: dict[str, Attr] = {
     "address_scope_id": Attr(post=True, put=True, validate=v_uuid_or_none, is_filter=True),
     "description": _DESCRIPTION,
     **_STANDARD_FILTERS,
+}
+
+# rbac-policies (neutron.extensions.rbac): no standard attributes, no tags; object_type is
+# converted by the extension (an unknown type is InvalidInput), the action checked per type.
+RBAC_POLICY: dict[str, Attr] = {
+    "id": _ID,
+    "object_type": Attr(post=True, default=None, convert=_rbac_object_type, is_filter=True),
+    "object_id": Attr(post=True, default=REQUIRED, validate=v_uuid, is_filter=True),
+    "target_tenant": Attr(
+        post=True, put=True, default=REQUIRED, validate=v_string(255), is_filter=True
+    ),
+    "tenant_id": _PROJECT,
+    "project_id": _PROJECT,
+    "action": Attr(post=True, default=REQUIRED, validate=v_string(255), is_filter=True),
+}
+
+# address-scope: no standard attributes (no description, tags or timestamps).
+ADDRESS_SCOPE: dict[str, Attr] = {
+    "id": _ID,
+    "name": _NAME,
+    "tenant_id": _PROJECT,
+    "project_id": _PROJECT,
+    "shared": _flag(post=True, put=True, default=False),
+    "ip_version": Attr(
+        post=True,
+        default=REQUIRED,
+        convert=to_int,
+        validate=v_values(4, 6),
+        is_filter=True,
+        filter_convert=to_int,
+    ),
+}
+
+# address-group: ``addresses`` only on create (then the add/remove actions); a 1024-long
+# description (LONG_DESCRIPTION_FIELD_SIZE); ``shared`` is neither set nor shown.
+ADDRESS_GROUP: dict[str, Attr] = {
+    "id": _ID,
+    "name": _NAME,
+    "description": Attr(post=True, put=True, default="", validate=v_string(1024), is_filter=True),
+    "project_id": _PROJECT,
+    "tenant_id": _PROJECT,
+    "addresses": Attr(post=True, convert=none_to_empty_list, validate=v_subnet_list),
+}
+
+# network-ip-availability: read-only; ip_version filters but is not shown.
+NETWORK_IP_AVAILABILITY: dict[str, Attr] = {
+    "network_id": Attr(is_filter=True),
+    "network_name": Attr(is_filter=True),
+    "tenant_id": Attr(is_filter=True),
+    "project_id": Attr(is_filter=True),
+    "ip_version": Attr(is_filter=True, filter_convert=to_int),
 }
 
 # service-type: read-only, and served by the ServiceTypeManager, which has no filter

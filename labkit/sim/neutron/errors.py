@@ -460,3 +460,116 @@ def subnet_allocation_error(reason: str) -> NeutronError:
     """SubnetAllocationError is a bare NeutronException: no fault maps it, so Neutron
     answers it as a 500 (HTTPInternalServerError) with its own text."""
     return NeutronError(500, "SubnetAllocationError", f"Failed to allocate subnet: {reason}.")
+
+
+# ---- RBAC policies (neutron.extensions.rbac), address scopes and groups -----------------------
+
+
+def rbac_policy_not_found(entry_id: str, object_type: str = "unknown") -> NeutronError:
+    """_get_rbac_policy scans the RBAC tables as the caller: an entry it may not see is of
+    type ``unknown``."""
+    return NeutronError(
+        404,
+        "RbacPolicyNotFound",
+        f"RBAC policy of type {object_type} with ID {entry_id} not found",
+    )
+
+
+def rbac_policy_in_use(object_id: str, details: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "RbacPolicyInUse",
+        f"RBAC policy on object {object_id} cannot be removed because other objects depend "
+        f"on it.\nDetails: {details}",
+    )
+
+
+def duplicate_rbac_policy() -> NeutronError:
+    return NeutronError(
+        409, "DuplicateRbacPolicy", "An RBAC policy already exists with those values."
+    )
+
+
+def invalid_action_for_type(action: str, object_type: str, valid: tuple[str, ...]) -> NeutronError:
+    return NeutronError(
+        400,
+        "InvalidActionForType",
+        f"Invalid action '{action}' for object type '{object_type}'. Valid actions: {valid}",
+    )
+
+
+def invalid_shared_setting(network: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "InvalidSharedSetting",
+        f"Unable to reconfigure sharing settings for network {network}. Multiple tenants are "
+        "using it.",
+    )
+
+
+def address_scope_in_use(scope_id: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "AddressScopeInUse",
+        f"Unable to complete operation on address scope {scope_id}. There are one or more "
+        "subnet pools in use on the address scope.",
+    )
+
+
+def address_scope_update_error(scope_id: str, reason: str) -> NeutronError:
+    return NeutronError(
+        400,
+        "AddressScopeUpdateError",
+        f"Unable to update address scope {scope_id} : {reason}.",
+    )
+
+
+def address_group_in_use(group_id: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "AddressGroupInUse",
+        f"Address group {group_id} is in use on one or more security group rules.",
+    )
+
+
+def addresses_already_exist(addresses: list[str], group_id: str) -> NeutronError:
+    return NeutronError(
+        400,
+        "AddressesAlreadyExist",
+        f"Addresses {addresses} already exist in the address group {group_id}.",
+    )
+
+
+def addresses_not_found(addresses: list[str], group_id: str) -> NeutronError:
+    return NeutronError(
+        404,
+        "AddressesNotFound",
+        f"Addresses {addresses} not found in the address group {group_id}.",
+    )
+
+
+def illegal_scope_association(pool_id: str, scope_id: str) -> NeutronError:
+    return NeutronError(
+        400,
+        "IllegalSubnetPoolAssociationToAddressScope",
+        f"Illegal subnetpool association: subnetpool {pool_id} cannot be associated with "
+        f"address scope {scope_id}.",
+    )
+
+
+def illegal_scope_version(pool_id: str, scope_id: str, ip_version: int) -> NeutronError:
+    return NeutronError(
+        400,
+        "IllegalSubnetPoolIpVersionAssociationToAddressScope",
+        f"Illegal subnetpool association: subnetpool {pool_id} cannot associate with address "
+        f"scope {scope_id} because subnetpool ip_version is not {ip_version}.",
+    )
+
+
+def address_scope_prefix_conflict() -> NeutronError:
+    return NeutronError(
+        409,
+        "AddressScopePrefixConflict",
+        "Failed to associate address scope: subnetpools within an address scope must have "
+        "unique prefixes.",
+    )

@@ -7,6 +7,8 @@ or a missing grant fails here first.
 
 from __future__ import annotations
 
+from typing import Any
+
 from labkit.sim.core.store import Database
 from labkit.sim.neutron import models as m
 
@@ -31,7 +33,43 @@ def add_missing_tables(db: Database) -> list[str]:
     missing = [t for t in db.metadata.sorted_tables if t.name not in existing]
     if missing:
         db.metadata.create_all(db.engine, tables=missing)  # checkfirst: a racing twin is fine
-    return [t.name for t in missing]
+    names = [t.name for t in missing]
+    if "networkrbacs" in names:
+        _backfill_rbac(db)
+    return names
+
+
+def _backfill_rbac(db: Database) -> None:
+    """The RBAC tables are new to this database: its shared and external networks and its
+    shared subnet pools get the ``*`` entries Neutron would have made with them."""
+    import uuid
+
+    from sqlalchemy import select
+
+    with db.write() as s:
+        wanted: list[tuple[Any, str, str, str]] = [
+            (m.NetworkRBAC, net.id, net.project_id, action)
+            for net in s.scalars(select(m.Network))
+            for action, on in (
+                ("access_as_shared", net.shared),
+                ("access_as_external", net.external),
+            )
+            if on
+        ]
+        wanted += [
+            (m.SubnetPoolRBAC, pool.id, pool.project_id, "access_as_shared")
+            for pool in s.scalars(select(m.SubnetPool).where(m.SubnetPool.shared.is_(True)))
+        ]
+        for model, object_id, owner, action in wanted:
+            s.add(
+                model(
+                    id=str(uuid.uuid4()),
+                    project_id=owner,
+                    target_project="*",
+                    action=action,
+                    object_id=object_id,
+                )
+            )
 
 
 def upgrade(db: Database) -> list[str]:

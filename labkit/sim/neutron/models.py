@@ -230,3 +230,62 @@ class AlembicVersion(Base):
     __tablename__ = "alembic_version"
     version_num: Mapped[str] = mapped_column(String(32), primary_key=True)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+# ---- RBAC: who else may use an object (rbac-policies) ---------------------------------------
+
+
+class RbacColumns:
+    """What Neutron's RBACColumns gives each object type's table: the entry's owner, the
+    project it opens the object to (``*`` for every project) and the kind of access."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    target_project: Mapped[str] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(255), index=True)
+    object_id: Mapped[str] = mapped_column(String(36), index=True)
+
+
+class NetworkRBAC(RbacColumns, Base):
+    __tablename__ = "networkrbacs"
+
+
+class SubnetPoolRBAC(RbacColumns, Base):
+    __tablename__ = "subnetpoolrbacs"
+
+
+class SecurityGroupRBAC(RbacColumns, Base):
+    __tablename__ = "securitygrouprbacs"
+
+
+class AddressScopeRBAC(RbacColumns, Base):
+    __tablename__ = "addressscoperbacs"
+
+
+class AddressGroupRBAC(RbacColumns, Base):
+    __tablename__ = "addressgrouprbacs"
+
+
+class AddressScope(Base):
+    """An address scope: subnet pools in one scope never overlap (no standard attributes:
+    no description, revision or timestamps, as in Neutron)."""
+
+    __tablename__ = "address_scopes"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    order: Mapped[int] = mapped_column(Integer, default=0)  # creation order, for lists
+
+
+class AddressGroup(Standard, Base):
+    __tablename__ = "address_groups"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+
+
+class AddressAssociation(Base):
+    __tablename__ = "address_associations"
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address_group_id: Mapped[str] = mapped_column(ForeignKey("address_groups.id"), primary_key=True)

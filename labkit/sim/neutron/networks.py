@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labkit.sim.neutron import cleanup, policy, quotas, secgroups
+from labkit.sim.neutron import cleanup, policy, quotas, rbac, secgroups
 from labkit.sim.neutron import models as m
 from labkit.sim.neutron.attributes import NOT_SPECIFIED
 from labkit.sim.neutron.db import Tx
@@ -49,23 +49,30 @@ def segment_of(tx: Tx, net_id: str) -> m.NetworkSegment | None:
     ).first()
 
 
-def visible(ctx: Context, row: m.Network) -> bool:
-    return policy.can_see_network(
-        ctx, {"project_id": row.project_id, "shared": row.shared, "router:external": row.external}
-    )
+def visible(tx: Tx, ctx: Context, row: m.Network) -> bool:
+    """An admin, the owner, or a project an RBAC entry (shared or external) opens it to."""
+    return rbac.can_reach(tx, ctx, "network", row)
 
 
 def get(tx: Tx, ctx: Context, net_id: str) -> m.Network:
     """The network, or NetworkNotFound when it does not exist or the caller cannot see it."""
     row = find(tx, net_id)
-    if row is None or not visible(ctx, row):
+    if row is None or not visible(tx, ctx, row):
         raise network_not_found(net_id)
     return row
 
 
 def candidates(tx: Tx, ctx: Context) -> list[m.Network]:
-    rows = tx.s.scalars(select(m.Network).order_by(m.Network.standard_attr_id))
-    return [r for r in rows if visible(ctx, r)]
+    rows = list(tx.s.scalars(select(m.Network).order_by(m.Network.standard_attr_id)))
+    if ctx.is_admin:
+        return rows
+    opened = rbac.reachable(tx, "network", ctx.project_id)
+    return [r for r in rows if r.project_id == ctx.project_id or r.id in opened]
+
+
+def shared_for(tx: Tx, ctx: Context, row: m.Network) -> bool:
+    """``shared`` as the caller reads it: open to everyone, or to the caller's project."""
+    return row.shared or rbac.shared_with(tx, "network", row.id, ctx.project_id)
 
 
 # ---- segments ----------------------------------------------------------------------------------
@@ -270,6 +277,10 @@ def create(tx: Tx, ctx: Context, body: dict[str, Any]) -> m.Network:
             segmentation_id=seg_id,
         )
     )
+    if row.shared:  # the '*' entries Neutron makes for shared and external networks
+        rbac.open_to_all(tx, "network", row.id, project)
+    if row.external:
+        rbac.open_to_all(tx, "network", row.id, project, rbac.EXTERNAL)
     return row
 
 
@@ -284,18 +295,7 @@ def update(tx: Tx, ctx: Context, row: m.Network, changes: dict[str, Any]) -> m.N
             "Only provider:segmentation_id field can be updated in VLAN type networks"
         )
     if changes.get("shared") is False and row.shared:
-        others = tx.s.scalars(
-            select(m.Port.project_id).where(
-                m.Port.network_id == row.id, m.Port.project_id != row.project_id
-            )
-        ).first()
-        if others is not None:
-            raise NeutronError(
-                409,
-                "InvalidSharedSetting",
-                f"Unable to reconfigure sharing settings for network {row.id}. Multiple "
-                "tenants are using it.",
-            )
+        _check_unshare(tx, row)
     if "mtu" in changes and changes["mtu"] is not None:
         segment = segment_of(tx, row.id)
         max_mtu = mtu_for(tx, segment.network_type if segment else "flat")
@@ -305,15 +305,39 @@ def update(tx: Tx, ctx: Context, row: m.Network, changes: dict[str, Any]) -> m.N
     for key, column in (
         ("name", "name"),
         ("admin_state_up", "admin_state_up"),
-        ("shared", "shared"),
-        ("router:external", "external"),
         ("port_security_enabled", "port_security_enabled"),
         ("description", "description"),
     ):
         if key in changes:
             setattr(row, column, changes[key])
+    if "shared" in changes and changes["shared"] != row.shared:
+        if changes["shared"]:
+            rbac.open_to_all(tx, "network", row.id, row.project_id)
+        else:
+            rbac.close_to_all(tx, "network", row.id, rbac.SHARED, every=False)
+    if "router:external" in changes and bool(changes["router:external"]) != row.external:
+        if changes["router:external"]:
+            rbac.open_to_all(tx, "network", row.id, row.project_id, rbac.EXTERNAL)
+        else:
+            rbac.close_to_all(tx, "network", row.id, rbac.EXTERNAL, every=True)
+            row.external = False
     tx.bump(row)
     return row
+
+
+def _check_unshare(tx: Tx, row: m.Network) -> None:
+    """_validate_shared_update: the projects with ports (other than the network's own) or
+    subnets on it must keep access through entries of their own."""
+    users = set(
+        tx.s.scalars(
+            select(m.Port.project_id).where(
+                m.Port.network_id == row.id, ~m.Port.device_owner.startswith("network:")
+            )
+        )
+    )
+    users |= set(tx.s.scalars(select(m.Subnet.project_id).where(m.Subnet.network_id == row.id)))
+    if len(users) > 1 or (len(users) == 1 and row.project_id not in users):
+        rbac.network_users_allowed(tx, row, users)
 
 
 def delete(tx: Tx, ctx: Context, row: m.Network) -> list[str]:
@@ -340,6 +364,7 @@ def delete(tx: Tx, ctx: Context, row: m.Network) -> list[str]:
     ):
         tx.s.delete(binding)
     tx.s.flush()
+    rbac.forget(tx, "network", row.id)
     standard = row.standard_attr_id
     tx.s.delete(row)
     tx.s.flush()

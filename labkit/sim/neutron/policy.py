@@ -66,6 +66,8 @@ ENFORCED: dict[str, tuple[str, ...]] = {
     ),
     "subnet": ("segment_id", "service_types"),
     "subnetpool": ("is_default", "shared"),
+    "address_scope": ("shared",),
+    "rbac_policy": ("object_type", "object_id", "target_tenant", "action"),
     "port": (
         "mac_address",
         "fixed_ips",
@@ -89,6 +91,7 @@ ADMIN_ONLY = {
     },
     "subnet": {"segment_id", "service_types"},
     "subnetpool": {"is_default", "shared"},
+    "address_scope": {"shared"},
     "port": {"binding:host_id", "binding:profile"},
 }
 # What only an admin sees.
@@ -124,6 +127,8 @@ def _attr_allowed(
 ) -> bool:
     if attr in ADMIN_ONLY.get(resource, set()):
         return False
+    if resource == "rbac_policy" and attr == "target_tenant":
+        return bool(value != "*")  # restrict_wildcard: only an admin shares with every project
     if resource == "port" and attr == "fixed_ips":
         keys = {k for item in value or [] if isinstance(item, dict) for k in item}
         if "ip_address" in keys and network_owner != ctx.project_id:
@@ -197,15 +202,6 @@ def enforce_admin(ctx: Context, rule: str) -> None:
 
 
 # ---- visibility -------------------------------------------------------------------------------
-
-
-def can_see_network(ctx: Context, network: dict[str, Any]) -> bool:
-    return (
-        ctx.is_admin
-        or network.get("project_id") == ctx.project_id
-        or bool(network.get("shared"))
-        or bool(network.get("router:external"))
-    )
 
 
 def can_see_subnet(ctx: Context, subnet: dict[str, Any], network_shared: bool) -> bool:

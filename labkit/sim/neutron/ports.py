@@ -377,11 +377,12 @@ def set_status(tx: Tx, port_id: str, host: str, status: str) -> m.Port | None:
 def create(tx: Tx, ctx: Context, body: dict[str, Any], notifier: AgentNotifier | None) -> m.Port:
     network = networks.get(tx, ctx, body["network_id"])
     project = body["project_id"]
-    if not (ctx.is_admin or ctx.is_advsvc) and not network.shared and network.project_id != project:
+    shared = networks.shared_for(tx, ctx, network)
+    if not (ctx.is_admin or ctx.is_advsvc) and not shared and network.project_id != project:
         raise http_forbidden(f"Tenant {project} not allowed to create port on this network")
     quotas.check(tx, project, {"port": 1})
     policy.enforce_create(
-        ctx, "port", body, PORT_DEFAULTS, network_owner=network.project_id, shared=network.shared
+        ctx, "port", body, PORT_DEFAULTS, network_owner=network.project_id, shared=shared
     )
     device_owner = body.get("device_owner", "")
     port_security = body.get("port_security_enabled", NOT_SPECIFIED)
@@ -481,7 +482,10 @@ def update(
 ) -> m.Port:
     network = tx.s.get(m.Network, port.network_id)
     owner = network.project_id if network else ""
-    target = {"project_id": port.project_id, "shared": bool(network and network.shared)}
+    target = {
+        "project_id": port.project_id,
+        "shared": bool(network and networks.shared_for(tx, ctx, network)),
+    }
     if not (ctx.is_admin or port.project_id == ctx.project_id or owner == ctx.project_id):
         raise port_not_found(port.id)
     policy.enforce_update(ctx, "port", target, changes, owner)

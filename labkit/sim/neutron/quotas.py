@@ -26,6 +26,15 @@ _COUNTED: dict[str, Any] = {
 }
 
 
+_RBAC_TABLES = (
+    m.NetworkRBAC,
+    m.SecurityGroupRBAC,
+    m.AddressScopeRBAC,
+    m.SubnetPoolRBAC,
+    m.AddressGroupRBAC,
+)
+
+
 def resources(tx: Tx) -> list[str]:
     return tx.conf.quota_resources()
 
@@ -42,28 +51,18 @@ def defaults(tx: Tx) -> dict[str, int]:
     return {r: tx.conf.default_quota(r) for r in resources(tx)}
 
 
+def _count(tx: Tx, model: Any, project_id: str) -> int:
+    query = select(func.count()).select_from(model).where(model.project_id == project_id)
+    return int(tx.s.scalar(query) or 0)
+
+
 def used(tx: Tx, project_id: str, resource: str) -> int:
     model = _COUNTED.get(resource)
     if model is not None:
-        return int(
-            tx.s.scalar(
-                select(func.count()).select_from(model).where(model.project_id == project_id)
-            )
-            or 0
-        )
+        return _count(tx, model, project_id)
     if resource == "rbac_policy":
-        # A shared network or subnet pool is an access_as_shared RBAC entry for '*'.
-        return sum(
-            int(
-                tx.s.scalar(
-                    select(func.count())
-                    .select_from(model)
-                    .where(model.project_id == project_id, model.shared.is_(True))
-                )
-                or 0
-            )
-            for model in (m.Network, m.SubnetPool)
-        )
+        # Every RBAC entry the project owns, of any type (a shared network's '*' entry too).
+        return sum(_count(tx, table, project_id) for table in _RBAC_TABLES)
     return 0
 
 

@@ -44,7 +44,7 @@ from sqlalchemy import select
 
 from labkit.sim.core.context import RequestContext, bound
 from labkit.sim.core.service import RoomContext, ServiceProcess
-from labkit.sim.neutron import agents, cleanup, ipam, ports, secgroups, views
+from labkit.sim.neutron import address_groups, agents, cleanup, ipam, ports, secgroups, views
 from labkit.sim.neutron import models as m
 from labkit.sim.neutron.config import NEUTRON_CONF, NeutronConf
 from labkit.sim.neutron.db import Repo, Tx
@@ -402,6 +402,7 @@ def security_group_info(tx: Tx, devices: list[str]) -> dict[str, Any]:
     }
     by_group: dict[str, list[dict[str, Any]]] = {g: [] for g in wanted_groups}
     remote_ethertypes: dict[str, set[str]] = {}
+    address_groups_of: dict[str, set[str]] = {}  # remote address group -> its ethertypes
     for rule in secgroups.rules_of(tx, wanted_groups):
         entry = _firewall_rule(rule, stateful.get(rule.security_group_id, True))
         if entry not in by_group[rule.security_group_id]:
@@ -412,6 +413,12 @@ def security_group_info(tx: Tx, devices: list[str]) -> dict[str, Any]:
                 sources = out_devices[port_id]["security_group_source_groups"]
                 if rule.security_group_id in groups and rule.remote_group_id not in sources:
                     sources.append(rule.remote_group_id)
+        if rule.remote_address_group_id:
+            address_groups_of.setdefault(rule.remote_address_group_id, set()).add(rule.ethertype)
+            for port_id, groups in groups_of.items():
+                named = out_devices[port_id]["security_group_remote_address_groups"]
+                if rule.security_group_id in groups and rule.remote_address_group_id not in named:
+                    named.append(rule.remote_address_group_id)
     members = _member_ips(tx, sorted(remote_ethertypes))
     member_ips: dict[str, dict[str, list[list[str | None]]]] = {}
     for group_id, ethertypes in remote_ethertypes.items():
@@ -421,4 +428,11 @@ def security_group_info(tx: Tx, devices: list[str]) -> dict[str, Any]:
             if ethertype in per_type:
                 per_type[ethertype].append([ip, mac])
         member_ips[group_id] = per_type
+    # _select_ips_for_remote_address_group: a group's CIDRs, as (cidr, None) pairs
+    cidrs = address_groups.addresses_of(tx, sorted(address_groups_of))
+    for group_id, ethertypes in address_groups_of.items():
+        member_ips[group_id] = {
+            e: [[c, None] for c in cidrs[group_id] if f"IPv{ipam.network(c).version}" == e]
+            for e in sorted(ethertypes)
+        }
     return {"devices": out_devices, "security_groups": by_group, "sg_member_ips": member_ips}

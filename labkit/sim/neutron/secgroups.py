@@ -40,12 +40,11 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from labkit.sim.neutron import agents, policy, quotas
+from labkit.sim.neutron import address_groups, agents, policy, quotas, rbac
 from labkit.sim.neutron import models as m
 from labkit.sim.neutron.attributes import ETHERTYPES, IP_PROTOCOL_MAP
 from labkit.sim.neutron.db import Tx
 from labkit.sim.neutron.errors import (
-    address_group_not_found,
     cannot_remove_default,
     cannot_update_default,
     ethertype_conflicts_with_protocol,
@@ -314,6 +313,7 @@ def delete_group(tx: Tx, ctx: Context, group_id: str) -> None:
     tx.s.execute(
         delete(m.DefaultSecurityGroup).where(m.DefaultSecurityGroup.security_group_id == group.id)
     )
+    rbac.forget(tx, "security_group", group.id)
     standard = group.standard_attr_id
     tx.s.delete(group)
     tx.s.flush()
@@ -434,8 +434,7 @@ def create_rule(tx: Tx, ctx: Context, body: dict[str, Any]) -> m.SecurityGroupRu
     if remote_group:
         _group_for_rule(tx, ctx, remote_group, project)
     if rule.get("remote_address_group_id"):
-        # Address groups are not emulated: none exists, so none is found.
-        raise address_group_not_found(rule["remote_address_group_id"])
+        address_groups.check_for_rule(tx, rule["remote_address_group_id"], project)
     group = _group_for_rule(tx, ctx, rule["security_group_id"], project)
     key = _rule_key(rule)
     for existing in rules_of(tx, [group.id]):

@@ -19,7 +19,10 @@ What Neutron checks, in its order and with its texts (``SubnetPoolReader``):
 - ``default_quota`` limits how many addresses (IPv4: /32 units, IPv6: /64 units) one
   project's subnets may take from the pool.
 
-Address scopes are not emulated: an ``address_scope_id`` is never found (404). Neutron shows
+A pool may join an address scope of its IP version that the caller owns (a shared scope is
+seen but not joined: ``IllegalSubnetPoolAssociationToAddressScope``), and pools of one scope
+never overlap (``AddressScopePrefixConflict``). ``shared`` is an RBAC entry for ``*``
+(:mod:`.rbac`); a pool shared with one project is visible to it. Neutron shows
 the prefix lengths as strings on show, list and create, and as numbers in an update's answer
 (``update_subnetpool`` returns its own dict); the sim answers the same.
 """
@@ -31,15 +34,17 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from labkit.sim.neutron import ipam, policy, quotas
+from labkit.sim.neutron import address_scopes, ipam, policy, quotas, rbac
 from labkit.sim.neutron import models as m
 from labkit.sim.neutron.attributes import NOT_SPECIFIED
 from labkit.sim.neutron.db import Tx
 from labkit.sim.neutron.errors import (
-    address_scope_not_found,
+    address_scope_prefix_conflict,
     empty_prefix_list,
     illegal_prefix_bounds,
     illegal_prefix_update,
+    illegal_scope_association,
+    illegal_scope_version,
     invalid_input,
     max_prefix_allocation,
     min_prefix_allocation,
@@ -62,21 +67,24 @@ def find(tx: Tx, pool_id: str) -> m.SubnetPool | None:
     return tx.s.get(m.SubnetPool, pool_id)
 
 
-def visible(ctx: Context, row: m.SubnetPool) -> bool:
-    """get_subnetpool: an admin, the owner, or anyone for a shared pool."""
-    return ctx.is_admin or row.project_id == ctx.project_id or row.shared
+def visible(tx: Tx, ctx: Context, row: m.SubnetPool) -> bool:
+    """get_subnetpool: an admin, the owner, or a project it is shared with (or everyone)."""
+    return rbac.can_reach(tx, ctx, "subnetpool", row)
 
 
 def get(tx: Tx, ctx: Context, pool_id: str) -> m.SubnetPool:
     row = find(tx, pool_id)
-    if row is None or not visible(ctx, row):
+    if row is None or not visible(tx, ctx, row):
         raise subnetpool_not_found(pool_id)
     return row
 
 
 def candidates(tx: Tx, ctx: Context) -> list[m.SubnetPool]:
-    rows = tx.s.scalars(select(m.SubnetPool).order_by(m.SubnetPool.standard_attr_id))
-    return [r for r in rows if visible(ctx, r)]
+    rows = list(tx.s.scalars(select(m.SubnetPool).order_by(m.SubnetPool.standard_attr_id)))
+    if ctx.is_admin:
+        return rows
+    opened = rbac.reachable(tx, "subnetpool", ctx.project_id, rbac.SHARED)
+    return [r for r in rows if r.project_id == ctx.project_id or r.id in opened]
 
 
 def prefixes_of(tx: Tx, pool_ids: list[str]) -> dict[str, list[str]]:
@@ -151,10 +159,25 @@ def _bound(body: dict[str, Any], key: str, default: int) -> int:
     return int(value)
 
 
-def _check_scope(scope_id: str | None) -> None:
-    """_validate_address_scope_id: no address scopes exist in the sim."""
-    if scope_id is not None:
-        raise address_scope_not_found(scope_id)
+def _check_scope(
+    tx: Tx, ctx: Context, scope_id: str | None, pool_id: str, ip_version: int, prefixes: list[str]
+) -> None:
+    """_validate_address_scope_id: the scope must be the caller's (a shared one is seen but
+    not joined), of the pool's IP version, and no other pool in it may overlap this one."""
+    if scope_id is None:
+        return
+    scope = address_scopes.get(tx, ctx, scope_id)
+    if not (ctx.is_admin or scope.project_id == ctx.project_id):
+        raise illegal_scope_association(pool_id, scope_id)
+    if scope.ip_version != ip_version:
+        raise illegal_scope_version(pool_id, scope_id, scope.ip_version)
+    mine = [ipam.network(p) for p in prefixes]
+    others = select(m.SubnetPool.id).where(
+        m.SubnetPool.address_scope_id == scope_id, m.SubnetPool.id != pool_id
+    )
+    for other in prefixes_of(tx, list(tx.s.scalars(others))).values():
+        if any(ipam.network(c).overlaps(n) for c in other for n in mine):
+            raise address_scope_prefix_conflict()
 
 
 def _check_default(tx: Tx, ip_version: int, except_id: str = "") -> None:
@@ -186,9 +209,10 @@ def create(tx: Tx, ctx: Context, body: dict[str, Any]) -> m.SubnetPool:
     is_default = bool(body.get("is_default", False))
     if is_default:
         _check_default(tx, read["ip_version"])
-    _check_scope(read["address_scope_id"])
+    pool_id = tx.new_id()
+    _check_scope(tx, ctx, read["address_scope_id"], pool_id, read["ip_version"], read["prefixes"])
     row = m.SubnetPool(
-        id=tx.new_id(),
+        id=pool_id,
         project_id=project,
         name=body.get("name", ""),
         ip_version=read["ip_version"],
@@ -205,6 +229,8 @@ def create(tx: Tx, ctx: Context, body: dict[str, Any]) -> m.SubnetPool:
     tx.s.add(row)
     tx.s.flush()
     _set_prefixes(tx, row.id, read["prefixes"])
+    if row.shared:
+        rbac.open_to_all(tx, "subnetpool", row.id, project)
     return row
 
 
@@ -235,8 +261,10 @@ def update(tx: Tx, ctx: Context, row: m.SubnetPool, changes: dict[str, Any]) -> 
     is_default = bool(changes.get("is_default", row.is_default))
     if is_default and not row.is_default:
         _check_default(tx, read["ip_version"], row.id)
-    if read["address_scope_id"] != row.address_scope_id:
-        _check_scope(read["address_scope_id"])
+    if read["address_scope_id"] != row.address_scope_id or "prefixes" in changes:
+        _check_scope(
+            tx, ctx, read["address_scope_id"], row.id, read["ip_version"], read["prefixes"]
+        )
     for key in ("name", "description"):
         if key in changes:
             setattr(row, key, changes[key])
@@ -280,6 +308,7 @@ def delete_pool(tx: Tx, ctx: Context, row: m.SubnetPool) -> None:
     if in_use is not None:
         raise subnetpool_delete_error("Subnet pool has existing allocations")
     tx.s.execute(delete(m.SubnetPoolPrefix).where(m.SubnetPoolPrefix.subnetpool_id == row.id))
+    rbac.forget(tx, "subnetpool", row.id)
     standard = row.standard_attr_id
     tx.s.delete(row)
     tx.s.flush()

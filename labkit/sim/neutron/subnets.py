@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 
-from labkit.sim.neutron import cleanup, ipam, policy, quotas, subnetpools
+from labkit.sim.neutron import cleanup, ipam, networks, policy, quotas, rbac, subnetpools
 from labkit.sim.neutron import models as m
 from labkit.sim.neutron.attributes import NOT_SPECIFIED
 from labkit.sim.neutron.db import Tx
@@ -24,7 +24,6 @@ from labkit.sim.neutron.errors import (
     bad_request,
     http_forbidden,
     invalid_input,
-    network_not_found,
     policy_not_authorized,
     subnet_in_use,
     subnet_not_found,
@@ -41,9 +40,10 @@ def find(tx: Tx, subnet_id: str) -> m.Subnet | None:
 
 
 def visible(tx: Tx, ctx: Context, row: m.Subnet) -> bool:
-    network = tx.s.get(m.Network, row.network_id)
-    shared = bool(network and network.shared)
-    return policy.can_see_subnet(ctx, {"project_id": row.project_id}, shared)
+    """The owner's, an admin's, or on a network shared with the caller (or everyone)."""
+    if ctx.is_admin or row.project_id == ctx.project_id:
+        return True
+    return rbac.shared_with(tx, "network", row.network_id, ctx.project_id)
 
 
 def get(tx: Tx, ctx: Context, subnet_id: str) -> m.Subnet:
@@ -57,7 +57,7 @@ def candidates(tx: Tx, ctx: Context) -> list[m.Subnet]:
     rows = list(tx.s.scalars(select(m.Subnet).order_by(m.Subnet.standard_attr_id)))
     if ctx.is_admin:
         return rows
-    shared = set(tx.s.scalars(select(m.Network.id).where(m.Network.shared.is_(True))))
+    shared = rbac.reachable(tx, "network", ctx.project_id, rbac.SHARED)
     return [r for r in rows if r.project_id == ctx.project_id or r.network_id in shared]
 
 
@@ -131,13 +131,10 @@ def _check(body: dict[str, Any], cidr: str, ip_version: int, dhcp_newly_enabled:
 
 
 def create(tx: Tx, ctx: Context, body: dict[str, Any]) -> m.Subnet:
-    network = tx.s.get(m.Network, body["network_id"])
-    if network is None or not (
-        ctx.is_admin or network.project_id == ctx.project_id or network.shared or network.external
-    ):
-        raise network_not_found(body["network_id"])
+    network = networks.get(tx, ctx, body["network_id"])
     project = body["project_id"]
-    if not (ctx.is_admin or ctx.is_advsvc) and not network.shared and network.project_id != project:
+    shared = networks.shared_for(tx, ctx, network)
+    if not (ctx.is_admin or ctx.is_advsvc) and not shared and network.project_id != project:
         raise http_forbidden(f"Tenant {project} not allowed to create subnet on this network")
     quotas.check(tx, project, {"subnet": 1})
     policy.enforce_create(ctx, "subnet", body, {}, network_owner=network.project_id)

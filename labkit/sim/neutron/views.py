@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labkit.sim.neutron import ipam
+from labkit.sim.neutron import address_scopes, ipam, rbac
 from labkit.sim.neutron import models as m
 from labkit.sim.neutron import subnetpools as subnetpools_mod
 from labkit.sim.neutron.db import Tx
@@ -43,18 +43,32 @@ def _standard(row: Any, tags: list[str]) -> dict[str, Any]:
     }
 
 
-def networks(tx: Tx, rows: Sequence[m.Network]) -> list[dict[str, Any]]:
+def networks(tx: Tx, rows: Sequence[m.Network], viewer: str = "") -> list[dict[str, Any]]:
+    """_make_network_dict for the caller's project ``viewer``: ``shared`` is true when the
+    network is shared with everyone or with that project; the address scopes are those of
+    the subnets' pools."""
     ids = [r.id for r in rows]
     subnets: dict[str, list[str]] = {i: [] for i in ids}
     segments: dict[str, m.NetworkSegment] = {}
     zones: dict[str, list[str]] = {i: [] for i in ids}
+    scopes: dict[str, dict[int, str | None]] = {i: {4: None, 6: None} for i in ids}
+    shared_to_viewer = rbac.shown_shared(tx, "network", ids, viewer)
     if ids:
-        for sid, net_id in tx.s.execute(
-            select(m.Subnet.id, m.Subnet.network_id)
+        pools: dict[str, set[str]] = {i: set() for i in ids}
+        for sid, net_id, pool_id in tx.s.execute(
+            select(m.Subnet.id, m.Subnet.network_id, m.Subnet.subnetpool_id)
             .where(m.Subnet.network_id.in_(ids))
             .order_by(m.Subnet.standard_attr_id)
         ):
             subnets[net_id].append(sid)
+            if pool_id:
+                pools[net_id].add(pool_id)
+        pool_scopes = address_scopes.of_pools(tx, set().union(*pools.values()))
+        for net_id, pool_ids in pools.items():
+            for pool_id in sorted(pool_ids):
+                version, scope = pool_scopes.get(pool_id, (0, None))
+                if version in (4, 6):
+                    scopes[net_id][version] = scope
         for segment_row in tx.s.scalars(
             select(m.NetworkSegment).where(m.NetworkSegment.network_id.in_(ids))
         ):
@@ -79,11 +93,11 @@ def networks(tx: Tx, rows: Sequence[m.Network]) -> list[dict[str, Any]]:
                 "mtu": r.mtu,
                 "status": r.status,
                 "subnets": subnets[r.id],
-                "shared": r.shared,
+                "shared": r.shared or r.id in shared_to_viewer,
                 "availability_zone_hints": list(r.availability_zone_hints or []),
                 "availability_zones": sorted(zones[r.id]),
-                "ipv4_address_scope": None,
-                "ipv6_address_scope": None,
+                "ipv4_address_scope": scopes[r.id][4],
+                "ipv6_address_scope": scopes[r.id][6],
                 "router:external": r.external,
                 "port_security_enabled": r.port_security_enabled,
                 **_standard(r, tags[r.standard_attr_id]),
@@ -136,11 +150,13 @@ def subnets(tx: Tx, rows: Sequence[m.Subnet]) -> list[dict[str, Any]]:
 
 
 def subnetpools(
-    tx: Tx, rows: Sequence[m.SubnetPool], numbers: bool = False
+    tx: Tx, rows: Sequence[m.SubnetPool], numbers: bool = False, viewer: str = ""
 ) -> list[dict[str, Any]]:
     """_make_subnetpool_dict: the prefix lengths as strings -- or as numbers (``numbers``),
-    which is how update_subnetpool's own answer shows them."""
+    which is how update_subnetpool's own answer shows them; ``shared`` as the project
+    ``viewer`` reads it."""
     prefixes = subnetpools_mod.prefixes_of(tx, [r.id for r in rows])
+    shared_to_viewer = rbac.shown_shared(tx, "subnetpool", [r.id for r in rows], viewer)
     tags = tx.tags([r.standard_attr_id for r in rows])
 
     def length(value: int) -> int | str:
@@ -155,7 +171,7 @@ def subnetpools(
             "min_prefixlen": length(r.min_prefixlen),
             "max_prefixlen": length(r.max_prefixlen),
             "is_default": r.is_default,
-            "shared": r.shared,
+            "shared": r.shared or r.id in shared_to_viewer,
             "prefixes": prefixes[r.id],
             "ip_version": r.ip_version,
             "default_quota": r.default_quota,

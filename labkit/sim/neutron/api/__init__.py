@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from labkit.sim.core.http import Routes
 from labkit.sim.neutron.api import (
+    address_groups,
+    address_scopes,
     agents,
     availability_zones,
     discovery,
+    ip_availability,
     networks,
     ports,
     quotas,
+    rbac_policies,
     security_groups,
     service_types,
     subnetpools,
@@ -32,6 +36,10 @@ def all_routes() -> Routes:
         security_groups,
         service_types,
         tags,
+        rbac_policies,
+        ip_availability,
+        address_scopes,
+        address_groups,
     ):
         for route in module.routes:
             merged.add(route.method, route.template, route.handler)

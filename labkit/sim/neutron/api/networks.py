@@ -27,7 +27,7 @@ routes = Routes()
 
 
 def _visible(tx: Tx, caller: Context) -> list[dict[str, Any]]:
-    return views.networks(tx, networks.candidates(tx, caller))
+    return views.networks(tx, networks.candidates(tx, caller), caller.project_id)
 
 
 @routes.get("/v2.0/networks")
@@ -41,14 +41,15 @@ def create(call: Call) -> Response:
     items, bulk = attributes.prepare_items(caller, body(call), "network", attributes.NETWORK)
     with repo(call).write() as tx:  # a bulk body: all of them or none
         rows = [networks.create(tx, caller, data) for data in items]
-        shown = views.networks(tx, rows)
+        shown = views.networks(tx, rows, caller.project_id)
     return created_many(call, "network", shown, bulk)
 
 
 @routes.get("/v2.0/networks/{network_id}")
 def get(call: Call, network_id: str) -> Response:
+    caller = ctx(call)
     with repo(call).read() as tx:
-        item = views.networks(tx, [networks.get(tx, ctx(call), network_id)])[0]
+        item = views.networks(tx, [networks.get(tx, caller, network_id)], caller.project_id)[0]
     return show(call, "network", item)
 
 
@@ -61,7 +62,7 @@ def update(call: Call, network_id: str) -> Response:
         before = row.revision_number
         row = networks.update(tx, caller, row, data)
         check_revision(call, before)
-        item = views.networks(tx, [row])[0]
+        item = views.networks(tx, [row], caller.project_id)[0]
     return updated(call, "network", item)
 
 

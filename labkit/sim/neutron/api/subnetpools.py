@@ -29,7 +29,7 @@ routes = Routes()
 
 
 def _visible(tx: Tx, caller: Context) -> list[dict[str, Any]]:
-    return views.subnetpools(tx, subnetpools.candidates(tx, caller))
+    return views.subnetpools(tx, subnetpools.candidates(tx, caller), viewer=caller.project_id)
 
 
 @routes.get("/v2.0/subnetpools")
@@ -43,14 +43,16 @@ def create(call: Call) -> Response:
     items, bulk = attributes.prepare_items(caller, body(call), "subnetpool", attributes.SUBNETPOOL)
     with repo(call).write() as tx:
         rows = [subnetpools.create(tx, caller, data) for data in items]
-        shown = views.subnetpools(tx, rows)
+        shown = views.subnetpools(tx, rows, viewer=caller.project_id)
     return created_many(call, "subnetpool", shown, bulk)
 
 
 @routes.get("/v2.0/subnetpools/{subnetpool_id}")
 def get(call: Call, subnetpool_id: str) -> Response:
+    caller = ctx(call)
     with repo(call).read() as tx:
-        item = views.subnetpools(tx, [subnetpools.get(tx, ctx(call), subnetpool_id)])[0]
+        row = subnetpools.get(tx, caller, subnetpool_id)
+        item = views.subnetpools(tx, [row], viewer=caller.project_id)[0]
     return show(call, "subnetpool", item)
 
 
@@ -63,7 +65,7 @@ def update(call: Call, subnetpool_id: str) -> Response:
         before = row.revision_number
         row = subnetpools.update(tx, caller, row, data)
         check_revision(call, before)
-        item = views.subnetpools(tx, [row], numbers=True)[0]
+        item = views.subnetpools(tx, [row], numbers=True, viewer=caller.project_id)[0]
     return updated(call, "subnetpool", item)
 
 

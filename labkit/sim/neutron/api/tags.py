@@ -54,11 +54,11 @@ def _scoped(
 
 # collection in the URL -> (the resource's name in texts, its lookup)
 PARENTS: dict[str, tuple[str, Getter]] = {
-    "networks": ("network", _scoped(m.Network, lambda tx, c, r: networks.visible(c, r))),
+    "networks": ("network", _scoped(m.Network, networks.visible)),
     "subnets": ("subnet", _scoped(m.Subnet, subnets.visible)),
     "subnetpools": (
         "subnetpool",
-        _scoped(m.SubnetPool, lambda tx, c, r: subnetpools.visible(c, r)),
+        _scoped(m.SubnetPool, subnetpools.visible),
     ),
     "ports": ("port", _scoped(m.Port, ports.visible)),
     "security-groups": (
