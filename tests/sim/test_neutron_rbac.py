@@ -299,6 +299,43 @@ def test_rbac_policies_are_counted_by_quota(admin: Any, demo: Any, lab: Any) -> 
         demo.network.delete_subnet_pool(pool)
 
 
+def test_a_security_group_shared_with_a_project(
+    admin: Any, demo: Any, lab: Any, network: Any
+) -> None:
+    group = admin.network.create_security_group(name="rbac-sg")
+    demo_project = demo.current_project_id
+    try:
+        assert raw(demo, lab, "GET", f"/security-groups/{group.id}").status_code == 404
+        entry = admin.network.create_rbac_policy(
+            object_type="security_group",
+            object_id=group.id,
+            target_project_id=demo_project,
+            action="access_as_shared",
+        )
+        seen = demo.network.get_security_group(group.id)
+        assert seen.is_shared is True
+        assert group.id in [g.id for g in demo.network.security_groups(shared=True)]
+        assert admin.network.get_security_group(group.id).is_shared is False
+        # the target uses it on its ports, but neither changes nor deletes it
+        admin.network.update_network(network, shared=True)
+        port = demo.network.create_port(network_id=network.id, security_group_ids=[group.id])
+        assert port.security_group_ids == [group.id]
+        assert neutron_error(raw(demo, lab, "DELETE", f"/security-groups/{group.id}")) == (
+            403,
+            "PolicyNotAuthorized",
+            "rule:delete_security_group is disallowed by policy",
+        )
+        in_use = raw(admin, lab, "DELETE", f"/rbac-policies/{entry.id}")
+        status, kind, message = neutron_error(in_use)
+        assert (status, kind) == (409, "RbacPolicyInUse")
+        assert message.endswith(f'Details: project_id={demo_project}"')
+        demo.network.delete_port(port)
+        admin.network.delete_rbac_policy(entry)
+        assert raw(demo, lab, "GET", f"/security-groups/{group.id}").status_code == 404
+    finally:
+        admin.network.delete_security_group(group)
+
+
 # ---- network IP availability -------------------------------------------------------------------
 
 

@@ -21,9 +21,8 @@ LIMITATIONS (not emulated, or emulated differently):
     pool, address scopes) but ``onboard_network_subnets`` is not; address scopes route
     nothing (no routers);
   - RBAC policies are served for networks (shared and external), subnet pools, address
-    scopes, address groups and security groups, with Zed's checks, texts and quota; an entry
-    on a security group is kept but does not yet make the group visible to its target, and
-    the failed-callback texts inside ``InvalidInput`` / ``RbacPolicyInUse`` messages carry a
+    scopes, address groups and security groups, with Zed's checks, texts and quota; the
+    failed-callback texts inside ``InvalidInput`` / ``RbacPolicyInUse`` messages carry a
     made-up callback hash (Neutron's is the process's ``hash()`` of the callback);
   - extensions Zed lists but the sim does not serve (``GET /v2.0/extensions`` answers what
     the real cloud answered): service flavors (``/v2.0/flavors``, ``/v2.0/service_profiles``)
@@ -35,13 +34,14 @@ LIMITATIONS (not emulated, or emulated differently):
   - security groups: groups and rules are created, changed and deleted with Zed's checks,
     texts and quotas, and each host's Linux bridge agent programs its firewall (the sim's
     wire) from ``security_group_info_for_devices``; a rule naming an address group
-    filters by the group's CIDRs, as the iptables driver expands it. Not emulated: groups
-    shared by RBAC (``shared`` is always false), ``PUT`` on a rule (405: Zed's plugin has no
-    rule update); the agents' fanout is one cast per Linux bridge agent the server knows (the
-    bus has no fanout exchange), and an agent does not resync at start -- what was sent
-    while it was stopped waits in its queue; the firewall judges connections, not packets:
-    stateless groups filter like stateful ones, no source ports, no anti-spoofing; under the
-    noop driver an agent plugs ports unfiltered without asking the server anything;
+    filters by the group's CIDRs, as the iptables driver expands it; a group shared by RBAC
+    is seen and used on ports by its target, whose rules only its owner adds. Not emulated:
+    ``PUT`` on a rule (405: Zed's plugin has no rule update); the agents' fanout is one cast
+    per Linux bridge agent the server knows (the bus has no fanout exchange), and an agent
+    does not resync at start -- what was sent while it was stopped waits in its queue; the
+    firewall judges connections, not packets: stateless groups filter like stateful ones, no
+    source ports, no anti-spoofing; under the noop driver an agent plugs ports unfiltered
+    without asking the server anything;
   - nothing moves packets: no bridges, no dnsmasq; the DHCP port exists and is ``ACTIVE``
     but answers nobody. The simulated hosts have one interface, ``eth0``;
   - metadata: the DHCP agent's proxy (haproxy at 169.254.169.254:80 on each network with a

@@ -11,7 +11,8 @@ computes it) mirrors whether it exists. What an entry does:
   ``shared: true`` to T, and T may create ports and subnets on it;
 - an ``access_as_external`` entry makes the network external (``router:external``) when it
   was not, and deleting the last one makes it internal again;
-- a subnet pool, address scope or address group becomes visible to T and shows ``shared``.
+- a subnet pool, address scope, address group or security group becomes visible to T and
+  shows ``shared``; T may use a shared security group on its ports (not add rules to it).
 
 Neutron's own checks, in its order and with its texts: the caller must own the object (or be
 an admin) to share it -- the callbacks' ``InvalidInput``, wrapped as a failed callback; only an
@@ -19,8 +20,8 @@ admin shares with ``*`` (the ``create_rbac_policy:target_tenant`` rule); one ent
 (object, target, action) (``DuplicateRbacPolicy``); a project that still has ports on a
 network (or subnets from a pool ...) keeps the entry it depends on (``RbacPolicyInUse``).
 
-Not emulated: security groups shared by RBAC are listed here but not yet visible to their
-target (a member sees only its own groups); QoS policies exist in no form.
+Not emulated: QoS policies exist in no form (``qos_policy`` is a valid type that finds no
+object).
 """
 
 from __future__ import annotations

@@ -105,6 +105,14 @@ def _visible_to(ctx: Context, row: m.SecurityGroup, project_id: str | None = Non
     return ctx.is_admin or row.project_id == (project_id or ctx.project_id)
 
 
+def _reachable(tx: Tx, ctx: Context, row: m.SecurityGroup, project_id: str | None = None) -> bool:
+    """As :func:`_visible_to`, or shared with that project by an RBAC entry (the group's
+    query hook): a shared group is seen, listed and usable on ports, not changed."""
+    if _visible_to(ctx, row, project_id):
+        return True
+    return rbac.shared_with(tx, "security_group", row.id, project_id or ctx.project_id)
+
+
 _NARROWING = {
     "id": m.SecurityGroup.id,
     "name": m.SecurityGroup.name,
@@ -121,7 +129,10 @@ def visible_groups(tx: Tx, ctx: Context, filters: dict[str, list[Any]] | None = 
     cloud, each shown with its rules. The list still applies every filter afterwards."""
     query = select(*m.SecurityGroup.__table__.columns).order_by(m.SecurityGroup.standard_attr_id)
     if not ctx.is_admin:
-        query = query.where(m.SecurityGroup.project_id == ctx.project_id)
+        shared = rbac.reachable(tx, "security_group", ctx.project_id, rbac.SHARED)
+        query = query.where(
+            (m.SecurityGroup.project_id == ctx.project_id) | m.SecurityGroup.id.in_(shared)
+        )
     for key, values in (filters or {}).items():
         column = _NARROWING.get(key)
         if column is not None and values and all(isinstance(v, str) for v in values):
@@ -143,7 +154,7 @@ def visible_rules(tx: Tx, ctx: Context) -> list[m.SecurityGroupRule]:
 
 def get_group(tx: Tx, ctx: Context, group_id: str) -> m.SecurityGroup:
     row = tx.s.get(m.SecurityGroup, group_id)
-    if row is None or not _visible_to(ctx, row):
+    if row is None or not _reachable(tx, ctx, row):
         raise security_group_not_found(group_id)
     return row
 
@@ -504,15 +515,17 @@ def groups_for_port(
     tx: Tx, ctx: Context, project_id: str | None, wanted: list[str]
 ) -> list[m.SecurityGroup]:
     """_get_security_groups_on_port: the groups must exist for the caller and (unless an
-    admin asks, or an update names no project) belong to the port's project; a port's
-    groups are all stateful or all stateless."""
+    admin asks, or an update names no project) belong to the port's project or be shared
+    with it; a port's groups are all stateful or all stateless."""
     found: list[m.SecurityGroup] = []
     missing = []
     for group_id in wanted:
         row = tx.s.get(m.SecurityGroup, group_id)
-        seen = row is not None and (ctx.is_admin or row.project_id == ctx.project_id)
+        seen = row is not None and _reachable(tx, ctx, row)
         allowed = (
-            ctx.is_admin or not project_id or (row is not None and row.project_id == project_id)
+            ctx.is_admin
+            or not project_id
+            or (row is not None and _reachable(tx, ctx, row, project_id))
         )
         if row is not None and seen and allowed:
             found.append(row)

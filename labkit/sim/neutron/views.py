@@ -330,9 +330,11 @@ def _normalized(prefix: str | None) -> str | None:
     return str(ipam.network(prefix))
 
 
-def security_groups(tx: Tx, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    """Groups with their rules, from SecurityGroup objects or plain rows of their table."""
+def security_groups(tx: Tx, rows: Sequence[Any], viewer: str = "") -> list[dict[str, Any]]:
+    """Groups with their rules, from SecurityGroup objects or plain rows of their table;
+    ``shared`` as the project ``viewer`` reads it (an RBAC entry for it or for everyone)."""
     ids = [r.id for r in rows]
+    shared_to_viewer = rbac.shown_shared(tx, "security_group", ids, viewer)
     by_group: dict[str, list[Any]] = {i: [] for i in ids}
     if ids:
         # plain rows (named like the model's attributes), lighter than rule objects
@@ -357,7 +359,7 @@ def security_groups(tx: Tx, rows: Sequence[Any]) -> list[dict[str, Any]]:
             "updated_at": isotime(r.updated_at),
             "revision_number": r.revision_number,
             "project_id": r.project_id,
-            "shared": False,
+            "shared": r.id in shared_to_viewer,
         }
         for r in rows
     ]

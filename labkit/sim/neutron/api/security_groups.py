@@ -41,7 +41,9 @@ routes = Routes()
 def _groups(
     tx: Tx, caller: Context, wanted: dict[str, list[Any]] | None = None
 ) -> list[dict[str, Any]]:
-    return views.security_groups(tx, secgroups.visible_groups(tx, caller, wanted))
+    return views.security_groups(
+        tx, secgroups.visible_groups(tx, caller, wanted), caller.project_id
+    )
 
 
 def _rules(tx: Tx, caller: Context) -> list[dict[str, Any]]:
@@ -88,14 +90,16 @@ def create(call: Call) -> Response:
     )
     with repo(call).write() as tx:  # a bulk body: all of them or none
         rows = [secgroups.create_group(tx, caller, data) for data in items]
-        shown = views.security_groups(tx, rows)
+        shown = views.security_groups(tx, rows, caller.project_id)
     return created_many(call, "security_group", shown, bulk)
 
 
 @routes.get("/v2.0/security-groups/{group_id}")
 def get(call: Call, group_id: str) -> Response:
+    caller = ctx(call)
     with repo(call).read() as tx:
-        item = views.security_groups(tx, [secgroups.get_group(tx, ctx(call), group_id)])[0]
+        row = secgroups.get_group(tx, caller, group_id)
+        item = views.security_groups(tx, [row], caller.project_id)[0]
     return show(call, "security_group", item)
 
 
@@ -109,7 +113,7 @@ def update(call: Call, group_id: str) -> Response:
         before = secgroups.get_group(tx, caller, group_id).revision_number
         row = secgroups.update_group(tx, caller, group_id, data)
         check_revision(call, before)
-        item = views.security_groups(tx, [row])[0]
+        item = views.security_groups(tx, [row], caller.project_id)[0]
     return updated(call, "security_group", item)
 
 
