@@ -588,7 +588,12 @@ class World:
         address_group = demo.network.create_address_group(
             name=f"hag-{tag}", addresses=["192.0.2.0/24"]
         )
+        flavor = admin.network.create_flavor(name=f"hfl-{tag}", service_type="FLAVORS")
+        profile = admin.network.create_service_profile(metainfo="{}")
+        admin.network.associate_flavor_with_service_profile(flavor, profile)
         self.ids["neutron"] = {
+            "flavors/{flavor_id}": flavor.id,
+            "service_profiles/{profile_id}": profile.id,
             "address-groups/{group_id}": address_group.id,
             "address-scopes/{scope_id}": scope.id,
             "network-ip-availabilities/{network_id}": net.id,

@@ -1,5 +1,6 @@
-"""Neutron's RBAC policies, network IP availability, address scopes and address groups
-(extensions Zed lists), through openstacksdk, the ``openstack`` CLI and raw requests.
+"""Neutron's RBAC policies, network IP availability, address scopes, address groups and
+service flavors (extensions Zed lists), through openstacksdk, the ``openstack`` CLI and raw
+requests.
 
 A private sim with the networking layer and VLANs 100-199 on the provider physical network,
 so the admin can make networks to share with the demo project.
@@ -550,3 +551,85 @@ def test_address_groups_add_and_remove_addresses(osc: Any, demo: Any, admin: Any
     osc(f"address group delete {gid}", cloud="lab-demo")
     with pytest.raises(sdk_exc.NotFoundException):
         demo.network.get_address_group(gid)
+
+
+# ---- service flavors and profiles --------------------------------------------------------------
+
+
+def test_flavors_and_service_profiles(osc: Any, admin: Any, demo: Any, lab: Any) -> None:
+    flavor = osc_json(
+        osc, "network flavor create --service-type FLAVORS --description 'for tests' gold"
+    )
+    fid = flavor["id"]
+    body = raw(demo, lab, "GET", f"/flavors/{fid}").json()["flavor"]
+    assert body == {
+        "id": fid,
+        "name": "gold",
+        "description": "for tests",
+        "service_type": "FLAVORS",
+        "enabled": True,
+        "service_profiles": [],
+    }
+    # the router plugin is not loaded in this lab: its type is no service type here
+    wrong = raw(admin, lab, "POST", "/flavors", json={"flavor": {"service_type": "L3_ROUTER_NAT"}})
+    assert neutron_error(wrong) == (
+        400,
+        "InvalidServiceType",
+        "Invalid service type: L3_ROUTER_NAT.",
+    )
+    by_member = raw(demo, lab, "POST", "/flavors", json={"flavor": {"service_type": "FLAVORS"}})
+    assert neutron_error(by_member) == (
+        403,
+        "PolicyNotAuthorized",
+        "rule:create_flavor is disallowed by policy",
+    )
+    empty = raw(admin, lab, "POST", "/service_profiles", json={"service_profile": {}})
+    assert neutron_error(empty) == (
+        400,
+        "ServiceProfileEmpty",
+        "Service Profile needs either a driver or metainfo.",
+    )
+    unknown = raw(
+        admin, lab, "POST", "/service_profiles", json={"service_profile": {"driver": "x.Y"}}
+    )
+    assert neutron_error(unknown) == (
+        404,
+        "ServiceProfileDriverNotFound",
+        "Service Profile driver x.Y could not be found.",
+    )
+    profile = osc_json(osc, "network flavor profile create --metainfo '{\"a\": 1}'")
+    pid = profile["id"]
+    assert raw(demo, lab, "GET", "/service_profiles").json() == {"service_profiles": []}
+    osc(f"network flavor add profile {fid} {pid}")
+    assert admin.network.get_flavor(fid).service_profile_ids == [pid]
+    again = raw(
+        admin,
+        lab,
+        "POST",
+        f"/flavors/{fid}/service_profiles",
+        json={"service_profile": {"id": pid}},
+    )
+    assert neutron_error(again) == (
+        409,
+        "FlavorServiceProfileBindingExists",
+        f"Service Profile {pid} is already associated with flavor {fid}.",
+    )
+    assert neutron_error(raw(admin, lab, "DELETE", f"/service_profiles/{pid}")) == (
+        409,
+        "ServiceProfileInUse",
+        f"Service Profile {pid} is used by some service instance.",
+    )
+    osc(f"network flavor remove profile {fid} {pid}")
+    gone = raw(admin, lab, "DELETE", f"/flavors/{fid}/service_profiles/{pid}")
+    assert neutron_error(gone) == (
+        404,
+        "FlavorServiceProfileBindingNotFound",
+        f"Service Profile {pid} is not associated with flavor {fid}.",
+    )
+    osc(f"network flavor profile delete {pid}")
+    osc(f"network flavor delete {fid}")
+    assert neutron_error(raw(demo, lab, "GET", f"/flavors/{fid}")) == (
+        404,
+        "FlavorNotFound",
+        f"Flavor {fid} could not be found.",
+    )

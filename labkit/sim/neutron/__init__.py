@@ -24,9 +24,10 @@ LIMITATIONS (not emulated, or emulated differently):
     scopes, address groups and security groups, with Zed's checks, texts and quota; the
     failed-callback texts inside ``InvalidInput`` / ``RbacPolicyInUse`` messages carry a
     made-up callback hash (Neutron's is the process's ``hash()`` of the callback);
-  - extensions Zed lists but the sim does not serve (``GET /v2.0/extensions`` answers what
-    the real cloud answered): service flavors (``/v2.0/flavors``, ``/v2.0/service_profiles``)
-    and subnet onboarding -- their URLs are 404;
+  - service flavors and profiles are served (CRUD, binding a profile to a flavor) but pick
+    nothing (no routers); ``GET`` of a flavor's binding and ``next_providers`` are not
+    served. Subnet onboarding, which Zed lists (``GET /v2.0/extensions`` answers what the
+    real cloud answered), is not served: its URL is 404;
   - bulk create (``{"networks": [...]}``) is emulated for networks, subnets, subnet pools,
     ports, security groups and their rules, all or nothing in one transaction;
   - type drivers: flat, vlan and vxlan; mechanism driver: only ``linuxbridge`` binds ports

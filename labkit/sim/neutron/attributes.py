@@ -706,6 +706,35 @@ NETWORK_IP_AVAILABILITY: dict[str, Attr] = {
     "ip_version": Attr(is_filter=True, filter_convert=to_int),
 }
 
+# flavors (the flavors service plugin): admin-made, no standard attributes. neutron-lib
+# gives metainfo no validator (a non-string reaches the database: a 500); the sim checks it.
+_ENABLED = Attr(
+    post=True,
+    put=True,
+    default=True,
+    convert=lambda v: None if v is None else to_bool(v),
+    is_filter=True,
+    filter_convert=to_bool,
+)
+_LONG_DESCRIPTION = Attr(
+    post=True, put=True, default="", validate=v_string_or_none(1024), is_filter=True
+)
+FLAVOR: dict[str, Attr] = {
+    "id": _ID,
+    "name": _NAME,
+    "description": _LONG_DESCRIPTION,
+    "service_type": Attr(post=True, default=REQUIRED, validate=v_string(255), is_filter=True),
+    "service_profiles": Attr(post=True, put=True, default=[], validate=v_uuid_list),
+    "enabled": _ENABLED,
+}
+SERVICE_PROFILE: dict[str, Attr] = {
+    "id": _ID,
+    "description": _LONG_DESCRIPTION,
+    "driver": Attr(post=True, put=True, default="", validate=v_string(1024), is_filter=True),
+    "metainfo": Attr(post=True, put=True, default="", validate=v_string(4096)),
+    "enabled": _ENABLED,
+}
+
 # service-type: read-only, and served by the ServiceTypeManager, which has no filter
 # validation -- any query parameter filters (and an unknown one matches nothing).
 SERVICE_PROVIDER: dict[str, Attr] = {

@@ -573,3 +573,54 @@ def address_scope_prefix_conflict() -> NeutronError:
         "Failed to associate address scope: subnetpools within an address scope must have "
         "unique prefixes.",
     )
+
+
+# ---- service flavors (neutron_lib.exceptions.flavors) -----------------------------------------
+
+
+def flavor_not_found(flavor_id: str) -> NeutronError:
+    return NeutronError(404, "FlavorNotFound", f"Flavor {flavor_id} could not be found.")
+
+
+def service_profile_not_found(sp_id: str) -> NeutronError:
+    return NeutronError(
+        404, "ServiceProfileNotFound", f"Service Profile {sp_id} could not be found."
+    )
+
+
+def service_profile_in_use(sp_id: str) -> NeutronError:
+    return NeutronError(
+        409, "ServiceProfileInUse", f"Service Profile {sp_id} is used by some service instance."
+    )
+
+
+def binding_exists(sp_id: str, flavor_id: str) -> NeutronError:
+    return NeutronError(
+        409,
+        "FlavorServiceProfileBindingExists",
+        f"Service Profile {sp_id} is already associated with flavor {flavor_id}.",
+    )
+
+
+def binding_not_found(sp_id: str, flavor_id: str) -> NeutronError:
+    return NeutronError(
+        404,
+        "FlavorServiceProfileBindingNotFound",
+        f"Service Profile {sp_id} is not associated with flavor {flavor_id}.",
+    )
+
+
+def driver_not_found(driver: str) -> NeutronError:
+    return NeutronError(
+        404, "ServiceProfileDriverNotFound", f"Service Profile driver {driver} could not be found."
+    )
+
+
+def service_profile_empty() -> NeutronError:
+    return NeutronError(
+        400, "ServiceProfileEmpty", "Service Profile needs either a driver or metainfo."
+    )
+
+
+def invalid_service_type(service_type: object) -> NeutronError:
+    return NeutronError(400, "InvalidServiceType", f"Invalid service type: {service_type}.")

@@ -289,3 +289,36 @@ class AddressAssociation(Base):
     __tablename__ = "address_associations"
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
     address_group_id: Mapped[str] = mapped_column(ForeignKey("address_groups.id"), primary_key=True)
+
+
+# ---- service flavors (the flavors service plugin, loaded by default) -------------------------
+
+
+class Flavor(Base):
+    """A flavor of an advanced service (L3_ROUTER_NAT ...): no standard attributes."""
+
+    __tablename__ = "flavors"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    service_type: Mapped[str] = mapped_column(String(36))
+    order: Mapped[int] = mapped_column(Integer, default=0)  # creation order, for lists
+
+
+class ServiceProfile(Base):
+    __tablename__ = "serviceprofiles"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    description: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    driver: Mapped[str] = mapped_column(String(1024), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    metainfo: Mapped[str] = mapped_column(String(4096), default="")
+    order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FlavorServiceProfileBinding(Base):
+    __tablename__ = "flavorserviceprofilebindings"
+    flavor_id: Mapped[str] = mapped_column(ForeignKey("flavors.id"), primary_key=True)
+    service_profile_id: Mapped[str] = mapped_column(
+        ForeignKey("serviceprofiles.id"), primary_key=True
+    )

@@ -9,6 +9,7 @@ from labkit.sim.neutron.api import (
     agents,
     availability_zones,
     discovery,
+    flavors,
     ip_availability,
     networks,
     ports,
@@ -40,6 +41,7 @@ def all_routes() -> Routes:
         ip_availability,
         address_scopes,
         address_groups,
+        flavors,
     ):
         for route in module.routes:
             merged.add(route.method, route.template, route.handler)
