@@ -90,6 +90,18 @@ def nova_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="session")
+def nova_admin(nova_lab: Lab) -> Connection:
+    """The admin's openstacksdk connection to :func:`nova_lab`."""
+    return nova_lab.connect("admin")
+
+
+@pytest.fixture(scope="session")
+def nova_demo(nova_lab: Lab) -> Connection:
+    """The demo user's openstacksdk connection to :func:`nova_lab`."""
+    return nova_lab.connect("demo")
+
+
+@pytest.fixture(scope="session")
 def sim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """The session's shared sim (one per xdist worker)."""
     yield from private_sim(tmp_path_factory, "labstate")

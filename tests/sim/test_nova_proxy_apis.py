@@ -19,16 +19,6 @@ pytestmark = pytest.mark.slow
 _raw = compute_raw("2.1")
 
 
-@pytest.fixture(scope="module")
-def admin(nova_lab: Any) -> Any:
-    return nova_lab.connect("admin")
-
-
-@pytest.fixture(scope="module")
-def demo(nova_lab: Any) -> Any:
-    return nova_lab.connect("demo")
-
-
 # ---- security groups --------------------------------------------------------------------------
 
 
@@ -40,14 +30,14 @@ def _new_group(conn: Any, unique: Callable[[str], str]) -> dict[str, Any]:
 
 
 def test_security_group_proxy_reads_and_writes_neutron(
-    demo: Any, unique: Callable[[str], str]
+    nova_demo: Any, unique: Callable[[str], str]
 ) -> None:
-    group = _new_group(demo, unique)
-    assert group["rules"] == [] and group["tenant_id"] == demo.current_project_id
+    group = _new_group(nova_demo, unique)
+    assert group["rules"] == [] and group["tenant_id"] == nova_demo.current_project_id
     # Neutron holds it (with its two egress rules, which Nova does not show)
-    held = demo.network.get_security_group(group["id"])
+    held = nova_demo.network.get_security_group(group["id"])
     assert held.name == group["name"] and len(held.security_group_rules) == 2
-    listed = _raw(demo, "GET", "/os-security-groups").json()["security_groups"]
+    listed = _raw(nova_demo, "GET", "/os-security-groups").json()["security_groups"]
     assert group["id"] in [g["id"] for g in listed]
     assert listed == sorted(listed, key=lambda g: (g["tenant_id"], g["name"]))
 
@@ -58,32 +48,36 @@ def test_security_group_proxy_reads_and_writes_neutron(
         "to_port": 22,
         "cidr": "10.0.0.0/8",
     }
-    answer = _raw(demo, "POST", "/os-security-group-rules", json={"security_group_rule": rule_body})
+    answer = _raw(
+        nova_demo, "POST", "/os-security-group-rules", json={"security_group_rule": rule_body}
+    )
     assert answer.status_code == 200, answer.text
     rule = answer.json()["security_group_rule"]
     assert rule["ip_range"] == {"cidr": "10.0.0.0/8"} and rule["group"] == {}
-    made = demo.network.get_security_group_rule(rule["id"])
+    made = nova_demo.network.get_security_group_rule(rule["id"])
     assert (made.direction, made.port_range_min, made.port_range_max) == ("ingress", 22, 22)
     # the same rule again is Nova's own 400, before Neutron is asked
-    again = _raw(demo, "POST", "/os-security-group-rules", json={"security_group_rule": rule_body})
+    again = _raw(
+        nova_demo, "POST", "/os-security-group-rules", json={"security_group_rule": rule_body}
+    )
     assert fault_message(again) == (400, f"This rule already exists in group {group['id']}")
-    shown = _raw(demo, "GET", f"/os-security-groups/{group['id']}").json()["security_group"]
+    shown = _raw(nova_demo, "GET", f"/os-security-groups/{group['id']}").json()["security_group"]
     assert [r["id"] for r in shown["rules"]] == [rule["id"]]
 
     renamed = _raw(
-        demo,
+        nova_demo,
         "PUT",
         f"/os-security-groups/{group['id']}",
         json={"security_group": {"name": group["name"] + "-x", "description": "d"}},
     )
     assert renamed.json()["security_group"]["name"] == group["name"] + "-x"
-    assert demo.network.get_security_group(group["id"]).description == "d"
+    assert nova_demo.network.get_security_group(group["id"]).description == "d"
 
-    assert _raw(demo, "DELETE", f"/os-security-group-rules/{rule['id']}").status_code == 202
-    assert _raw(demo, "DELETE", f"/os-security-groups/{group['id']}").status_code == 202
+    assert _raw(nova_demo, "DELETE", f"/os-security-group-rules/{rule['id']}").status_code == 202
+    assert _raw(nova_demo, "DELETE", f"/os-security-groups/{group['id']}").status_code == 202
     with pytest.raises(openstack.exceptions.NotFoundException):
-        demo.network.get_security_group(group["id"])
-    status, message = fault_message(_raw(demo, "GET", f"/os-security-groups/{group['id']}"))
+        nova_demo.network.get_security_group(group["id"])
+    status, message = fault_message(_raw(nova_demo, "GET", f"/os-security-groups/{group['id']}"))
     assert status == 404 and group["id"] in message
 
 
@@ -111,52 +105,54 @@ def test_security_group_proxy_reads_and_writes_neutron(
     ],
 )
 def test_security_group_rule_checks_are_novas(
-    demo: Any, unique: Callable[[str], str], rule: dict[str, Any], message: str
+    nova_demo: Any, unique: Callable[[str], str], rule: dict[str, Any], message: str
 ) -> None:
-    group = _new_group(demo, unique)
+    group = _new_group(nova_demo, unique)
     body = {"security_group_rule": {"parent_group_id": group["id"], **rule}}
-    assert fault_message(_raw(demo, "POST", "/os-security-group-rules", json=body)) == (
+    assert fault_message(_raw(nova_demo, "POST", "/os-security-group-rules", json=body)) == (
         400,
         message,
     )
-    assert demo.network.get_security_group(group["id"]).security_group_rules[0]["direction"] == (
-        "egress"
-    )
-    assert len(demo.network.get_security_group(group["id"]).security_group_rules) == 2
-    _raw(demo, "DELETE", f"/os-security-groups/{group['id']}")
+    assert nova_demo.network.get_security_group(group["id"]).security_group_rules[0][
+        "direction"
+    ] == ("egress")
+    assert len(nova_demo.network.get_security_group(group["id"]).security_group_rules) == 2
+    _raw(nova_demo, "DELETE", f"/os-security-groups/{group['id']}")
 
 
-def test_security_group_proxy_errors(demo: Any) -> None:
-    bad_id = _raw(demo, "GET", "/os-security-groups/not-a-uuid")
+def test_security_group_proxy_errors(nova_demo: Any) -> None:
+    bad_id = _raw(nova_demo, "GET", "/os-security-groups/not-a-uuid")
     assert fault_message(bad_id) == (400, "Security group id should be uuid")
-    missing = _raw(demo, "POST", "/os-security-groups", json={"security_group": {"name": "x"}})
+    missing = _raw(nova_demo, "POST", "/os-security-groups", json={"security_group": {"name": "x"}})
     assert fault_message(missing) == (400, "description is not a string or unicode")
-    empty = _raw(demo, "POST", "/os-security-groups", json={})
+    empty = _raw(nova_demo, "POST", "/os-security-groups", json={})
     assert fault_message(empty) == (400, "The request body can't be empty")
     # the default group cannot go: Neutron's 409 is Nova's 400
-    default = demo.network.find_security_group("default", project_id=demo.current_project_id)
-    status, _ = fault_message(_raw(demo, "DELETE", f"/os-security-groups/{default.id}"))
+    default = nova_demo.network.find_security_group(
+        "default", project_id=nova_demo.current_project_id
+    )
+    status, _ = fault_message(_raw(nova_demo, "DELETE", f"/os-security-groups/{default.id}"))
     assert status == 400
     # a proxy API ends at 2.35
-    later = _raw(demo, "GET", "/os-security-groups", version="2.36")
+    later = _raw(nova_demo, "GET", "/os-security-groups", version="2.36")
     assert fault(later) == (404, "itemNotFound", "The resource could not be found.")
 
 
 # ---- networks and what is gone ----------------------------------------------------------------
 
 
-def test_networks_read_neutron_in_the_old_shape(admin: Any, demo: Any) -> None:
-    network = admin.network.find_network("provider")
-    listed = _raw(admin, "GET", "/os-networks").json()["networks"]
+def test_networks_read_neutron_in_the_old_shape(nova_admin: Any, nova_demo: Any) -> None:
+    network = nova_admin.network.find_network("provider")
+    listed = _raw(nova_admin, "GET", "/os-networks").json()["networks"]
     (mine,) = [n for n in listed if n["id"] == network.id]
     assert mine["label"] == "provider" and mine["cidr"] is None and "vlan" in mine
-    shown = _raw(demo, "GET", f"/os-networks/{network.id}").json()["network"]
+    shown = _raw(nova_demo, "GET", f"/os-networks/{network.id}").json()["network"]
     assert shown["label"] == "provider" and "vlan" not in shown  # admin fields: admins only
-    tenant = _raw(demo, "GET", f"/os-tenant-networks/{network.id}").json()["network"]
+    tenant = _raw(nova_demo, "GET", f"/os-tenant-networks/{network.id}").json()["network"]
     assert tenant == {"id": network.id, "cidr": "None", "label": "provider"}
-    unknown = _raw(demo, "GET", f"/os-tenant-networks/{uuid.uuid4()}")
+    unknown = _raw(nova_demo, "GET", f"/os-tenant-networks/{uuid.uuid4()}")
     assert fault_message(unknown) == (404, "Network not found")
-    assert _raw(demo, "GET", "/os-networks", version="2.36").status_code == 404
+    assert _raw(nova_demo, "GET", "/os-networks", version="2.36").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -171,66 +167,66 @@ def test_networks_read_neutron_in_the_old_shape(admin: Any, demo: Any) -> None:
     ],
 )
 def test_what_only_nova_network_served_is_gone(
-    admin: Any, method: str, path: str, body: Any
+    nova_admin: Any, method: str, path: str, body: Any
 ) -> None:
-    net = admin.network.find_network("provider").id
-    answer = _raw(admin, method, path.format(net=net), json=body, version="2.90")
+    net = nova_admin.network.find_network("provider").id
+    answer = _raw(nova_admin, method, path.format(net=net), json=body, version="2.90")
     assert fault(answer) == (
         410,
         "computeFault",
         "This resource is no longer available. No forwarding address is given.",
     )
-    assert admin.network.find_network("provider").id == net
+    assert nova_admin.network.find_network("provider").id == net
 
 
-def test_an_unknown_network_action_is_a_400(admin: Any) -> None:
-    net = admin.network.find_network("provider").id
-    answer = _raw(admin, "POST", f"/os-networks/{net}/action", json={"explode": None})
+def test_an_unknown_network_action_is_a_400(nova_admin: Any) -> None:
+    net = nova_admin.network.find_network("provider").id
+    answer = _raw(nova_admin, "POST", f"/os-networks/{net}/action", json={"explode": None})
     assert fault_message(answer) == (400, "There is no such action: explode")
 
 
 # ---- os-hosts ---------------------------------------------------------------------------------
 
 
-def test_hosts_list_and_show(admin: Any, unique: Callable[[str], str]) -> None:
-    hosts = _raw(admin, "GET", "/os-hosts").json()["hosts"]
+def test_hosts_list_and_show(nova_admin: Any, unique: Callable[[str], str]) -> None:
+    hosts = _raw(nova_admin, "GET", "/os-hosts").json()["hosts"]
     computes = {h["host_name"] for h in hosts if h["service"] == "compute"}
-    assert computes == {s.host for s in admin.compute.services() if s.binary == "nova-compute"}
+    assert computes == {s.host for s in nova_admin.compute.services() if s.binary == "nova-compute"}
     assert {h["zone"] for h in hosts if h["service"] == "scheduler"} == {"internal"}
-    in_nova = _raw(admin, "GET", "/os-hosts?zone=nova").json()["hosts"]
+    in_nova = _raw(nova_admin, "GET", "/os-hosts?zone=nova").json()["hosts"]
     assert {h["host_name"] for h in in_nova} == computes
-    assert _raw(admin, "GET", "/os-hosts?zone=xxx").json()["hosts"] == []
+    assert _raw(nova_admin, "GET", "/os-hosts?zone=xxx").json()["hosts"] == []
 
-    server = admin.compute.create_server(
+    server = nova_admin.compute.create_server(
         name=unique("host"),
-        flavor_id=admin.compute.find_flavor("m1.tiny").id,
-        image_id=admin.image.find_image("cirros").id,
+        flavor_id=nova_admin.compute.find_flavor("m1.tiny").id,
+        image_id=nova_admin.image.find_image("cirros").id,
         networks="auto",
     )
-    server = admin.compute.wait_for_server(server, status="ACTIVE", interval=0.2, wait=60)
-    host = admin.compute.get_server(server.id).compute_host
-    lines = [x["resource"] for x in _raw(admin, "GET", f"/os-hosts/{host}").json()["host"]]
+    server = nova_admin.compute.wait_for_server(server, status="ACTIVE", interval=0.2, wait=60)
+    host = nova_admin.compute.get_server(server.id).compute_host
+    lines = [x["resource"] for x in _raw(nova_admin, "GET", f"/os-hosts/{host}").json()["host"]]
     assert [x["project"] for x in lines[:3]] == ["(total)", "(used_now)", "(used_max)"]
-    flavor = admin.compute.find_flavor("m1.tiny")
-    mine = [x for x in lines if x["project"] == admin.current_project_id]
+    flavor = nova_admin.compute.find_flavor("m1.tiny")
+    mine = [x for x in lines if x["project"] == nova_admin.current_project_id]
     assert mine and mine[0]["memory_mb"] >= flavor.ram and lines[2]["cpu"] >= flavor.vcpus
-    admin.compute.delete_server(server.id)
+    nova_admin.compute.delete_server(server.id)
 
 
-def test_host_actions_are_not_supported_by_libvirt(admin: Any, demo: Any) -> None:
-    host = next(s.host for s in admin.compute.services() if s.binary == "nova-compute")
+def test_host_actions_are_not_supported_by_libvirt(nova_admin: Any, nova_demo: Any) -> None:
+    host = next(s.host for s in nova_admin.compute.services() if s.binary == "nova-compute")
     body = {"status": "enable"}
-    answer = _raw(admin, "PUT", f"/os-hosts/{host}", json=body)
+    answer = _raw(nova_admin, "PUT", f"/os-hosts/{host}", json=body)
     assert fault_message(answer) == (501, "The requested functionality is not supported.")
-    assert fault_message(_raw(admin, "GET", f"/os-hosts/{host}/reboot"))[0] == 501
-    assert fault_message(_raw(admin, "GET", "/os-hosts/nowhere/startup")) == (
+    assert fault_message(_raw(nova_admin, "GET", f"/os-hosts/{host}/reboot"))[0] == 501
+    assert fault_message(_raw(nova_admin, "GET", "/os-hosts/nowhere/startup")) == (
         404,
         "Host 'nowhere' is not mapped to any cell",
     )
-    invalid = _raw(admin, "PUT", f"/os-hosts/{host}", json={"status": "on"})
+    invalid = _raw(nova_admin, "PUT", f"/os-hosts/{host}", json={"status": "on"})
     assert fault_message(invalid)[0] == 400
-    assert fault_message(_raw(demo, "PUT", f"/os-hosts/{host}", json=body)) == (
+    assert fault_message(_raw(nova_demo, "PUT", f"/os-hosts/{host}", json=body)) == (
         403,
         "Policy doesn't allow os_compute_api:os-hosts:update to be performed.",
     )
-    assert _raw(admin, "GET", "/os-hosts", version="2.43").status_code == 404
+    assert _raw(nova_admin, "GET", "/os-hosts", version="2.43").status_code == 404

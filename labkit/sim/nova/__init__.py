@@ -41,7 +41,9 @@ LIMITATIONS (not emulated, or emulated differently):
     from volume, attach), no snapshots, shelve, cold migrate (``migrate``), live migration,
     evacuate, rescue, suspend or pause; the host actions of ``os-hosts`` (enable, maintenance,
     power) are the libvirt driver's 501 answered by nova-api itself, without asking the
-    compute over RPC;
+    compute over RPC; a server's diagnostics are answered by nova-api too, with the
+    guest's disk and network counters at 0; the instance usage audit never runs
+    (``instance_usage_audit`` is False), so its log shows every compute host "not run";
   - resize: the scheduler may choose the server's own host (the sim behaves as with
     ``allow_resize_to_same_host = True``); the migration record is kept with the request
     spec in the API database (Nova: the cell's ``migrations`` table), so there is no
@@ -66,7 +68,7 @@ LIMITATIONS (not emulated, or emulated differently):
   - quotas: the DB driver counting from the cells (no unified limits, no
     ``count_usage_from_placement``) and no quota classes (``os-quota-class-sets``: the
     ``default`` class would change every project's defaults, read at every create);
-    migrations, volume attachments, interfaces and diagnostics APIs are not served; the
+    migrations, volume attachments and interfaces APIs are not served; the
     server list filters by name, status, host, flavor, image, tags (2.26),
     ``changes-since``/``changes-before`` and ``ip``/``ip6`` (from the servers' network
     info, where Nova asks Neutron for the ports), not by metadata; ``restore`` finds no

@@ -17,12 +17,14 @@ def all_routes() -> Routes:
         quotas,
         security_group_proxy,
         security_groups,
+        server_diagnostics,
         server_ips,
         server_metadata,
         server_password,
         server_update,
         servers,
         simple_tenant_usage,
+        usage_audit_log,
         versions,
         volume_attachments,
     )
@@ -34,6 +36,7 @@ def all_routes() -> Routes:
         server_update,
         server_metadata,
         server_ips,
+        server_diagnostics,
         server_password,
         flavors,
         flavor_access,
@@ -46,6 +49,7 @@ def all_routes() -> Routes:
         network_proxies,
         hosts,
         simple_tenant_usage,
+        usage_audit_log,
         volume_attachments,
     ):
         for route in module.routes:

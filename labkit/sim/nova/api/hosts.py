@@ -30,7 +30,6 @@ from labkit.sim.nova.api.admin import INTERNAL
 from labkit.sim.nova.errors import NovaError, bad_request, not_found
 
 routes = Routes()
-RESERVED_HOST_MEMORY_MB = 512  # [DEFAULT] reserved_host_memory_mb, counted as used
 _ENABLE = ("enable", "disable", "Enable", "Disable", "ENABLE", "DISABLE")
 NOT_SUPPORTED = "The requested functionality is not supported."
 
@@ -107,7 +106,7 @@ def show_host(call: Call, host: str) -> Response:
             raise not_found(f"Compute host {host} could not be found.")
         alive = m.Instance.deleted.is_(False)
         servers = list(s.scalars(select(m.Instance).where(m.Instance.host == host, alive)))
-    used = RESERVED_HOST_MEMORY_MB + node.memory_mb_used
+    used = nova(call).nova_conf.reserved_host_memory_mb + node.memory_mb_used  # counted used
     lines = [
         _resource(host, "(total)", node.vcpus, node.memory_mb, node.local_gb),
         _resource(host, "(used_now)", node.vcpus_used, used, node.local_gb_used),
