@@ -680,6 +680,7 @@ class World:
             **{f"{name}/{{id}}": "1" for name in GONE_WITH_ID},
             "os-floating-ip-dns/{domain_id}": "example.org",
             "os-instance_usage_audit_log/{before}": "2026-03-15 10:00:00",
+            "extensions/{alias}": "os-keypairs",
         }
         self.server_id = server.id
 

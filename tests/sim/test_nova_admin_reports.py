@@ -76,3 +76,16 @@ def test_usage_audit_log_of_the_last_month(nova_admin: Any, nova_demo: Any) -> N
         "Invalid timestamp for date yesterday",
     )
     assert fault_message(_raw(nova_demo, "GET", "/os-instance_usage_audit_log"))[0] == 403
+
+
+def test_extensions_are_the_fixed_v21_list(nova_demo: Any) -> None:
+    listed = _raw(nova_demo, "GET", "/extensions").json()["extensions"]
+    aliases = [e["alias"] for e in listed]
+    assert len(set(aliases)) == len(aliases) and {"os-hosts", "os-keypairs"} <= set(aliases)
+    for extension in listed[:5]:
+        shown = _raw(nova_demo, "GET", f"/extensions/{extension['alias']}").json()["extension"]
+        assert shown == extension
+    assert fault_message(_raw(nova_demo, "GET", "/extensions/os-nothing")) == (
+        404,
+        "The resource could not be found.",
+    )

@@ -8,6 +8,7 @@ from labkit.sim.core.http import Routes
 def all_routes() -> Routes:
     from labkit.sim.nova.api import (
         admin,
+        extensions,
         flavor_access,
         flavors,
         hosts,
@@ -50,6 +51,7 @@ def all_routes() -> Routes:
         hosts,
         simple_tenant_usage,
         usage_audit_log,
+        extensions,
         volume_attachments,
     ):
         for route in module.routes:
