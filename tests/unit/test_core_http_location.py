@@ -45,10 +45,11 @@ def test_the_response_helpers_encode_the_location_they_are_given() -> None:
     assert made.headers["location"] == "http://h/%C3%A9"
 
 
-def _answer(app: ServiceApp, path: str) -> Response:
+def bare_request(method: str, path: str) -> Request:
+    """A request with no query and an empty body, as the pipeline receives one."""
     scope = {
         "type": "http",
-        "method": "PUT",
+        "method": method,
         "scheme": "http",
         "path": path,
         "query_string": b"",
@@ -59,11 +60,15 @@ def _answer(app: ServiceApp, path: str) -> Response:
     async def receive() -> dict[str, object]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
+    return Request(scope, receive)
+
+
+def _answer(app: ServiceApp, path: str) -> Response:
     # On a thread of its own: a test run earlier in this worker process (the browser tests'
     # sync Playwright) can leave this thread with a running event loop, where asyncio.run
     # refuses to start.
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, app.handle(Request(scope, receive), path)).result()
+        return pool.submit(asyncio.run, app.handle(bare_request("PUT", path), path)).result()
 
 
 def test_the_pipeline_encodes_a_location_made_by_hand(tmp_path: Path) -> None:

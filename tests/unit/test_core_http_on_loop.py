@@ -11,13 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from starlette.requests import Request
 from starlette.responses import Response
 
 from labkit.sim.core import context
 from labkit.sim.core.config import SimConfig, SimHost
 from labkit.sim.core.http import Call, HttpError, Routes, ServiceApp, json_response, on_loop
 from labkit.sim.core.runtime import Runtime
+from tests.unit.test_core_http_location import bare_request
 
 
 class _Seen:
@@ -67,21 +67,9 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 def _get(app: ServiceApp, path: str) -> tuple[Response, int, str | None]:
     """The answer, the event loop's thread and the context bound on it after the request."""
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "query_string": b"",
-        "headers": [(b"host", b"h")],
-        "client": ("127.0.0.1", 1),
-    }
-
-    async def receive() -> dict[str, object]:
-        return {"type": "http.request", "body": b"", "more_body": False}
 
     async def serve() -> tuple[Response, int, str | None]:
-        response = await app.handle(Request(scope, receive), path)
+        response = await app.handle(bare_request("GET", path), path)
         after = context.current()
         return response, threading.get_ident(), after.request_id if after else None
 
