@@ -3,6 +3,8 @@ SDK would not send as they are, and the NeutronError body Neutron answers."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -18,3 +20,27 @@ def neutron_error(response: Any) -> tuple[int, str, str]:
     body = response.json()["NeutronError"]
     assert body["detail"] == ""
     return response.status_code, body["type"], body["message"]
+
+
+def vlan_lab(tmp_path_factory: Any, name: str) -> Iterator[Any]:
+    """A private sim with the networking layer whose ML2 also has VLANs 100-199 on the
+    provider physical network (``[ml2_type_vlan] network_vlan_ranges``): the Install Guide's
+    option gives an admin no second network to make, and these tests want several."""
+    from labkit.install import steps as st
+    from tests.conftest import private_sim
+
+    for lab in private_sim(tmp_path_factory, name, layer="networking"):
+        step = st.IniSet(
+            title="VLANs for the tests",
+            host="controller",
+            path="/etc/neutron/plugins/ml2/ml2_conf.ini",
+            settings=(("ml2_type_vlan", "network_vlan_ranges", "provider:100:199"),),
+        )
+        lab.sim.step("controller", step.to_dict(), "apply", lab.secrets, set())
+        assert lab.sim.service("controller", "neutron-api", "restart")["ok"]
+        yield lab
+
+
+def osc_json(osc: Callable[..., Any], command: str, cloud: str = "lab-admin") -> Any:
+    """An ``openstack`` CLI command's ``-f json`` answer."""
+    return json.loads(osc(f"{command} -f json", cloud=cloud).stdout)

@@ -8,7 +8,6 @@ gives an admin no second network to make, and bulk create wants several.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,25 +16,13 @@ from openstack import exceptions as sdk_exc
 from openstack.network.v2.network import Network
 from openstack.network.v2.subnet import Subnet
 
-from labkit.install import steps as st
-from tests.conftest import openstack_cli, private_sim
-from tests.sim.neutron_helpers import neutron_error, raw
-
-ML2_CONF = "/etc/neutron/plugins/ml2/ml2_conf.ini"
+from tests.conftest import openstack_cli
+from tests.sim.neutron_helpers import neutron_error, osc_json, raw, vlan_lab
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    for lab in private_sim(tmp_path_factory, "networkapi", layer="networking"):
-        step = st.IniSet(
-            title="VLANs for the tests",
-            host="controller",
-            path=ML2_CONF,
-            settings=(("ml2_type_vlan", "network_vlan_ranges", "provider:100:199"),),
-        )
-        lab.sim.step("controller", step.to_dict(), "apply", lab.secrets, set())
-        assert lab.sim.service("controller", "neutron-api", "restart")["ok"]
-        yield lab
+    yield from vlan_lab(tmp_path_factory, "networkapi")
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +38,6 @@ def demo(lab: Any) -> Any:
 @pytest.fixture(scope="module")
 def osc(lab: Any) -> Callable[..., Any]:
     return openstack_cli(lab)
-
-
-def osc_json(osc: Callable[..., Any], command: str, cloud: str = "lab-admin") -> Any:
-    return json.loads(osc(f"{command} -f json", cloud=cloud).stdout)
 
 
 def vlan(name: str, vid: int) -> dict[str, Any]:

@@ -8,32 +8,19 @@ so the admin can make networks to share with the demo project.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from openstack import exceptions as sdk_exc
 
-from labkit.install import steps as st
-from tests.conftest import openstack_cli, private_sim
-from tests.sim.neutron_helpers import neutron_error, raw
-
-ML2_CONF = "/etc/neutron/plugins/ml2/ml2_conf.ini"
+from tests.conftest import openstack_cli
+from tests.sim.neutron_helpers import neutron_error, osc_json, raw, vlan_lab
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    for lab in private_sim(tmp_path_factory, "neutronrbac", layer="networking"):
-        step = st.IniSet(
-            title="VLANs for the tests",
-            host="controller",
-            path=ML2_CONF,
-            settings=(("ml2_type_vlan", "network_vlan_ranges", "provider:100:199"),),
-        )
-        lab.sim.step("controller", step.to_dict(), "apply", lab.secrets, set())
-        assert lab.sim.service("controller", "neutron-api", "restart")["ok"]
-        yield lab
+    yield from vlan_lab(tmp_path_factory, "neutronrbac")
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +36,6 @@ def demo(lab: Any) -> Any:
 @pytest.fixture(scope="module")
 def osc(lab: Any) -> Callable[..., Any]:
     return openstack_cli(lab)
-
-
-def osc_json(osc: Callable[..., Any], command: str, cloud: str = "lab-admin") -> Any:
-    return json.loads(osc(f"{command} -f json", cloud=cloud).stdout)
 
 
 _vids = iter(range(120, 200))
@@ -394,6 +377,12 @@ def test_ip_availability_counts_pools_and_allocations(
 # ---- address scopes ----------------------------------------------------------------------------
 
 
+def scoped_pool(conn: Any, lab: Any, prefix: str, scope_id: str) -> Any:
+    """POST a subnet pool of one prefix in an address scope; the raw answer."""
+    pool = {"name": "scoped", "prefixes": [prefix], "address_scope_id": scope_id}
+    return raw(conn, lab, "POST", "/subnetpools", json={"subnetpool": pool})
+
+
 def test_address_scopes_and_the_pools_in_them(osc: Any, admin: Any, demo: Any, lab: Any) -> None:
     scope = osc_json(osc, "address scope create --ip-version 4 demo-scope", cloud="lab-demo")
     assert (scope["ip_version"], scope["shared"], scope["name"]) == (4, False, "demo-scope")
@@ -404,38 +393,14 @@ def test_address_scopes_and_the_pools_in_them(osc: Any, admin: Any, demo: Any, l
     )
     try:
         assert pool.address_scope_id == scope["id"]
-        clash = raw(
-            demo,
-            lab,
-            "POST",
-            "/subnetpools",
-            json={
-                "subnetpool": {
-                    "name": "clash",
-                    "prefixes": ["10.92.5.0/24"],
-                    "address_scope_id": scope["id"],
-                }
-            },
-        )
+        clash = scoped_pool(demo, lab, "10.92.5.0/24", scope["id"])
         assert neutron_error(clash) == (
             409,
             "AddressScopePrefixConflict",
             "Failed to associate address scope: subnetpools within an address scope must have "
             "unique prefixes.",
         )
-        v6 = raw(
-            demo,
-            lab,
-            "POST",
-            "/subnetpools",
-            json={
-                "subnetpool": {
-                    "name": "v6",
-                    "prefixes": ["fd00:1::/48"],
-                    "address_scope_id": scope["id"],
-                }
-            },
-        )
+        v6 = scoped_pool(demo, lab, "fd00:1::/48", scope["id"])
         status, kind, message = neutron_error(v6)
         assert (status, kind) == (400, "IllegalSubnetPoolIpVersionAssociationToAddressScope")
         assert message.endswith(
@@ -499,6 +464,38 @@ def test_a_network_shows_its_pools_address_scope(admin: Any, network: Any) -> No
         admin.network.delete_subnet(subnet)
         admin.network.delete_subnet_pool(pool)
         admin.network.delete_address_scope(scope)
+
+
+def test_onboarding_a_networks_subnets_into_a_pool(
+    admin: Any, demo: Any, lab: Any, network: Any
+) -> None:
+    subnet = next(admin.network.subnets(network_id=network.id))
+    pool = admin.network.create_subnet_pool(name="onboard", prefixes=["10.94.0.0/16"])
+    url = f"/subnetpools/{pool.id}/onboard_network_subnets"
+    try:
+        assert neutron_error(raw(admin, lab, "PUT", url, json={})) == (
+            400,
+            "InvalidInput",
+            "Invalid input for operation: network_id must be specified..",  # sic: Neutron's
+        )
+        assert raw(demo, lab, "PUT", url, json={"network_id": network.id}).status_code == 404
+        done = raw(admin, lab, "PUT", url, json={"network_id": network.id})
+        assert done.json() == [{"id": subnet.id, "cidr": "192.168.50.0/28"}]
+        assert admin.network.get_subnet(subnet.id).subnet_pool_id == pool.id
+        assert admin.network.get_subnet_pool(pool.id).prefixes == [
+            "10.94.0.0/16",
+            "192.168.50.0/28",
+        ]
+        again = raw(admin, lab, "PUT", url, json={"network_id": network.id})
+        assert neutron_error(again) == (
+            400,
+            "IllegalSubnetPoolUpdate",
+            f"Illegal subnetpool update : Onboarding subnet {subnet.id}: 192.168.50.0/28 "
+            f"conflicts with allocated prefixes in subnet pool {pool.id}.",
+        )
+    finally:
+        admin.network.delete_subnet(subnet)
+        admin.network.delete_subnet_pool(pool)
 
 
 # ---- address groups ----------------------------------------------------------------------------

@@ -66,6 +66,12 @@ def make_group(
     return dict(group)
 
 
+def add_rule(conn: Any, lab: Any, group_id: str, **fields: Any) -> Any:
+    """POST an ingress rule into the group; the raw answer."""
+    rule = {"security_group_id": group_id, "direction": "ingress", **fields}
+    return raw(conn, lab, "POST", "/security-group-rules", json={"security_group_rule": rule})
+
+
 def rules_of(conn: Any, group_id: str) -> list[Any]:
     return list(conn.network.security_group_rules(security_group_id=group_id))
 
@@ -715,21 +721,7 @@ def test_rule_changes_reach_the_agents_and_the_host_firewall(
     device = f"tap{port.id[:11]}"
     assert f"Update port filter for {device} (4 rules)" in "\n".join(lab.sim.log(AGENT, 200))
 
-    made = raw(
-        demo,
-        lab,
-        "POST",
-        "/security-group-rules",
-        json={
-            "security_group_rule": {
-                "security_group_id": group["id"],
-                "direction": "ingress",
-                "protocol": "tcp",
-                "port_range_min": 22,
-                "port_range_max": 22,
-            }
-        },
-    )
+    made = add_rule(demo, lab, group["id"], protocol="tcp", port_range_min=22, port_range_max=22)
     assert made.status_code == 201
     seen = {(e["kind"], e["action"], e["target"], e["target_host"]) for e in hops(lab, made)}
     for host in ("controller", "worker1"):
@@ -760,19 +752,7 @@ def test_a_port_joining_a_group_tells_the_agents(
 ) -> None:
     project = demo.current_project_id
     group = make_group(demo, lab, cleanup, unique("members"))
-    rule = raw(
-        demo,
-        lab,
-        "POST",
-        "/security-group-rules",
-        json={
-            "security_group_rule": {
-                "security_group_id": group["id"],
-                "direction": "ingress",
-                "remote_group_id": group["id"],
-            }
-        },
-    )
+    rule = add_rule(demo, lab, group["id"], remote_group_id=group["id"])
     assert rule.status_code == 201
     first = bound_port(admin, provider.id, project, [group["id"]])
     cleanup.append(("port", first.id))
@@ -872,19 +852,7 @@ def test_an_address_group_rule_filters_by_the_groups_addresses(
     addresses = demo.network.create_address_group(
         name=unique("ag"), addresses=["192.0.2.0/24", "198.51.100.7/32"]
     )
-    made = raw(
-        demo,
-        lab,
-        "POST",
-        "/security-group-rules",
-        json={
-            "security_group_rule": {
-                "security_group_id": group["id"],
-                "direction": "ingress",
-                "remote_address_group_id": addresses.id,
-            }
-        },
-    )
+    made = add_rule(demo, lab, group["id"], remote_address_group_id=addresses.id)
     assert made.status_code == 201
     port = bound_port(admin, provider.id, project, [group["id"]])
     cleanup.append(("port", port.id))

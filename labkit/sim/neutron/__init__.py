@@ -18,16 +18,15 @@ LIMITATIONS (not emulated, or emulated differently):
   - L3: no routers, floating IPs, self-service routing, segments, trunks, QoS, port
     forwarding, DNS integration, IPv6 prefix delegation; a network has exactly one segment.
     Subnet pools are served (the core plugin's: CRUD, the prefix actions, subnets cut from a
-    pool, address scopes) but ``onboard_network_subnets`` is not; address scopes route
-    nothing (no routers);
+    pool, address scopes, ``onboard_network_subnets``); address scopes route nothing (no
+    routers);
   - RBAC policies are served for networks (shared and external), subnet pools, address
     scopes, address groups and security groups, with Zed's checks, texts and quota; the
     failed-callback texts inside ``InvalidInput`` / ``RbacPolicyInUse`` messages carry a
     made-up callback hash (Neutron's is the process's ``hash()`` of the callback);
   - service flavors and profiles are served (CRUD, binding a profile to a flavor) but pick
     nothing (no routers); ``GET`` of a flavor's binding and ``next_providers`` are not
-    served. Subnet onboarding, which Zed lists (``GET /v2.0/extensions`` answers what the
-    real cloud answered), is not served: its URL is 404;
+    served (404);
   - bulk create (``{"networks": [...]}``) is emulated for networks, subnets, subnet pools,
     ports, security groups and their rules, all or nothing in one transaction;
   - type drivers: flat, vlan and vxlan; mechanism driver: only ``linuxbridge`` binds ports

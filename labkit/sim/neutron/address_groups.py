@@ -40,10 +40,7 @@ def get(tx: Tx, ctx: Context, group_id: str) -> m.AddressGroup:
 
 def candidates(tx: Tx, ctx: Context) -> list[m.AddressGroup]:
     rows = list(tx.s.scalars(select(m.AddressGroup).order_by(m.AddressGroup.standard_attr_id)))
-    if ctx.is_admin:
-        return rows
-    opened = rbac.reachable(tx, "address_group", ctx.project_id, rbac.SHARED)
-    return [r for r in rows if r.project_id == ctx.project_id or r.id in opened]
+    return rbac.visible_rows(tx, ctx, "address_group", rows)
 
 
 def addresses_of(tx: Tx, group_ids: list[str]) -> dict[str, list[str]]:

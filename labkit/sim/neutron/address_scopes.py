@@ -37,10 +37,7 @@ def get(tx: Tx, ctx: Context, scope_id: str) -> m.AddressScope:
 
 def candidates(tx: Tx, ctx: Context) -> list[m.AddressScope]:
     rows = list(tx.s.scalars(select(m.AddressScope).order_by(m.AddressScope.order)))
-    if ctx.is_admin:
-        return rows
-    opened = rbac.reachable(tx, "address_scope", ctx.project_id, rbac.SHARED)
-    return [r for r in rows if r.project_id == ctx.project_id or r.id in opened]
+    return rbac.visible_rows(tx, ctx, "address_scope", rows)
 
 
 def views(tx: Tx, ctx: Context, rows: list[m.AddressScope]) -> list[dict[str, Any]]:

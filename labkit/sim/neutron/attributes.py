@@ -508,6 +508,16 @@ _NON_NEGATIVE_INT = Attr(
     filter_convert=to_int,
 )
 
+# A required IP version, 4 or 6, that filters lists: a subnet's, an address scope's
+_IP_VERSION = Attr(
+    post=True,
+    default=REQUIRED,
+    convert=to_int,
+    validate=v_values(4, 6),
+    is_filter=True,
+    filter_convert=to_int,
+)
+
 NETWORK: dict[str, Attr] = {
     "id": _ID,
     "name": _NAME,
@@ -537,14 +547,7 @@ NETWORK: dict[str, Attr] = {
 SUBNET: dict[str, Attr] = {
     "id": _ID,
     "name": _NAME,
-    "ip_version": Attr(
-        post=True,
-        default=REQUIRED,
-        convert=to_int,
-        validate=v_values(4, 6),
-        is_filter=True,
-        filter_convert=to_int,
-    ),
+    "ip_version": _IP_VERSION,
     "network_id": Attr(post=True, default=REQUIRED, validate=v_uuid, is_filter=True),
     "subnetpool_id": Attr(post=True, validate=v_uuid_or_none, is_filter=True),
     "prefixlen": Attr(post=True, convert=to_int),
@@ -676,14 +679,7 @@ ADDRESS_SCOPE: dict[str, Attr] = {
     "tenant_id": _PROJECT,
     "project_id": _PROJECT,
     "shared": _flag(post=True, put=True, default=False),
-    "ip_version": Attr(
-        post=True,
-        default=REQUIRED,
-        convert=to_int,
-        validate=v_values(4, 6),
-        is_filter=True,
-        filter_convert=to_int,
-    ),
+    "ip_version": _IP_VERSION,
 }
 
 # address-group: ``addresses`` only on create (then the add/remove actions); a 1024-long

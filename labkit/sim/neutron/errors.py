@@ -624,3 +624,7 @@ def service_profile_empty() -> NeutronError:
 
 def invalid_service_type(service_type: object) -> NeutronError:
     return NeutronError(400, "InvalidServiceType", f"Invalid service type: {service_type}.")
+
+
+def illegal_subnetpool_update(reason: str) -> NeutronError:
+    return NeutronError(400, "IllegalSubnetPoolUpdate", f"Illegal subnetpool update : {reason}.")

@@ -64,10 +64,7 @@ def get(tx: Tx, ctx: Context, net_id: str) -> m.Network:
 
 def candidates(tx: Tx, ctx: Context) -> list[m.Network]:
     rows = list(tx.s.scalars(select(m.Network).order_by(m.Network.standard_attr_id)))
-    if ctx.is_admin:
-        return rows
-    opened = rbac.reachable(tx, "network", ctx.project_id)
-    return [r for r in rows if r.project_id == ctx.project_id or r.id in opened]
+    return rbac.visible_rows(tx, ctx, "network", rows)
 
 
 def shared_for(tx: Tx, ctx: Context, row: m.Network) -> bool:

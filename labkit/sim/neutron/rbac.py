@@ -115,6 +115,16 @@ def can_reach(tx: Tx, ctx: Context, object_type: str, row: Any) -> bool:
     return tx.s.scalar(query) is not None
 
 
+def visible_rows(tx: Tx, ctx: Context, object_type: str, rows: list[Any]) -> list[Any]:
+    """Of ``rows`` (objects of this type), those :func:`can_reach` lets the caller see --
+    with one query for all of them."""
+    if ctx.is_admin:
+        return rows
+    action = None if object_type == "network" else SHARED
+    opened = reachable(tx, object_type, ctx.project_id, action)
+    return [r for r in rows if r.project_id == ctx.project_id or r.id in opened]
+
+
 def shared_with(tx: Tx, object_type: str, object_id: str, project_id: str) -> bool:
     """is_shared_with_project: an ``access_as_shared`` entry for the project or ``*``."""
     model = MODELS[object_type]

@@ -407,18 +407,21 @@ def security_group_info(tx: Tx, devices: list[str]) -> dict[str, Any]:
         entry = _firewall_rule(rule, stateful.get(rule.security_group_id, True))
         if entry not in by_group[rule.security_group_id]:
             by_group[rule.security_group_id].append(entry)
-        if rule.remote_group_id:
-            remote_ethertypes.setdefault(rule.remote_group_id, set()).add(rule.ethertype)
+        for remote, seen_types, key in (
+            (rule.remote_group_id, remote_ethertypes, "security_group_source_groups"),
+            (
+                rule.remote_address_group_id,
+                address_groups_of,
+                "security_group_remote_address_groups",
+            ),
+        ):
+            if not remote:
+                continue
+            seen_types.setdefault(remote, set()).add(rule.ethertype)
             for port_id, groups in groups_of.items():
-                sources = out_devices[port_id]["security_group_source_groups"]
-                if rule.security_group_id in groups and rule.remote_group_id not in sources:
-                    sources.append(rule.remote_group_id)
-        if rule.remote_address_group_id:
-            address_groups_of.setdefault(rule.remote_address_group_id, set()).add(rule.ethertype)
-            for port_id, groups in groups_of.items():
-                named = out_devices[port_id]["security_group_remote_address_groups"]
-                if rule.security_group_id in groups and rule.remote_address_group_id not in named:
-                    named.append(rule.remote_address_group_id)
+                named = out_devices[port_id][key]
+                if rule.security_group_id in groups and remote not in named:
+                    named.append(remote)
     members = _member_ips(tx, sorted(remote_ethertypes))
     member_ips: dict[str, dict[str, list[list[str | None]]]] = {}
     for group_id, ethertypes in remote_ethertypes.items():

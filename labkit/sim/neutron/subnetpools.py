@@ -45,9 +45,11 @@ from labkit.sim.neutron.errors import (
     illegal_prefix_update,
     illegal_scope_association,
     illegal_scope_version,
+    illegal_subnetpool_update,
     invalid_input,
     max_prefix_allocation,
     min_prefix_allocation,
+    network_not_found,
     policy_not_authorized,
     prefix_version_mismatch,
     subnet_allocation_error,
@@ -81,10 +83,7 @@ def get(tx: Tx, ctx: Context, pool_id: str) -> m.SubnetPool:
 
 def candidates(tx: Tx, ctx: Context) -> list[m.SubnetPool]:
     rows = list(tx.s.scalars(select(m.SubnetPool).order_by(m.SubnetPool.standard_attr_id)))
-    if ctx.is_admin:
-        return rows
-    opened = rbac.reachable(tx, "subnetpool", ctx.project_id, rbac.SHARED)
-    return [r for r in rows if r.project_id == ctx.project_id or r.id in opened]
+    return rbac.visible_rows(tx, ctx, "subnetpool", rows)
 
 
 def prefixes_of(tx: Tx, pool_ids: list[str]) -> dict[str, list[str]]:
@@ -300,6 +299,39 @@ def change_prefixes(
     _set_prefixes(tx, row.id, compact([str(n) for n in remaining]))
     tx.bump(row)
     return prefixes_of(tx, [row.id])[row.id]
+
+
+def onboard(tx: Tx, ctx: Context, row: m.SubnetPool, network_id: Any) -> list[dict[str, str]]:
+    """``onboard_network_subnets`` (subnet_onboard): the network's subnets of the pool's IP
+    version join the pool, their CIDRs become its prefixes; one that overlaps what the pool
+    has allocated refuses the whole change."""
+    if not (ctx.is_admin or row.project_id == ctx.project_id):
+        raise policy_not_authorized("rule:onboard_network_subnets")
+    if network_id is NOT_SPECIFIED or network_id is None:
+        raise invalid_input("network_id must be specified.")
+    network = tx.s.get(m.Network, network_id) if isinstance(network_id, str) else None
+    if network is None or not rbac.can_reach(tx, ctx, "network", network):
+        raise network_not_found(str(network_id))
+    joining = list(
+        tx.s.scalars(
+            select(m.Subnet)
+            .where(m.Subnet.network_id == network.id, m.Subnet.ip_version == row.ip_version)
+            .order_by(m.Subnet.standard_attr_id)
+        )
+    )
+    allocated = list(tx.s.scalars(select(m.Subnet.cidr).where(m.Subnet.subnetpool_id == row.id)))
+    for subnet in joining:
+        if any(ipam.overlaps(subnet.cidr, cidr) for cidr in allocated):
+            raise illegal_subnetpool_update(
+                f"Onboarding subnet {subnet.id}: {subnet.cidr} conflicts with allocated "
+                f"prefixes in subnet pool {row.id}"
+            )
+    current = prefixes_of(tx, [row.id])[row.id]
+    update(tx, ctx, row, {"prefixes": current + [s.cidr for s in joining]})
+    for subnet in joining:
+        subnet.subnetpool_id = row.id
+        tx.bump(subnet)
+    return [{"id": s.id, "cidr": s.cidr} for s in joining]
 
 
 def delete_pool(tx: Tx, ctx: Context, row: m.SubnetPool) -> None:

@@ -155,6 +155,13 @@ def listed(
     _check_marker(collection, pairs, items)
     items = listing.apply(items, wanted_filters)
     items = [policy.strip_hidden(caller, resource, i) for i in items]
+    return paged(call, pairs, collection, items)
+
+
+def paged(
+    call: Call, pairs: list[tuple[str, str]], collection: str, items: list[dict[str, Any]]
+) -> Response:
+    """The list answer: sorted and cut into a page as asked, with its links, and fields."""
     page, links = listing.page(items, pairs, collection, call.url)
     wanted = listing.fields(pairs)
     out: dict[str, Any] = {collection: [listing.select_fields(i, wanted) for i in page]}

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, json_response
 from labkit.sim.neutron import attributes, ip_availability, listing
-from labkit.sim.neutron.api._helpers import ctx, query, repo
+from labkit.sim.neutron.api._helpers import ctx, paged, query, repo
 from labkit.sim.neutron.errors import network_not_found
 
 routes = Routes()
@@ -29,12 +29,7 @@ def _items(call: Call, wanted: dict[str, list[Any]]) -> list[dict[str, Any]]:
 def index(call: Call) -> Response:
     pairs = query(call)
     items = _items(call, attributes.filters(pairs, attributes.NETWORK_IP_AVAILABILITY))
-    page, links = listing.page(items, pairs, COLLECTION, call.url)
-    wanted = listing.fields(pairs)
-    out: dict[str, Any] = {COLLECTION: [listing.select_fields(i, wanted) for i in page]}
-    if links:
-        out[f"{COLLECTION}_links"] = links
-    return json_response(out)
+    return paged(call, pairs, COLLECTION, items)
 
 
 @routes.get("/v2.0/network-ip-availabilities/{network_id}")

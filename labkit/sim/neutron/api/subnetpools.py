@@ -21,6 +21,7 @@ from labkit.sim.neutron.api._helpers import (
     show,
     updated,
 )
+from labkit.sim.neutron.attributes import NOT_SPECIFIED
 from labkit.sim.neutron.db import Tx
 from labkit.sim.neutron.errors import http_bad_request
 from labkit.sim.neutron.policy import Context
@@ -109,3 +110,15 @@ def add_prefixes(call: Call, subnetpool_id: str) -> Response:
 @routes.put("/v2.0/subnetpools/{subnetpool_id}/remove_prefixes")
 def remove_prefixes(call: Call, subnetpool_id: str) -> Response:
     return _action(call, subnetpool_id, False)
+
+
+@routes.put("/v2.0/subnetpools/{subnetpool_id}/onboard_network_subnets")
+def onboard_network_subnets(call: Call, subnetpool_id: str) -> Response:
+    """subnet_onboard: ``{"network_id": ...}``; answers the subnets onboarded, a list."""
+    caller = ctx(call)
+    data = body(call)
+    with repo(call).write() as tx:
+        row = subnetpools.get(tx, caller, subnetpool_id)
+        result = subnetpools.onboard(tx, caller, row, data.get("network_id", NOT_SPECIFIED))
+    settle(call)
+    return json_response(result)
