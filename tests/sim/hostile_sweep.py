@@ -653,6 +653,7 @@ class World:
         hypervisor = next(iter(admin.compute.hypervisors()))
         service_ = next(s for s in admin.compute.services() if s.binary == "nova-compute")
         nova_group = demo.network.create_security_group(name=f"hnsg-{tag}")
+        aggregate = admin.compute.create_aggregate(name=f"hagg-{tag}")
         nova_rule = demo.network.create_security_group_rule(
             security_group_id=nova_group.id, direction="ingress", protocol="tcp"
         )
@@ -681,6 +682,7 @@ class World:
             "os-floating-ip-dns/{domain_id}": "example.org",
             "os-instance_usage_audit_log/{before}": "2026-03-15 10:00:00",
             "extensions/{alias}": "os-keypairs",
+            "os-aggregates/{aggregate_id}": str(aggregate.id),
         }
         self.server_id = server.id
 

@@ -21,7 +21,8 @@ migration until confirm or revert; :mod:`labkit.sim.nova.moves`). Server metadat
 flavor access (private flavors) and ``os-simple-tenant-usage`` are served too, and so are
 what Zed keeps of the nova-network era: the security group proxy and ``os-networks`` /
 ``os-tenant-networks`` reading Neutron up to microversion 2.35, the 410s of the APIs only
-nova-network and cells v1 served, and ``os-hosts`` up to 2.42.
+nova-network and cells v1 served, and ``os-hosts`` up to 2.42. Host aggregates
+(``os-aggregates``) are kept with their hosts and metadata.
 
 ``nova-api-metadata`` (port 8775 on the controller, behind Neutron's metadata proxy and
 agent) serves each guest its OpenStack and EC2 metadata trees -- ``meta_data.json`` with its
@@ -44,6 +45,10 @@ LIMITATIONS (not emulated, or emulated differently):
     compute over RPC; a server's diagnostics are answered by nova-api too, with the
     guest's disk and network counters at 0; the instance usage audit never runs
     (``instance_usage_audit`` is False), so its log shows every compute host "not run";
+  - aggregates live in the API database only: Nova mirrors their hosts into Placement
+    aggregates, and its scheduler, ``os-availability-zone`` and the servers' zones read an
+    aggregate's ``availability_zone`` -- the sim's do not yet (every host is in the default
+    zone whatever its aggregates say); no ``cache_images`` (2.81);
   - resize: the scheduler may choose the server's own host (the sim behaves as with
     ``allow_resize_to_same_host = True``); the migration record is kept with the request
     spec in the API database (Nova: the cell's ``migrations`` table), so there is no

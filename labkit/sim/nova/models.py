@@ -83,6 +83,21 @@ class InstanceMapping(ApiBase):
     queued_for_delete: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class Aggregate(ApiBase):
+    """A host aggregate (Nova's aggregates, aggregate_hosts and aggregate_metadata tables
+    in one row: its hosts and metadata as JSON). A table added after the first release:
+    see add_missing_tables."""
+
+    __tablename__ = "aggregates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    hosts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
 class BuildRequest(ApiBase):
     """A server accepted by nova-api that the conductor has not put in a cell yet."""
 
@@ -284,3 +299,19 @@ def add_missing_columns(engine: Engine, metadata: MetaData) -> list[str]:
                     raise
             added.append(f"{table.name}.{column.name}")
     return added
+
+
+def add_missing_tables(engine: Engine, metadata: MetaData) -> list[str]:
+    """Create the tables of ``metadata`` that a database already synced lacks (a state folder
+    from before ``aggregates`` existed), as ``nova-manage api_db sync``'s migrations would;
+    a database not synced yet (no table of ``metadata`` at all) is left to db sync."""
+    existing = set(inspect(engine).get_table_names())
+    missing = [t for t in metadata.sorted_tables if t.name not in existing]
+    if not missing or not existing & set(metadata.tables):
+        return []
+    try:
+        metadata.create_all(engine, tables=missing)
+    except OperationalError as exc:  # another service made them first
+        if "already exists" not in str(exc):
+            raise
+    return [t.name for t in missing]

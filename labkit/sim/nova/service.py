@@ -217,7 +217,8 @@ class NovaProcess(ServiceProcess):
             db = self._dbs.get(url)
             if db is None:
                 db = self.ctx.hosts.open_database(self.host, url, metadata)
-                # a state folder from an older labkit: the columns added since (models.py)
+                # a state folder from an older labkit: the tables and columns added since
+                m.add_missing_tables(db.engine, metadata)
                 m.add_missing_columns(db.engine, metadata)
                 self._dbs[url] = db
             return db

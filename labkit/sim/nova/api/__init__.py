@@ -8,6 +8,7 @@ from labkit.sim.core.http import Routes
 def all_routes() -> Routes:
     from labkit.sim.nova.api import (
         admin,
+        aggregates,
         extensions,
         flavor_access,
         flavors,
@@ -43,6 +44,7 @@ def all_routes() -> Routes:
         flavor_access,
         hypervisors_legacy,  # before admin: its /os-hypervisors/{id} would take the path
         admin,
+        aggregates,
         quotas,
         keypairs,
         security_groups,

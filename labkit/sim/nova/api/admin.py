@@ -1,4 +1,4 @@
-"""What admins look at: ``os-services``, ``os-hypervisors``, availability zones, aggregates."""
+"""What admins look at: ``os-services``, ``os-hypervisors``, availability zones."""
 
 from __future__ import annotations
 
@@ -299,12 +299,6 @@ def zones_detail(call: Call) -> Response:
     if computes:
         info.append({"zoneName": zone, "zoneState": {"available": True}, "hosts": computes})
     return json_response({"availabilityZoneInfo": info})
-
-
-@routes.get("/v2.1/os-aggregates")
-def aggregates(call: Call) -> Response:
-    require_admin(call, "os_compute_api:os-aggregates:index")
-    return json_response({"aggregates": []})
 
 
 # ---- server external events (Neutron's network-vif-plugged) -----------------------------
