@@ -14,7 +14,7 @@ The sim's firewall does not match on address groups: a rule naming one is stored
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, select
 
@@ -32,10 +32,10 @@ from labkit.sim.neutron.policy import Context
 
 
 def get(tx: Tx, ctx: Context, group_id: str) -> m.AddressGroup:
-    row = tx.s.get(m.AddressGroup, group_id)
-    if row is None or not rbac.can_reach(tx, ctx, "address_group", row):
+    row = rbac.find_visible(tx, ctx, "address_group", group_id)
+    if row is None:
         raise address_group_not_found(group_id)
-    return row
+    return cast(m.AddressGroup, row)
 
 
 def candidates(tx: Tx, ctx: Context) -> list[m.AddressGroup]:
@@ -143,10 +143,7 @@ def delete_group(tx: Tx, ctx: Context, row: m.AddressGroup) -> None:
         delete(m.AddressAssociation).where(m.AddressAssociation.address_group_id == row.id)
     )
     rbac.forget(tx, "address_group", row.id)
-    standard = row.standard_attr_id
-    tx.s.delete(row)
-    tx.s.flush()
-    tx.forget_standard(standard)
+    tx.delete_resource(row)
 
 
 def groups_naming(tx: Tx, group_id: str) -> list[str]:

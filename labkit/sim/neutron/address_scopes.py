@@ -10,7 +10,7 @@ deleted (``AddressScopeInUse``). Nothing routes in the sim, so a scope changes n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 
@@ -29,10 +29,10 @@ SCOPE_DEFAULTS = {"shared": False}
 
 def get(tx: Tx, ctx: Context, scope_id: str) -> m.AddressScope:
     """_get_address_scope: the owner's, an admin's, or one shared with the caller."""
-    row = tx.s.get(m.AddressScope, scope_id)
-    if row is None or not rbac.can_reach(tx, ctx, "address_scope", row):
+    row = rbac.find_visible(tx, ctx, "address_scope", scope_id)
+    if row is None:
         raise address_scope_not_found(scope_id)
-    return row
+    return cast(m.AddressScope, row)
 
 
 def candidates(tx: Tx, ctx: Context) -> list[m.AddressScope]:

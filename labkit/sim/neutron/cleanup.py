@@ -15,16 +15,10 @@ def remove_port(tx: Tx, port: m.Port) -> None:
     tx.s.execute(
         delete(m.SecurityGroupPortBinding).where(m.SecurityGroupPortBinding.port_id == port.id)
     )
-    standard = port.standard_attr_id
-    tx.s.delete(port)
-    tx.s.flush()
-    tx.forget_standard(standard)
+    tx.delete_resource(port)
 
 
 def remove_subnet(tx: Tx, subnet: m.Subnet) -> None:
     tx.s.execute(delete(m.IPAllocation).where(m.IPAllocation.subnet_id == subnet.id))
     tx.s.execute(delete(m.IPAllocationPool).where(m.IPAllocationPool.subnet_id == subnet.id))
-    standard = subnet.standard_attr_id
-    tx.s.delete(subnet)
-    tx.s.flush()
-    tx.forget_standard(standard)
+    tx.delete_resource(subnet)

@@ -68,6 +68,14 @@ class Tx:
         row.revision_number = (row.revision_number or 0) + 1
         row.updated_at = self.now
 
+    def delete_resource(self, row: Any) -> None:
+        """Delete a resource with standard attributes: its row, then its standardattributes
+        row and tags."""
+        standard = row.standard_attr_id
+        self.s.delete(row)
+        self.s.flush()
+        self.forget_standard(standard)
+
     def forget_standard(self, standard_attr_id: int) -> None:
         self.s.execute(delete(m.Tag).where(m.Tag.standard_attr_id == standard_attr_id))
         self.s.execute(

@@ -362,8 +362,5 @@ def delete(tx: Tx, ctx: Context, row: m.Network) -> list[str]:
         tx.s.delete(binding)
     tx.s.flush()
     rbac.forget(tx, "network", row.id)
-    standard = row.standard_attr_id
-    tx.s.delete(row)
-    tx.s.flush()
-    tx.forget_standard(standard)
+    tx.delete_resource(row)
     return removed

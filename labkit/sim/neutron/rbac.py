@@ -115,6 +115,13 @@ def can_reach(tx: Tx, ctx: Context, object_type: str, row: Any) -> bool:
     return tx.s.scalar(query) is not None
 
 
+def find_visible(tx: Tx, ctx: Context, object_type: str, object_id: str) -> Any:
+    """The object of this type with this id if the caller may see it (:func:`can_reach`),
+    else None -- the caller raises its own NotFound."""
+    row = tx.s.get(OBJECTS[object_type][0], object_id)
+    return row if row is not None and can_reach(tx, ctx, object_type, row) else None
+
+
 def visible_rows(tx: Tx, ctx: Context, object_type: str, rows: list[Any]) -> list[Any]:
     """Of ``rows`` (objects of this type), those :func:`can_reach` lets the caller see --
     with one query for all of them."""

@@ -325,10 +325,7 @@ def delete_group(tx: Tx, ctx: Context, group_id: str) -> None:
         delete(m.DefaultSecurityGroup).where(m.DefaultSecurityGroup.security_group_id == group.id)
     )
     rbac.forget(tx, "security_group", group.id)
-    standard = group.standard_attr_id
-    tx.s.delete(group)
-    tx.s.flush()
-    tx.forget_standard(standard)
+    tx.delete_resource(group)
 
 
 # ---- rules --------------------------------------------------------------------------------------
@@ -502,10 +499,7 @@ def delete_rule(tx: Tx, ctx: Context, rule_id: str) -> str:
 
 
 def _remove_rule(tx: Tx, rule: m.SecurityGroupRule) -> None:
-    standard = rule.standard_attr_id
-    tx.s.delete(rule)
-    tx.s.flush()
-    tx.forget_standard(standard)
+    tx.delete_resource(rule)
 
 
 # ---- ports --------------------------------------------------------------------------------------

@@ -309,8 +309,10 @@ def onboard(tx: Tx, ctx: Context, row: m.SubnetPool, network_id: Any) -> list[di
         raise policy_not_authorized("rule:onboard_network_subnets")
     if network_id is NOT_SPECIFIED or network_id is None:
         raise invalid_input("network_id must be specified.")
-    network = tx.s.get(m.Network, network_id) if isinstance(network_id, str) else None
-    if network is None or not rbac.can_reach(tx, ctx, "network", network):
+    network = (
+        rbac.find_visible(tx, ctx, "network", network_id) if isinstance(network_id, str) else None
+    )
+    if network is None:
         raise network_not_found(str(network_id))
     joining = list(
         tx.s.scalars(
@@ -341,10 +343,7 @@ def delete_pool(tx: Tx, ctx: Context, row: m.SubnetPool) -> None:
         raise subnetpool_delete_error("Subnet pool has existing allocations")
     tx.s.execute(delete(m.SubnetPoolPrefix).where(m.SubnetPoolPrefix.subnetpool_id == row.id))
     rbac.forget(tx, "subnetpool", row.id)
-    standard = row.standard_attr_id
-    tx.s.delete(row)
-    tx.s.flush()
-    tx.forget_standard(standard)
+    tx.delete_resource(row)
 
 
 # ---- allocating a subnet from a pool (SubnetAllocator) ---------------------------------------
