@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from labkit import portable
+from labkit import portable, probe
 from labkit.errors import LabkitError
 from labkit.horizon import settings, venv
 
@@ -87,7 +87,7 @@ def log_path(state_dir: Path) -> Path:
 def _login_status(url: str, timeout: float = 2.0) -> int:
     """The HTTP status of the login page (0: no answer yet)."""
     try:
-        return httpx.get(f"{url}auth/login/", timeout=timeout).status_code
+        return probe.get(f"{url}auth/login/", timeout=timeout).status_code
     except httpx.HTTPError:
         return 0
 

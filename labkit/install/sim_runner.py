@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from labkit import probe
 from labkit.errors import InstallError
 from labkit.install import client_steps
 from labkit.install import steps as st
@@ -71,7 +72,7 @@ class SimRunner:
         last = ""
         while time.monotonic() < deadline:
             try:
-                status = httpx.get(step.url, timeout=3).status_code
+                status = probe.get(step.url, timeout=3).status_code
                 if status < 500:
                     return 0, [f"{step.url} answered {status}"]
                 last = f"HTTP {status}"

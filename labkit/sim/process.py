@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from labkit import config, portable
+from labkit import config, portable, probe
 from labkit.config import StatePaths
 from labkit.envs import SimEnv, with_extra_hosts
 from labkit.errors import SimStartFailed
@@ -90,7 +90,7 @@ def _process_alive(info: dict[str, object]) -> bool:
 
 def _answers(url: str, timeout: float = 1.0) -> bool:
     try:
-        return httpx.get(f"{url}/_sim/health", timeout=timeout).status_code == 200
+        return probe.get(f"{url}/_sim/health", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 
