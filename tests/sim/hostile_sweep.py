@@ -654,6 +654,9 @@ class World:
         service_ = next(s for s in admin.compute.services() if s.binary == "nova-compute")
         nova_group = demo.network.create_security_group(name=f"hnsg-{tag}")
         aggregate = admin.compute.create_aggregate(name=f"hagg-{tag}")
+        nova_image = demo.image.create_image(
+            name=f"himg-{tag}", disk_format="raw", container_format="bare", data=b"x"
+        )
         nova_rule = demo.network.create_security_group_rule(
             security_group_id=nova_group.id, direction="ingress", protocol="tcp"
         )
@@ -683,6 +686,7 @@ class World:
             "os-instance_usage_audit_log/{before}": "2026-03-15 10:00:00",
             "extensions/{alias}": "os-keypairs",
             "os-aggregates/{aggregate_id}": str(aggregate.id),
+            "images/{image_id}": nova_image.id,
         }
         self.server_id = server.id
 

@@ -21,8 +21,9 @@ migration until confirm or revert; :mod:`labkit.sim.nova.moves`). Server metadat
 flavor access (private flavors) and ``os-simple-tenant-usage`` are served too, and so are
 what Zed keeps of the nova-network era: the security group proxy and ``os-networks`` /
 ``os-tenant-networks`` reading Neutron up to microversion 2.35, the 410s of the APIs only
-nova-network and cells v1 served, and ``os-hosts`` up to 2.42. Host aggregates
-(``os-aggregates``) are kept with their hosts and metadata.
+nova-network and cells v1 served, ``os-hosts`` up to 2.42, and the image proxy
+(``/images`` up to 2.35, its metadata up to 2.38) reading and writing Glance. Host
+aggregates (``os-aggregates``) are kept with their hosts and metadata.
 
 ``nova-api-metadata`` (port 8775 on the controller, behind Neutron's metadata proxy and
 agent) serves each guest its OpenStack and EC2 metadata trees -- ``meta_data.json`` with its

@@ -14,6 +14,7 @@ def all_routes() -> Routes:
         flavors,
         hosts,
         hypervisors_legacy,
+        images,
         keypairs,
         network_proxies,
         quotas,
@@ -45,6 +46,7 @@ def all_routes() -> Routes:
         hypervisors_legacy,  # before admin: its /os-hypervisors/{id} would take the path
         admin,
         aggregates,
+        images,
         quotas,
         keypairs,
         security_groups,
