@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -103,12 +102,20 @@ class ServiceClient:
             f"EndpointNotFound: internal endpoint for {self.service_type} service{where} not found"
         )
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """``path`` below the service's endpoint. Raises ServiceUnreachable."""
+    def request(
+        self, method: str, path: str, user_token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """``path`` below the service's endpoint. Raises ServiceUnreachable.
+
+        ``user_token`` signs the request (and the retry after a 401) with a *user's* token
+        where the client would put Nova's own -- for the calls Nova makes to Neutron as the
+        caller (``neutron.get_client(context)``), so Neutron applies the caller's own rights
+        and project."""
         extra = kwargs.pop("headers", {})  # kept for the retry after a 401
         for attempt in (1, 2):
             token, endpoint = self._login(renew=attempt == 2)
-            headers = {"X-Auth-Token": token, **self.headers, **extra}
+            signed = token if user_token is None else user_token
+            headers = {"X-Auth-Token": signed, **self.headers, **extra}
             try:
                 response = self.http.request(method, f"{endpoint}{path}", headers=headers, **kwargs)
             except httpx.HTTPError as exc:
@@ -118,19 +125,6 @@ class ServiceClient:
             if response.status_code != 401:
                 return response
         return response
-
-
-def as_user(token: str) -> Callable[[httpx.Request], httpx.Request]:
-    """An httpx auth hook that signs a service client's request with a *user's* token
-    (``auth=as_user(token)``), where the client would put Nova's own -- for the calls Nova
-    makes to Neutron as the caller (``neutron.get_client(context)``), so Neutron applies the
-    caller's own rights and project. The hook runs on the retry after a 401 too."""
-
-    def sign(request: httpx.Request) -> httpx.Request:
-        request.headers["X-Auth-Token"] = token
-        return request
-
-    return sign
 
 
 class PlacementClient(ServiceClient):
@@ -144,8 +138,10 @@ class NeutronClient(ServiceClient):
     def __init__(self, http: httpx.Client, auth: ServiceAuth) -> None:
         super().__init__(http, auth, "network")
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return super().request(method, f"/v2.0{path}", **kwargs)
+    def request(
+        self, method: str, path: str, user_token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        return super().request(method, f"/v2.0{path}", user_token, **kwargs)
 
 
 def glance_image(http: httpx.Client, glance_url: str, token: str, image_id: str) -> httpx.Response:

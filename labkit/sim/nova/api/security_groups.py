@@ -53,23 +53,11 @@ CANNOT_APPLY = (
 # ---- Neutron, as the caller -------------------------------------------------------------------
 
 
-def _as_caller(call: Call) -> Any:
-    """An httpx auth hook that puts the *caller's* token on the request (and on a retry),
-    where the service client would put Nova's own."""
-    token = caller(call).token
-
-    def sign(request: httpx.Request) -> httpx.Request:
-        request.headers["X-Auth-Token"] = token
-        return request
-
-    return sign
-
-
 def _neutron(call: Call, method: str, path: str, **kwargs: Any) -> httpx.Response:
     """``path`` below ``/v2.0``. A Neutron Nova cannot reach is an error Nova does not
     expect: 500."""
     try:
-        return nova(call).neutron.request(method, path, auth=_as_caller(call), **kwargs)
+        return nova(call).neutron.request(method, path, caller(call).token, **kwargs)
     except ServiceUnreachable as exc:
         nova(call).log.error("[%s] Neutron: %s", call.request_id, exc)
         raise unexpected("neutronclient.common.exceptions.ConnectionFailed") from None

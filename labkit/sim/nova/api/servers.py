@@ -35,7 +35,7 @@ from labkit.sim.nova.api._helpers import (
     query_int,
     require_admin,
 )
-from labkit.sim.nova.clients import ServiceUnreachable, as_user
+from labkit.sim.nova.clients import ServiceUnreachable
 from labkit.sim.nova.errors import (
     NovaError,
     bad_request,
@@ -348,7 +348,7 @@ def _from_neutron(call: Call, path: str, key: str) -> Any:
     anything but a 200 is an error Nova does not expect: 500."""
     api = nova(call)
     try:
-        answer = api.neutron.request("GET", path, auth=as_user(caller(call).token))
+        answer = api.neutron.request("GET", path, caller(call).token)
     except ServiceUnreachable as exc:
         api.log.error("[%s] Neutron: %s", call.request_id, exc)
         raise unexpected("neutronclient.common.exceptions.ConnectionFailed") from None
