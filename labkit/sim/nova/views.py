@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from labkit.sim.core.http import Call
+from labkit.sim.core.sql import Prepared
 from labkit.sim.nova import models as m
 from labkit.sim.nova.api import security_groups as secgroups
 from labkit.sim.nova.api._helpers import caller, links, microversion_at_least, nova
@@ -116,17 +117,24 @@ def host_status(call: Call, host: str | None) -> str:
         found = {}
         cell = api.nova_cells.cell1()
         if cell is not None:
-            with cell[1].read() as s:
-                rows = s.scalars(select(m.Service).where(m.Service.binary == "nova-compute"))
-                for row in rows:
-                    if row.forced_down:
-                        found[row.host] = "DOWN"
-                    elif row.disabled:
-                        found[row.host] = "MAINTENANCE"
-                    else:
-                        found[row.host] = "UP" if api.service_is_up(row) else "UNKNOWN"
+            for values in _COMPUTE_SERVICES.all(cell[1]):
+                row = m.Service(**dict(zip(_SERVICE_KEYS, values, strict=True)))
+                if row.forced_down:
+                    found[row.host] = "DOWN"
+                elif row.disabled:
+                    found[row.host] = "MAINTENANCE"
+                else:
+                    found[row.host] = "UP" if api.service_is_up(row) else "UNKNOWN"
         call.extra["nova.host_status"] = found
     return str(found.get(host, ""))
+
+
+# Read for every server a poll shows (compiled once, core/sql.py): the compute services'
+# rows, made into the objects a session would have loaded, and every server group's members.
+_SERVICES = cast(Table, m.Service.__table__)
+_SERVICE_KEYS = tuple(_SERVICES.c.keys())
+_COMPUTE_SERVICES = Prepared(select(*_SERVICES.c).where(_SERVICES.c.binary == "nova-compute"))
+_GROUP_MEMBERS = Prepared(select(m.InstanceGroup.uuid, m.InstanceGroup.members))
 
 
 def host_id(instance: dict[str, Any]) -> str:
@@ -215,8 +223,7 @@ def server_brief(call: Call, instance: dict[str, Any]) -> dict[str, Any]:
 
 def server_groups_of(call: Call, uuid: str) -> list[str]:
     """``_get_server_groups``: the server group the server is a member of, as a list."""
-    with nova(call).nova_cells.api.read() as s:
-        rows = s.execute(select(m.InstanceGroup.uuid, m.InstanceGroup.members)).all()
+    rows = _GROUP_MEMBERS.all(nova(call).nova_cells.api)
     return [group for group, members in rows if uuid in (members or [])][:1]
 
 
