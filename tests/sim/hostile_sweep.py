@@ -687,6 +687,7 @@ class World:
             "extensions/{alias}": "os-keypairs",
             "os-aggregates/{aggregate_id}": str(aggregate.id),
             "images/{image_id}": nova_image.id,
+            "os-quota-class-sets/{class_name}": "hostile-class",  # not 'default'
         }
         self.server_id = server.id
 

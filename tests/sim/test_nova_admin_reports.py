@@ -89,3 +89,43 @@ def test_extensions_are_the_fixed_v21_list(nova_demo: Any) -> None:
         404,
         "The resource could not be found.",
     )
+
+
+def test_the_default_quota_class_is_every_projects_defaults(
+    nova_admin: Any, nova_demo: Any
+) -> None:
+    before = _raw(nova_admin, "GET", "/os-quota-class-sets/default").json()["quota_class_set"]
+    assert before["id"] == "default" and "server_groups" not in before  # before 2.50
+    demo_project = nova_demo.current_project_id
+    try:
+        answer = _raw(
+            nova_admin,
+            "PUT",
+            "/os-quota-class-sets/default",
+            json={"quota_class_set": {"metadata_items": 77}},
+            version="2.57",
+        )
+        assert answer.json()["quota_class_set"]["metadata_items"] == 77
+        assert "id" not in answer.json()["quota_class_set"]
+        defaults = nova_admin.compute.get_quota_set_defaults(demo_project)
+        assert defaults.metadata_items == 77
+        # a project without its own limit has the class's
+        assert nova_admin.compute.get_quota_set(demo_project).metadata_items == 77
+    finally:
+        _raw(
+            nova_admin,
+            "PUT",
+            "/os-quota-class-sets/default",
+            json={"quota_class_set": {"metadata_items": before["metadata_items"]}},
+        )
+    bad = _raw(
+        nova_admin,
+        "PUT",
+        "/os-quota-class-sets/default",
+        json={"quota_class_set": {"server_groups": 3}},  # not a key before 2.50
+    )
+    assert fault_message(bad)[0] == 400
+    assert fault_message(_raw(nova_demo, "GET", "/os-quota-class-sets/default")) == (
+        403,
+        "Policy doesn't allow os_compute_api:os-quota-class-sets:show to be performed.",
+    )

@@ -72,8 +72,8 @@ LIMITATIONS (not emulated, or emulated differently):
   - policy: Zed's defaults reduced to admin, owner-or-admin and reader checks;
   - keypairs: ssh and x509 types stored as given; key generation before 2.92 makes RSA keys;
   - quotas: the DB driver counting from the cells (no unified limits, no
-    ``count_usage_from_placement``) and no quota classes (``os-quota-class-sets``: the
-    ``default`` class would change every project's defaults, read at every create);
+    ``count_usage_from_placement``); of the quota classes only ``default`` counts (every
+    project's defaults, as in Nova), the others are kept and shown;
     migrations, volume attachments and interfaces APIs are not served; the
     server list filters by name, status, host, flavor, image, tags (2.26),
     ``changes-since``/``changes-before`` and ``ip``/``ip6`` (from the servers' network

@@ -131,6 +131,16 @@ class Quota(ApiBase):
     hard_limit: Mapped[int] = mapped_column(Integer)
 
 
+class QuotaClass(ApiBase):
+    """A quota class's limit for one resource: the class ``default`` is every project's
+    defaults (Nova's quota_classes table; added after the first release)."""
+
+    __tablename__ = "quota_classes"
+    class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
 class InstanceGroup(ApiBase):
     __tablename__ = "instance_groups"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -303,8 +313,9 @@ def add_missing_columns(engine: Engine, metadata: MetaData) -> list[str]:
 
 def add_missing_tables(engine: Engine, metadata: MetaData) -> list[str]:
     """Create the tables of ``metadata`` that a database already synced lacks (a state folder
-    from before ``aggregates`` existed), as ``nova-manage api_db sync``'s migrations would;
-    a database not synced yet (no table of ``metadata`` at all) is left to db sync."""
+    from before ``aggregates`` or ``quota_classes`` existed), as ``nova-manage api_db
+    sync``'s migrations would; a database not synced yet (no table of ``metadata`` at all)
+    is left to db sync."""
     existing = set(inspect(engine).get_table_names())
     missing = [t for t in metadata.sorted_tables if t.name not in existing]
     if not missing or not existing & set(metadata.tables):

@@ -32,8 +32,22 @@ DEFAULTS: dict[str, int] = {
 }
 
 
-def limits(cells: NovaCells, project_id: str) -> dict[str, int]:
+def class_limits(cells: NovaCells, quota_class: str) -> dict[str, int]:
+    """A quota class's limits: its own where it has them, else the ``[quota]`` defaults
+    (``get_class_quotas``)."""
     out = dict(DEFAULTS)
+    for resource, hard_limit in _CLASS.all(cells.api, name=quota_class):
+        out[resource] = hard_limit
+    return out
+
+
+def defaults(cells: NovaCells) -> dict[str, int]:
+    """Every project's defaults: the ``default`` quota class over ``[quota]``."""
+    return class_limits(cells, "default")
+
+
+def limits(cells: NovaCells, project_id: str) -> dict[str, int]:
+    out = defaults(cells)
     for resource, hard_limit in _LIMITS.all(cells.api, project=project_id):
         out[resource] = hard_limit
     return out
@@ -48,6 +62,11 @@ def usage(cells: NovaCells, project_id: str) -> dict[str, int]:
 # a project's limits and server groups, read at every create (compiled once, core/sql.py)
 _LIMITS = Prepared(
     select(m.Quota.resource, m.Quota.hard_limit).where(m.Quota.project_id == bindparam("project"))
+)
+_CLASS = Prepared(
+    select(m.QuotaClass.resource, m.QuotaClass.hard_limit).where(
+        m.QuotaClass.class_name == bindparam("name")
+    )
 )
 _GROUPS = Prepared(
     select(m.InstanceGroup.id).where(m.InstanceGroup.project_id == bindparam("project"))
