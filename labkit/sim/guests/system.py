@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import posixpath
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from labkit.sim.guests.profiles import Profile
@@ -301,9 +301,16 @@ class GuestSystem:
 
     # ---- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """What ``asdict`` gives (the keys in field order), with the profile by its name and
+        the directories sorted -- made field by field: ``asdict`` deep-copies each value of
+        every file and user, and cost more than writing the JSON (a guest is saved twice
+        per boot)."""
+        data = {name: getattr(self, name) for name in _SYSTEM_FIELDS}
         data["profile"] = self.profile.distro
+        data["users"] = {name: _record(user, _USER_FIELDS) for name, user in self.users.items()}
+        data["files"] = {path: _record(file, _FILE_FIELDS) for path, file in self.files.items()}
         data["dirs"] = sorted(self.dirs)
+        data["packages"] = list(self.packages)
         return data
 
     @classmethod
@@ -320,6 +327,21 @@ class GuestSystem:
         system.memory_mb = int(data.get("memory_mb", 512))
         system.disk_gb = int(data.get("disk_gb", 1))
         return system
+
+
+_SYSTEM_FIELDS = tuple(f.name for f in fields(GuestSystem))
+_USER_FIELDS = tuple(f.name for f in fields(User))
+_FILE_FIELDS = tuple(f.name for f in fields(File))
+
+
+def _record(item: User | File, names: tuple[str, ...]) -> dict[str, Any]:
+    """A user or a file as ``asdict`` gives it: its lists copied, its other values (text,
+    numbers, flags) as they are."""
+    record = {name: getattr(item, name) for name in names}
+    for name, value in record.items():
+        if isinstance(value, list):
+            record[name] = list(value)
+    return record
 
 
 def human_size(gib: float) -> str:
