@@ -235,3 +235,19 @@ def test_a_member_cannot_pass_a_non_integer_count_through_the_sdk(nova_lab: Any)
             networks="none",
             min_count="1.5",
         )
+
+
+def test_a_multi_create_is_listed_by_its_reservation_id(admin: Any) -> None:
+    body = _create_body(
+        admin, f"reserved-{TAG}", min_count=2, return_reservation_id=True, networks="auto"
+    )
+    answer = _raw(admin, "POST", "/servers", json=body, version="2.37")
+    reservation = answer.json()["reservation_id"]
+    listed = _raw(admin, "GET", f"/servers/detail?reservation_id={reservation}").json()["servers"]
+    assert len(listed) == 2 and {s["name"] for s in listed} == {
+        f"reserved-{TAG}-1",
+        f"reserved-{TAG}-2",
+    }
+    assert _raw(admin, "GET", "/servers?reservation_id=r-nothing").json()["servers"] == []
+    for server in listed:
+        admin.compute.delete_server(server["id"])

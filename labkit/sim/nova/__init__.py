@@ -75,7 +75,7 @@ LIMITATIONS (not emulated, or emulated differently):
     ``count_usage_from_placement``); of the quota classes only ``default`` counts (every
     project's defaults, as in Nova), the others are kept and shown;
     migrations, volume attachments and interfaces APIs are not served; the
-    server list filters by name, status, host, flavor, image, tags (2.26),
+    server list filters by name, status, host, flavor, image, reservation_id, tags (2.26),
     ``changes-since``/``changes-before`` and ``ip``/``ip6`` (from the servers' network
     info, where Nova asks Neutron for the ports), not by metadata; ``restore`` finds no
     soft-deleted server (``reclaim_instance_interval`` is 0) and ``injectNetworkInfo``

@@ -462,6 +462,9 @@ def _filtered(call: Call) -> list[dict[str, Any]]:
     host = call.query.get("host")
     if host and who.is_admin:
         found = [i for i in found if i.get("host") == host]
+    reservation = call.query.get("reservation_id")  # an exact match, for every user
+    if reservation:
+        found = [i for i in found if i.get("reservation_id") == reservation]
     for key in ("flavor", "image"):
         value = call.query.get(key)
         if value:
