@@ -144,6 +144,18 @@ class NeutronClient(ServiceClient):
         return super().request(method, f"/v2.0{path}", user_token, **kwargs)
 
 
+# Glance v2's own image attributes; everything else of an image is one of its properties
+# (os_distro, os_admin_user ...: Nova's image "properties" and "metadata")
+GLANCE_IMAGE_FIELDS = frozenset(
+    (
+        "id", "name", "status", "visibility", "protected", "checksum", "os_hash_algo",
+        "os_hash_value", "owner", "size", "virtual_size", "min_ram", "min_disk", "created_at",
+        "updated_at", "tags", "self", "file", "schema", "disk_format", "container_format",
+        "direct_url", "locations", "os_hidden", "stores",
+    )
+)  # fmt: skip
+
+
 def glance_image(http: httpx.Client, glance_url: str, token: str, image_id: str) -> httpx.Response:
     """``GET /v2/images/{id}`` with the user's token (Nova's glance client)."""
     return http.get(

@@ -48,39 +48,11 @@ from labkit.sim.core.sql import Prepared, PreparedWrite
 from labkit.sim.core.store import Transaction
 from labkit.sim.nova import metadata, moves
 from labkit.sim.nova import models as m
-from labkit.sim.nova.clients import ServiceUnreachable, glance_image
+from labkit.sim.nova.clients import GLANCE_IMAGE_FIELDS, ServiceUnreachable, glance_image
 from labkit.sim.nova.errors import BuildAborted
 from labkit.sim.nova.instances import sanitize_hostname
 
 POWER_NOSTATE, POWER_RUNNING, POWER_SHUTDOWN = 0, 1, 4
-# Glance's own image fields; the rest are the image's properties (os_distro, os_admin_user...)
-_IMAGE_FIELDS = {
-    "id",
-    "name",
-    "status",
-    "visibility",
-    "protected",
-    "checksum",
-    "os_hash_algo",
-    "os_hash_value",
-    "owner",
-    "size",
-    "virtual_size",
-    "min_ram",
-    "min_disk",
-    "created_at",
-    "updated_at",
-    "tags",
-    "self",
-    "file",
-    "schema",
-    "disk_format",
-    "container_format",
-    "direct_url",
-    "locations",
-    "os_hidden",
-    "stores",
-}
 TRAITS = (
     "COMPUTE_NET_ATTACH_INTERFACE",
     "COMPUTE_VOLUME_ATTACH_WITH_TAG",
@@ -534,7 +506,7 @@ class NovaCompute(moves.NovaCompute):
                     s.scalars(select(m.Instance).where(m.Instance.uuid == uuid)).one()
                 )
         properties = {
-            k: str(v) for k, v in image.items() if k not in _IMAGE_FIELDS and v is not None
+            k: str(v) for k, v in image.items() if k not in GLANCE_IMAGE_FIELDS and v is not None
         }
         name = instance["display_name"] or ""
         drive = None

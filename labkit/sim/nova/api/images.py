@@ -24,39 +24,10 @@ from starlette.responses import Response
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
 from labkit.sim.nova.api import body as checks
 from labkit.sim.nova.api._helpers import caller, microversion_at_least, next_link, nova
+from labkit.sim.nova.clients import GLANCE_IMAGE_FIELDS
 from labkit.sim.nova.errors import NovaError, bad_request, forbidden, not_found
 
 routes = Routes()
-# Glance v2's own attributes: everything else of an image is a property
-BASE = frozenset(
-    [
-        "id",
-        "name",
-        "status",
-        "visibility",
-        "protected",
-        "checksum",
-        "os_hash_algo",
-        "os_hash_value",
-        "owner",
-        "size",
-        "virtual_size",
-        "min_ram",
-        "min_disk",
-        "disk_format",
-        "container_format",
-        "created_at",
-        "updated_at",
-        "tags",
-        "file",
-        "schema",
-        "self",
-        "locations",
-        "direct_url",
-        "os_hidden",
-        "stores",
-    ]
-)
 STATUS = {
     "active": "ACTIVE",
     "queued": "SAVING",
@@ -120,7 +91,11 @@ def _image(call: Call, image_id: str) -> dict[str, Any]:
 
 
 def properties(image: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in image.items() if k not in BASE and not k.startswith("os_glance")}
+    return {
+        k: v
+        for k, v in image.items()
+        if k not in GLANCE_IMAGE_FIELDS and not k.startswith("os_glance")
+    }
 
 
 def _links(call: Call, image_id: str) -> list[dict[str, str]]:
