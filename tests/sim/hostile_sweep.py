@@ -525,7 +525,23 @@ class World:
         self.ok(
             "admin", "PUT", f"{ks}/projects/{project['id']}/users/{user['id']}/roles/{role['id']}"
         )
+        credential = self.ok(
+            "admin",
+            "POST",
+            f"{ks}/credentials",
+            {"credential": {"type": "cert", "user_id": user["id"], "blob": "x"}},
+        )["credential"]
+        ec2 = self.ok(
+            "admin",
+            "POST",
+            f"{ks}/users/{user['id']}/credentials/OS-EC2",
+            {"tenant_id": project["id"]},
+        )["credential"]
+        policy = self.ok("admin", "POST", f"{ks}/policies", {"policy": {"type": "t", "blob": "x"}})
         self.ids["keystone"] = {
+            "credentials/{credential_id}": credential["id"],
+            "OS-EC2/{access}": ec2["access"],
+            "policies/{item_id}": policy["policy"]["id"],
             "domains/{domain_id}": domain["domain"]["id"],
             "domains/{target_id}": domain["domain"]["id"],
             "projects/{target_id}": project["id"],

@@ -173,3 +173,29 @@ class RevocationEvent(Base):
     project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     issued_before: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float] = mapped_column(Float)
+
+
+class Credential(Base):
+    """A secret a user keeps in Keystone for another service (``/v3/credentials``; EC2
+    access/secret pairs are credentials of type ``ec2``). Keystone encrypts ``blob`` with
+    its credential keys; the sim keeps it as sent. A table added after the first release:
+    a synced database gets it when Keystone starts (``service.configure``)."""
+
+    __tablename__ = "credential"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    type: Mapped[str] = mapped_column(String(255))
+    blob: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Policy(Base):
+    """A policy blob stored for another service (``/v3/policies``, deprecated since Queens
+    but served by Zed). Added after the first release, like ``credential``."""
+
+    __tablename__ = "policy"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(255))
+    blob: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)

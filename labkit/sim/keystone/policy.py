@@ -40,6 +40,11 @@ _GRANT_READ_SCOPE = (
     "(role:reader and domain_id:%(target.user.domain_id)s and "
     "domain_id:%(target.project.domain_id)s)"
 )
+_CRED_READER = f"({_SYSTEM_READER}) or user_id:%(target.credential.user_id)s"
+_CRED_ADMIN = f"({_SYSTEM_ADMIN}) or user_id:%(target.credential.user_id)s"
+_ADMIN_OR_CRED_OWNER = (
+    "rule:admin_required or (rule:owner and user_id:%(target.credential.user_id)s)"
+)
 
 RULES: dict[str, str] = {
     "admin_required": "role:admin or is_admin:1",
@@ -197,6 +202,26 @@ RULES: dict[str, str] = {
     "identity:create_endpoint": _sys_admin(),
     "identity:update_endpoint": _sys_admin(),
     "identity:delete_endpoint": _sys_admin(),
+    # credentials and EC2 credentials (keystone/common/policies/credential.py, ec2_credential.py)
+    "identity:get_credential": _either(_CRED_READER, _ADMIN),
+    "identity:list_credentials": _either(_CRED_READER, _ADMIN),
+    "identity:create_credential": _either(_CRED_ADMIN, _ADMIN),
+    "identity:update_credential": _either(_CRED_ADMIN, _ADMIN),
+    "identity:delete_credential": _either(_CRED_ADMIN, _ADMIN),
+    "identity:ec2_get_credential": _either(_CRED_READER, _ADMIN_OR_CRED_OWNER),
+    "identity:ec2_list_credentials": _either(
+        f"({_SYSTEM_READER}) or rule:owner", "rule:admin_or_owner"
+    ),
+    "identity:ec2_create_credential": _either(
+        f"({_SYSTEM_ADMIN}) or rule:owner", "rule:admin_or_owner"
+    ),
+    "identity:ec2_delete_credential": _either(_CRED_ADMIN, _ADMIN_OR_CRED_OWNER),
+    # stored policies (keystone/common/policies/policy.py)
+    "identity:get_policy": _sys_reader(),
+    "identity:list_policies": _sys_reader(),
+    "identity:create_policy": _sys_admin(),
+    "identity:update_policy": _sys_admin(),
+    "identity:delete_policy": _sys_admin(),
 }
 # One tag at a time, and all of them at once: the same check strings as listing and
 # replacing the tags (keystone/common/policies/project.py in Zed).

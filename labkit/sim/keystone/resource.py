@@ -240,4 +240,5 @@ def delete_project(s: Session, project: m.Project, cascade: bool = False) -> Non
     for child in children:
         delete_project(s, child, cascade=True)
     s.execute(delete(m.Assignment).where(m.Assignment.target_id == project.id))
+    s.execute(delete(m.Credential).where(m.Credential.project_id == project.id))
     s.delete(project)

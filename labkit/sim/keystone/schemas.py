@@ -307,3 +307,50 @@ def validate(schema: dict[str, Any], data: Any) -> None:
             path = "/".join(str(p) for p in exc.path)
             raise SchemaValidationError(f"Invalid input for field '{path}': {exc}") from None
         raise SchemaValidationError(str(exc)) from None
+
+
+# keystone/credential/schema.py
+_CREDENTIAL_PROPERTIES = {
+    "blob": {"type": "string"},
+    "project_id": {"type": "string"},
+    "type": {"type": "string"},
+    "user_id": {"type": "string"},
+}
+CREDENTIAL_CREATE = {
+    "type": "object",
+    "properties": _CREDENTIAL_PROPERTIES,
+    "additionalProperties": True,
+    "oneOf": [
+        {
+            "title": "ec2 credential requires project_id",
+            "required": ["blob", "type", "user_id", "project_id"],
+            "properties": {"type": {"enum": ["ec2"]}},
+        },
+        {
+            "title": "non-ec2 credential does not require project_id",
+            "required": ["blob", "type", "user_id"],
+            "properties": {"type": {"not": {"enum": ["ec2"]}}},
+        },
+    ],
+}
+CREDENTIAL_UPDATE = {
+    "type": "object",
+    "properties": _CREDENTIAL_PROPERTIES,
+    "minProperties": 1,
+    "additionalProperties": True,
+}
+
+# keystone/policy/schema.py
+_POLICY_PROPERTIES = {"blob": {"type": "string"}, "type": {"type": "string", "maxLength": 255}}
+POLICY_CREATE = {
+    "type": "object",
+    "properties": _POLICY_PROPERTIES,
+    "required": ["blob", "type"],
+    "additionalProperties": True,
+}
+POLICY_UPDATE = {
+    "type": "object",
+    "properties": _POLICY_PROPERTIES,
+    "minProperties": 1,
+    "additionalProperties": True,
+}

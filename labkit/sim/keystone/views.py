@@ -121,3 +121,31 @@ def endpoint(e: m.Endpoint, root: str) -> dict[str, Any]:
 
 def collection(key: str, items: list[dict[str, Any]], self_url: str) -> dict[str, Any]:
     return {key: items, "links": {"next": None, "self": self_url, "previous": None}}
+
+
+def credential(c: m.Credential, root: str) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "user_id": c.user_id,
+        "project_id": c.project_id,
+        "type": c.type,
+        "blob": c.blob,
+        **c.extra,
+        "links": _link(root, "credentials", c.id),
+    }
+
+
+def ec2_credential(ec2: dict[str, Any], root: str) -> dict[str, Any]:
+    """An OS-EC2 credential (``credential.ec2_view``) with its self link (by access key)."""
+    path = f"users/{ec2['user_id']}/credentials/OS-EC2/{ec2['access']}"
+    return {**ec2, "links": {"self": f"{root}/v3/{path}"}}
+
+
+def policy_blob(p: m.Policy, root: str) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "type": p.type,
+        "blob": p.blob,
+        **p.extra,
+        "links": _link(root, "policies", p.id),
+    }

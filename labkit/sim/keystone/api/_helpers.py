@@ -51,10 +51,11 @@ class SystemResource:
     create_schema: dict[str, Any]
     update_schema: dict[str, Any]
     filters: tuple[str, ...]
+    plural: str = ""  # default: kind + "s"
 
-    @property
-    def plural(self) -> str:
-        return f"{self.kind}s"
+    def __post_init__(self) -> None:
+        if not self.plural:
+            object.__setattr__(self, "plural", f"{self.kind}s")
 
     def op(self, verb: str) -> Callable[..., Any]:
         name = f"list_{self.plural}" if verb == "list" else f"{verb}_{self.kind}"
