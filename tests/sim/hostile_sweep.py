@@ -538,7 +538,14 @@ class World:
             {"tenant_id": project["id"]},
         )["credential"]
         policy = self.ok("admin", "POST", f"{ks}/policies", {"policy": {"type": "t", "blob": "x"}})
+        app_cred = self.ok(
+            "admin",
+            "POST",
+            f"{ks}/users/{admin.current_user_id}/application_credentials",
+            {"application_credential": {"name": f"hac-{tag}"}},
+        )["application_credential"]
         self.ids["keystone"] = {
+            "application_credentials/{application_credential_id}": app_cred["id"],
             "credentials/{credential_id}": credential["id"],
             "OS-EC2/{access}": ec2["access"],
             "policies/{item_id}": policy["policy"]["id"],

@@ -6,14 +6,17 @@ codes (checked against recordings in ``tests/parity``). Tokens are real Fernet t
 Keystone's payload format, made with a key repository on the simulated controller.
 
 LIMITATIONS (not emulated; the API answers as Keystone does when a feature is off):
-  - federation, OAuth1/OAuth2, trusts, application credentials, endpoint groups, endpoint
-    filtering, domain-specific configuration, unified limits, endpoint policies (the
-    ``/v3/policies`` blobs are kept, never tied to endpoints), MFA rules, receipts, password
-    expiry and lockout rules; credential blobs are stored as sent (Keystone encrypts them
-    with its credential keys) and an EC2 credential cannot log in (no ``/v3/ec2tokens``);
+  - federation, OAuth1/OAuth2, trusts, application credential access rules (refused with a
+    400), endpoint groups, endpoint filtering, domain-specific configuration, unified
+    limits, endpoint policies (the ``/v3/policies`` blobs are kept, never tied to
+    endpoints), MFA rules, receipts, password expiry and lockout rules; credential blobs
+    are stored as sent (Keystone encrypts them with its credential keys) and an EC2
+    credential cannot log in (no ``/v3/ec2tokens``);
   - ``is_domain`` projects (create domains through ``/v3/domains``);
   - LDAP or any identity backend other than SQL; token caching (every validation re-reads);
-  - only ``password`` and ``token`` auth methods; ``external`` is never tried;
+  - only ``password``, ``token`` and ``application_credential`` auth methods; ``external``
+    is never tried; removing a user's role does not delete their application credentials
+    (their tokens lose the role, as Keystone's would);
   - a user revocation event spares tokens issued earlier in the same second (Fernet keeps
     whole seconds; see :mod:`.revoke`);
   - request-body schema errors quote the sim's schema, which mirrors Keystone's property for

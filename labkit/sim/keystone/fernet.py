@@ -27,12 +27,14 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 AUTH_METHODS = ("external", "password", "token", "oauth1", "mapped", "application_credential")
 
 UNSCOPED, DOMAIN_SCOPED, PROJECT_SCOPED, TRUST_SCOPED, SYSTEM_SCOPED = 0, 1, 2, 3, 8
+APP_CRED_SCOPED = 9
 PAYLOAD_NAMES = {
     UNSCOPED: "UnscopedPayload",
     DOMAIN_SCOPED: "DomainScopedPayload",
     PROJECT_SCOPED: "ProjectScopedPayload",
     TRUST_SCOPED: "TrustScopedPayload",
     SYSTEM_SCOPED: "SystemScopedPayload",
+    APP_CRED_SCOPED: "ApplicationCredentialScopedPayload",
 }
 DEFAULT_DOMAIN_ID = "default"
 MAX_ACTIVE_KEYS = 3
@@ -165,6 +167,7 @@ class TokenPayload:
     system: str | None = None
     issued_at: datetime | None = None
     version: int = field(default=UNSCOPED)
+    app_cred_id: str | None = None  # a token an application credential got (project-scoped)
 
     @property
     def payload_name(self) -> str:
@@ -176,6 +179,9 @@ def _payload_tuple(p: TokenPayload) -> tuple[Any, ...]:
     methods = methods_to_int(p.methods)
     expires = p.expires_at.replace(microsecond=0).timestamp()
     audits = [_audit_bytes(a) for a in p.audit_ids]
+    if p.app_cred_id and p.project_id:
+        project, app_cred = _id_pair(p.project_id), _id_pair(p.app_cred_id)
+        return (APP_CRED_SCOPED, user, methods, project, expires, audits, app_cred)
     if p.project_id:
         return (PROJECT_SCOPED, user, methods, _id_pair(p.project_id), expires, audits)
     if p.domain_id:
@@ -238,6 +244,9 @@ def _from_fields(fields: Any, issued: datetime) -> TokenPayload:
             expires, audits = fields[4], fields[5]
         elif version == SYSTEM_SCOPED:
             scope = {"system": fields[3]}
+            expires, audits = fields[4], fields[5]
+        elif version == APP_CRED_SCOPED:
+            scope = {"project_id": _from_pair(fields[3]), "app_cred_id": _from_pair(fields[6])}
             expires, audits = fields[4], fields[5]
         else:
             raise TokenNotRecognized(f"payload version {version} is not emulated")

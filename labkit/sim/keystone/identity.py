@@ -134,6 +134,7 @@ def delete_user(s: Session, user: m.User) -> None:
     s.execute(delete(m.Assignment).where(m.Assignment.actor_id == user.id))
     s.execute(delete(m.Membership).where(m.Membership.user_id == user.id))
     s.execute(delete(m.Credential).where(m.Credential.user_id == user.id))
+    s.execute(delete(m.ApplicationCredential).where(m.ApplicationCredential.user_id == user.id))
     s.delete(user)
 
 

@@ -199,3 +199,23 @@ class Policy(Base):
     type: Mapped[str] = mapped_column(String(255))
     blob: Mapped[str] = mapped_column(Text)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ApplicationCredential(Base):
+    """A user's delegation of their roles on one project to an application: it logs in
+    with the id (or name and user) and the secret, whose hash alone is kept. ``roles`` is
+    the list of role ids it carries (Keystone's application_credential_role rows). Added
+    after the first release, like ``credential``."""
+
+    __tablename__ = "application_credential"
+    __table_args__ = (UniqueConstraint("name", "user_id"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # naive UTC ISO text with microseconds, as Keystone's DateTimeInt gives it back
+    expires_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    unrestricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    roles: Mapped[list[str]] = mapped_column(default=list)

@@ -216,6 +216,17 @@ RULES: dict[str, str] = {
         f"({_SYSTEM_ADMIN}) or rule:owner", "rule:admin_or_owner"
     ),
     "identity:ec2_delete_credential": _either(_CRED_ADMIN, _ADMIN_OR_CRED_OWNER),
+    # application credentials (keystone/common/policies/application_credential.py)
+    "identity:get_application_credential": _either(
+        f"({_SYSTEM_READER}) or rule:owner", "rule:admin_or_owner"
+    ),
+    "identity:list_application_credentials": _either(
+        f"({_SYSTEM_READER}) or rule:owner", "rule:admin_or_owner"
+    ),
+    "identity:create_application_credential": "rule:owner",
+    "identity:delete_application_credential": _either(
+        f"({_SYSTEM_ADMIN}) or rule:owner", "rule:admin_or_owner"
+    ),
     # stored policies (keystone/common/policies/policy.py)
     "identity:get_policy": _sys_reader(),
     "identity:list_policies": _sys_reader(),

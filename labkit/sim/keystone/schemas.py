@@ -354,3 +354,45 @@ POLICY_UPDATE = {
     "minProperties": 1,
     "additionalProperties": True,
 }
+
+# keystone/application_credential/schema.py
+APPLICATION_CREDENTIAL_CREATE = {
+    "type": "object",
+    "properties": {
+        "name": _NAME,
+        "description": _DESCRIPTION,
+        "secret": {"type": ["null", "string"]},
+        "expires_at": {"type": ["null", "string"]},
+        "roles": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"id": _ID, "name": _NAME},
+                "minProperties": 1,
+                "maxProperties": 1,
+                "additionalProperties": False,
+            },
+        },
+        "unrestricted": _BOOLEAN,
+        "access_rules": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "path": {
+                        "type": "string",
+                        "minLength": 0,
+                        "maxLength": 225,
+                        "pattern": r"^\/.*",
+                    },
+                    "method": {"type": "string", "pattern": r"^(POST|GET|HEAD|PATCH|PUT|DELETE)$"},
+                    "service": _ID,
+                    "id": _ID,
+                },
+                "additionalProperties": False,
+            },
+        },
+    },
+    "required": ["name"],
+    "additionalProperties": True,
+}

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from labkit.sim.core.clock import isotime
 from labkit.sim.core.store import Database
-from labkit.sim.keystone import assignment, catalog, identity, resource, revoke
+from labkit.sim.keystone import appcred, assignment, catalog, identity, resource, revoke
 from labkit.sim.keystone import models as m
 from labkit.sim.keystone.errors import (
     KeystoneError,
@@ -58,7 +58,7 @@ from labkit.sim.keystone.memo import Memo, Memos
 from labkit.sim.keystone.policy import Credentials
 from labkit.sim.keystone.schemas import TOKEN_ISSUE, validate
 
-SUPPORTED_METHODS = ("password", "token")
+SUPPORTED_METHODS = ("password", "token", "application_credential")
 # Decoded payloads kept per key set (a token is decrypted once, not on every request), and
 # digests of auth bodies known to pass the schema: bounds on what is remembered.
 MAX_DECODED = 4096
@@ -73,6 +73,8 @@ class Scoped:
     project: dict[str, Any] | None = None
     domain: dict[str, Any] | None = None
     system: bool = False
+    # {"id", "name", "restricted"} for a token an application credential got
+    application_credential: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Token:
     project: dict[str, Any] | None = None
     domain: dict[str, Any] | None = None
     system: bool = False
+    application_credential: dict[str, Any] | None = None
     # the answers it was read from (one database version): rendering it reads no more
     memo: Memo | None = field(default=None, repr=False, compare=False)
 
@@ -109,6 +112,7 @@ class Token:
             scoped.project,
             scoped.domain,
             scoped.system,
+            scoped.application_credential,
         )
 
     @property
@@ -192,13 +196,28 @@ class TokenProvider:
                     "Attempted to authenticate with an unsupported method.", status=401
                 )
         memo = self.memos.current(db)
-        scope = self._scope(memo, auth.get("scope"))
+        app_cred: _AppCredLogin | None = None
+        if "application_credential" in methods:
+            # keystone/auth/core.py: the credential's project is the scope, none may be asked
+            if "scope" in auth:
+                raise Unauthorized()
+            app_cred = _app_cred_login(db, identity_data["application_credential"], now)
+            scope = {"project_id": app_cred.project_id} if app_cred.project_id else {}
+        else:
+            scope = self._scope(memo, auth.get("scope"))
         user: Login | None = None
         expires_at: datetime | None = None
         audit_ids: list[str] = []
         succeeded = set(methods)
         for method in methods:
-            if method == "password":
+            if method == "application_credential":
+                assert app_cred is not None
+                user_id = app_cred.user_id
+                user = memo.get(("user", user_id), partial(_login_by_id, user_id=user_id))
+                _require_password(user, True)
+                # CVE-2022-2447: a token never outlives the credential that got it
+                expires_at = app_cred.cap(now + timedelta(seconds=self.expiration))
+            elif method == "password":
                 user, password = self._password_login(memo, identity_data["password"])
                 # The check Keystone makes on every login, at the cost the hash was made with.
                 _require_password(user, identity.check_password(password, user.password_hash))
@@ -213,7 +232,17 @@ class TokenProvider:
                 expires_at = parent.payload.expires_at
                 audit_ids = [parent.payload.audit_ids[-1]]
         assert user is not None
-        token = self._mint(memo, user, auth, scope, now, succeeded, expires_at, audit_ids)
+        token = self._mint(
+            memo,
+            user,
+            auth,
+            scope,
+            now,
+            succeeded,
+            expires_at,
+            audit_ids,
+            app_cred.id if app_cred else None,
+        )
         return token, self._render_text(memo, token, include_catalog)
 
     def _mint(
@@ -226,9 +255,15 @@ class TokenProvider:
         succeeded: set[str],
         expires_at: datetime | None,
         audit_ids: list[str],
+        app_cred_id: str | None = None,
     ) -> Token:
         """The token of an authenticated ``user``: 401 if it has no role on its scope."""
-        if scope == {} and auth.get("scope") != "unscoped" and user.default_project_id:
+        if (
+            app_cred_id is None
+            and scope == {}
+            and auth.get("scope") != "unscoped"
+            and (user.default_project_id)
+        ):
             scope = memo.get(("default-scope", user.user_id), partial(_default_scope, user=user))
         payload = TokenPayload(
             user_id=user.user_id,
@@ -243,6 +278,7 @@ class TokenProvider:
             domain_id=scope.get("domain_id"),
             system=scope.get("system"),
             issued_at=now.replace(microsecond=0),
+            app_cred_id=app_cred_id,
         )
         token_id = encode(payload, self._crypto(), now)
         token = self._build(memo, token_id, payload)
@@ -387,7 +423,14 @@ class TokenProvider:
 
     @staticmethod
     def _build(memo: Memo, token_id: str, payload: TokenPayload) -> Token:
-        key = ("scoped", payload.user_id, payload.project_id, payload.domain_id, payload.system)
+        key = (
+            "scoped",
+            payload.user_id,
+            payload.project_id,
+            payload.domain_id,
+            payload.system,
+            payload.app_cred_id,
+        )
         token = Token.of(token_id, payload, memo.get(key, lambda s: _scoped(s, payload)))
         token.memo = memo
         return token
@@ -400,7 +443,7 @@ class TokenProvider:
         body = self._body(token)
         if include_catalog and not token.unscoped:
             body["catalog"] = self._catalog(self._memo(s, token), token)
-        return {"token": body}
+        return {"token": _with_app_cred(body, token)}
 
     def render_json(self, s: Database | Session, token: Token, include_catalog: bool = True) -> str:
         """``json.dumps(self.render(...))``, the same text, without serialising the catalog
@@ -412,14 +455,16 @@ class TokenProvider:
     def _render_text(self, memo: Memo, token: Token, include_catalog: bool) -> str:
         body = self._body(token)
         if not include_catalog or token.unscoped:
-            return json.dumps({"token": body})
+            return json.dumps({"token": _with_app_cred(body, token)})
         value = self._catalog(memo, token)
         text = memo.get(
             ("catalog-json", token.project_id, token.user_id), lambda _: json.dumps(value)
         )
         # The catalog is the body's last key: its placeholder is the last string in the text.
         body["catalog"] = _CATALOG_SLOT
-        head, slot, tail = json.dumps({"token": body}).rpartition(_CATALOG_SLOT_JSON)
+        head, slot, tail = json.dumps({"token": _with_app_cred(body, token)}).rpartition(
+            _CATALOG_SLOT_JSON
+        )
         assert slot, "the catalog placeholder is in the body"
         return head + text + tail
 
@@ -461,6 +506,36 @@ class TokenProvider:
     @staticmethod
     def revoke(s: Session, token: Token, now: datetime) -> None:
         revoke.revoke_audit_id(s, token.payload.audit_ids[0], now)
+
+
+def _with_app_cred(body: dict[str, Any], token: Token) -> dict[str, Any]:
+    """Keystone renders a token's application credential last, after its catalog."""
+    if token.application_credential is not None:
+        body["application_credential"] = token.application_credential
+    return body
+
+
+@dataclass(frozen=True)
+class _AppCredLogin:
+    """What logging in with an application credential yields (read in one session)."""
+
+    id: str
+    user_id: str
+    project_id: str | None
+    expires_at: datetime | None
+
+    def cap(self, expires_at: datetime) -> datetime:
+        return min(expires_at, self.expires_at) if self.expires_at else expires_at
+
+
+def _app_cred_login(db: Database, info: Any, now: datetime) -> _AppCredLogin:
+    """The application credential a login names, its secret checked (not through the memo:
+    the secret must not be remembered)."""
+    if not isinstance(info, dict):
+        raise ValidationError.expecting("application_credential", "identity")
+    with db.read() as s:
+        found = appcred.authenticate(s, info, now)
+        return _AppCredLogin(found.id, found.user_id, found.project_id, appcred.expiry(found))
 
 
 _CATALOG_SLOT = "\x00catalog\x00"  # where render_json puts the catalog's kept JSON text
@@ -561,6 +636,12 @@ def _scoped(s: Session, payload: TokenPayload) -> Scoped:
         role_ids = assignment.effective_role_ids(s, user.id, system=True)
     else:
         role_ids = []
+    app_cred_ref: dict[str, Any] | None = None
+    if payload.app_cred_id:
+        # the credential's roles the user still holds there, in the credential's order
+        found = appcred.get(s, payload.app_cred_id)
+        role_ids = [rid for rid in found.roles if rid in role_ids]
+        app_cred_ref = {"id": found.id, "name": found.name, "restricted": not found.unrestricted}
     roles = {r.id: r for r in s.scalars(select(m.Role).where(m.Role.id.in_(role_ids)))}
     # Domain-specific roles are never placed in tokens (Keystone strips them).
     role_refs = [
@@ -568,7 +649,7 @@ def _scoped(s: Session, payload: TokenPayload) -> Scoped:
         for rid in role_ids
         if rid in roles and roles[rid].domain_id == m.NULL_DOMAIN
     ]
-    return Scoped(user_ref, role_refs, project_ref, domain_ref, bool(payload.system))
+    return Scoped(user_ref, role_refs, project_ref, domain_ref, bool(payload.system), app_cred_ref)
 
 
 def _check_names_present(auth: dict[str, Any]) -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from labkit.sim.core.http import Routes
-from labkit.sim.keystone.api import auth, catalog, credentials, resource, roles, users
+from labkit.sim.keystone.api import (
+    app_credentials,
+    auth,
+    catalog,
+    credentials,
+    resource,
+    roles,
+    users,
+)
 
 
 def all_routes() -> Routes:
     merged = Routes()
-    for module in (auth, resource, users, roles, catalog, credentials):
+    for module in (auth, resource, users, roles, catalog, credentials, app_credentials):
         for route in module.routes:
             merged.add(route.method, route.template, route.handler)
     return merged
