@@ -544,7 +544,16 @@ class World:
             f"{ks}/users/{admin.current_user_id}/application_credentials",
             {"application_credential": {"name": f"hac-{tag}"}},
         )["application_credential"]
+        endpoint_group = self.ok(
+            "admin",
+            "POST",
+            f"{ks}/OS-EP-FILTER/endpoint_groups",
+            {"endpoint_group": {"name": f"heg-{tag}", "filters": {"interface": "public"}}},
+        )["endpoint_group"]
+        consumer = self.ok("admin", "POST", f"{ks}/OS-OAUTH1/consumers", {"consumer": {}})
         self.ids["keystone"] = {
+            "endpoint_groups/{item_id}": endpoint_group["id"],
+            "consumers/{item_id}": consumer["consumer"]["id"],
             "application_credentials/{application_credential_id}": app_cred["id"],
             "credentials/{credential_id}": credential["id"],
             "OS-EC2/{access}": ec2["access"],

@@ -6,8 +6,9 @@ codes (checked against recordings in ``tests/parity``). Tokens are real Fernet t
 Keystone's payload format, made with a key repository on the simulated controller.
 
 LIMITATIONS (not emulated; the API answers as Keystone does when a feature is off):
-  - federation, OAuth1/OAuth2, trusts, application credential access rules (refused with a
-    400), endpoint groups, endpoint filtering, domain-specific configuration, unified
+  - federation, OAuth2, OAuth1 but its consumers (no request or access tokens), trusts,
+    application credential access rules (refused with a 400), endpoint filtering (endpoint
+    groups are kept, never tied to projects), domain-specific configuration, unified
     limits, endpoint policies (the ``/v3/policies`` blobs are kept, never tied to
     endpoints), MFA rules, receipts, password expiry and lockout rules; credential blobs
     are stored as sent (Keystone encrypts them with its credential keys) and an EC2

@@ -219,3 +219,25 @@ class ApplicationCredential(Base):
     expires_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
     unrestricted: Mapped[bool] = mapped_column(Boolean, default=False)
     roles: Mapped[list[str]] = mapped_column(default=list)
+
+
+class EndpointGroup(Base):
+    """A named filter over the catalog's endpoints (OS-EP-FILTER's endpoint groups). Its
+    project associations, which would narrow a project's catalog, are not emulated."""
+
+    __tablename__ = "endpoint_group"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Consumer(Base):
+    """An OAuth1 consumer (OS-OAUTH1): an id and a secret for a third party. The OAuth1
+    request/access token dance itself is not emulated."""
+
+    __tablename__ = "consumer"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)

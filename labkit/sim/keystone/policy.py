@@ -227,6 +227,14 @@ RULES: dict[str, str] = {
     "identity:delete_application_credential": _either(
         f"({_SYSTEM_ADMIN}) or rule:owner", "rule:admin_or_owner"
     ),
+    # OS-EP-FILTER endpoint groups and OS-OAUTH1 consumers (endpoint_group.py, consumer.py)
+    **{
+        f"identity:{verb}_{kind}": _sys_reader() if verb == "get" else _sys_admin()
+        for kind in ("endpoint_group", "consumer")
+        for verb in ("get", "create", "update", "delete")
+    },
+    "identity:list_endpoint_groups": _sys_reader(),
+    "identity:list_consumers": _sys_reader(),
     # stored policies (keystone/common/policies/policy.py)
     "identity:get_policy": _sys_reader(),
     "identity:list_policies": _sys_reader(),

@@ -396,3 +396,32 @@ APPLICATION_CREDENTIAL_CREATE = {
     "required": ["name"],
     "additionalProperties": True,
 }
+
+# keystone/catalog/schema.py endpoint groups, keystone/oauth1/schema.py consumers
+_ENDPOINT_GROUP_PROPERTIES = {
+    "description": _DESCRIPTION,
+    "filters": {"type": "object"},
+    "name": _NAME,
+}
+ENDPOINT_GROUP_CREATE = {
+    "type": "object",
+    "properties": _ENDPOINT_GROUP_PROPERTIES,
+    "required": ["name", "filters"],
+}
+ENDPOINT_GROUP_UPDATE = {
+    "type": "object",
+    "properties": _ENDPOINT_GROUP_PROPERTIES,
+    "minProperties": 1,
+}
+CONSUMER_CREATE = {
+    "type": "object",
+    "properties": {"description": _DESCRIPTION},
+    "additionalProperties": True,
+}
+CONSUMER_UPDATE = {
+    "type": "object",
+    "properties": {"description": _DESCRIPTION},
+    "not": {"required": ["secret"]},
+    "minProperties": 1,
+    "additionalProperties": True,
+}

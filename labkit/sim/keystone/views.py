@@ -149,3 +149,27 @@ def policy_blob(p: m.Policy, root: str) -> dict[str, Any]:
         **p.extra,
         "links": _link(root, "policies", p.id),
     }
+
+
+def endpoint_group(g: m.EndpointGroup, root: str) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "name": g.name,
+        "description": g.description,
+        "filters": g.filters,
+        "links": _link(root, "OS-EP-FILTER/endpoint_groups", g.id),
+    }
+
+
+def consumer(c: m.Consumer, root: str) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "description": c.description,
+        **c.extra,
+        "links": _link(root, "OS-OAUTH1/consumers", c.id),
+    }
+
+
+def new_consumer(c: m.Consumer, root: str) -> dict[str, Any]:
+    """A consumer as its create shows it: with its secret, never shown again."""
+    return {**consumer(c, root), "secret": c.secret}

@@ -52,10 +52,15 @@ class SystemResource:
     update_schema: dict[str, Any]
     filters: tuple[str, ...]
     plural: str = ""  # default: kind + "s"
+    path: str = ""  # default: /v3/<plural>
+    # what a create answers, when it shows more than the other calls (a consumer's secret)
+    created_view: Callable[[Any, str], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if not self.plural:
             object.__setattr__(self, "plural", f"{self.kind}s")
+        if not self.path:
+            object.__setattr__(self, "path", f"/v3/{self.plural}")
 
     def op(self, verb: str) -> Callable[..., Any]:
         name = f"list_{self.plural}" if verb == "list" else f"{verb}_{self.kind}"
@@ -63,7 +68,7 @@ class SystemResource:
 
 
 def add_system_resource(routes: Routes, r: SystemResource) -> None:
-    """GET/POST /v3/<kind>s and GET/PATCH/DELETE /v3/<kind>s/{id}, as Keystone serves them."""
+    """GET/POST <path> and GET/PATCH/DELETE <path>/{id}, as Keystone serves them."""
 
     def list_all(call: Call) -> Response:
         enforce(call, f"identity:list_{r.plural}")
@@ -76,7 +81,8 @@ def add_system_resource(routes: Routes, r: SystemResource) -> None:
         data = body_of(call, r.kind)
         schemas.validate(r.create_schema, data)
         with ks(call).write() as s:
-            out = r.view(r.op("create")(s, ks(call).runtime.ids.hex_id(), data), call.root_url)
+            made = r.op("create")(s, ks(call).runtime.ids.hex_id(), data)
+            out = (r.created_view or r.view)(made, call.root_url)
         return json_response({r.kind: out}, 201)
 
     def get(call: Call, item_id: str) -> Response:
@@ -107,8 +113,8 @@ def add_system_resource(routes: Routes, r: SystemResource) -> None:
         (delete, "delete"),
     ):
         handler.__name__ = f"list_{r.plural}" if verb == "list" else f"{verb}_{r.kind}"
-    routes.add("GET", f"/v3/{r.plural}", list_all)
-    routes.add("POST", f"/v3/{r.plural}", create)
-    routes.add("GET", f"/v3/{r.plural}/{{item_id}}", get)
-    routes.add("PATCH", f"/v3/{r.plural}/{{item_id}}", update)
-    routes.add("DELETE", f"/v3/{r.plural}/{{item_id}}", delete)
+    routes.add("GET", r.path, list_all)
+    routes.add("POST", r.path, create)
+    routes.add("GET", f"{r.path}/{{item_id}}", get)
+    routes.add("PATCH", f"{r.path}/{{item_id}}", update)
+    routes.add("DELETE", f"{r.path}/{{item_id}}", delete)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
-from labkit.sim.keystone import catalog, schemas, views
+from labkit.sim.keystone import catalog, extensions, schemas, views
 from labkit.sim.keystone.api._helpers import SystemResource, add_system_resource, ks
 from labkit.sim.keystone.service import body_of, enforce
 
@@ -90,5 +90,17 @@ add_system_resource(
         schemas.ENDPOINT_CREATE,
         schemas.ENDPOINT_UPDATE,
         ("service_id", "interface", "region_id"),
+    ),
+)
+add_system_resource(
+    routes,
+    SystemResource(
+        "endpoint_group",
+        extensions,
+        views.endpoint_group,
+        schemas.ENDPOINT_GROUP_CREATE,
+        schemas.ENDPOINT_GROUP_UPDATE,
+        ("name",),
+        path="/v3/OS-EP-FILTER/endpoint_groups",
     ),
 )

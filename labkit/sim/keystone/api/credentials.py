@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, empty_response, json_response
-from labkit.sim.keystone import credential, identity, policy, resource, schemas, views
+from labkit.sim.keystone import credential, extensions, identity, policy, resource, schemas, views
 from labkit.sim.keystone import models as m
 from labkit.sim.keystone.api._helpers import SystemResource, add_system_resource, filters, ks
 from labkit.sim.keystone.errors import NotFound, Unauthorized
@@ -165,5 +165,19 @@ add_system_resource(
         schemas.POLICY_UPDATE,
         ("type",),
         plural="policies",
+    ),
+)
+
+add_system_resource(
+    routes,
+    SystemResource(
+        "consumer",
+        extensions,
+        views.consumer,
+        schemas.CONSUMER_CREATE,
+        schemas.CONSUMER_UPDATE,
+        (),
+        path="/v3/OS-OAUTH1/consumers",
+        created_view=views.new_consumer,
     ),
 )

@@ -1,0 +1,73 @@
+"""Keystone's endpoint groups (OS-EP-FILTER) and OAuth1 consumers (OS-OAUTH1) through the
+openstack CLI and raw calls: what is kept, what is shown, and Zed's errors."""
+
+from __future__ import annotations
+
+
+def _identity(conn, method: str, path: str, **kwargs):
+    return conn.session.request(
+        path, method, endpoint_filter={"service_type": "identity"}, raise_exc=False, **kwargs
+    )
+
+
+def test_endpoint_group_lifecycle(admin, demo, unique) -> None:
+    base = "/OS-EP-FILTER/endpoint_groups"
+    name = unique("eg")
+    body = {"endpoint_group": {"name": name, "filters": {"interface": "public"}}}
+    made = _identity(admin, "POST", base, json=body)
+    assert made.status_code == 201
+    group = made.json()["endpoint_group"]
+    assert group["filters"] == {"interface": "public"} and group["description"] is None
+    assert group["links"]["self"].endswith(f"/v3/OS-EP-FILTER/endpoint_groups/{group['id']}")
+    assert _identity(admin, "HEAD", f"{base}/{group['id']}").status_code == 200
+    listed = _identity(admin, "GET", f"{base}?name={name}").json()["endpoint_groups"]
+    assert [g["id"] for g in listed] == [group["id"]]
+    changed = _identity(
+        admin,
+        "PATCH",
+        f"{base}/{group['id']}",
+        json={"endpoint_group": {"description": "d", "filters": {"region_id": "RegionOne"}}},
+    ).json()["endpoint_group"]
+    assert changed["description"] == "d" and changed["filters"] == {"region_id": "RegionOne"}
+    assert _identity(demo, "GET", base).status_code == 403
+    assert _identity(admin, "DELETE", f"{base}/{group['id']}").status_code == 204
+    gone = _identity(admin, "GET", f"{base}/{group['id']}")
+    assert gone.json()["error"]["message"] == f"Could not find Endpoint Group: {group['id']}."
+
+
+def test_endpoint_group_filters_are_checked(admin, unique) -> None:
+    base = "/OS-EP-FILTER/endpoint_groups"
+    before = _identity(admin, "GET", base).json()["endpoint_groups"]
+    for filters, message in (
+        ({}, "filters field is required and cannot be empty"),
+        ({"url": "x"}, "Expecting to find service_id or region_id or interface in endpoint_group."),
+    ):
+        body = {"endpoint_group": {"name": unique("eg"), "filters": filters}}
+        answer = _identity(admin, "POST", base, json=body)
+        assert answer.status_code == 400
+        assert answer.json()["error"]["message"].startswith(message)
+    assert _identity(admin, "GET", base).json()["endpoint_groups"] == before
+
+
+def test_consumers_show_their_secret_once(admin, demo) -> None:
+    """Raw calls: the openstack CLI's consumer commands need oauthlib, not installed here."""
+    base = "/OS-OAUTH1/consumers"
+    made = _identity(admin, "POST", base, json={"consumer": {"description": "first"}})
+    assert made.status_code == 201
+    created = made.json()["consumer"]
+    assert created["secret"] and created["description"] == "first"
+    one = f"{base}/{created['id']}"
+    shown = _identity(admin, "GET", one).json()["consumer"]
+    assert "secret" not in shown and shown["description"] == "first"
+    changed = _identity(admin, "PATCH", one, json={"consumer": {"description": "second"}})
+    assert changed.json()["consumer"]["description"] == "second"
+    listed = _identity(admin, "GET", base).json()["consumers"]
+    assert created["id"] in {c["id"] for c in listed}
+    assert all("secret" not in c for c in listed)
+    secret = _identity(admin, "PATCH", one, json={"consumer": {"secret": "mine"}})
+    assert secret.status_code == 400
+    assert _identity(demo, "POST", base, json={"consumer": {}}).status_code == 403
+    assert _identity(admin, "DELETE", one).status_code == 204
+    gone = _identity(admin, "GET", one)
+    assert gone.status_code == 404
+    assert gone.json()["error"]["message"] == "Consumer not found"
