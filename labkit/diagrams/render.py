@@ -491,6 +491,8 @@ def _draw_flow(g: nx.MultiDiGraph, ax: Axes) -> None:
     for n in names:
         x = xs[n]
         _box(ax, x - 0.9, 0.1, 1.8, 0.5, style.layer_colour(_participant_layer(n)))
+        # A long name (neutron-linuxbridge-agent) is set smaller to stay inside its box.
+        size = min(9.0, 9.0 * 1.7 / _text_width(n, 9.0, bold=True))
         _text(
             ax,
             x,
@@ -499,7 +501,7 @@ def _draw_flow(g: nx.MultiDiGraph, ax: Axes) -> None:
             ha="center",
             va="center",
             weight="bold",
-            size=9,
+            size=size,
             colour=style.text_on(style.layer_colour(_participant_layer(n))),
         )
         ax.plot([x, x], [0.1, bottom], color=style.MUTED, linestyle="--", linewidth=0.8)
@@ -1335,8 +1337,19 @@ def _draw_scores(g: nx.DiGraph, ax: Axes) -> None:
             weight="bold" if d["chosen"] else "normal",
         )
         if d["fate"] != "weighed":
+            # The reason runs longer than a bar ("... group members are on controller,
+            # worker1, worker2"): its box takes the row up to the right margin.
             _box(
-                ax, left, y, _SC_BAR_W, h, "#f5f5f5", edge=style.MUTED, lw=0.6, ls=":", radius=0.02
+                ax,
+                left,
+                y,
+                width - left - 0.2,
+                h,
+                "#f5f5f5",
+                edge=style.MUTED,
+                lw=0.6,
+                ls=":",
+                radius=0.02,
             )
             reason = graphs.score_line(d)
             _text(

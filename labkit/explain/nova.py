@@ -40,7 +40,7 @@ _KNOWN = (
         "nova.quota-several",
         r"Quota exceeded for (?P<resources>\w+(?:, \w+)+): Requested (?P<req>\d+(?:, \d+)+), "
         r"but already used (?P<used>\d+(?:, \d+)+) of (?P<limit>\d+(?:, \d+)+)",
-        "compute",
+        "projects",
         "The request would go past several quotas at once: {resources}",
         "Nova counted what the project holds and added the request: {resources} would each go "
         "past its limit ({limit}, in that order); {used} are in use and the request asks for "
@@ -54,12 +54,13 @@ _KNOWN = (
         "nova.quota",
         r"Quota exceeded for (?P<resource>\w+): Requested (?P<req>\d+), but already used "
         r"(?P<used>\d+) of (?P<limit>\d+)",
-        "compute",
+        "projects",
         "The project is at its {resource} quota",
         "The project may use {limit} {resource}; {used} are in use and the request asks for "
-        "{req} more.",
-        "Delete servers you no longer need (`openstack server list`), or as admin raise it: "
-        "`openstack quota set --{resource} N PROJECT`.",
+        "{req} more. Nothing was created.",
+        "Delete servers you no longer need (`openstack server list`; ERROR ones count too), or "
+        "as admin raise it: `openstack quota set --{resource} N PROJECT`. In a notebook, "
+        "lab.will_it_fit(project, flavor, count) answers before you boot.",
     ),
     (
         "nova.port-limit",
@@ -75,7 +76,7 @@ _KNOWN = (
     (
         "nova.keypair-quota",
         r"Quota exceeded, too many key pairs",
-        "compute",
+        "projects",
         "The user has as many key pairs as the key_pairs quota allows",
         "Key pairs belong to a user, but the limit is the key_pairs quota of the project the "
         "token is scoped to (100 by default).",

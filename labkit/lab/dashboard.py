@@ -54,7 +54,7 @@ CHROMIUM_ARGS = (
 # What a request is for on a dashboard page: (service, path pattern, meaning). The first
 # match names the row's purpose; the learner reads the panel from the calls.
 PURPOSES: tuple[tuple[str, str, str], ...] = (
-    ("keystone", r"/v3/auth/tokens$", "a token for Horizon's clients, from your session's"),
+    ("keystone", r"/v3/auth/tokens$", "Horizon's clients trade your session's token for one"),
     ("keystone", r"/v3/users/[^/]+/projects$", "the project switcher: your projects"),
     ("keystone", r"/v3/?$", "Keystone's version document (which API it speaks)"),
     ("keystone", r"/v3/projects", "projects"),
