@@ -551,7 +551,15 @@ class World:
             {"endpoint_group": {"name": f"heg-{tag}", "filters": {"interface": "public"}}},
         )["endpoint_group"]
         consumer = self.ok("admin", "POST", f"{ks}/OS-OAUTH1/consumers", {"consumer": {}})
+        self.ok(
+            "admin",
+            "PUT",
+            f"{ks}/domains/{domain['domain']['id']}/config",
+            {"config": {"identity": {"driver": "ldap"}, "ldap": {"url": "ldap://h"}}},
+        )
         self.ids["keystone"] = {
+            "config/{group}": "ldap",
+            "{group}/{option}": "url",
             "endpoint_groups/{item_id}": endpoint_group["id"],
             "consumers/{item_id}": consumer["consumer"]["id"],
             "application_credentials/{application_credential_id}": app_cred["id"],

@@ -71,3 +71,74 @@ def test_consumers_show_their_secret_once(admin, demo) -> None:
     gone = _identity(admin, "GET", one)
     assert gone.status_code == 404
     assert gone.json()["error"]["message"] == "Consumer not found"
+
+
+def test_domain_config_groups_and_options(admin, demo, unique) -> None:
+    domain = admin.identity.create_domain(name=unique("dc"))
+    base = f"/domains/{domain.id}/config"
+    none_yet = _identity(admin, "GET", base)
+    assert none_yet.status_code == 404
+    assert none_yet.json()["error"]["message"] == (
+        f"Could not find any options in domain configuration for domain {domain.id}."
+    )
+    config = {
+        "identity": {"driver": "ldap"},
+        "ldap": {"url": "ldap://x:389/", "password": "hidden"},
+    }
+    made = _identity(admin, "PUT", base, json={"config": config})
+    assert made.status_code == 201
+    # the sensitive ldap password is kept but never shown
+    assert made.json()["config"] == {
+        "identity": {"driver": "ldap"},
+        "ldap": {"url": "ldap://x:389/"},
+    }
+    again = _identity(admin, "PUT", base, json={"config": {"identity": {"driver": "sql"}}})
+    assert again.status_code == 200 and again.json()["config"] == {"identity": {"driver": "sql"}}
+    option = _identity(admin, "GET", f"{base}/identity/driver").json()
+    assert option == {"config": {"driver": "sql"}}
+    # a group not configured (the PUT replaced ldap away) cannot be patched on its own
+    patched = _identity(admin, "PATCH", f"{base}/ldap", json={"config": {"ldap": {"url": "u"}}})
+    assert patched.status_code == 404
+    assert patched.json()["error"]["message"] == (
+        f"Could not find group ldap in domain configuration for domain {domain.id}."
+    )
+    whole = _identity(admin, "PATCH", base, json={"config": {"identity": {"list_limit": 5}}}).json()
+    assert whole == {"config": {"identity": {"driver": "sql", "list_limit": 5}}}
+    one = _identity(admin, "PATCH", f"{base}/identity/driver", json={"config": {"driver": "x"}})
+    assert one.json()["config"]["identity"]["driver"] == "x"
+    for body, message in (
+        ({"config": {}}, "No options specified"),
+        ({"config": {"nova": {"a": 1}}}, "Group nova is not supported"),
+        ({"config": {"ldap": {"bogus": 1}}}, "Option bogus in group ldap is not supported"),
+    ):
+        refused = _identity(admin, "PATCH", base, json=body)
+        assert refused.status_code == 403
+        assert refused.json()["error"]["message"].startswith(
+            f"Invalid domain specific configuration: {message}"
+        )
+    assert _identity(demo, "GET", base).status_code == 403
+    assert _identity(admin, "DELETE", f"{base}/identity/driver").status_code == 204
+    assert _identity(admin, "GET", f"{base}/identity/driver").status_code == 404
+    assert _identity(admin, "DELETE", f"{base}/identity").status_code == 204
+    assert _identity(admin, "DELETE", f"{base}/identity").status_code == 404
+    assert _identity(admin, "DELETE", base).status_code == 204
+    assert _identity(admin, "GET", base).status_code == 404
+
+
+def test_domain_config_defaults_are_zeds(admin) -> None:
+    everything = _identity(admin, "GET", "/domains/config/default").json()["config"]
+    assert everything["identity"] == {"driver": "sql", "list_limit": None}
+    assert everything["ldap"]["url"] == "ldap://localhost"
+    assert "password" not in everything["ldap"]
+    ldap = _identity(admin, "GET", "/domains/config/ldap/default").json()["config"]
+    assert ldap == {"ldap": everything["ldap"]}
+    one = _identity(admin, "GET", "/domains/config/ldap/user_objectclass/default").json()
+    assert one == {"config": {"user_objectclass": "inetOrgPerson"}}
+    secret = _identity(admin, "GET", "/domains/config/ldap/password/default")
+    assert secret.status_code == 403
+    compliance = _identity(admin, "GET", "/domains/default/config/security_compliance").json()
+    assert compliance == {
+        "config": {
+            "security_compliance": {"password_regex": None, "password_regex_description": None}
+        }
+    }

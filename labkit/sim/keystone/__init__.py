@@ -7,8 +7,9 @@ Keystone's payload format, made with a key repository on the simulated controlle
 
 LIMITATIONS (not emulated; the API answers as Keystone does when a feature is off):
   - federation, OAuth2, OAuth1 but its consumers (no request or access tokens), trusts,
-    application credential access rules (refused with a 400), endpoint filtering (endpoint
-    groups are kept, never tied to projects), domain-specific configuration, unified
+    application credential access rules (refused with a 400), endpoint filtering
+    (endpoint groups are kept, never tied to projects), domain-specific drivers (a
+    domain's ``/config`` is kept and shown, its users still come from SQL), unified
     limits, endpoint policies (the ``/v3/policies`` blobs are kept, never tied to
     endpoints), MFA rules, receipts, password expiry and lockout rules; credential blobs
     are stored as sent (Keystone encrypts them with its credential keys) and an EC2

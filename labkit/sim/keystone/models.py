@@ -241,3 +241,15 @@ class Consumer(Base):
     description: Mapped[str | None] = mapped_column(String(64), nullable=True)
     secret: Mapped[str] = mapped_column(String(64))
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DomainConfigOption(Base):
+    """One option of a domain's own identity configuration (Keystone's whitelisted_config
+    and sensitive_config tables in one, ``sensitive`` telling them apart)."""
+
+    __tablename__ = "domain_config"
+    domain_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    group: Mapped[str] = mapped_column(String(255), primary_key=True)
+    option: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -235,6 +235,13 @@ RULES: dict[str, str] = {
     },
     "identity:list_endpoint_groups": _sys_reader(),
     "identity:list_consumers": _sys_reader(),
+    # domain configuration (keystone/common/policies/domain_config.py)
+    "identity:get_domain_config": _sys_reader(),
+    "identity:get_domain_config_default": _sys_reader(),
+    "identity:get_security_compliance_domain_config": "",
+    "identity:create_domain_config": _sys_admin(),
+    "identity:update_domain_config": _sys_admin(),
+    "identity:delete_domain_config": _sys_admin(),
     # stored policies (keystone/common/policies/policy.py)
     "identity:get_policy": _sys_reader(),
     "identity:list_policies": _sys_reader(),

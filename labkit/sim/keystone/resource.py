@@ -115,6 +115,7 @@ def delete_domain(s: Session, domain: m.Domain) -> None:
         raise ForbiddenNotSecurity("Cannot delete the default domain.")
     for project in s.scalars(select(m.Project).where(m.Project.domain_id == domain.id)):
         delete_project(s, project, cascade=True)
+    s.execute(delete(m.DomainConfigOption).where(m.DomainConfigOption.domain_id == domain.id))
     for user in s.scalars(select(m.User).where(m.User.domain_id == domain.id)):
         s.delete(user)
     for group in s.scalars(select(m.Group).where(m.Group.domain_id == domain.id)):

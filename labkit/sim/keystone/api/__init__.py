@@ -8,6 +8,7 @@ from labkit.sim.keystone.api import (
     auth,
     catalog,
     credentials,
+    domain_config,
     resource,
     roles,
     users,
@@ -16,7 +17,16 @@ from labkit.sim.keystone.api import (
 
 def all_routes() -> Routes:
     merged = Routes()
-    for module in (auth, resource, users, roles, catalog, credentials, app_credentials):
+    for module in (
+        auth,
+        resource,
+        domain_config,
+        users,
+        roles,
+        catalog,
+        credentials,
+        app_credentials,
+    ):
         for route in module.routes:
             merged.add(route.method, route.template, route.handler)
     return merged
