@@ -54,3 +54,41 @@ def test_bad_paging_is_glances_400(demo: Any, query: str, message: str) -> None:
     answer = demo.image.get(f"/metadefs/namespaces?{query}", raise_exc=False)
     assert answer.status_code == 400
     assert message in answer.text
+
+
+def test_the_object_property_tag_and_resource_type_schemas(demo: Any) -> None:
+    """openstacksdk's metadef schema calls, each answered with Zed's schema: the names
+    tempest checks, and schemas that accept what Glance accepts and refuse the rest."""
+    import jsonschema
+
+    names = {
+        "object": demo.image.get_metadef_object_schema,
+        "objects": demo.image.get_metadef_objects_schema,
+        "property": demo.image.get_metadef_property_schema,
+        "properties": demo.image.get_metadef_properties_schema,
+        "tag": demo.image.get_metadef_tag_schema,
+        "tags": demo.image.get_metadef_tags_schema,
+        "resource_type_association": demo.image.get_metadef_resource_type_schema,
+        "resource_type_associations": demo.image.get_metadef_resource_types_schema,
+    }
+    for name, fetch in names.items():
+        assert fetch().name == name
+    raw = {
+        kind: demo.image.get(f"/schemas/metadefs/{kind}").json()
+        for kind in ("object", "property", "properties", "tags")
+    }
+    good = {"name": "o", "properties": {"p": {"title": "P", "type": "string"}}}
+    jsonschema.validate(good, raw["object"])
+    for bad in ({"properties": {}}, {"name": "o", "properties": {"p": {"title": "P"}}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, raw["object"])
+    assert raw["property"]["required"] == ["title", "type", "name"]
+    # a collection of properties is a map keyed by name: its items need no name
+    assert raw["properties"]["properties"]["properties"]["type"] == "object"
+    assert (
+        "name"
+        not in raw["properties"]["properties"]["properties"]["additionalProperties"]["required"]
+    )
+    assert raw["tags"]["properties"]["tags"]["items"]["required"] == ["name"]
+    missing = demo.image.get("/schemas/metadefs/nosuch")
+    assert missing.status_code == 404

@@ -225,12 +225,20 @@ def image_schema(
     }
 
 
-def images_schema(item: dict[str, Any]) -> dict[str, Any]:
-    """``GET /v2/schemas/images``: Glance's CollectionSchema around the image schema."""
-    return {
-        "name": "images",
+def collection_schema(name: str, item: dict[str, Any], *, as_map: bool = False) -> dict[str, Any]:
+    """glance.schema.CollectionSchema.raw() around ``item`` (a list of items), or
+    DictCollectionSchema's (a map of them): the item's definitions move up to the collection."""
+    item = dict(item)
+    definitions = item.pop("definitions", None)
+    container: dict[str, Any] = (
+        {"type": "object", "additionalProperties": item}
+        if as_map
+        else {"type": "array", "items": item}
+    )
+    out: dict[str, Any] = {
+        "name": name,
         "properties": {
-            "images": {"type": "array", "items": item},
+            name: container,
             "first": {"type": "string"},
             "next": {"type": "string"},
             "schema": {"type": "string"},
@@ -241,6 +249,14 @@ def images_schema(item: dict[str, Any]) -> dict[str, Any]:
             {"rel": "describedby", "href": "{schema}"},
         ],
     }
+    if definitions:
+        out["definitions"] = definitions
+    return out
+
+
+def images_schema(item: dict[str, Any]) -> dict[str, Any]:
+    """``GET /v2/schemas/images``: Glance's CollectionSchema around the image schema."""
+    return collection_schema("images", item)
 
 
 def member_schema() -> dict[str, Any]:

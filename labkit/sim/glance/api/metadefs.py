@@ -8,7 +8,9 @@ so the catalog of a guide-built cloud is empty -- and that is what the sim answe
 Horizon asks for them whenever it offers to edit metadata: the launch wizard's "Metadata"
 step, the images' "Update Metadata" (python-glanceclient's ``metadefs_namespace.list``
 with ``resource_types=OS::Nova::Flavor`` and the like). A 404 there made the wizard show
-"Unable to retrieve the namespaces." Creating, changing or deleting namespaces, their
+"Unable to retrieve the namespaces." The schemas of namespaces, objects, properties, tags
+and resource type associations (``/v2/schemas/metadefs/...``) are served as Zed's
+(:mod:`labkit.sim.glance.metadef_schemas`). Creating, changing or deleting namespaces, their
 objects, properties and tags is not emulated.
 """
 
@@ -20,6 +22,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from labkit.sim.core.http import Call, Routes, json_response
+from labkit.sim.glance import metadef_schemas, schemas
 from labkit.sim.glance.errors import bad_request
 
 routes = Routes()
@@ -88,22 +91,7 @@ def schema_namespace(call: Call) -> Response:
 
 @routes.get("/v2/schemas/metadefs/namespaces")
 def schema_namespaces(call: Call) -> Response:
-    return json_response(
-        {
-            "name": "namespaces",
-            "properties": {
-                "namespaces": {"type": "array", "items": namespace_schema()},
-                "first": {"type": "string"},
-                "next": {"type": "string"},
-                "schema": {"type": "string"},
-            },
-            "links": [
-                {"rel": "first", "href": "{first}"},
-                {"rel": "next", "href": "{next}"},
-                {"rel": "describedby", "href": "{schema}"},
-            ],
-        }
-    )
+    return json_response(schemas.collection_schema("namespaces", namespace_schema()))
 
 
 @routes.get("/v2/metadefs/namespaces")
@@ -133,3 +121,18 @@ def namespaces(call: Call) -> Response:
     return json_response(
         {"namespaces": [], "first": first, "schema": "/v2/schemas/metadefs/namespaces"}
     )
+
+
+def _schema_route(kind: str) -> None:
+    """GET /v2/schemas/metadefs/<kind>: one of metadef_schemas.SCHEMAS."""
+    build = metadef_schemas.SCHEMAS[kind]
+
+    def handler(call: Call) -> Response:
+        return json_response(build())
+
+    handler.__name__ = f"schema_{kind}"
+    routes.add("GET", f"/v2/schemas/metadefs/{kind}", handler)
+
+
+for _kind in metadef_schemas.SCHEMAS:
+    _schema_route(_kind)
