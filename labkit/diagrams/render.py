@@ -136,7 +136,8 @@ def _draw_layers(g: nx.Graph, ax: Axes) -> None:
             edge=style.HIGHLIGHT if hot else style.INK,
             lw=3.0 if hot else 0.8,
         )
-        ink = style.text_on(colour)
+        # A faded box is light whatever its colour: white text on it would vanish.
+        ink = style.text_on(colour) if not dim else style.INK
         label = f"{d['number']}  {d['title']}" if d["number"] else d["title"]
         _text(
             ax,
