@@ -3,6 +3,8 @@ openstack CLI and raw calls: what is kept, what is shown, and Zed's errors."""
 
 from __future__ import annotations
 
+import json
+
 
 def _identity(conn, method: str, path: str, **kwargs):
     return conn.session.request(
@@ -142,3 +144,37 @@ def test_domain_config_defaults_are_zeds(admin) -> None:
             "security_compliance": {"password_regex": None, "password_regex_description": None}
         }
     }
+
+
+def test_a_project_acting_as_a_domain_is_a_domain(osc, admin, unique) -> None:
+    name = unique("isdom")
+    made = _identity(
+        admin, "POST", "/projects", json={"project": {"name": name, "is_domain": True}}
+    )
+    assert made.status_code == 201
+    project = made.json()["project"]
+    assert project["is_domain"] is True and project["domain_id"] is None
+    assert project["parent_id"] is None
+    # the domain API sees it, the project API lists it only when asked for domains
+    shown = json.loads(osc(f"domain show {project['id']} -f json").stdout)
+    assert shown["name"] == name
+    as_domains = _identity(admin, "GET", "/projects?is_domain=true").json()["projects"]
+    assert project["id"] in {p["id"] for p in as_domains}
+    plain = _identity(admin, "GET", "/projects").json()["projects"]
+    assert project["id"] not in {p["id"] for p in plain}
+    got = _identity(admin, "GET", f"/projects/{project['id']}").json()["project"]
+    assert got == project
+    disabled = _identity(
+        admin, "PATCH", f"/projects/{project['id']}", json={"project": {"enabled": False}}
+    ).json()["project"]
+    assert disabled["enabled"] is False and disabled["is_domain"] is True
+    assert _identity(admin, "DELETE", f"/projects/{project['id']}").status_code == 204
+    assert osc(f"domain show {project['id']}", check=False).returncode == 1
+    child = _identity(
+        admin,
+        "POST",
+        "/projects",
+        json={"project": {"name": unique("c"), "is_domain": True, "parent_id": "default"}},
+    )
+    assert child.status_code == 400
+    assert child.json()["error"]["message"] == "only root projects are allowed to act as domains."

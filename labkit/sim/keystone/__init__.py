@@ -14,7 +14,8 @@ LIMITATIONS (not emulated; the API answers as Keystone does when a feature is of
     endpoints), MFA rules, receipts, password expiry and lockout rules; credential blobs
     are stored as sent (Keystone encrypts them with its credential keys) and an EC2
     credential cannot log in (no ``/v3/ec2tokens``);
-  - ``is_domain`` projects (create domains through ``/v3/domains``);
+  - the project hierarchy under a project acting as a domain (``is_domain`` projects are
+    domains: the project API makes, shows, changes and deletes them, nothing more);
   - LDAP or any identity backend other than SQL; token caching (every validation re-reads);
   - only ``password``, ``token`` and ``application_credential`` auth methods; ``external``
     is never tried; removing a user's role does not delete their application credentials

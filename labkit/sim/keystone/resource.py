@@ -156,11 +156,30 @@ def list_projects(s: Session, filters: dict[str, Any]) -> list[m.Project]:
     return projects
 
 
+def create_domain_project(s: Session, project_id: str, data: dict[str, Any]) -> m.Domain:
+    """A project created with ``is_domain``: Keystone keeps a domain as a project acting as
+    one, so the project API makes (and then shows, changes, deletes) a domain of that id."""
+    if data.get("parent_id"):
+        raise ValidationError("only root projects are allowed to act as domains.")
+    kept: dict[str, Any] = {
+        k: data[k] for k in ("name", "description", "enabled", "tags", "options") if k in data
+    }
+    extra = {k: v for k, v in data.items() if k not in _PROJECT_FIELDS}
+    return create_domain(s, project_id, {**kept, **extra})
+
+
+def project_or_domain(s: Session, project_id: str) -> m.Project | m.Domain:
+    """What /v3/projects/{id} names: a project, else a domain (a project acting as one)."""
+    found = s.get(m.Project, project_id)
+    if found is not None:
+        return found
+    domain = s.get(m.Domain, project_id)
+    if domain is None:
+        raise NotFound.of("project", project_id)
+    return domain
+
+
 def create_project(s: Session, project_id: str, data: dict[str, Any]) -> m.Project:
-    if data.get("is_domain"):
-        raise ValidationError(
-            "Creating projects acting as domains is not emulated by the sim; use /v3/domains."
-        )
     parent_id = data.get("parent_id")
     domain_id = data.get("domain_id")
     if not domain_id:

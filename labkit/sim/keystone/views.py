@@ -41,6 +41,25 @@ def project(p: m.Project, root: str) -> dict[str, Any]:
     }
 
 
+def project_or_domain(p: m.Project | m.Domain, root: str) -> dict[str, Any]:
+    """A project, or a domain as the project API shows it (a project acting as a domain)."""
+    if isinstance(p, m.Project):
+        return project(p, root)
+    return {
+        "id": p.id,
+        "name": p.name,
+        "domain_id": None,
+        "description": p.description,
+        "enabled": p.enabled,
+        "parent_id": None,
+        "is_domain": True,
+        "tags": p.tags,
+        "options": p.options,
+        **p.extra,
+        "links": _link(root, "projects", p.id),
+    }
+
+
 def user(u: m.User, root: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": u.id,

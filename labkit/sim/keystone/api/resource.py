@@ -8,8 +8,8 @@ from labkit.sim.core.http import Call, Routes, empty_response, json_response
 from labkit.sim.keystone import models as m
 from labkit.sim.keystone import resource, schemas, views
 from labkit.sim.keystone.api._helpers import filters, ks
-from labkit.sim.keystone.errors import NotFound
-from labkit.sim.keystone.service import body_of, enforce
+from labkit.sim.keystone.errors import NotFound, ValidationError
+from labkit.sim.keystone.service import body_of, enforce, query_bool
 from labkit.sim.keystone.tokens import Token
 
 routes = Routes()
@@ -82,7 +82,14 @@ def list_projects(call: Call) -> Response:
         if key in call.query:
             wanted[key] = call.query[key].split(",")
     with ks(call).session() as s:
-        items = [views.project(p, call.root_url) for p in resource.list_projects(s, wanted)]
+        if query_bool(call, "is_domain"):
+            # the projects acting as domains: the domains
+            found = resource.list_domains(
+                s, {k: v for k, v in wanted.items() if k in ("name", "enabled")}
+            )
+            items = [views.project_or_domain(d, call.root_url) for d in found]
+        else:
+            items = [views.project(p, call.root_url) for p in resource.list_projects(s, wanted)]
     return json_response(views.collection("projects", items, call.url))
 
 
@@ -91,6 +98,12 @@ def create_project(call: Call) -> Response:
     data = body_of(call, "project")
     schemas.validate(schemas.PROJECT_CREATE, data)
     token: Token = call.auth
+    if data.get("is_domain"):
+        enforce(call, "identity:create_project", {"target.project.domain_id": ""})
+        with ks(call).write() as s:
+            made = resource.create_domain_project(s, ks(call).runtime.ids.hex_id(), data)
+            out = views.project_or_domain(made, call.root_url)
+        return json_response({"project": out}, 201)
     if not data.get("domain_id") and not data.get("parent_id"):
         # Keystone puts a project without domain in the token's domain.
         data["domain_id"] = (
@@ -119,7 +132,7 @@ def _project_target(call: Call, project_id: str) -> dict[str, str]:
 def get_project(call: Call, project_id: str) -> Response:
     enforce(call, "identity:get_project", _project_target(call, project_id))
     with ks(call).session() as s:
-        out = views.project(resource.get_project(s, project_id), call.root_url)
+        out = views.project_or_domain(resource.project_or_domain(s, project_id), call.root_url)
     return json_response({"project": out})
 
 
@@ -129,8 +142,15 @@ def update_project(call: Call, project_id: str) -> Response:
     data = body_of(call, "project")
     schemas.validate(schemas.PROJECT_UPDATE, data)
     with ks(call).write() as s:
-        project = resource.update_project(s, resource.get_project(s, project_id), data)
-        out = views.project(project, call.root_url)
+        found = resource.project_or_domain(s, project_id)
+        if isinstance(found, m.Domain):
+            if "is_domain" in data and data["is_domain"] is False:
+                raise ValidationError("Update of `is_domain` is not allowed.")
+            kept = {k: v for k, v in data.items() if k not in ("is_domain", "domain_id")}
+            out = views.project_or_domain(resource.update_domain(s, found, kept), call.root_url)
+        else:
+            project = resource.update_project(s, found, data)
+            out = views.project(project, call.root_url)
     return json_response({"project": out})
 
 
@@ -138,7 +158,11 @@ def update_project(call: Call, project_id: str) -> Response:
 def delete_project(call: Call, project_id: str) -> Response:
     enforce(call, "identity:delete_project", _project_target(call, project_id))
     with ks(call).write() as s:
-        resource.delete_project(s, resource.get_project(s, project_id))
+        found = resource.project_or_domain(s, project_id)
+        if isinstance(found, m.Domain):
+            resource.delete_domain(s, found)
+        else:
+            resource.delete_project(s, found)
     return empty_response()
 
 
