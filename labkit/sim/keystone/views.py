@@ -25,39 +25,34 @@ def domain(d: m.Domain, root: str) -> dict[str, Any]:
     }
 
 
-def project(p: m.Project, root: str) -> dict[str, Any]:
+def _project_form(
+    p: m.Project | m.Domain, domain_id: str | None, parent_id: str | None, root: str
+) -> dict[str, Any]:
     return {
         "id": p.id,
         "name": p.name,
-        "domain_id": p.domain_id,
+        "domain_id": domain_id,
         "description": p.description,
         "enabled": p.enabled,
-        "parent_id": p.parent_id,
-        "is_domain": False,
+        "parent_id": parent_id,
+        "is_domain": isinstance(p, m.Domain),
         "tags": p.tags,
         "options": p.options,
         **p.extra,
         "links": _link(root, "projects", p.id),
     }
+
+
+def project(p: m.Project, root: str) -> dict[str, Any]:
+    return _project_form(p, p.domain_id, p.parent_id, root)
 
 
 def project_or_domain(p: m.Project | m.Domain, root: str) -> dict[str, Any]:
-    """A project, or a domain as the project API shows it (a project acting as a domain)."""
+    """A project, or a domain as the project API shows it (a project acting as a domain:
+    no domain, no parent)."""
     if isinstance(p, m.Project):
         return project(p, root)
-    return {
-        "id": p.id,
-        "name": p.name,
-        "domain_id": None,
-        "description": p.description,
-        "enabled": p.enabled,
-        "parent_id": None,
-        "is_domain": True,
-        "tags": p.tags,
-        "options": p.options,
-        **p.extra,
-        "links": _link(root, "projects", p.id),
-    }
+    return _project_form(p, None, None, root)
 
 
 def user(u: m.User, root: str) -> dict[str, Any]:
