@@ -107,9 +107,10 @@ def gather(lab: Lab) -> CloudFacts:
     )
     networks = sorted(conn.network.networks(is_shared=True), key=lambda n: n.name)
     network = networks[0]
-    imports = conn.session.get(
-        str(conn.image.get_endpoint()).rstrip("/") + "/v2/info/import", raise_exc=False
-    )
+    # The image proxy's endpoint is already versioned (.../image/v2); the unversioned one
+    # would be the catalog's URL. Strip the version so both forms give one path.
+    image_root = str(conn.image.get_endpoint()).rstrip("/").removesuffix("/v2")
+    imports = conn.session.get(image_root + "/v2/info/import", raise_exc=False)
     methods = imports.json().get("import-methods", {}).get("value", []) if imports.ok else []
     credentials = lab.credentials("admin")
     return CloudFacts(
@@ -171,7 +172,12 @@ def render(facts: CloudFacts, log_file: str) -> str:
         "max_microversion": facts.placement_versions[1],
     }
     conf["image"] = {"build_interval": "1", "build_timeout": "60"}
-    conf["image-feature-enabled"] = {"api_v2": "true", "import_image": _bool(facts.image_import)}
+    conf["image-feature-enabled"] = {
+        "api_v2": "true",
+        "import_image": _bool(facts.image_import),
+        # Zed's Glance stores what it is given; format inspection on upload came later.
+        "image_format_enforcement": "false",
+    }
     conf["network"] = {
         "public_network_id": facts.network_id if facts.network_external else "",
         "floating_network_name": facts.network_name if facts.network_external else "",
