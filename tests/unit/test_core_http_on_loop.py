@@ -88,7 +88,9 @@ def test_a_marked_handler_runs_on_the_loop_and_others_on_a_request_thread(
     threaded, other_loop_thread, after_threaded = _get(app, "/threaded")
     assert looped.status_code == threaded.status_code == 200
     assert seen.thread["looped"] == loop_thread
-    assert seen.thread["threaded"] not in (loop_thread, other_loop_thread)
+    # Compared with the loop that served that same request only: the first request's loop
+    # thread has ended by then, and Python may hand its ident to a new request thread.
+    assert seen.thread["threaded"] != other_loop_thread
     # Both ran under their request's context, and the loop's context is left as found.
     assert seen.request_id["looped"] == looped.headers["x-openstack-request-id"]
     assert seen.request_id["threaded"] == threaded.headers["x-openstack-request-id"]
