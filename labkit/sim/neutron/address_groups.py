@@ -44,16 +44,9 @@ def candidates(tx: Tx, ctx: Context) -> list[m.AddressGroup]:
 
 
 def addresses_of(tx: Tx, group_ids: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {i: [] for i in group_ids}
-    if group_ids:
-        rows = tx.s.execute(
-            select(m.AddressAssociation.address_group_id, m.AddressAssociation.address)
-            .where(m.AddressAssociation.address_group_id.in_(group_ids))
-            .order_by(m.AddressAssociation.address)
-        )
-        for group_id, address in rows:
-            out[group_id].append(address)
-    return out
+    return tx.grouped(
+        m.AddressAssociation.address_group_id, m.AddressAssociation.address, group_ids
+    )
 
 
 def views(tx: Tx, rows: list[m.AddressGroup]) -> list[dict[str, Any]]:

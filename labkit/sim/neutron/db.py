@@ -83,16 +83,17 @@ class Tx:
         )
 
     def tags(self, standard_attr_ids: list[int]) -> dict[int, list[str]]:
-        out: dict[int, list[str]] = {i: [] for i in standard_attr_ids}
-        if standard_attr_ids:
-            # plain columns, not Tag objects: a list view asks this for every page it shows
-            rows = self.s.execute(
-                select(m.Tag.standard_attr_id, m.Tag.tag)
-                .where(m.Tag.standard_attr_id.in_(standard_attr_ids))
-                .order_by(m.Tag.tag)
-            )
-            for standard_attr_id, tag in rows:
-                out[standard_attr_id].append(tag)
+        return self.grouped(m.Tag.standard_attr_id, m.Tag.tag, standard_attr_ids)
+
+    def grouped(self, key: Any, value: Any, keys: list[Any]) -> dict[Any, list[Any]]:
+        """``value`` of every row whose ``key`` is in ``keys``, sorted, grouped by key (each
+        key present, with [] when no row has it). Plain columns, not ORM objects: list views
+        ask this (tags, a group's addresses) for every page they show."""
+        out: dict[Any, list[Any]] = {k: [] for k in keys}
+        if keys:
+            rows = self.s.execute(select(key, value).where(key.in_(keys)).order_by(value))
+            for k, v in rows:
+                out[k].append(v)
         return out
 
 
