@@ -42,11 +42,9 @@ NOTEBOOK_RUN   := $(BIN)/python -m pytest -n 2 --nbval notebooks $(NOTEBOOK_TEST
 ## What the tests need besides .venv, made side by side: Horizon's environment is mostly
 ## pip waiting on the network, Chromium apt's, while lint and typecheck use the CPU.
 ## --output-sync keeps each one's lines together; any failure still stops make test.
-## The first run has four workers on two cores: its tests mostly wait (on sims starting, the
-## CLI's processes, a guest's boot), so two workers kept the cores about half busy.
 test: $(STAMP)
 	$(MAKE) --no-print-directory -j4 --output-sync=target $(HORIZON_STAMP) $(CHROMIUM_STAMP) lint typecheck
-	$(BIN)/python -m pytest -n 4 --dist loadscope tests --ignore=tests/notebooks/test_papermill.py
+	$(BIN)/python -m pytest -n 2 --dist loadscope tests --ignore=tests/notebooks/test_papermill.py
 	$(NOTEBOOK_RUN)
 
 ## The browser tests' Chromium comes from the distribution (Playwright drives it and never
